@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the OS packages the tests run for real: Prometheus and Alertmanager (promtool, amtool),
+# PostgreSQL (audit backend) and wrk (benchmark load). Skips what is already there.
+set -euo pipefail
+
+need=()
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v alertmanager >/dev/null || need+=(prometheus-alertmanager)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v wrk >/dev/null || need+=(wrk)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing OS packages: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+# Debian starts nothing we rely on; the tests start their own servers on loopback.

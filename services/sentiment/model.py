@@ -1,0 +1,77 @@
+"""The sentiment model: TF-IDF word n-grams and logistic regression, trained on the project's corpus."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from tqdm import tqdm
+
+from mlobs.artifacts import Staging, source_revision
+from mlobs.model_info import ModelInfo
+from mlobs_services.sentiment import corpus
+
+NAME = "sentiment"
+MODEL_FILE = "model.joblib"
+PARAMS = {
+    "corpus": {"n": 4000, "seed": 7, "domain": "reviews", "test_fraction": 0.2},
+    "tfidf": {"ngram_range": [1, 2], "min_df": 2, "sublinear_tf": True},
+    "logreg": {"C": 4.0, "max_iter": 2000},
+}
+
+
+def build_pipeline() -> Pipeline:
+    tfidf = PARAMS["tfidf"]
+    return Pipeline([
+        ("tfidf", TfidfVectorizer(ngram_range=tuple(tfidf["ngram_range"]), min_df=tfidf["min_df"],
+                                  sublinear_tf=tfidf["sublinear_tf"])),
+        ("logreg", LogisticRegression(C=PARAMS["logreg"]["C"], max_iter=PARAMS["logreg"]["max_iter"])),
+    ])
+
+
+def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
+    steps = tqdm(total=4, desc="training sentiment", unit="step", disable=not progress)
+    c = PARAMS["corpus"]
+    examples = corpus.generate(n=c["n"], seed=c["seed"], domain=c["domain"])
+    train_set, test_set = corpus.split(examples, test_fraction=c["test_fraction"], seed=c["seed"])
+    steps.set_postfix_str(f"{len(train_set)} train / {len(test_set)} held out")
+    steps.update()
+
+    pipeline = build_pipeline()
+    pipeline.fit([t for t, _ in train_set], [y for _, y in train_set])
+    steps.update()
+
+    test_texts = [t for t, _ in test_set]
+    accuracy = float(np.mean(pipeline.predict(test_texts) == np.array([y for _, y in test_set])))
+    steps.set_postfix_str(f"held-out accuracy {accuracy:.3f}")
+    steps.update()
+
+    # sklearn caches id(stop_words), a memory address, on the vectorizer: drop it so the
+    # pickle (and so the model version) depends only on what was learned.
+    vars(pipeline.named_steps["tfidf"]).pop("_stop_words_id", None)
+    staging = Staging(artifacts_dir, NAME)
+    try:
+        joblib.dump(pipeline, staging.path / MODEL_FILE)
+        info = staging.publish(
+            data_hash=corpus.corpus_hash(examples)[:12],
+            params=PARAMS,
+            code_revision=source_revision(corpus, sys.modules[__name__]),
+            classes=[str(c) for c in pipeline.classes_],
+            metrics={"held_out_accuracy": round(accuracy, 4), "train_examples": len(train_set),
+                     "held_out_examples": len(test_set)},
+        )
+    except BaseException:
+        staging.discard()
+        raise
+    steps.update()
+    steps.close()
+    return info
+
+
+def load(directory: Path) -> Pipeline:
+    return joblib.load(Path(directory) / MODEL_FILE)

@@ -1,0 +1,40 @@
+"""Audit log settings (MLOBS_AUDIT__*), part of mlobs.settings.Settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class AuditSettings(BaseModel):
+    """Every audit knob. Paths left as None are placed under a base directory by `resolved`."""
+
+    enabled: bool = True
+    # "sqlite:///abs/path/audit.db" or "postgresql://user@host:port/db"
+    store_url: str | None = None
+    # Pseudonymisation keyring and checkpoint signing key: kept apart from the log.
+    keys_dir: Path | None = None
+    # Per-subject encryption keys: their own database, never the audit log's.
+    subject_keys_path: Path | None = None
+    # Optional append-only copy of every signed checkpoint, ideally on other media.
+    checkpoint_mirror: Path | None = None
+
+    raw_retention_days: float = Field(7.0, gt=0)
+    queue_size: int = Field(10_000, gt=0)
+    max_batch: int = Field(1_000, gt=0)
+    checkpoint_every: int = Field(10_000, gt=0)
+    append_timeout_s: float = Field(10.0, gt=0)
+    busy_timeout_s: float = Field(10.0, gt=0)
+
+    def resolved(self, base_dir: Path) -> AuditSettings:
+        """A copy with every unset path placed under base_dir."""
+        base_dir = Path(base_dir)
+        keys_dir = self.keys_dir or base_dir / "keys"
+        return self.model_copy(
+            update={
+                "store_url": self.store_url or f"sqlite:///{base_dir / 'audit.db'}",
+                "keys_dir": keys_dir,
+                "subject_keys_path": self.subject_keys_path or keys_dir / "subject_keys.db",
+            }
+        )

@@ -1,0 +1,120 @@
+"""Every metric mlobs emits: names, labels and buckets.
+
+Code that makes metrics (mlobs.metrics) and code that queries them (dashboards,
+alert and SLO rules) both read this module, so a rename breaks generation
+instead of silently emptying a dashboard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Label names shared by every model metric: they join a metric to logs, spans and audit records.
+SERVICE = "service"
+MODEL = "model"
+MODEL_VERSION = "model_version"
+MODEL_LABELS = (SERVICE, MODEL, MODEL_VERSION)
+
+# Seconds. Every latency SLO threshold must be one of these boundaries
+# (mlobs.slo checks it); prometheus_client's defaults have no 0.2.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kind: str  # "counter" | "histogram" | "gauge"
+    help: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...] | None = None
+
+    @property
+    def total(self) -> str:
+        """The series name of a counter, as PromQL sees it."""
+        assert self.kind == "counter", self.name
+        return f"{self.name}_total"
+
+    @property
+    def bucket(self) -> str:
+        assert self.kind == "histogram", self.name
+        return f"{self.name}_bucket"
+
+    @property
+    def count(self) -> str:
+        assert self.kind == "histogram", self.name
+        return f"{self.name}_count"
+
+    @property
+    def sum(self) -> str:
+        assert self.kind == "histogram", self.name
+        return f"{self.name}_sum"
+
+
+# HTTP: the histogram's _count is the request count, so there is no separate counter.
+HTTP_REQUEST_DURATION = Metric(
+    "mlobs_http_request_duration_seconds",
+    "histogram",
+    "Duration of HTTP requests to a model service, by route and status.",
+    MODEL_LABELS + ("method", "route", "status"),
+    LATENCY_BUCKETS,
+)
+INFERENCE_DURATION = Metric(
+    "mlobs_inference_duration_seconds",
+    "histogram",
+    "Duration of one model inference call (one request, single or batch).",
+    MODEL_LABELS,
+    LATENCY_BUCKETS,
+)
+PREDICTIONS = Metric(
+    "mlobs_predictions",
+    "counter",
+    "Predictions served, by predicted class.",
+    MODEL_LABELS + ("class",),
+)
+PREDICTION_CONFIDENCE = Metric(
+    "mlobs_prediction_confidence",
+    "histogram",
+    "Probability of the predicted class.",
+    MODEL_LABELS,
+    CONFIDENCE_BUCKETS,
+)
+FEEDBACK = Metric(
+    "mlobs_feedback",
+    "counter",
+    "Ground-truth feedback received, by whether the prediction was correct (online accuracy).",
+    MODEL_LABELS + ("outcome",),
+)
+REJECTED_INPUTS = Metric(
+    "mlobs_rejected_inputs",
+    "counter",
+    "Inputs refused with a 4xx, by reason.",
+    MODEL_LABELS + ("reason",),
+)
+MODEL_INFO = Metric(
+    "mlobs_model_info",
+    "gauge",
+    "Always 1: the model this process serves.",
+    MODEL_LABELS + ("training_data_hash", "code_revision"),
+)
+TELEMETRY_DROPPED = Metric(
+    "mlobs_telemetry_dropped",
+    "counter",
+    "Telemetry items dropped so that inference never waits (full queue, failed export).",
+    (SERVICE, "signal"),
+)
+
+SERVICE_METRICS = (
+    HTTP_REQUEST_DURATION,
+    INFERENCE_DURATION,
+    PREDICTIONS,
+    PREDICTION_CONFIDENCE,
+    FEEDBACK,
+    REJECTED_INPUTS,
+    MODEL_INFO,
+    TELEMETRY_DROPPED,
+)
+
+# Values of fixed-vocabulary labels, for code on both sides.
+OUTCOME_CORRECT = "correct"
+OUTCOME_INCORRECT = "incorrect"

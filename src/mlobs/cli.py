@@ -1,0 +1,52 @@
+"""The `mlobs` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mlobs import registry
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mlobs.settings import get_settings
+
+    info = registry.load(args.service).train(get_settings(), progress=not args.quiet)
+    print(f"{info.name} model version {info.version}: {info.metrics}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mlobs.serve import serve
+
+    return serve(args.service, host=args.host, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mlobs.traffic.cli import register as register_traffic
+
+    parser = argparse.ArgumentParser(prog="mlobs", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="build a model artifact deterministically")
+    train.add_argument("service", choices=registry.service_names())
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    serve = sub.add_parser("serve", help="serve a model (training it first if its artifact is missing)")
+    serve.add_argument("service", choices=registry.service_names())
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    register_traffic(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

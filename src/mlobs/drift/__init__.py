@@ -1,0 +1,1 @@
+"""Drift detection: detectors, reference data, the shipper (services) and the exporter."""

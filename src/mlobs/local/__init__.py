@@ -1,0 +1,1 @@
+"""Run parts of the stack natively (no Docker): Prometheus and Alertmanager from the OS packages."""

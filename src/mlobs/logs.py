@@ -1,0 +1,131 @@
+"""JSON logs, one object per line, keyed like the metrics and spans.
+
+Lines are serialised by the caller (cheap, with orjson) and written by a
+background thread in batches, so a slow or blocked stdout never stalls a request:
+past the queue bound, lines are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+from collections import deque
+from datetime import datetime, timezone
+from typing import BinaryIO, Callable
+
+import orjson
+from opentelemetry import trace
+
+_INVALID = trace.INVALID_SPAN_CONTEXT
+
+
+def span_ids() -> tuple[str | None, str | None]:
+    ctx = trace.get_current_span().get_span_context()
+    if ctx is _INVALID or not ctx.is_valid:
+        return None, None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+class JsonLogWriter:
+    def __init__(
+        self,
+        static_fields: dict,
+        stream: BinaryIO | None = None,
+        max_queue: int = 10_000,
+        on_dropped: Callable[[int], None] = lambda n: None,
+        interval: float = 0.05,
+    ):
+        self._prefix = b"{" + orjson.dumps(static_fields)[1:-1] + b"," if static_fields else b"{"
+        self._stream = stream if stream is not None else sys.stdout.buffer
+        self._queue: deque[bytes] = deque()
+        self._max_queue = max_queue
+        self._on_dropped = on_dropped
+        self._interval = interval
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="mlobs-log-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, level: str, message: str, fields: dict | None = None,
+              trace_id: str | None = None, span_id: str | None = None) -> None:
+        if trace_id is None:
+            trace_id, span_id = span_ids()
+        record = {
+            "timestamp": datetime.now(timezone.utc),
+            "level": level,
+            "message": message,
+            "trace_id": trace_id,
+            "span_id": span_id,
+        }
+        if fields:
+            record.update(fields)
+        self.write_line(self._prefix + orjson.dumps(record, default=str)[1:] + b"\n")
+
+    def write_line(self, line: bytes) -> None:
+        if len(self._queue) >= self._max_queue:
+            self._on_dropped(1)
+            return
+        self._queue.append(line)
+
+    def flush(self) -> None:
+        lines = []
+        queue = self._queue
+        while queue:
+            lines.append(queue.popleft())
+        if lines:
+            try:
+                self._stream.write(b"".join(lines))
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._on_dropped(len(lines))
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=2)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            self.flush()
+
+
+class JsonLogHandler(logging.Handler):
+    """Routes standard `logging` records (the service's, uvicorn's) through a JsonLogWriter."""
+
+    def __init__(self, writer: JsonLogWriter, level: int = logging.NOTSET):
+        super().__init__(level)
+        self.writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields = {"logger": record.name}
+            extra = getattr(record, "fields", None)
+            if extra:
+                fields.update(extra)
+            if record.exc_info:
+                fields["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            self.writer.write(record.levelname, record.getMessage(), fields)
+        except Exception:
+            self.handleError(record)
+
+
+def install(writer: JsonLogWriter, level: str = "INFO") -> JsonLogHandler:
+    """Make the root logger write JSON through `writer` (replacing earlier JSON handlers)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, JsonLogHandler):
+            root.removeHandler(handler)
+    handler = JsonLogHandler(writer)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # uvicorn's own handlers would print plain text; let its records reach ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    return handler
+
+

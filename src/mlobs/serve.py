@@ -1,0 +1,25 @@
+"""`mlobs serve NAME`: train if the artifact is missing, then run the service under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from mlobs import artifacts, registry
+from mlobs.settings import get_settings
+
+log = logging.getLogger("mlobs.serve")
+
+
+def serve(name: str, host: str, port: int) -> int:
+    settings = get_settings()
+    module = registry.load(name)
+    model_name = getattr(module, "NAME", None)
+    if model_name and artifacts.version_dir(settings.artifacts_dir, model_name) is None:
+        print(f"no {model_name} model in {settings.artifacts_dir}: training it first")
+        module.train(settings, progress=True)
+    app = module.create_app(settings)
+    # log_config=None keeps uvicorn from replacing the JSON logging the app installed.
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    return 0

@@ -1,0 +1,52 @@
+"""One settings object per process, read from MLOBS_* and the standard OTEL_* variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mlobs.audit.settings import AuditSettings
+from mlobs.drift.settings import DriftSettings
+
+
+def _default_artifacts_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "mlobs" / "artifacts"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MLOBS_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
+
+    environment: str = "dev"
+    artifacts_dir: Path = Field(default_factory=_default_artifacts_dir)
+
+    telemetry_enabled: bool = True
+    access_log: bool = True
+    log_level: str = "INFO"
+    log_queue_size: int = Field(10_000, gt=0)
+
+    max_body_bytes: int = Field(1_000_000, gt=0)
+    max_text_chars: int = Field(5_000, gt=0)
+    max_batch: int = Field(64, gt=0)
+    feedback_memory: int = Field(100_000, gt=0)
+
+    # Standard OpenTelemetry variables; the SDK reads the rest (sampler, headers, resource).
+    service_name: str | None = Field(None, validation_alias=AliasChoices("OTEL_SERVICE_NAME", "MLOBS_SERVICE_NAME"))
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

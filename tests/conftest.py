@@ -1,0 +1,54 @@
+"""Fixtures shared across the test tree."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+
+from mlobs.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir(tmp_path_factory):
+    """One artifacts directory per test session; models are trained into it once."""
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def sentiment_model(artifacts_dir):
+    from mlobs_services.sentiment import model
+
+    return model.train(artifacts_dir, progress=False)
+
+
+@pytest.fixture
+def settings(artifacts_dir) -> Settings:
+    return Settings(artifacts_dir=artifacts_dir, _env_file=None)
+
+
+class Sinks:
+    """Where one app's telemetry goes in a test: spans in memory, a fresh registry, logs in a buffer."""
+
+    def __init__(self):
+        self.spans = InMemorySpanExporter()
+        self.registry = CollectorRegistry()
+        self.log_stream = io.BytesIO()
+
+    def kwargs(self) -> dict:
+        return {"span_exporter": self.spans, "registry": self.registry, "log_stream": self.log_stream}
+
+    def sample(self, name: str, labels: dict) -> float | None:
+        return self.registry.get_sample_value(name, labels)
+
+    def log_lines(self) -> list[dict]:
+        import orjson
+
+        return [orjson.loads(line) for line in self.log_stream.getvalue().splitlines() if line]
+
+
+@pytest.fixture
+def sinks() -> Sinks:
+    return Sinks()

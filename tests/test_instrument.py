@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+from opentelemetry.trace import SpanKind
+
+from mlobs import ModelInfo, instrument
+from mlobs.errors import InputRejected
+from mlobs.instrument import NullTelemetry
+
+MODEL = ModelInfo("toy", "v1abc", "data123", "code456", classes=("no", "yes"))
+LABELS = {"service": "toy", "model": "toy", "model_version": "v1abc"}
+
+
+def toy_app(settings, sinks, **overrides):
+    app = FastAPI()
+    telemetry = instrument(app, MODEL, settings=settings.model_copy(update=overrides), configure_logging=False,
+                           **sinks.kwargs())
+
+    @app.post("/predict/{kind}")
+    async def predict(kind: str, request: Request):
+        if kind == "bad":
+            raise InputRejected("too_long", "text is too long")
+        if kind == "boom":
+            raise RuntimeError("model exploded")
+        with telemetry.inference(batch_size=2):
+            pass
+        telemetry.record_predictions(["yes", "no"], [0.9, 0.6])
+        return {"request_id": telemetry.request_id(request)}
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok"}
+
+    return app, telemetry
+
+
+@pytest.fixture
+def toy(settings, sinks):
+    app, telemetry = toy_app(settings, sinks)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, telemetry
+
+
+def test_inference_span_is_a_child_of_the_request_span(toy, sinks):
+    client, telemetry = toy
+    client.post("/predict/a")
+    telemetry.flush()
+    spans = {s.name: s for s in sinks.spans.get_finished_spans()}
+    server, inference = spans["POST /predict/{kind}"], spans["inference"]
+    assert server.kind is SpanKind.SERVER
+    assert inference.parent.span_id == server.context.span_id
+    assert inference.context.trace_id == server.context.trace_id
+    assert inference.attributes["ml.model.version"] == "v1abc"
+    assert server.attributes["http.route"] == "/predict/{kind}"
+    assert server.attributes["http.response.status_code"] == 200
+
+
+def test_spans_carry_service_environment_and_model_as_resource(toy, sinks):
+    client, telemetry = toy
+    client.post("/predict/a")
+    telemetry.flush()
+    resource = sinks.spans.get_finished_spans()[0].resource.attributes
+    assert resource["service.name"] == "toy"
+    assert resource["deployment.environment"] == "dev"
+    assert resource["ml.model.name"] == "toy"
+    assert resource["ml.model.version"] == "v1abc"
+
+
+def test_request_duration_is_counted_by_route_template_and_status(toy, sinks):
+    client, _ = toy
+    client.post("/predict/a")
+    client.post("/predict/b")
+    client.post("/predict/bad")
+    count = "mlobs_http_request_duration_seconds_count"
+    assert sinks.sample(count, {**LABELS, "method": "POST", "route": "/predict/{kind}", "status": "200"}) == 2
+    assert sinks.sample(count, {**LABELS, "method": "POST", "route": "/predict/{kind}", "status": "422"}) == 1
+
+
+def test_unknown_paths_share_one_route_label(toy, sinks):
+    client, _ = toy
+    client.get("/nope/1")
+    client.get("/nope/2")
+    labels = {**LABELS, "method": "GET", "route": "unmatched", "status": "404"}
+    assert sinks.sample("mlobs_http_request_duration_seconds_count", labels) == 2
+
+
+def test_predictions_confidence_and_inference_are_recorded(toy, sinks):
+    client, _ = toy
+    client.post("/predict/a")
+    assert sinks.sample("mlobs_predictions_total", {**LABELS, "class": "yes"}) == 1
+    assert sinks.sample("mlobs_predictions_total", {**LABELS, "class": "no"}) == 1
+    assert sinks.sample("mlobs_prediction_confidence_count", LABELS) == 2
+    assert sinks.sample("mlobs_inference_duration_seconds_count", LABELS) == 1
+
+
+def test_model_info_gauge_names_version_data_and_code(toy, sinks):
+    labels = {**LABELS, "training_data_hash": "data123", "code_revision": "code456"}
+    assert sinks.sample("mlobs_model_info", labels) == 1
+
+
+def test_rejected_input_is_a_json_4xx_counted_by_reason(toy, sinks):
+    client, _ = toy
+    response = client.post("/predict/bad")
+    assert response.status_code == 422
+    assert response.json() == {"error": {"code": "too_long", "message": "text is too long"}}
+    assert sinks.sample("mlobs_rejected_inputs_total", {**LABELS, "reason": "too_long"}) == 1
+
+
+def test_unhandled_error_is_a_500_without_internals_and_an_error_span(toy, sinks):
+    client, telemetry = toy
+    response = client.post("/predict/boom")
+    telemetry.flush()
+    assert response.status_code == 500
+    assert "exploded" not in response.text and "Traceback" not in response.text
+    server = [s for s in sinks.spans.get_finished_spans() if s.kind is SpanKind.SERVER][0]
+    assert server.attributes["http.response.status_code"] == 500
+    assert not server.status.is_ok
+
+
+def test_openmetrics_exposition_carries_trace_id_exemplars(toy, sinks):
+    client, telemetry = toy
+    client.post("/predict/a")
+    telemetry.flush()
+    trace_ids = {format(s.context.trace_id, "032x") for s in sinks.spans.get_finished_spans()}
+    body = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}).text
+    exemplars = set(re.findall(r'# \{trace_id="([0-9a-f]{32})"\}', body))
+    assert exemplars and exemplars <= trace_ids
+
+
+def test_plain_prometheus_exposition_is_served_without_exemplars(toy):
+    client, _ = toy
+    client.post("/predict/a")
+    response = client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "mlobs_http_request_duration_seconds_bucket" in response.text
+    assert "trace_id" not in response.text
+
+
+def test_access_log_line_carries_the_trace_id_of_its_span(toy, sinks):
+    client, telemetry = toy
+    request_id = client.post("/predict/a").json()["request_id"]
+    telemetry.flush()
+    server = [s for s in sinks.spans.get_finished_spans() if s.kind is SpanKind.SERVER][0]
+    line = [l for l in sinks.log_lines() if l.get("request_id") == request_id][0]
+    assert line["trace_id"] == format(server.context.trace_id, "032x")
+    assert line["span_id"] == format(server.context.span_id, "016x")
+    assert (line["service"], line["model"], line["model_version"]) == ("toy", "toy", "v1abc")
+    assert line["level"] == "INFO" and line["status"] == 200 and line["route"] == "/predict/{kind}"
+    assert "timestamp" in line
+
+
+def test_request_id_is_returned_in_a_header_and_the_body(toy):
+    client, _ = toy
+    response = client.post("/predict/a")
+    assert response.headers["x-request-id"] == response.json()["request_id"]
+
+
+def test_incoming_traceparent_continues_the_callers_trace(toy, sinks):
+    client, telemetry = toy
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    client.post("/predict/a", headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"})
+    telemetry.flush()
+    server = [s for s in sinks.spans.get_finished_spans() if s.kind is SpanKind.SERVER][0]
+    assert format(server.context.trace_id, "032x") == caller_trace
+
+
+def test_probes_and_metrics_make_no_spans_or_log_lines(toy, sinks):
+    client, telemetry = toy
+    client.get("/healthz")
+    client.get("/metrics")
+    telemetry.flush()
+    assert sinks.spans.get_finished_spans() == ()
+    assert not [l for l in sinks.log_lines() if l.get("message") == "request"]
+
+
+def test_access_log_can_be_switched_off(settings, sinks):
+    app, telemetry = toy_app(settings, sinks, access_log=False)
+    with TestClient(app) as client:
+        client.post("/predict/a")
+    telemetry.flush()
+    assert not [l for l in sinks.log_lines() if l.get("message") == "request"]
+
+
+def test_disabled_telemetry_still_answers_errors_as_json(settings, sinks):
+    app, telemetry = toy_app(settings, sinks, telemetry_enabled=False)
+    assert isinstance(telemetry, NullTelemetry)
+    with TestClient(app) as client:
+        assert client.post("/predict/a").status_code == 200
+        assert client.post("/predict/bad").json()["error"]["code"] == "too_long"
+        assert client.get("/metrics").status_code == 404
+    assert sinks.registry.get_sample_value("mlobs_model_info", {**LABELS, "training_data_hash": "data123",
+                                                                 "code_revision": "code456"}) is None

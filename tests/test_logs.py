@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import io
+import logging
+import threading
+
+import orjson
+
+from mlobs.logs import JsonLogHandler, JsonLogWriter
+
+
+def test_each_record_is_one_json_object_per_line_with_the_static_fields():
+    stream = io.BytesIO()
+    writer = JsonLogWriter({"service": "s", "model": "m", "model_version": "v"}, stream=stream)
+    writer.write("INFO", "first", {"n": 1})
+    writer.write("WARNING", "second")
+    writer.close()
+    lines = [orjson.loads(l) for l in stream.getvalue().splitlines()]
+    assert [l["message"] for l in lines] == ["first", "second"]
+    assert lines[0]["service"] == "s" and lines[0]["model_version"] == "v" and lines[0]["n"] == 1
+    assert lines[1]["level"] == "WARNING" and lines[1]["trace_id"] is None
+
+
+class BlockedStream(io.RawIOBase):
+    def __init__(self):
+        self.release = threading.Event()
+
+    def write(self, data):
+        self.release.wait(5)
+        return len(data)
+
+
+def test_a_blocked_stream_drops_and_counts_instead_of_stalling_the_caller():
+    stream, dropped = BlockedStream(), []
+    writer = JsonLogWriter({}, stream=stream, max_queue=5, on_dropped=dropped.append, interval=0.01)
+    writer.write("INFO", "unblocks nothing")
+    for i in range(50):
+        writer.write("INFO", f"line {i}")
+    stream.release.set()
+    writer.close()
+    assert sum(dropped) >= 40
+
+
+def test_standard_logging_records_become_json_with_logger_and_exception():
+    stream = io.BytesIO()
+    writer = JsonLogWriter({"service": "s"}, stream=stream)
+    logger = logging.getLogger("test.mlobs.logs")
+    logger.addHandler(JsonLogHandler(writer))
+    logger.propagate = False
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        logger.exception("failed %s", "here")
+    writer.close()
+    line = orjson.loads(stream.getvalue().splitlines()[0])
+    assert line["message"] == "failed here" and line["level"] == "ERROR"
+    assert line["logger"] == "test.mlobs.logs" and "ValueError: broken" in line["exception"]
