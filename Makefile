@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: all install run test test-fast bench clean
+.PHONY: all install run local generate check test test-fast bench clean
 
 all: test
 
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 	scripts/system-deps.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[all,test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,7 +21,21 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/mlobs serve sentiment --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP)
+## The native stack without Docker: services, drift exporter, Prometheus, Alertmanager and traffic. Ctrl-C stops it.
+local: $(STAMP)
+	$(PY) -m mlobs.local $(LOCAL_ARGS)
+
+## Write every generated file (rules, rule tests, Alertmanager, dashboards, Grafana provisioning).
+generate: $(STAMP)
+	$(PY) -m mlobs.stackgen generate
+
+## Fail if generated files are stale; then promtool, amtool, compose and Dockerfile checks.
+check: $(STAMP)
+	$(PY) -m mlobs.stackgen check
+	GF_SECURITY_ADMIN_PASSWORD=config-check-only docker-compose -f docker-compose.yml config -q
+	$(VENV)/bin/hadolint --failure-threshold warning services/*/Dockerfile stack/*/Dockerfile
+
+test: $(STAMP) check
 	$(PY) -m pytest
 
 ## Unit tests only (no real servers).

@@ -1,8 +1,8 @@
 """Sentiment service bare vs fully instrumented, under the same load, in one run.
 
-Server pinned to CPU 0 (uvicorn, one worker), load from CPU 1. Rounds alternate
-bare and instrumented so drift in the machine hits both. Throughput: wrk, 32
-connections, closed loop. Latency: a paced client at a moderate rate (200 req/s).
+uvicorn (one worker) on CPU 0, load on CPU 1; rounds alternate the variants.
+Throughput: wrk, 32 connections. Latency: a paced client at 200 req/s.
+The audit log is off in every variant: this measures telemetry alone.
 
     python benchmarks/telemetry_overhead.py [--rounds 3] [--seconds 10] [--write-readme]
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -19,63 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from harness import compare, pct  # noqa: E402
 from support.otlp import OtlpSink  # noqa: E402
 
-from mlobs.local.ports import free_port, wait_for_http  # noqa: E402
-
-TEXT = "The room was spotless and the staff were friendly, but breakfast was a bit bland."
-LUA = """wrk.method = "POST"
-wrk.body = '{"text": "%s"}'
-wrk.headers["Content-Type"] = "application/json"
-""" % TEXT
-
-
-def start_service(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "mlobs.cli", "serve", "sentiment", "--port", str(port)],
-        env={**os.environ, **env}, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/healthz", 60)
-    return process, url
-
-
-def throughput(url: str, seconds: int, lua: Path) -> float:
-    out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "-s", str(lua), f"{url}/predict"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    if "Non-2xx" in out:
-        raise SystemExit(f"errors under load:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-
-def paced_latencies(url: str, seconds: int, rate: float = 200.0) -> list[float]:
-    os.sched_setaffinity(0, {1})
-    latencies, interval = [], 1.0 / rate
-    with httpx.Client(base_url=url) as client:
-        for _ in range(50):  # warm the connection
-            client.post("/predict", json={"text": TEXT})
-        next_at = time.perf_counter()
-        end = next_at + seconds
-        while next_at < end:
-            delay = next_at - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            t0 = time.perf_counter()
-            client.post("/predict", json={"text": TEXT}).raise_for_status()
-            latencies.append(time.perf_counter() - t0)
-            next_at += interval
-    return latencies
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+TEXTS = [
+    "The room was spotless and the staff were friendly, but breakfast was a bit bland.",
+    "Worst delivery ever, the box arrived crushed and support never answered.",
+    "I ordered the pasta on Tuesday and it came with a side salad.",
+    "Honestly the app is fast, clean and does exactly what it promises.",
+]
 
 
 def main() -> int:
@@ -89,27 +41,15 @@ def main() -> int:
     artifacts = os.environ.get("MLOBS_ARTIFACTS_DIR", str(workdir / "artifacts"))
     subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "sentiment", "--quiet"],
                    env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
-    lua = workdir / "post.lua"
-    lua.write_text(LUA)
-
+    base = {"MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_AUDIT__ENABLED": "false"}
+    bodies = [{"text": t} for t in TEXTS]
     with OtlpSink() as sink:
         variants = {
             "bare (MLOBS_TELEMETRY_ENABLED=false)": {"MLOBS_TELEMETRY_ENABLED": "false"},
             "instrumented, traces not exported": {},
             "instrumented, traces exported by OTLP/HTTP": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url},
         }
-        results = {name: {"rps": [], "lat": []} for name in variants}
-        for round_ in range(args.rounds):
-            for name, env in variants.items():
-                process, url = start_service({"MLOBS_ARTIFACTS_DIR": artifacts, **env}, workdir / "service.log")
-                try:
-                    throughput(url, 2, lua)  # warm-up
-                    results[name]["rps"].append(throughput(url, args.seconds, lua))
-                    results[name]["lat"].extend(paced_latencies(url, args.seconds))
-                finally:
-                    process.terminate()
-                    process.wait()
-                print(f"round {round_ + 1} {name}: {results[name]['rps'][-1]:.0f} req/s", file=sys.stderr)
+        results = compare("sentiment", variants, bodies, workdir, args.rounds, args.seconds, base)
 
     bare = next(iter(results.values()))
     bare_rps, bare_p50 = statistics.median(bare["rps"]), pct(bare["lat"], 0.5)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the OS packages the tests run for real: Prometheus and Alertmanager (promtool, amtool),
-# PostgreSQL (audit backend) and wrk (benchmark load). Skips what is already there.
+# PostgreSQL (audit backend), wrk (benchmark load) and Compose v1 (validates docker-compose.yml
+# without a Docker engine). Skips what is already there.
 set -euo pipefail
 
 need=()
@@ -8,6 +9,7 @@ command -v prometheus >/dev/null || need+=(prometheus)
 command -v alertmanager >/dev/null || need+=(prometheus-alertmanager)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v wrk >/dev/null || need+=(wrk)
+command -v docker-compose >/dev/null || need+=(docker-compose)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""

@@ -52,3 +52,12 @@ class Sinks:
 @pytest.fixture
 def sinks() -> Sinks:
     return Sinks()
+
+
+@pytest.fixture(scope="session")
+def vision_model(artifacts_dir):
+    """Trained once per session (about 15 s): (ModelInfo, version_dir)."""
+    from mlobs_services.vision import model
+
+    info = model.train(artifacts_dir, progress=False)
+    return info, artifacts_dir / "vision" / info.version

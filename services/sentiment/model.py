@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
 from mlobs.artifacts import Staging, source_revision
+from mlobs.drift.reference import save_reference
 from mlobs.model_info import ModelInfo
 from mlobs_services.sentiment import corpus
 
@@ -47,7 +48,8 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     steps.update()
 
     test_texts = [t for t, _ in test_set]
-    accuracy = float(np.mean(pipeline.predict(test_texts) == np.array([y for _, y in test_set])))
+    test_probs = pipeline.predict_proba(test_texts)
+    accuracy = float(np.mean(pipeline.classes_[test_probs.argmax(axis=1)] == np.array([y for _, y in test_set])))
     steps.set_postfix_str(f"held-out accuracy {accuracy:.3f}")
     steps.update()
 
@@ -57,6 +59,9 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     staging = Staging(artifacts_dir, NAME)
     try:
         joblib.dump(pipeline, staging.path / MODEL_FILE)
+        # What the drift exporter compares live traffic with: held-out outputs, texts and the vocabulary.
+        save_reference(staging.path, probs=test_probs, texts=np.array(test_texts),
+                       vocabulary=np.array(sorted(pipeline.named_steps["tfidf"].vocabulary_)))
         info = staging.publish(
             data_hash=corpus.corpus_hash(examples)[:12],
             params=PARAMS,

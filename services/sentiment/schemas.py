@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 
 
 class Prediction(BaseModel):
@@ -23,17 +23,6 @@ class BatchPrediction(BaseModel):
     model: str
     model_version: str
     predictions: list[Prediction]
-
-
-class Feedback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    request_id: Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
-    label: StrictStr
-    index: Annotated[StrictInt, Field(ge=0)] = 0
-
-
-class FeedbackResult(BaseModel):
-    outcome: str
 
 
 def predict_request(max_chars: int, max_batch: int) -> type[BaseModel]:

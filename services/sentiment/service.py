@@ -6,13 +6,12 @@ import numpy as np
 from fastapi import FastAPI, Request
 
 from mlobs import artifacts, instrument
+from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
-from mlobs.feedback import PredictionMemory
+from mlobs.feedback import PredictionMemory, feedback_router
 from mlobs.settings import Settings
 from mlobs_services.sentiment import model as sentiment_model
-from mlobs_services.sentiment.schemas import (
-    BatchPrediction, Feedback, FeedbackResult, SinglePrediction, predict_request,
-)
+from mlobs_services.sentiment.schemas import BatchPrediction, SinglePrediction, predict_request
 from mlobs_services.sentiment.workload import workload  # noqa: F401  (the registry's traffic entry)
 
 NAME = sentiment_model.NAME
@@ -35,6 +34,9 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
 
     app = FastAPI(title="mlobs sentiment", version=info.version)
     telemetry = instrument(app, info, settings=settings, **instrument_options)
+    decisions = open_decision_log(settings, telemetry, info)
+    if decisions is not None:
+        app.router.on_shutdown.append(decisions.close)
 
     @app.post("/predict", response_model=SinglePrediction | BatchPrediction)
     async def predict(body: PredictRequest, request: Request):
@@ -50,30 +52,22 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         labels = classes[best].tolist()
         confidences = probabilities[np.arange(len(texts)), best].tolist()
         telemetry.record_predictions(labels, confidences)
+        for text, row in zip(texts, probabilities):
+            telemetry.ship({"probs": row, "text": text})
         request_id = telemetry.request_id(request)
         memory.remember(request_id, labels)
+        if decisions is not None:
+            # The text itself goes only to the short-retention raw store.
+            await decisions.record(
+                output=[{"label": l, "probability": round(p, 6)} for l, p in zip(labels, confidences)],
+                inputs={"texts": len(texts), "chars": [len(t) for t in texts]},
+                outcome=labels[0] if len(labels) == 1 else "batch", raw=texts, decision_id=request_id,
+            )
         head = {"request_id": request_id, "model": info.name, "model_version": info.version}
         if body.text is not None:
             return {**head, "label": labels[0], "probability": confidences[0]}
         return {**head, "predictions": [{"label": l, "probability": p} for l, p in zip(labels, confidences)]}
 
-    @app.post("/feedback", response_model=FeedbackResult)
-    async def feedback(body: Feedback):
-        if body.label not in info.classes:
-            raise InputRejected("unknown_label", f"label must be one of {list(info.classes)}")
-        predicted = memory.predicted(body.request_id, body.index)
-        if predicted is None:
-            raise InputRejected("unknown_request", "no recent prediction has that request id and index", 404)
-        correct = predicted == body.label
-        telemetry.record_feedback(correct)
-        return {"outcome": "correct" if correct else "incorrect"}
-
-    @app.get("/healthz")
-    async def healthz():
-        return {"status": "ok", "model": info.name, "model_version": info.version}
-
-    @app.get("/readyz")
-    async def readyz():
-        return {"status": "ready", "model": info.name, "model_version": info.version}
+    app.include_router(feedback_router(memory, telemetry, info.classes))
 
     return app

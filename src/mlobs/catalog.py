@@ -104,6 +104,27 @@ TELEMETRY_DROPPED = Metric(
     (SERVICE, "signal"),
 )
 
+AUDIT_RECORDS = Metric(
+    "mlobs_audit_records",
+    "counter",
+    "Decisions made durable in the audit log before they were answered.",
+    MODEL_LABELS,
+)
+AUDIT_UNAVAILABLE = Metric(
+    "mlobs_audit_unavailable",
+    "counter",
+    "Decisions refused with a 503 because the audit log could not make them durable.",
+    MODEL_LABELS,
+)
+AUDIT_APPEND_DURATION = Metric(
+    "mlobs_audit_append_duration_seconds",
+    "histogram",
+    "Time a decision waited for its audit record to be durable (group commit).",
+    MODEL_LABELS,
+    LATENCY_BUCKETS,
+)
+AUDIT_METRICS = (AUDIT_RECORDS, AUDIT_UNAVAILABLE, AUDIT_APPEND_DURATION)
+
 SERVICE_METRICS = (
     HTTP_REQUEST_DURATION,
     INFERENCE_DURATION,

@@ -23,6 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mlobs.audit.cli import register as register_audit
     from mlobs.traffic.cli import register as register_traffic
 
     parser = argparse.ArgumentParser(prog="mlobs", description=__doc__)
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     register_traffic(sub)
+    register_audit(sub)
     return parser
 
 

@@ -18,6 +18,16 @@ class InputRejected(Exception):
         self.status_code = status_code
 
 
+class Unavailable(Exception):
+    """The service cannot answer safely right now (e.g. the audit log is down): a 503."""
+
+    def __init__(self, code: str, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
 # pydantic error types -> rejection reasons shared by every service.
 _REASONS = {
     "json_invalid": "invalid_json",
@@ -28,6 +38,13 @@ _REASONS = {
     "too_short": "empty",
     "too_long": "batch_too_large",
     "model_attributes_type": "wrong_type",
+    "greater_than": "out_of_range",
+    "greater_than_equal": "out_of_range",
+    "less_than": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "literal_error": "unknown_category",
+    "enum": "unknown_category",
+    "string_pattern_mismatch": "invalid_format",
 }
 
 
@@ -70,7 +87,12 @@ def install_handlers(app: FastAPI, metrics: ServiceMetrics | None) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
+    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=503,
+                            headers={"Retry-After": str(exc.retry_after)})
+
     app.add_exception_handler(InputRejected, rejected)
+    app.add_exception_handler(Unavailable, unavailable)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+
+from mlobs import catalog
+from mlobs.errors import InputRejected
 
 
 class PredictionMemory:
@@ -29,3 +36,32 @@ class PredictionMemory:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class FeedbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request_id: Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
+    label: StrictStr
+    index: Annotated[StrictInt, Field(ge=0)] = 0
+
+
+class FeedbackResult(BaseModel):
+    outcome: str
+
+
+def feedback_router(memory: PredictionMemory, telemetry, classes) -> APIRouter:
+    """POST /feedback: ground truth for a recent prediction, scored into mlobs_feedback_total."""
+    router = APIRouter()
+
+    @router.post("/feedback", response_model=FeedbackResult)
+    async def feedback(body: FeedbackBody):
+        if body.label not in classes:
+            raise InputRejected("unknown_label", f"label must be one of {list(classes)}")
+        predicted = memory.predicted(body.request_id, body.index)
+        if predicted is None:
+            raise InputRejected("unknown_request", "no recent prediction has that request id and index", 404)
+        correct = predicted == body.label
+        telemetry.record_feedback(correct)
+        return {"outcome": catalog.OUTCOME_CORRECT if correct else catalog.OUTCOME_INCORRECT}
+
+    return router

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mlobs import catalog
+from mlobs.drift.shipper import DriftShipper
 from mlobs.errors import install_handlers, install_server_error_handler
 from mlobs.logs import JsonLogWriter, install
 from mlobs.metrics import ServiceMetrics
@@ -60,6 +61,9 @@ class Telemetry:
             on_dropped=self.metrics.dropped("logs_queue_full").inc,
         )
         self.span_attributes = {MODEL_NAME_ATTR: model.name, MODEL_VERSION_ATTR: model.version}
+        self.drift = DriftShipper.from_settings(
+            settings.drift, service=service, model=model.name, model_version=model.version, registry=registry
+        )
 
     def inference(self, batch_size: int = 1) -> "_Inference":
         """Time one model call as a child span of the request's span, and in the inference histogram."""
@@ -73,6 +77,11 @@ class Telemetry:
     def record_feedback(self, correct: bool) -> None:
         self.metrics.feedback(catalog.OUTCOME_CORRECT if correct else catalog.OUTCOME_INCORRECT).inc()
 
+    def ship(self, sample: dict) -> None:
+        """Offer an input/output sample to the drift exporter (sampled, never blocks, never raises)."""
+        if self.drift is not None:
+            self.drift.offer(sample)
+
     def request_id(self, request: Request) -> str:
         return request.state.request_id
 
@@ -81,6 +90,8 @@ class Telemetry:
         self.log.flush()
 
     def shutdown(self) -> None:
+        if self.drift is not None:
+            self.drift.close()
         self.tracer_provider.shutdown()
         self.log.close()
 
@@ -97,6 +108,9 @@ class NullTelemetry:
         pass
 
     def record_feedback(self, correct: bool) -> None:
+        pass
+
+    def ship(self, sample: dict) -> None:
         pass
 
     def request_id(self, request: Request) -> str:
@@ -204,6 +218,20 @@ def _parent_context(scope):
     return None
 
 
+def add_probes(app: FastAPI, model_info: ModelInfo) -> None:
+    """GET /healthz (the process answers) and GET /readyz (the model is loaded), naming the version."""
+    body = {"model": model_info.name, "model_version": model_info.version}
+
+    async def healthz():
+        return {"status": "ok", **body}
+
+    async def readyz():
+        return {"status": "ready", **body}
+
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["probes"])
+    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["probes"])
+
+
 def _metrics_endpoint(registry: CollectorRegistry):
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept"))
@@ -225,12 +253,13 @@ def instrument(
 ) -> Telemetry | NullTelemetry:
     """Instrument `app` serving `model_info`. Returns the Telemetry the endpoints use.
 
-    Adds GET /metrics (OpenMetrics with trace exemplars when asked), a server
+    Adds GET /healthz and /readyz, GET /metrics (OpenMetrics with trace exemplars when asked), a server
     span per request, JSON access logs carrying trace_id/span_id, and JSON 4xx
     errors counted by reason. Traces go to OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT
     is set (or to `span_exporter`), nowhere otherwise.
     """
     settings = settings or get_settings()
+    add_probes(app, model_info)
     if not settings.telemetry_enabled:
         install_handlers(app, None)
         install_server_error_handler(app)

@@ -6,7 +6,7 @@ import logging
 
 import uvicorn
 
-from mlobs import artifacts, registry
+from mlobs import artifacts, logs, registry
 from mlobs.settings import get_settings
 
 log = logging.getLogger("mlobs.serve")
@@ -20,6 +20,8 @@ def serve(name: str, host: str, port: int) -> int:
         print(f"no {model_name} model in {settings.artifacts_dir}: training it first")
         module.train(settings, progress=True)
     app = module.create_app(settings)
+    if not model_name:  # a model service's instrument() set up JSON logs; do the same for the others
+        logs.install(logs.JsonLogWriter({"service": name}), settings.log_level)
     # log_config=None keeps uvicorn from replacing the JSON logging the app installed.
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     return 0

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, gt=0)
     max_text_chars: int = Field(5_000, gt=0)
     max_batch: int = Field(64, gt=0)
+    max_image_bytes: int = Field(2_000_000, gt=0)
+    max_image_pixels: int = Field(1_000_000, gt=0)
     feedback_memory: int = Field(100_000, gt=0)
 
     # Standard OpenTelemetry variables; the SDK reads the rest (sampler, headers, resource).

@@ -19,7 +19,7 @@ class PrometheusError(RuntimeError):
 
 class Prometheus:
     def __init__(self, config: dict, workdir: Path, port: int | None = None,
-                 features: tuple[str, ...] = ("exemplar-storage",)):
+                 features: tuple[str, ...] = ("exemplar-storage",), flags: tuple[str, ...] = ()):
         self.binary = shutil.which("prometheus")
         if self.binary is None:
             raise PrometheusError("prometheus is not installed: run scripts/system-deps.sh (Debian package `prometheus`)")
@@ -29,6 +29,7 @@ class Prometheus:
         self.config_path = self.workdir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self.features = features
+        self.flags = flags  # extra command-line flags, e.g. --web.enable-remote-write-receiver
         self.process: subprocess.Popen | None = None
         self.log_path = self.workdir / "prometheus.log"
 
@@ -39,7 +40,7 @@ class Prometheus:
             f"--storage.tsdb.path={self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--web.enable-lifecycle",
-        ] + [f"--enable-feature={f}" for f in self.features]
+        ] + [f"--enable-feature={f}" for f in self.features] + list(self.flags)
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"))
         try:
             wait_for_http(f"{self.url}/-/ready", timeout, "prometheus")

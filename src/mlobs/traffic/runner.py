@@ -92,7 +92,8 @@ def _phase_at(phases: Sequence[Phase], t: float) -> Phase:
 
 async def _send(client: httpx.AsyncClient, request: Request) -> httpx.Response:
     return await client.request(
-        request.method, request.path, json=request.json, content=request.content, headers=request.headers
+        request.method, request.path, json=request.json, content=request.content, headers=request.headers,
+        files=request.files
     )
 
 

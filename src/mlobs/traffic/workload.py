@@ -21,6 +21,7 @@ class Request:
     json: Any = None
     content: bytes | None = None
     headers: Mapping[str, str] | None = None
+    files: list | None = None  # multipart parts, as httpx takes them: [(field, (name, bytes, type)), ...]
     truth: Any = None
     kind: str = "request"
 

@@ -1,0 +1,94 @@
+"""A service under load, measured the same way for every variant: uvicorn pinned to CPU 0,
+load pinned to CPU 1; throughput with wrk (closed loop), latency with a paced client."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from mlobs.local.ports import free_port, wait_for_http
+
+
+def start_service(name: str, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, "-m", "mlobs.cli", "serve", name, "--port", str(port)],
+        env={**os.environ, **env}, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/healthz", 60)
+    return process, url
+
+
+def wrk_script(bodies: list[dict], path: Path) -> Path:
+    """A wrk Lua script that POSTs the bodies in turn."""
+    items = ",\n".join("[[" + json.dumps(b) + "]]" for b in bodies)
+    path.write_text(
+        f"local bodies = {{\n{items}\n}}\nlocal i = 0\n"
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  i = i % #bodies + 1\n  return wrk.format(nil, nil, nil, bodies[i])\nend\n"
+    )
+    return path
+
+
+def throughput(url: str, seconds: int, script: Path, connections: int = 32) -> float:
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
+         f"{url}/predict"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"errors under load:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def paced_latencies(url: str, bodies: list[dict], seconds: int, rate: float = 200.0) -> list[float]:
+    """One request at a time on a fixed schedule: latency without queueing, at a moderate rate."""
+    os.sched_setaffinity(0, {1})
+    latencies, interval = [], 1.0 / rate
+    with httpx.Client(base_url=url) as client:
+        for body in bodies[:50]:
+            client.post("/predict", json=body)
+        next_at = time.perf_counter()
+        end, i = next_at + seconds, 0
+        while next_at < end:
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            t0 = time.perf_counter()
+            client.post("/predict", json=bodies[i % len(bodies)]).raise_for_status()
+            latencies.append(time.perf_counter() - t0)
+            next_at += interval
+            i += 1
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def compare(name: str, variants: dict[str, dict], bodies: list[dict], workdir: Path, rounds: int,
+            seconds: int, base_env: dict) -> dict[str, dict]:
+    """Alternate the variants round by round so drift in the machine hits all of them."""
+    script = wrk_script(bodies, workdir / "bodies.lua")
+    results = {v: {"rps": [], "lat": []} for v in variants}
+    for round_ in range(rounds):
+        for variant, env in variants.items():
+            process, url = start_service(name, {**base_env, **env}, workdir / "service.log")
+            try:
+                throughput(url, 2, script)  # warm-up
+                results[variant]["rps"].append(throughput(url, seconds, script))
+                results[variant]["lat"].extend(paced_latencies(url, bodies, seconds))
+            finally:
+                process.terminate()
+                process.wait()
+            print(f"round {round_ + 1} {variant}: {results[variant]['rps'][-1]:.0f} req/s", file=sys.stderr)
+    return results

@@ -1,0 +1,125 @@
+"""A well-behaved client alone, then while another client floods the same service, in one run.
+
+uvicorn (one worker, the protected sentiment service) on CPU 0; the load on CPU 1: the good client
+paces one request at a time at --rate; the flooder is wrk with 64 connections on its own key.
+Goal: the good client's p99 under 200 ms and its throughput at least 0.8 of alone.
+
+    python benchmarks/protect/flood.py [--seconds 15] [--rate 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from harness import free_port, pct, wait_for_http  # noqa: E402
+
+from mlobs.protect import hash_key  # noqa: E402
+
+GOOD_KEY, FLOOD_KEY = "bench-good-" + "g" * 32, "bench-flood-" + "f" * 32
+TEXTS = ["The room was spotless and the staff were friendly, but breakfast was a bit bland.",
+         "Worst delivery ever, the box arrived crushed and support never answered.",
+         "Honestly the app is fast, clean and does exactly what it promises."]
+
+
+def good_client(url: str, seconds: float, rate: float) -> tuple[list[float], int, int]:
+    """(latencies of 200s, answers that were not 200, requests sent)."""
+    os.sched_setaffinity(0, {1})
+    latencies, failed, interval, sent = [], 0, 1.0 / rate, 0
+    with httpx.Client(base_url=url, headers={"authorization": f"Bearer {GOOD_KEY}"}, timeout=10) as client:
+        next_at = time.perf_counter()
+        end = next_at + seconds
+        while next_at < end:
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            t0 = time.perf_counter()
+            answer = client.post("/predict", json={"text": TEXTS[sent % len(TEXTS)]})
+            sent += 1
+            if answer.status_code == 200:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                failed += 1
+            next_at += interval
+    return latencies, failed, sent
+
+
+def flood(url: str, seconds: float, workdir: Path) -> subprocess.Popen:
+    script = workdir / "flood.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f'wrk.headers["Authorization"] = "Bearer {FLOOD_KEY}"\n'
+                      f'wrk.body = {json.dumps(json.dumps({"text": TEXTS[0]}))}\n')
+    return subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", "-c64", f"-d{int(seconds) + 2}s", "-s",
+                             str(script), f"{url}/predict"], stdout=subprocess.PIPE, text=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rate", type=float, default=50)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="mlobs-flood-"))
+    artifacts = os.environ.get("MLOBS_ARTIFACTS_DIR", str(workdir / "artifacts"))
+    subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "sentiment", "--quiet"],
+                   env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
+    protect_settings = {"api_keys": {"good": hash_key(GOOD_KEY), "flood": hash_key(FLOOD_KEY)},
+                        "rate_per_s": 100, "burst": 200, "max_concurrency": 4}
+    env = {**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_AUDIT__ENABLED": "false",
+           "MLOBS_ACCESS_LOG": "false", "BENCH_PROTECT": json.dumps(protect_settings)}
+    port = free_port()
+    server = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", "--factory", "app:create", "--app-dir",
+         str(Path(__file__).parent), "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, stdout=open(workdir / "server.log", "ab"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/healthz", 60)
+        good_client(url, 2, args.rate)  # warm-up
+        alone = good_client(url, args.seconds, args.rate)
+        flooder = flood(url, args.seconds, workdir)
+        time.sleep(1)
+        flooded = good_client(url, args.seconds, args.rate)
+        wrk_out = flooder.communicate()[0]
+        metrics = httpx.get(f"{url}/metrics").text
+    finally:
+        server.terminate()
+        server.wait(10)
+    flood_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk_out).group(1))
+    limited = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                  if line.startswith("mlobs_rate_limited_total") and 'client="flood"' in line)
+    served = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                 if line.startswith("mlobs_client_requests_total") and 'client="flood"' in line
+                 and 'status="200"' in line)
+    rows = []
+    for name, (lat, failed, sent) in (("alone", alone), ("while another client floods", flooded)):
+        rows.append((name, len(lat) / args.seconds, pct(lat, 0.5) * 1000, pct(lat, 0.99) * 1000, failed, sent))
+    ratio = rows[1][1] / rows[0][1]
+    print(f"\nFlood benchmark: protected sentiment service, uvicorn 1 worker on CPU 0, load on CPU 1, "
+          f"good client paced at {args.rate:g} req/s, {args.seconds:g} s per phase, limits "
+          f"{protect_settings['rate_per_s']}/s burst {protect_settings['burst']} in-flight "
+          f"{protect_settings['max_concurrency']} per client.\n")
+    print("| good client | throughput (req/s) | p50 (ms) | p99 (ms) | non-200 | sent |")
+    print("|---|---|---|---|---|---|")
+    for name, rps, p50, p99, failed, sent in rows:
+        print(f"| {name} | {rps:.1f} | {p50:.1f} | {p99:.1f} | {failed} | {sent} |")
+    print(f"\nFlooder (wrk, 64 connections): {flood_rps:.0f} req/s offered and answered; {served:.0f} served (200), "
+          f"{limited:.0f} refused with 429.")
+    ok = rows[1][3] < 200 and ratio >= 0.8
+    print(f"Throughput ratio flooded/alone: {ratio:.2f}; p99 under flood {rows[1][3]:.1f} ms: "
+          f"{'goal met' if ok else 'GOAL MISSED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Drift: p-values and statistics per detector and feature against the threshold, drift state, window fill,
+with online accuracy beside it (drift is not accuracy loss)."""
+
+from mlobs import catalog as c
+from mlobs.drift import catalog as d
+from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, timeseries
+
+D = f"{c.MODEL}, {c.MODEL_VERSION}, {d.DETECTOR}, {d.FEATURE}"
+FB = c.FEEDBACK
+V = f"{c.SERVICE}, {c.MODEL}, {c.MODEL_VERSION}"
+CORRECT = q(FB, f'outcome="{c.OUTCOME_CORRECT}"', series=FB.total)
+
+dashboard = make("drift", "mlobs / Drift", tags=("drift",), panels=grid([
+    [row("Tests")],
+    [timeseries("p-value vs threshold per detector and feature",
+                prom(f"max by ({D}) ({q(d.DRIFT_P_VALUE)})", "p {{model_version}} {{detector}} {{feature}}"),
+                prom(f"max by ({D}) ({q(d.DRIFT_THRESHOLD)})", "threshold {{detector}} {{feature}}"),
+                description="Drift when the p-value falls below the (Bonferroni-corrected) threshold."),
+     timeseries("Test statistic", prom(f"max by ({D}) ({q(d.DRIFT_STATISTIC)})",
+                                       "{{model_version}} {{detector}} {{feature}}")),
+     timeseries("Drift detected (1 = drift)", prom(f"max by ({D}) ({q(d.DRIFT_DETECTED)})",
+                                                   "{{model_version}} {{detector}} {{feature}}"))],
+    [row("Beside it: online accuracy")],
+    [timeseries("Online accuracy from feedback (1h)",
+                prom(f"sum by ({V}) (rate({CORRECT}[1h])) "
+                     f"/ sum by ({V}) (rate({q(FB, series=FB.total)}[1h]))", "{{model}} {{model_version}}"),
+                unit="percentunit")],
+    [row("Pipeline health")],
+    [timeseries("Samples in window", prom(f"max by ({c.MODEL}, {c.MODEL_VERSION}, {d.DETECTOR}) "
+                                          f"({q(d.DRIFT_WINDOW_SAMPLES)})", "{{model_version}} {{detector}}")),
+     timeseries("Seconds since last evaluation",
+                prom(f"time() - max by ({c.MODEL}, {c.MODEL_VERSION}, {d.DETECTOR}) ({q(d.DRIFT_LAST_EVALUATION)})",
+                     "{{model_version}} {{detector}}"), unit="s"),
+     timeseries("Samples shipped and dropped",
+                prom(f"sum by ({c.SERVICE}) (rate({q(d.DRIFT_SAMPLES_SHIPPED, series=d.DRIFT_SAMPLES_SHIPPED.total)}"
+                     f"[{RATE}]))", "shipped {{service}}"),
+                prom(f"sum by ({c.SERVICE}, {d.REASON}) (rate("
+                     f"{q(d.DRIFT_SAMPLES_DROPPED, series=d.DRIFT_SAMPLES_DROPPED.total)}[{RATE}]))",
+                     "dropped {{service}} {{reason}}"), unit="reqps"),
+     timeseries("Evaluation time p99",
+                prom(f"histogram_quantile(0.99, sum by (le, {d.DETECTOR}) (rate("
+                     f"{q(d.DRIFT_EVALUATION_DURATION, series=d.DRIFT_EVALUATION_DURATION.bucket)}[{RATE}])))",
+                     "{{detector}}"), unit="s")],
+]))

@@ -1,0 +1,35 @@
+"""Model quality: prediction classes, confidence and online accuracy from feedback, versions side by side."""
+
+from mlobs import catalog as c
+from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, timeseries
+
+P, CONF, FB = c.PREDICTIONS, c.PREDICTION_CONFIDENCE, c.FEEDBACK
+V = f"{c.SERVICE}, {c.MODEL}, {c.MODEL_VERSION}"
+correct = q(FB, f'outcome="{c.OUTCOME_CORRECT}"', series=FB.total)
+
+
+def confidence(p: float) -> str:
+    return f"histogram_quantile({p}, sum by (le, {V}) (rate({q(CONF, series=CONF.bucket)}[{RATE}])))"
+
+
+dashboard = make("model-quality", "mlobs / Model quality", tags=("model",), panels=grid([
+    [row("Predictions")],
+    [timeseries("Predictions by class",
+                prom(f"sum by ({c.MODEL}, class) (rate({q(P, series=P.total)}[{RATE}]))", "{{model}} {{class}}"),
+                unit="reqps"),
+     timeseries("Class share by model version (versions side by side)",
+                prom(f"sum by ({V}, class) (rate({q(P, series=P.total)}[{RATE}])) / ignoring (class) group_left "
+                     f"sum by ({V}) (rate({q(P, series=P.total)}[{RATE}]))", "{{model_version}} {{class}}"),
+                unit="percentunit")],
+    [row("Confidence and accuracy")],
+    [timeseries("Confidence of the predicted class: median and 10th percentile",
+                prom(confidence(0.5), "p50 {{model}} {{model_version}}"),
+                prom(confidence(0.1), "p10 {{model}} {{model_version}}"), unit="percentunit"),
+     timeseries("Online accuracy from feedback by model version",
+                prom(f"sum by ({V}) (rate({correct}[1h])) / sum by ({V}) (rate({q(FB, series=FB.total)}[1h]))",
+                     "{{model}} {{model_version}}"), unit="percentunit",
+                description="Accuracy over the last hour of ground-truth feedback; compare versions here."),
+     timeseries("Feedback received",
+                prom(f"sum by ({V}, outcome) (rate({q(FB, series=FB.total)}[{RATE}]))",
+                     "{{model_version}} {{outcome}}"), unit="reqps")],
+]))

@@ -1,0 +1,55 @@
+"""Traffic for the credit service: applications drawn from the documented generating process."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from mlobs.traffic.workload import Request, check_scenario
+from mlobs_services.credit import data
+
+SCENARIOS = {"normal": None, "income-shift": "income", "purpose-shift": "purpose"}
+POOL_SIZE = 5000
+SEED_OFFSET = 1000  # not the training applicants
+BAD_SHARE = 0.02
+
+
+@dataclass
+class CreditWorkload:
+    scenario: str
+    applications: list[dict]
+
+    def next_request(self, rng: random.Random) -> Request:
+        row = rng.choice(self.applications)
+        body = {"applicant_id": row["applicant_id"], "personal": row["personal"], "features": row["features"]}
+        if rng.random() < BAD_SHARE:
+            return rng.choice(_BAD)(body)
+        return Request("POST", "/predict", json=body, kind="application")
+
+    def feedback(self, response_json: Any, truth: Any) -> Request | None:
+        return None  # defaults are known months later, not in a traffic run
+
+
+def _negative_income(body: dict) -> Request:
+    return Request("POST", "/predict", json={**body, "features": {**body["features"], "income": -1}},
+                   kind="bad:negative-income")
+
+
+def _unknown_category(body: dict) -> Request:
+    return Request("POST", "/predict", json={**body, "features": {**body["features"], "loan_purpose": "yacht"}},
+                   kind="bad:unknown-category")
+
+
+def _missing_applicant(body: dict) -> Request:
+    return Request("POST", "/predict", json={k: v for k, v in body.items() if k != "applicant_id"},
+                   kind="bad:missing-applicant")
+
+
+_BAD = (_negative_income, _unknown_category, _missing_applicant)
+
+
+def workload(scenario: str = "normal", seed: int = 7) -> CreditWorkload:
+    check_scenario("credit", scenario, SCENARIOS)
+    rows = data.generate(n=POOL_SIZE, seed=seed + SEED_OFFSET, shift=SCENARIOS[scenario])
+    return CreditWorkload(scenario, rows)

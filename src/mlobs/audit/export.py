@@ -1,0 +1,63 @@
+"""A bundle for a regulator: records, checkpoints, public key and a verification report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+
+from mlobs.audit.record import HEADER_COLUMNS, STORED_COLUMNS
+from mlobs.audit.signing import Checkpoint, load_public_key, read_checkpoint_file
+from mlobs.audit.verify import VerifyReport, verify_rows
+
+README = """Audit log export
+================
+records.jsonl      one stored record per line, in chain order: "header" and "payload" are the
+                   exact JSON texts that were hashed; personal inputs inside the payload are
+                   encrypted per subject.
+checkpoints.jsonl  Ed25519-signed (seq, hash) checkpoints.
+public_key.pem     the key that signed them (compare with the published copy).
+verification.json  the verification report, also in verification.txt.
+
+Each record's hash is SHA-256 over the header (a compact JSON array of the fields
+[{header}]), a newline, then the payload bytes.
+prev_hash is the previous record's hash (64 zeros for the first). A checkpoint signs the
+compact JSON array ["mlobs-audit-checkpoint-v1", seq, hash, ts, key_id].
+To re-check the bundle: mlobs audit verify --bundle THIS_DIRECTORY
+"""
+
+
+def export_bundle(log, outdir: Path) -> VerifyReport:
+    """Write the bundle for `log` (an AuditLog) into outdir and return the verification report."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with open(outdir / "records.jsonl", "wb") as handle:
+        for row in log.store.iter_rows():
+            seq, header, payload, hash_ = row
+            item = {"seq": seq, "header": header, "payload": bytes(payload).decode("utf-8"), "hash": hash_}
+            handle.write(orjson.dumps(item) + b"\n")
+    checkpoints = log.store.checkpoints()
+    with open(outdir / "checkpoints.jsonl", "wb") as handle:
+        for cp in checkpoints:
+            handle.write(orjson.dumps(cp.to_dict()) + b"\n")
+    (outdir / "public_key.pem").write_bytes(log.public_key_pem())
+    report = verify_bundle(outdir)
+    (outdir / "verification.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
+    (outdir / "verification.txt").write_text(report.text() + "\n")
+    (outdir / "README.txt").write_text(README.format(header=", ".join(HEADER_COLUMNS)))
+    return report
+
+
+def bundle_rows(outdir: Path) -> Iterator[tuple]:
+    with open(Path(outdir) / "records.jsonl", "rb") as handle:
+        for line in handle:
+            item = orjson.loads(line)
+            item["payload"] = item["payload"].encode("utf-8")
+            yield tuple(item[c] for c in STORED_COLUMNS)
+
+
+def verify_bundle(outdir: Path, extra_checkpoints: list[Checkpoint] | None = None) -> VerifyReport:
+    outdir = Path(outdir)
+    checkpoints = read_checkpoint_file(outdir / "checkpoints.jsonl") + list(extra_checkpoints or [])
+    return verify_rows(bundle_rows(outdir), checkpoints, [load_public_key(outdir / "public_key.pem")])

@@ -1,0 +1,298 @@
+"""AuditLog: the one object a service holds. Appends go through the writer thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import orjson
+
+from mlobs.audit.errors import AccessRefused, AuditUnavailable, SubjectErased
+from mlobs.audit.parallel_verify import verify_parallel
+from mlobs.audit.pseudonym import Keyring
+from mlobs.audit.record import (
+    EVENT_ERASURE,
+    EVENT_PERSONAL_ACCESS,
+    EVENT_RAW_ACCESS,
+    Decision,
+    Receipt,
+    format_ts,
+    now_ts,
+    parse_ts,
+    row_to_dict,
+    utc_now,
+)
+from mlobs.audit.settings import AuditSettings
+from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
+from mlobs.audit.store import AuditStore, Query, open_store
+from mlobs.audit.subject_keys import SubjectKeyStore, decrypt
+from mlobs.audit.verify import VerifyReport, verify_rows
+from mlobs.audit.writer import Item, Pending, Writer
+
+AUDIT_SERVICE = "mlobs.audit"
+PARALLEL_FROM = 200_000  # records; below this, starting processes costs more than it saves
+
+
+def resolve_settings(settings: Any = None, base_dir: Path | None = None) -> AuditSettings:
+    """AuditSettings with every path filled, from a process Settings, an AuditSettings or the environment."""
+    if settings is None:
+        from mlobs.settings import Settings
+
+        settings = Settings()
+    if isinstance(settings, AuditSettings):
+        audit = settings
+        base = base_dir
+        if base is None and (audit.store_url is None or audit.keys_dir is None):
+            from mlobs.settings import Settings
+
+            base = Settings().artifacts_dir.parent / "audit"
+    else:
+        audit = settings.audit
+        base = base_dir or settings.artifacts_dir.parent / "audit"
+    return audit.resolved(base) if base is not None else audit
+
+
+class AuditLog:
+    def __init__(
+        self,
+        settings: AuditSettings,
+        store: AuditStore,
+        keys: SubjectKeyStore,
+        keyring: Keyring,
+        signer: Signer,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.keyring = keyring
+        self.signer = signer
+        self._keys = keys
+        self._clock = clock
+        self._writer = Writer(
+            store,
+            keys,
+            signer,
+            queue_size=settings.queue_size,
+            max_batch=settings.max_batch,
+            checkpoint_every=settings.checkpoint_every,
+            raw_retention=timedelta(days=settings.raw_retention_days),
+            clock=clock,
+            checkpoint_mirror=settings.checkpoint_mirror,
+        )
+
+    @classmethod
+    def open(
+        cls,
+        settings: Any = None,
+        *,
+        base_dir: Path | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        store: AuditStore | None = None,
+    ) -> AuditLog:
+        """Open (creating if needed) the store, the key store, the keyring and the signing key."""
+        audit = resolve_settings(settings, base_dir)
+        keys_dir = Path(audit.keys_dir)
+        return cls(
+            audit,
+            store or open_store(audit.store_url, audit.busy_timeout_s),
+            SubjectKeyStore(Path(audit.subject_keys_path), audit.busy_timeout_s),
+            Keyring.load_or_create(keys_dir / "pseudonym_keyring.json"),
+            Signer.load_or_create(keys_dir),
+            clock,
+        )
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def submit(self, decision: Decision) -> Pending:
+        """Queue a record; `.result()` / `await .wait()` give its Receipt once it is durable.
+        Raises AuditUnavailable at once if the queue is full or the log closed."""
+        _check_header(decision)
+        if decision.time is None and self._clock is utc_now:
+            ts = now_ts()
+        else:
+            ts = format_ts(decision.time or self._clock())
+        key_id = pseudonym = None
+        if decision.subject is not None:
+            key_id, pseudonym = self.keyring.pseudonym(decision.subject)
+        return self._writer.submit(Item(decision, ts, key_id, pseudonym))
+
+    def append(self, decision: Decision, timeout: float | None = None) -> Receipt:
+        """Block until the record is durable. Raises AuditUnavailable: answer 503, never without a record."""
+        return self._wait(self.submit(decision), timeout)
+
+    async def append_async(self, decision: Decision) -> Receipt:
+        """As append, without blocking the event loop; shares group commits with every other caller."""
+        pending = self.submit(decision)
+        try:
+            return await asyncio.wait_for(pending.wait(), self.settings.append_timeout_s)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise AuditUnavailable(f"audit record not durable within {self.settings.append_timeout_s} s") from None
+
+    def _wait(self, pending: Pending, timeout: float | None = None) -> Any:
+        timeout = self.settings.append_timeout_s if timeout is None else timeout
+        try:
+            return pending.result(timeout)
+        except FutureTimeout:
+            raise AuditUnavailable(f"audit record not durable within {timeout} s") from None
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the current head now (also done every checkpoint_every records and at close)."""
+        return self._wait(self._writer.submit(Item(None, format_ts(self._clock()), checkpoint=True)))
+
+    # -- erasure, raw store, personal data -----------------------------------------------------
+
+    def forget(self, subject: str, *, actor: str, reason: str = "data subject erasure request") -> Receipt:
+        """Destroy the subject's encryption keys (under every pseudonym key id) and their raw payloads,
+        then record the erasure. Their records stay and the chain still verifies."""
+        pseudonyms = self.keyring.all_pseudonyms(subject)
+        key_id, pseudonym = self.keyring.pseudonym(subject)
+        record = Decision(
+            service=AUDIT_SERVICE,
+            model="",
+            model_version="",
+            output={"erased_keys_for": len(pseudonyms)},
+            event_type=EVENT_ERASURE,
+            details={"actor": actor, "reason": reason, "pseudonyms": pseudonyms},
+        )
+        item = Item(record, format_ts(self._clock()), key_id, pseudonym, erase=pseudonyms)
+        return self._wait(self._writer.submit(item))
+
+    def read_raw(self, decision_id: str, *, reason: str, actor: str) -> Any | None:
+        """The raw request payload of a decision, if still retained. Needs a stated reason, and the
+        read is itself recorded (durably) before anything is returned."""
+        _require_reason(reason, actor)
+        row = self.store.raw_get(decision_id)
+        value, found, pseudonym = None, False, None
+        if row is not None:
+            pseudonym, expires_at, encrypted, payload = row
+            if parse_ts(expires_at) > self._clock():
+                if encrypted:
+                    key = self._keys.get(pseudonym)
+                    if key is not None:
+                        value, found = decrypt(key, orjson.loads(bytes(payload)), decision_id.encode()), True
+                else:
+                    value, found = orjson.loads(bytes(payload)), True
+        self._record_access(EVENT_RAW_ACCESS, decision_id, pseudonym, actor, reason, found)
+        return value
+
+    def personal(self, decision_id: str, *, reason: str, actor: str) -> dict | None:
+        """Decrypt a decision's personal inputs for an investigation (recorded). Raises SubjectErased."""
+        _require_reason(reason, actor)
+        rows = self.store.query(Query(decision_id=decision_id, event_type="decision"))
+        if not rows:
+            return None
+        record = row_to_dict(rows[0])
+        self._record_access(EVENT_PERSONAL_ACCESS, decision_id, record["subject"], actor, reason, True)
+        box = record.get("personal")
+        if box is None:
+            return None
+        key = self._keys.get(record["subject"]) if record["subject"] else None
+        if key is None:
+            raise SubjectErased(f"decision {decision_id}: the subject's key was destroyed; personal data unreadable")
+        return decrypt(key, box, decision_id.encode())
+
+    def _record_access(self, event: str, decision_id: str, pseudonym: str | None, actor: str, reason: str, found: bool) -> None:
+        record = Decision(
+            service=AUDIT_SERVICE,
+            model="",
+            model_version="",
+            output={"found": found},
+            event_type=event,
+            details={"actor": actor, "reason": reason, "target_decision_id": decision_id},
+        )
+        self._wait(self._writer.submit(Item(record, format_ts(self._clock()), None, pseudonym)))
+
+    def purge(self) -> int:
+        """Delete raw payloads past their retention; returns how many went."""
+        return self.store.raw_purge(format_ts(self._clock()))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        subject: str | None = None,
+        decision_id: str | None = None,
+        trace_id: str | None = None,
+        model_version: str | None = None,
+        outcome: str | None = None,
+        event_type: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Records as dicts (personal inputs stay encrypted). `subject` is the raw id: it is
+        matched under every pseudonym key id, so records from before a key rotation are found."""
+        q = Query(
+            subjects=self.keyring.all_pseudonyms(subject) if subject is not None else None,
+            decision_id=decision_id,
+            trace_id=trace_id,
+            model_version=model_version,
+            outcome=outcome,
+            event_type=event_type,
+            since=_ts(since),
+            until=_ts(until),
+            limit=limit,
+        )
+        return [row_to_dict(row) for row in self.store.query(q)]
+
+    def verify(self, extra_checkpoints: Iterable[Checkpoint] | Path | None = None, workers: int | None = None) -> VerifyReport:
+        """Recompute the chain and check every signed checkpoint, the store's and any kept elsewhere
+        (a list, or a JSON-lines file such as the checkpoint mirror or an earlier export).
+        Long logs are checked by `workers` processes (default: one per core from 200,000 records)."""
+        if isinstance(extra_checkpoints, (str, Path)):
+            extra_checkpoints = read_checkpoint_file(Path(extra_checkpoints))
+        checkpoints = list(self.store.checkpoints()) + list(extra_checkpoints or [])
+        head_seq = self.store.head()[0]
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 8) if head_seq >= PARALLEL_FROM else 1
+        if workers > 1 and head_seq >= workers:
+            return verify_parallel(self.settings.store_url, head_seq, checkpoints, [self.signer.public], workers)
+        return verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
+
+    def public_key_pem(self) -> bytes:
+        return public_key_pem(self.signer.public)
+
+    def stats(self) -> dict:
+        """Counters for metrics: records, batches, failed_batches, rejected_full, checkpoints, commits, pending."""
+        return {**self._writer.stats, "commits": self.store.commits, "pending": self._writer.pending}
+
+    def close(self) -> None:
+        """Flush what is queued, sign a final checkpoint, close the stores."""
+        self._writer.close()
+        self.store.close()
+        self._keys.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_header(d: Decision) -> None:
+    # Header fields are hashed as stored: a non-string would come back from the store as text.
+    for name in ("service", "model", "model_version", "decision_id", "event_type"):
+        if not isinstance(getattr(d, name), str):
+            raise TypeError(f"Decision.{name} must be a str, got {type(getattr(d, name)).__name__}")
+    for name in ("trace_id", "outcome", "subject"):
+        value = getattr(d, name)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"Decision.{name} must be a str or None, got {type(value).__name__}")
+
+
+def _require_reason(reason: str | None, actor: str | None) -> None:
+    if not reason or not reason.strip():
+        raise AccessRefused("reading personal or raw data needs a stated reason")
+    if not actor or not actor.strip():
+        raise AccessRefused("reading personal or raw data needs the reader's identity (actor)")
+
+
+def _ts(value: datetime | str | None) -> str | None:
+    if value is None:
+        return None
+    return format_ts(parse_ts(value) if isinstance(value, str) else value)

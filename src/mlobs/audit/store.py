@@ -1,0 +1,97 @@
+"""What the writer, the verifier and the query side need from a backend, and `open_store(url)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
+
+from mlobs.audit.record import QUERY_FIELDS, STORED_COLUMNS
+from mlobs.audit.signing import Checkpoint
+
+
+@dataclass
+class Batch:
+    """Everything one group commit writes, in one transaction."""
+
+    records: list[tuple] = field(default_factory=list)  # (seq, header text, payload, hash)
+    raws: list[tuple] = field(default_factory=list)  # (decision_id, subject, expires_at, encrypted, payload)
+    raw_erase: list[str] = field(default_factory=list)  # pseudonyms whose raw payloads go now
+    checkpoint: Checkpoint | None = None
+
+
+@dataclass
+class Query:
+    """Filters for `AuditStore.query`; subjects are pseudonyms (every key id of one raw id)."""
+
+    subjects: list[str] | None = None
+    decision_id: str | None = None
+    trace_id: str | None = None
+    model_version: str | None = None
+    outcome: str | None = None
+    event_type: str | None = None
+    since: str | None = None  # formatted ts, inclusive
+    until: str | None = None  # formatted ts, exclusive
+    limit: int | None = None
+
+    def where(self, mark: str) -> tuple[str, list]:
+        clauses, params = [], []
+        if self.subjects is not None:
+            if not self.subjects:
+                return " WHERE 1 = 0", []
+            clauses.append(f"subject IN ({', '.join([mark] * len(self.subjects))})")
+            params += self.subjects
+        for column in ("decision_id", "trace_id", "model_version", "outcome", "event_type"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{column} = {mark}")
+                params.append(value)
+        if self.since is not None:
+            clauses.append(f"ts >= {mark}")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(f"ts < {mark}")
+            params.append(self.until)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+class AuditStore(Protocol):
+    commits: int
+
+    def write(self, build: Callable[[int, str], Batch]) -> Batch:
+        """In one durable transaction holding the chain lock: build(head_seq, head_hash), then insert."""
+
+    def head(self) -> tuple[int, str]: ...
+
+    def iter_rows(self, chunk: int = 10_000) -> Iterator[tuple]: ...
+
+    def query(self, query: Query) -> list[tuple]: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def raw_get(self, decision_id: str) -> tuple | None: ...
+
+    def raw_purge(self, now_ts: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
+SELECT_COLUMNS = ", ".join(STORED_COLUMNS)
+INSERT_COLUMNS = SELECT_COLUMNS
+
+
+def query_column_ddl(extract: str, kind: str) -> str:
+    """Generated query columns: extract.format(i) reads header field i."""
+    return ",\n".join(f"    {name} TEXT GENERATED ALWAYS AS ({extract.format(i)}) {kind}" for name, i in QUERY_FIELDS.items())
+
+
+def open_store(url: str, busy_timeout_s: float = 10.0) -> AuditStore:
+    """sqlite:///relative.db, sqlite:////absolute/path.db (as SQLAlchemy), or a libpq postgresql:// URL."""
+    if url.startswith("sqlite:///"):
+        from mlobs.audit.sqlite_store import SqliteStore
+
+        return SqliteStore(url.removeprefix("sqlite:///"), busy_timeout_s)
+    if url.startswith(("postgresql://", "postgres://")):
+        from mlobs.audit.postgres_store import PostgresStore
+
+        return PostgresStore(url)
+    raise ValueError(f"unsupported audit store URL {url!r}: use sqlite:///PATH or postgresql://...")

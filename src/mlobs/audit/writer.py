@@ -1,0 +1,292 @@
+"""The writer thread: group commit of everything queued, one durable transaction per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from mlobs.audit.errors import AuditUnavailable
+from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
+from mlobs.audit.signing import Checkpoint, Signer, append_checkpoint_file
+from mlobs.audit.store import AuditStore, Batch
+from mlobs.audit.subject_keys import SubjectKeyStore, encrypt
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class Item:
+    """One queued record (or, with decision None, a checkpoint request)."""
+
+    decision: Decision | None
+    ts: str
+    subject_key_id: str | None = None
+    pseudonym: str | None = None
+    erase: list[str] = field(default_factory=list)  # pseudonyms whose keys this record destroys
+    checkpoint: bool = False
+
+
+@dataclass
+class _Prepared:
+    item: Item
+    index: int
+    payload: bytes
+    raw: tuple | None
+
+
+class _Group:
+    """Records that will share one commit, and one future for all their outcomes."""
+
+    __slots__ = ("items", "future")
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.future: Future = Future()
+        # Running futures cannot be cancelled: one caller giving up must not cancel its neighbours.
+        self.future.set_running_or_notify_cancel()
+
+
+class Pending:
+    """One record's place in a group commit: result() is its Receipt once durable, or raises."""
+
+    __slots__ = ("_future", "_index")
+
+    def __init__(self, future: Future, index: int) -> None:
+        self._future = future
+        self._index = index
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout: float | None = None):
+        return _unwrap(self._future.result(timeout)[self._index])
+
+    async def wait(self):
+        """Await without blocking the event loop (the writer resolves the future from its thread)."""
+        return _unwrap((await asyncio.wrap_future(self._future))[self._index])
+
+
+def _unwrap(outcome):
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+class Writer:
+    def __init__(
+        self,
+        store: AuditStore,
+        keys: SubjectKeyStore,
+        signer: Signer,
+        *,
+        queue_size: int,
+        max_batch: int,
+        checkpoint_every: int,
+        raw_retention: timedelta,
+        clock: Callable[[], datetime],
+        checkpoint_mirror: Path | None = None,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._signer = signer
+        self._queue_size = queue_size
+        self._max_batch = max_batch
+        self._every = checkpoint_every
+        self._retention = raw_retention
+        self._clock = clock
+        self._mirror = checkpoint_mirror
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._groups: deque[_Group] = deque()
+        self._pending = 0
+        self._closed = False
+        self.stats = {"records": 0, "batches": 0, "failed_batches": 0, "rejected_full": 0, "checkpoints": 0}
+        self._thread = threading.Thread(target=self._run, name="mlobs-audit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: Item) -> Pending:
+        with self._lock:
+            if self._closed:
+                raise AuditUnavailable("audit log is closed")
+            if self._pending >= self._queue_size:
+                self.stats["rejected_full"] += 1
+                raise AuditUnavailable(f"audit queue full ({self._pending} records pending)")
+            groups = self._groups
+            if not groups or len(groups[-1].items) >= self._max_batch:
+                groups.append(_Group())
+            group = groups[-1]
+            group.items.append(item)
+            self._pending += 1
+            index = len(group.items) - 1
+        self._wake.set()
+        return Pending(group.future, index)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def close(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            with self._lock:
+                group = self._groups.popleft() if self._groups else None
+                if group is not None:
+                    self._pending -= len(group.items)
+                if not self._groups:
+                    self._wake.clear()
+                closing = self._closed and group is None
+            if closing:
+                break
+            if group is not None:
+                try:
+                    outcomes = self._flush(group.items)
+                except Exception as exc:  # a bug here must not leave callers waiting
+                    log.error("audit: writer error: %s", type(exc).__name__)
+                    outcomes = [AuditUnavailable(f"audit writer error: {type(exc).__name__}")] * len(group.items)
+                group.future.set_result(outcomes)
+        self._final_checkpoint()
+
+    def _final_checkpoint(self) -> None:
+        try:
+            seq, hash_ = self._store.head()
+            if seq and not any(c.seq == seq for c in self._store.checkpoints()[-1:]):
+                self._flush([Item(None, format_ts(self._clock()), checkpoint=True)])
+        except Exception as exc:  # closing must not raise from a daemon thread
+            log.error("audit: final checkpoint failed: %s", type(exc).__name__)
+
+    def _flush(self, items: list[Item]) -> list:
+        """Write one group; returns each item's outcome (Receipt, Checkpoint or an exception), in order."""
+        outcomes: list = [None] * len(items)
+        try:
+            prepared = self._prepare(items, outcomes)
+            if not prepared:
+                return outcomes
+            forced = any(p.item.checkpoint for p in prepared)
+            batch = self._store.write(lambda seq, prev: self._build(prepared, seq, prev, forced))
+        except Exception as exc:
+            self.stats["failed_batches"] += 1
+            # Type and message only: store errors never carry record values.
+            log.error("audit: batch of %d records not written: %s: %s", len(items), type(exc).__name__, exc)
+            message = f"audit store failed: {type(exc).__name__}: {exc}"
+            return [o if o is not None else AuditUnavailable(message) for o in outcomes]
+        self.stats["batches"] += 1
+        self.stats["records"] += len(batch.records)
+        if batch.checkpoint is not None:
+            self.stats["checkpoints"] += 1
+            if self._mirror is not None:
+                try:
+                    append_checkpoint_file(self._mirror, batch.checkpoint)
+                except OSError as exc:
+                    log.error("audit: checkpoint mirror not written: %s", exc)
+        rows = iter(batch.records)
+        for p in prepared:
+            if p.item.decision is None:
+                outcomes[p.index] = batch.checkpoint
+            else:
+                row = next(rows)
+                outcomes[p.index] = Receipt(row[0], p.item.decision.decision_id, row[3])
+        return outcomes
+
+    def _prepare(self, items: list[Item], outcomes: list) -> list[_Prepared]:
+        """Keys first (durable before any record that depends on them), then encryption, outside the DB lock."""
+        batch = self._keys.begin()
+        batch.prefetch({i.pseudonym for i in items if i.pseudonym and i.decision is not None})
+        keyed: list[bytes | None] = []
+        for item in items:
+            d = item.decision
+            for pseudonym in item.erase:
+                batch.destroy(pseudonym)
+            needs_key = d is not None and item.pseudonym and (d.personal is not None or d.raw is not None)
+            keyed.append(batch.key_for(item.pseudonym) if needs_key else None)
+        replaced = batch.commit()
+
+        prepared = []
+        expires = format_ts(self._clock() + self._retention)
+        nonces = os.urandom(24 * len(items))  # one system call per batch, not two per record
+        ciphers: dict[bytes, AESGCM] = {}
+        for index, (item, key) in enumerate(zip(items, keyed)):
+            d = item.decision
+            if d is None:
+                prepared.append(_Prepared(item, index, b"", None))
+                continue
+            cipher = None
+            if key is not None:
+                key = replaced.get(key, key)
+                cipher = ciphers.get(key) or ciphers.setdefault(key, AESGCM(key))
+            aad = d.decision_id.encode()
+            nonce_a, nonce_b = nonces[24 * index : 24 * index + 12], nonces[24 * index + 12 : 24 * index + 24]
+            try:
+                body = {"inputs": d.inputs, "output": d.output, "reason_codes": list(d.reason_codes)}
+                if d.latency_ms is not None:
+                    body["latency_ms"] = d.latency_ms
+                if d.personal is not None:
+                    body["personal"] = encrypt(cipher, d.personal, aad, nonce_a) if cipher else None
+                if d.details is not None:
+                    body["details"] = d.details
+                payload = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+                raw = None
+                if d.raw is not None:
+                    if cipher is not None:
+                        raw = (d.decision_id, item.pseudonym, expires, 1, orjson.dumps(encrypt(cipher, d.raw, aad, nonce_b)))
+                    else:
+                        raw = (d.decision_id, None, expires, 0, orjson.dumps(d.raw, option=orjson.OPT_SERIALIZE_NUMPY))
+            except TypeError as exc:
+                outcomes[index] = TypeError(f"audit record {d.decision_id} is not JSON-serialisable: {exc}")
+                continue
+            prepared.append(_Prepared(item, index, payload, raw))
+        return prepared
+
+    def _build(self, prepared: list[_Prepared], seq: int, prev: str, force_checkpoint: bool) -> Batch:
+        batch = Batch()
+        start = seq
+        for p in prepared:
+            item, d = p.item, p.item.decision
+            if d is None:
+                continue
+            seq += 1
+            header = (
+                seq,
+                SCHEMA_VERSION,
+                d.event_type,
+                d.decision_id,
+                item.ts,
+                d.service,
+                d.model,
+                d.model_version,
+                d.trace_id,
+                item.subject_key_id,
+                item.pseudonym,
+                d.outcome,
+                prev,
+            )
+            text = header_text(header)
+            prev = record_hash(text, p.payload)
+            batch.records.append((seq, text, p.payload, prev))
+            if p.raw is not None:
+                batch.raws.append(p.raw)
+            if item.erase:
+                # Raw payloads queued before the erasure in this batch go too; later ones stay.
+                erased = set(item.erase)
+                batch.raws = [r for r in batch.raws if r[1] not in erased]
+                batch.raw_erase.extend(item.erase)
+        if seq and (force_checkpoint or seq // self._every > start // self._every):
+            batch.checkpoint = self._signer.sign(seq, prev, format_ts(self._clock()))
+        return batch

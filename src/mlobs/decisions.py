@@ -1,0 +1,66 @@
+"""A service's decisions in the audit log: answered only once durable, a 503 otherwise."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from mlobs import catalog
+from mlobs.audit import AuditLog, AuditUnavailable, Decision, Receipt
+from mlobs.errors import Unavailable
+from mlobs.logs import span_ids
+from mlobs.metrics import make
+from mlobs.model_info import ModelInfo
+from mlobs.settings import Settings
+
+log = logging.getLogger("mlobs.decisions")
+
+
+class DecisionLog:
+    def __init__(self, audit: AuditLog, service: str, model: ModelInfo, registry=None):
+        self.audit = audit
+        self.service = service
+        self.model = model
+        labels = (service, model.name, model.version)
+        self._records = self._unavailable = self._duration = None
+        if registry is not None:
+            self._records = make(catalog.AUDIT_RECORDS, registry).labels(*labels)
+            self._unavailable = make(catalog.AUDIT_UNAVAILABLE, registry).labels(*labels)
+            self._duration = make(catalog.AUDIT_APPEND_DURATION, registry).labels(*labels)
+
+    async def record(self, *, output, subject: str | None = None, inputs: dict | None = None,
+                     personal: dict | None = None, outcome: str | None = None, reason_codes=(),
+                     raw=None, latency_ms: float | None = None, decision_id: str | None = None) -> Receipt:
+        decision = Decision(
+            service=self.service, model=self.model.name, model_version=self.model.version, output=output,
+            subject=subject, inputs=inputs or {}, personal=personal, outcome=outcome,
+            reason_codes=list(reason_codes), latency_ms=latency_ms, trace_id=span_ids()[0], raw=raw,
+        )
+        if decision_id:
+            decision.decision_id = decision_id
+        start = time.perf_counter()
+        try:
+            receipt = await self.audit.append_async(decision)
+        except AuditUnavailable as exc:
+            if self._unavailable is not None:
+                self._unavailable.inc()
+            log.error("audit log unavailable, decision refused: %s", exc)
+            raise Unavailable("audit_unavailable", "the decision could not be recorded; retry later") from None
+        if self._records is not None:
+            self._records.inc()
+            self._duration.observe(time.perf_counter() - start)
+        return receipt
+
+    def close(self) -> None:
+        self.audit.close()
+
+
+def open_decision_log(settings: Settings, telemetry, model: ModelInfo) -> DecisionLog | None:
+    """The audit log of this process, or None when MLOBS_AUDIT__ENABLED=false."""
+    if not settings.audit.enabled:
+        return None
+    # One chain for every service of a deployment: the stores serialise writers across processes.
+    service = getattr(telemetry, "service", model.name)
+    audit = AuditLog.open(settings)
+    registry = getattr(telemetry, "registry", None)
+    return DecisionLog(audit, service, model, registry)

@@ -1,0 +1,117 @@
+"""Drift metrics: emitted by the drift exporter (and the shipper's drop counter by model services),
+queried by the drift alerts and dashboards."""
+
+from __future__ import annotations
+
+from mlobs.catalog import MODEL_LABELS, Metric
+
+DETECTOR = "detector"
+FEATURE = "feature"
+REASON = "reason"
+DETECTOR_LABELS = MODEL_LABELS + (DETECTOR,)
+RESULT_LABELS = DETECTOR_LABELS + (FEATURE,)
+
+EVALUATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+DRIFT_P_VALUE = Metric(
+    "mlobs_drift_p_value",
+    "gauge",
+    "p-value of the last drift test (the smallest over classes for softmax KS).",
+    RESULT_LABELS,
+)
+DRIFT_STATISTIC = Metric(
+    "mlobs_drift_statistic",
+    "gauge",
+    "Test statistic of the last drift test (KS distance, MMD^2, chi-square).",
+    RESULT_LABELS,
+)
+DRIFT_THRESHOLD = Metric(
+    "mlobs_drift_threshold",
+    "gauge",
+    "p-value threshold of the last drift test, after multiple-testing correction.",
+    RESULT_LABELS,
+)
+DRIFT_DETECTED = Metric(
+    "mlobs_drift_detected",
+    "gauge",
+    "1 if the last drift test found drift (p-value below threshold), else 0.",
+    RESULT_LABELS,
+)
+DRIFT_WINDOW_SAMPLES = Metric(
+    "mlobs_drift_window_samples",
+    "gauge",
+    "Samples in the window the last drift test used.",
+    DETECTOR_LABELS,
+)
+DRIFT_LAST_EVALUATION = Metric(
+    "mlobs_drift_last_evaluation_timestamp_seconds",
+    "gauge",
+    "Unix time of the last drift evaluation.",
+    DETECTOR_LABELS,
+)
+DRIFT_EVALUATIONS = Metric(
+    "mlobs_drift_evaluations",
+    "counter",
+    "Drift evaluations run.",
+    DETECTOR_LABELS,
+)
+DRIFT_EVALUATION_ERRORS = Metric(
+    "mlobs_drift_evaluation_errors",
+    "counter",
+    "Drift evaluations that failed (bad window data, detector error).",
+    DETECTOR_LABELS,
+)
+DRIFT_EVALUATION_DURATION = Metric(
+    "mlobs_drift_evaluation_duration_seconds",
+    "histogram",
+    "Time to evaluate one window with one detector.",
+    DETECTOR_LABELS,
+    EVALUATION_BUCKETS,
+)
+DRIFT_SAMPLES_RECEIVED = Metric(
+    "mlobs_drift_samples_received",
+    "counter",
+    "Samples the drift exporter accepted.",
+    MODEL_LABELS,
+)
+DRIFT_REFERENCE_MISSING = Metric(
+    "mlobs_drift_reference_missing",
+    "gauge",
+    "1 while samples arrive for a model version with no usable reference (no drift tests run for it).",
+    MODEL_LABELS,
+)
+# Emitted by model services (the shipper) and by the exporter (reason="no_reference").
+DRIFT_SAMPLES_DROPPED = Metric(
+    "mlobs_drift_samples_dropped",
+    "counter",
+    "Drift samples dropped so that inference never waits, by reason.",
+    MODEL_LABELS + (REASON,),
+)
+DRIFT_SAMPLES_SHIPPED = Metric(
+    "mlobs_drift_samples_shipped",
+    "counter",
+    "Drift samples a model service delivered to the drift exporter.",
+    MODEL_LABELS,
+)
+
+# Values of the reason label.
+REASON_QUEUE_FULL = "queue_full"
+REASON_EXPORT_FAILED = "export_failed"
+REASON_NO_REFERENCE = "no_reference"
+REASON_CLOSED = "closed"
+
+EXPORTER_METRICS = (
+    DRIFT_P_VALUE,
+    DRIFT_STATISTIC,
+    DRIFT_THRESHOLD,
+    DRIFT_DETECTED,
+    DRIFT_WINDOW_SAMPLES,
+    DRIFT_LAST_EVALUATION,
+    DRIFT_EVALUATIONS,
+    DRIFT_EVALUATION_ERRORS,
+    DRIFT_EVALUATION_DURATION,
+    DRIFT_SAMPLES_RECEIVED,
+    DRIFT_REFERENCE_MISSING,
+    DRIFT_SAMPLES_DROPPED,
+)
+SHIPPER_METRICS = (DRIFT_SAMPLES_DROPPED, DRIFT_SAMPLES_SHIPPED)

@@ -1,0 +1,20 @@
+"""Drift detectors behind one small interface (Alibi Detect does the statistics; BSL 1.1 licence).
+
+Importing this package is cheap: alibi-detect and torch load on the first fit()."""
+
+from mlobs.drift.detectors.base import Detector, DriftResult, NotFittedError
+from mlobs.drift.detectors.embedding_mmd import EmbeddingMMD
+from mlobs.drift.detectors.softmax_ks import SoftmaxKS
+from mlobs.drift.detectors.tabular import TabularChiSquare, TabularKS
+from mlobs.drift.detectors.text_oov import TextOOV
+
+__all__ = [
+    "Detector",
+    "DriftResult",
+    "EmbeddingMMD",
+    "NotFittedError",
+    "SoftmaxKS",
+    "TabularChiSquare",
+    "TabularKS",
+    "TextOOV",
+]

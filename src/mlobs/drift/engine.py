@@ -1,0 +1,224 @@
+"""Windows of shipped samples per (service, model, version), and their evaluation in a worker thread.
+
+Ingest only appends to a bounded window and, when the window is due, queues its key: fitting
+detectors and running tests happen on the worker thread, never on the ingest request path.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from mlobs.drift import catalog
+from mlobs.metrics import make
+from mlobs.drift.plan import Planned, plan
+from mlobs.drift.reference import load_reference, reference_dir
+from mlobs.drift.settings import DriftSettings
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str, str]  # service, model, model_version
+
+
+@dataclass
+class _Window:
+    samples: deque
+    new: int = 0
+    last_evaluation: float = field(default_factory=time.monotonic)
+    queued: bool = False
+
+
+@dataclass
+class _Missing:
+    reason: str
+    retry_at: float
+
+
+class DriftEngine:
+    def __init__(self, settings: DriftSettings, artifacts_dir: Path, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.artifacts_dir = Path(artifacts_dir)
+        self.every = settings.evaluate_every or settings.window_size
+        self._windows: dict[Key, _Window] = {}
+        self._plans: dict[tuple[str, str], list[Planned] | _Missing] = {}
+        self._lock = threading.Lock()
+        self._due: queue.Queue[Key] = queue.Queue()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self.ready = threading.Event()  # set once the latest versions' detectors are fitted
+        self._thread: threading.Thread | None = None
+        self.m = {metric.name: make(metric, registry) for metric in catalog.EXPORTER_METRICS}
+
+    # --- ingest path (request thread): O(samples), no detector work -------------------------------
+
+    def ingest(self, service: str, model: str, version: str, samples: list[dict]) -> int:
+        known = self._plans.get((model, version))
+        if isinstance(known, _Missing) and time.monotonic() < known.retry_at:
+            self._metric(catalog.DRIFT_SAMPLES_DROPPED).labels(service, model, version, catalog.REASON_NO_REFERENCE).inc(
+                len(samples)
+            )
+            return 0
+        key = (service, model, version)
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None:
+                window = self._windows[key] = _Window(deque(maxlen=self.settings.window_size))
+            window.samples.extend(samples)
+            window.new += len(samples)
+            due = self._is_due(window, time.monotonic())
+            if due:
+                window.queued = True
+                self._idle.clear()
+                self._due.put(key)
+        self._metric(catalog.DRIFT_SAMPLES_RECEIVED).labels(*key).inc(len(samples))
+        return len(samples)
+
+    def _is_due(self, window: _Window, now: float) -> bool:
+        if window.queued or window.new == 0 or len(window.samples) < self.settings.min_window_samples:
+            return False
+        if window.new >= self.every:
+            return True
+        interval = self.settings.evaluation_interval_seconds
+        return interval > 0 and now - window.last_evaluation >= interval
+
+    # --- worker thread ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="mlobs-drift-evaluator", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every queued window has been evaluated (for tests and orderly shutdown)."""
+        return self._idle.wait(timeout)
+
+    def missing_references(self) -> dict[str, str]:
+        return {f"{m}/{v}": p.reason for (m, v), p in self._plans.items() if isinstance(p, _Missing)}
+
+    def windows(self) -> dict[str, int]:
+        with self._lock:
+            return {"/".join(k): len(w.samples) for k, w in self._windows.items()}
+
+    def preload(self) -> None:
+        """Fit the detectors of every model's latest version now rather than on its first window:
+        a first fit (alibi import, embedding the reference) takes seconds, and samples arriving
+        meanwhile would be overwritten in the waiting window."""
+        for latest in sorted(self.artifacts_dir.glob("*/LATEST")):
+            model, version = latest.parent.name, latest.read_text().strip()
+            if (reference_dir(self.artifacts_dir, model, version) / "reference.npz").exists():
+                self._plan(model, model, version)
+        self.ready.set()
+
+    def _run(self) -> None:
+        tick = 0.5
+        try:
+            self.preload()
+        except Exception:
+            log.exception("preloading drift references failed; they load on first use")
+            self.ready.set()
+        while not self._stop.is_set():
+            try:
+                key = self._due.get(timeout=tick)
+            except queue.Empty:
+                self._queue_by_cadence()
+                continue
+            try:
+                self.evaluate(key)
+            except Exception:  # the worker must survive anything a window holds
+                log.exception("drift evaluation of %s failed", key)
+            finally:
+                with self._lock:
+                    self._windows[key].queued = False
+                    if self._due.empty():
+                        self._idle.set()
+
+    def _queue_by_cadence(self) -> None:
+        if self.settings.evaluation_interval_seconds <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            due = [k for k, w in self._windows.items() if self._is_due(w, now)]
+            for key in due:
+                self._windows[key].queued = True
+                self._idle.clear()
+                self._due.put(key)
+
+    def evaluate(self, key: Key) -> None:
+        service, model, version = key
+        with self._lock:
+            window = self._windows[key]
+            samples = list(window.samples)
+            window.new = 0
+            window.last_evaluation = time.monotonic()
+            if self.every >= self.settings.window_size:
+                window.samples.clear()  # non-overlapping windows: each test sees fresh samples
+        planned = self._plan(service, model, version)
+        if planned is None:
+            self._metric(catalog.DRIFT_SAMPLES_DROPPED).labels(*key, catalog.REASON_NO_REFERENCE).inc(len(samples))
+            return
+        for p in planned:
+            self._evaluate_one(key, p, samples)
+
+    def _evaluate_one(self, key: Key, p: Planned, samples: list[dict]) -> None:
+        name = p.detector.name
+        labels = (*key, name)
+        try:
+            window = p.extract(samples)
+            if len(window) < self.settings.min_window_samples:
+                return
+            started = time.perf_counter()
+            results = p.detector.score(window)
+            elapsed = time.perf_counter() - started
+        except Exception as exc:
+            self._metric(catalog.DRIFT_EVALUATION_ERRORS).labels(*labels).inc()
+            log.warning("drift detector %s failed on %s: %s", name, "/".join(key), exc)
+            return
+        for r in results:
+            self._metric(catalog.DRIFT_P_VALUE).labels(*labels, r.feature).set(r.p_value)
+            self._metric(catalog.DRIFT_STATISTIC).labels(*labels, r.feature).set(r.statistic)
+            self._metric(catalog.DRIFT_THRESHOLD).labels(*labels, r.feature).set(r.threshold)
+            self._metric(catalog.DRIFT_DETECTED).labels(*labels, r.feature).set(1 if r.drift else 0)
+        self._metric(catalog.DRIFT_WINDOW_SAMPLES).labels(*labels).set(len(window))
+        self._metric(catalog.DRIFT_EVALUATION_DURATION).labels(*labels).observe(elapsed)
+        self._metric(catalog.DRIFT_EVALUATIONS).labels(*labels).inc()
+        self._metric(catalog.DRIFT_LAST_EVALUATION).labels(*labels).set(time.time())
+
+    def _plan(self, service: str, model: str, version: str) -> list[Planned] | None:
+        cached = self._plans.get((model, version))
+        if isinstance(cached, list):
+            return cached
+        if isinstance(cached, _Missing) and time.monotonic() < cached.retry_at:
+            return None
+        try:
+            directory = reference_dir(self.artifacts_dir, model, version)
+            planned = plan(load_reference(directory), self.settings)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("no drift tests for %s/%s: %s", model, version, reason)
+            self._plans[(model, version)] = _Missing(reason, time.monotonic() + self.settings.reference_retry_seconds)
+            self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(1)
+            return None
+        self._plans[(model, version)] = planned
+        self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(0)
+        return planned
+
+    def _metric(self, metric):
+        return self.m[metric.name]

@@ -1,0 +1,144 @@
+"""The native stack (`make local`): the three model services, the drift exporter, Prometheus and Alertmanager
+from the OS packages with the generated rule files, and traffic for every service. No Docker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlobs import artifacts, registry
+from mlobs.local.alertmanager import Alertmanager
+from mlobs.local.ports import free_port
+from mlobs.local.prometheus import Prometheus
+from mlobs.local.service import Child, Service, traffic
+from mlobs.stackgen import alertmanager as alertmanager_config
+from mlobs.stackgen import config, prometheus_config
+
+MODEL_SERVICES = ("sentiment", "vision", "credit")
+EXPORTER = "drift-exporter"
+# Port = base + offset; base 0 picks free ports.
+OFFSETS = {"prometheus": 90, "alertmanager": 93, "sentiment": 1, "vision": 2, "credit": 3, EXPORTER: 8}
+# After the normal workload, each service gets a shift the drift exporter should catch.
+SHIFTS = {"sentiment": "domain-shift", "vision": "rotation", "credit": "income-shift"}
+
+
+@dataclass
+class Options:
+    workdir: Path
+    artifacts_dir: Path
+    ports_base: int = 18000
+    rate: float = 5.0                 # requests per second per service
+    traffic_seconds: float = 86400.0  # how long traffic runs (the stack may run longer)
+    scenario_delay: float = 120.0     # normal traffic first, then the shift
+    interval: str = "5s"              # scrape and rule evaluation
+    drift_window: int = 200
+    environment: str = "local"
+    shifts: dict[str, str] = field(default_factory=lambda: dict(SHIFTS))
+
+    def port(self, name: str) -> int:
+        return free_port() if self.ports_base == 0 else self.ports_base + OFFSETS[name]
+
+
+def train_missing(artifacts_dir: Path, log_path: Path) -> list[str]:
+    """Train every model whose artifact is missing (the drift exporter needs them all); returns what was trained."""
+    trained = []
+    for name in MODEL_SERVICES:
+        model = getattr(registry.load(name), "NAME")
+        if artifacts.version_dir(artifacts_dir, model) is None:
+            with open(log_path, "ab") as log:
+                subprocess.run([sys.executable, "-m", "mlobs.cli", "train", name, "--quiet"], check=True,
+                               env={**os.environ, "MLOBS_ARTIFACTS_DIR": str(artifacts_dir)}, stdout=log,
+                               stderr=subprocess.STDOUT)
+            trained.append(name)
+    return trained
+
+
+def rule_files(root: Path = config.ROOT) -> list[str]:
+    files = sorted(str(p) for p in (root / "alerts").glob("*.rules.yml"))
+    if not files:
+        raise RuntimeError(f"no rule files in {root / 'alerts'}: run `make generate`")
+    return files
+
+
+class LocalStack:
+    def __init__(self, options: Options):
+        self.options = options
+        self.workdir = Path(options.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.stack = ExitStack()
+        self.services: dict[str, Service] = {}
+        self.traffic: list[Child] = []
+        self.prometheus: Prometheus | None = None
+        self.alertmanager: Alertmanager | None = None
+
+    def _service_env(self, name: str) -> dict[str, str]:
+        o = self.options
+        env = {"MLOBS_ARTIFACTS_DIR": str(o.artifacts_dir), "MLOBS_ENVIRONMENT": o.environment,
+               "OTEL_SERVICE_NAME": name}
+        if name == EXPORTER:
+            env.update(MLOBS_DRIFT__WINDOW_SIZE=str(o.drift_window))
+            return env
+        audit = self.workdir / "audit" / name
+        env.update(MLOBS_DRIFT__EXPORTER_URL=self.services[EXPORTER].url,
+                   MLOBS_AUDIT__STORE_URL=f"sqlite:///{audit / 'audit.db'}",
+                   MLOBS_AUDIT__KEYS_DIR=str(audit / "keys"))
+        return env
+
+    def start(self) -> "LocalStack":
+        o, w = self.options, self.workdir
+        try:
+            train_missing(o.artifacts_dir, w / "train.log")
+            for name in (EXPORTER, *MODEL_SERVICES):
+                self.services[name] = Service(name, o.port(name), {}, w / f"{name}.log")
+            for service in self.services.values():  # start together: imports (torch) overlap
+                service.env.update(self._service_env(service.name))
+                self.stack.callback(service.stop)
+                service.start()
+            for service in self.services.values():
+                service.wait_ready()
+            am_dir = w / "alertmanager"
+            am_dir.mkdir(exist_ok=True)
+            self.alertmanager = self.stack.enter_context(
+                Alertmanager(alertmanager_config.config_dict(), am_dir, port=o.port("alertmanager")))
+            prom_dir = w / "prometheus"
+            prom_dir.mkdir(exist_ok=True)
+            prom_config = prometheus_config.local_config(
+                {name: s.port for name, s in self.services.items()}, alertmanager_port=self.alertmanager.port,
+                rule_files=rule_files(), environment=o.environment, interval=o.interval)
+            self.prometheus = self.stack.enter_context(Prometheus(
+                prom_config, prom_dir, port=o.port("prometheus"), features=(), flags=prometheus_config.FLAGS))
+            for i, name in enumerate(MODEL_SERVICES):
+                child = traffic(name, self.services[name].url, rate=o.rate, duration=o.traffic_seconds,
+                                scenario=o.shifts.get(name, "normal"), scenario_delay=o.scenario_delay, seed=i,
+                                log_path=w / f"traffic-{name}.log")
+                self.traffic.append(child)
+                self.stack.callback(child.stop)
+                child.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop everything, last started first: traffic, Prometheus, Alertmanager, then the services."""
+        self.stack.close()
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def failed(self) -> list[str]:
+        """Children that exited on their own (traffic that finished its duration is not a failure)."""
+        return [s.name for s in self.services.values() if not s.running]
+
+    def where(self) -> list[tuple[str, str]]:
+        out = [("Prometheus", self.prometheus.url), ("Alertmanager", self.alertmanager.url)]
+        out += [(name, f"{s.url}  (metrics {s.url}/metrics)") for name, s in self.services.items()]
+        out += [("logs", str(self.workdir))]
+        return out

@@ -1,0 +1,70 @@
+"""Prometheus instruments of endpoint protection, made from mlobs.protect.catalog."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+
+from mlobs.metrics import make
+from mlobs.protect import catalog
+
+
+class ProtectMetrics:
+    def __init__(self, registry: CollectorRegistry, service: str, model_labels: tuple[str, str, str]):
+        self.service = service
+        self.model_labels = model_labels
+        self._auth = make(catalog.AUTH_FAILURES, registry)
+        self._requests = make(catalog.CLIENT_REQUESTS, registry)
+        self._limited = make(catalog.RATE_LIMITED, registry)
+        self._timeouts = make(catalog.REQUEST_TIMEOUTS, registry)
+        self._ood = make(catalog.OOD_INPUTS, registry)
+        self._ood_score = make(catalog.OOD_SCORE, registry)
+        self._events = make(catalog.SECURITY_EVENTS, registry)
+        self._children: dict[tuple, object] = {}
+
+    def _child(self, metric, *labels):
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def auth_failure(self, reason: str):
+        return self._child(self._auth, self.service, reason)
+
+    def request(self, client: str, status: int):
+        return self._child(self._requests, self.service, client, str(status))
+
+    def limited(self, client: str, limit: str):
+        return self._child(self._limited, self.service, client, limit)
+
+    def timeout(self, client: str):
+        return self._child(self._timeouts, self.service, client)
+
+    def ood(self, client: str):
+        return self._child(self._ood, *self.model_labels, client)
+
+    def ood_score(self, client: str):
+        return self._child(self._ood_score, *self.model_labels, client)
+
+    def event(self, kind: str, audited: str):
+        return self._child(self._events, self.service, kind, audited)
+
+
+class DiversityCollector:
+    """Reads the per-client diversity sketches at scrape time, so requests never pay for an estimate."""
+
+    def __init__(self, service: str, sketches: dict):
+        self.service, self.sketches = service, sketches
+
+    def collect(self):
+        m = catalog.INPUT_DIVERSITY
+        family = GaugeMetricFamily(m.name, m.help, labels=m.labels)
+        for client, sketch in sorted(self.sketches.items()):
+            ratio, total = sketch.ratio()
+            if total:
+                family.add_metric([self.service, client], ratio)
+        yield family
+
+    def describe(self):
+        return []

@@ -1,0 +1,104 @@
+"""Protection: the state behind ProtectMiddleware (keys, limits, sketches, metrics, events, OOD)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from mlobs.protect.events import SecurityEvents
+from mlobs.protect.keys import ANONYMOUS, ApiKeys, presented_key
+from mlobs.protect.limits import ClientLimits
+from mlobs.protect.metrics import ProtectMetrics
+from mlobs.protect.middleware import current_client
+from mlobs.protect.settings import ProtectSettings
+from mlobs.protect.sketch import Diversity
+
+log = logging.getLogger("mlobs.protect")
+
+
+class Protection:
+    def __init__(self, settings: ProtectSettings, metrics: ProtectMetrics, *, default_body_bytes: int,
+                 body_limits: dict[str, int] | None = None, scorer=None, keys: ApiKeys | None = None,
+                 clock=time.monotonic):
+        self.settings = settings
+        self.metrics = metrics
+        self.keys = keys if keys is not None else ApiKeys.from_settings(settings)
+        if settings.auth == "required" and not self.keys:
+            raise ValueError("MLOBS_PROTECT__AUTH=required but no API keys are configured "
+                             "(MLOBS_PROTECT__API_KEYS_FILE or MLOBS_PROTECT__API_KEYS)")
+        self.auth_on = settings.auth != "off" and bool(self.keys)
+        self.limits = ClientLimits(settings.rate_per_s, settings.burst, settings.max_concurrency, clock)
+        self.events = SecurityEvents(settings.audit_events_per_s, metrics.event, clock)
+        self.sketches: dict[str, Diversity] = {}
+        self._clock = clock
+        self.timeout_s = settings.request_timeout_s
+        self.default_body_bytes = settings.max_body_bytes or default_body_bytes
+        self.body_limits = {k.encode(): v for k, v in (body_limits or {}).items()}
+        self.scorer = scorer
+        self.ood_threshold = settings.ood_quantile
+        if self.auth_on:
+            log.info("authentication on: %d API clients configured", len(self.keys.clients))
+        else:
+            log.warning("authentication OFF (MLOBS_PROTECT__AUTH=%s, %d keys): every caller is %r; "
+                        "set MLOBS_PROTECT__AUTH=required in production", settings.auth, len(self.keys.clients),
+                        ANONYMOUS)
+
+    # -- on the request path -------------------------------------------------------------------
+
+    def authenticate(self, headers, scope) -> str | None:
+        if not self.auth_on:
+            return ANONYMOUS
+        key, reason = presented_key(headers)
+        client = self.keys.client_for(key) if key is not None else None
+        if client is None:
+            reason = reason or "invalid"
+            self.metrics.auth_failure(reason).inc()
+            self.events.emit("auth_failure", reason=reason, method=scope["method"], path=_path(scope))
+        return client
+
+    def admit(self, client: str) -> tuple[str | None, int]:
+        if client == ANONYMOUS and not self.settings.limit_anonymous:
+            return None, 0
+        limit, retry_after = self.limits.admit(client)
+        if limit is not None:
+            self.metrics.limited(client, limit).inc()
+            self.events.emit("rate_limited", client=client, limit=limit)
+        return limit, retry_after
+
+    def release(self, client: str) -> None:
+        if client != ANONYMOUS or self.settings.limit_anonymous:
+            self.limits.release(client)
+
+    def body_limit(self, headers) -> int:
+        for name, value in headers:
+            if name == b"content-type":
+                return self.body_limits.get(value.split(b";")[0].strip().lower(), self.default_body_bytes)
+        return self.default_body_bytes
+
+    def saw_input(self, client: str, digest: int) -> None:
+        sketch = self.sketches.get(client)
+        if sketch is None:
+            sketch = self.sketches[client] = Diversity(self.settings.diversity_window_s, self._clock)
+        sketch.add(digest)
+
+    def observe_sample(self, sample: dict) -> float | None:
+        """Score one input/output sample (the dict a service ships to drift). Never raises."""
+        if self.scorer is None:
+            return None
+        try:
+            score = self.scorer.score(sample)
+        except Exception:
+            log.exception("OOD scoring failed")
+            return None
+        if score is not None:
+            client = current_client.get()
+            self.metrics.ood_score(client).observe(score)
+            if score >= self.ood_threshold:
+                self.metrics.ood(client).inc()
+        return score
+
+
+def _path(scope) -> str:
+    # Only the route's first segment: a path can carry anything the caller typed.
+    path = scope.get("path", "")
+    return "/" + path.lstrip("/").split("/", 1)[0][:32]

@@ -1,0 +1,39 @@
+"""Endpoint protection settings (MLOBS_PROTECT__*), part of mlobs.settings.Settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ProtectSettings(BaseModel):
+    enabled: bool = True
+    # "auto": on when any key is configured (dev runs without keys); "required": refuse to start
+    # without keys (compose, production); "off": every caller is "anonymous".
+    auth: Literal["auto", "required", "off"] = "auto"
+    # Lines of `client_id: sha256-hex-of-key` (blank lines and # comments allowed).
+    api_keys_file: Path | None = None
+    # client_id -> sha256 hex of the key, e.g. MLOBS_PROTECT__API_KEYS='{"web": "5e88..."}'.
+    api_keys: dict[str, str] = Field(default_factory=dict)
+
+    # Per-client token bucket: sustained requests per second and burst.
+    rate_per_s: float = Field(100.0, gt=0)
+    burst: int = Field(200, gt=0)
+    # Requests one client may have in flight at once: a flood queues at its own door.
+    max_concurrency: int = Field(8, gt=0)
+    # Without authentication every caller is the one "anonymous" client: limit it only if asked.
+    limit_anonymous: bool = False
+
+    # Body limits by content type; None takes Settings.max_body_bytes / max_image_bytes.
+    max_body_bytes: int | None = Field(None, gt=0)
+    # Budget of one request, end to end: over it, 504 (if the answer has not started).
+    request_timeout_s: float = Field(5.0, gt=0)
+
+    # An input is out of distribution when its score is above this quantile of the reference's.
+    ood_quantile: float = Field(0.99, gt=0.5, lt=1.0)
+    # Per-client distinct-input ratio over a sliding window of this many seconds.
+    diversity_window_s: float = Field(600.0, gt=0)
+    # Security events sent to the audit log per second at most (the rest are counted, not recorded).
+    audit_events_per_s: float = Field(10.0, gt=0)

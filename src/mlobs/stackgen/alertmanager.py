@@ -1,0 +1,96 @@
+"""Alertmanager config: pages and tickets to their receivers, grouping, and the inhibition rules."""
+
+from __future__ import annotations
+
+import copy
+
+from mlobs import catalog
+from mlobs.stackgen import config
+from mlobs.stackgen.alerts import inhibit_rules
+from mlobs.stackgen.yamlout import dump
+
+GROUP_BY = ["alertname", "slo", catalog.SERVICE, catalog.MODEL, catalog.MODEL_VERSION, "job"]
+
+
+def _routes(page: str, ticket: str) -> dict:
+    return {
+        "receiver": ticket,
+        "group_by": GROUP_BY,
+        "group_wait": "30s",
+        "group_interval": "5m",
+        "repeat_interval": "12h",
+        "routes": [
+            {"receiver": page, "matchers": ['severity="page"'], "group_wait": "10s", "repeat_interval": "1h"},
+            {"receiver": ticket, "matchers": ['severity="ticket"'], "group_wait": "5m", "repeat_interval": "24h"},
+        ],
+    }
+
+
+def config_dict(webhook_url: str = config.ONCALL_WEBHOOK_URL) -> dict:
+    """The default config: every alert to the on-call webhook, pages and tickets told apart by receiver."""
+    sep = "&" if "?" in webhook_url else "?"
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": _routes("oncall-page", "oncall-ticket"),
+        "receivers": [
+            {"name": "oncall-page",
+             "webhook_configs": [{"url": f"{webhook_url}{sep}severity=page", "send_resolved": True}]},
+            {"name": "oncall-ticket",
+             "webhook_configs": [{"url": f"{webhook_url}{sep}severity=ticket", "send_resolved": True}]},
+        ],
+        "inhibit_rules": copy.deepcopy(inhibit_rules()),
+    }
+
+
+_SUMMARY = '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}'
+_RUNBOOKS = '{{ range .Alerts }}{{ .Annotations.runbook_url }}\n{{ end }}'
+
+
+def slack_example() -> dict:
+    """Pages to PagerDuty-less teams' Slack channel; secrets are read from files, never from this config."""
+    slack = {
+        "api_url_file": "/etc/alertmanager/secrets/slack-webhook-url",
+        "send_resolved": True,
+        "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})',
+        "text": _SUMMARY + "Runbook: " + _RUNBOOKS,
+    }
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": _routes("slack-page", "slack-ticket"),
+        "receivers": [
+            {"name": "slack-page", "slack_configs": [{**slack, "channel": "#ml-oncall"}]},
+            {"name": "slack-ticket", "slack_configs": [{**slack, "channel": "#ml-tickets"}]},
+        ],
+        "inhibit_rules": copy.deepcopy(inhibit_rules()),
+    }
+
+
+def pagerduty_example() -> dict:
+    """Pages to PagerDuty (Events API v2), tickets to the webhook."""
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": _routes("pagerduty", "oncall-ticket"),
+        "receivers": [
+            {"name": "pagerduty", "pagerduty_configs": [{
+                "routing_key": "REPLACE_WITH_PAGERDUTY_ROUTING_KEY",
+                "severity": "critical",
+                "description": '{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}',
+                "links": [{"href": '{{ (index .Alerts 0).Annotations.runbook_url }}', "text": "Runbook"}],
+                "send_resolved": True,
+            }]},
+            {"name": "oncall-ticket",
+             "webhook_configs": [{"url": f"{config.ONCALL_WEBHOOK_URL}?severity=ticket", "send_resolved": True}]},
+        ],
+        "inhibit_rules": copy.deepcopy(inhibit_rules()),
+    }
+
+
+def files() -> dict[str, str]:
+    src = "src/mlobs/stackgen/alertmanager.py"
+    return {
+        "stack/alertmanager/alertmanager.yml": dump(config_dict(), source=src),
+        "stack/alertmanager/examples/slack.yml": dump(
+            slack_example(), source=src + " (example: put the Slack webhook URL in the api_url_file)"),
+        "stack/alertmanager/examples/pagerduty.yml": dump(
+            pagerduty_example(), source=src + " (example: replace the routing key, or template it from a secret)"),
+    }

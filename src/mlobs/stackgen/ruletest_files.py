@@ -1,0 +1,19 @@
+"""Writes the promtool unit-test files next to the rule files: alerts/tests/<stem>.test.yml."""
+
+from __future__ import annotations
+
+from mlobs.stackgen.alerts_model import Alert, RuleGroup
+from mlobs.stackgen.ruletests_model import Suite, to_promtool
+from mlobs.stackgen.yamlout import dump
+
+
+def test_files(suites: tuple[Suite, ...], groups: list[RuleGroup]) -> dict[str, str]:
+    alerts = {r.name: r for g in groups for r in g.rules if isinstance(r, Alert)}
+    return {
+        f"alerts/tests/{suite.file}.test.yml": dump(
+            {"rule_files": [f"../{suite.file}.rules.yml"], "evaluation_interval": suite.evaluation_interval,
+             "tests": [to_promtool(c, alerts) for c in suite.cases]},
+            source="src/mlobs/stackgen/ruletests.py",
+        )
+        for suite in suites
+    }

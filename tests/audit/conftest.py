@@ -1,0 +1,124 @@
+"""Fixtures: a fixed clock, an audit log on each backend, and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from mlobs.audit import AuditLog, AuditSettings
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL cluster on a free loopback port, run as `postgres` when we are root."""
+    if PG_BIN is None or not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL server binaries absent (apt-get install -y postgresql)")
+    root = Path(tempfile.mkdtemp(prefix="mlobs-pg-"))
+    as_pg: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", _free_port()
+    subprocess.run(as_pg + [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                            "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c shared_buffers=64MB"
+    subprocess.run(as_pg + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
+                            "-o", options, "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(as_pg + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_schemas = itertools.count()
+
+
+def pg_schema_url(server_url: str) -> str:
+    """A fresh schema per test, selected through the connection's search_path."""
+    import psycopg
+
+    name = f"t{os.getpid()}_{next(_schemas)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    return f"{server_url}?options=-csearch_path%3D{name}"
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh schema on the session's PostgreSQL server."""
+    return pg_schema_url(pg_server)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store_url(backend, tmp_path, request) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.db'}"
+    return pg_schema_url(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def audit_settings(store_url, tmp_path) -> AuditSettings:
+    return AuditSettings(store_url=store_url, checkpoint_every=10).resolved(tmp_path)
+
+
+@pytest.fixture
+def make_log(audit_settings, clock):
+    """Open logs on the test's store; closed at the end."""
+    opened: list[AuditLog] = []
+
+    def make(**overrides) -> AuditLog:
+        log = AuditLog.open(audit_settings.model_copy(update=overrides), clock=clock)
+        opened.append(log)
+        return log
+
+    yield make
+    for log in opened:
+        try:
+            log.close()
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def log(make_log) -> AuditLog:
+    return make_log()

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+
+from audit.factories import decision
+from mlobs.audit import AuditLog, AuditUnavailable
+from mlobs.audit.store import open_store
+
+
+class FaultyStore:
+    """Wraps a real store; can block or fail writes the way a stuck or broken disk would."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        self.fail = False
+
+    def write(self, build):
+        self.entered.set()
+        self.release.wait(10)
+        if self.fail:
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.inner.write(build)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def faulty(audit_settings, clock):
+    store = FaultyStore(open_store(audit_settings.store_url))
+    log = AuditLog.open(audit_settings.model_copy(update={"queue_size": 2, "append_timeout_s": 5}),
+                        clock=clock, store=store)
+    yield log, store
+    store.release.set()
+    log.close()
+
+
+def test_many_concurrent_appends_share_few_commits(log):
+    async def many():
+        return await asyncio.gather(*(log.append_async(decision(i, subject=f"s{i % 7}")) for i in range(500)))
+
+    before = log.store.commits
+    receipts = asyncio.run(many())
+    assert len({r.seq for r in receipts}) == 500
+    assert log.store.commits - before <= 10
+
+
+def test_full_queue_refuses_at_once(faulty):
+    log, store = faulty
+    store.release.clear()
+    first = log.submit(decision(0))
+    assert store.entered.wait(5)  # the writer holds the first record; the queue is empty again
+    log.submit(decision(1))
+    log.submit(decision(2))
+    with pytest.raises(AuditUnavailable, match="queue full"):
+        log.submit(decision(3))
+    store.release.set()
+    assert first.result(5).seq == 1
+    assert log.stats()["rejected_full"] == 1
+
+
+def test_failed_store_raises_unavailable_and_writes_nothing(faulty):
+    log, store = faulty
+    store.fail = True
+    with pytest.raises(AuditUnavailable, match="disk I/O error"):
+        log.append(decision(0))
+    store.fail = False
+    receipt = log.append(decision(1))
+    assert receipt.seq == 1 and log.verify().ok
+    assert log.stats()["failed_batches"] == 1
+
+
+def test_unserialisable_record_fails_alone(log):
+    good = log.submit(decision(1))
+    with pytest.raises(TypeError, match="not JSON-serialisable"):
+        log.append(decision(2, output={"bad": object()}))
+    assert good.result(5).seq == 1
+
+
+def test_closed_log_refuses_appends(make_log):
+    log = make_log()
+    log.close()
+    with pytest.raises(AuditUnavailable):
+        log.append(decision(1))
+
+
+def test_close_signs_a_final_checkpoint(make_log):
+    log = make_log(checkpoint_every=1000)
+    for i in range(3):
+        log.append(decision(i))
+    log.close()
+    assert [cp.seq for cp in make_log().store.checkpoints()] == [3]
+
+
+def test_an_async_caller_timing_out_does_not_cancel_the_others(faulty):
+    log, store = faulty
+    log.settings = log.settings.model_copy(update={"append_timeout_s": 0.2})
+    store.release.clear()
+    neighbour = log.submit(decision(0))
+    assert store.entered.wait(5)
+    waiting = log.submit(decision(1))
+
+    async def impatient():
+        return await log.append_async(decision(2))
+
+    with pytest.raises(AuditUnavailable, match="not durable"):
+        asyncio.run(impatient())
+    store.release.set()
+    assert neighbour.result(5).seq == 1 and waiting.result(5).seq == 2
+    assert log.append(decision(3)).seq == 4 and log.verify().ok

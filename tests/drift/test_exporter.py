@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from mlobs.drift.exporter import create_app
+from mlobs.drift.reference import save_reference
+from mlobs.drift.settings import DriftSettings
+from mlobs.settings import Settings
+
+VOCABULARY = ["good", "bad", "film", "plot", "the", "was"]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def probs(rng: np.random.Generator, n: int, shift: float = 0.0) -> np.ndarray:
+    logits = rng.normal(0, 1, (n, 3))
+    logits[:, 0] += 2.0 + shift
+    return softmax(logits)
+
+
+def texts(rng: np.random.Generator, n: int, oov: float) -> list[str]:
+    return [
+        " ".join("qq" if rng.random() < oov else VOCABULARY[rng.integers(len(VOCABULARY))] for _ in range(6))
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture
+def exporter(tmp_path):
+    rng = np.random.default_rng(0)
+    save_reference(
+        tmp_path / "sentiment" / "v1", probs=probs(rng, 400), texts=texts(rng, 400, 0.05), vocabulary=VOCABULARY
+    )
+    settings = Settings(
+        artifacts_dir=tmp_path,
+        drift=DriftSettings(window_size=100, min_window_samples=50, reference_retry_seconds=60),
+        _env_file=None,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield client, app
+
+
+def ingest(client: TestClient, samples: list[dict], model: str = "sentiment", version: str = "v1"):
+    return client.post(
+        "/ingest", json={"service": "sentiment-api", "model": model, "model_version": version, "samples": samples}
+    )
+
+
+def samples(rng: np.random.Generator, n: int, shift: float = 0.0, oov: float = 0.05) -> list[dict]:
+    return [{"probs": p.tolist(), "text": t} for p, t in zip(probs(rng, n, shift), texts(rng, n, oov))]
+
+
+def value(app, name: str, detector: str, feature: str | None = "") -> float | None:
+    labels = {"service": "sentiment-api", "model": "sentiment", "model_version": "v1", "detector": detector}
+    if feature is not None:
+        labels["feature"] = feature
+    return app.state.registry.get_sample_value(name, labels)
+
+
+def test_a_full_window_is_evaluated_and_exposed_with_model_version_and_detector_labels(exporter):
+    client, app = exporter
+    rng = np.random.default_rng(1)
+    assert ingest(client, samples(rng, 60)).status_code == 202
+    assert ingest(client, samples(rng, 40)).status_code == 202
+    assert app.state.engine.wait_idle(30)
+    for detector in ("softmax_ks", "text_oov"):
+        assert value(app, "mlobs_drift_detected", detector) == 0
+        assert 0.0 <= value(app, "mlobs_drift_p_value", detector) <= 1.0
+        assert value(app, "mlobs_drift_threshold", detector) > 0
+        assert value(app, "mlobs_drift_window_samples", detector, None) == 100
+        assert value(app, "mlobs_drift_evaluations_total", detector, None) == 1
+        assert value(app, "mlobs_drift_last_evaluation_timestamp_seconds", detector, None) > 1.7e9
+    text = client.get("/metrics").text
+    assert 'mlobs_drift_p_value{detector="softmax_ks",feature="",model="sentiment",model_version="v1",service="sentiment-api"}' in text
+
+
+def test_shifted_traffic_sets_drift_detected(exporter):
+    client, app = exporter
+    rng = np.random.default_rng(2)
+    ingest(client, samples(rng, 100, shift=-2.5, oov=0.5))
+    assert app.state.engine.wait_idle(30)
+    assert value(app, "mlobs_drift_detected", "softmax_ks") == 1
+    assert value(app, "mlobs_drift_detected", "text_oov") == 1
+
+
+def test_a_partial_window_is_not_evaluated(exporter):
+    client, app = exporter
+    ingest(client, samples(np.random.default_rng(3), 99))
+    assert app.state.engine.wait_idle(5)
+    assert value(app, "mlobs_drift_evaluations_total", "softmax_ks", None) is None
+    assert client.get("/healthz").json()["windows"] == {"sentiment-api/sentiment/v1": 99}
+
+
+def test_a_version_without_reference_is_reported_and_counted_not_crashed(exporter):
+    client, app = exporter
+    rng = np.random.default_rng(4)
+    ingest(client, samples(rng, 100), version="v404")
+    assert app.state.engine.wait_idle(30)
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert "sentiment/v404" in health["missing_references"]
+    labels = {"service": "sentiment-api", "model": "sentiment", "model_version": "v404"}
+    assert app.state.registry.get_sample_value("mlobs_drift_reference_missing", labels) == 1
+    ingest(client, samples(rng, 10), version="v404")
+    dropped = app.state.registry.get_sample_value("mlobs_drift_samples_dropped_total", {**labels, "reason": "no_reference"})
+    assert dropped == 110
+
+
+def test_a_bad_batch_gets_a_clear_400(exporter):
+    client, _ = exporter
+    assert client.post("/ingest", content=b"not json").status_code == 400
+    response = client.post("/ingest", json={"model": "../x", "model_version": "v1", "samples": []})
+    assert response.status_code == 400 and "model" in response.json()["error"]
+    assert client.post("/ingest", json={"model": "m", "model_version": "v1", "samples": [1]}).status_code == 400
+
+
+def test_samples_with_broken_fields_count_an_evaluation_error_and_the_worker_survives(exporter):
+    client, app = exporter
+    rng = np.random.default_rng(5)
+    broken = [{"probs": [0.5, 0.5], "text": "good"} for _ in range(100)]  # 2 classes, the reference has 3
+    ingest(client, broken)
+    assert app.state.engine.wait_idle(30)
+    assert value(app, "mlobs_drift_evaluation_errors_total", "softmax_ks", None) == 1
+    ingest(client, samples(rng, 100))
+    assert app.state.engine.wait_idle(30)
+    assert value(app, "mlobs_drift_evaluations_total", "softmax_ks", None) == 1
+    assert client.get("/healthz").json()["evaluator_alive"] is True
+
+
+def test_the_latest_versions_are_fitted_before_the_exporter_says_ready(exporter, tmp_path):
+    client, app = exporter
+    (tmp_path / "sentiment" / "LATEST").write_text("v1\n")
+    app.state.engine.preload()
+    assert client.get("/readyz").status_code == 200
+    assert isinstance(app.state.engine._plans[("sentiment", "v1")], list)

@@ -1,0 +1,30 @@
+"""Drifted images page the on-call webhook through real Prometheus and Alertmanager; normal ones don't."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.oncall import DRIFT_ALERT, OnCallStack
+
+pytestmark = pytest.mark.integration
+
+RUN_SECONDS = 20
+
+
+def test_rotated_images_page_on_call_with_the_drift_alert(tmp_path, artifacts_dir, vision_model):
+    with OnCallStack(tmp_path, artifacts_dir) as stack:
+        stack.send("rotation", RUN_SECONDS)
+        assert stack.wait_for_page(timeout=30) is not None
+        alert = stack.webhook.firing(DRIFT_ALERT)[0]["alerts"][0]
+        assert alert["labels"]["severity"] == "page"
+        assert alert["labels"]["model"] == "vision" and alert["labels"]["model_version"] == vision_model[0].version
+        assert alert["annotations"]["runbook_url"].endswith("input-drift.md")
+        assert stack.webhook.firing(DRIFT_ALERT)[0]["path"].endswith("severity=page")
+
+
+def test_the_same_run_of_normal_images_pages_nobody(tmp_path, artifacts_dir, vision_model):
+    with OnCallStack(tmp_path, artifacts_dir) as stack:
+        stack.send("normal", RUN_SECONDS)
+        assert stack.wait_for_page(timeout=15) is None
+        evaluated = stack.prometheus.query('sum(mlobs_drift_evaluations_total{model="vision"})')
+        assert evaluated and float(evaluated[0]["value"][1]) >= 4  # windows were evaluated, none paged

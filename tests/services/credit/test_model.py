@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from mlobs import artifacts
+from mlobs_services.credit import data, model
+
+
+def test_training_reports_discrimination_and_approval_rate(artifacts_dir):
+    info = model.train(artifacts_dir, progress=False)
+    assert info.metrics["held_out_auc"] > 0.7
+    assert 0.6 < info.metrics["held_out_approval_rate"] < 0.97
+    assert info.classes == ("approve", "decline")
+
+
+def test_reason_codes_name_the_features_that_raised_the_risk(artifacts_dir):
+    model.train(artifacts_dir, progress=False)
+    credit = model.load(artifacts.version_dir(artifacts_dir, "credit"))
+    base = data.generate(1, seed=5)[0]["features"]
+    risky = {**base, "debt_to_income": 0.9, "num_delinquencies": 7}
+    assert credit.default_probability([risky])[0] > credit.default_probability([base])[0]
+    codes = credit.explain([risky])[0]
+    assert codes[:2] == ["R02", "R01"] or codes[:2] == ["R01", "R02"]
+    assert len(codes) <= 4
+
+
+def test_training_twice_in_fresh_processes_gives_the_same_version(tmp_path):
+    versions = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "MLOBS_ARTIFACTS_DIR": str(tmp_path / seed)}
+        subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "credit", "--quiet"], env=env, check=True,
+                       capture_output=True)
+        versions.append((tmp_path / seed / "credit" / "LATEST").read_text().strip())
+    assert versions[0] == versions[1]

@@ -1,0 +1,132 @@
+"""The compose file is valid for the real Compose tool and consistent with the generated configs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlobs.stackgen import config, prometheus_config, provisioning
+
+ROOT = config.ROOT
+COMPOSE = ROOT / "docker-compose.yml"
+PASSWORD = {"GF_SECURITY_ADMIN_PASSWORD": "only-for-config-validation"}
+
+
+def compose_tool() -> str:
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.fail("docker-compose is not installed: run scripts/system-deps.sh (Debian package docker-compose)")
+    return tool
+
+
+def compose_config(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([compose_tool(), "-f", str(COMPOSE), "config"], capture_output=True, text=True,
+                          env={**os.environ, **env}, cwd=ROOT, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    result = compose_config(PASSWORD)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_compose_file_validates_with_the_real_compose_tool(compose):
+    assert {"sentiment", "vision", "credit", "drift-exporter", "prometheus", "alertmanager", "otel-collector",
+            "loki", "tempo", "grafana"} <= compose["services"].keys()
+
+
+def test_grafana_admin_password_must_come_from_the_environment():
+    env = {k: v for k, v in os.environ.items() if k != "GF_SECURITY_ADMIN_PASSWORD"}
+    result = subprocess.run([compose_tool(), "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=60)
+    assert result.returncode != 0
+    assert "GF_SECURITY_ADMIN_PASSWORD" in result.stderr
+    assert "only-for-config-validation" not in COMPOSE.read_text()
+
+
+def test_every_image_is_pinned_to_a_version(compose):
+    for name, service in compose["services"].items():
+        if "build" in service:
+            continue
+        image = service["image"]
+        assert re.search(r":v?\d+\.\d+\.\d+$", image), f"{name}: image {image} is not pinned to a version"
+
+
+def test_built_services_use_dockerfiles_that_exist(compose):
+    for name, service in compose["services"].items():
+        if "build" in service:
+            dockerfile = Path(service["build"]["context"]) / service["build"]["dockerfile"]
+            assert dockerfile.is_file(), f"{name}: {dockerfile} is missing"
+
+
+def _has_healthcheck(service: dict) -> bool:
+    if "healthcheck" in service:
+        return not service["healthcheck"].get("disable", False)
+    if "build" in service:
+        dockerfile = Path(service["build"]["context"]) / service["build"]["dockerfile"]
+        return "HEALTHCHECK" in dockerfile.read_text()
+    return False
+
+
+def test_waiting_for_healthy_is_only_on_services_with_a_healthcheck(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        for dep, how in (service.get("depends_on") or {}).items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            if how["condition"] == "service_healthy":
+                assert _has_healthcheck(services[dep]), f"{name} waits for {dep} to be healthy; it has no healthcheck"
+
+
+def test_model_services_send_traces_to_the_collector_and_samples_to_the_exporter(compose):
+    for name in config.SCRAPE_JOBS:
+        if name == "drift-exporter":
+            continue
+        env = compose["services"][name]["environment"]
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert env["OTEL_SERVICE_NAME"] == name
+        assert env["MLOBS_DRIFT__EXPORTER_URL"] == "http://drift-exporter:9108"
+
+
+def test_prometheus_runs_with_the_generated_config_flags_and_rules(compose):
+    prometheus = compose["services"]["prometheus"]
+    assert set(prometheus_config.FLAGS) <= set(prometheus["command"])
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in prometheus["volumes"] if v.startswith("/")}
+    assert Path(mounts["/etc/prometheus/prometheus.yml"]) == ROOT / prometheus_config.COMPOSE_PATH
+    assert Path(mounts[prometheus_config.COMPOSE_RULES_DIR]) == ROOT / "alerts"
+
+
+def test_every_host_the_prometheus_config_scrapes_is_a_compose_service(compose):
+    generated = yaml.safe_load((ROOT / prometheus_config.COMPOSE_PATH).read_text())
+    targets = [t for job in generated["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
+    targets += [t for am in generated["alerting"]["alertmanagers"] for sc in am["static_configs"]
+                for t in sc["targets"]]
+    for target in targets:
+        host = target.split(":")[0]
+        assert host == "localhost" or host in compose["services"], f"{target} is not a compose service"
+
+
+def test_every_grafana_datasource_points_at_a_compose_service(compose):
+    for ds in provisioning.datasources()["datasources"]:
+        host = re.match(r"https?://([^:/]+)", ds["url"]).group(1)
+        assert host in compose["services"], f"datasource {ds['name']} points at {host}"
+
+
+def test_grafana_mounts_the_provisioning_and_the_generated_dashboards(compose):
+    mounts = {v.split(":")[1]: Path(v.split(":")[0]) for v in compose["services"]["grafana"]["volumes"]
+              if v.startswith("/")}
+    assert mounts["/etc/grafana/provisioning"] == ROOT / "stack/grafana/provisioning"
+    assert mounts[config.GRAFANA_DASHBOARDS_PATH] == ROOT / "dashboards/generated"
+
+
+def test_compose_file_matches_the_newer_compose_specification():
+    compose_spec = pytest.importorskip("compose_spec")
+    spec = compose_spec.PyCompose.from_yaml(COMPOSE.read_text())
+    spec.validate()
+    assert "grafana" in spec.service_names()

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from mlobs.stackgen import config
+from mlobs.stackgen.alerts import rule_groups
+from mlobs.stackgen.alerts_model import Alert, RecordingRule
+from mlobs.stackgen.prometheus import runbook_url
+from mlobs.stackgen.ruletests import suites
+
+ALERTS = [r for g in rule_groups() for r in g.rules if isinstance(r, Alert)]
+RECORDS = [r for g in rule_groups() for r in g.rules if isinstance(r, RecordingRule)]
+
+
+def test_every_alert_links_a_runbook_that_exists_in_the_repo():
+    base = urlparse(config.RUNBOOK_BASE_URL).path
+    for alert in ALERTS:
+        path = urlparse(runbook_url(alert)).path
+        assert path.startswith(base), alert.name
+        runbook = config.ROOT / "alerts" / "runbooks" / alert.runbook
+        assert runbook.is_file(), f"{alert.name}: missing {runbook}"
+        assert alert.name in runbook.read_text() or "ErrorBudgetBurn" in alert.name or "SLIAbsent" in alert.name
+
+
+def test_alert_names_are_unique_and_severities_are_page_or_ticket():
+    names = [a.name for a in ALERTS]
+    assert len(names) == len(set(names))
+    assert {a.severity for a in ALERTS} == {"page", "ticket"}
+
+
+def test_the_brief_alerts_all_exist():
+    names = {a.name for a in ALERTS}
+    assert {"ServiceDown", "TargetMissing", "OnlineAccuracyDrop", "PredictionClassShift", "RejectedInputSurge",
+            "TelemetryDropped", "PredictLatencyErrorBudgetBurnFast", "PredictLatencyErrorBudgetBurnSlow",
+            "PredictLatencySLIAbsent", "AvailabilityErrorBudgetBurnFast", "AvailabilityErrorBudgetBurnSlow",
+            "AvailabilitySLIAbsent", "InputDriftDetected"} <= names
+
+
+def test_every_alert_has_a_promtool_case_where_it_fires_and_one_where_it_stays_silent():
+    fires, silent = set(), set()
+    for suite in suites():
+        for case in suite.cases:
+            for expect in case.expects:
+                (fires if expect.firing else silent).add(expect.alert)
+    names = {a.name for a in ALERTS}
+    assert names - fires == set()
+    assert names - silent == set()
+
+
+def test_every_recording_rule_has_its_value_checked_by_promtool():
+    checked = {s.expr for suite in suites() for case in suite.cases for s in case.samples}
+    for rule in RECORDS:
+        selector = f'{rule.record}{{slo="{rule.labels["slo"]}"}}'
+        assert any(selector in expr for expr in checked), selector
