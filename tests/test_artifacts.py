@@ -31,3 +31,21 @@ def test_latest_points_at_the_last_published_version(tmp_path):
 def test_a_missing_model_has_no_version_dir(tmp_path):
     assert artifacts.version_dir(tmp_path, "toy") is None
     assert artifacts.version_dir(tmp_path, "toy", "nope") is None
+
+
+def test_a_training_that_fails_leaves_no_staging_directory_and_no_version(tmp_path):
+    try:
+        with artifacts.Staging(tmp_path, "toy") as staging:
+            (staging.path / "weights.bin").write_bytes(b"half")
+            raise RuntimeError("out of memory")
+    except RuntimeError:
+        pass
+    assert list((tmp_path / "toy").iterdir()) == []
+    assert artifacts.version_dir(tmp_path, "toy") is None
+
+
+def test_require_says_how_to_train_a_missing_model(tmp_path):
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="mlobs train toy"):
+        artifacts.require(tmp_path, "toy")

@@ -116,8 +116,7 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     steps.set_postfix_str(f"held-out AUC {auc:.3f}, approval rate {approval:.2f}")
     steps.update()
 
-    staging = Staging(artifacts_dir, NAME)
-    try:
+    with Staging(artifacts_dir, NAME) as staging:
         joblib.dump(model, staging.path / MODEL_FILE)
         held_out = [r["features"] for r in test_rows]
         save_reference(
@@ -134,9 +133,6 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
                      "default_rate": round(float(np.mean([r["defaulted"] for r in rows])), 4),
                      "train_examples": len(train_rows), "held_out_examples": len(test_rows)},
         )
-    except BaseException:
-        staging.discard()
-        raise
     steps.update()
     steps.close()
     return info

@@ -34,17 +34,12 @@ def score(probability: float) -> int:
 
 
 def create_app(settings: Settings, **instrument_options) -> FastAPI:
-    directory = artifacts.version_dir(settings.artifacts_dir, NAME)
-    if directory is None:
-        raise FileNotFoundError(f"no {NAME} model in {settings.artifacts_dir}; run `mlobs train {NAME}`")
-    info = artifacts.load_info(directory)
+    directory, info = artifacts.require(settings.artifacts_dir, NAME)
     model = credit_model.load(directory)
 
     app = FastAPI(title="mlobs credit", version=info.version)
     telemetry = instrument(app, info, settings=settings, **instrument_options)
-    decisions = open_decision_log(settings, telemetry, info)
-    if decisions is not None:
-        app.router.on_shutdown.append(decisions.close)
+    decisions = open_decision_log(settings, telemetry, info, app)
 
     @app.post("/predict", response_model=CreditDecision)
     async def predict(application: Application):

@@ -56,8 +56,7 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     # sklearn caches id(stop_words), a memory address, on the vectorizer: drop it so the
     # pickle (and so the model version) depends only on what was learned.
     vars(pipeline.named_steps["tfidf"]).pop("_stop_words_id", None)
-    staging = Staging(artifacts_dir, NAME)
-    try:
+    with Staging(artifacts_dir, NAME) as staging:
         joblib.dump(pipeline, staging.path / MODEL_FILE)
         # What the drift exporter compares live traffic with: held-out outputs, texts and the vocabulary.
         save_reference(staging.path, probs=test_probs, texts=np.array(test_texts),
@@ -70,9 +69,6 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
             metrics={"held_out_accuracy": round(accuracy, 4), "train_examples": len(train_set),
                      "held_out_examples": len(test_set)},
         )
-    except BaseException:
-        staging.discard()
-        raise
     steps.update()
     steps.close()
     return info

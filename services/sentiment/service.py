@@ -23,10 +23,7 @@ def train(settings: Settings, progress: bool = True):
 
 def create_app(settings: Settings, **instrument_options) -> FastAPI:
     """`instrument_options` go to mlobs.instrument (tests pass their own sinks)."""
-    directory = artifacts.version_dir(settings.artifacts_dir, NAME)
-    if directory is None:
-        raise FileNotFoundError(f"no {NAME} model in {settings.artifacts_dir}; run `mlobs train {NAME}`")
-    info = artifacts.load_info(directory)
+    directory, info = artifacts.require(settings.artifacts_dir, NAME)
     pipeline = sentiment_model.load(directory)
     classes = np.array(info.classes)
     memory = PredictionMemory(settings.feedback_memory)
@@ -34,9 +31,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
 
     app = FastAPI(title="mlobs sentiment", version=info.version)
     telemetry = instrument(app, info, settings=settings, **instrument_options)
-    decisions = open_decision_log(settings, telemetry, info)
-    if decisions is not None:
-        app.router.on_shutdown.append(decisions.close)
+    decisions = open_decision_log(settings, telemetry, info, app)
 
     @app.post("/predict", response_model=SinglePrediction | BatchPrediction)
     async def predict(body: PredictRequest, request: Request):

@@ -161,8 +161,7 @@ def train(artifacts_dir: Path | str, progress: bool = False, params: dict | None
     held_out_correct = sum(int((probs[n].argmax(1) == labels[parts[n]]).sum()) for n in probs)
     accuracy = held_out_correct / (len(parts["reference"]) + len(parts["holdout"]))
 
-    staging = Staging(artifacts_dir, MODEL_NAME)
-    try:
+    with Staging(artifacts_dir, MODEL_NAME) as staging:
         torch.save(model.state_dict(), staging.path / "model.pt")
         save_reference(
             staging.path,
@@ -181,9 +180,6 @@ def train(artifacts_dir: Path | str, progress: bool = False, params: dict | None
             metrics={"held_out_accuracy": round(accuracy, 4),
                      "n_held_out": len(parts["reference"]) + len(parts["holdout"])},
         )
-    except BaseException:
-        staging.discard()
-        raise
     if progress:
         print(
             f"vision {info.version}: held-out accuracy {accuracy:.2%} on {info.metrics['n_held_out']} images, "

@@ -7,10 +7,11 @@ import torch
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
-from mlobs import instrument
+from mlobs import artifacts, instrument
 from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
 from mlobs.feedback import PredictionMemory, feedback_router
+from mlobs.protect import image_body_limits
 from mlobs.settings import Settings
 from mlobs_services.vision import model as vision_model
 from mlobs_services.vision.decode import decode
@@ -65,18 +66,15 @@ async def read_images(request: Request, settings: Settings) -> list[bytes]:
 
 
 def create_app(settings: Settings, **instrument_options) -> FastAPI:
-    directory = vision_model.latest_version_dir(settings.artifacts_dir)
-    if directory is None:
-        raise FileNotFoundError(f"no {NAME} model in {settings.artifacts_dir}; run `mlobs train {NAME}`")
+    directory, _ = artifacts.require(settings.artifacts_dir, NAME)
     net, info = vision_model.load(directory)
     torch.set_num_threads(1)  # one request at a time per core; intra-op threads only contend
     memory = PredictionMemory(settings.feedback_memory)
 
     app = FastAPI(title="mlobs vision", version=info.version)
-    telemetry = instrument(app, info, settings=settings, **instrument_options)
-    decisions = open_decision_log(settings, telemetry, info)
-    if decisions is not None:
-        app.router.on_shutdown.append(decisions.close)
+    telemetry = instrument(app, info, settings=settings, body_limits=image_body_limits(settings),
+                           **instrument_options)
+    decisions = open_decision_log(settings, telemetry, info, app)
 
     @app.post("/predict", response_model=VisionPrediction,
               openapi_extra={"requestBody": {"content": {t: {"schema": {"type": "string", "format": "binary"}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -40,9 +40,14 @@ class VisionWorkload:
     labels: np.ndarray
     order: list[int]
     rng: np.random.Generator
+    _pending: list[int] = field(default_factory=list)
 
     def _pick(self, r: random.Random) -> int:
-        return r.choice(self.order)
+        """Each held-out image once per pass, in a new order each pass: a window of traffic
+        repeats no image (repeats inflate a two-sample test's false positives)."""
+        if not self._pending:
+            self._pending = r.sample(self.order, len(self.order))
+        return self._pending.pop()
 
     def _image(self, index: int) -> bytes:
         image = model.digit_image(self.pixels[index])

@@ -59,6 +59,13 @@ class Staging:
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None or self.path.exists():  # failed, or never published
+            self.discard()
+
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(".tmp")
@@ -76,6 +83,14 @@ def version_dir(artifacts_dir: Path, name: str, version: str | None = None) -> P
         version = latest.read_text().strip()
     directory = root / version
     return directory if (directory / METADATA).exists() else None
+
+
+def require(artifacts_dir: Path, name: str) -> tuple[Path, ModelInfo]:
+    """The latest published version of `name` and its info, or an error saying how to make one."""
+    directory = version_dir(artifacts_dir, name)
+    if directory is None:
+        raise FileNotFoundError(f"no {name} model in {artifacts_dir}; run `mlobs train {name}`")
+    return directory, load_info(directory)
 
 
 def load_info(directory: Path) -> ModelInfo:

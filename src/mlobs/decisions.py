@@ -11,6 +11,7 @@ from mlobs.errors import Unavailable
 from mlobs.logs import span_ids
 from mlobs.metrics import make
 from mlobs.model_info import ModelInfo
+from mlobs.protect import attach_audit
 from mlobs.settings import Settings
 
 log = logging.getLogger("mlobs.decisions")
@@ -55,12 +56,17 @@ class DecisionLog:
         self.audit.close()
 
 
-def open_decision_log(settings: Settings, telemetry, model: ModelInfo) -> DecisionLog | None:
-    """The audit log of this process, or None when MLOBS_AUDIT__ENABLED=false."""
+def open_decision_log(settings: Settings, telemetry, model: ModelInfo, app=None) -> DecisionLog | None:
+    """The audit log of this process, or None when MLOBS_AUDIT__ENABLED=false. With `app`, it is
+    closed at shutdown and the app's endpoint protection records its security events in it."""
     if not settings.audit.enabled:
         return None
     # One chain for every service of a deployment: the stores serialise writers across processes.
     service = getattr(telemetry, "service", model.name)
     audit = AuditLog.open(settings)
     registry = getattr(telemetry, "registry", None)
-    return DecisionLog(audit, service, model, registry)
+    decisions = DecisionLog(audit, service, model, registry)
+    if app is not None:
+        app.router.on_shutdown.append(decisions.close)
+        attach_audit(getattr(app.state, "protection", None), decisions)
+    return decisions

@@ -84,7 +84,8 @@ def install_handlers(app: FastAPI, metrics: ServiceMetrics | None) -> None:
         return JSONResponse(error_body(code, f"{where}: {first['message']}", details), status_code=422)
 
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:

@@ -23,6 +23,7 @@ from mlobs.errors import install_handlers, install_server_error_handler
 from mlobs.logs import JsonLogWriter, install
 from mlobs.metrics import ServiceMetrics
 from mlobs.model_info import ModelInfo
+from mlobs.protect import protect
 from mlobs.settings import Settings, get_settings
 from mlobs.tracing import MODEL_NAME_ATTR, MODEL_VERSION_ATTR, create_tracer_provider, otlp_exporter
 
@@ -250,6 +251,7 @@ def instrument(
     span_exporter: SpanExporter | None = None,
     log_stream=None,
     configure_logging: bool = True,
+    body_limits: dict[str, int] | None = None,
 ) -> Telemetry | NullTelemetry:
     """Instrument `app` serving `model_info`. Returns the Telemetry the endpoints use.
 
@@ -278,5 +280,7 @@ def instrument(
     install_handlers(app, telemetry.metrics)
     install_server_error_handler(app)
     app.router.on_shutdown.append(telemetry.shutdown)
+    # Inside the telemetry middleware, so refusals (401, 413, 429) are measured, traced and logged.
+    protect(app, settings, telemetry, body_limits=body_limits)
     logging.getLogger("mlobs").info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
     return telemetry

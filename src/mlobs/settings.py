@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlobs.audit.settings import AuditSettings
 from mlobs.drift.settings import DriftSettings
+from mlobs.protect.settings import ProtectSettings
 
 
 def _default_artifacts_dir() -> Path:
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
 
     audit: AuditSettings = Field(default_factory=AuditSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    protect: ProtectSettings = Field(default_factory=ProtectSettings)
 
 
 @lru_cache(maxsize=1)

@@ -17,8 +17,7 @@ JSON = {"content-type": "application/json"}
 MAX_BODY = 100_000
 MAX_IMAGE = 50_000
 # FastAPI answers a body it cannot parse at all (bad UTF-8, recursion) with HTTPException(400), which
-# mlobs.errors names "http_error"; see the report for naming it "invalid_body".
-UNPARSEABLE = "http_error"
+UNPARSEABLE = "invalid_body"  # a body FastAPI cannot parse at all (bad UTF-8, nesting too deep)
 
 
 def nested(depth: int) -> bytes:

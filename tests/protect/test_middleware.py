@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from mlobs import instrument
 from mlobs.model_info import ModelInfo
-from mlobs.protect import SECURITY_HEADERS, protect
+from mlobs.protect import SECURITY_HEADERS
 from protect.apps import ALICE_KEY, BOB_KEY, auth, build, protect_settings
 
 TEXT = {"text": "a wonderful film, I loved every minute"}
@@ -135,8 +135,8 @@ def test_auth_required_without_keys_refuses_to_start(settings, sinks, sentiment_
 def _tiny_app(settings, sinks, ps):
     app = FastAPI()
     info = ModelInfo(name="tiny", version="v1", training_data_hash="d", code_revision="c", classes=("a",))
-    telemetry = instrument(app, info, settings=settings, configure_logging=False, **sinks.kwargs())
-    protect(app, settings, telemetry, protect_settings=ps, scorer=None)
+    instrument(app, info, settings=settings.model_copy(update={"protect": ps}), configure_logging=False,
+               **sinks.kwargs())
 
     @app.post("/slow")
     async def slow():

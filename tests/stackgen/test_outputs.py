@@ -63,7 +63,8 @@ def test_alertmanager_holds_the_slo_ticket_while_its_page_fires():
 def test_every_dashboard_has_the_shared_variables_a_stable_uid_and_runbook_links():
     boards = {rel: json.loads(text) for rel, text in FILES.items() if rel.startswith("dashboards/generated/")}
     assert {rel.rsplit("/", 1)[1] for rel in boards} == {
-        "service-overview.json", "model-quality.json", "slo.json", "logs-traces.json", "business.json", "drift.json"}
+        "service-overview.json", "model-quality.json", "slo.json", "logs-traces.json", "business.json", "drift.json",
+        "audit-security.json"}
     for rel, board in boards.items():
         names = [v["name"] for v in board["templating"]["list"]]
         assert names == ["environment", "service", "model", "model_version"], rel

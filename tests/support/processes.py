@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlobs.local.ports import free_port, wait_for_http
+from mlobs.local.ports import free_port, stop, wait_for_http
 
 
 class ServiceProcess:
@@ -32,10 +32,4 @@ class ServiceProcess:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)

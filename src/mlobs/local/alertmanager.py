@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from mlobs.local.ports import free_port, wait_for_http
+from mlobs.local.ports import free_port, stop, wait_for_http
 
 
 class Alertmanager:
@@ -36,12 +36,7 @@ class Alertmanager:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop(self.process)
 
     def __enter__(self) -> "Alertmanager":
         return self.start()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 
 import httpx
@@ -23,3 +24,15 @@ def wait_for_http(url: str, timeout: float = 30.0, what: str = "") -> None:
             last = exc
         time.sleep(0.1)
     raise TimeoutError(f"{what or url} did not answer 200 within {timeout:.0f}s (last error: {last})")
+
+
+def stop(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

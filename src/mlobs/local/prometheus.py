@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from mlobs.local.ports import free_port, wait_for_http
+from mlobs.local.ports import free_port, stop, wait_for_http
 
 
 class PrometheusError(RuntimeError):
@@ -50,13 +50,7 @@ class Prometheus:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
     def __enter__(self) -> "Prometheus":
         return self.start()

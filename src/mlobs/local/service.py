@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlobs.local.ports import wait_for_http
+from mlobs.local.ports import stop, wait_for_http
 
 
 class Child:
@@ -29,14 +29,7 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if not self.running:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process, timeout)
 
     def log_tail(self, chars: int = 2000) -> str:
         try:

@@ -9,6 +9,11 @@ from mlobs.metrics import make
 from mlobs.protect import catalog
 
 
+AUTH_FAILURE_REASONS = ("missing", "malformed", "invalid")
+EVENT_KINDS = ("auth_failure", "rate_limited")
+LIMITS = ("rate", "concurrency")
+
+
 class ProtectMetrics:
     def __init__(self, registry: CollectorRegistry, service: str, model_labels: tuple[str, str, str]):
         self.service = service
@@ -21,6 +26,18 @@ class ProtectMetrics:
         self._ood_score = make(catalog.OOD_SCORE, registry)
         self._events = make(catalog.SECURITY_EVENTS, registry)
         self._children: dict[tuple, object] = {}
+
+    def start_at_zero(self, clients) -> None:
+        """Create the refusal series at 0, so "no failures" reads as 0 rather than as no data and a
+        rate() over the first failure is not lost."""
+        for reason in AUTH_FAILURE_REASONS:
+            self.auth_failure(reason)
+        for kind in EVENT_KINDS:
+            for audited in ("true", "false"):
+                self.event(kind, audited)
+        for client in clients:
+            for limit in LIMITS:
+                self.limited(client, limit)
 
     def _child(self, metric, *labels):
         key = (id(metric), *labels)

@@ -80,10 +80,12 @@ class ProtectMiddleware:
             declared = _content_length(headers)
             if declared is not None and declared < 0:
                 await _answer(send_secured, 400, "invalid_content_length", "Content-Length is not a valid size")
+                p.count_rejected("invalid_content_length")
                 status = 400
                 return
             if declared is not None and declared > max_bytes:
                 await _answer(send_secured, 413, "too_large", f"the body may have at most {max_bytes} bytes")
+                p.count_rejected("too_large")
                 status = 413
                 return
             hasher = hashlib.blake2b(digest_size=8)
@@ -115,6 +117,7 @@ class ProtectMiddleware:
                 if started:
                     raise
                 await _answer(send_secured, 413, "too_large", f"the body may have at most {max_bytes} bytes")
+                p.count_rejected("too_large")
             except Exception:
                 # Answer here so the 500 carries the security headers too; the outer server error
                 # handler still logs the exception and sees the response started, so sends nothing.

@@ -27,8 +27,12 @@ class Protection:
             raise ValueError("MLOBS_PROTECT__AUTH=required but no API keys are configured "
                              "(MLOBS_PROTECT__API_KEYS_FILE or MLOBS_PROTECT__API_KEYS)")
         self.auth_on = settings.auth != "off" and bool(self.keys)
+        metrics.start_at_zero((*self.keys.clients, ANONYMOUS))
         self.limits = ClientLimits(settings.rate_per_s, settings.burst, settings.max_concurrency, clock)
         self.events = SecurityEvents(settings.audit_events_per_s, metrics.event, clock)
+        # Oversized or unreadable bodies refused here are rejected inputs like any other: protect()
+        # points this at the service's mlobs_rejected_inputs_total.
+        self.count_rejected = lambda reason: None
         self.sketches: dict[str, Diversity] = {}
         self._clock = clock
         self.timeout_s = settings.request_timeout_s

@@ -57,6 +57,7 @@ def protect(app: FastAPI, settings, telemetry, *, protect_settings: ProtectSetti
         scorer = reference_scorer(settings, model)
     protection = Protection(ps, metrics, default_body_bytes=settings.max_body_bytes, body_limits=body_limits,
                             scorer=scorer)
+    protection.count_rejected = lambda reason: telemetry.metrics.rejected(reason).inc()
     telemetry.registry.register(DiversityCollector(telemetry.service, protection.sketches))
     # Appended: the innermost user middleware, inside TelemetryMiddleware whenever that was added.
     app.user_middleware.append(Middleware(ProtectMiddleware, protection=protection))

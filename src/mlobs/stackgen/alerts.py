@@ -122,20 +122,26 @@ def model_alerts() -> list[Alert]:
     ]
 
 
-def drift_alerts() -> list[Alert]:
+def drift_alerts(window: str = "10m", min_windows: int = 3, for_: str = "1m") -> list[Alert]:
+    """InputDriftDetected needs every evaluation over `window` to say drift, and at least `min_windows`
+    of them: a gauge holds its last value between windows, so `for:` alone would let one false
+    positive page whenever windows fill slower than `for:` lasts. (The on-call test shortens all three.)"""
     detector_by = by(*drift.DETECTOR_LABELS)
     version_by = by(SVC, MODEL, VERSION)
     shipped, dropped = drift.DRIFT_SAMPLES_SHIPPED.total, drift.DRIFT_SAMPLES_DROPPED.total
+    evaluations = drift.DRIFT_EVALUATIONS.total
     return [
         Alert(
             name="InputDriftDetected",
-            expr=f"max {detector_by} ({drift.DRIFT_DETECTED.name}) == 1",
-            for_="10m",
+            expr=f"(max {detector_by} (min_over_time({drift.DRIFT_DETECTED.name}[{window}])) == 1) "
+                 f"and on {tuple_labels(drift.DETECTOR_LABELS)} "
+                 f"(sum {detector_by} (increase({evaluations}[{window}])) >= {min_windows})",
+            for_=for_,
             severity="page",
             summary="{{ $labels.detector }} detects drift on {{ $labels.model }} {{ $labels.model_version }}",
-            description="The drift exporter's {{ $labels.detector }} test has rejected 'same distribution as the "
-                        "training reference' for 10 minutes. Drift is not accuracy loss: check online accuracy "
-                        "and the prediction mix beside it.",
+            description=f"Every evaluation of the drift exporter's {{{{ $labels.detector }}}} test over {window} "
+                        f"(at least {min_windows} windows) rejected 'same distribution as the training reference'. "
+                        "Drift is not accuracy loss: check online accuracy and the prediction mix beside it.",
             runbook="input-drift.md",
         ),
         Alert(
@@ -176,6 +182,10 @@ def drift_alerts() -> list[Alert]:
 def slo_groups() -> list[RuleGroup]:
     # Records before the alerts that read them, in one group: rules in a group run in order.
     return [RuleGroup(f"slo-{s.name}", "slo", tuple(slo.recording_rules(s) + slo.alerts(s))) for s in SLOS]
+
+
+def tuple_labels(labels) -> str:
+    return "(" + ", ".join(labels) + ")"
 
 
 def rule_groups() -> list[RuleGroup]:

@@ -165,16 +165,21 @@ def model_cases() -> tuple[Case, ...]:
 def drift_cases() -> tuple[Case, ...]:
     det = {"detector": "softmax_ks"}
     detected = _s(drift.DRIFT_DETECTED.name, **det)
+    evaluations = _s(drift.DRIFT_EVALUATIONS.total, **det)
     last = _s(drift.DRIFT_LAST_EVALUATION.name, **det)
     missing = _s(drift.DRIFT_REFERENCE_MISSING.name)
     dropped = _s(drift.DRIFT_SAMPLES_DROPPED.total, reason=drift.REASON_QUEUE_FULL)
     shipped = _s(drift.DRIFT_SAMPLES_SHIPPED.total)
     who = {**IDS, **det}
     return (
-        Case("InputDriftDetected fires when a detector reports drift for 10 minutes",
-             {detected: "0 0 1x20"}, expects=(Expect("InputDriftDetected", "15m", (who,)),)),
+        Case("InputDriftDetected fires when every window for 10 minutes reports drift",
+             {detected: "0 0 1x20", evaluations: ramp((1, 22))}, expects=(Expect("InputDriftDetected", "15m", (who,)),)),
         Case("InputDriftDetected stays silent while no detector reports drift",
-             {detected: "0x20"}, expects=(Expect("InputDriftDetected", "15m"),)),
+             {detected: "0x20", evaluations: ramp((1, 22))}, expects=(Expect("InputDriftDetected", "15m"),)),
+        Case("InputDriftDetected stays silent when one window in ten minutes did not report drift",
+             {detected: "1x8 0 1x12", evaluations: ramp((1, 22))}, expects=(Expect("InputDriftDetected", "15m"),)),
+        Case("InputDriftDetected stays silent on a stale verdict no window has renewed",
+             {detected: "1x20", evaluations: "5x22"}, expects=(Expect("InputDriftDetected", "15m"),)),
         Case("DriftEvaluationStale fires when a detector has not evaluated for 15 minutes",
              {last: "0x60"}, expects=(Expect("DriftEvaluationStale", "30m", (who,)),)),
         Case("DriftEvaluationStale stays silent while a detector evaluates every minute",

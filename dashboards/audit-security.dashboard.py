@@ -1,0 +1,45 @@
+"""Audit and security: decisions made durable before they were answered, refusals, and the
+perimeter (auth failures, rate limits, out-of-distribution inputs, security events) by client."""
+
+from mlobs import catalog as c
+from mlobs.protect import catalog as p
+from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, timeseries
+
+V = f"{c.SERVICE}, {c.MODEL_VERSION}"
+WAIT = c.AUDIT_APPEND_DURATION
+
+
+def wait_quantile(quantile: float) -> str:
+    return f"histogram_quantile({quantile}, sum by (le, {c.SERVICE}) (rate({q(WAIT, series=WAIT.bucket)}[{RATE}])))"
+
+
+dashboard = make("audit-security", "mlobs / Audit and security", tags=("audit", "security"), panels=grid([
+    [row("Audit log: every answered decision is durable first")],
+    [timeseries("Decisions recorded per second", prom(
+        f"sum by ({V}) (rate({q(c.AUDIT_RECORDS, series=c.AUDIT_RECORDS.total)}[{RATE}]))",
+        "{{service}} {{model_version}}"), unit="reqps"),
+     timeseries("Decisions refused with 503: the audit log could not record them", prom(
+         f"sum by ({V}) (rate({q(c.AUDIT_UNAVAILABLE, series=c.AUDIT_UNAVAILABLE.total)}[{RATE}]))",
+         "{{service}} {{model_version}}"), unit="reqps",
+         description="Should be 0. Anything else: the store is down or its queue is full; see the service logs."),
+     timeseries("Wait for durability (group commit)", prom(wait_quantile(0.5), "p50 {{service}}"),
+                prom(wait_quantile(0.99), "p99 {{service}}", ref="B"), unit="s")],
+    [row("Perimeter, by client")],
+    [timeseries("Authentication failures (401) by reason", prom(
+        f"sum by ({c.SERVICE}, reason) (rate({q(p.AUTH_FAILURES, series=p.AUTH_FAILURES.total)}[{RATE}]))",
+        "{{service}} {{reason}}"), unit="reqps"),
+     timeseries("Rate-limited requests (429) by client", prom(
+         f"sum by ({c.SERVICE}, {p.CLIENT}, limit) (rate({q(p.RATE_LIMITED, series=p.RATE_LIMITED.total)}[{RATE}]))",
+         "{{service}} {{client}} {{limit}}"), unit="reqps"),
+     timeseries("Requests by client and status", prom(
+         f"sum by ({c.SERVICE}, {p.CLIENT}, status) (rate({q(p.CLIENT_REQUESTS, series=p.CLIENT_REQUESTS.total)}[{RATE}]))",
+         "{{service}} {{client}} {{status}}"), unit="reqps")],
+    [timeseries("Out-of-distribution inputs by client", prom(
+        f"sum by ({c.SERVICE}, {p.CLIENT}) (rate({q(p.OOD_INPUTS, series=p.OOD_INPUTS.total)}[{RATE}]))",
+        "{{service}} {{client}}"), unit="reqps"),
+     timeseries("Input diversity by client (distinct / all; low = repeated probing)", prom(
+         f"max by ({c.SERVICE}, {p.CLIENT}) ({q(p.INPUT_DIVERSITY)})", "{{service}} {{client}}"), unit="percentunit"),
+     timeseries("Security events by kind", prom(
+         f"sum by ({c.SERVICE}, kind) (rate({q(p.SECURITY_EVENTS, series=p.SECURITY_EVENTS.total)}[{RATE}]))",
+         "{{service}} {{kind}}"), unit="reqps")],
+]))
