@@ -42,9 +42,16 @@ test: $(STAMP) check
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not integration"
 
-## Benchmarks write their numbers into README.md.
+## Benchmarks (minutes each; run them on a quiet machine). Those given --write-readme rewrite their
+## README table; the others print a table to paste under "Benchmarks" in the README.
 bench: $(STAMP)
 	$(PY) benchmarks/telemetry_overhead.py --write-readme
+	$(PY) benchmarks/audit_overhead.py --write-readme
+	$(PY) benchmarks/audit/bench_append.py
+	$(PY) benchmarks/audit/bench_million.py
+	$(PY) benchmarks/protect/flood.py
+	$(PY) benchmarks/drift/detection.py --trials 40
+	$(PY) benchmarks/drift/time_to_page.py --write-readme
 
 clean:
 	rm -rf $(VENV) build *.egg-info

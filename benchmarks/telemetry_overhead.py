@@ -2,7 +2,8 @@
 
 uvicorn (one worker) on CPU 0, load on CPU 1; rounds alternate the variants.
 Throughput: wrk, 32 connections. Latency: a paced client at 200 req/s.
-The audit log is off in every variant: this measures telemetry alone.
+The audit log is off in every variant: this measures telemetry (and, in the last variant,
+endpoint protection with its per-input OOD score) alone.
 
     python benchmarks/telemetry_overhead.py [--rounds 3] [--seconds 10] [--write-readme]
 """
@@ -44,10 +45,15 @@ def main() -> int:
     base = {"MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_AUDIT__ENABLED": "false"}
     bodies = [{"text": t} for t in TEXTS]
     with OtlpSink() as sink:
+        off = {"MLOBS_PROTECT__ENABLED": "false"}
         variants = {
             "bare (MLOBS_TELEMETRY_ENABLED=false)": {"MLOBS_TELEMETRY_ENABLED": "false"},
-            "instrumented, traces not exported": {},
-            "instrumented, traces exported by OTLP/HTTP": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url},
+            "instrumented, traces not exported": off,
+            "instrumented, traces exported by OTLP/HTTP": {**off, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url},
+            "instrumented, exported, 10% of traces sampled": {
+                **off, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+            "instrumented and exported, plus endpoint protection": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url},
         }
         results = compare("sentiment", variants, bodies, workdir, args.rounds, args.seconds, base)
 

@@ -82,6 +82,7 @@ class AuditLog:
             raw_retention=timedelta(days=settings.raw_retention_days),
             clock=clock,
             checkpoint_mirror=settings.checkpoint_mirror,
+            group_wait_s=settings.group_wait_s,
         )
 
     @classmethod
