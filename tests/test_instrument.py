@@ -194,3 +194,35 @@ def test_disabled_telemetry_still_answers_errors_as_json(settings, sinks):
         assert client.get("/metrics").status_code == 404
     assert sinks.registry.get_sample_value("mlobs_model_info", {**LABELS, "training_data_hash": "data123",
                                                                  "code_revision": "code456"}) is None
+
+
+def slow_app(settings, sinks, seconds: float):
+    app = FastAPI()
+    telemetry = instrument(app, MODEL, settings=settings.model_copy(update={"inference_timeout_s": 0.1}),
+                           configure_logging=False, **sinks.kwargs())
+
+    @app.post("/predict")
+    async def predict():
+        import time
+
+        result = await telemetry.predict(lambda: time.sleep(seconds) or "done")
+        return {"result": result}
+
+    return app, telemetry
+
+
+def test_an_inference_over_its_deadline_answers_504_and_frees_the_request(settings, sinks):
+    app, _ = slow_app(settings, sinks, seconds=0.5)
+    with TestClient(app) as client:
+        response = client.post("/predict")
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "inference_timeout"
+
+
+def test_an_inference_within_its_deadline_runs_on_the_worker_inside_the_inference_span(settings, sinks):
+    app, telemetry = slow_app(settings, sinks, seconds=0.0)
+    with TestClient(app) as client:
+        assert client.post("/predict").json() == {"result": "done"}
+    telemetry.flush()
+    names = [s.name for s in sinks.spans.get_finished_spans()]
+    assert "inference" in names

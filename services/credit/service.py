@@ -29,6 +29,10 @@ def minimised(features: dict) -> dict:
     return kept
 
 
+def score_and_explain(model, features: dict) -> tuple[float, list[str]]:
+    return float(model.default_probability([features])[0]), model.explain([features])[0]
+
+
 def score(probability: float) -> int:
     return int(round(300 + (1 - probability) * 550))
 
@@ -45,9 +49,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     async def predict(application: Application):
         start = time.perf_counter()
         features = application.features.model_dump()
-        with telemetry.inference(1):
-            probability = float(model.default_probability([features])[0])
-            codes = model.explain([features])[0]
+        probability, codes = await telemetry.predict(score_and_explain, model, features)
         outcome = "approve" if probability < model.approve_below else "decline"
         telemetry.record_predictions([outcome], [max(probability, 1 - probability)])
         telemetry.ship({"probs": [1 - probability, probability],

@@ -83,8 +83,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         images = [decode(data, settings.max_image_bytes, settings.max_image_pixels)
                   for data in await read_images(request, settings)]
         batch = torch.stack([vision_model.preprocess(image) for image in images])
-        with telemetry.inference(len(images)):
-            probabilities = vision_model.predict_proba(net, batch)
+        probabilities = await telemetry.predict(vision_model.predict_proba, net, batch, batch_size=len(images))
         best = probabilities.argmax(axis=1)
         labels = [info.classes[i] for i in best]
         confidences = probabilities[np.arange(len(images)), best].tolist()

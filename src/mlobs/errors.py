@@ -89,7 +89,7 @@ def install_handlers(app: FastAPI, metrics: ServiceMetrics | None) -> None:
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=503,
+        return JSONResponse(error_body(exc.code, exc.message), status_code=getattr(exc, "status_code", 503),
                             headers={"Retry-After": str(exc.retry_after)})
 
     app.add_exception_handler(InputRejected, rejected)

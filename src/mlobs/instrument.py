@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from mlobs import catalog
 from mlobs.drift.shipper import DriftShipper
+from mlobs.inference import InferenceRunner
 from mlobs.errors import install_handlers, install_server_error_handler
 from mlobs.logs import JsonLogWriter, install
 from mlobs.metrics import ServiceMetrics
@@ -62,6 +63,7 @@ class Telemetry:
             on_dropped=self.metrics.dropped("logs_queue_full").inc,
         )
         self.span_attributes = {MODEL_NAME_ATTR: model.name, MODEL_VERSION_ATTR: model.version}
+        self.runner = InferenceRunner(settings.inference_timeout_s)
         self.drift = DriftShipper.from_settings(
             settings.drift, service=service, model=model.name, model_version=model.version, registry=registry
         )
@@ -69,6 +71,11 @@ class Telemetry:
     def inference(self, batch_size: int = 1) -> "_Inference":
         """Time one model call as a child span of the request's span, and in the inference histogram."""
         return _Inference(self, batch_size)
+
+    async def predict(self, fn, *args, batch_size: int = 1):
+        """fn(*args) inside inference(), inline or on the deadline-bound worker (MLOBS_INFERENCE_TIMEOUT_S)."""
+        with self.inference(batch_size):
+            return await self.runner.run(fn, *args)
 
     def record_predictions(self, classes, confidences) -> None:
         for cls, confidence in zip(classes, confidences):
@@ -91,6 +98,7 @@ class Telemetry:
         self.log.flush()
 
     def shutdown(self) -> None:
+        self.runner.shutdown()
         if self.drift is not None:
             self.drift.close()
         self.tracer_provider.shutdown()
@@ -102,8 +110,14 @@ class NullTelemetry:
 
     metrics = None
 
+    def __init__(self, settings: Settings):
+        self.runner = InferenceRunner(settings.inference_timeout_s)
+
     def inference(self, batch_size: int = 1):
         return contextlib.nullcontext()
+
+    async def predict(self, fn, *args, batch_size: int = 1):
+        return await self.runner.run(fn, *args)
 
     def record_predictions(self, classes, confidences) -> None:
         pass
@@ -264,7 +278,7 @@ def instrument(
     if not settings.telemetry_enabled:
         install_handlers(app, None)
         install_server_error_handler(app)
-        app.state.telemetry = NullTelemetry()
+        app.state.telemetry = NullTelemetry(settings)
         return app.state.telemetry
     if registry is None:
         registry = CollectorRegistry()

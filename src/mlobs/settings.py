@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(2_000_000, gt=0)
     max_image_pixels: int = Field(1_000_000, gt=0)
     feedback_memory: int = Field(100_000, gt=0)
+    # None: inference runs inline. A number: on a worker with this deadline (504 past it).
+    inference_timeout_s: float | None = Field(None, gt=0)
 
     # Standard OpenTelemetry variables; the SDK reads the rest (sampler, headers, resource).
     service_name: str | None = Field(None, validation_alias=AliasChoices("OTEL_SERVICE_NAME", "MLOBS_SERVICE_NAME"))
