@@ -64,6 +64,9 @@ def flood(url: str, seconds: float, workdir: Path) -> subprocess.Popen:
                              str(script), f"{url}/predict"], stdout=subprocess.PIPE, text=True)
 
 
+LIMITS = {"RATE_PER_S": "100", "BURST": "200", "MAX_CONCURRENCY": "4"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
@@ -73,14 +76,14 @@ def main() -> int:
     artifacts = os.environ.get("MLOBS_ARTIFACTS_DIR", str(workdir / "artifacts"))
     subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "sentiment", "--quiet"],
                    env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
-    protect_settings = {"api_keys": {"good": hash_key(GOOD_KEY), "flood": hash_key(FLOOD_KEY)},
-                        "rate_per_s": 100, "burst": 200, "max_concurrency": 4}
+    # The real service as `mlobs serve` runs it: protection configured from the environment.
     env = {**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_AUDIT__ENABLED": "false",
-           "MLOBS_ACCESS_LOG": "false", "BENCH_PROTECT": json.dumps(protect_settings)}
+           "MLOBS_ACCESS_LOG": "false",
+           "MLOBS_PROTECT__API_KEYS": json.dumps({"good": hash_key(GOOD_KEY), "flood": hash_key(FLOOD_KEY)}),
+           **{f"MLOBS_PROTECT__{k}": v for k, v in LIMITS.items()}}
     port = free_port()
     server = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", "--factory", "app:create", "--app-dir",
-         str(Path(__file__).parent), "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        ["taskset", "-c", "0", sys.executable, "-m", "mlobs.cli", "serve", "sentiment", "--port", str(port)],
         env=env, stdout=open(workdir / "server.log", "ab"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -107,8 +110,7 @@ def main() -> int:
     ratio = rows[1][1] / rows[0][1]
     print(f"\nFlood benchmark: protected sentiment service, uvicorn 1 worker on CPU 0, load on CPU 1, "
           f"good client paced at {args.rate:g} req/s, {args.seconds:g} s per phase, limits "
-          f"{protect_settings['rate_per_s']}/s burst {protect_settings['burst']} in-flight "
-          f"{protect_settings['max_concurrency']} per client.\n")
+          f"{LIMITS['RATE_PER_S']}/s burst {LIMITS['BURST']} in-flight {LIMITS['MAX_CONCURRENCY']} per client.\n")
     print("| good client | throughput (req/s) | p50 (ms) | p99 (ms) | non-200 | sent |")
     print("|---|---|---|---|---|---|")
     for name, rps, p50, p99, failed, sent in rows:

@@ -147,13 +147,14 @@ class Writer:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        last_flush = 0.0
+        busy = False
         while True:
             self._wake.wait()
-            # Under load (the last commit just ended), wait a moment so the group grows: the request
-            # path hands records over one at a time, and a commit per record costs far more CPU
-            # than the wait costs latency. Idle, commit at once. (PostgreSQL's commit_delay.)
-            if self._group_wait and time.monotonic() - last_flush < self._group_wait:
+            # Under load (records arrived while the last group was being committed), wait a moment
+            # so the group grows: the request path hands records over one at a time, and a commit
+            # per record costs more than the wait costs latency. A lone caller never waits.
+            # (PostgreSQL's commit_delay with commit_siblings.)
+            if self._group_wait and busy:
                 time.sleep(self._group_wait)
             with self._lock:
                 group = self._groups.popleft() if self._groups else None
@@ -171,7 +172,8 @@ class Writer:
                     log.error("audit: writer error: %s", type(exc).__name__)
                     outcomes = [AuditUnavailable(f"audit writer error: {type(exc).__name__}")] * len(group.items)
                 group.future.set_result(outcomes)
-                last_flush = time.monotonic()
+                with self._lock:
+                    busy = bool(self._groups)
         self._final_checkpoint()
 
     def _final_checkpoint(self) -> None:
