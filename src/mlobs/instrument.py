@@ -19,8 +19,8 @@ from starlette.responses import Response
 
 from mlobs import catalog
 from mlobs.drift.shipper import DriftShipper
-from mlobs.inference import InferenceRunner
 from mlobs.errors import install_handlers, install_server_error_handler
+from mlobs.inference import InferenceRunner
 from mlobs.logs import JsonLogWriter, install
 from mlobs.metrics import ServiceMetrics
 from mlobs.model_info import ModelInfo

@@ -17,10 +17,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from mlobs.drift import catalog
-from mlobs.metrics import make
 from mlobs.drift.plan import Planned, plan
 from mlobs.drift.reference import load_reference, reference_dir
 from mlobs.drift.settings import DriftSettings
+from mlobs.metrics import make
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import orjson
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from mlobs.drift import catalog
-from mlobs.metrics import make
 from mlobs.drift.settings import DriftSettings
+from mlobs.metrics import make
 
 log = logging.getLogger(__name__)
 
