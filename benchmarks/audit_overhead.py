@@ -5,31 +5,18 @@
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from harness import compare, pct
+from harness import arguments, compare, pct, publish, trained
 
 from mlobs_services.credit import data
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--write-readme", action="store_true")
-    args = parser.parse_args()
-
-    workdir = Path(tempfile.mkdtemp(prefix="mlobs-bench-"))
-    artifacts = str(workdir / "artifacts")
-    subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "credit", "--quiet"],
-                   env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
+    args = arguments()
+    workdir, artifacts = trained("credit")
     bodies = [{k: r[k] for k in ("applicant_id", "personal", "features")} for r in data.generate(500, seed=123)]
     variants = {
         "audit off": {"MLOBS_AUDIT__ENABLED": "false"},
@@ -49,11 +36,7 @@ def main() -> int:
         f"\n\n{args.rounds} alternating rounds of {args.seconds} s; uvicorn on CPU 0, wrk (32 connections) on CPU 1; "
         f"500 distinct applicants; `python benchmarks/audit_overhead.py`, {time.strftime('%Y-%m-%d')}."
     )
-    print(table)
-    if args.write_readme:
-        from readme import write_section
-
-        write_section("audit-endpoint", table)
+    publish(table, "audit-endpoint", args.write_readme)
     return 0
 
 

@@ -3,11 +3,13 @@ load pinned to CPU 1; throughput with wrk (closed loop), latency with a paced cl
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -92,3 +94,28 @@ def compare(name: str, variants: dict[str, dict], bodies: list[dict], workdir: P
                 process.wait()
             print(f"round {round_ + 1} {variant}: {results[variant]['rps'][-1]:.0f} req/s", file=sys.stderr)
     return results
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--write-readme", action="store_true")
+    return parser.parse_args()
+
+
+def trained(name: str) -> tuple[Path, str]:
+    """A fresh work directory and the artifacts directory `name` is trained into (MLOBS_ARTIFACTS_DIR wins)."""
+    workdir = Path(tempfile.mkdtemp(prefix="mlobs-bench-"))
+    artifacts = os.environ.get("MLOBS_ARTIFACTS_DIR", str(workdir / "artifacts"))
+    subprocess.run([sys.executable, "-m", "mlobs.cli", "train", name, "--quiet"],
+                   env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
+    return workdir, artifacts
+
+
+def publish(table: str, section: str, write_readme: bool) -> None:
+    print(table)
+    if write_readme:
+        from readme import write_section
+
+        write_section(section, table)

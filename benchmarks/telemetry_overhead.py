@@ -10,17 +10,13 @@ endpoint protection with its per-input OOD score) alone.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from harness import compare, pct  # noqa: E402
+from harness import arguments, compare, pct, publish, trained  # noqa: E402
 from support.otlp import OtlpSink  # noqa: E402
 
 TEXTS = [
@@ -32,16 +28,8 @@ TEXTS = [
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--write-readme", action="store_true")
-    args = parser.parse_args()
-
-    workdir = Path(tempfile.mkdtemp(prefix="mlobs-bench-"))
-    artifacts = os.environ.get("MLOBS_ARTIFACTS_DIR", str(workdir / "artifacts"))
-    subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "sentiment", "--quiet"],
-                   env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
+    args = arguments()
+    workdir, artifacts = trained("sentiment")
     base = {"MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_AUDIT__ENABLED": "false"}
     bodies = [{"text": t} for t in TEXTS]
     with OtlpSink() as sink:
@@ -71,11 +59,7 @@ def main() -> int:
         f"\n\n{args.rounds} alternating rounds of {args.seconds} s each; uvicorn on CPU 0, load on CPU 1; "
         f"`python benchmarks/telemetry_overhead.py`, {time.strftime('%Y-%m-%d')}."
     )
-    print(table)
-    if args.write_readme:
-        from readme import write_section
-
-        write_section("telemetry", table)
+    publish(table, "telemetry", args.write_readme)
     return 0
 
 

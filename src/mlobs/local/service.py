@@ -47,6 +47,19 @@ class Service(Child):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
 
+    def __enter__(self) -> "Service":
+        """Started and answering /healthz (stopped again if it never does)."""
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def wait_ready(self, timeout: float = 120.0) -> None:
         try:
             wait_for_http(f"{self.url}/healthz", timeout, f"mlobs serve {self.name}")
