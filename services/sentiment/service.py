@@ -22,7 +22,7 @@ def train(settings: Settings, progress: bool = True):
 
 
 def create_app(settings: Settings, **instrument_options) -> FastAPI:
-    """`instrument_options` go to mlobs.instrument (tests pass their own sinks)."""
+    """`instrument_options` go to mlobs.instrument() (tests pass their own sinks)."""
     directory, info = artifacts.require(settings.artifacts_dir, NAME)
     pipeline = sentiment_model.load(directory)
     classes = np.array(info.classes)

@@ -7,6 +7,7 @@ import time
 
 from mlobs import catalog
 from mlobs.audit import AuditLog, AuditUnavailable, Decision, Receipt
+from mlobs.audit.record import new_decision_id
 from mlobs.errors import Unavailable
 from mlobs.logs import span_ids
 from mlobs.metrics import make
@@ -34,11 +35,10 @@ class DecisionLog:
                      raw=None, latency_ms: float | None = None, decision_id: str | None = None) -> Receipt:
         decision = Decision(
             service=self.service, model=self.model.name, model_version=self.model.version, output=output,
+            decision_id=decision_id or new_decision_id(),
             subject=subject, inputs=inputs or {}, personal=personal, outcome=outcome,
             reason_codes=list(reason_codes), latency_ms=latency_ms, trace_id=span_ids()[0], raw=raw,
         )
-        if decision_id:
-            decision.decision_id = decision_id
         start = time.perf_counter()
         try:
             receipt = await self.audit.append_async(decision)

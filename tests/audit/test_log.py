@@ -64,6 +64,14 @@ def test_forget_makes_personal_data_unreadable_and_the_chain_still_verifies(log)
     assert log.verify().ok
 
 
+def test_forget_deletes_the_subjects_raw_payloads_and_no_one_elses(log):
+    alices = log.append(decision(1, subject="alice", raw={"body": "a"}))
+    bobs = log.append(decision(2, subject="bob", raw={"body": "b"}))
+    assert log.store.raw_get(alices.decision_id) is not None
+    log.forget("alice", actor="dpo")
+    assert log.store.raw_get(alices.decision_id) is None and log.store.raw_get(bobs.decision_id) is not None
+
+
 def test_a_subject_decided_again_after_erasure_gets_a_fresh_readable_key(log):
     log.append(decision(1, subject="alice"))
     log.forget("alice", actor="dpo")

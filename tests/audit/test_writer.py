@@ -35,7 +35,7 @@ class FaultyStore:
 @pytest.fixture
 def faulty(audit_settings, clock):
     store = FaultyStore(open_store(audit_settings.store_url))
-    log = AuditLog.open(audit_settings.model_copy(update={"queue_size": 2, "append_timeout_s": 5}),
+    log = AuditLog.open(audit_settings.model_copy(update={"queue_size": 3, "append_timeout_s": 5}),
                         clock=clock, store=store)
     yield log, store
     store.release.set()
@@ -56,7 +56,7 @@ def test_full_queue_refuses_at_once(faulty):
     log, store = faulty
     store.release.clear()
     first = log.submit(decision(0))
-    assert store.entered.wait(5)  # the writer holds the first record; the queue is empty again
+    assert store.entered.wait(5)  # the writer holds the first record: it counts until durable
     log.submit(decision(1))
     log.submit(decision(2))
     with pytest.raises(AuditUnavailable, match="queue full"):
@@ -115,3 +115,22 @@ def test_an_async_caller_timing_out_does_not_cancel_the_others(faulty):
     store.release.set()
     assert neighbour.result(5).seq == 1 and waiting.result(5).seq == 2
     assert log.append(decision(3)).seq == 4 and log.verify().ok
+
+
+def test_a_cancelled_async_caller_leaves_its_neighbours_in_the_group_to_finish(faulty):
+    log, store = faulty
+    store.release.clear()
+    log.submit(decision(0))
+    assert store.entered.wait(5)  # the next two records will share a group
+
+    async def scenario():
+        first = asyncio.ensure_future(log.append_async(decision(1)))
+        second = asyncio.ensure_future(log.append_async(decision(2)))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        await asyncio.sleep(0)
+        store.release.set()
+        return first.cancelled(), await second
+
+    cancelled, receipt = asyncio.run(scenario())
+    assert cancelled and receipt.seq == 3 and log.query(decision_id=receipt.decision_id)

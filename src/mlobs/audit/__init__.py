@@ -25,21 +25,26 @@ never writes subject ids or personal values to `logging`.
 
 from __future__ import annotations
 
-from mlobs.audit.errors import AccessRefused, AuditError, AuditUnavailable, SubjectErased
-from mlobs.audit.log import AuditLog
-from mlobs.audit.record import Decision, Receipt
-from mlobs.audit.settings import AuditSettings
-from mlobs.audit.verify import Problem, VerifyReport
+import importlib
 
-__all__ = [
-    "AccessRefused",
-    "AuditError",
-    "AuditLog",
-    "AuditSettings",
-    "AuditUnavailable",
-    "Decision",
-    "Problem",
-    "Receipt",
-    "SubjectErased",
-    "VerifyReport",
-]
+# Lazy (PEP 562), so a verify worker process imports only what checking a chain needs.
+_EXPORTS = {
+    "AccessRefused": "mlobs.audit.errors",
+    "AuditError": "mlobs.audit.errors",
+    "AuditUnavailable": "mlobs.audit.errors",
+    "SubjectErased": "mlobs.audit.errors",
+    "AuditLog": "mlobs.audit.log",
+    "Decision": "mlobs.audit.record",
+    "Receipt": "mlobs.audit.record",
+    "AuditSettings": "mlobs.audit.settings",
+    "Problem": "mlobs.audit.verify",
+    "VerifyReport": "mlobs.audit.verify",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlobs.audit' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

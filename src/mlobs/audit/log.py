@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
@@ -129,8 +128,8 @@ class AuditLog:
         """As append, without blocking the event loop; shares group commits with every other caller."""
         pending = self.submit(decision)
         try:
-            return await asyncio.wait_for(pending.wait(), self.settings.append_timeout_s)
-        except (asyncio.TimeoutError, TimeoutError):
+            return await pending.wait(self.settings.append_timeout_s)
+        except TimeoutError:
             raise AuditUnavailable(f"audit record not durable within {self.settings.append_timeout_s} s") from None
 
     def _wait(self, pending: Pending, timeout: float | None = None) -> Any:
@@ -251,8 +250,10 @@ class AuditLog:
         head_seq = self.store.head()[0]
         if workers is None:
             workers = min(os.cpu_count() or 1, 8) if head_seq >= PARALLEL_FROM else 1
-        if workers > 1 and head_seq >= workers:
-            return verify_parallel(self.settings.store_url, head_seq, checkpoints, [self.signer.public], workers)
+        sqlite_path = getattr(self.store, "path", None)  # SQLite has a fast path, in this process too
+        url = f"sqlite:///{sqlite_path}" if sqlite_path is not None else self.settings.store_url
+        if head_seq >= workers and (workers > 1 or sqlite_path is not None):
+            return verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
         return verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
 
     def public_key_pem(self) -> bytes:
@@ -277,6 +278,11 @@ class AuditLog:
 
 def _check_header(d: Decision) -> None:
     # Header fields are hashed as stored: a non-string would come back from the store as text.
+    if (type(d.service) is str and type(d.model) is str and type(d.model_version) is str
+            and type(d.decision_id) is str and type(d.event_type) is str
+            and (d.trace_id is None or type(d.trace_id) is str) and (d.outcome is None or type(d.outcome) is str)
+            and (d.subject is None or type(d.subject) is str)):
+        return  # the common case, checked once per decision on the request path
     for name in ("service", "model", "model_version", "decision_id", "event_type"):
         if not isinstance(getattr(d, name), str):
             raise TypeError(f"Decision.{name} must be a str, got {type(getattr(d, name)).__name__}")

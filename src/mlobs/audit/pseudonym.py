@@ -86,7 +86,9 @@ class Keyring:
         key_id = key_id or self.active
         keyed = self._keyed.get(key_id)
         if keyed is None:  # copying a keyed HMAC is cheaper than keying a new one per call
-            keyed = self._keyed[key_id] = hmac.new(self._keys[key_id], digestmod=hashlib.sha256)
+            keyed = hmac.new(self._keys[key_id], digestmod=hashlib.sha256)
+            # OpenSSL's HMAC object itself when hmac uses it: copy() without the Python wrapper.
+            keyed = self._keyed[key_id] = getattr(keyed, "_hmac", None) or keyed
         mac = keyed.copy()
         mac.update(subject.encode("utf-8"))
         return key_id, mac.hexdigest()

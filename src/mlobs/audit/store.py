@@ -33,23 +33,24 @@ class Query:
     until: str | None = None  # formatted ts, exclusive
     limit: int | None = None
 
-    def where(self, mark: str) -> tuple[str, list]:
+    def where(self, mark: str, column=str) -> tuple[str, list]:
+        """WHERE text and parameters; column(name) gives the SQL for a query field."""
         clauses, params = [], []
         if self.subjects is not None:
             if not self.subjects:
                 return " WHERE 1 = 0", []
-            clauses.append(f"subject IN ({', '.join([mark] * len(self.subjects))})")
+            clauses.append(f"{column('subject')} IN ({', '.join([mark] * len(self.subjects))})")
             params += self.subjects
-        for column in ("decision_id", "trace_id", "model_version", "outcome", "event_type"):
-            value = getattr(self, column)
+        for name in ("decision_id", "trace_id", "model_version", "outcome", "event_type"):
+            value = getattr(self, name)
             if value is not None:
-                clauses.append(f"{column} = {mark}")
+                clauses.append(f"{column(name)} = {mark}")
                 params.append(value)
         if self.since is not None:
-            clauses.append(f"ts >= {mark}")
+            clauses.append(f"{column('ts')} >= {mark}")
             params.append(self.since)
         if self.until is not None:
-            clauses.append(f"ts < {mark}")
+            clauses.append(f"{column('ts')} < {mark}")
             params.append(self.until)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 

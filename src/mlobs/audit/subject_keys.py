@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import sqlite3
 import threading
@@ -13,6 +14,7 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _CACHE_LIMIT = 200_000
+_b64 = binascii.b2a_base64  # base64.b64encode without its wrapper: called twice per record
 
 
 def encrypt(key: bytes | AESGCM, value: Any, aad: bytes, nonce: bytes | None = None) -> dict[str, str]:
@@ -21,7 +23,7 @@ def encrypt(key: bytes | AESGCM, value: Any, aad: bytes, nonce: bytes | None = N
     nonce = nonce or os.urandom(12)
     cipher = key if isinstance(key, AESGCM) else AESGCM(key)
     ct = cipher.encrypt(nonce, orjson.dumps(value), aad)
-    return {"nonce": base64.b64encode(nonce).decode(), "ct": base64.b64encode(ct).decode()}
+    return {"nonce": _b64(nonce, newline=False).decode(), "ct": _b64(ct, newline=False).decode()}
 
 
 def decrypt(key: bytes, box: dict[str, str], aad: bytes) -> Any:

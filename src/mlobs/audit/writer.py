@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import threading
 import time
 from collections import deque
@@ -48,33 +49,70 @@ class _Prepared:
 class _Group:
     """Records that will share one commit, and one future for all their outcomes."""
 
-    __slots__ = ("items", "future")
+    __slots__ = ("items", "future", "_loops")
 
     def __init__(self) -> None:
         self.items: list[Item] = []
         self.future: Future = Future()
         # Running futures cannot be cancelled: one caller giving up must not cancel its neighbours.
         self.future.set_running_or_notify_cancel()
+        self._loops: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
+
+    def for_loop(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+        """The group's outcome as a future of `loop`, one per loop and group: a commit wakes an
+        event loop once, however many of its requests the group holds. Only `loop` touches it."""
+        shared = self._loops.get(loop)
+        if shared is None:
+            shared = self._loops[loop] = loop.create_future()
+            self.future.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, shared, done))
+        return shared
+
+
+def _settle(shared: asyncio.Future, done: Future) -> None:
+    if not shared.done():
+        shared.set_result(done.result())
 
 
 class Pending:
     """One record's place in a group commit: result() is its Receipt once durable, or raises."""
 
-    __slots__ = ("_future", "_index")
+    __slots__ = ("_group", "_index")
 
-    def __init__(self, future: Future, index: int) -> None:
-        self._future = future
+    def __init__(self, group: _Group, index: int) -> None:
+        self._group = group
         self._index = index
 
     def done(self) -> bool:
-        return self._future.done()
+        return self._group.future.done()
 
     def result(self, timeout: float | None = None):
-        return _unwrap(self._future.result(timeout)[self._index])
+        return _unwrap(self._group.future.result(timeout)[self._index])
 
-    async def wait(self):
-        """Await without blocking the event loop (the writer resolves the future from its thread)."""
-        return _unwrap((await asyncio.wrap_future(self._future))[self._index])
+    async def wait(self, timeout: float | None = None):
+        """Await without blocking the event loop. Raises TimeoutError after `timeout` seconds;
+        giving up (or being cancelled) leaves the record and its neighbours in the group alone."""
+        loop = asyncio.get_running_loop()
+        shared = self._group.for_loop(loop)
+        if not shared.done():
+            # What asyncio.wait_for does, without a Task per call: a waiter of our own, woken
+            # by the group or by the deadline, so cancelling this caller cancels only the waiter.
+            waiter = loop.create_future()
+
+            def wake(_: object) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            shared.add_done_callback(wake)
+            deadline = loop.call_later(timeout, wake, None) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                shared.remove_done_callback(wake)
+                if deadline is not None:
+                    deadline.cancel()
+            if not shared.done():
+                raise TimeoutError(f"audit record not durable within {timeout} s")
+        return _unwrap(shared.result()[self._index])
 
 
 def _unwrap(outcome):
@@ -114,7 +152,13 @@ class Writer:
         self._pending = 0
         self._closed = False
         self.stats = {"records": 0, "batches": 0, "failed_batches": 0, "rejected_full": 0, "checkpoints": 0}
+        # Two stages, so that SQLite's work on one group (done without the GIL) overlaps the
+        # Python work of preparing the next: the preparer pseudonymises keys and encrypts, the
+        # committer chains, inserts and commits, one group at a time and in order.
+        self._prepared: queue.Queue = queue.Queue(maxsize=1)
+        self._committer = threading.Thread(target=self._commit_loop, name="mlobs-audit-committer", daemon=True)
         self._thread = threading.Thread(target=self._run, name="mlobs-audit-writer", daemon=True)
+        self._committer.start()
         self._thread.start()
 
     def submit(self, item: Item) -> Pending:
@@ -131,8 +175,9 @@ class Writer:
             group.items.append(item)
             self._pending += 1
             index = len(group.items) - 1
-        self._wake.set()
-        return Pending(group.future, index)
+        if not self._wake.is_set():  # setting a set Event still takes its lock and notifies
+            self._wake.set()
+        return Pending(group, index)
 
     @property
     def pending(self) -> int:
@@ -144,7 +189,9 @@ class Writer:
                 return
             self._closed = True
         self._wake.set()
+        deadline = time.monotonic() + timeout
         self._thread.join(timeout)
+        self._committer.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         busy = False
@@ -158,22 +205,28 @@ class Writer:
                 time.sleep(self._group_wait)
             with self._lock:
                 group = self._groups.popleft() if self._groups else None
-                if group is not None:
-                    self._pending -= len(group.items)
                 if not self._groups:
                     self._wake.clear()
                 closing = self._closed and group is None
             if closing:
                 break
             if group is not None:
-                try:
-                    outcomes = self._flush(group.items)
-                except Exception as exc:  # a bug here must not leave callers waiting
-                    log.error("audit: writer error: %s", type(exc).__name__)
-                    outcomes = [AuditUnavailable(f"audit writer error: {type(exc).__name__}")] * len(group.items)
-                group.future.set_result(outcomes)
+                self._prepared.put((group, self._stage(group.items)))
                 with self._lock:
                     busy = bool(self._groups)
+        self._prepared.put(None)
+
+    def _commit_loop(self) -> None:
+        while (job := self._prepared.get()) is not None:
+            group, (prepared, outcomes) = job
+            try:
+                outcomes = self._commit(prepared, outcomes)
+            except Exception as exc:  # a bug here must not leave callers waiting
+                log.error("audit: writer error: %s", type(exc).__name__)
+                outcomes = [AuditUnavailable(f"audit writer error: {type(exc).__name__}")] * len(group.items)
+            with self._lock:  # pending until committed: queue_size bounds every record not yet durable
+                self._pending -= len(group.items)
+            group.future.set_result(outcomes)
         self._final_checkpoint()
 
     def _final_checkpoint(self) -> None:
@@ -186,19 +239,32 @@ class Writer:
 
     def _flush(self, items: list[Item]) -> list:
         """Write one group; returns each item's outcome (Receipt, Checkpoint or an exception), in order."""
+        return self._commit(*self._stage(items))
+
+    def _stage(self, items: list[Item]) -> tuple[list[_Prepared] | None, list]:
+        """The preparer's half: keys and encryption. A failure here fails the whole group."""
         outcomes: list = [None] * len(items)
         try:
-            prepared = self._prepare(items, outcomes)
-            if not prepared:
-                return outcomes
+            return self._prepare(items, outcomes), outcomes
+        except Exception as exc:
+            return None, self._failed(items, outcomes, exc)
+
+    def _failed(self, items: list, outcomes: list, exc: Exception) -> list:
+        self.stats["failed_batches"] += 1
+        # Type and message only: store errors never carry record values.
+        log.error("audit: batch of %d records not written: %s: %s", len(items), type(exc).__name__, exc)
+        message = f"audit store failed: {type(exc).__name__}: {exc}"
+        return [o if o is not None else AuditUnavailable(message) for o in outcomes]
+
+    def _commit(self, prepared: list[_Prepared] | None, outcomes: list) -> list:
+        """The committer's half: chain, insert and commit durably, then each item's outcome."""
+        if not prepared:
+            return outcomes
+        try:
             forced = any(p.item.checkpoint for p in prepared)
             batch = self._store.write(lambda seq, prev: self._build(prepared, seq, prev, forced))
         except Exception as exc:
-            self.stats["failed_batches"] += 1
-            # Type and message only: store errors never carry record values.
-            log.error("audit: batch of %d records not written: %s: %s", len(items), type(exc).__name__, exc)
-            message = f"audit store failed: {type(exc).__name__}: {exc}"
-            return [o if o is not None else AuditUnavailable(message) for o in outcomes]
+            return self._failed(prepared, outcomes, exc)
         self.stats["batches"] += 1
         self.stats["records"] += len(batch.records)
         if batch.checkpoint is not None:

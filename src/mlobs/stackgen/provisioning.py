@@ -9,7 +9,7 @@ from mlobs import catalog
 from mlobs.stackgen import config
 from mlobs.stackgen.yamlout import dump
 
-TRACE_ID = "trace_id"  # exemplar label and JSON log field (mlobs.instrument, mlobs.logs)
+TRACE_ID = "trace_id"  # exemplar label and JSON log field (mlobs.instrumentation, mlobs.logs)
 SERVICE_NAME = "service.name"  # span resource attribute = the `service` metric label
 
 

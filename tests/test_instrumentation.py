@@ -9,7 +9,7 @@ from opentelemetry.trace import SpanKind
 
 from mlobs import ModelInfo, instrument
 from mlobs.errors import InputRejected
-from mlobs.instrument import NullTelemetry
+from mlobs.instrumentation import NullTelemetry
 
 MODEL = ModelInfo("toy", "v1abc", "data123", "code456", classes=("no", "yes"))
 LABELS = {"service": "toy", "model": "toy", "model_version": "v1abc"}
