@@ -20,6 +20,7 @@ from starlette.responses import Response
 from mlobs import catalog
 from mlobs.drift.shipper import DriftShipper
 from mlobs.errors import install_handlers, install_server_error_handler
+from mlobs.heap import freeze_startup_heap
 from mlobs.inference import InferenceRunner
 from mlobs.logs import JsonLogWriter, install
 from mlobs.metrics import ServiceMetrics
@@ -274,6 +275,8 @@ def instrument(
     is set (or to `span_exporter`), nowhere otherwise.
     """
     settings = settings or get_settings()
+    if settings.gc_freeze:
+        app.router.on_startup.append(freeze_startup_heap)
     add_probes(app, model_info)
     if not settings.telemetry_enabled:
         install_handlers(app, None)

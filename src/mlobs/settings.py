@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     artifacts_dir: Path = Field(default_factory=_default_artifacts_dir)
 
     telemetry_enabled: bool = True
+    # Freeze the startup heap out of the garbage collector once the app has started (mlobs.heap).
+    gc_freeze: bool = True
     access_log: bool = True
     log_level: str = "INFO"
     log_queue_size: int = Field(10_000, gt=0)
