@@ -36,22 +36,6 @@ def rotate(image: Image.Image | np.ndarray, degrees: float) -> Image.Image:
     return img.rotate(degrees, resample=Image.BILINEAR, fillcolor=0)
 
 
-def jitter(image: Image.Image | np.ndarray, rng: np.random.Generator, degrees: float = 4.0, shift: float = 1.0, scale: float = 0.04) -> Image.Image:
-    """A small random affine (rotation, translation in pixels, scale): more held-out variety without
-    repeating an image, for benchmark windows larger than the pool."""
-    img = image.convert("L") if isinstance(image, Image.Image) else _image(_array(image))
-    angle = np.deg2rad(rng.uniform(-degrees, degrees))
-    s = 1.0 + rng.uniform(-scale, scale)
-    dx, dy = rng.uniform(-shift, shift, 2)
-    cx, cy = (img.width - 1) / 2.0, (img.height - 1) / 2.0
-    cos, sin = np.cos(angle) / s, np.sin(angle) / s
-    # Inverse map output -> input around the centre, as PIL's affine transform expects.
-    a, b, d, e = cos, sin, -sin, cos
-    c = cx - a * (cx + dx) - b * (cy + dy)
-    f = cy - d * (cx + dx) - e * (cy + dy)
-    return img.transform(img.size, Image.AFFINE, (a, b, c, d, e, f), resample=Image.BILINEAR, fillcolor=0)
-
-
 class ClassPriorSampler:
     """Draws indices of a labelled pool so that chosen classes are over-represented.
 

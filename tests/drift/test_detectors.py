@@ -3,9 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlobs.drift.detectors.image_stats import image_statistics
 from mlobs.drift.detectors import (
     Detector,
     EmbeddingMMD,
+    ImageStatsKS,
     NotFittedError,
     SoftmaxKS,
     TabularChiSquare,
@@ -26,7 +28,9 @@ def probs(rng: np.random.Generator, n: int, shift: float = 0.0) -> np.ndarray:
 
 
 def test_every_detector_satisfies_the_interface():
-    for detector in (SoftmaxKS(), EmbeddingMMD(), TextOOV(["a"]), TabularKS(["x"]), TabularChiSquare(["c"])):
+    for detector in (
+        SoftmaxKS(), EmbeddingMMD(), ImageStatsKS(), TextOOV(["a"]), TabularKS(["x"]), TabularChiSquare(["c"])
+    ):
         assert isinstance(detector, Detector)
 
 
@@ -66,6 +70,14 @@ def test_embedding_mmd_catches_mild_noise_on_images():
     assert noisy.drift and noisy.p_value < 0.05
 
 
+def test_embedding_mmd_p_value_counts_the_observed_split_so_it_is_never_zero():
+    rng = np.random.default_rng(12)
+    detector = EmbeddingMMD(n_permutations=20)
+    detector.fit(rng.normal(0, 1, (60, 8, 8)).astype(np.float32))
+    [result] = detector.score(rng.normal(3, 1, (60, 8, 8)).astype(np.float32))
+    assert result.p_value == pytest.approx(1 / 21) and result.drift
+
+
 def test_embedding_mmd_gives_the_same_answer_twice_for_one_window():
     rng = np.random.default_rng(3)
     images = rng.normal(0, 1, (120, 8, 8)).astype(np.float32)
@@ -79,6 +91,50 @@ def test_embedding_mmd_rejects_images_of_another_shape():
     detector.fit(np.zeros((20, 1, 8, 8), dtype=np.float32))
     with pytest.raises(ValueError, match="do not match"):
         detector.score(np.zeros((20, 1, 9, 9), dtype=np.float32))
+
+
+def strokes(rng: np.random.Generator, n: int, size: int = 16) -> np.ndarray:
+    """Smooth bright bars of random position, width and brightness on black: digit-like images in [-1, 1]."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    centre = rng.uniform(size * 0.3, size * 0.7, (n, 2, 1, 1))
+    width = rng.uniform(1.5, 3.0, (n, 1, 1))
+    brightness = rng.uniform(0.6, 1.0, (n, 1, 1))
+    bar = np.exp(-np.square(xx - centre[:, 0]) / (2 * width**2) - np.square(yy - centre[:, 1]) / (2 * (size * 0.2) ** 2))
+    return (2.0 * brightness * bar - 1.0)[:, None].astype(np.float32)
+
+
+def test_image_statistics_are_mean_spread_and_laplacian_energy_per_image():
+    flat = np.full((1, 1, 6, 6), 0.5, dtype=np.float32)
+    checker = (np.indices((6, 6)).sum(axis=0) % 2).astype(np.float32)[None, None]
+    stats = image_statistics(np.concatenate([flat, checker]))
+    assert stats.shape == (2, 3)
+    assert stats[0].tolist() == pytest.approx([0.5, 0.0, 0.0])
+    assert stats[1].tolist() == pytest.approx([0.5, 0.5, 16.0])  # each inner pixel: 4 * 1 - 0, or 0 - 4 * 1
+
+
+def test_image_stats_finds_no_drift_on_images_like_the_reference():
+    rng = np.random.default_rng(10)
+    detector = ImageStatsKS()
+    detector.fit(strokes(rng, 400))
+    results = detector.score(strokes(rng, 200))
+    assert [r.feature for r in results] == ["mean", "std", "laplacian_energy"]
+    assert all(r.detector == "image_stats" for r in results)
+    assert not any(r.drift for r in results)
+    assert results[0].threshold == pytest.approx(0.05 / 3)  # Bonferroni over the 3 statistics
+
+
+def test_image_stats_catches_mild_noise_in_the_laplacian_energy():
+    rng = np.random.default_rng(11)
+    detector = ImageStatsKS()
+    detector.fit(strokes(rng, 400))
+    window = strokes(rng, 200)
+    noisy = {r.feature: r for r in detector.score(window + rng.normal(0, 0.05, window.shape).astype(np.float32))}
+    assert noisy["laplacian_energy"].drift and noisy["laplacian_energy"].statistic > 0.5
+
+
+def test_image_stats_rejects_images_too_small_for_a_laplacian():
+    with pytest.raises(ValueError, match="3x3"):
+        image_statistics(np.zeros((4, 2, 2), dtype=np.float32))
 
 
 VOCABULARY = ["good", "bad", "film", "plot", "great", "awful", "acting", "the", "a", "was"]

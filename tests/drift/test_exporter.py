@@ -139,3 +139,25 @@ def test_the_latest_versions_are_fitted_before_the_exporter_says_ready(exporter,
     app.state.engine.preload()
     assert client.get("/readyz").status_code == 200
     assert isinstance(app.state.engine._plans[("sentiment", "v1")], list)
+
+
+def test_shipped_images_are_tested_per_image_statistic(tmp_path):
+    rng = np.random.default_rng(6)
+    images = rng.normal(0, 0.1, (300, 1, 8, 8)).astype(np.float32)
+    save_reference(tmp_path / "vision" / "v1", probs=probs(rng, 200), images=images[:200])
+    settings = Settings(
+        artifacts_dir=tmp_path,
+        drift=DriftSettings(window_size=100, min_window_samples=50, mmd_permutations=10),
+        _env_file=None,
+    )
+    app = create_app(settings)
+    noisy = images[200:] + rng.normal(0, 0.1, images[200:].shape).astype(np.float32)
+    samples = [{"probs": p.tolist(), "image": i.tolist()} for p, i in zip(probs(rng, 100), noisy)]
+    with TestClient(app) as client:
+        client.post("/ingest", json={"service": "vision", "model": "vision", "model_version": "v1", "samples": samples})
+        assert app.state.engine.wait_idle(60)
+    labels = {"service": "vision", "model": "vision", "model_version": "v1", "detector": "image_stats"}
+    for feature in ("mean", "std", "laplacian_energy"):
+        assert app.state.registry.get_sample_value("mlobs_drift_p_value", {**labels, "feature": feature}) is not None
+    assert app.state.registry.get_sample_value("mlobs_drift_detected", {**labels, "feature": "std"}) == 1
+    assert app.state.registry.get_sample_value("mlobs_drift_evaluations_total", labels) == 1

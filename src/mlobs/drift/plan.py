@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlobs.drift.detectors import Detector, EmbeddingMMD, SoftmaxKS, TabularChiSquare, TabularKS, TextOOV
+from mlobs.drift.detectors import (
+    Detector,
+    EmbeddingMMD,
+    ImageStatsKS,
+    SoftmaxKS,
+    TabularChiSquare,
+    TabularKS,
+    TextOOV,
+)
 from mlobs.drift.settings import DriftSettings
 
 
@@ -52,6 +60,7 @@ def plan(reference: dict[str, np.ndarray], settings: DriftSettings) -> list[Plan
     if "probs" in reference:
         planned.append(Planned(SoftmaxKS(alpha), "probs", _field("probs")))
     if "images" in reference:
+        planned.append(Planned(ImageStatsKS(alpha), "images", _field("image")))
         planned.append(Planned(EmbeddingMMD(alpha, n_permutations=settings.mmd_permutations), "images", _field("image")))
     if "texts" in reference and "vocabulary" in reference:
         planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))

@@ -4,7 +4,7 @@ Convention: {artifacts_dir}/{model}/{version}/reference.npz, written by the trai
 save_reference(version_dir, **arrays). Keys the drift exporter understands (mlobs.drift.plan):
 
     probs        (n, classes) float  softmax outputs on held-out data           -> softmax KS
-    images       (n, [c,] h, w) float preprocessed held-out images              -> embedding MMD
+    images       (n, [c,] h, w) float preprocessed held-out images              -> image stats KS, embedding MMD
     texts        (n,) str  held-out texts, with vocabulary (v,) str             -> text OOV rate
     numeric      (n, f) float, with numeric_features (f,) str                  -> tabular KS
     categorical  (n, f) str,   with categorical_features (f,) str              -> tabular chi-square

@@ -42,13 +42,6 @@ def test_rotation_moves_pixels_but_keeps_size_and_black_fill(digit):
     assert np.asarray(rotated)[0, 0] == 0
 
 
-def test_jitter_gives_a_new_but_similar_image(digit):
-    jittered = np.asarray(images.jitter(digit, np.random.default_rng(1)), dtype=float)
-    base = np.asarray(digit, dtype=float)
-    assert not np.array_equal(jittered, base)
-    assert np.corrcoef(jittered.ravel(), base.ravel())[0, 1] > 0.7
-
-
 def test_class_prior_sampler_over_represents_the_favoured_classes_without_repeats():
     labels = np.repeat(np.arange(10), 100)
     sampler = images.ClassPriorSampler(labels, favoured=[0, 1], weight=0.8, seed=0)

@@ -4,6 +4,7 @@ Importing this package is cheap: alibi-detect and torch load on the first fit().
 
 from mlobs.drift.detectors.base import Detector, DriftResult, NotFittedError
 from mlobs.drift.detectors.embedding_mmd import EmbeddingMMD
+from mlobs.drift.detectors.image_stats import ImageStatsKS
 from mlobs.drift.detectors.softmax_ks import SoftmaxKS
 from mlobs.drift.detectors.tabular import TabularChiSquare, TabularKS
 from mlobs.drift.detectors.text_oov import TextOOV
@@ -12,6 +13,7 @@ __all__ = [
     "Detector",
     "DriftResult",
     "EmbeddingMMD",
+    "ImageStatsKS",
     "NotFittedError",
     "SoftmaxKS",
     "TabularChiSquare",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlobs.drift.detectors.base import DriftResult, require_fitted
+from mlobs.drift.detectors.base import DriftResult, as_images, require_fitted
 
 
 def build_encoder(channels: int, height: int, width: int, latent_dim: int = 32, seed: int = 0):
@@ -48,7 +48,7 @@ class EmbeddingMMD:
     def fit(self, reference: np.ndarray) -> None:
         from alibi_detect.cd import MMDDrift
 
-        reference = _as_images(reference)
+        reference = as_images(reference)
         self._shape = reference.shape[1:]
         self._encoder = build_encoder(*self._shape, latent_dim=self.latent_dim, seed=self.seed)
         self._engine = MMDDrift(
@@ -62,7 +62,7 @@ class EmbeddingMMD:
     def embed(self, images: np.ndarray) -> np.ndarray:
         import torch
 
-        images = _as_images(images)
+        images = as_images(images)
         if images.shape[1:] != self._shape:
             raise ValueError(f"images of shape {images.shape[1:]} do not match the reference's {self._shape}")
         with torch.no_grad():
@@ -77,22 +77,16 @@ class EmbeddingMMD:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the permutation test gives the same answer for the same window
             data = self._engine.predict(embedded)["data"]
+        # Alibi's p-value is the share of permutations at least as extreme, which can be 0; counting the
+        # observed split as one of them (Phipson & Smyth 2010) keeps the test valid at small thresholds.
+        p_value = (float(data["p_val"]) * self.n_permutations + 1.0) / (self.n_permutations + 1.0)
         return [
             DriftResult(
                 detector=self.name,
                 feature="",
-                p_value=float(data["p_val"]),
+                p_value=p_value,
                 statistic=float(data["distance"]),
-                threshold=float(data["threshold"]),
-                drift=bool(data["is_drift"]),
+                threshold=self.p_value,
+                drift=p_value < self.p_value,
             )
         ]
-
-
-def _as_images(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 3:
-        x = x[:, None, :, :]
-    if x.ndim != 4:
-        raise ValueError(f"images must be (samples, height, width) or (samples, channels, height, width), got {x.shape}")
-    return np.ascontiguousarray(x)

@@ -7,17 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlobs.drift.detectors.base import DriftResult, require_fitted
-
-
-def _per_feature(name: str, features: Sequence[str], data: dict) -> list[DriftResult]:
-    p_values = np.atleast_1d(data["p_val"]).astype(float)
-    statistics = np.atleast_1d(data["distance"]).astype(float)
-    threshold = float(data["threshold"])
-    return [
-        DriftResult(name, feature, float(p), float(s), threshold, bool(p < threshold))
-        for feature, p, s in zip(features, p_values, statistics)
-    ]
+from mlobs.drift.detectors.base import DriftResult, per_feature_results, require_fitted
 
 
 def _check_columns(x: np.ndarray, features: Sequence[str]) -> None:
@@ -45,7 +35,7 @@ class TabularKS:
         require_fitted(self._engine, self.name)
         window = np.asarray(window, dtype=np.float32)
         _check_columns(window, self.features)
-        return _per_feature(self.name, self.features, self._engine.predict(window, drift_type="batch")["data"])
+        return per_feature_results(self.name, self.features, self._engine.predict(window, drift_type="batch")["data"])
 
 
 class TabularChiSquare:
@@ -83,4 +73,4 @@ class TabularChiSquare:
         window = np.asarray(window, dtype=object)
         _check_columns(window, self.features)
         data = self._engine.predict(self._encode(window), drift_type="batch")["data"]
-        return _per_feature(self.name, self.features, data)
+        return per_feature_results(self.name, self.features, data)
