@@ -156,6 +156,8 @@ class Writer:
         # Python work of preparing the next: the preparer pseudonymises keys and encrypts, the
         # committer chains, inserts and commits, one group at a time and in order.
         self._prepared: queue.Queue = queue.Queue(maxsize=1)
+        self._idle = threading.Event()  # the committer has nothing to do
+        self._idle.set()
         self._committer = threading.Thread(target=self._commit_loop, name="mlobs-audit-committer", daemon=True)
         self._thread = threading.Thread(target=self._run, name="mlobs-audit-writer", daemon=True)
         self._committer.start()
@@ -203,6 +205,12 @@ class Writer:
             # (PostgreSQL's commit_delay with commit_siblings.)
             if self._group_wait and busy:
                 time.sleep(self._group_wait)
+            # A group that is not full keeps growing until the committer is free: preparing it
+            # early would only make it commit alone, paying a whole commit for a few records.
+            with self._lock:
+                full = bool(self._groups) and len(self._groups[0].items) >= self._max_batch
+            if not full:
+                self._idle.wait()
             with self._lock:
                 group = self._groups.popleft() if self._groups else None
                 if not self._groups:
@@ -211,6 +219,7 @@ class Writer:
             if closing:
                 break
             if group is not None:
+                self._idle.clear()
                 self._prepared.put((group, self._stage(group.items)))
                 with self._lock:
                     busy = bool(self._groups)
@@ -227,6 +236,8 @@ class Writer:
             with self._lock:  # pending until committed: queue_size bounds every record not yet durable
                 self._pending -= len(group.items)
             group.future.set_result(outcomes)
+            if self._prepared.empty():
+                self._idle.set()
         self._final_checkpoint()
 
     def _final_checkpoint(self) -> None:
