@@ -134,3 +134,20 @@ def test_a_cancelled_async_caller_leaves_its_neighbours_in_the_group_to_finish(f
 
     cancelled, receipt = asyncio.run(scenario())
     assert cancelled and receipt.seq == 3 and log.query(decision_id=receipt.decision_id)
+
+
+def test_a_group_finishing_after_its_callers_event_loop_closed_logs_no_error(faulty, caplog):
+    log, store = faulty
+    log.settings = log.settings.model_copy(update={"append_timeout_s": 0.1})
+    store.release.clear()
+    first = log.submit(decision(0))
+    assert store.entered.wait(5)
+
+    async def impatient():
+        return await log.append_async(decision(1))
+
+    with pytest.raises(AuditUnavailable):
+        asyncio.run(impatient())  # its loop is gone before its group commits
+    store.release.set()
+    assert first.result(5).seq == 1 and log.append(decision(2)).seq == 3
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

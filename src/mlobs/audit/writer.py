@@ -64,8 +64,15 @@ class _Group:
         shared = self._loops.get(loop)
         if shared is None:
             shared = self._loops[loop] = loop.create_future()
-            self.future.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, shared, done))
+            self.future.add_done_callback(lambda done: _settle_from_thread(loop, shared, done))
         return shared
+
+
+def _settle_from_thread(loop: asyncio.AbstractEventLoop, shared: asyncio.Future, done: Future) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, shared, done)
+    except RuntimeError:  # the loop closed while its callers' records were being committed
+        pass
 
 
 def _settle(shared: asyncio.Future, done: Future) -> None:
