@@ -160,7 +160,7 @@ class Writer:
         self._closed = False
         self.stats = {"records": 0, "batches": 0, "failed_batches": 0, "rejected_full": 0, "checkpoints": 0}
         # Two stages, so that SQLite's work on one group (done without the GIL) overlaps the
-        # Python work of preparing the next: the preparer pseudonymises keys and encrypts, the
+        # Python work of preparing the next: the preparer finds subject keys and encrypts, the
         # committer chains, inserts and commits, one group at a time and in order.
         self._prepared: queue.Queue = queue.Queue(maxsize=1)
         self._idle = threading.Event()  # the committer has nothing to do
