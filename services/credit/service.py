@@ -60,11 +60,12 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
                 "model": info.name, "model_version": info.version}
         decision_id = new_decision_id()
         if decisions is not None:
+            raw = application.model_dump(mode="json")
             await decisions.record(
                 subject=application.applicant_id, inputs=minimised(features),
-                personal={**application.personal.model_dump(mode="json"), "age": features["age"]},
+                personal={**raw["personal"], "age": features["age"]},
                 output={"score": body["score"], "default_probability": body["default_probability"]},
-                outcome=outcome, reason_codes=reasons, raw=application.model_dump(mode="json"),
+                outcome=outcome, reason_codes=reasons, raw=raw,
                 latency_ms=round((time.perf_counter() - start) * 1000, 3), decision_id=decision_id,
             )
         return {"decision_id": decision_id, **body}

@@ -21,6 +21,8 @@ class InputRejected(Exception):
 class Unavailable(Exception):
     """The service cannot answer safely right now (e.g. the audit log is down): a 503."""
 
+    status_code = 503
+
     def __init__(self, code: str, message: str, retry_after: int = 1):
         super().__init__(message)
         self.code = code
@@ -89,7 +91,7 @@ def install_handlers(app: FastAPI, metrics: ServiceMetrics | None) -> None:
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=getattr(exc, "status_code", 503),
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code,
                             headers={"Retry-After": str(exc.retry_after)})
 
     app.add_exception_handler(InputRejected, rejected)

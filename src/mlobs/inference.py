@@ -14,9 +14,10 @@ from mlobs.errors import Unavailable
 
 
 class InferenceTimeout(Unavailable):
+    status_code = 504
+
     def __init__(self, timeout_s: float):
         super().__init__("inference_timeout", f"inference took longer than {timeout_s:g} s; retry later")
-        self.status_code = 504
 
 
 class InferenceRunner:

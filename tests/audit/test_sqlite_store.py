@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlobs.audit.sqlite_store import SqliteStore
+from mlobs.audit.sqlite_store import SqliteStore, field
 from mlobs.audit.store import Query
 
 
@@ -20,7 +20,7 @@ def store(tmp_path):
     (Query(since="2026-01-01T00:00:00.000000Z", until="2026-01-02T00:00:00.000000Z"), "audit_records_by_ts"),
 ])
 def test_lookups_by_indexed_header_fields_use_their_index(store, query, index):
-    where, params = query.where("?", SqliteStore.field)
+    where, params = query.where("?", field)
     plan = " ".join(row[3] for row in store._reader().execute(f"EXPLAIN QUERY PLAN SELECT seq FROM audit_records{where}", params))
     assert f"USING INDEX {index}" in plan
 

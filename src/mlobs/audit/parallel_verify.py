@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 import time
 from typing import Iterator
 
@@ -15,17 +14,9 @@ from mlobs.audit.verify import Segment, VerifyReport, _report, check_segment, ch
 
 
 def iter_range(url: str, lo: int, hi: int, chunk: int = 10_000) -> Iterator[tuple]:
-    """Stored rows with lo <= seq <= hi, read-only, without opening (or migrating) the store."""
+    """PostgreSQL rows with lo <= seq <= hi, without opening (or migrating) the store.
+    SQLite ranges are checked by mlobs.audit.sqlite_verify instead."""
     sql = f"SELECT {SELECT_COLUMNS} FROM audit_records WHERE seq BETWEEN {int(lo)} AND {int(hi)} ORDER BY seq"
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
-        try:
-            cur = conn.execute(sql)
-            while rows := cur.fetchmany(chunk):
-                yield from rows
-        finally:
-            conn.close()
-        return
     import psycopg
 
     with psycopg.connect(url) as conn, conn.cursor(name="audit_verify_range") as cur:

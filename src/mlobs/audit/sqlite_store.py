@@ -76,8 +76,6 @@ def _triggers() -> str:
 
 
 class SqliteStore:
-    field = staticmethod(field)
-
     def __init__(self, path: str | Path, busy_timeout_s: float = 10.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
