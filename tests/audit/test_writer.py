@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -151,3 +152,31 @@ def test_a_group_finishing_after_its_callers_event_loop_closed_logs_no_error(fau
     store.release.set()
     assert first.result(5).seq == 1 and log.append(decision(2)).seq == 3
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_under_load_a_group_lingers_to_gather_the_records_that_follow(audit_settings, clock):
+    store = FaultyStore(open_store(audit_settings.store_url))
+    log = AuditLog.open(audit_settings.model_copy(update={"group_wait_s": 0.5}), clock=clock, store=store)
+    try:
+        store.release.clear()
+        log.submit(decision(0))
+        assert store.entered.wait(5)
+        together = [log.submit(decision(i)) for i in (1, 2, 3)]  # several callers at once: load
+        store.release.set()
+        assert [p.result(5).seq for p in together] == [2, 3, 4]
+        commits = log.store.commits
+        first = log.submit(decision(4))
+        time.sleep(0.05)
+        second = log.submit(decision(5))
+        assert (first.result(5).seq, second.result(5).seq) == (5, 6)
+        assert log.store.commits == commits + 1
+    finally:
+        log.close()
+
+
+def test_only_several_records_arriving_fast_count_as_load(make_log):
+    writer = make_log(group_wait_s=0.015)._writer
+    assert not writer._under_load(1, 0.001)  # a lone caller never lingers
+    assert not writer._under_load(2, 1.0)  # two callers a second apart
+    assert writer._under_load(6, 0.016)
+    assert not make_log(group_wait_s=0)._writer._under_load(6, 0.016)

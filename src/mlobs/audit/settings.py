@@ -25,8 +25,9 @@ class AuditSettings(BaseModel):
     max_batch: int = Field(1_000, gt=0)
     checkpoint_every: int = Field(10_000, gt=0)
     append_timeout_s: float = Field(10.0, gt=0)
-    # Under load, how long the writer lets a group grow before committing it (0: never wait).
-    group_wait_s: float = Field(0.004, ge=0, le=0.1)
+    # Under load (several records per group, arriving fast), how long after its first record a
+    # group may grow before it is committed; a lone caller never waits (0: never wait).
+    group_wait_s: float = Field(0.015, ge=0, le=0.1)
     busy_timeout_s: float = Field(10.0, gt=0)
 
     def resolved(self, base_dir: Path) -> AuditSettings:

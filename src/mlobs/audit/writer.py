@@ -49,10 +49,11 @@ class _Prepared:
 class _Group:
     """Records that will share one commit, and one future for all their outcomes."""
 
-    __slots__ = ("items", "future", "_loops")
+    __slots__ = ("items", "future", "born", "_loops")
 
     def __init__(self) -> None:
         self.items: list[Item] = []
+        self.born = time.monotonic()
         self.future: Future = Future()
         # Running futures cannot be cancelled: one caller giving up must not cancel its neighbours.
         self.future.set_running_or_notify_cancel()
@@ -203,21 +204,17 @@ class Writer:
         self._committer.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
-        busy = False
+        loaded, last_pop = False, time.monotonic()
         while True:
             self._wake.wait()
-            # Under load (records arrived while the last group was being committed), wait a moment
-            # so the group grows: the request path hands records over one at a time, and a commit
-            # per record costs more than the wait costs latency. A lone caller never waits.
-            # (PostgreSQL's commit_delay with commit_siblings.)
-            if self._group_wait and busy:
-                time.sleep(self._group_wait)
             # A group that is not full keeps growing until the committer is free: preparing it
             # early would only make it commit alone, paying a whole commit for a few records.
             with self._lock:
                 full = bool(self._groups) and len(self._groups[0].items) >= self._max_batch
             if not full:
                 self._idle.wait()
+            if loaded:
+                self._linger()
             with self._lock:
                 group = self._groups.popleft() if self._groups else None
                 if not self._groups:
@@ -226,11 +223,29 @@ class Writer:
             if closing:
                 break
             if group is not None:
+                now = time.monotonic()
+                loaded = self._under_load(len(group.items), now - last_pop)
+                last_pop = now
                 self._idle.clear()
                 self._prepared.put((group, self._stage(group.items)))
-                with self._lock:
-                    busy = bool(self._groups)
         self._prepared.put(None)
+
+    def _under_load(self, records: int, seconds: float) -> bool:
+        """Whether the next group should linger: several callers at once, arriving fast enough
+        that group_wait_s gathers at least two more records. A lone caller never lingers."""
+        return self._group_wait > 0 and records > 1 and records * self._group_wait >= 2 * seconds
+
+    def _linger(self) -> None:
+        """Under load, let the next group grow until group_wait_s after its first record (or until
+        it is full): a commit costs far more than a record, and the request path hands records over
+        one at a time. (PostgreSQL's commit_delay with commit_siblings.)"""
+        with self._lock:
+            head = self._groups[0] if self._groups else None
+            if head is None or len(head.items) >= self._max_batch:
+                return
+            remaining = head.born + self._group_wait - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
 
     def _commit_loop(self) -> None:
         while (job := self._prepared.get()) is not None:
