@@ -27,7 +27,7 @@ class AuditSettings(BaseModel):
     append_timeout_s: float = Field(10.0, gt=0)
     # Under load (several records per group, arriving fast), how long after its first record a
     # group may grow before it is committed; a lone caller never waits (0: never wait).
-    group_wait_s: float = Field(0.015, ge=0, le=0.1)
+    group_wait_s: float = Field(0.03, ge=0, le=0.1)
     busy_timeout_s: float = Field(10.0, gt=0)
 
     def resolved(self, base_dir: Path) -> AuditSettings:
