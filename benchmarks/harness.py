@@ -40,15 +40,25 @@ def wrk_script(bodies: list[dict], path: Path) -> Path:
     return path
 
 
-def throughput(url: str, seconds: int, script: Path, connections: int = 32) -> float:
+def under_load(url: str, seconds: int, script: Path, connections: int = 32) -> dict[str, float]:
+    """Closed-loop load from wrk: requests per second, and wrk's latency median and p99 (seconds)."""
     out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
          f"{url}/predict"],
         capture_output=True, text=True, check=True,
     ).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"errors under load:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _wrk_seconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _wrk_seconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+    }
+
+
+def _wrk_seconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
 def paced_latencies(url: str, bodies: list[dict], seconds: int, rate: float = 200.0) -> list[float]:
@@ -81,13 +91,16 @@ def compare(name: str, variants: dict[str, dict], bodies: list[dict], workdir: P
             seconds: int, base_env: dict) -> dict[str, dict]:
     """Alternate the variants round by round so drift in the machine hits all of them."""
     script = wrk_script(bodies, workdir / "bodies.lua")
-    results = {v: {"rps": [], "lat": []} for v in variants}
+    results = {v: {"rps": [], "lat": [], "load_p50": [], "load_p99": []} for v in variants}
     for round_ in range(rounds):
         for variant, env in variants.items():
             process, url = start_service(name, {**base_env, **env}, workdir / "service.log")
             try:
-                throughput(url, 2, script)  # warm-up
-                results[variant]["rps"].append(throughput(url, seconds, script))
+                under_load(url, 2, script)  # warm-up
+                load = under_load(url, seconds, script)
+                results[variant]["rps"].append(load["rps"])
+                results[variant]["load_p50"].append(load["p50"])
+                results[variant]["load_p99"].append(load["p99"])
                 results[variant]["lat"].extend(paced_latencies(url, bodies, seconds))
             finally:
                 process.terminate()
