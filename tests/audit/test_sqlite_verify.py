@@ -7,6 +7,7 @@ import pytest
 from audit import attacker
 from audit.factories import decision
 from mlobs.audit.record import GENESIS_HASH
+from mlobs.audit import sqlite_verify
 from mlobs.audit.sqlite_verify import check_range, connect_readonly
 from mlobs.audit.verify import check_segment
 
@@ -43,6 +44,11 @@ def test_a_sound_log_checked_in_chunks_ends_at_its_head_hash(db):
     segment = fast(db)
     assert segment.problem is None and segment.count == N
     assert segment.last_hash == attacker.rows(db)[-1][3]
+
+
+def test_a_sound_log_is_passed_by_the_chunk_comparison_alone(db, monkeypatch):
+    monkeypatch.setattr(sqlite_verify, "_locate", lambda *args: pytest.fail("went record by record"))
+    assert fast(db).count == N and fast(db, lo=11, prev=None).count == N - 10
 
 
 def test_a_range_checked_on_its_own_takes_its_first_link_on_trust(db):
