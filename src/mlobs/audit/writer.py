@@ -236,9 +236,9 @@ class Writer:
         return self._group_wait > 0 and records > 1 and records * self._group_wait >= 2 * seconds
 
     def _linger(self) -> None:
-        """Under load, let the next group grow until group_wait_s after its first record (or until
-        it is full): a commit costs far more than a record, and the request path hands records over
-        one at a time. (PostgreSQL's commit_delay with commit_siblings.)"""
+        """Under load, let the next group grow until group_wait_s after its first record, unless it
+        is already full: a commit costs far more than a record, and the request path hands records
+        over one at a time. (PostgreSQL's commit_delay with commit_siblings.)"""
         with self._lock:
             head = self._groups[0] if self._groups else None
             if head is None or len(head.items) >= self._max_batch:
