@@ -34,13 +34,25 @@ class FaultyStore:
 
 
 @pytest.fixture
-def faulty(audit_settings, clock):
-    store = FaultyStore(open_store(audit_settings.store_url))
-    log = AuditLog.open(audit_settings.model_copy(update={"queue_size": 3, "append_timeout_s": 5}),
-                        clock=clock, store=store)
-    yield log, store
-    store.release.set()
-    log.close()
+def make_faulty(audit_settings, clock):
+    """Logs over a FaultyStore of the test's store; released and closed at the end."""
+    opened: list[tuple[AuditLog, FaultyStore]] = []
+
+    def make(**overrides) -> tuple[AuditLog, FaultyStore]:
+        store = FaultyStore(open_store(audit_settings.store_url))
+        log = AuditLog.open(audit_settings.model_copy(update=overrides), clock=clock, store=store)
+        opened.append((log, store))
+        return log, store
+
+    yield make
+    for log, store in opened:
+        store.release.set()
+        log.close()
+
+
+@pytest.fixture
+def faulty(make_faulty):
+    return make_faulty(queue_size=3, append_timeout_s=5)
 
 
 def test_many_concurrent_appends_share_few_commits(log):
@@ -154,24 +166,20 @@ def test_a_group_finishing_after_its_callers_event_loop_closed_logs_no_error(fau
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
-def test_under_load_a_group_lingers_to_gather_the_records_that_follow(audit_settings, clock):
-    store = FaultyStore(open_store(audit_settings.store_url))
-    log = AuditLog.open(audit_settings.model_copy(update={"group_wait_s": 0.5}), clock=clock, store=store)
-    try:
-        store.release.clear()
-        log.submit(decision(0))
-        assert store.entered.wait(5)
-        together = [log.submit(decision(i)) for i in (1, 2, 3)]  # several callers at once: load
-        store.release.set()
-        assert [p.result(5).seq for p in together] == [2, 3, 4]
-        commits = log.store.commits
-        first = log.submit(decision(4))
-        time.sleep(0.05)
-        second = log.submit(decision(5))
-        assert (first.result(5).seq, second.result(5).seq) == (5, 6)
-        assert log.store.commits == commits + 1
-    finally:
-        log.close()
+def test_under_load_a_group_lingers_to_gather_the_records_that_follow(make_faulty):
+    log, store = make_faulty(group_wait_s=0.5)
+    store.release.clear()
+    log.submit(decision(0))
+    assert store.entered.wait(5)
+    together = [log.submit(decision(i)) for i in (1, 2, 3)]  # several callers at once: load
+    store.release.set()
+    assert [p.result(5).seq for p in together] == [2, 3, 4]
+    commits = log.store.commits
+    first = log.submit(decision(4))
+    time.sleep(0.05)
+    second = log.submit(decision(5))
+    assert (first.result(5).seq, second.result(5).seq) == (5, 6)
+    assert log.store.commits == commits + 1
 
 
 def test_only_several_records_arriving_fast_count_as_load(make_log):

@@ -210,11 +210,11 @@ class Writer:
             # A group that is not full keeps growing until the committer is free: preparing it
             # early would only make it commit alone, paying a whole commit for a few records.
             with self._lock:
-                full = bool(self._groups) and len(self._groups[0].items) >= self._max_batch
-            if not full:
+                head = self._groups[0] if self._groups else None
+            if head is None or len(head.items) < self._max_batch:
                 self._idle.wait()
-            if loaded:
-                self._linger()
+                if loaded and head is not None:
+                    self._linger(head)
             with self._lock:
                 group = self._groups.popleft() if self._groups else None
                 if not self._groups:
@@ -235,16 +235,13 @@ class Writer:
         that group_wait_s gathers at least two more records. A lone caller never lingers."""
         return self._group_wait > 0 and records > 1 and records * self._group_wait >= 2 * seconds
 
-    def _linger(self) -> None:
+    def _linger(self, head: _Group) -> None:
         """Under load, let the next group grow until group_wait_s after its first record, unless it
         is already full: a commit costs far more than a record, and the request path hands records
-        over one at a time. (PostgreSQL's commit_delay with commit_siblings.)"""
-        with self._lock:
-            head = self._groups[0] if self._groups else None
-            if head is None or len(head.items) >= self._max_batch:
-                return
-            remaining = head.born + self._group_wait - time.monotonic()
-        if remaining > 0:
+        over one at a time. (PostgreSQL's commit_delay with commit_siblings.) Only this thread
+        removes groups, so `head` stays the next group while it waits."""
+        remaining = head.born + self._group_wait - time.monotonic()
+        if remaining > 0 and len(head.items) < self._max_batch:
             time.sleep(remaining)
 
     def _commit_loop(self) -> None:
