@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 
 from mlobs.audit.record import GENESIS_HASH, QUERY_FIELDS
 from mlobs.audit.signing import Checkpoint
+from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
 
 
@@ -51,17 +52,6 @@ _ERASE_RAW = f"""DELETE FROM audit_raw WHERE decision_id IN
     (SELECT {field("decision_id")} FROM audit_records WHERE {field("subject")} = ?)"""
 
 APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints")
-_ROWS_PER_STATEMENT = 500
-
-
-def _insert_rows(conn: sqlite3.Connection, insert: str, rows: list[tuple]) -> None:
-    """Many rows per INSERT statement: one sqlite3_step releases the GIL for the whole chunk
-    (executemany steps, and gives up and takes back the GIL, once per row)."""
-    width = len(rows[0])
-    for lo in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[lo : lo + _ROWS_PER_STATEMENT]
-        marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(chunk))
-        conn.execute(f"{insert} {marks}", [value for row in chunk for value in row])
 
 
 def _triggers() -> str:
@@ -115,12 +105,12 @@ class SqliteStore:
                 seq, hash_ = self._head(conn)
                 batch = build(seq, hash_)
                 if batch.records:
-                    _insert_rows(conn, f"INSERT INTO audit_records ({INSERT_COLUMNS}) VALUES", batch.records)
+                    insert_rows(conn, f"INSERT INTO audit_records ({INSERT_COLUMNS}) VALUES", batch.records)
                 if batch.raw_erase:
                     conn.executemany(_ERASE_RAW, [(p,) for p in batch.raw_erase])
                 if batch.raws:
                     sql = "INSERT OR REPLACE INTO audit_raw (decision_id, subject, expires_at, encrypted, payload) VALUES"
-                    _insert_rows(conn, sql, batch.raws)
+                    insert_rows(conn, sql, batch.raws)
                 if batch.checkpoint is not None:
                     c = batch.checkpoint
                     conn.execute(
