@@ -50,3 +50,16 @@ def test_a_key_race_keeps_the_stored_key(tmp_path):
     their_batch.commit()
     assert ours.commit() == {our_key: their_key}
     assert mine.get("p1") == their_key
+
+
+def test_a_cipher_is_made_once_per_key_and_dropped_with_the_key(tmp_path):
+    store = SubjectKeyStore(tmp_path / "keys.db")
+    batch = store.begin()
+    key = batch.key_for("p1")
+    batch.commit()
+    cipher = store.cipher(key)
+    assert store.cipher(key) is cipher
+    batch = store.begin()
+    batch.destroy("p1")
+    batch.commit()
+    assert store.cipher(key) is not cipher

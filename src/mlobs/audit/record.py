@@ -13,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -115,9 +115,9 @@ class Decision:
     details: dict[str, Any] | None = None  # event-specific, e.g. an erasure's reason
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """Proof that a record is durable: its place in the chain."""
+class Receipt(NamedTuple):
+    """Proof that a record is durable: its place in the chain. (A named tuple: one is made per
+    record on the writer's path, at a fifth of a frozen dataclass's cost.)"""
 
     seq: int
     decision_id: str

@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from mlobs.audit.sqlite_rows import insert_rows
+
 _CACHE_LIMIT = 200_000
 _b64 = binascii.b2a_base64  # base64.b64encode without its wrapper: called twice per record
 
@@ -52,6 +54,7 @@ class SubjectKeyStore:
         )
         self._lock = threading.Lock()
         self._cache: dict[str, bytes] = {}
+        self._ciphers: dict[bytes, AESGCM] = {}  # for the cached keys only: dropped with them
         self._absent: set[str] = set()  # known missing, for this batch only
         self._version = self._data_version()
 
@@ -61,7 +64,7 @@ class SubjectKeyStore:
     def _refresh(self) -> None:
         version = self._data_version()
         if version != self._version:
-            self._cache.clear()
+            self._forget_cached()
             self._version = version
 
     def refresh(self) -> None:
@@ -100,8 +103,19 @@ class SubjectKeyStore:
 
     def _remember(self, pseudonym: str, key: bytes) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
+            self._forget_cached()
         self._cache[pseudonym] = key
+
+    def _forget_cached(self) -> None:
+        self._cache.clear()
+        self._ciphers.clear()
+
+    def cipher(self, key: bytes) -> AESGCM:
+        """The AES-GCM object of a key from this store: making one costs about as much as an encryption."""
+        cipher = self._ciphers.get(key)
+        if cipher is None:
+            cipher = self._ciphers[key] = AESGCM(key)
+        return cipher
 
     def begin(self) -> KeyBatch:
         return KeyBatch(self)
@@ -116,32 +130,37 @@ class SubjectKeyStore:
                 if destroyed:
                     conn.executemany("DELETE FROM subject_keys WHERE pseudonym = ?", [(p,) for p in destroyed])
                 if new:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO subject_keys (pseudonym, key) VALUES (?, ?)", list(new.items())
-                    )
-                    pseudonyms, rows = list(new), []
-                    for lo in range(0, len(pseudonyms), 500):
-                        chunk = pseudonyms[lo : lo + 500]
-                        marks = ",".join("?" * len(chunk))
-                        rows += conn.execute(
-                            f"SELECT pseudonym, key FROM subject_keys WHERE pseudonym IN ({marks})", chunk
-                        ).fetchall()
-                    for pseudonym, stored in rows:
-                        stored = bytes(stored)
-                        if stored != new[pseudonym]:
-                            replaced[new[pseudonym]] = stored
+                    before = conn.total_changes
+                    insert_rows(conn, "INSERT OR IGNORE INTO subject_keys (pseudonym, key) VALUES", list(new.items()))
+                    if conn.total_changes - before < len(new):  # another process stored some of them first
+                        replaced = self._stored_instead(conn, new)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             for pseudonym in destroyed:
-                self._cache.pop(pseudonym, None)
+                self._ciphers.pop(self._cache.pop(pseudonym, b""), None)
             for pseudonym, key in new.items():
                 self._remember(pseudonym, replaced.get(key, key))
             self._version = self._data_version()
             if destroyed:
                 # Copy the pages without the keys back into the main file and empty the WAL.
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return replaced
+
+    @staticmethod
+    def _stored_instead(conn: sqlite3.Connection, new: dict[str, bytes]) -> dict[bytes, bytes]:
+        """{our key: the stored key} for the pseudonyms whose insert was ignored. Only after a race:
+        fetching steps once per row, and each step waits for the GIL while a caller runs Python."""
+        pseudonyms, replaced = list(new), {}
+        for lo in range(0, len(pseudonyms), 500):
+            chunk = pseudonyms[lo : lo + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(f"SELECT pseudonym, key FROM subject_keys WHERE pseudonym IN ({marks})", chunk)
+            for pseudonym, stored in rows:
+                stored = bytes(stored)
+                if stored != new[pseudonym]:
+                    replaced[new[pseudonym]] = stored
         return replaced
 
     def close(self) -> None:

@@ -13,14 +13,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import orjson
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
-from mlobs.audit.signing import Checkpoint, Signer, append_checkpoint_file
+from mlobs.audit.signing import Signer, append_checkpoint_file
 from mlobs.audit.store import AuditStore, Batch
 from mlobs.audit.subject_keys import SubjectKeyStore, encrypt
 
@@ -38,8 +37,7 @@ class Item:
     checkpoint: bool = False
 
 
-@dataclass
-class _Prepared:
+class _Prepared(NamedTuple):
     item: Item
     index: int
     payload: bytes
@@ -329,7 +327,6 @@ class Writer:
         prepared = []
         expires = format_ts(self._clock() + self._retention)
         nonces = os.urandom(24 * len(items))  # one system call per batch, not two per record
-        ciphers: dict[bytes, AESGCM] = {}
         for index, (item, key) in enumerate(zip(items, keyed)):
             d = item.decision
             if d is None:
@@ -338,7 +335,7 @@ class Writer:
             cipher = None
             if key is not None:
                 key = replaced.get(key, key)
-                cipher = ciphers.get(key) or ciphers.setdefault(key, AESGCM(key))
+                cipher = self._keys.cipher(key)
             aad = d.decision_id.encode()
             nonce_a, nonce_b = nonces[24 * index : 24 * index + 12], nonces[24 * index + 12 : 24 * index + 24]
             try:
