@@ -63,3 +63,19 @@ def test_a_cipher_is_made_once_per_key_and_dropped_with_the_key(tmp_path):
     batch.destroy("p1")
     batch.commit()
     assert store.cipher(key) is not cipher
+
+
+def test_a_batch_loads_its_stored_keys_in_one_query(tmp_path):
+    first = SubjectKeyStore(tmp_path / "keys.db")
+    batch = first.begin()
+    stored = {p: batch.key_for(p) for p in ("p1", "p2")}
+    batch.commit()
+    fresh = SubjectKeyStore(tmp_path / "keys.db")
+    statements: list[str] = []
+    fresh._conn.set_trace_callback(statements.append)
+    batch = fresh.begin()
+    batch.prefetch({"p1", "p2", "p3"})
+    keys = {p: batch.key_for(p) for p in ("p1", "p2", "p3")}
+    assert [s for s in statements if s.startswith("SELECT")] == [statements[-1]]
+    assert keys["p1"] == stored["p1"] and keys["p2"] == stored["p2"]
+    assert keys["p3"] not in stored.values()

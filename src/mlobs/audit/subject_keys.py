@@ -94,12 +94,16 @@ class SubjectKeyStore:
             for lo in range(0, len(missing), 500):
                 chunk = missing[lo : lo + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(
-                    f"SELECT pseudonym, key FROM subject_keys WHERE pseudonym IN ({marks})", chunk
-                ).fetchall()
-                for pseudonym, key in rows:
-                    self._remember(pseudonym, bytes(key))
-                self._absent.update(set(chunk) - {row[0] for row in rows})
+                # One row for the whole chunk: fetching steps once per row, and each step waits
+                # for the GIL while the callers run Python.
+                (found,) = self._conn.execute(
+                    "SELECT json_group_object(pseudonym, hex(key)) FROM subject_keys "
+                    f"WHERE pseudonym IN ({marks})", chunk
+                ).fetchone()
+                found = orjson.loads(found)
+                for pseudonym, key in found.items():
+                    self._remember(pseudonym, bytes.fromhex(key))
+                self._absent.update(set(chunk) - found.keys())
 
     def _remember(self, pseudonym: str, key: bytes) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
