@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -152,3 +155,17 @@ def test_parallel_verify_passes_a_sound_log(filled):
     reopen, mirror = filled
     report = reopen().verify(mirror, workers=2)
     assert report.ok and report.records == 30 and report.head_hash == reopen().store.head()[1]
+
+
+def test_parallel_verify_works_from_a_script_without_a_main_guard(filled, audit_settings, tmp_path):
+    # Workers are plain interpreters: nothing re-runs the caller's script, as multiprocessing's spawn would.
+    script = tmp_path / "check.py"
+    script.write_text(
+        "from mlobs.audit import AuditLog, AuditSettings\n"
+        f"log = AuditLog.open(AuditSettings.model_validate_json({audit_settings.model_dump_json()!r}))\n"
+        "report = log.verify(workers=2)\n"
+        "log.close()\n"
+        "print(report.ok, report.records)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "30"], done.stderr[-2000:]
