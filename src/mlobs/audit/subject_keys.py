@@ -91,19 +91,23 @@ class SubjectKeyStore:
         """Load every uncached key of a batch in a few queries instead of one per record."""
         with self._lock:
             missing = [p for p in pseudonyms if p not in self._cache]
-            for lo in range(0, len(missing), 500):
-                chunk = missing[lo : lo + 500]
-                marks = ",".join("?" * len(chunk))
-                # One row for the whole chunk: fetching steps once per row, and each step waits
-                # for the GIL while the callers run Python.
-                (found,) = self._conn.execute(
-                    "SELECT json_group_object(pseudonym, hex(key)) FROM subject_keys "
-                    f"WHERE pseudonym IN ({marks})", chunk
-                ).fetchone()
-                found = orjson.loads(found)
-                for pseudonym, key in found.items():
-                    self._remember(pseudonym, bytes.fromhex(key))
-                self._absent.update(set(chunk) - found.keys())
+            found = self._stored(missing)
+            for pseudonym, key in found.items():
+                self._remember(pseudonym, key)
+            self._absent.update(set(missing) - found.keys())
+
+    def _stored(self, pseudonyms: list[str]) -> dict[str, bytes]:
+        """The stored keys of these pseudonyms, one row per query: fetching steps once per row,
+        and each step waits for the GIL while the callers run Python."""
+        found: dict[str, bytes] = {}
+        for lo in range(0, len(pseudonyms), 500):
+            chunk = pseudonyms[lo : lo + 500]
+            marks = ",".join("?" * len(chunk))
+            (keys,) = self._conn.execute(
+                f"SELECT json_group_object(pseudonym, hex(key)) FROM subject_keys WHERE pseudonym IN ({marks})", chunk
+            ).fetchone()
+            found.update((pseudonym, bytes.fromhex(key)) for pseudonym, key in orjson.loads(keys).items())
+        return found
 
     def _remember(self, pseudonym: str, key: bytes) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
@@ -137,7 +141,8 @@ class SubjectKeyStore:
                     before = conn.total_changes
                     insert_rows(conn, "INSERT OR IGNORE INTO subject_keys (pseudonym, key) VALUES", list(new.items()))
                     if conn.total_changes - before < len(new):  # another process stored some of them first
-                        replaced = self._stored_instead(conn, new)
+                        stored = self._stored(list(new))
+                        replaced = {new[p]: key for p, key in stored.items() if key != new[p]}
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -150,21 +155,6 @@ class SubjectKeyStore:
             if destroyed:
                 # Copy the pages without the keys back into the main file and empty the WAL.
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return replaced
-
-    @staticmethod
-    def _stored_instead(conn: sqlite3.Connection, new: dict[str, bytes]) -> dict[bytes, bytes]:
-        """{our key: the stored key} for the pseudonyms whose insert was ignored. Only after a race:
-        fetching steps once per row, and each step waits for the GIL while a caller runs Python."""
-        pseudonyms, replaced = list(new), {}
-        for lo in range(0, len(pseudonyms), 500):
-            chunk = pseudonyms[lo : lo + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(f"SELECT pseudonym, key FROM subject_keys WHERE pseudonym IN ({marks})", chunk)
-            for pseudonym, stored in rows:
-                stored = bytes(stored)
-                if stored != new[pseudonym]:
-                    replaced[new[pseudonym]] = stored
         return replaced
 
     def close(self) -> None:
