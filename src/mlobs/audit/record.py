@@ -117,7 +117,7 @@ class Decision:
 
 class Receipt(NamedTuple):
     """Proof that a record is durable: its place in the chain. (A named tuple: one is made per
-    record on the writer's path, at a fifth of a frozen dataclass's cost.)"""
+    record on the writer's path, at half a frozen dataclass's cost.)"""
 
     seq: int
     decision_id: str
