@@ -39,7 +39,8 @@ def verify_parallel(url: str, head_seq: int, checkpoints: list[Checkpoint], publ
 
 def _start(spec: tuple) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "mlobs.audit.verify_worker"], stdin=subprocess.PIPE,
+    # -P: not the working directory first on sys.path, where a stray `mlobs` could shadow this one.
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "mlobs.audit.verify_worker"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     proc.stdin.write(job(*spec))
     proc.stdin.close()
