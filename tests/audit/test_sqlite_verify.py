@@ -6,8 +6,8 @@ import pytest
 
 from audit import attacker
 from audit.factories import decision
-from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit import sqlite_verify
+from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.sqlite_verify import check_range, connect_readonly
 from mlobs.audit.verify import check_segment
 
