@@ -7,16 +7,14 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mlobs.audit.record import GENESIS_HASH, QUERY_FIELDS
+from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
+from mlobs.audit.sqlite_lookup import Lookup, attach, candidates
+from mlobs.audit.sqlite_lookup import header_field as field
 from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
 
-
-def field(name: str) -> str:
-    """A header field as SQL. Indexes are on these expressions rather than on generated columns:
-    SQLite computes every generated column on each insert, indexed or not."""
-    return f"json_extract(header, '$[{QUERY_FIELDS[name]}]')"
+LOOKUP_DELAY_S = 0.25  # how long the subject and trace lookups may trail a commit
 
 
 SCHEMA = f"""
@@ -26,10 +24,12 @@ CREATE TABLE IF NOT EXISTS audit_records (
     payload BLOB NOT NULL,
     hash TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS audit_records_by_subject ON audit_records ({field("subject")});
 CREATE INDEX IF NOT EXISTS audit_records_by_decision ON audit_records ({field("decision_id")});
-CREATE INDEX IF NOT EXISTS audit_records_by_trace ON audit_records ({field("trace_id")});
 CREATE INDEX IF NOT EXISTS audit_records_by_ts ON audit_records ({field("ts")});
+-- Subjects and trace ids are looked up in a side database (sqlite_lookup); logs made before it
+-- indexed them here, in every commit.
+DROP INDEX IF EXISTS audit_records_by_subject;
+DROP INDEX IF EXISTS audit_records_by_trace;
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     seq INTEGER PRIMARY KEY,
     hash TEXT NOT NULL,
@@ -47,9 +47,7 @@ CREATE TABLE IF NOT EXISTS audit_raw (
 CREATE INDEX IF NOT EXISTS audit_raw_expires ON audit_raw (expires_at);
 """
 # No index on audit_raw.subject: an erasure finds the subject's raw rows through the records'
-# subject index instead. Random-key indexes cost a page per record in every commit.
-_ERASE_RAW = f"""DELETE FROM audit_raw WHERE decision_id IN
-    (SELECT {field("decision_id")} FROM audit_records WHERE {field("subject")} = ?)"""
+# subject lookup instead. Random-key indexes cost a page per record in every commit.
 
 APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints")
 
@@ -66,16 +64,25 @@ def _triggers() -> str:
 
 
 class SqliteStore:
-    def __init__(self, path: str | Path, busy_timeout_s: float = 10.0) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = 10.0, lookup_delay_s: float = LOOKUP_DELAY_S) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._timeout = busy_timeout_s
+        # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
+        # lock the lookup too, and the lookup's catching up would hold up commits.
         self._conn = self._connect()
         self._conn.executescript(SCHEMA + _triggers())
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # not the write lock: the committer reads while holding it
+        self.lookup = Lookup(self._connect_with_lookup, lookup_delay_s)
         self.commits = 0
+
+    def _connect_with_lookup(self) -> sqlite3.Connection:
+        conn = self._connect()
+        attach(conn, self.path)
+        return conn
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
@@ -92,8 +99,8 @@ class SqliteStore:
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
-            with self._write_lock:
+            conn = self._local.conn = self._connect_with_lookup()
+            with self._readers_lock:
                 self._readers.append(conn)
         return conn
 
@@ -107,7 +114,9 @@ class SqliteStore:
                 if batch.records:
                     insert_rows(conn, f"INSERT INTO audit_records ({INSERT_COLUMNS}) VALUES", batch.records)
                 if batch.raw_erase:
-                    conn.executemany(_ERASE_RAW, [(p,) for p in batch.raw_erase])
+                    # Read while this connection holds the write lock: every record committed so far.
+                    gone = self._decision_ids(batch.raw_erase)
+                    conn.executemany("DELETE FROM audit_raw WHERE decision_id = ?", [(d,) for d in gone])
                 if batch.raws:
                     sql = "INSERT OR REPLACE INTO audit_raw (decision_id, subject, expires_at, encrypted, payload) VALUES"
                     insert_rows(conn, sql, batch.raws)
@@ -123,7 +132,12 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
             self.commits += 1
-            return batch
+        self.lookup.written()
+        return batch
+
+    def _decision_ids(self, subjects: list[str]) -> list[str]:
+        sql, params = self.query_sql(Query(subjects=subjects), field("decision_id"))
+        return [row[0] for row in self._reader().execute(sql, params)]
 
     @staticmethod
     def _head(conn: sqlite3.Connection) -> tuple[int, str]:
@@ -140,11 +154,20 @@ class SqliteStore:
             yield from rows
 
     def query(self, query: Query) -> list[tuple]:
+        return self._reader().execute(*self.query_sql(query)).fetchall()
+
+    @staticmethod
+    def query_sql(query: Query, columns: str = SELECT_COLUMNS) -> tuple[str, list]:
         where, params = query.where("?", field)
-        sql = f"SELECT {SELECT_COLUMNS} FROM audit_records{where} ORDER BY seq"
+        # A random-key field is looked up in the side database; the field's own condition stays.
+        by = "subject" if query.subjects else "trace_id" if query.trace_id is not None else None
+        if by is not None:
+            seqs, more = candidates(by, query.subjects if by == "subject" else [query.trace_id])
+            where, params = f"{where} AND seq IN ({seqs})", [*params, *more]
+        sql = f"SELECT {columns} FROM audit_records{where} ORDER BY seq"
         if query.limit is not None:
             sql += f" LIMIT {int(query.limit)}"
-        return self._reader().execute(sql, params).fetchall()
+        return sql, params
 
     def checkpoints(self) -> list[Checkpoint]:
         rows = self._reader().execute("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints ORDER BY seq")
@@ -162,7 +185,8 @@ class SqliteStore:
             return cur.rowcount
 
     def close(self) -> None:
-        with self._write_lock:
+        self.lookup.close()
+        with self._write_lock, self._readers_lock:
             self._conn.close()
             for conn in self._readers:
                 conn.close()

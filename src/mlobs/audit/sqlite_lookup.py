@@ -1,0 +1,159 @@
+"""Lookups by subject and by trace id for the SQLite log, in a side database that trails the log.
+
+Pseudonyms and trace ids are random keys. Indexed inside the log's durable commit, each costs
+about a page per record per index, written to the WAL and waited for by the fsync that every
+decision waits for. Here they are indexed after the commit, many records at a time and in key
+order, in a database that is not synced at commit: it is derived from the log, and a lookup
+that is lost, stale or made for another history of the file is rebuilt from the log. A query
+reads the lookup up to its mark and scans the log's records after the mark, so results are
+exact whatever the lookup's lag.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Callable
+
+from mlobs.audit.record import GENESIS_HASH, QUERY_FIELDS
+
+log = logging.getLogger(__name__)
+
+TABLES = {"subject": "lookup_subject", "trace_id": "lookup_trace"}
+CHUNK = 50_000  # records per lookup transaction: a rebuild never holds the lookup's lock for long
+
+SCHEMA = "".join(
+    f"CREATE TABLE IF NOT EXISTS lookup.{table} (key TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "PRIMARY KEY (key, seq)) WITHOUT ROWID;\n"
+    for table in TABLES.values()
+) + (
+    "CREATE TABLE IF NOT EXISTS lookup.lookup_mark "
+    "(id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);\n"
+    f"INSERT OR IGNORE INTO lookup.lookup_mark VALUES (1, 0, '{GENESIS_HASH}');\n"
+)
+_MARK = "coalesce((SELECT seq FROM lookup.lookup_mark), 0)"
+
+
+def header_field(name: str) -> str:
+    """A header field as SQL. Indexes are on these expressions rather than on generated columns:
+    SQLite computes every generated column on each insert, indexed or not."""
+    return f"json_extract(header, '$[{QUERY_FIELDS[name]}]')"
+
+
+def lookup_path(log_path: Path) -> Path:
+    return log_path.with_name(f"{log_path.stem}.lookup{log_path.suffix}")
+
+
+def attach(conn: sqlite3.Connection, log_path: Path) -> None:
+    conn.execute("ATTACH DATABASE ? AS lookup", (str(lookup_path(log_path)),))
+
+
+def candidates(name: str, values: list[str]) -> tuple[str, list[str]]:
+    """SQL for the seqs of records whose field `name` is one of `values` (indexed ones, then those
+    after the mark), and its parameters; for connections with the lookup attached. A superset
+    only if the log was edited after indexing: callers keep their own condition on the field."""
+    marks = ", ".join("?" * len(values))
+    sql = (
+        f"SELECT seq FROM lookup.{TABLES[name]} WHERE key IN ({marks}) UNION ALL "
+        f"SELECT seq FROM main.audit_records WHERE seq > {_MARK} AND {header_field(name)} IN ({marks})"
+    )
+    return sql, [*values, *values]
+
+
+class Lookup:
+    """Keeps the side database caught up: at open, within `delay_s` of a commit (on a thread of
+    its own, started by the first commit), and at close."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], delay_s: float) -> None:
+        self._conn = connect()  # the log as main, the lookup attached
+        self._conn.execute("PRAGMA lookup.journal_mode=WAL")
+        self._conn.execute("PRAGMA lookup.synchronous=NORMAL")  # derived data: no fsync per commit
+        self._conn.execute("PRAGMA lookup.cache_size=-65536")
+        self._conn.executescript(SCHEMA)
+        self._delay = delay_s
+        self._lock = threading.Lock()
+        self._due = threading.Event()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.catch_up()
+
+    def written(self) -> None:
+        """A commit happened: index it within delay_s."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None and not self._closing.is_set():
+                    self._thread = threading.Thread(target=self._run, name="mlobs-audit-lookup", daemon=True)
+                    self._thread.start()
+        self._due.set()
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            # Let records gather: one transaction for many, their keys inserted in order.
+            if self._closing.wait(self._delay):
+                return
+            self._due.clear()
+            try:
+                self.catch_up()
+            except Exception as exc:  # queries stay exact (they scan what is not indexed)
+                log.error("audit: lookup index not updated: %s: %s", type(exc).__name__, exc)
+                self._closing.wait(1.0)
+
+    def catch_up(self) -> int:
+        """Index every committed record after the mark; returns how many were indexed. Any number
+        of threads and processes may call it: they take turns on the lookup's write lock."""
+        done = 0
+        with self._lock:
+            while (step := self._step()) > 0:
+                done += step
+        return done
+
+    def _step(self) -> int:
+        conn = self._conn
+        # The first statement writes, so the transaction holds the lookup's write lock (never the
+        # log's: BEGIN IMMEDIATE would take both) before it reads the mark.
+        conn.execute("BEGIN")
+        try:
+            conn.execute("UPDATE lookup.lookup_mark SET seq = seq")
+            seq, hash_ = conn.execute("SELECT seq, hash FROM lookup.lookup_mark").fetchone()
+            if seq and conn.execute("SELECT hash FROM main.audit_records WHERE seq = ?", (seq,)).fetchone() != (hash_,):
+                # Made for another history of this file (restored, truncated, rewritten): start again.
+                log.warning("audit: lookup index does not match the log at seq %d; rebuilding it", seq)
+                for table in TABLES.values():
+                    conn.execute(f"DELETE FROM lookup.{table}")
+                seq = 0
+            last = conn.execute(
+                "SELECT seq, hash FROM main.audit_records WHERE seq > ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+                (seq, seq + CHUNK),
+            ).fetchone()
+            if last is None:
+                conn.execute("UPDATE lookup.lookup_mark SET seq = ?, hash = ?", (seq, hash_ if seq else GENESIS_HASH))
+                conn.execute("COMMIT")
+                return 0
+            for name, table in TABLES.items():
+                conn.execute(
+                    f"INSERT OR IGNORE INTO lookup.{table} (key, seq) SELECT key, seq FROM "
+                    f"(SELECT {header_field(name)} AS key, seq FROM main.audit_records WHERE seq > ? AND seq <= ?) "
+                    "WHERE key IS NOT NULL ORDER BY key",
+                    (seq, last[0]),
+                )
+            conn.execute("UPDATE lookup.lookup_mark SET seq = ?, hash = ?", last)
+            conn.execute("COMMIT")
+            return last[0] - seq
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._closing.set()
+        self._due.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.catch_up()
+        except sqlite3.Error as exc:  # the next open catches up instead
+            log.error("audit: lookup index not updated at close: %s", exc)
+        self._conn.close()
