@@ -158,7 +158,7 @@ class AuditLog:
             event_type=EVENT_ERASURE,
             details={"actor": actor, "reason": reason, "pseudonyms": pseudonyms},
         )
-        item = Item(record, format_ts(self._clock()), key_id, pseudonym, erase=pseudonyms)
+        item = Item(record, format_ts(self._clock()), key_id, pseudonym, erase=tuple(pseudonyms))
         return self._wait(self._writer.submit(item))
 
     def read_raw(self, decision_id: str, *, reason: str, actor: str) -> Any | None:

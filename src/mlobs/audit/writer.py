@@ -10,7 +10,6 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -25,15 +24,16 @@ from mlobs.audit.subject_keys import SubjectKeyStore, encrypt
 
 log = logging.getLogger(__name__)
 
-@dataclass
-class Item:
-    """One queued record (or, with decision None, a checkpoint request)."""
+class Item(NamedTuple):
+    """One queued record (or, with decision None, a checkpoint request). A named tuple with no
+    list of its own: queued records outlive young garbage collections, and every object they
+    hold makes the collector's full passes come sooner."""
 
     decision: Decision | None
     ts: str
     subject_key_id: str | None = None
     pseudonym: str | None = None
-    erase: list[str] = field(default_factory=list)  # pseudonyms whose keys this record destroys
+    erase: tuple[str, ...] = ()  # pseudonyms whose keys this record destroys
     checkpoint: bool = False
 
 
