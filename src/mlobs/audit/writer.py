@@ -92,7 +92,7 @@ class Pending:
         return self._group.future.done()
 
     def result(self, timeout: float | None = None):
-        return _unwrap(self._group.future.result(timeout)[self._index])
+        return self._unwrap(self._group.future.result(timeout)[self._index])
 
     async def wait(self, timeout: float | None = None):
         """Await without blocking the event loop. Raises TimeoutError after `timeout` seconds;
@@ -118,13 +118,14 @@ class Pending:
                     deadline.cancel()
             if not shared.done():
                 raise TimeoutError(f"audit record not durable within {timeout} s")
-        return _unwrap(shared.result()[self._index])
+        return self._unwrap(shared.result()[self._index])
 
-
-def _unwrap(outcome):
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
+    def _unwrap(self, outcome):
+        if type(outcome) is tuple:  # (seq, hash): the committer leaves making the Receipt to its caller
+            return Receipt(outcome[0], self._group.items[self._index].decision.decision_id, outcome[1])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
 
 class Writer:
@@ -266,7 +267,7 @@ class Writer:
             log.error("audit: final checkpoint failed: %s", type(exc).__name__)
 
     def _flush(self, items: list[Item]) -> list:
-        """Write one group; returns each item's outcome (Receipt, Checkpoint or an exception), in order."""
+        """Write one group; returns each item's outcome ((seq, hash), Checkpoint or an exception), in order."""
         return self._commit(*self._stage(items))
 
     def _stage(self, items: list[Item]) -> tuple[list[_Prepared] | None, list]:
@@ -308,7 +309,8 @@ class Writer:
                 outcomes[p.index] = batch.checkpoint
             else:
                 row = next(rows)
-                outcomes[p.index] = Receipt(row[0], p.item.decision.decision_id, row[3])
+                # A plain tuple of a number and a string: the collector stops tracking it at once.
+                outcomes[p.index] = (row[0], row[3])
         return outcomes
 
     def _prepare(self, items: list[Item], outcomes: list) -> list[_Prepared]:
