@@ -121,3 +121,12 @@ def test_forget_deletes_raw_payloads_whether_or_not_their_records_are_indexed(op
     new = log.append(decision(2, subject="alice", raw={"body": "b"}))
     log.forget("alice", actor="dpo")
     assert log.store.raw_get(old.decision_id) is None and log.store.raw_get(new.decision_id) is None
+
+
+def test_a_damaged_lookup_is_replaced_and_rebuilt_when_the_log_is_opened(open_log, tmp_path):
+    log = open_log()
+    log.append(decision(1, subject="alice"))
+    log.close()
+    lookup_path(tmp_path / "audit.db").write_bytes(b"not a database" * 500)
+    log = open_log()
+    assert mark(log) == 1 and len(log.query(subject="alice")) == 1

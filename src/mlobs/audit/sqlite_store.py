@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -9,10 +10,12 @@ from typing import Callable, Iterator
 
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
-from mlobs.audit.sqlite_lookup import Lookup, attach, candidates
+from mlobs.audit.sqlite_lookup import Lookup, attach, candidates, lookup_path
 from mlobs.audit.sqlite_lookup import header_field as field
 from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
+
+log = logging.getLogger(__name__)
 
 LOOKUP_DELAY_S = 0.25  # how long the subject and trace lookups may trail a commit
 
@@ -76,8 +79,20 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not the write lock: the committer reads while holding it
-        self.lookup = Lookup(self._connect_with_lookup, lookup_delay_s)
+        self.lookup = self._open_lookup(lookup_delay_s)
         self.commits = 0
+
+    def _open_lookup(self, delay_s: float) -> Lookup:
+        try:
+            return Lookup(self._connect_with_lookup, delay_s)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+                raise  # locked, read-only, out of space: not ours to mend
+            # Derived data: a damaged lookup is replaced, and the new one is built from the log.
+            log.warning("audit: lookup index %s is damaged (%s); rebuilding it", lookup_path(self.path), exc)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{lookup_path(self.path)}{suffix}").unlink(missing_ok=True)
+            return Lookup(self._connect_with_lookup, delay_s)
 
     def _connect_with_lookup(self) -> sqlite3.Connection:
         conn = self._connect()
