@@ -67,17 +67,21 @@ class Lookup:
     its own, started by the first commit), and at close."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], delay_s: float) -> None:
-        self._conn = connect()  # the log as main, the lookup attached
-        self._conn.execute("PRAGMA lookup.journal_mode=WAL")
-        self._conn.execute("PRAGMA lookup.synchronous=NORMAL")  # derived data: no fsync per commit
-        self._conn.execute("PRAGMA lookup.cache_size=-65536")
-        self._conn.executescript(SCHEMA)
         self._delay = delay_s
         self._lock = threading.Lock()
         self._due = threading.Event()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
-        self.catch_up()
+        self._conn = connect()  # the log as main, the lookup attached
+        try:
+            self._conn.execute("PRAGMA lookup.journal_mode=WAL")
+            self._conn.execute("PRAGMA lookup.synchronous=NORMAL")  # derived data: no fsync per commit
+            self._conn.execute("PRAGMA lookup.cache_size=-65536")
+            self._conn.executescript(SCHEMA)
+            self.catch_up()
+        except BaseException:
+            self._conn.close()  # a damaged file is replaced by the caller: let go of it
+            raise
 
     def written(self) -> None:
         """A commit happened: index it within delay_s."""
