@@ -112,6 +112,8 @@ class Lookup:
         with self._lock:
             while (step := self._step()) > 0:
                 done += step
+                if step < CHUNK:  # reached the head: no second transaction to find nothing
+                    break
         return done
 
     def _step(self) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mlobs.audit.sqlite_rows import insert_rows
+from mlobs.audit.sqlite_rows import chunks, insert_rows
 
 _CACHE_LIMIT = 200_000
 _b64 = binascii.b2a_base64  # base64.b64encode without its wrapper: called twice per record
@@ -100,8 +100,7 @@ class SubjectKeyStore:
         """The stored keys of these pseudonyms, one row per query: fetching steps once per row,
         and each step waits for the GIL while the callers run Python."""
         found: dict[str, bytes] = {}
-        for lo in range(0, len(pseudonyms), 500):
-            chunk = pseudonyms[lo : lo + 500]
+        for chunk in chunks(self._conn, pseudonyms, 1):
             marks = ",".join("?" * len(chunk))
             (keys,) = self._conn.execute(
                 f"SELECT json_group_object(pseudonym, hex(key)) FROM subject_keys WHERE pseudonym IN ({marks})", chunk
