@@ -30,7 +30,7 @@ from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpo
 from mlobs.audit.store import AuditStore, Query, open_store
 from mlobs.audit.subject_keys import SubjectKeyStore, decrypt
 from mlobs.audit.verify import VerifyReport, verify_rows
-from mlobs.audit.writer import Item, Pending, Writer
+from mlobs.audit.writer import Pending, Writer
 
 AUDIT_SERVICE = "mlobs.audit"
 PARALLEL_FROM = 200_000  # records; below this, starting processes costs more than it saves
@@ -118,7 +118,7 @@ class AuditLog:
         key_id = pseudonym = None
         if decision.subject is not None:
             key_id, pseudonym = self.keyring.pseudonym(decision.subject)
-        return self._writer.submit(Item(decision, ts, key_id, pseudonym))
+        return self._writer.submit(decision, ts, key_id, pseudonym)
 
     def append(self, decision: Decision, timeout: float | None = None) -> Receipt:
         """Block until the record is durable. Raises AuditUnavailable: answer 503, never without a record."""
@@ -141,7 +141,7 @@ class AuditLog:
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the current head now (also done every checkpoint_every records and at close)."""
-        return self._wait(self._writer.submit(Item(None, format_ts(self._clock()), checkpoint=True)))
+        return self._wait(self._writer.submit(None, format_ts(self._clock()), checkpoint=True))
 
     # -- erasure, raw store, personal data -----------------------------------------------------
 
@@ -158,8 +158,7 @@ class AuditLog:
             event_type=EVENT_ERASURE,
             details={"actor": actor, "reason": reason, "pseudonyms": pseudonyms},
         )
-        item = Item(record, format_ts(self._clock()), key_id, pseudonym, erase=tuple(pseudonyms))
-        return self._wait(self._writer.submit(item))
+        return self._wait(self._writer.submit(record, format_ts(self._clock()), key_id, pseudonym, erase=tuple(pseudonyms)))
 
     def read_raw(self, decision_id: str, *, reason: str, actor: str) -> Any | None:
         """The raw request payload of a decision, if still retained. Needs a stated reason, and the
@@ -204,7 +203,7 @@ class AuditLog:
             event_type=event,
             details={"actor": actor, "reason": reason, "target_decision_id": decision_id},
         )
-        self._wait(self._writer.submit(Item(record, format_ts(self._clock()), None, pseudonym)))
+        self._wait(self._writer.submit(record, format_ts(self._clock()), None, pseudonym))
 
     def purge(self) -> int:
         """Delete raw payloads past their retention; returns how many went."""

@@ -24,47 +24,43 @@ from mlobs.audit.subject_keys import SubjectKeyStore, encrypt
 
 log = logging.getLogger(__name__)
 
-class Item(NamedTuple):
-    """One queued record (or, with decision None, a checkpoint request). A named tuple with no
-    list of its own: queued records outlive young garbage collections, and every object they
-    hold makes the collector's full passes come sooner."""
-
-    decision: Decision | None
-    ts: str
-    subject_key_id: str | None = None
-    pseudonym: str | None = None
-    erase: tuple[str, ...] = ()  # pseudonyms whose keys this record destroys
-    checkpoint: bool = False
-
-
 class _Prepared(NamedTuple):
-    item: Item
+    item: Pending
     index: int
     payload: bytes
     raw: tuple | None
 
 
-class _Group:
-    """Records that will share one commit, and one future for all their outcomes."""
+class _Outcome:
+    """One future for the outcomes of a group's records, and its copy per event loop."""
 
-    __slots__ = ("items", "future", "born", "_loops")
+    __slots__ = ("future", "_loops")
 
     def __init__(self) -> None:
-        self.items: list[Item] = []
-        self.born = time.monotonic()
         self.future: Future = Future()
         # Running futures cannot be cancelled: one caller giving up must not cancel its neighbours.
         self.future.set_running_or_notify_cancel()
         self._loops: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
 
     def for_loop(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
-        """The group's outcome as a future of `loop`, one per loop and group: a commit wakes an
-        event loop once, however many of its requests the group holds. Only `loop` touches it."""
+        """The outcomes as a future of `loop`, one per loop and group: a commit wakes an event
+        loop once, however many of its requests the group holds. Only `loop` touches it."""
         shared = self._loops.get(loop)
         if shared is None:
             shared = self._loops[loop] = loop.create_future()
             self.future.add_done_callback(lambda done: _settle_from_thread(loop, shared, done))
         return shared
+
+
+class _Group:
+    """Records that will share one commit."""
+
+    __slots__ = ("items", "outcome", "born")
+
+    def __init__(self) -> None:
+        self.items: list[Pending] = []
+        self.outcome = _Outcome()
+        self.born = time.monotonic()
 
 
 def _settle_from_thread(loop: asyncio.AbstractEventLoop, shared: asyncio.Future, done: Future) -> None:
@@ -80,25 +76,45 @@ def _settle(shared: asyncio.Future, done: Future) -> None:
 
 
 class Pending:
-    """One record's place in a group commit: result() is its Receipt once durable, or raises."""
+    """One queued record (or, with decision None, a checkpoint request) and its place in a group
+    commit: result() is its Receipt once durable, or raises. One object per record, no list of
+    its own: queued records outlive young garbage collections, and every object they hold makes
+    the collector's full passes come sooner. It does not point back at its group: no cycle, so
+    it is freed as soon as its caller lets go."""
 
-    __slots__ = ("_group", "_index")
+    __slots__ = ("decision", "ts", "subject_key_id", "pseudonym", "erase", "checkpoint", "_outcome", "_index")
 
-    def __init__(self, group: _Group, index: int) -> None:
-        self._group = group
+    def __init__(
+        self,
+        decision: Decision | None,
+        ts: str,
+        subject_key_id: str | None = None,
+        pseudonym: str | None = None,
+        erase: tuple[str, ...] = (),  # pseudonyms whose keys this record destroys
+        checkpoint: bool = False,
+        outcome: _Outcome | None = None,
+        index: int = 0,
+    ) -> None:
+        self.decision = decision
+        self.ts = ts
+        self.subject_key_id = subject_key_id
+        self.pseudonym = pseudonym
+        self.erase = erase
+        self.checkpoint = checkpoint
+        self._outcome = outcome
         self._index = index
 
     def done(self) -> bool:
-        return self._group.future.done()
+        return self._outcome.future.done()
 
     def result(self, timeout: float | None = None):
-        return self._unwrap(self._group.future.result(timeout)[self._index])
+        return self._unwrap(self._outcome.future.result(timeout)[self._index])
 
     async def wait(self, timeout: float | None = None):
         """Await without blocking the event loop. Raises TimeoutError after `timeout` seconds;
         giving up (or being cancelled) leaves the record and its neighbours in the group alone."""
         loop = asyncio.get_running_loop()
-        shared = self._group.for_loop(loop)
+        shared = self._outcome.for_loop(loop)
         if not shared.done():
             # What asyncio.wait_for does, without a Task per call: a waiter of our own, woken
             # by the group or by the deadline, so cancelling this caller cancels only the waiter.
@@ -122,7 +138,7 @@ class Pending:
 
     def _unwrap(self, outcome):
         if type(outcome) is tuple:  # (seq, hash): the committer leaves making the Receipt to its caller
-            return Receipt(outcome[0], self._group.items[self._index].decision.decision_id, outcome[1])
+            return Receipt(outcome[0], self.decision.decision_id, outcome[1])
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
@@ -170,7 +186,17 @@ class Writer:
         self._committer.start()
         self._thread.start()
 
-    def submit(self, item: Item) -> Pending:
+    def submit(
+        self,
+        decision: Decision | None,
+        ts: str,
+        subject_key_id: str | None = None,
+        pseudonym: str | None = None,
+        *,
+        erase: tuple[str, ...] = (),
+        checkpoint: bool = False,
+    ) -> Pending:
+        """Queue a record (or, with decision None and checkpoint True, a checkpoint request)."""
         with self._lock:
             if self._closed:
                 raise AuditUnavailable("audit log is closed")
@@ -181,12 +207,12 @@ class Writer:
             if not groups or len(groups[-1].items) >= self._max_batch:
                 groups.append(_Group())
             group = groups[-1]
-            group.items.append(item)
+            pending = Pending(decision, ts, subject_key_id, pseudonym, erase, checkpoint, group.outcome, len(group.items))
+            group.items.append(pending)
             self._pending += 1
-            index = len(group.items) - 1
         if not self._wake.is_set():  # setting a set Event still takes its lock and notifies
             self._wake.set()
-        return Pending(group, index)
+        return pending
 
     @property
     def pending(self) -> int:
@@ -253,7 +279,7 @@ class Writer:
                 outcomes = [AuditUnavailable(f"audit writer error: {type(exc).__name__}")] * len(group.items)
             with self._lock:  # pending until committed: queue_size bounds every record not yet durable
                 self._pending -= len(group.items)
-            group.future.set_result(outcomes)
+            group.outcome.future.set_result(outcomes)
             if self._prepared.empty():
                 self._idle.set()
         self._final_checkpoint()
@@ -262,15 +288,15 @@ class Writer:
         try:
             seq, hash_ = self._store.head()
             if seq and not any(c.seq == seq for c in self._store.checkpoints()[-1:]):
-                self._flush([Item(None, format_ts(self._clock()), checkpoint=True)])
+                self._flush([Pending(None, format_ts(self._clock()), checkpoint=True)])
         except Exception as exc:  # closing must not raise from a daemon thread
             log.error("audit: final checkpoint failed: %s", type(exc).__name__)
 
-    def _flush(self, items: list[Item]) -> list:
+    def _flush(self, items: list[Pending]) -> list:
         """Write one group; returns each item's outcome ((seq, hash), Checkpoint or an exception), in order."""
         return self._commit(*self._stage(items))
 
-    def _stage(self, items: list[Item]) -> tuple[list[_Prepared] | None, list]:
+    def _stage(self, items: list[Pending]) -> tuple[list[_Prepared] | None, list]:
         """The preparer's half: keys and encryption. A failure here fails the whole group."""
         outcomes: list = [None] * len(items)
         try:
@@ -313,7 +339,7 @@ class Writer:
                 outcomes[p.index] = (row[0], row[3])
         return outcomes
 
-    def _prepare(self, items: list[Item], outcomes: list) -> list[_Prepared]:
+    def _prepare(self, items: list[Pending], outcomes: list) -> list[_Prepared]:
         """Keys first (durable before any record that depends on them), then encryption, outside the DB lock."""
         batch = self._keys.begin()
         batch.prefetch({i.pseudonym for i in items if i.pseudonym and i.decision is not None})
