@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import time
@@ -7,6 +8,7 @@ import time
 import pytest
 
 from mlobs.audit import AuditLog, AuditSettings
+from mlobs.audit import sqlite_lookup
 from mlobs.audit.sqlite_lookup import lookup_path
 from mlobs.audit.sqlite_store import SqliteStore
 from audit.factories import decision
@@ -85,6 +87,23 @@ def test_a_deleted_lookup_is_rebuilt_when_the_log_is_opened(open_log, tmp_path):
     lookup_path(tmp_path / "audit.db").unlink()
     log = open_log()
     assert mark(log) == 1 and len(log.query(subject="alice")) == 1
+
+
+def test_opening_a_log_far_ahead_of_its_lookup_says_it_is_indexing_and_a_caught_up_one_says_nothing(
+    open_log, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr(sqlite_lookup, "SAY_FROM", 3)
+    log = open_log()
+    for i in range(3):
+        log.append(decision(i, subject="alice"))
+    log.close()
+    with caplog.at_level(logging.WARNING, logger="mlobs.audit.sqlite_lookup"):
+        open_log().close()
+        assert caplog.messages == []
+        lookup_path(tmp_path / "audit.db").unlink()
+        log = open_log()
+    assert caplog.messages == ["audit: indexing 3 records by subject and trace id before the log opens"]
+    assert mark(log) == 3
 
 
 def test_a_lookup_made_for_another_history_of_the_log_is_rebuilt(open_log, tmp_path):

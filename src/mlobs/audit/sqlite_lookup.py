@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 TABLES = {"subject": "lookup_subject", "trace_id": "lookup_trace"}
 CHUNK = 50_000  # records per lookup transaction: a rebuild never holds the lookup's lock for long
+SAY_FROM = 100_000  # records behind at open: about two seconds of indexing here, worth a word
 
 SCHEMA = "".join(
     f"CREATE TABLE IF NOT EXISTS lookup.{table} (key TEXT NOT NULL, seq INTEGER NOT NULL, "
@@ -78,6 +79,9 @@ class Lookup:
             self._conn.execute("PRAGMA lookup.synchronous=NORMAL")  # derived data: no fsync per commit
             self._conn.execute("PRAGMA lookup.cache_size=-65536")
             self._conn.executescript(SCHEMA)
+            behind = self._conn.execute(f"SELECT coalesce(max(seq), 0) - {_MARK} FROM main.audit_records").fetchone()[0]
+            if behind >= SAY_FROM:  # a new or rebuilt lookup for a large log: opening takes a while
+                log.warning("audit: indexing %d records by subject and trace id before the log opens", behind)
             self.catch_up()
         except BaseException:
             self._conn.close()  # a damaged file is replaced by the caller: let go of it
