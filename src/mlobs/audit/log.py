@@ -158,7 +158,8 @@ class AuditLog:
             event_type=EVENT_ERASURE,
             details={"actor": actor, "reason": reason, "pseudonyms": pseudonyms},
         )
-        return self._wait(self._writer.submit(record, format_ts(self._clock()), key_id, pseudonym, erase=tuple(pseudonyms)))
+        ts = format_ts(self._clock())
+        return self._wait(self._writer.submit(record, ts, key_id, pseudonym, erase=tuple(pseudonyms)))
 
     def read_raw(self, decision_id: str, *, reason: str, actor: str) -> Any | None:
         """The raw request payload of a decision, if still retained. Needs a stated reason, and the

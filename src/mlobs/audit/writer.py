@@ -80,7 +80,7 @@ class Pending:
     commit: result() is its Receipt once durable, or raises. One object per record, no list of
     its own: queued records outlive young garbage collections, and every object they hold makes
     the collector's full passes come sooner. It does not point back at its group: no cycle, so
-    it is freed as soon as its caller lets go."""
+    reference counting frees it once its group is committed and its caller lets go."""
 
     __slots__ = ("decision", "ts", "subject_key_id", "pseudonym", "erase", "checkpoint", "_outcome", "_index")
 
@@ -207,7 +207,8 @@ class Writer:
             if not groups or len(groups[-1].items) >= self._max_batch:
                 groups.append(_Group())
             group = groups[-1]
-            pending = Pending(decision, ts, subject_key_id, pseudonym, erase, checkpoint, group.outcome, len(group.items))
+            index = len(group.items)
+            pending = Pending(decision, ts, subject_key_id, pseudonym, erase, checkpoint, group.outcome, index)
             group.items.append(pending)
             self._pending += 1
         if not self._wake.is_set():  # setting a set Event still takes its lock and notifies
