@@ -4,9 +4,11 @@ load pinned to CPU 1; throughput with wrk (closed loop), latency with a paced cl
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -120,6 +122,8 @@ def arguments() -> argparse.Namespace:
 def trained(name: str) -> tuple[Path, str]:
     """A fresh work directory and the artifacts directory `name` is trained into (MLOBS_ARTIFACTS_DIR wins)."""
     workdir = Path(tempfile.mkdtemp(prefix="mlobs-bench-"))
+    # The services' logs and audit stores grow by about 100 MB a run; a run's scratch goes with it.
+    atexit.register(shutil.rmtree, workdir, True)
     artifacts = os.environ.get("MLOBS_ARTIFACTS_DIR", str(workdir / "artifacts"))
     subprocess.run([sys.executable, "-m", "mlobs.cli", "train", name, "--quiet"],
                    env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)

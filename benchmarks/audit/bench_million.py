@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -66,6 +67,8 @@ def main() -> None:
             warm.append(time.perf_counter() - t)
     finally:
         log.close()
+        if not args.keep:  # 750 MB a run: a scratch log goes with its run
+            shutil.rmtree(base, ignore_errors=True)
 
     print(f"| measure ({args.records:,} records, SQLite) | value |")
     print("|---|---:|")
