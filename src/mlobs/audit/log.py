@@ -118,7 +118,7 @@ class AuditLog:
         key_id = pseudonym = None
         if decision.subject is not None:
             key_id, pseudonym = self.keyring.pseudonym(decision.subject)
-        return self._writer.submit(decision, ts, key_id, pseudonym)
+        return self._writer.submit(Pending(decision, ts, key_id, pseudonym))
 
     def append(self, decision: Decision, timeout: float | None = None) -> Receipt:
         """Block until the record is durable. Raises AuditUnavailable: answer 503, never without a record."""
@@ -141,7 +141,7 @@ class AuditLog:
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the current head now (also done every checkpoint_every records and at close)."""
-        return self._wait(self._writer.submit(None, format_ts(self._clock()), checkpoint=True))
+        return self._wait(self._writer.submit(Pending(None, format_ts(self._clock()), checkpoint=True)))
 
     # -- erasure, raw store, personal data -----------------------------------------------------
 
@@ -158,8 +158,8 @@ class AuditLog:
             event_type=EVENT_ERASURE,
             details={"actor": actor, "reason": reason, "pseudonyms": pseudonyms},
         )
-        ts = format_ts(self._clock())
-        return self._wait(self._writer.submit(record, ts, key_id, pseudonym, erase=tuple(pseudonyms)))
+        item = Pending(record, format_ts(self._clock()), key_id, pseudonym, erase=tuple(pseudonyms))
+        return self._wait(self._writer.submit(item))
 
     def read_raw(self, decision_id: str, *, reason: str, actor: str) -> Any | None:
         """The raw request payload of a decision, if still retained. Needs a stated reason, and the
@@ -204,7 +204,7 @@ class AuditLog:
             event_type=event,
             details={"actor": actor, "reason": reason, "target_decision_id": decision_id},
         )
-        self._wait(self._writer.submit(record, format_ts(self._clock()), None, pseudonym))
+        self._wait(self._writer.submit(Pending(record, format_ts(self._clock()), None, pseudonym)))
 
     def purge(self) -> int:
         """Delete raw payloads past their retention; returns how many went."""

@@ -92,8 +92,6 @@ class Pending:
         pseudonym: str | None = None,
         erase: tuple[str, ...] = (),  # pseudonyms whose keys this record destroys
         checkpoint: bool = False,
-        outcome: _Outcome | None = None,
-        index: int = 0,
     ) -> None:
         self.decision = decision
         self.ts = ts
@@ -101,8 +99,8 @@ class Pending:
         self.pseudonym = pseudonym
         self.erase = erase
         self.checkpoint = checkpoint
-        self._outcome = outcome
-        self._index = index
+        self._outcome: _Outcome | None = None  # set when the writer queues it
+        self._index = 0
 
     def done(self) -> bool:
         return self._outcome.future.done()
@@ -186,17 +184,8 @@ class Writer:
         self._committer.start()
         self._thread.start()
 
-    def submit(
-        self,
-        decision: Decision | None,
-        ts: str,
-        subject_key_id: str | None = None,
-        pseudonym: str | None = None,
-        *,
-        erase: tuple[str, ...] = (),
-        checkpoint: bool = False,
-    ) -> Pending:
-        """Queue a record (or, with decision None and checkpoint True, a checkpoint request)."""
+    def submit(self, pending: Pending) -> Pending:
+        """Queue a record (or a checkpoint request) in the group that will commit it."""
         with self._lock:
             if self._closed:
                 raise AuditUnavailable("audit log is closed")
@@ -207,8 +196,7 @@ class Writer:
             if not groups or len(groups[-1].items) >= self._max_batch:
                 groups.append(_Group())
             group = groups[-1]
-            index = len(group.items)
-            pending = Pending(decision, ts, subject_key_id, pseudonym, erase, checkpoint, group.outcome, index)
+            pending._outcome, pending._index = group.outcome, len(group.items)
             group.items.append(pending)
             self._pending += 1
         if not self._wake.is_set():  # setting a set Event still takes its lock and notifies
