@@ -7,15 +7,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from mlobs import ModelInfo, instrument
-from mlobs.heap import freeze_startup_heap
+from mlobs.heap import freeze_startup_heap, set_young_threshold
 from mlobs.settings import Settings
 
 
 @pytest.fixture(autouse=True)
 def unfrozen():
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_freezing_moves_the_live_heap_out_of_the_collectors_reach():
@@ -32,3 +34,38 @@ def test_an_instrumented_app_freezes_its_heap_at_startup_unless_told_not_to(enab
     with TestClient(app):
         frozen = gc.get_freeze_count()
     assert (frozen > 0) is enabled
+
+
+def test_objects_kept_alive_below_the_young_threshold_trigger_no_collection():
+    collections = []
+
+    def record(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(record)
+    try:
+        set_young_threshold(700)
+        kept = [[] for _ in range(5_000)]
+        assert collections  # Python's default collects several times for this many
+        collections.clear()
+        set_young_threshold(10_000)
+        kept = [[] for _ in range(5_000)]  # noqa: F841
+        assert collections == []
+    finally:
+        gc.callbacks.remove(record)
+
+
+def test_setting_the_young_threshold_leaves_the_older_generations_alone():
+    older = gc.get_threshold()[1:]
+    set_young_threshold(4_321)
+    assert gc.get_threshold() == (4_321, *older)
+
+
+def test_an_instrumented_app_sets_its_young_threshold_at_startup(tmp_path):
+    app = FastAPI()
+    settings = Settings(gc_young_threshold=12_345, telemetry_enabled=False, artifacts_dir=tmp_path)
+    instrument(app, ModelInfo(name="m", version="v1", training_data_hash="d", code_revision="c"), settings=settings)
+    assert gc.get_threshold()[0] != 12_345
+    with TestClient(app):
+        assert gc.get_threshold()[0] == 12_345

@@ -12,3 +12,15 @@ def freeze_startup_heap() -> None:
     writer's allocations made this about 0.4 ms of CPU a decision on the credit service."""
     gc.collect()
     gc.freeze()
+
+
+def set_young_threshold(allocations: int) -> None:
+    """Collect the young generation after `allocations` net new tracked objects (Python: 700).
+
+    A service keeps each request's objects alive across its awaits (the audit log's durability
+    wait above all) and frees them in bursts, and the collector's count stops at zero: frees it
+    cannot subtract are lost. At 700, the credit service with its audit log on collected five times
+    as often as without (about 490 against 100 times in 8 s at full load), spending about 75 µs a
+    decision collecting; at 10,000, no collection at all in 8 s. Cyclic garbage is still
+    collected, once `allocations` of it have piled up."""
+    gc.set_threshold(allocations, *gc.get_threshold()[1:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -20,7 +21,7 @@ from starlette.responses import Response
 from mlobs import catalog
 from mlobs.drift.shipper import DriftShipper
 from mlobs.errors import install_handlers, install_server_error_handler
-from mlobs.heap import freeze_startup_heap
+from mlobs.heap import freeze_startup_heap, set_young_threshold
 from mlobs.inference import InferenceRunner
 from mlobs.logs import JsonLogWriter, install
 from mlobs.metrics import ServiceMetrics
@@ -277,6 +278,7 @@ def instrument(
     settings = settings or get_settings()
     if settings.gc_freeze:
         app.router.on_startup.append(freeze_startup_heap)
+    app.router.on_startup.append(functools.partial(set_young_threshold, settings.gc_young_threshold))
     add_probes(app, model_info)
     if not settings.telemetry_enabled:
         install_handlers(app, None)

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     telemetry_enabled: bool = True
     # Freeze the startup heap out of the garbage collector once the app has started (mlobs.heap).
     gc_freeze: bool = True
+    # Collect the young generation after this many net new objects, not Python's 700 (mlobs.heap).
+    gc_young_threshold: int = Field(10_000, gt=0)
     access_log: bool = True
     log_level: str = "INFO"
     log_queue_size: int = Field(10_000, gt=0)
