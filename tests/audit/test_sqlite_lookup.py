@@ -20,8 +20,8 @@ NEVER = 3600.0  # a lookup delay no test waits out: records stay after the mark 
 def open_log(tmp_path, clock):
     opened: list[AuditLog] = []
 
-    def open_(name: str = "audit.db", delay: float = NEVER) -> AuditLog:
-        store = SqliteStore(tmp_path / name, lookup_delay_s=delay)
+    def open_(name: str = "audit.db", delay: float = NEVER, most_behind: int = 1_000_000) -> AuditLog:
+        store = SqliteStore(tmp_path / name, lookup_delay_s=delay, lookup_most_behind=most_behind)
         settings = AuditSettings(store_url=f"sqlite:///{tmp_path / name}").resolved(tmp_path)
         opened.append(AuditLog.open(settings, clock=clock, store=store))
         return opened[-1]
@@ -70,6 +70,18 @@ def test_the_lookup_catches_up_by_itself_soon_after_a_commit(open_log):
     while mark(log) != head and time.monotonic() < deadline:
         time.sleep(0.01)
     assert mark(log) == head
+
+
+def test_the_lookup_catches_up_at_once_when_enough_records_wait_however_long_its_delay(open_log):
+    log = open_log(most_behind=3)
+    first = [log.append(decision(i)).seq for i in range(2)]
+    time.sleep(0.2)
+    assert mark(log) == 0  # two records wait: fewer than enough
+    head = log.append(decision(2)).seq
+    deadline = time.monotonic() + 10
+    while mark(log) != head and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert mark(log) == head > first[-1]
 
 
 def test_closing_the_log_leaves_the_lookup_caught_up(open_log, tmp_path):

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 TABLES = {"subject": "lookup_subject", "trace_id": "lookup_trace"}
 CHUNK = 50_000  # records per lookup transaction: a rebuild never holds the lookup's lock for long
 SAY_FROM = 100_000  # records behind at open: about two seconds of indexing here, worth a word
+MOST_BEHIND = 5_000  # records a query may have to scan past the mark when the log is written fast (~9 ms)
 
 SCHEMA = "".join(
     f"CREATE TABLE IF NOT EXISTS lookup.{table} (key TEXT NOT NULL, seq INTEGER NOT NULL, "
@@ -64,13 +65,16 @@ def candidates(name: str, values: list[str]) -> tuple[str, list[str]]:
 
 
 class Lookup:
-    """Keeps the side database caught up: at open, within `delay_s` of a commit (on a thread of
-    its own, started by the first commit), and at close."""
+    """Keeps the side database caught up: at open, `delay_s` after a commit or as soon as
+    `most_behind` records wait (on a thread of its own, started by the first commit), and at close."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], delay_s: float) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], delay_s: float, most_behind: int) -> None:
         self._delay = delay_s
+        self._most = most_behind
+        self._behind = 0  # committed since the thread last woke (a lost count only waits for delay_s)
         self._lock = threading.Lock()
         self._due = threading.Event()
+        self._enough = threading.Event()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn = connect()  # the log as main, the lookup attached
@@ -87,22 +91,30 @@ class Lookup:
             self._conn.close()  # a damaged file is replaced by the caller: let go of it
             raise
 
-    def written(self) -> None:
-        """A commit happened: index it within delay_s."""
+    def written(self, records: int) -> None:
+        """A commit of `records` happened: index it within delay_s, or at once if enough wait."""
         if self._thread is None:
             with self._lock:
                 if self._thread is None and not self._closing.is_set():
                     self._thread = threading.Thread(target=self._run, name="mlobs-audit-lookup", daemon=True)
                     self._thread.start()
+        self._behind += records
+        if self._behind >= self._most:
+            self._enough.set()
         self._due.set()
 
     def _run(self) -> None:
         while True:
             self._due.wait()
-            # Let records gather: one transaction for many, their keys inserted in order.
-            if self._closing.wait(self._delay):
+            # Let records gather: one transaction for many, their keys inserted in order (on the
+            # credit service at full load, waiting 1 s instead of 0.25 s took the lookup's CPU from
+            # about 32 to 12 µs a decision). The bound on records keeps the queries' scans short.
+            self._enough.wait(self._delay)
+            if self._closing.is_set():
                 return
             self._due.clear()
+            self._enough.clear()
+            self._behind = 0
             try:
                 self.catch_up()
             except Exception as exc:  # queries stay exact (they scan what is not indexed)
@@ -159,6 +171,7 @@ class Lookup:
 
     def close(self) -> None:
         self._closing.set()
+        self._enough.set()
         self._due.set()
         if self._thread is not None:
             self._thread.join()

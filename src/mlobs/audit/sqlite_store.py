@@ -10,14 +10,14 @@ from typing import Callable, Iterator
 
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
-from mlobs.audit.sqlite_lookup import Lookup, attach, candidates, lookup_path
+from mlobs.audit.sqlite_lookup import MOST_BEHIND, Lookup, attach, candidates, lookup_path
 from mlobs.audit.sqlite_lookup import header_field as field
 from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
 
 log = logging.getLogger(__name__)
 
-LOOKUP_DELAY_S = 0.25  # how long the subject and trace lookups may trail a commit
+LOOKUP_DELAY_S = 1.0  # how long the subject and trace lookups may trail a commit, unless MOST_BEHIND wait
 
 
 SCHEMA = f"""
@@ -67,7 +67,13 @@ def _triggers() -> str:
 
 
 class SqliteStore:
-    def __init__(self, path: str | Path, busy_timeout_s: float = 10.0, lookup_delay_s: float = LOOKUP_DELAY_S) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        busy_timeout_s: float = 10.0,
+        lookup_delay_s: float = LOOKUP_DELAY_S,
+        lookup_most_behind: int = MOST_BEHIND,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._timeout = busy_timeout_s
@@ -79,12 +85,12 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not the write lock: the committer reads while holding it
-        self.lookup = self._open_lookup(lookup_delay_s)
+        self.lookup = self._open_lookup(lookup_delay_s, lookup_most_behind)
         self.commits = 0
 
-    def _open_lookup(self, delay_s: float) -> Lookup:
+    def _open_lookup(self, delay_s: float, most_behind: int) -> Lookup:
         try:
-            return Lookup(self._connect_with_lookup, delay_s)
+            return Lookup(self._connect_with_lookup, delay_s, most_behind)
         except sqlite3.DatabaseError as exc:
             if getattr(exc, "sqlite_errorcode", None) not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
                 raise  # locked, read-only, out of space: not ours to mend
@@ -92,7 +98,7 @@ class SqliteStore:
             log.warning("audit: lookup index %s is damaged (%s); rebuilding it", lookup_path(self.path), exc)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{lookup_path(self.path)}{suffix}").unlink(missing_ok=True)
-            return Lookup(self._connect_with_lookup, delay_s)
+            return Lookup(self._connect_with_lookup, delay_s, most_behind)
 
     def _connect_with_lookup(self) -> sqlite3.Connection:
         conn = self._connect()
@@ -147,7 +153,7 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
             self.commits += 1
-        self.lookup.written()
+        self.lookup.written(len(batch.records))
         return batch
 
     def _decision_ids(self, subjects: list[str]) -> list[str]:
