@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from mlobs.audit.background import run_as_batch
 from mlobs.audit.record import GENESIS_HASH, QUERY_FIELDS
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class Lookup:
         self._due.set()
 
     def _run(self) -> None:
+        run_as_batch()
         while True:
             self._due.wait()
             # Let records gather: one transaction for many, their keys inserted in order (on the

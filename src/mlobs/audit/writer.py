@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple
 
 import orjson
 
+from mlobs.audit.background import run_as_batch
 from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
 from mlobs.audit.signing import Signer, append_checkpoint_file
@@ -218,6 +219,7 @@ class Writer:
         self._committer.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
+        run_as_batch()
         loaded, last_pop = False, time.monotonic()
         while True:
             self._wake.wait()
@@ -259,6 +261,7 @@ class Writer:
             time.sleep(remaining)
 
     def _commit_loop(self) -> None:
+        run_as_batch()
         while (job := self._prepared.get()) is not None:
             group, (prepared, outcomes) = job
             try:

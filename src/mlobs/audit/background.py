@@ -1,0 +1,18 @@
+"""The audit log's own threads: their work is never the request's, so they do not cut into it."""
+
+from __future__ import annotations
+
+import os
+
+
+def run_as_batch() -> bool:
+    """Schedule the calling thread as batch work (Linux SCHED_BATCH): the same share of the CPU,
+    but its wake-ups no longer preempt the thread that is running. Each handover, commit and fsync
+    wakes a writer thread; on the credit service's one core at full load that preempted the event
+    loop 0.8 times a request, 0.35 times as batch work, and the service spent 35 to 104 µs less
+    CPU a decision (three runs). Elsewhere, or where it is refused, the thread stays as it was."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        return False
+    return True
