@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from typing import Callable
 
 
 def run_as_batch() -> bool:
@@ -16,3 +18,15 @@ def run_as_batch() -> bool:
     except (AttributeError, OSError):
         return False
     return True
+
+
+def start_thread(target: Callable[[], None], name: str) -> threading.Thread:
+    """Start a daemon thread for the audit log's own work, run as batch work."""
+
+    def run() -> None:
+        run_as_batch()
+        target()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread

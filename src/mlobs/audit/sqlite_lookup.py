@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from mlobs.audit.background import run_as_batch
+from mlobs.audit.background import start_thread
 from mlobs.audit.record import GENESIS_HASH, QUERY_FIELDS
 
 log = logging.getLogger(__name__)
@@ -97,15 +97,13 @@ class Lookup:
         if self._thread is None:
             with self._lock:
                 if self._thread is None and not self._closing.is_set():
-                    self._thread = threading.Thread(target=self._run, name="mlobs-audit-lookup", daemon=True)
-                    self._thread.start()
+                    self._thread = start_thread(self._run, "mlobs-audit-lookup")
         self._behind += records
         if self._behind >= self._most:
             self._enough.set()
         self._due.set()
 
     def _run(self) -> None:
-        run_as_batch()
         while True:
             self._due.wait()
             # Let records gather: one transaction for many, their keys inserted in order (on the

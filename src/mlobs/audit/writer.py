@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple
 
 import orjson
 
-from mlobs.audit.background import run_as_batch
+from mlobs.audit.background import start_thread
 from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
 from mlobs.audit.signing import Signer, append_checkpoint_file
@@ -180,10 +180,8 @@ class Writer:
         self._prepared: queue.Queue = queue.Queue(maxsize=1)
         self._idle = threading.Event()  # the committer has nothing to do
         self._idle.set()
-        self._committer = threading.Thread(target=self._commit_loop, name="mlobs-audit-committer", daemon=True)
-        self._thread = threading.Thread(target=self._run, name="mlobs-audit-writer", daemon=True)
-        self._committer.start()
-        self._thread.start()
+        self._committer = start_thread(self._commit_loop, "mlobs-audit-committer")
+        self._thread = start_thread(self._run, "mlobs-audit-writer")
 
     def submit(self, pending: Pending) -> Pending:
         """Queue a record (or a checkpoint request) in the group that will commit it."""
@@ -219,7 +217,6 @@ class Writer:
         self._committer.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
-        run_as_batch()
         loaded, last_pop = False, time.monotonic()
         while True:
             self._wake.wait()
@@ -261,7 +258,6 @@ class Writer:
             time.sleep(remaining)
 
     def _commit_loop(self) -> None:
-        run_as_batch()
         while (job := self._prepared.get()) is not None:
             group, (prepared, outcomes) = job
             try:
