@@ -32,7 +32,7 @@ def open_log(tmp_path, clock):
 
 
 def mark(log: AuditLog) -> int:
-    return log.store._reader().execute("SELECT seq FROM lookup.lookup_mark").fetchone()[0]
+    return log.store._reader().execute("SELECT seq FROM lookup.lookup_position").fetchone()[0]
 
 
 def indexed(log: AuditLog, table: str) -> int:
@@ -52,7 +52,7 @@ def test_catching_up_indexes_every_committed_record_and_moves_the_mark_to_the_he
     receipts = [log.append(decision(i, subject=f"s{i % 3}")) for i in range(7)]
     assert log.store.lookup.catch_up() == 7
     assert mark(log) == receipts[-1].seq
-    assert indexed(log, "lookup_subject") == 7 and indexed(log, "lookup_trace") == 7
+    assert indexed(log, "lookup_by_subject") == 7 and indexed(log, "lookup_by_trace") == 7
     assert len(log.query(subject="s1")) == 2 and log.query(trace_id="trace-6")[0]["seq"] == receipts[-1].seq
 
 
@@ -60,7 +60,7 @@ def test_records_without_a_subject_or_trace_id_take_no_place_in_the_lookup(open_
     log = open_log()
     log.append(decision(1, subject=None, trace_id=None))
     log.store.lookup.catch_up()
-    assert indexed(log, "lookup_subject") == 0 and indexed(log, "lookup_trace") == 0
+    assert indexed(log, "lookup_by_subject") == 0 and indexed(log, "lookup_by_trace") == 0
 
 
 def test_the_lookup_catches_up_by_itself_soon_after_a_commit(open_log):
@@ -89,7 +89,7 @@ def test_closing_the_log_leaves_the_lookup_caught_up(open_log, tmp_path):
     head = log.append(decision(1)).seq
     log.close()
     with sqlite3.connect(lookup_path(tmp_path / "audit.db")) as conn:
-        assert conn.execute("SELECT seq FROM lookup_mark").fetchone() == (head,)
+        assert conn.execute("SELECT seq FROM lookup_position").fetchone() == (head,)
 
 
 def test_a_deleted_lookup_is_rebuilt_when_the_log_is_opened(open_log, tmp_path):
@@ -126,7 +126,7 @@ def test_a_lookup_made_for_another_history_of_the_log_is_rebuilt(open_log, tmp_p
     other.close()
     shutil.copy(lookup_path(tmp_path / "other.db"), lookup_path(tmp_path / "mine.db"))
     log = open_log("mine.db")
-    assert indexed(log, "lookup_subject") == 1
+    assert indexed(log, "lookup_by_subject") == 1
     assert len(log.query(subject="alice")) == 1 and log.query(subject="bob") == []
 
 
@@ -160,4 +160,39 @@ def test_a_damaged_lookup_is_replaced_and_rebuilt_when_the_log_is_opened(open_lo
     log.close()
     lookup_path(tmp_path / "audit.db").write_bytes(b"not a database" * 500)
     log = open_log()
+    assert mark(log) == 1 and len(log.query(subject="alice")) == 1
+
+
+def test_records_spread_over_many_buckets_are_all_found(open_log, monkeypatch):
+    monkeypatch.setattr(sqlite_lookup, "BUCKET_BITS", 1)  # two records a bucket
+    log = open_log()
+    receipts = [log.append(decision(i, subject=f"s{i % 2}")) for i in range(9)]
+    log.store.lookup.catch_up()
+    buckets = log.store._reader().execute("SELECT count(DISTINCT bucket) FROM lookup.lookup_by_subject").fetchone()[0]
+    assert buckets == 5
+    assert [r["seq"] for r in log.query(subject="s0")] == [r.seq for r in receipts[::2]]
+    assert log.query(trace_id="trace-8")[0]["seq"] == receipts[-1].seq
+
+
+def test_values_that_share_the_indexed_prefix_are_told_apart(open_log):
+    log = open_log()
+    first = log.append(decision(1, trace_id="0123456789ab-first"))
+    log.append(decision(2, trace_id="0123456789ab-second"))
+    log.store.lookup.catch_up()
+    assert [r["seq"] for r in log.query(trace_id="0123456789ab-first")] == [first.seq]
+
+
+def test_a_lookup_in_an_earlier_layout_is_dropped_and_rebuilt_when_the_log_is_opened(open_log, tmp_path):
+    log = open_log()
+    log.append(decision(1, subject="alice"))
+    log.close()
+    path = lookup_path(tmp_path / "audit.db")
+    path.unlink()
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE lookup_subject (key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID")
+        conn.execute("CREATE TABLE lookup_trace (key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID")
+        conn.execute("CREATE TABLE lookup_mark (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL)")
+    log = open_log()
+    tables = {r[0] for r in log.store._reader().execute("SELECT name FROM lookup.sqlite_master WHERE type = 'table'")}
+    assert tables == {"lookup_by_subject", "lookup_by_trace", "lookup_position"}
     assert mark(log) == 1 and len(log.query(subject="alice")) == 1

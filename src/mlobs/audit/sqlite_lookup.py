@@ -7,6 +7,14 @@ order, in a database that is not synced at commit: it is derived from the log, a
 that is lost, stale or made for another history of the file is rebuilt from the log. A query
 reads the lookup up to its mark and scans the log's records after the mark, so results are
 exact whatever the lookup's lag.
+
+Entries are keyed by (bucket, key prefix, seq), a bucket being 8,192 consecutive records. In
+one table ordered by key, every new record lands on a random page of a tree that grows with
+the log: catching up cost 13 µs a record per 5,000 records logged and 41 µs at 200,000. In
+buckets, new records land in the newest bucket's few pages, about 3 µs a record per table at
+any size; a query probes each bucket (0.2 ms for a trace id at 1,000,000 records). A key is
+the value's first 12 characters (pseudonyms and trace ids are random hex): a smaller tree, and
+callers keep their own condition on the whole value.
 """
 
 from __future__ import annotations
@@ -22,21 +30,25 @@ from mlobs.audit.record import GENESIS_HASH, QUERY_FIELDS
 
 log = logging.getLogger(__name__)
 
-TABLES = {"subject": "lookup_subject", "trace_id": "lookup_trace"}
+TABLES = {"subject": "lookup_by_subject", "trace_id": "lookup_by_trace"}
 CHUNK = 50_000  # records per lookup transaction: a rebuild never holds the lookup's lock for long
 SAY_FROM = 100_000  # records behind at open: about two seconds of indexing here, worth a word
 MOST_BEHIND = 5_000  # records a query may have to scan past the mark when the log is written fast (~9 ms)
+BUCKET_BITS = 13  # 8,192 records a bucket
+KEY_CHARS = 12
+# Tables of earlier layouts: derived data, dropped and rebuilt from the log.
+_EARLIER = ("lookup_subject", "lookup_trace", "lookup_mark")
 
-SCHEMA = "".join(
-    f"CREATE TABLE IF NOT EXISTS lookup.{table} (key TEXT NOT NULL, seq INTEGER NOT NULL, "
-    "PRIMARY KEY (key, seq)) WITHOUT ROWID;\n"
+SCHEMA = "".join(f"DROP TABLE IF EXISTS lookup.{table};\n" for table in _EARLIER) + "".join(
+    f"CREATE TABLE IF NOT EXISTS lookup.{table} (bucket INTEGER NOT NULL, key TEXT NOT NULL, "
+    "seq INTEGER NOT NULL, PRIMARY KEY (bucket, key, seq)) WITHOUT ROWID;\n"
     for table in TABLES.values()
 ) + (
-    "CREATE TABLE IF NOT EXISTS lookup.lookup_mark "
+    "CREATE TABLE IF NOT EXISTS lookup.lookup_position "
     "(id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);\n"
-    f"INSERT OR IGNORE INTO lookup.lookup_mark VALUES (1, 0, '{GENESIS_HASH}');\n"
+    f"INSERT OR IGNORE INTO lookup.lookup_position VALUES (1, 0, '{GENESIS_HASH}');\n"
 )
-_MARK = "coalesce((SELECT seq FROM lookup.lookup_mark), 0)"
+_MARK = "coalesce((SELECT seq FROM lookup.lookup_position), 0)"
 
 
 def header_field(name: str) -> str:
@@ -56,13 +68,17 @@ def attach(conn: sqlite3.Connection, log_path: Path) -> None:
 def candidates(name: str, values: list[str]) -> tuple[str, list[str]]:
     """SQL for the seqs of records whose field `name` is one of `values` (indexed ones, then those
     after the mark), and its parameters; for connections with the lookup attached. A superset
-    only if the log was edited after indexing: callers keep their own condition on the field."""
-    marks = ", ".join("?" * len(values))
+    where values share their first KEY_CHARS characters, or the log was edited after indexing:
+    callers keep their own condition on the field."""
+    marks, table = ", ".join("?" * len(values)), TABLES[name]
     sql = (
-        f"SELECT seq FROM lookup.{TABLES[name]} WHERE key IN ({marks}) UNION ALL "
+        f"WITH RECURSIVE lookup_buckets(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM lookup_buckets "
+        f"WHERE n < {_MARK} >> {BUCKET_BITS}) "
+        f"SELECT {table}.seq FROM lookup_buckets JOIN lookup.{table} AS {table} "
+        f"ON {table}.bucket = lookup_buckets.n AND {table}.key IN ({marks}) UNION ALL "
         f"SELECT seq FROM main.audit_records WHERE seq > {_MARK} AND {header_field(name)} IN ({marks})"
     )
-    return sql, [*values, *values]
+    return sql, [*(value[:KEY_CHARS] for value in values), *values]
 
 
 class Lookup:
@@ -138,8 +154,8 @@ class Lookup:
         # log's: BEGIN IMMEDIATE would take both) before it reads the mark.
         conn.execute("BEGIN")
         try:
-            conn.execute("UPDATE lookup.lookup_mark SET seq = seq")
-            seq, hash_ = conn.execute("SELECT seq, hash FROM lookup.lookup_mark").fetchone()
+            conn.execute("UPDATE lookup.lookup_position SET seq = seq")
+            seq, hash_ = conn.execute("SELECT seq, hash FROM lookup.lookup_position").fetchone()
             if seq and conn.execute("SELECT hash FROM main.audit_records WHERE seq = ?", (seq,)).fetchone() != (hash_,):
                 # Made for another history of this file (restored, truncated, rewritten): start again.
                 log.warning("audit: lookup index does not match the log at seq %d; rebuilding it", seq)
@@ -151,17 +167,17 @@ class Lookup:
                 (seq, seq + CHUNK),
             ).fetchone()
             if last is None:
-                conn.execute("UPDATE lookup.lookup_mark SET seq = ?, hash = ?", (seq, hash_ if seq else GENESIS_HASH))
+                conn.execute("UPDATE lookup.lookup_position SET seq = ?, hash = ?", (seq, hash_ if seq else GENESIS_HASH))
                 conn.execute("COMMIT")
                 return 0
             for name, table in TABLES.items():
                 conn.execute(
-                    f"INSERT OR IGNORE INTO lookup.{table} (key, seq) SELECT key, seq FROM "
-                    f"(SELECT {header_field(name)} AS key, seq FROM main.audit_records WHERE seq > ? AND seq <= ?) "
-                    "WHERE key IS NOT NULL ORDER BY key",
+                    f"INSERT OR IGNORE INTO lookup.{table} (bucket, key, seq) SELECT seq >> {BUCKET_BITS}, key, seq "
+                    f"FROM (SELECT substr({header_field(name)}, 1, {KEY_CHARS}) AS key, seq FROM main.audit_records "
+                    "WHERE seq > ? AND seq <= ?) WHERE key IS NOT NULL ORDER BY 1, 2",
                     (seq, last[0]),
                 )
-            conn.execute("UPDATE lookup.lookup_mark SET seq = ?, hash = ?", last)
+            conn.execute("UPDATE lookup.lookup_position SET seq = ?, hash = ?", last)
             conn.execute("COMMIT")
             return last[0] - seq
         except BaseException:
