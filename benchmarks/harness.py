@@ -31,13 +31,22 @@ def start_service(name: str, env: dict, log: Path) -> tuple[subprocess.Popen, st
     return process, url
 
 
-def wrk_script(bodies: list[dict], path: Path) -> Path:
-    """A wrk Lua script that POSTs the bodies in turn."""
+_NEW_ID = "NEW_SUBJECT_ID"  # no Lua pattern characters: gsub matches it as it is
+
+
+def wrk_script(bodies: list[dict], path: Path, new_field: str | None = None) -> Path:
+    """A wrk Lua script that POSTs the bodies in turn; with `new_field`, that field of every
+    request is an id never sent before (a new subject each time)."""
+    if new_field is not None:
+        bodies = [{**b, new_field: _NEW_ID} for b in bodies]
     items = ",\n".join("[[" + json.dumps(b) + "]]" for b in bodies)
+    fresh = f'local body = bodies[i]:gsub("{_NEW_ID}", tag .. "-" .. n)' if new_field else "local body = bodies[i]"
     path.write_text(
-        f"local bodies = {{\n{items}\n}}\nlocal i = 0\n"
+        f"local bodies = {{\n{items}\n}}\nlocal i, n = 0, 0\n"
+        "math.randomseed(os.time())\nlocal tag = string.format(\"wrk%d-%d\", os.time(), math.random(1e9))\n"
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        "request = function()\n  i = i % #bodies + 1\n  return wrk.format(nil, nil, nil, bodies[i])\nend\n"
+        f"request = function()\n  i = i % #bodies + 1\n  n = n + 1\n  {fresh}\n"
+        "  return wrk.format(nil, nil, nil, body)\nend\n"
     )
     return path
 
@@ -63,13 +72,20 @@ def _wrk_seconds(text: str) -> float:
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
-def paced_latencies(url: str, bodies: list[dict], seconds: int, rate: float = 200.0) -> list[float]:
+def paced_latencies(url: str, bodies: list[dict], seconds: int, rate: float = 200.0,
+                    new_field: str | None = None) -> list[float]:
     """One request at a time on a fixed schedule: latency without queueing, at a moderate rate."""
     os.sched_setaffinity(0, {1})
     latencies, interval = [], 1.0 / rate
+    tag = f"paced{time.time_ns()}"
+
+    def body(i: int) -> dict:
+        b = bodies[i % len(bodies)]
+        return {**b, new_field: f"{tag}-{i}"} if new_field else b
+
     with httpx.Client(base_url=url) as client:
-        for body in bodies[:50]:
-            client.post("/predict", json=body)
+        for i in range(50):
+            client.post("/predict", json=body(-1 - i))
         next_at = time.perf_counter()
         end, i = next_at + seconds, 0
         while next_at < end:
@@ -77,7 +93,7 @@ def paced_latencies(url: str, bodies: list[dict], seconds: int, rate: float = 20
             if delay > 0:
                 time.sleep(delay)
             t0 = time.perf_counter()
-            client.post("/predict", json=bodies[i % len(bodies)]).raise_for_status()
+            client.post("/predict", json=body(i)).raise_for_status()
             latencies.append(time.perf_counter() - t0)
             next_at += interval
             i += 1
@@ -90,20 +106,23 @@ def pct(values: list[float], q: float) -> float:
 
 
 def compare(name: str, variants: dict[str, dict], bodies: list[dict], workdir: Path, rounds: int,
-            seconds: int, base_env: dict) -> dict[str, dict]:
-    """Alternate the variants round by round so drift in the machine hits all of them."""
-    script = wrk_script(bodies, workdir / "bodies.lua")
+            seconds: int, base_env: dict, new_field: dict[str, str] | None = None) -> dict[str, dict]:
+    """Alternate the variants round by round so drift in the machine hits all of them.
+    `new_field` names, per variant, a field of the bodies to send a never-seen id in."""
+    new_field = new_field or {}
+    scripts = {v: wrk_script(bodies, workdir / f"bodies-{i}.lua", new_field.get(v)) for i, v in enumerate(variants)}
     results = {v: {"rps": [], "lat": [], "load_p50": [], "load_p99": []} for v in variants}
     for round_ in range(rounds):
         for variant, env in variants.items():
             process, url = start_service(name, {**base_env, **env}, workdir / "service.log")
+            script = scripts[variant]
             try:
                 under_load(url, 2, script)  # warm-up
                 load = under_load(url, seconds, script)
                 results[variant]["rps"].append(load["rps"])
                 results[variant]["load_p50"].append(load["p50"])
                 results[variant]["load_p99"].append(load["p99"])
-                results[variant]["lat"].extend(paced_latencies(url, bodies, seconds))
+                results[variant]["lat"].extend(paced_latencies(url, bodies, seconds, new_field=new_field.get(variant)))
             finally:
                 process.terminate()
                 process.wait()
