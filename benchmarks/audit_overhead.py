@@ -40,9 +40,10 @@ def main() -> int:
     table = "\n".join(rows) + (
         f"\n\n{args.rounds} alternating rounds of {args.seconds} s; uvicorn on CPU 0, wrk (32 connections) on CPU 1; "
         f"500 distinct applicants, sent again and again (their subject keys exist after the first round), or, in "
-        f"the last row, an applicant id never sent before in every request (a new subject key each time). At 200 req/s one request at a time (a lone caller: its record never waits for "
-        f"others); under full load, wrk's median and p99 over its 32 connections (medians of the rounds), where a "
-        f"record waits up to group_wait_s for others to share its commit. "
+        f"the last row, an applicant id never sent before in every request (a new subject key each time). "
+        f"At 200 req/s one request at a time (a lone caller: its record never waits for others); under full load, "
+        f"wrk's median and p99 over its 32 connections (medians of the rounds), where a record waits up to "
+        f"group_wait_s for others to share its commit. "
         f"`python benchmarks/audit_overhead.py --rounds {args.rounds}`, {time.strftime('%Y-%m-%d')}."
     )
     publish(table, "audit-endpoint", args.write_readme)

@@ -184,14 +184,16 @@ def test_values_that_share_the_indexed_prefix_are_told_apart(open_log):
 
 def test_a_lookup_in_an_earlier_layout_is_dropped_and_rebuilt_when_the_log_is_opened(open_log, tmp_path):
     log = open_log()
-    log.append(decision(1, subject="alice"))
+    head = log.append(decision(1, subject="alice"))
     log.close()
     path = lookup_path(tmp_path / "audit.db")
     path.unlink()
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE lookup_subject (key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID")
-        conn.execute("CREATE TABLE lookup_trace (key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID")
+    with sqlite3.connect(path) as conn:  # alice indexed, in tables this version no longer reads
+        for table in ("lookup_subject", "lookup_trace"):
+            conn.execute(f"CREATE TABLE {table} (key TEXT NOT NULL, seq INTEGER NOT NULL, "
+                         "PRIMARY KEY (key, seq)) WITHOUT ROWID")
         conn.execute("CREATE TABLE lookup_mark (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL)")
+        conn.execute("INSERT INTO lookup_mark VALUES (1, ?, ?)", (head.seq, head.hash))
     log = open_log()
     tables = {r[0] for r in log.store._reader().execute("SELECT name FROM lookup.sqlite_master WHERE type = 'table'")}
     assert tables == {"lookup_by_subject", "lookup_by_trace", "lookup_position"}

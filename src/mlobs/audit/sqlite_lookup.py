@@ -10,7 +10,7 @@ exact whatever the lookup's lag.
 
 Entries are keyed by (bucket, key prefix, seq), a bucket being 8,192 consecutive records. In
 one table ordered by key, every new record lands on a random page of a tree that grows with
-the log: catching up cost 13 µs a record per 5,000 records logged and 41 µs at 200,000. In
+the log: catching up cost 13 µs a record in a log of 5,000 records and 41 µs at 200,000. In
 buckets, new records land in the newest bucket's few pages, about 3 µs a record per table at
 any size; a query probes each bucket (0.2 ms for a trace id at 1,000,000 records). A key is
 the value's first 12 characters (pseudonyms and trace ids are random hex): a smaller tree, and
@@ -167,7 +167,8 @@ class Lookup:
                 (seq, seq + CHUNK),
             ).fetchone()
             if last is None:
-                conn.execute("UPDATE lookup.lookup_position SET seq = ?, hash = ?", (seq, hash_ if seq else GENESIS_HASH))
+                mark = (seq, hash_ if seq else GENESIS_HASH)
+                conn.execute("UPDATE lookup.lookup_position SET seq = ?, hash = ?", mark)
                 conn.execute("COMMIT")
                 return 0
             for name, table in TABLES.items():
