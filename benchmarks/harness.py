@@ -37,16 +37,17 @@ _NEW_ID = "NEW_SUBJECT_ID"  # no Lua pattern characters: gsub matches it as it i
 def wrk_script(bodies: list[dict], path: Path, new_field: str | None = None) -> Path:
     """A wrk Lua script that POSTs the bodies in turn; with `new_field`, that field of every
     request is an id never sent before (a new subject each time)."""
-    if new_field is not None:
+    fresh, body = "", "bodies[i]"
+    if new_field is not None:  # a counter and a tag no other run of wrk shares
         bodies = [{**b, new_field: _NEW_ID} for b in bodies]
+        fresh = ("math.randomseed(os.time())\nlocal tag = string.format(\"wrk%d-%d\", os.time(), math.random(1e9))\n"
+                 "local n = 0\n")
+        body = f'(bodies[i]:gsub("{_NEW_ID}", function() n = n + 1; return tag .. "-" .. n end))'
     items = ",\n".join("[[" + json.dumps(b) + "]]" for b in bodies)
-    fresh = f'local body = bodies[i]:gsub("{_NEW_ID}", tag .. "-" .. n)' if new_field else "local body = bodies[i]"
     path.write_text(
-        f"local bodies = {{\n{items}\n}}\nlocal i, n = 0, 0\n"
-        "math.randomseed(os.time())\nlocal tag = string.format(\"wrk%d-%d\", os.time(), math.random(1e9))\n"
+        f"local bodies = {{\n{items}\n}}\nlocal i = 0\n{fresh}"
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"request = function()\n  i = i % #bodies + 1\n  n = n + 1\n  {fresh}\n"
-        "  return wrk.format(nil, nil, nil, body)\nend\n"
+        f"request = function()\n  i = i % #bodies + 1\n  return wrk.format(nil, nil, nil, {body})\nend\n"
     )
     return path
 
