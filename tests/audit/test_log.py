@@ -142,3 +142,15 @@ def test_non_string_header_fields_are_refused_before_queueing(log):
     with pytest.raises(TypeError, match="model_version"):
         log.submit(decision(1, model_version=3))
     assert log.stats()["pending"] == 0
+
+
+def test_personal_data_stays_readable_and_erasable_once_its_key_has_moved(make_log, audit_settings):
+    log = make_log(subject_keys_merge_at=1)
+    alices = log.append(decision(1, subject="alice", personal={"name": "Alice"}))
+    bobs = log.append(decision(2, subject="bob", personal={"name": "Bob"}))  # after alice's key moved
+    with sqlite3.connect(audit_settings.subject_keys_path) as conn:
+        assert conn.execute("SELECT count(*) FROM subject_keys").fetchone()[0] >= 1
+    log.forget("alice", actor="dpo")
+    with pytest.raises(SubjectErased):
+        log.personal(alices.decision_id, reason="audit", actor="investigator")
+    assert log.personal(bobs.decision_id, reason="audit", actor="investigator") == {"name": "Bob"}

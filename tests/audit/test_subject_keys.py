@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from cryptography.exceptions import InvalidTag
 
@@ -79,3 +81,103 @@ def test_a_batch_loads_its_stored_keys_in_one_query(tmp_path):
     assert [s for s in statements if s.startswith("SELECT")] == [statements[-1]]
     assert keys["p1"] == stored["p1"] and keys["p2"] == stored["p2"]
     assert keys["p3"] not in stored.values()
+
+
+def _rows(store: SubjectKeyStore, table: str) -> set[str]:
+    with sqlite3.connect(store.path) as conn:
+        return {p for (p,) in conn.execute(f"SELECT pseudonym FROM {table}")}
+
+
+def _made(store: SubjectKeyStore, *pseudonyms: str) -> dict[str, bytes]:
+    batch = store.begin()
+    batch.prefetch(set(pseudonyms))
+    keys = {p: batch.key_for(p) for p in pseudonyms}
+    batch.commit()
+    return keys
+
+
+def test_a_new_key_is_appended_and_moves_into_the_sorted_table_once_enough_wait(tmp_path):
+    store = SubjectKeyStore(tmp_path / "keys.db", merge_at=3)
+    keys = _made(store, "p1", "p2")
+    assert _rows(store, "new_subject_keys") == {"p1", "p2"} and _rows(store, "subject_keys") == set()
+    assert store.merge() == 0
+    keys |= _made(store, "p3")
+    assert store.merge() == 3
+    assert _rows(store, "new_subject_keys") == set() and _rows(store, "subject_keys") == {"p1", "p2", "p3"}
+    reopened = SubjectKeyStore(tmp_path / "keys.db", merge_at=3)
+    assert {p: reopened.get(p) for p in keys} == keys
+
+
+def test_keys_are_found_in_either_table_by_a_process_that_opened_before_they_were_made(tmp_path):
+    mine = SubjectKeyStore(tmp_path / "keys.db")
+    theirs = SubjectKeyStore(tmp_path / "keys.db")
+    merged = _made(theirs, "p1")
+    theirs.merge(force=True)
+    appended = _made(theirs, "p2")
+    batch = mine.begin()
+    batch.prefetch({"p1", "p2"})
+    assert batch.key_for("p1") == merged["p1"] and batch.key_for("p2") == appended["p2"]
+    assert batch.commit() == {}
+
+
+def test_a_key_race_across_a_merge_keeps_the_stored_key(tmp_path):
+    mine, theirs = SubjectKeyStore(tmp_path / "keys.db"), SubjectKeyStore(tmp_path / "keys.db")
+    ours = mine.begin()
+    ours.prefetch({"p1"})
+    our_key = ours.key_for("p1")
+    their_key = _made(theirs, "p1")["p1"]
+    theirs.merge(force=True)  # gone from the appended keys before we commit
+    assert ours.commit() == {our_key: their_key}
+    assert mine.get("p1") == their_key and _rows(mine, "new_subject_keys") == set()
+
+
+def test_erasure_destroys_a_key_in_either_table_and_leaves_no_copy_on_disk(tmp_path):
+    store = SubjectKeyStore(tmp_path / "keys.db")
+    merged = _made(store, "p1")["p1"]
+    store.merge(force=True)
+    appended = _made(store, "p2")["p2"]
+    kept = _made(store, "p3")["p3"]
+    batch = store.begin()
+    batch.destroy("p1")
+    batch.destroy("p2")
+    batch.commit()
+    store.merge(force=True)
+    store.close()
+    reopened = SubjectKeyStore(tmp_path / "keys.db")
+    assert (reopened.get("p1"), reopened.get("p2"), reopened.get("p3")) == (None, None, kept)
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert merged not in on_disk and appended not in on_disk
+
+
+def test_another_process_erasing_an_appended_key_clears_it_here(tmp_path):
+    mine, theirs = SubjectKeyStore(tmp_path / "keys.db"), SubjectKeyStore(tmp_path / "keys.db")
+    old = _made(mine, "p1")["p1"]
+    batch = theirs.begin()
+    batch.destroy("p1")
+    batch.commit()
+    batch = mine.begin()
+    batch.prefetch({"p1"})
+    fresh = batch.key_for("p1")
+    assert fresh != old and batch.commit() == {}
+
+
+def test_a_failed_merge_leaves_every_key_where_it_was_and_found(tmp_path):
+    store = SubjectKeyStore(tmp_path / "keys.db", busy_timeout_s=0.05)
+    keys = _made(store, "p1", "p2")
+    blocker = sqlite3.connect(tmp_path / "keys.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holding the lock, as a stuck process would
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store.merge(force=True)
+    blocker.execute("ROLLBACK")
+    assert {p: store.get(p) for p in keys} == keys
+    assert store.merge(force=True) == 2
+    assert {p: SubjectKeyStore(tmp_path / "keys.db").get(p) for p in keys} == keys
+
+
+def test_a_key_store_made_before_keys_were_appended_keeps_its_keys(tmp_path):
+    with sqlite3.connect(tmp_path / "keys.db") as conn:  # the layout of earlier versions: one table
+        conn.execute("CREATE TABLE subject_keys (pseudonym TEXT PRIMARY KEY, key BLOB NOT NULL)")
+        conn.execute("INSERT INTO subject_keys VALUES ('p1', ?)", (bytes(range(32)),))
+    store = SubjectKeyStore(tmp_path / "keys.db")
+    keys = _made(store, "p1", "p2")
+    assert keys["p1"] == bytes(range(32)) and _rows(store, "new_subject_keys") == {"p2"}

@@ -99,7 +99,7 @@ class AuditLog:
         return cls(
             audit,
             store or open_store(audit.store_url, audit.busy_timeout_s),
-            SubjectKeyStore(Path(audit.subject_keys_path), audit.busy_timeout_s),
+            SubjectKeyStore(Path(audit.subject_keys_path), audit.busy_timeout_s, audit.subject_keys_merge_at),
             Keyring.load_or_create(keys_dir / "pseudonym_keyring.json"),
             Signer.load_or_create(keys_dir),
             clock,

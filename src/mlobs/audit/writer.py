@@ -241,7 +241,15 @@ class Writer:
                 last_pop = now
                 self._idle.clear()
                 self._prepared.put((group, self._stage(group.items)))
+                self._merge_keys()
         self._prepared.put(None)
+
+    def _merge_keys(self) -> None:
+        """Here, once a group is handed over: its records commit while the keys move."""
+        try:
+            self._keys.merge()
+        except Exception as exc:  # the keys stay where they were appended, and are still found
+            log.error("audit: subject keys not merged: %s: %s", type(exc).__name__, exc)
 
     def _under_load(self, records: int, seconds: float) -> bool:
         """Whether the next group should linger: several callers at once, arriving fast enough
