@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from mlobs.audit.subject_keys import SubjectKeyStore, decrypt, encrypt
+from mlobs.audit.encryption import decrypt, encrypt
+from mlobs.audit.subject_keys import SubjectKeyStore
 
 
 def test_ciphertext_round_trips_and_is_bound_to_its_record():
@@ -72,9 +76,10 @@ def test_a_batch_loads_its_stored_keys_in_one_query(tmp_path):
     batch = first.begin()
     stored = {p: batch.key_for(p) for p in ("p1", "p2")}
     batch.commit()
+    first.merge()
     fresh = SubjectKeyStore(tmp_path / "keys.db")
     statements: list[str] = []
-    fresh._conn.set_trace_callback(statements.append)
+    fresh._sorted.set_trace_callback(statements.append)
     batch = fresh.begin()
     batch.prefetch({"p1", "p2", "p3"})
     keys = {p: batch.key_for(p) for p in ("p1", "p2", "p3")}
@@ -83,8 +88,8 @@ def test_a_batch_loads_its_stored_keys_in_one_query(tmp_path):
     assert keys["p3"] not in stored.values()
 
 
-def _rows(store: SubjectKeyStore, table: str) -> set[str]:
-    with sqlite3.connect(store.path) as conn:
+def _rows(path: Path, table: str) -> set[str]:
+    with sqlite3.connect(path) as conn:
         return {p for (p,) in conn.execute(f"SELECT pseudonym FROM {table}")}
 
 
@@ -99,11 +104,14 @@ def _made(store: SubjectKeyStore, *pseudonyms: str) -> dict[str, bytes]:
 def test_a_new_key_is_appended_and_moves_into_the_sorted_table_once_enough_wait(tmp_path):
     store = SubjectKeyStore(tmp_path / "keys.db", merge_at=3)
     keys = _made(store, "p1", "p2")
-    assert _rows(store, "new_subject_keys") == {"p1", "p2"} and _rows(store, "subject_keys") == set()
-    assert store.merge() == 0
-    keys |= _made(store, "p3")
-    assert store.merge() == 3
-    assert _rows(store, "new_subject_keys") == set() and _rows(store, "subject_keys") == {"p1", "p2", "p3"}
+    assert _rows(store.appended_path, "new_subject_keys") == {"p1", "p2"} and _rows(store.path, "subject_keys") == set()
+    keys |= _made(store, "p3")  # the third wakes the merging thread
+    deadline = time.monotonic() + 10
+    while _rows(store.path, "subject_keys") != set(keys) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _rows(store.path, "subject_keys") == {"p1", "p2", "p3"}
+    assert _rows(store.appended_path, "new_subject_keys") == set()
+    store.close()
     reopened = SubjectKeyStore(tmp_path / "keys.db", merge_at=3)
     assert {p: reopened.get(p) for p in keys} == keys
 
@@ -112,7 +120,7 @@ def test_keys_are_found_in_either_table_by_a_process_that_opened_before_they_wer
     mine = SubjectKeyStore(tmp_path / "keys.db")
     theirs = SubjectKeyStore(tmp_path / "keys.db")
     merged = _made(theirs, "p1")
-    theirs.merge(force=True)
+    theirs.merge()
     appended = _made(theirs, "p2")
     batch = mine.begin()
     batch.prefetch({"p1", "p2"})
@@ -126,22 +134,22 @@ def test_a_key_race_across_a_merge_keeps_the_stored_key(tmp_path):
     ours.prefetch({"p1"})
     our_key = ours.key_for("p1")
     their_key = _made(theirs, "p1")["p1"]
-    theirs.merge(force=True)  # gone from the appended keys before we commit
+    theirs.merge()  # gone from the appended keys before we commit
     assert ours.commit() == {our_key: their_key}
-    assert mine.get("p1") == their_key and _rows(mine, "new_subject_keys") == set()
+    assert mine.get("p1") == their_key and _rows(mine.appended_path, "new_subject_keys") == set()
 
 
 def test_erasure_destroys_a_key_in_either_table_and_leaves_no_copy_on_disk(tmp_path):
     store = SubjectKeyStore(tmp_path / "keys.db")
     merged = _made(store, "p1")["p1"]
-    store.merge(force=True)
+    store.merge()
     appended = _made(store, "p2")["p2"]
     kept = _made(store, "p3")["p3"]
     batch = store.begin()
     batch.destroy("p1")
     batch.destroy("p2")
     batch.commit()
-    store.merge(force=True)
+    store.merge()
     store.close()
     reopened = SubjectKeyStore(tmp_path / "keys.db")
     assert (reopened.get("p1"), reopened.get("p2"), reopened.get("p3")) == (None, None, kept)
@@ -167,10 +175,10 @@ def test_a_failed_merge_leaves_every_key_where_it_was_and_found(tmp_path):
     blocker = sqlite3.connect(tmp_path / "keys.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another writer holding the lock, as a stuck process would
     with pytest.raises(sqlite3.OperationalError, match="locked"):
-        store.merge(force=True)
+        store.merge()
     blocker.execute("ROLLBACK")
     assert {p: store.get(p) for p in keys} == keys
-    assert store.merge(force=True) == 2
+    assert store.merge() == 2
     assert {p: SubjectKeyStore(tmp_path / "keys.db").get(p) for p in keys} == keys
 
 
@@ -180,4 +188,21 @@ def test_a_key_store_made_before_keys_were_appended_keeps_its_keys(tmp_path):
         conn.execute("INSERT INTO subject_keys VALUES ('p1', ?)", (bytes(range(32)),))
     store = SubjectKeyStore(tmp_path / "keys.db")
     keys = _made(store, "p1", "p2")
-    assert keys["p1"] == bytes(range(32)) and _rows(store, "new_subject_keys") == {"p2"}
+    assert keys["p1"] == bytes(range(32)) and _rows(store.appended_path, "new_subject_keys") == {"p2"}
+
+
+def test_an_erasure_during_a_merge_deletes_the_key_where_the_merge_put_it(tmp_path):
+    store = SubjectKeyStore(tmp_path / "keys.db")
+    key = _made(store, "p1")["p1"]
+    merging = sqlite3.connect(tmp_path / "keys.db", isolation_level=None)
+    merging.execute("BEGIN IMMEDIATE")  # a merge moving p1, not yet committed
+    merging.execute("INSERT INTO subject_keys VALUES ('p1', ?)", (key,))
+    batch = store.begin()
+    batch.destroy("p1")
+    erasing = threading.Thread(target=batch.commit)
+    erasing.start()
+    erasing.join(0.3)
+    assert erasing.is_alive()  # waits for the merge
+    merging.execute("COMMIT")
+    erasing.join(10)
+    assert _rows(store.path, "subject_keys") == set() and _rows(store.appended_path, "new_subject_keys") == set()

@@ -28,7 +28,8 @@ from mlobs.audit.record import (
 from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
 from mlobs.audit.store import AuditStore, Query, open_store
-from mlobs.audit.subject_keys import SubjectKeyStore, decrypt
+from mlobs.audit.encryption import decrypt
+from mlobs.audit.subject_keys import SubjectKeyStore
 from mlobs.audit.verify import VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer
 

@@ -29,8 +29,9 @@ class AuditSettings(BaseModel):
     # group may grow before it is committed; a lone caller never waits (0: never wait).
     group_wait_s: float = Field(0.03, ge=0, le=0.1)
     busy_timeout_s: float = Field(10.0, gt=0)
-    # New subject keys are appended (cheap); this many at a time move into the key store's table
-    # ordered by pseudonym. Every process holds the appended ones in memory (about 250 bytes each).
+    # New subject keys are appended (cheap), then move into the key store's table ordered by
+    # pseudonym at least this many at a time (up to ten times as many when the store is large).
+    # Every process holds the appended ones in memory, about 250 bytes each.
     subject_keys_merge_at: int = Field(10_000, gt=0)
 
     def resolved(self, base_dir: Path) -> AuditSettings:

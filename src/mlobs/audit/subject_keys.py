@@ -1,103 +1,105 @@
-"""Per-subject AES-GCM keys in their own database; destroying a key is how a subject is forgotten."""
+"""Per-subject AES-GCM keys, kept apart from the audit log; destroying a key is how a subject is forgotten."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
+import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from mlobs.audit.background import start_thread
 from mlobs.audit.sqlite_rows import chunks, insert_rows
+
+log = logging.getLogger(__name__)
 
 _CACHE_LIMIT = 200_000
 MERGE_AT = 10_000
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS subject_keys (pseudonym TEXT PRIMARY KEY, key BLOB NOT NULL)",
+_SORTED_SCHEMA = ("CREATE TABLE IF NOT EXISTS subject_keys (pseudonym TEXT PRIMARY KEY, key BLOB NOT NULL)",)
+_APPENDED_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS new_subject_keys "
     "(seq INTEGER PRIMARY KEY AUTOINCREMENT, pseudonym TEXT NOT NULL, key BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS key_store_state "
     "(id INTEGER PRIMARY KEY CHECK (id = 0), erasures INTEGER NOT NULL, merged_through INTEGER NOT NULL)",
     "INSERT OR IGNORE INTO key_store_state VALUES (0, 0, 0)",
 )
-_b64 = binascii.b2a_base64  # base64.b64encode without its wrapper: called twice per record
 
 
-def encrypt(key: bytes | AESGCM, value: Any, aad: bytes, nonce: bytes | None = None) -> dict[str, str]:
-    """AES-256-GCM of a JSON value, bound to its record by the associated data.
-    A nonce, if given, must be 12 fresh random bytes (callers draw many at once)."""
-    nonce = nonce or os.urandom(12)
-    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
-    ct = cipher.encrypt(nonce, orjson.dumps(value), aad)
-    return {"nonce": _b64(nonce, newline=False).decode(), "ct": _b64(ct, newline=False).decode()}
+def appended_path(path: Path) -> Path:
+    """The file that new keys are appended to, beside the key store's own."""
+    return path.with_name(f"{path.stem}-appended{path.suffix}")
 
 
-def decrypt(key: bytes, box: dict[str, str], aad: bytes) -> Any:
-    nonce = base64.b64decode(box["nonce"])
-    return orjson.loads(AESGCM(key).decrypt(nonce, base64.b64decode(box["ct"]), aad))
+def _connect(path: Path, schema: tuple[str, ...], timeout: float) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    path.chmod(0o600)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    for statement in schema:
+        conn.execute(statement)
+    return conn
 
 
 class SubjectKeyStore:
-    """pseudonym -> 256-bit key, in a SQLite file kept apart from the audit log.
+    """pseudonym -> 256-bit key, in two SQLite files kept apart from the audit log.
 
-    A new key is appended to `new_subject_keys` in the order keys are made, which writes the
-    same few pages however many keys exist; every process holds that table in memory, so it
-    needs no index. Keys ordered by pseudonym (`subject_keys`) would cost a random page per
-    new subject in every durable commit; instead the new ones move there `merge_at` at a time,
-    in one sorted pass, off the path of the records waiting for their keys.
+    A new key is appended to `new_subject_keys` (its own file) in the order keys are made,
+    which writes the same few pages however many keys exist; every process holds that table in
+    memory, so it needs no index. Keys ordered by pseudonym (`subject_keys`) would cost a
+    random page per new subject in every durable commit; instead the appended ones move there
+    `merge_at` at a time, in one sorted pass, on a thread of their own. The two tables are in
+    two files so that the move never holds up the commits of new keys.
 
     Other processes' changes are read when SQLite's data_version says there are any: their new
-    keys incrementally; after an erasure anywhere, every cached key is dropped. Deletion uses
+    keys incrementally; after an erasure anywhere, every key held here is dropped. Deletion uses
     secure_delete and truncates the WAL so a destroyed key leaves no copy on disk.
     """
 
     def __init__(self, path: Path, busy_timeout_s: float = 10.0, merge_at: int = MERGE_AT) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
-        os.chmod(self.path, 0o600)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA secure_delete=ON")
-        for statement in _SCHEMA:
-            self._conn.execute(statement)
+        self.appended_path = appended_path(self.path)
+        self._timeout = busy_timeout_s
+        self._sorted = _connect(self.path, _SORTED_SCHEMA, busy_timeout_s)
+        self._appended = _connect(self.appended_path, _APPENDED_SCHEMA, busy_timeout_s)
         self._merge_at = merge_at
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the two connections above and everything held in memory
         self._cache: dict[str, bytes] = {}  # keys read from subject_keys
-        self._recent: dict[str, bytes] = {}  # every key of new_subject_keys, and some merged since
+        self._recent: dict[str, bytes] = {}  # every key of new_subject_keys, and some moved since
         self._recent_seq = 0  # the last row of new_subject_keys read into _recent
         self._ciphers: dict[bytes, AESGCM] = {}  # for the keys held in memory: dropped with them
         self._absent: set[str] = set()  # known missing, for this batch only
         self._erasures = self._merged_through = -1
         self._version: int | None = None
+        self._merge_lock = threading.Lock()  # the merging connection
+        self._merge_conn: sqlite3.Connection | None = None
+        self._merge_wanted = threading.Event()
+        self._merger: threading.Thread | None = None
+        self._closing = False
         with self._lock:
             self._refresh()
 
     def _refresh(self) -> None:
         """Catch up with other connections' commits, if there were any (caller holds the lock)."""
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        conn = self._appended
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version == self._version:
             return
-        conn = self._conn
         reading = not conn.in_transaction
         if reading:
             conn.execute("BEGIN")  # the state and the rows from one snapshot
         try:
-            erasures, merged_through = conn.execute(
-                "SELECT erasures, merged_through FROM key_store_state"
-            ).fetchone()
+            erasures, merged_through = conn.execute("SELECT erasures, merged_through FROM key_store_state").fetchone()
             if erasures != self._erasures:  # a key held here may be gone: hold none
                 self._forget_cached()
                 self._recent.clear()
                 self._recent_seq = 0
-            elif len(self._recent) > 2 * self._merge_at:  # mostly keys merged since: read the table again
+            elif merged_through != self._merged_through:  # moved: held on as cached keys
+                for pseudonym, key in self._recent.items():
+                    self._remember(pseudonym, key)
                 self._recent.clear()
-                self._recent_seq = 0
             self._erasures, self._merged_through = erasures, merged_through
             self._recent_seq = max(self._recent_seq, merged_through)  # the rows up to it have moved
             rows = conn.execute(
@@ -112,7 +114,7 @@ class SubjectKeyStore:
         self._version = version
 
     def _reload(self) -> None:
-        """Read everything again at the next refresh: what memory holds may not match the file."""
+        """Read everything again at the next refresh: what memory holds may not match the files."""
         self._version, self._erasures = None, -1
 
     def refresh(self) -> None:
@@ -132,7 +134,7 @@ class SubjectKeyStore:
             if key is None:
                 if not refresh and pseudonym in self._absent:  # the batch's own view, from its prefetch
                     return None
-                row = self._conn.execute("SELECT key FROM subject_keys WHERE pseudonym = ?", (pseudonym,)).fetchone()
+                row = self._sorted.execute("SELECT key FROM subject_keys WHERE pseudonym = ?", (pseudonym,)).fetchone()
                 if row is None:
                     return None
                 key = bytes(row[0])
@@ -152,9 +154,9 @@ class SubjectKeyStore:
         """The keys of these pseudonyms in subject_keys, one row per query: fetching steps once
         per row, and each step waits for the GIL while the callers run Python."""
         found: dict[str, bytes] = {}
-        for chunk in chunks(self._conn, pseudonyms, 1):
+        for chunk in chunks(self._sorted, pseudonyms, 1):
             marks = ",".join("?" * len(chunk))
-            (keys,) = self._conn.execute(
+            (keys,) = self._sorted.execute(
                 f"SELECT json_group_object(pseudonym, hex(key)) FROM subject_keys WHERE pseudonym IN ({marks})", chunk
             ).fetchone()
             found.update((pseudonym, bytes.fromhex(key)) for pseudonym, key in orjson.loads(keys).items())
@@ -185,13 +187,13 @@ class SubjectKeyStore:
         """Make one batch durable; returns {our key: the stored key} where another process won a race.
         `merged_through` is the store's state when the batch began, before it looked keys up."""
         with self._lock:
-            conn = self._conn
+            conn, sorted_ = self._appended, self._sorted
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._refresh()  # under the write lock: every key any process has made
                 if destroyed:
+                    sorted_.execute("BEGIN IMMEDIATE")  # committed last: see _destroy
                     self._destroy(list(destroyed))
-                    self._erasures += 1
                 taken = {p: key for p in new if (key := self._recent.get(p)) is not None}
                 if self._merged_through != merged_through:  # keys made since our prefetch may have moved
                     taken.update(self._stored([p for p in new if p not in taken]))
@@ -199,62 +201,116 @@ class SubjectKeyStore:
                 insert_rows(conn, "INSERT INTO new_subject_keys (pseudonym, key) VALUES", appended)
                 last = conn.execute("SELECT max(seq) FROM new_subject_keys").fetchone()[0]
                 conn.execute("COMMIT")
+                if sorted_.in_transaction:
+                    sorted_.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                for c in (conn, sorted_):
+                    if c.in_transaction:
+                        c.execute("ROLLBACK")
                 self._reload()
                 raise
+            if destroyed:
+                self._erasures += 1
+                for c in (sorted_, conn):  # copy the pages without the keys back and empty the WALs
+                    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._recent.update(appended)
             self._recent_seq = max(self._recent_seq, last or 0)
             for pseudonym, key in taken.items():
                 self._remember(pseudonym, key)
             self._absent.clear()
-            if destroyed:
-                # Copy the pages without the keys back into the main file and empty the WAL.
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            due = self._merge_due()
+        if due:
+            self._wake_merger()
         return {new[p]: key for p, key in taken.items() if key != new[p]}
 
     def _destroy(self, pseudonyms: list[str]) -> None:
-        for chunk in chunks(self._conn, pseudonyms, 1):
+        """Delete the keys from both files, in a transaction on each. The sorted file's is taken
+        first and committed last: a merge in progress finishes first (and the key is deleted
+        where it landed), and a merge that starts later reads the appended file without it."""
+        for chunk in chunks(self._sorted, pseudonyms, 1):
             marks = ",".join("?" * len(chunk))
-            for table in ("subject_keys", "new_subject_keys"):
-                self._conn.execute(f"DELETE FROM {table} WHERE pseudonym IN ({marks})", chunk)
-        self._conn.execute("UPDATE key_store_state SET erasures = erasures + 1")
+            self._sorted.execute(f"DELETE FROM subject_keys WHERE pseudonym IN ({marks})", chunk)
+            self._appended.execute(f"DELETE FROM new_subject_keys WHERE pseudonym IN ({marks})", chunk)
+        self._appended.execute("UPDATE key_store_state SET erasures = erasures + 1")
         for pseudonym in pseudonyms:
             for held in (self._recent, self._cache):
                 self._ciphers.pop(held.pop(pseudonym, b""), None)
 
-    def merge(self, force: bool = False) -> int:
-        """Move the appended keys into subject_keys, once `merge_at` of them wait (any number if
-        `force`); returns how many moved. Sorted first, so each page of the tree is written once."""
-        with self._lock:
-            if not force and self._recent_seq - self._merged_through < self._merge_at:
-                return 0
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+    def _merge_due(self) -> bool:
+        """merge_at keys waiting, or as many as the sorted file has pages if that is more (up to
+        ten times merge_at): a merge writes about every page of the tree, so moving fewer keys
+        than there are pages costs a page a key, as inserting them one by one would have."""
+        waiting = self._recent_seq - self._merged_through
+        if waiting < self._merge_at:
+            return False
+        pages = self._sorted.execute("PRAGMA page_count").fetchone()[0]
+        return waiting >= min(pages, 10 * self._merge_at)
+
+    def _wake_merger(self) -> None:
+        with self._merge_lock:
+            if self._closing:
+                return
+            if self._merger is None:
+                self._merger = start_thread(self._merge_loop, "mlobs-audit-keys")
+        self._merge_wanted.set()
+
+    def _merge_loop(self) -> None:
+        while True:
+            self._merge_wanted.wait()
+            self._merge_wanted.clear()
+            if self._closing:
+                return
             try:
-                self._refresh()
-                through = self._recent_seq  # >= merged_through, and every row up to it is in _recent
+                self.merge()
+            except Exception as exc:  # the keys stay appended, and are still found there
+                log.error("audit: subject keys not merged: %s: %s", type(exc).__name__, exc)
+
+    def merge(self) -> int:
+        """Move every appended key into subject_keys, sorted so that each page of the tree is
+        written once; returns how many moved. The merging thread calls it when one is due."""
+        with self._merge_lock:
+            if self._merge_conn is None:
+                self._merge_conn = _connect(self.path, (), self._timeout)
+                self._merge_conn.execute("ATTACH DATABASE ? AS appended", (str(self.appended_path),))
+                for pragma in ("synchronous=FULL", "secure_delete=ON"):
+                    self._merge_conn.execute(f"PRAGMA appended.{pragma}")
+            conn = self._merge_conn
+            # A deferred transaction locks only the file it writes. The statement takes the sorted
+            # file's write lock before it reads the appended one: an erasure committed after that
+            # read waits for this commit, then deletes the key where it has moved.
+            conn.execute("BEGIN")
+            try:
                 moved = conn.execute(
-                    "INSERT OR IGNORE INTO subject_keys (pseudonym, key) "
-                    "SELECT pseudonym, key FROM new_subject_keys WHERE seq <= ? ORDER BY pseudonym",
-                    (through,),
+                    "INSERT OR IGNORE INTO main.subject_keys (pseudonym, key) "
+                    "SELECT pseudonym, key FROM appended.new_subject_keys ORDER BY pseudonym"
                 ).rowcount
-                conn.execute("DELETE FROM new_subject_keys WHERE seq <= ?", (through,))
-                conn.execute("UPDATE key_store_state SET merged_through = ?", (through,))
+                (through,) = conn.execute("SELECT coalesce(max(seq), 0) FROM appended.new_subject_keys").fetchone()
+                conn.execute("COMMIT")
+                conn.execute("BEGIN")
+                conn.execute("DELETE FROM appended.new_subject_keys WHERE seq <= ?", (through,))
+                conn.execute(
+                    "UPDATE appended.key_store_state SET merged_through = max(merged_through, ?)", (through,)
+                )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
-                self._reload()
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            self._merged_through = through
-            recent, self._recent = self._recent, {}
-            for pseudonym, key in recent.items():  # they were the most recent subjects: keep them at hand
-                self._remember(pseudonym, key)
             return moved
 
     def close(self) -> None:
+        with self._merge_lock:
+            self._closing = True
+            merger = self._merger
+        self._merge_wanted.set()
+        if merger is not None:
+            merger.join(self._timeout)
+        with self._merge_lock:
+            if self._merge_conn is not None:
+                self._merge_conn.close()
         with self._lock:
-            self._conn.close()
+            self._sorted.close()
+            self._appended.close()
 
 
 class KeyBatch:

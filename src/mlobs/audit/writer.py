@@ -21,7 +21,8 @@ from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
 from mlobs.audit.signing import Signer, append_checkpoint_file
 from mlobs.audit.store import AuditStore, Batch
-from mlobs.audit.subject_keys import SubjectKeyStore, encrypt
+from mlobs.audit.encryption import encrypt
+from mlobs.audit.subject_keys import SubjectKeyStore
 
 log = logging.getLogger(__name__)
 
@@ -241,15 +242,7 @@ class Writer:
                 last_pop = now
                 self._idle.clear()
                 self._prepared.put((group, self._stage(group.items)))
-                self._merge_keys()
         self._prepared.put(None)
-
-    def _merge_keys(self) -> None:
-        """Here, once a group is handed over: its records commit while the keys move."""
-        try:
-            self._keys.merge()
-        except Exception as exc:  # the keys stay where they were appended, and are still found
-            log.error("audit: subject keys not merged: %s: %s", type(exc).__name__, exc)
 
     def _under_load(self, records: int, seconds: float) -> bool:
         """Whether the next group should linger: several callers at once, arriving fast enough
