@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
+from mlobs.audit import subject_keys
 from mlobs.audit.encryption import decrypt, encrypt
 from mlobs.audit.subject_keys import SubjectKeyStore
 
@@ -206,3 +207,19 @@ def test_an_erasure_during_a_merge_deletes_the_key_where_the_merge_put_it(tmp_pa
     merging.execute("COMMIT")
     erasing.join(10)
     assert _rows(store.path, "subject_keys") == set() and _rows(store.appended_path, "new_subject_keys") == set()
+
+
+def test_keys_appended_after_the_rows_a_merge_moved_are_still_held_when_the_cache_is_dropped(tmp_path, monkeypatch):
+    monkeypatch.setattr(subject_keys, "_CACHE_LIMIT", 1)  # the cache drops everything at each new key
+    store = SubjectKeyStore(tmp_path / "keys.db")
+    first, second = _made(store, "p1")["p1"], _made(store, "p2")["p2"]
+    with sqlite3.connect(store.path) as merging:  # another process moves only p1, as a merge begun before p2 would
+        merging.execute("INSERT INTO subject_keys VALUES ('p1', ?)", (first,))
+    with sqlite3.connect(store.appended_path) as merging:
+        merging.execute("DELETE FROM new_subject_keys WHERE pseudonym = 'p1'")
+        merging.execute("UPDATE key_store_state SET merged_through = 1")
+    store.refresh()
+    assert store.get("p1") == first  # the cache now holds p1 alone
+    batch = store.begin()
+    batch.prefetch({"p2"})
+    assert batch.key_for("p2") == second and batch.commit() == {}

@@ -100,6 +100,7 @@ class SubjectKeyStore:
                 for pseudonym, key in self._recent.items():
                     self._remember(pseudonym, key)
                 self._recent.clear()
+                self._recent_seq = merged_through  # and every row still appended read again
             self._erasures, self._merged_through = erasures, merged_through
             self._recent_seq = max(self._recent_seq, merged_through)  # the rows up to it have moved
             rows = conn.execute(
