@@ -50,8 +50,8 @@ class SubjectKeyStore:
     which writes the same few pages however many keys exist; every process holds that table in
     memory, so it needs no index. Keys ordered by pseudonym (`subject_keys`) would cost a
     random page per new subject in every durable commit; instead the appended ones move there
-    `merge_at` at a time, in one sorted pass, on a thread of their own. The two tables are in
-    two files so that the move never holds up the commits of new keys.
+    many at a time (`_merge_due`), in one sorted pass, on a thread of their own. The two tables
+    are in two files so that the move never holds up the commits of new keys.
 
     Other processes' changes are read when SQLite's data_version says there are any: their new
     keys incrementally; after an erasure anywhere, every key held here is dropped. Deletion uses
