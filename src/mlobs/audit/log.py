@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
+from mlobs.audit.encryption import decrypt
 from mlobs.audit.errors import AccessRefused, AuditUnavailable, SubjectErased
 from mlobs.audit.parallel_verify import verify_parallel
 from mlobs.audit.pseudonym import Keyring
@@ -28,7 +29,6 @@ from mlobs.audit.record import (
 from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
 from mlobs.audit.store import AuditStore, Query, open_store
-from mlobs.audit.encryption import decrypt
 from mlobs.audit.subject_keys import SubjectKeyStore
 from mlobs.audit.verify import VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer

@@ -17,11 +17,11 @@ from typing import Callable, NamedTuple
 import orjson
 
 from mlobs.audit.background import start_thread
+from mlobs.audit.encryption import encrypt
 from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
 from mlobs.audit.signing import Signer, append_checkpoint_file
 from mlobs.audit.store import AuditStore, Batch
-from mlobs.audit.encryption import encrypt
 from mlobs.audit.subject_keys import SubjectKeyStore
 
 log = logging.getLogger(__name__)
