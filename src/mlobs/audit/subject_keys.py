@@ -261,6 +261,10 @@ class SubjectKeyStore:
             self._merge_wanted.clear()
             if self._closing:
                 return
+            with self._lock:  # woken again during the last move: perhaps only a few more keys since
+                self._refresh()
+                if not self._merge_due():
+                    continue
             try:
                 self.merge()
             except Exception as exc:  # the keys stay appended, and are still found there
