@@ -213,3 +213,18 @@ def test_keys_appended_after_the_rows_a_merge_moved_are_still_held_when_the_cach
     batch = store.begin()
     batch.prefetch({"p2"})
     assert batch.key_for("p2") == second and batch.commit() == {}
+
+
+def test_a_move_waiting_for_the_sorted_file_reads_the_appended_keys_only_once_it_has_it(tmp_path):
+    store = SubjectKeyStore(tmp_path / "keys.db")
+    _made(store, "p1")
+    blocker = sqlite3.connect(tmp_path / "keys.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # an erasure holding the sorted file, about to commit
+    moving = threading.Thread(target=store.merge)
+    moving.start()
+    moving.join(0.3)
+    with sqlite3.connect(store.appended_path) as erasing:  # its appended half commits first
+        erasing.execute("DELETE FROM new_subject_keys WHERE pseudonym = 'p1'")
+    blocker.execute("COMMIT")
+    moving.join(10)
+    assert _rows(store.path, "subject_keys") == set()  # not brought back by the move
