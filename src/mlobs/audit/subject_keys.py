@@ -94,15 +94,13 @@ class SubjectKeyStore:
             erasures, merged_through = conn.execute("SELECT erasures, merged_through FROM key_store_state").fetchone()
             if erasures != self._erasures:  # a key held here may be gone: hold none
                 self._forget_cached()
-                self._recent.clear()
-                self._recent_seq = 0
             elif merged_through != self._merged_through:  # moved: held on as cached keys
                 for pseudonym, key in self._recent.items():
                     self._remember(pseudonym, key)
+            if (erasures, merged_through) != (self._erasures, self._merged_through):
                 self._recent.clear()
-                self._recent_seq = merged_through  # and every row still appended read again
+                self._recent_seq = merged_through  # every row still appended, read again
             self._erasures, self._merged_through = erasures, merged_through
-            self._recent_seq = max(self._recent_seq, merged_through)  # the rows up to it have moved
             rows = conn.execute(
                 "SELECT seq, pseudonym, key FROM new_subject_keys WHERE seq > ? ORDER BY seq", (self._recent_seq,)
             ).fetchall()
