@@ -62,6 +62,20 @@ def test_a_cipher_is_made_once_per_key_and_dropped_with_the_key(tmp_path):
     assert store.cipher(key) is not cipher
 
 
+def test_ciphers_held_are_bounded_and_the_least_recently_used_goes_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(subject_keys, "CIPHERS_HELD", 3)
+    store = SubjectKeyStore(tmp_path / "keys.db")
+    keys = [bytes([i]) * 32 for i in range(4)]
+    first = store.cipher(keys[0])
+    second = store.cipher(keys[1])
+    store.cipher(keys[2])
+    assert store.cipher(keys[0]) is first  # used again: now the most recent
+    store.cipher(keys[3])  # a fourth: the least recently used (keys[1]) makes room
+    assert len(store._ciphers) == 3
+    assert store.cipher(keys[0]) is first
+    assert store.cipher(keys[1]) is not second
+
+
 def test_a_batch_loads_its_stored_keys_in_one_query(tmp_path):
     first = SubjectKeyStore(tmp_path / "keys.db")
     batch = first.begin()
