@@ -7,6 +7,7 @@ import argparse
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -123,7 +124,7 @@ def compare(name: str, variants: dict[str, dict], bodies: list[dict], workdir: P
                 results[variant]["rps"].append(load["rps"])
                 results[variant]["load_p50"].append(load["p50"])
                 results[variant]["load_p99"].append(load["p99"])
-                results[variant]["lat"].extend(paced_latencies(url, bodies, seconds, new_field=new_field.get(variant)))
+                results[variant]["lat"].extend(paced_latencies(url, bodies, paced_s, new_field=new_field.get(variant)))
             finally:
                 process.terminate()
                 process.wait()
@@ -131,10 +132,64 @@ def compare(name: str, variants: dict[str, dict], bodies: list[dict], workdir: P
     return results
 
 
-def arguments() -> argparse.Namespace:
+def interleave(name: str, variants: dict[str, dict], bodies: list[dict], workdir: Path, cycles: int,
+               seconds: int, base_env: dict, new_field: dict[str, str] | None = None, pause_s: float = 1.5,
+               paced_rounds: int = 3, paced_s: int = 10) -> dict[str, dict]:
+    """Every variant's service runs at once, idle but for its own bursts of load: `cycles` times,
+    each variant in turn gets `seconds` of wrk, then a pause so its background work (the audit
+    lookup trails commits by up to a second) ends before the next burst. This machine's speed
+    swings by a quarter from one few-second stretch to the next; bursts seconds apart, many of
+    them, see the same machine. Then `paced_rounds` alternating rounds of `paced_s` of paced latency."""
+    new_field = new_field or {}
+    results = {v: {"rps": [], "lat": [], "load_p50": [], "load_p99": []} for v in variants}
+    services: dict[str, tuple[subprocess.Popen, str, Path]] = {}
+    try:
+        for i, (variant, env) in enumerate(variants.items()):
+            process, url = start_service(name, {**base_env, **env}, workdir / f"service-{i}.log")
+            services[variant] = process, url, wrk_script(bodies, workdir / f"bodies-{i}.lua", new_field.get(variant))
+        for _, url, script in services.values():
+            under_load(url, 2, script)  # warm-up
+            time.sleep(pause_s)
+        for cycle in range(cycles):
+            for variant, (_, url, script) in services.items():
+                load, r = under_load(url, seconds, script), results[variant]
+                r["rps"].append(load["rps"])
+                r["load_p50"].append(load["p50"])
+                r["load_p99"].append(load["p99"])
+                time.sleep(pause_s)
+            print(f"cycle {cycle + 1}: " + ", ".join(f"{v} {r['rps'][-1]:.0f}" for v, r in results.items()),
+                  file=sys.stderr)
+        for _ in range(paced_rounds):
+            for variant, (_, url, _) in services.items():
+                results[variant]["lat"].extend(paced_latencies(url, bodies, paced_s, new_field=new_field.get(variant)))
+                time.sleep(pause_s)
+    finally:
+        for process, _, _ in services.values():
+            process.terminate()
+            process.wait()
+    return results
+
+
+def ratio_interval(numerator: list[float], denominator: list[float], level: float = 0.90,
+                   resamples: int = 4000) -> tuple[float, float, float]:
+    """Ratio of the means of paired bursts, and its bootstrap interval: cycles resampled whole,
+    so each keeps its pair of bursts seconds apart."""
+    rng = random.Random(0)
+    n = len(numerator)
+    ratios = []
+    for _ in range(resamples):
+        picks = [rng.randrange(n) for _ in range(n)]
+        ratios.append(sum(numerator[i] for i in picks) / sum(denominator[i] for i in picks))
+    ratios.sort()
+    tail = (1 - level) / 2
+    return (sum(numerator) / sum(denominator), ratios[int(tail * resamples)],
+            ratios[min(resamples - 1, int((1 - tail) * resamples))])
+
+
+def arguments(rounds: int = 3, seconds: int = 10) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--seconds", type=int, default=seconds)
     parser.add_argument("--write-readme", action="store_true")
     return parser.parse_args()
 
