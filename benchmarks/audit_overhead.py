@@ -41,7 +41,8 @@ def main() -> int:
             "|---|---|---|---|---|---|"]
     for name, r in results.items():
         ratio, low, high = ratio_interval(r["rps"], off)
-        rows.append(f"| {name} | {statistics.mean(r['rps']):,.0f} | {ratio:.3f} ({low:.3f} to {high:.3f}) "
+        interval = f" ({low:.3f} to {high:.3f})" if r["rps"] is not off else ""
+        rows.append(f"| {name} | {statistics.mean(r['rps']):,.0f} | {ratio:.3f}{interval} "
                     f"| {pct(r['lat'], 0.5) * 1e3:.2f} ms | {pct(r['lat'], 0.99) * 1e3:.2f} ms "
                     f"| {statistics.median(r['load_p50']) * 1e3:.0f} / {statistics.median(r['load_p99']) * 1e3:.0f} ms |")
     table = "\n".join(rows) + (
