@@ -124,7 +124,7 @@ def compare(name: str, variants: dict[str, dict], bodies: list[dict], workdir: P
                 results[variant]["rps"].append(load["rps"])
                 results[variant]["load_p50"].append(load["p50"])
                 results[variant]["load_p99"].append(load["p99"])
-                results[variant]["lat"].extend(paced_latencies(url, bodies, paced_s, new_field=new_field.get(variant)))
+                results[variant]["lat"].extend(paced_latencies(url, bodies, seconds, new_field=new_field.get(variant)))
             finally:
                 process.terminate()
                 process.wait()

@@ -76,6 +76,18 @@ def test_ciphers_held_are_bounded_and_the_least_recently_used_goes_first(tmp_pat
     assert store.cipher(keys[1]) is not second
 
 
+def test_a_cipher_is_made_under_the_lock_that_other_threads_drop_ciphers_under(tmp_path):
+    # Evicting the least recently used while a refresh on another thread clears them would fail.
+    store = SubjectKeyStore(tmp_path / "keys.db")
+    made = threading.Event()
+    with store._lock:
+        making = threading.Thread(target=lambda: (store.cipher(b"k" * 32), made.set()))
+        making.start()
+        assert not made.wait(0.2)
+    assert made.wait(5)
+    making.join(5)
+
+
 def test_a_batch_loads_its_stored_keys_in_one_query(tmp_path):
     first = SubjectKeyStore(tmp_path / "keys.db")
     batch = first.begin()

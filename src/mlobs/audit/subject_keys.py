@@ -175,14 +175,15 @@ class SubjectKeyStore:
         """The AES-GCM object of a key from this store, the most recently used kept: making one
         costs about two encryptions, and each holds 2.5 KB (a new subject in every decision filled
         the cache of keys' size, 200,000 of them, with 500 MB)."""
-        ciphers = self._ciphers
-        cipher = ciphers.pop(key, None)
-        if cipher is None:
-            if len(ciphers) >= CIPHERS_HELD:
-                del ciphers[next(iter(ciphers))]  # the least recently used
-            cipher = AESGCM(key)
-        ciphers[key] = cipher
-        return cipher
+        with self._lock:  # other threads' refreshes and erasures drop ciphers too
+            ciphers = self._ciphers
+            cipher = ciphers.pop(key, None)
+            if cipher is None:
+                if len(ciphers) >= CIPHERS_HELD:
+                    del ciphers[next(iter(ciphers))]  # the least recently used
+                cipher = AESGCM(key)
+            ciphers[key] = cipher
+            return cipher
 
     def begin(self) -> KeyBatch:
         return KeyBatch(self)
