@@ -62,22 +62,21 @@ def test_a_cipher_is_made_once_per_key_and_dropped_with_the_key(tmp_path):
     assert store.cipher(key) is not cipher
 
 
-def test_ciphers_held_are_bounded_and_the_least_recently_used_goes_first(tmp_path, monkeypatch):
+def test_ciphers_held_are_bounded_and_the_oldest_goes_first(tmp_path, monkeypatch):
     monkeypatch.setattr(subject_keys, "CIPHERS_HELD", 3)
     store = SubjectKeyStore(tmp_path / "keys.db")
     keys = [bytes([i]) * 32 for i in range(4)]
-    first = store.cipher(keys[0])
-    second = store.cipher(keys[1])
+    first, second = store.cipher(keys[0]), store.cipher(keys[1])
     store.cipher(keys[2])
-    assert store.cipher(keys[0]) is first  # used again: now the most recent
-    store.cipher(keys[3])  # a fourth: the least recently used (keys[1]) makes room
+    assert store.cipher(keys[0]) is first  # held
+    store.cipher(keys[3])  # a fourth: the oldest makes room
     assert len(store._ciphers) == 3
-    assert store.cipher(keys[0]) is first
-    assert store.cipher(keys[1]) is not second
+    assert store.cipher(keys[1]) is second
+    assert store.cipher(keys[0]) is not first
 
 
-def test_a_cipher_is_made_under_the_lock_that_other_threads_drop_ciphers_under(tmp_path):
-    # Evicting the least recently used while a refresh on another thread clears them would fail.
+def test_a_cipher_is_kept_under_the_lock_that_other_threads_drop_ciphers_under(tmp_path):
+    # Evicting the oldest while a refresh on another thread clears them would fail.
     store = SubjectKeyStore(tmp_path / "keys.db")
     made = threading.Event()
     with store._lock:
