@@ -107,23 +107,30 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _empty_results(variants: dict[str, dict]) -> dict[str, dict]:
+    return {v: {"rps": [], "lat": [], "load_p50": [], "load_p99": []} for v in variants}
+
+
+def _keep_load(result: dict, load: dict[str, float]) -> None:
+    result["rps"].append(load["rps"])
+    result["load_p50"].append(load["p50"])
+    result["load_p99"].append(load["p99"])
+
+
 def compare(name: str, variants: dict[str, dict], bodies: list[dict], workdir: Path, rounds: int,
             seconds: int, base_env: dict, new_field: dict[str, str] | None = None) -> dict[str, dict]:
     """Alternate the variants round by round so drift in the machine hits all of them.
     `new_field` names, per variant, a field of the bodies to send a never-seen id in."""
     new_field = new_field or {}
     scripts = {v: wrk_script(bodies, workdir / f"bodies-{i}.lua", new_field.get(v)) for i, v in enumerate(variants)}
-    results = {v: {"rps": [], "lat": [], "load_p50": [], "load_p99": []} for v in variants}
+    results = _empty_results(variants)
     for round_ in range(rounds):
         for variant, env in variants.items():
             process, url = start_service(name, {**base_env, **env}, workdir / "service.log")
             script = scripts[variant]
             try:
                 under_load(url, 2, script)  # warm-up
-                load = under_load(url, seconds, script)
-                results[variant]["rps"].append(load["rps"])
-                results[variant]["load_p50"].append(load["p50"])
-                results[variant]["load_p99"].append(load["p99"])
+                _keep_load(results[variant], under_load(url, seconds, script))
                 results[variant]["lat"].extend(paced_latencies(url, bodies, seconds, new_field=new_field.get(variant)))
             finally:
                 process.terminate()
@@ -141,7 +148,7 @@ def interleave(name: str, variants: dict[str, dict], bodies: list[dict], workdir
     swings by a quarter from one few-second stretch to the next; bursts seconds apart, many of
     them, see the same machine. Then `paced_rounds` alternating rounds of `paced_s` of paced latency."""
     new_field = new_field or {}
-    results = {v: {"rps": [], "lat": [], "load_p50": [], "load_p99": []} for v in variants}
+    results = _empty_results(variants)
     services: dict[str, tuple[subprocess.Popen, str, Path]] = {}
     try:
         for i, (variant, env) in enumerate(variants.items()):
@@ -152,10 +159,7 @@ def interleave(name: str, variants: dict[str, dict], bodies: list[dict], workdir
             time.sleep(pause_s)
         for cycle in range(cycles):
             for variant, (_, url, script) in services.items():
-                load, r = under_load(url, seconds, script), results[variant]
-                r["rps"].append(load["rps"])
-                r["load_p50"].append(load["p50"])
-                r["load_p99"].append(load["p99"])
+                _keep_load(results[variant], under_load(url, seconds, script))
                 time.sleep(pause_s)
             print(f"cycle {cycle + 1}: " + ", ".join(f"{v} {r['rps'][-1]:.0f}" for v, r in results.items()),
                   file=sys.stderr)
