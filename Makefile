@@ -38,9 +38,9 @@ check: $(STAMP)
 test: $(STAMP) check
 	$(PY) -m pytest
 
-## Unit tests only (no real servers).
+## Unit tests only (no real servers, nothing slow).
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -m "not integration and not slow"
 
 ## Benchmarks (minutes each; run them on a quiet machine). Those given --write-readme rewrite their
 ## README table; the others print a table to paste under "Benchmarks" in the README.
