@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: all install run local generate check test test-fast bench clean
+.PHONY: all install run local generate check docs test test-fast bench clean
 
 all: test
 
@@ -29,11 +29,15 @@ local: $(STAMP)
 generate: $(STAMP)
 	$(PY) -m mlobs.stackgen generate
 
-## Fail if generated files are stale; then promtool, amtool, compose and Dockerfile checks.
-check: $(STAMP)
+## Fail if generated files are stale; then promtool, amtool, compose and Dockerfile checks, and the docs site.
+check: $(STAMP) docs
 	$(PY) -m mlobs.stackgen check
 	GF_SECURITY_ADMIN_PASSWORD=config-check-only docker-compose -f docker-compose.yml config -q
 	$(VENV)/bin/hadolint --failure-threshold warning services/*/Dockerfile stack/*/Dockerfile
+
+## The docs site (MkDocs), built strictly: a broken link or a missing page fails. Output in build/site.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 test: $(STAMP) check
 	$(PY) -m pytest

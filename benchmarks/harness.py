@@ -144,7 +144,7 @@ def interleave(name: str, variants: dict[str, dict], bodies: list[dict], workdir
                paced_rounds: int = 3, paced_s: int = 10) -> dict[str, dict]:
     """Every variant's service runs at once, idle but for its own bursts of load: `cycles` times,
     each variant in turn gets `seconds` of wrk, then a pause so its background work (the audit
-    lookup trails commits by up to a second) ends before the next burst. This machine's speed
+    lookup trails commits by up to a second) ends before the next burst. A shared machine's speed
     swings by a quarter from one few-second stretch to the next; bursts seconds apart, many of
     them, see the same machine. Then `paced_rounds` alternating rounds of `paced_s` of paced latency."""
     new_field = new_field or {}

@@ -1,17 +1,17 @@
-"""Write a benchmark's table into README.md between its markers."""
+"""Write a benchmark's table into docs/benchmarks.md between its markers."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def write_section(name: str, markdown: str) -> None:
     start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    text = README.read_text()
+    text = PAGE.read_text()
     if start not in text or end not in text:
-        raise SystemExit(f"README.md has no {start} ... {end} markers")
+        raise SystemExit(f"{PAGE.name} has no {start} ... {end} markers")
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    README.write_text(pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text))
+    PAGE.write_text(pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text))

@@ -80,7 +80,7 @@ def pg_schema_url(server_url: str) -> str:
 
 @pytest.fixture
 def pg_url(pg_server) -> str:
-    """A fresh schema on the session's PostgreSQL server."""
+    """A fresh schema on the PostgreSQL server this test run started."""
     return pg_schema_url(pg_server)
 
 

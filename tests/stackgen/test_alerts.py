@@ -28,7 +28,7 @@ def test_alert_names_are_unique_and_severities_are_page_or_ticket():
     assert {a.severity for a in ALERTS} == {"page", "ticket"}
 
 
-def test_the_brief_alerts_all_exist():
+def test_the_service_model_slo_and_drift_alerts_all_exist():
     names = {a.name for a in ALERTS}
     assert {"ServiceDown", "TargetMissing", "OnlineAccuracyDrop", "PredictionClassShift", "RejectedInputSurge",
             "TelemetryDropped", "PredictLatencyErrorBudgetBurnFast", "PredictLatencyErrorBudgetBurnSlow",

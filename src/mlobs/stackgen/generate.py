@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from mlobs.stackgen import (GenerationError, alertmanager, config, dashboards, grafana, prometheus_config,
-                            provisioning, tools)
+                            provisioning, reference_docs, tools)
 from mlobs.stackgen.alerts import rule_groups
 from mlobs.stackgen.prometheus import rule_files
 from mlobs.stackgen.ruletest_files import test_files
@@ -16,14 +16,16 @@ from mlobs.stackgen.ruletests import suites
 OUT_OF_DATE = "Generated files are out of date: run `make generate` and commit"
 # Directories whose every file is generated: a stale extra file there is out of date too.
 GENERATED_GLOBS = ("alerts/*.rules.yml", "alerts/tests/*.test.yml", "dashboards/generated/*.json",
-                   "stack/grafana/provisioning/**/*.yml", "stack/alertmanager/**/*.yml", "stack/prometheus/*.yml")
+                   "stack/grafana/provisioning/**/*.yml", "stack/alertmanager/**/*.yml", "stack/prometheus/*.yml",
+                   "docs/reference/*.md")
 
 
 def render(root: Path = config.ROOT) -> dict[str, str]:
     groups = rule_groups()
     out: dict[str, str] = {}
     for part in (rule_files(groups), test_files(suites(), groups), grafana.files(groups), alertmanager.files(),
-                 provisioning.files(), prometheus_config.files(), dashboards.files(root / "dashboards")):
+                 provisioning.files(), prometheus_config.files(), dashboards.files(root / "dashboards"),
+                 reference_docs.files()):
         clash = out.keys() & part.keys()
         if clash:
             raise GenerationError(f"two generators write {', '.join(sorted(clash))}")
