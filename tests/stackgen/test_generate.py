@@ -22,13 +22,15 @@ def test_every_generated_file_says_do_not_edit_and_names_the_command():
     for rel, text in render().items():
         if rel.endswith(".json"):
             assert config.DO_NOT_EDIT in json.loads(text)["description"], rel
+        elif rel.endswith(".md"):
+            assert text.startswith(f"<!-- {config.DO_NOT_EDIT} -->"), rel
         else:
             assert text.startswith(f"# {config.DO_NOT_EDIT}"), rel
         assert "python -m mlobs.stackgen generate" in text
 
 
 def _copy(tmp_path):
-    for part in ("alerts", "dashboards", "stack"):
+    for part in ("alerts", "dashboards", "stack", "docs"):
         shutil.copytree(ROOT / part, tmp_path / part)
     return tmp_path
 
