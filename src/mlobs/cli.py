@@ -25,6 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from mlobs.audit.cli import register as register_audit
+    from mlobs.investigate.cli import register as register_investigate
     from mlobs.traffic.cli import register as register_traffic
 
     parser = argparse.ArgumentParser(prog="mlobs", description=__doc__)
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_traffic(sub)
     register_audit(sub)
+    register_investigate(sub)
     return parser
 
 

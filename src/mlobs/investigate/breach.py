@@ -1,0 +1,83 @@
+"""Find the breach: which signal got worse in the time range, and when it began (its onset)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlobs.investigate.model import Breach
+from mlobs.investigate.prometheus import Prometheus
+from mlobs.investigate.signals import Signals
+from mlobs.investigate.stats import change_point
+from mlobs.investigate.window import Window
+from mlobs.stackgen.slos import AVAILABILITY, PREDICT_LATENCY
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    query: Callable[[Signals], str]
+    # The change that counts as a breach: `threshold` in the signal's units, upwards (worse) unless
+    # `lower_is_worse`; for SLO error ratios, a multiple of the error budget.
+    threshold: float
+    describe: Callable[[float, float], str]
+    lower_is_worse: bool = False
+    budget: float | None = None
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+CANDIDATES = (
+    Candidate(PREDICT_LATENCY.name, Signals.latency_error_ratio, 2.0,
+              lambda b, a: f"/predict requests over 200 ms rose from {_pct(b)} to {_pct(a)}",
+              budget=PREDICT_LATENCY.budget),
+    Candidate(AVAILABILITY.name, Signals.error_ratio_5xx, 2.0,
+              lambda b, a: f"requests answered 5xx rose from {_pct(b)} to {_pct(a)}",
+              budget=AVAILABILITY.budget),
+    Candidate("online-accuracy", Signals.online_error_rate, 0.03,
+              lambda b, a: f"online accuracy fell from {_pct(1 - b)} to {_pct(1 - a)}"),
+    Candidate("estimated-accuracy", Signals.estimated_error_rate, 0.03,
+              lambda b, a: f"estimated accuracy fell from {_pct(1 - b)} to {_pct(1 - a)}"),
+    Candidate("request-volume", Signals.predict_rate, 0.5,
+              lambda b, a: f"/predict traffic fell from {b:.2f} to {a:.2f} req/s", lower_is_worse=True),
+)
+SLO_NAMES = tuple(c.name for c in CANDIDATES)
+
+
+def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = None) -> Breach | None:
+    """The candidate whose change is furthest past its threshold, or None when nothing got worse."""
+    best = None
+    for candidate in CANDIDATES:
+        if slo is not None and candidate.name != slo:
+            continue
+        query = candidate.query(signals)
+        series = prom.range(query, window.start, window.end, window.step)
+        if not series:
+            continue
+        values = np.nanmax(np.vstack([s.values for s in series]), axis=0) if len(series) > 1 else series[0].values
+        change = change_point(series[0].times, values)
+        if change is None:
+            continue
+        severity = _severity(candidate, change.before, change.after)
+        if severity >= 1.0 and (best is None or severity > best.severity):
+            best = Breach(candidate.name, change.at, change.before, change.after, round(severity, 2),
+                          candidate.describe(change.before, change.after), query)
+    return best
+
+
+def _severity(c: Candidate, before: float, after: float) -> float:
+    if not (math.isfinite(before) and math.isfinite(after)):
+        return 0.0
+    if c.budget is not None:
+        # Burn rate after the onset, in multiples of the threshold; it must also be a real rise.
+        if after <= 2 * before:
+            return 0.0
+        return (after / c.budget) / c.threshold
+    if c.lower_is_worse:
+        return 0.0 if before <= 0 else ((before - after) / before) / c.threshold
+    return (after - before) / c.threshold

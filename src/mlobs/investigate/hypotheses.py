@@ -1,0 +1,231 @@
+"""The five hypotheses, each a test against Prometheus that returns a scored Finding with evidence.
+
+Scores are in [0, 1]: how strongly the evidence says "this changed, at the onset". Thresholds are the
+sizes of change an on-call engineer would act on, written once here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlobs.investigate.model import Finding
+from mlobs.investigate.prometheus import Prometheus, Series
+from mlobs.investigate.signals import OUTPUT_DETECTORS, Signals
+from mlobs.investigate.stats import first_true, fraction_true, split_means
+from mlobs.investigate.window import Window
+
+VOLUME_DROP = 0.5        # a fall of half the traffic scores 1
+VOLUME_SURGE = 1.0       # a doubling scores 1
+REJECTED_RISE = 0.10     # 10 more points of requests rejected score 1
+SCRAPE_GAP = 0.3         # 30% of points without a scrape score 1
+LABEL_DROP = 0.5         # half as much feedback per prediction
+CLASS_SHIFT = 0.15       # total variation distance of the class mix
+CONFIDENCE_DROP = 0.08   # mean confidence of the predicted class
+LATENCY_RISE = 1.0       # p99 doubled scores 1
+LATENCY_MIN = 0.02       # and at least 20 ms more
+ERRORS_5XX = 0.02        # 2 more points of 5xx score 1
+
+
+@dataclass
+class Context:
+    prom: Prometheus
+    signals: Signals
+    window: Window
+    onset: float
+    notes: dict = field(default_factory=dict)  # numbers one test leaves for the ranking
+
+    @property
+    def guard(self) -> float:
+        """rate() smears a step over its range: points this close to the onset belong to neither side."""
+        return 2 * self.window.step
+
+    @property
+    def tolerance(self) -> float:
+        return max(300.0, 3 * self.window.step)
+
+    def range(self, query: str) -> list[Series]:
+        return self.prom.range(query, self.window.start, self.window.end, self.window.step)
+
+    def means(self, query: str) -> tuple[float, float]:
+        series = self.range(query)
+        if not series:
+            return math.nan, math.nan
+        return split_means(series[0].times, series[0].values, self.onset, self.guard)
+
+    def near_onset(self, moment: float) -> bool:
+        return self.onset - 3 * self.tolerance <= moment <= self.onset + self.tolerance
+
+    def when(self, moment: float) -> str:
+        minutes = (moment - self.onset) / 60
+        clock = time.strftime("%H:%M", time.gmtime(moment))
+        if abs(minutes) < 1:
+            return f"{clock} (at the onset)"
+        return f"{clock} ({abs(minutes):.0f} min {'before' if minutes < 0 else 'after'} the onset)"
+
+
+def pipeline(ctx: Context) -> Finding:
+    f = Finding("pipeline", dashboard="service-overview")
+    s = ctx.signals
+    before, after = ctx.means(s.predict_rate())
+    if before > 0 and math.isfinite(after):
+        change = after / before - 1
+        score = -change / VOLUME_DROP if change < 0 else change / VOLUME_SURGE
+        if abs(change) >= 0.2:
+            f.add(f"/predict traffic {'fell' if change < 0 else 'rose'} {abs(change) * 100:.0f}% "
+                  f"({before:.2f} to {after:.2f} req/s)", s.predict_rate(), score)
+    ctx.notes["request_rate"] = (before, after)
+    total_before, total_after = before, after
+    for series in ctx.range(s.rejected_rate_by_reason()):
+        rb, ra = split_means(series.times, series.values, ctx.onset, ctx.guard)
+        if not (total_after and total_after > 0 and math.isfinite(ra)):
+            continue
+        share_before = (rb if math.isfinite(rb) else 0.0) / total_before if total_before else 0.0
+        share_after = ra / (total_after + ra)
+        rise = share_after - share_before
+        if rise >= 0.02:
+            reason = series.labels.get("reason", "?")
+            f.add(f"inputs rejected as {reason!r} rose from {share_before * 100:.1f}% to "
+                  f"{share_after * 100:.1f}% of requests", s.rejected_rate_by_reason(), rise / REJECTED_RISE)
+    up = ctx.range(s.scrape_up())
+    if up:
+        after_mask = up[0].times >= ctx.onset
+        missing = 1 - fraction_true(up[0].times, up[0].values, ctx.onset, ctx.window.end + 1)
+        if after_mask.any() and missing >= 0.1:
+            f.add(f"the service was not scraped in {missing * 100:.0f}% of the points after the onset",
+                  s.scrape_up(), missing / SCRAPE_GAP)
+    fb_before, fb_after = ctx.means(s.feedback_rate())
+    if before > 0 and after > 0 and fb_before > 0 and math.isfinite(fb_after):
+        per_before, per_after = fb_before / before, fb_after / after
+        drop = 1 - per_after / per_before
+        if drop >= 0.3:
+            f.add(f"feedback per prediction fell {drop * 100:.0f}% ({per_before:.2f} to {per_after:.2f}): "
+                  "labels are late or missing", s.feedback_rate(), drop / LABEL_DROP * 0.8)
+    dropped_before, dropped_after = ctx.means(s.drift_samples_dropped_rate())
+    if math.isfinite(dropped_after) and dropped_after > 0.01 and not dropped_before > dropped_after / 2:
+        f.add(f"drift samples dropped at {dropped_after:.2f}/s after the onset: the drift exporter sees less",
+              s.drift_samples_dropped_rate(), 0.4)
+    return f
+
+
+def input_drift(ctx: Context) -> Finding:
+    f = Finding("input_drift", dashboard="drift")
+    query = ctx.signals.drift_detected()
+    flagged = []
+    for series in ctx.range(query):
+        detector = series.labels.get("detector", "?")
+        if detector in OUTPUT_DETECTORS:
+            ctx.notes.setdefault("output_detectors", []).append(series)
+            continue
+        before = fraction_true(series.times, series.values, ctx.window.start, ctx.onset - ctx.guard)
+        after = fraction_true(series.times, series.values, ctx.onset, ctx.window.end + 1)
+        rise = (after if math.isfinite(after) else 0.0) - (before if math.isfinite(before) else 0.0)
+        first = first_true(series.times[series.times >= ctx.onset - 3 * ctx.tolerance],
+                           series.values[series.times >= ctx.onset - 3 * ctx.tolerance])
+        if rise >= 0.3:
+            flagged.append((rise, detector, series.labels.get("feature", ""), before, after, first))
+    for rise, detector, feature, before, after, first in sorted(flagged, reverse=True)[:4]:
+        timing = 1.0 if first is not None and ctx.near_onset(first) else 0.7
+        where = f"{detector}" + (f" on {feature}" if feature and feature != "all" else "")
+        first_text = f", first at {ctx.when(first)}" if first is not None else ""
+        f.add(f"{where} flagged drift in {after * 100:.0f}% of evaluations after the onset "
+              f"({(before if math.isfinite(before) else 0) * 100:.0f}% before){first_text}", query, rise * timing)
+    ctx.notes["input_detectors_flagged"] = len(flagged)
+    return f
+
+
+def output_shift(ctx: Context) -> Finding:
+    f = Finding("output_shift", dashboard="model-quality")
+    s = ctx.signals
+    shares_before, shares_after = {}, {}
+    for series in ctx.range(s.class_rate()):
+        b, a = split_means(series.times, series.values, ctx.onset, ctx.guard)
+        cls = series.labels.get("class", "?")
+        shares_before[cls], shares_after[cls] = (b if math.isfinite(b) else 0.0), (a if math.isfinite(a) else 0.0)
+    tb, ta = sum(shares_before.values()), sum(shares_after.values())
+    tvd = 0.0
+    if tb > 0 and ta > 0:
+        tvd = 0.5 * sum(abs(shares_after[c] / ta - shares_before[c] / tb) for c in shares_before)
+        moved = max(shares_before, key=lambda c: abs(shares_after[c] / ta - shares_before[c] / tb))
+        if tvd >= 0.05:
+            f.add(f"the class mix moved by {tvd * 100:.0f} points (total variation); {moved!r} went from "
+                  f"{shares_before[moved] / tb * 100:.0f}% to {shares_after[moved] / ta * 100:.0f}% of predictions",
+                  s.class_rate(), tvd / CLASS_SHIFT)
+    cb, ca = ctx.means(s.mean_confidence())
+    drop = cb - ca if math.isfinite(cb) and math.isfinite(ca) else 0.0
+    if drop >= 0.02:
+        f.add(f"mean confidence of the predicted class fell from {cb:.3f} to {ca:.3f}", s.mean_confidence(),
+              drop / CONFIDENCE_DROP * 0.8)
+    for series in ctx.notes.get("output_detectors", []):
+        before = fraction_true(series.times, series.values, ctx.window.start, ctx.onset - ctx.guard)
+        after = fraction_true(series.times, series.values, ctx.onset, ctx.window.end + 1)
+        rise = (after if math.isfinite(after) else 0) - (before if math.isfinite(before) else 0)
+        if rise >= 0.3:
+            f.add(f"{series.labels.get('detector')} (the model's outputs against its reference) flagged drift in "
+                  f"{after * 100:.0f}% of evaluations after the onset", s.drift_detected(), rise * 0.9)
+    ctx.notes.update(class_tvd=tvd, confidence_drop=drop)
+    return f
+
+
+def model_version(ctx: Context) -> Finding:
+    f = Finding("model_version", dashboard="model-quality")
+    s = ctx.signals
+    query = s.versions_in_service()
+    series = ctx.range(query)
+    first_seen, still_in_service = {}, set()
+    for item in series:
+        present = np.nonzero(np.isfinite(item.values) & (np.nan_to_num(item.values) > 0))[0]
+        if len(present):
+            first_seen[item.labels.get("model_version", "?")] = (float(item.times[present[0]]), present[0])
+            if present[-1] >= len(item.values) - 2:
+                still_in_service.add(item.labels.get("model_version", "?"))
+    for version, (moment, index) in sorted(first_seen.items(), key=lambda kv: kv[1][0]):
+        if index == 0:
+            continue  # in service from the start of the range
+        beside = sorted(v for v in first_seen if v != version and v in still_in_service)
+        replaced = sorted(v for v in first_seen if v != version and v not in still_in_service)
+        text = (f"model version {version} went into service at {ctx.when(moment)}"
+                + (f", replacing {', '.join(replaced)}" if replaced else "")
+                + (f", beside {', '.join(beside)}" if beside else ""))
+        f.add(text, query, 1.0 if ctx.near_onset(moment) else 0.4)
+        comparison = _per_version_errors(ctx)
+        if comparison:
+            f.add(comparison[0], comparison[1], 0.0)
+    return f
+
+
+def _per_version_errors(ctx: Context) -> tuple[str, str] | None:
+    query = ctx.signals.online_error_rate(by="model_version")
+    rows = []
+    for series in ctx.range(query):
+        finite = series.values[np.isfinite(series.values) & (series.times >= ctx.onset - ctx.tolerance)]
+        if len(finite):
+            rows.append(f"{series.labels.get('model_version', '?')} {(1 - finite.mean()) * 100:.1f}%")
+    if len(rows) < 2:
+        return None
+    return "online accuracy by version around the onset: " + ", ".join(rows), query
+
+
+def serving(ctx: Context) -> Finding:
+    f = Finding("serving", dashboard="service-overview")
+    s = ctx.signals
+    before, after = ctx.means(s.p99_latency())
+    if before > 0 and math.isfinite(after) and after - before >= LATENCY_MIN:
+        rise = after / before - 1
+        if rise >= 0.3:
+            f.add(f"p99 latency of /predict rose from {before * 1000:.0f} ms to {after * 1000:.0f} ms",
+                  s.p99_latency(), rise / LATENCY_RISE)
+    eb, ea = ctx.means(s.error_ratio_5xx())
+    if math.isfinite(ea) and ea - (eb if math.isfinite(eb) else 0) >= 0.002:
+        f.add(f"5xx answers rose from {(eb if math.isfinite(eb) else 0) * 100:.2f}% to {ea * 100:.2f}%",
+              s.error_ratio_5xx(), (ea - (eb if math.isfinite(eb) else 0)) / ERRORS_5XX)
+    db, da = ctx.means(s.telemetry_dropped_rate())
+    if math.isfinite(da) and da > 0.1 and not db > da / 2:
+        f.add(f"telemetry dropped at {da:.1f} items/s after the onset", s.telemetry_dropped_rate(), 0.3)
+    return f
+
+
+TESTS = (pipeline, input_drift, output_shift, model_version, serving)

@@ -1,0 +1,37 @@
+"""Rank the findings: the strongest first, and a cause before what it explains.
+
+A pipeline artifact makes inputs drift; a new model version or drifting inputs move the outputs; a
+new version can be slower. When both sides of such a pair are present, the explained one is
+discounted, so the report leads with the cause rather than its symptom.
+"""
+
+from __future__ import annotations
+
+from mlobs.investigate.model import CAUSE_SCORE, HYPOTHESES, Finding
+
+EXPLAINED = 0.75  # the score left to a finding that a stronger cause explains
+EXPLAINS = {
+    "pipeline": ("input_drift", "output_shift", "serving"),
+    "model_version": ("output_shift", "serving", "input_drift"),
+}
+
+
+def rank(findings: list[Finding], notes: dict) -> list[Finding]:
+    by_key = {f.key: f for f in findings}
+    drift, shift = by_key.get("input_drift"), by_key.get("output_shift")
+    if drift and shift and drift.score >= CAUSE_SCORE and shift.score >= CAUSE_SCORE:
+        # Covariate drift makes the model less sure of itself; a shift in the class mix with steady
+        # confidence is a change in what arrives (a prior shift) that input detectors only echo.
+        if notes.get("class_tvd", 0) >= 0.1 and notes.get("confidence_drop", 0) < 0.02:
+            drift.score = round(drift.score * EXPLAINED, 3)
+        else:
+            shift.score = round(shift.score * EXPLAINED, 3)
+    for cause, explained in EXPLAINS.items():
+        c = by_key.get(cause)
+        if c is None or c.score < CAUSE_SCORE:
+            continue
+        for key in explained:
+            other = by_key.get(key)
+            if other is not None and other.score <= c.score:
+                other.score = round(other.score * EXPLAINED, 3)
+    return sorted(findings, key=lambda f: (-round(f.score, 2), HYPOTHESES.index(f.key)))

@@ -1,0 +1,103 @@
+"""The PromQL an investigation runs, built from the metric catalogs and the SLO definitions.
+
+Each signal is one query per service over the investigation's grid. Nothing here depends on
+recording rules, so an investigation also works on a Prometheus that never loaded the generated rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from mlobs import catalog
+from mlobs.catalog import Metric
+from mlobs.drift import catalog as drift_catalog
+from mlobs.stackgen import config
+from mlobs.stackgen.promql import match, sel
+from mlobs.stackgen.slo import SLO
+from mlobs.stackgen.slos import AVAILABILITY, PREDICT_LATENCY
+
+HTTP = catalog.HTTP_REQUEST_DURATION
+CONFIDENCE = catalog.PREDICTION_CONFIDENCE
+FEEDBACK = catalog.FEEDBACK
+VERSION = catalog.MODEL_VERSION
+# Detectors that test the model's outputs; every other detector tests its inputs.
+OUTPUT_DETECTORS = ("softmax_ks",)
+# Exported by the drift exporter when it estimates accuracy without labels; absent otherwise.
+ESTIMATED_ACCURACY = "mlobs_estimated_accuracy"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Every query for one service; `w` is the rate() range of one point of the grid."""
+
+    service: str
+    w: str
+
+    def _of(self, metric: Metric, series: str, *matchers: str) -> str:
+        return sel(series, match(metric, catalog.SERVICE, self.service), *matchers)
+
+    def _rate(self, metric: Metric, series: str, *matchers: str, by: str = "") -> str:
+        grouping = f" by ({by})" if by else ""
+        return f"sum{grouping} (rate({self._of(metric, series, *matchers)}[{self.w}]))"
+
+    def _slo(self, slo: SLO) -> str:
+        """The SLO's own error ratio, narrowed to this service."""
+        narrowed = replace(slo, selectors=(*slo.selectors, match(HTTP, catalog.SERVICE, self.service)))
+        return narrowed.error_ratio_expr(self.w)
+
+    # Breach signals, each "higher is worse".
+    def latency_error_ratio(self) -> str:
+        return self._slo(PREDICT_LATENCY)
+
+    def error_ratio_5xx(self) -> str:
+        return self._slo(AVAILABILITY)
+
+    def online_error_rate(self, by: str = "") -> str:
+        wrong = match(FEEDBACK, catalog.FEEDBACK.labels[-1], catalog.OUTCOME_INCORRECT)
+        return (f"({self._rate(FEEDBACK, FEEDBACK.total, wrong, by=by)} or 0 * "
+                f"{self._rate(FEEDBACK, FEEDBACK.total, by=by)}) / {self._rate(FEEDBACK, FEEDBACK.total, by=by)}")
+
+    def estimated_error_rate(self) -> str:
+        return f'1 - min({ESTIMATED_ACCURACY}{{{catalog.SERVICE}="{self.service}"}})'
+
+    def predict_rate(self, by: str = "") -> str:
+        return self._rate(HTTP, HTTP.count, match(HTTP, "route", config.PREDICT_ROUTE), by=by)
+
+    # Pipeline.
+    def rejected_rate_by_reason(self) -> str:
+        return self._rate(catalog.REJECTED_INPUTS, catalog.REJECTED_INPUTS.total, by="reason")
+
+    def feedback_rate(self) -> str:
+        return self._rate(FEEDBACK, FEEDBACK.total)
+
+    def drift_samples_dropped_rate(self) -> str:
+        dropped = drift_catalog.DRIFT_SAMPLES_DROPPED
+        return self._rate(dropped, dropped.total)
+
+    def scrape_up(self) -> str:
+        return f'max(up{{job="{self.service}"}})'
+
+    # Drift.
+    def drift_detected(self) -> str:
+        detected = drift_catalog.DRIFT_DETECTED
+        return (f"max by ({drift_catalog.DETECTOR}, {drift_catalog.FEATURE}) "
+                f"({self._of(detected, detected.name)})")
+
+    # Outputs.
+    def class_rate(self) -> str:
+        return self._rate(catalog.PREDICTIONS, catalog.PREDICTIONS.total, by=catalog.PREDICTIONS.labels[-1])
+
+    def mean_confidence(self) -> str:
+        return f"{self._rate(CONFIDENCE, CONFIDENCE.sum)} / {self._rate(CONFIDENCE, CONFIDENCE.count)}"
+
+    # Versions.
+    def versions_in_service(self) -> str:
+        return f"count by ({VERSION}) ({self._of(catalog.MODEL_INFO, catalog.MODEL_INFO.name)})"
+
+    # Serving.
+    def p99_latency(self) -> str:
+        return (f"histogram_quantile(0.99, "
+                f"{self._rate(HTTP, HTTP.bucket, match(HTTP, 'route', config.PREDICT_ROUTE), by='le')})")
+
+    def telemetry_dropped_rate(self) -> str:
+        return self._rate(catalog.TELEMETRY_DROPPED, catalog.TELEMETRY_DROPPED.total)

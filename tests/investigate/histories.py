@@ -1,0 +1,163 @@
+"""Synthetic metric histories of one model service, written as OpenMetrics with timestamps.
+
+`promtool tsdb create-blocks-from openmetrics` turns them into blocks a real Prometheus serves, so an
+investigation runs its real PromQL over a known past: steady traffic, then one injected cause at the
+onset. Series names and labels come from the catalogs, as the services emit them.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mlobs import catalog
+from mlobs.drift import catalog as drift_catalog
+
+STEP = 15.0
+# A history: normal traffic, the injected cause at ONSET_MINUTE, and time after it to see the effect.
+MINUTES, ONSET_MINUTE = 170, 120
+HTTP = catalog.HTTP_REQUEST_DURATION
+
+
+@dataclass(frozen=True)
+class State:
+    """What the service does at one moment."""
+
+    version: str = "v1"
+    rate: float = 5.0                 # /predict requests per second
+    latency_median: float = 0.030     # seconds, lognormal
+    latency_sigma: float = 0.35
+    error_5xx: float = 0.0
+    classes: tuple[tuple[str, float], ...] = (("approve", 0.7), ("decline", 0.3))
+    confidence: float = 0.86
+    accuracy: float = 0.90
+    feedback_share: float = 0.5       # feedback per prediction
+    rejected: tuple[tuple[str, float], ...] = (("wrong_type", 0.002),)  # reason, share of requests
+    drift: tuple[tuple[str, str, bool], ...] = (("tabular_ks", "income", False), ("softmax_ks", "all", False))
+    scraped: bool = True
+
+
+@dataclass
+class History:
+    service: str
+    start: float
+    minutes: int
+    onset_minute: int
+    before: State
+    after: State
+    lines: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def onset(self) -> float:
+        return self.start + self.onset_minute * 60
+
+    def state(self, t: float) -> State:
+        return self.after if t >= self.onset else self.before
+
+    def openmetrics(self) -> str:
+        totals: dict[tuple, float] = {}
+        families: dict[str, tuple[str, dict[tuple, list[str]]]] = {}
+
+        def emit(family, kind, name, labels, t, value, counter=True):
+            key = (name, tuple(sorted(labels.items())))
+            if counter:
+                totals[key] = totals.get(key, 0.0) + value
+                value = totals[key]
+            rows = families.setdefault(family, (kind, {}))[1].setdefault(key, [])
+            text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            rows.append(f"{name}{{{text}}} {value:.6f} {t:.3f}")
+
+        n = int(self.minutes * 60 / STEP)
+        for i in range(n + 1):
+            t = self.start + i * STEP
+            s = self.state(t)
+            if not s.scraped:
+                continue
+            base = {"service": self.service, "model": self.service, "model_version": s.version}
+            requests = s.rate * STEP
+            for status, share in (("200", 1 - s.error_5xx), ("500", s.error_5xx)):
+                labels = {**base, "method": "POST", "route": "/predict", "status": status}
+                count = requests * share
+                for le in (*HTTP.buckets, math.inf):
+                    below = 1.0 if le == math.inf else _lognormal_cdf(le, s.latency_median, s.latency_sigma)
+                    emit(HTTP.name, "histogram", f"{HTTP.name}_bucket",
+                         {**labels, "le": "+Inf" if le == math.inf else repr(float(le))}, t, count * below)
+                emit(HTTP.name, "histogram", f"{HTTP.name}_count", labels, t, count)
+                emit(HTTP.name, "histogram", f"{HTTP.name}_sum", labels, t, count * s.latency_median)
+            served = requests * (1 - s.error_5xx)
+            for cls, share in s.classes:
+                emit(catalog.PREDICTIONS.name, "counter", catalog.PREDICTIONS.total, {**base, "class": cls}, t,
+                     served * share)
+            conf = catalog.PREDICTION_CONFIDENCE.name
+            emit(conf, "histogram", f"{conf}_bucket", {**base, "le": "+Inf"}, t, served)
+            emit(conf, "histogram", f"{conf}_count", base, t, served)
+            emit(conf, "histogram", f"{conf}_sum", base, t, served * s.confidence)
+            feedback = served * s.feedback_share
+            for outcome, share in (("correct", s.accuracy), ("incorrect", 1 - s.accuracy)):
+                emit(catalog.FEEDBACK.name, "counter", catalog.FEEDBACK.total, {**base, "outcome": outcome}, t,
+                     feedback * share)
+            for reason, share in s.rejected:
+                emit(catalog.REJECTED_INPUTS.name, "counter", catalog.REJECTED_INPUTS.total,
+                     {**base, "reason": reason}, t, requests * share)
+            emit(catalog.MODEL_INFO.name, "gauge", catalog.MODEL_INFO.name,
+                 {**base, "training_data_hash": "h", "code_revision": "r"}, t, 1.0, counter=False)
+            for detector, feature, flagged in s.drift:
+                emit(drift_catalog.DRIFT_DETECTED.name, "gauge", drift_catalog.DRIFT_DETECTED.name,
+                     {**base, "detector": detector, "feature": feature}, t, float(flagged), counter=False)
+            emit("up", "gauge", "up", {"job": self.service, "instance": "svc:8000"}, t, 1.0, counter=False)
+
+        out = []
+        for family, (kind, series) in families.items():
+            out.append(f"# TYPE {family} {kind}")
+            for rows in series.values():
+                out.extend(rows)
+        return "\n".join(out) + "\n# EOF\n"
+
+    def write_blocks(self, data_dir: Path) -> None:
+        source = data_dir.parent / f"{self.service}.om"
+        source.write_text(self.openmetrics())
+        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
+                       check=True, capture_output=True)
+
+
+def _lognormal_cdf(x: float, median: float, sigma: float) -> float:
+    return 0.5 * (1 + math.erf((math.log(x) - math.log(median)) / (sigma * math.sqrt(2))))
+
+
+CREDIT = State()
+VISION = State(rate=8.0, latency_median=0.012, confidence=0.95, accuracy=0.97,
+               classes=tuple((str(d), 0.1) for d in range(10)), rejected=(("not_an_image", 0.001),),
+               drift=(("image_stats", "mean", False), ("embedding_mmd", "all", False), ("softmax_ks", "all", False)))
+
+
+def _drifted(base: State, inputs: bool, outputs: bool) -> tuple[tuple[str, str, bool], ...]:
+    return tuple((d, f, (outputs if d == "softmax_ks" else inputs)) for d, f, _ in base.drift)
+
+
+def _prior_shift(base: State) -> tuple[tuple[str, float], ...]:
+    """The first class takes half the traffic; the rest share the other half in their old proportions."""
+    rest = sum(share for _, share in base.classes[1:])
+    return ((base.classes[0][0], 0.5),) + tuple((c, 0.5 * share / rest) for c, share in base.classes[1:])
+
+
+# The scenarios: each injects one cause at the onset and says which hypothesis should come first.
+def scenarios(base: State) -> dict[str, tuple[State, str | None]]:
+    first, second = base.classes[0][0], base.classes[1][0]
+    return {
+        "clean": (base, None),
+        "upstream outage drops a field": (replace(
+            base, rate=base.rate * 0.4, rejected=(("wrong_type", 0.002), ("missing_field", 0.45))), "pipeline"),
+        "input drift": (replace(
+            base, accuracy=base.accuracy - 0.08, confidence=base.confidence - 0.07,
+            drift=_drifted(base, inputs=True, outputs=True)), "input_drift"),
+        "class-prior shift": (replace(
+            base, classes=_prior_shift(base), accuracy=base.accuracy - 0.04,
+            drift=_drifted(base, inputs=True, outputs=True)), "output_shift"),
+        "bad model version": (replace(
+            base, version="v2", accuracy=base.accuracy - 0.12, confidence=base.confidence - 0.01,
+            classes=((first, base.classes[0][1] - 0.15), (second, base.classes[1][1] + 0.15)) + base.classes[2:]),
+            "model_version"),
+        "latency fault": (replace(base, latency_median=0.16, latency_sigma=0.5), "serving"),
+    }
