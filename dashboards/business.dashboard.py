@@ -2,6 +2,7 @@
 
 from mlobs import catalog as c
 from mlobs.stackgen.dashboards import dashboard as make, grid, prom, q, row, timeseries
+from mlobs.stackgen.slos import CREDIT_APPROVAL_RATE as KPI
 
 P = c.PREDICTIONS
 CREDIT = f'{c.MODEL}="credit"'
@@ -18,5 +19,11 @@ dashboard = make("business", "mlobs / Business view", tags=("business",), panels
                 prom(f"sum by ({c.MODEL_VERSION}) (increase({q(P, CREDIT, APPROVED, series=P.total)}[1h])) "
                      f"/ sum by ({c.MODEL_VERSION}) (increase({q(P, CREDIT, series=P.total)}[1h]))",
                      "approved, version {{model_version}}"), unit="percentunit",
-                description="A dip here next to a version change or a drift alert says which one moved the business.")],
+                description="A dip here next to a version change or a drift alert says which one moved the business."),
+     timeseries(f"Credit approval rate against its {KPI.baseline} baseline (band ±{KPI.band:.0%})",
+                prom(KPI.ratio(KPI.window), f"{KPI.window}"), prom(KPI.ratio(KPI.baseline), f"{KPI.baseline} baseline"),
+                prom(f"{KPI.ratio(KPI.baseline)} + {KPI.band}", "band top"),
+                prom(f"{KPI.ratio(KPI.baseline)} - {KPI.band}", "band bottom"), unit="percentunit",
+                description=f"{KPI.description} Outside the band for {KPI.for_}: {KPI.alert} (a ticket). "
+                            "Start with `mlobs investigate --slo credit-approval-rate`.")],
 ]))

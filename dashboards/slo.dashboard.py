@@ -27,8 +27,7 @@ def slo_rows(spec) -> list:
               decimals=2)],
         [timeseries("Burn rate per window (1 = spending exactly the budget)",
                     *[prom(f"{ratio(spec, w)} / {budget:.10g}", f"{w} {{{{service}}}}") for w in s.WINDOWS[:-1]],
-                    description="Page: 14.4x over 1h and 5m, or 6x over 6h and 30m. "
-                                "Ticket: 3x over 1d and 2h, or 1x over 3d and 6h."),
+                    description=spec.burn_summary()),
          timeseries("Error ratio over 5m and 1h",
                     prom(ratio(spec, "5m"), "5m {{service}}"), prom(ratio(spec, "1h"), "1h {{service}}"),
                     unit="percentunit")],

@@ -50,5 +50,6 @@ def test_every_alert_has_a_promtool_case_where_it_fires_and_one_where_it_stays_s
 def test_every_recording_rule_has_its_value_checked_by_promtool():
     checked = {s.expr for suite in suites() for case in suite.cases for s in case.samples}
     for rule in RECORDS:
-        selector = f'{rule.record}{{slo="{rule.labels["slo"]}"}}'
+        (name, value), = rule.labels.items()
+        selector = f'{rule.record}{{{name}="{value}"}}'
         assert any(selector in expr for expr in checked), selector

@@ -13,7 +13,8 @@ from mlobs.investigate.prometheus import Prometheus
 from mlobs.investigate.signals import Signals
 from mlobs.investigate.stats import change_point
 from mlobs.investigate.window import Window
-from mlobs.stackgen.slos import AVAILABILITY, PREDICT_LATENCY
+from mlobs.stackgen.promql import match
+from mlobs.stackgen.slos import AVAILABILITY, BUSINESS_SLOS, KPIS, PREDICT_LATENCY
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Candidate:
     threshold: float
     describe: Callable[[float, float], str]
     lower_is_worse: bool = False
+    two_sided: bool = False  # a KPI held within a band: a move either way counts
     budget: float | None = None
 
 
@@ -46,12 +48,24 @@ CANDIDATES = (
     Candidate("request-volume", Signals.predict_rate, 0.5,
               lambda b, a: f"/predict traffic fell from {b:.2f} to {a:.2f} req/s", lower_is_worse=True),
 )
-SLO_NAMES = tuple(c.name for c in CANDIDATES)
+
+def _band(kpi):
+    def query(signals: Signals) -> str:
+        return kpi.ratio_expr(signals.w, match(kpi.metric, "service", signals.service))
+    return Candidate(kpi.name, query, kpi.band, lambda b, a: f"{kpi.name} moved from {_pct(b)} to {_pct(a)}",
+                     two_sided=True)
+
+
+CANDIDATES += tuple(_band(k) for k in KPIS)
+# The business SLOs on correct feedback are online accuracy, read from the same counters.
+ALIASES = {s.name: "online-accuracy" for s in BUSINESS_SLOS}
+SLO_NAMES = tuple(c.name for c in CANDIDATES) + tuple(ALIASES)
 
 
 def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = None) -> Breach | None:
     """The candidate whose change is furthest past its threshold, or None when nothing got worse."""
     best = None
+    slo = ALIASES.get(slo, slo)
     for candidate in CANDIDATES:
         if slo is not None and candidate.name != slo:
             continue
@@ -78,6 +92,8 @@ def _severity(c: Candidate, before: float, after: float) -> float:
         if after <= 2 * before:
             return 0.0
         return (after / c.budget) / c.threshold
+    if c.two_sided:
+        return abs(after - before) / c.threshold
     if c.lower_is_worse:
         return 0.0 if before <= 0 else ((before - after) / before) / c.threshold
     return (after - before) / c.threshold

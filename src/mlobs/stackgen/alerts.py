@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
-from mlobs.stackgen import config, security, slo
+from mlobs.stackgen import config, kpi, security, slo
 from mlobs.stackgen.alerts_model import Alert, RuleGroup
 from mlobs.stackgen.promql import by, label, match, num, ratio, sel
-from mlobs.stackgen.slos import SLOS
+from mlobs.stackgen.slos import BUSINESS_SLOS, KPIS, SLOS
 
 HTTP = catalog.HTTP_REQUEST_DURATION
 FEEDBACK = catalog.FEEDBACK
@@ -181,7 +181,11 @@ def drift_alerts(window: str = "10m", min_windows: int = 3, for_: str = "1m") ->
 
 def slo_groups() -> list[RuleGroup]:
     # Records before the alerts that read them, in one group: rules in a group run in order.
-    return [RuleGroup(f"slo-{s.name}", "slo", tuple(slo.recording_rules(s) + slo.alerts(s))) for s in SLOS]
+    # Business SLOs and KPIs have a file of their own: their promtool cases run at another interval.
+    return ([RuleGroup(f"slo-{s.name}", "business" if s in BUSINESS_SLOS else "slo",
+                       tuple(slo.recording_rules(s) + slo.alerts(s))) for s in SLOS]
+            + [RuleGroup(f"kpi-{k.name}", "business", tuple(kpi.recording_rules(k) + [kpi.band_alert(k)]))
+               for k in KPIS])
 
 
 def tuple_labels(labels) -> str:

@@ -10,10 +10,11 @@ from dataclasses import replace
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
-from mlobs.stackgen import config, security, slo
+from mlobs.stackgen import config, kpi, security, slo
 from mlobs.stackgen.promql import le, sel
 from mlobs.stackgen.ruletests_model import Case, Expect, Sample, Suite, ramp
-from mlobs.stackgen.slos import AVAILABILITY, PREDICT_LATENCY
+from mlobs.stackgen.slos import (AVAILABILITY, CREDIT_APPROVAL_RATE, PREDICT_LATENCY, SENTIMENT_CORRECT_FEEDBACK,
+                                  VISION_CORRECT_FEEDBACK)
 
 HTTP = catalog.HTTP_REQUEST_DURATION
 SVC, MODEL, VERSION = catalog.SERVICE, catalog.MODEL, catalog.MODEL_VERSION
@@ -35,15 +36,15 @@ def _bucket(route: str, status: str, threshold: float) -> str:
     return _http(route, status, HTTP.bucket, le=le(threshold))
 
 
-def _ratios(s: slo.SLO, value: float, at: str) -> tuple[Sample, ...]:
-    out = tuple(Sample(f"round({s.ratio(w)}, 0.0001)", at, (({SVC: IDS[SVC], slo.SLO_LABEL: s.name}, value),))
+def _ratios(s: slo.SLO, value: float, at: str, service: str = IDS[SVC]) -> tuple[Sample, ...]:
+    out = tuple(Sample(f"round({s.ratio(w)}, 0.0001)", at, (({SVC: service, slo.SLO_LABEL: s.name}, value),))
                 for w in slo.WINDOWS)
     return out + (Sample(f"round({slo.OBJECTIVE}{{{slo.SLO_LABEL}=\"{s.name}\"}}, 0.0001)", at,
                          (({slo.SLO_LABEL: s.name}, s.objective),)),)
 
 
-def _burn(s: slo.SLO, at: str, fast: bool, slow: bool) -> tuple[Expect, ...]:
-    who = ({SVC: IDS[SVC]},)
+def _burn(s: slo.SLO, at: str, fast: bool, slow: bool, service: str = IDS[SVC]) -> tuple[Expect, ...]:
+    who = ({SVC: service},)
     return (
         Expect(f"{s.alert_prefix}ErrorBudgetBurnFast", at, who if fast else ()),
         Expect(f"{s.alert_prefix}ErrorBudgetBurnSlow", at, who if slow else ()),
@@ -97,6 +98,55 @@ def availability_cases() -> tuple[Case, ...]:
         Case("AvailabilitySLIAbsent fires when no request is recorded for 10 minutes",
              {'up{job="sentiment", instance="sentiment:8000"}': "1x24"},
              expects=(Expect("AvailabilitySLIAbsent", "2h", ({},)),)),
+    )
+
+
+def correct_feedback_cases() -> tuple[Case, ...]:
+    fb = catalog.FEEDBACK.total
+    out = []
+    for spec, service, page, ticket, fine in ((SENTIMENT_CORRECT_FEEDBACK, "sentiment", 50, 20, 10),
+                                              (VISION_CORRECT_FEEDBACK, "vision", 20, 8, 3)):
+        ids = {SVC: service, MODEL: service}
+        right, wrong = _s(fb, outcome="correct", **ids), _s(fb, outcome="incorrect", **ids)
+        out += [
+            Case(f"{page}% wrong answers in {service} feedback for a day pages and tickets",
+                 {right: ramp((100 - page, HORIZON)), wrong: ramp((page, HORIZON))},
+                 expects=_burn(spec, AT, fast=True, slow=True, service=service),
+                 samples=_ratios(spec, page / 100, AT, service)),
+            Case(f"{ticket}% wrong answers in {service} feedback for a day tickets but does not page",
+                 {right: ramp((100 - ticket, HORIZON)), wrong: ramp((ticket, HORIZON))},
+                 expects=_burn(spec, AT, fast=False, slow=True, service=service)),
+            Case(f"{fine}% wrong answers in {service} feedback stay within budget and alert nothing",
+                 {right: ramp((100 - fine, HORIZON)), wrong: ramp((fine, HORIZON))},
+                 expects=_burn(spec, AT, fast=False, slow=False, service=service)),
+            Case(f"{spec.alert_prefix}SLIAbsent fires when no {service} feedback arrives for 10 minutes",
+                 {_http(config.PREDICT_ROUTE, "200"): ramp((100, 24))},
+                 expects=(Expect(f"{spec.alert_prefix}SLIAbsent", "2h", ({SVC: service},)),)),
+        ]
+    return tuple(out)
+
+
+def approval_rate_cases() -> tuple[Case, ...]:
+    k = CREDIT_APPROVAL_RATE
+    ids = {SVC: "credit", MODEL: "credit"}
+    approve = _s(catalog.PREDICTIONS.total, **{"class": "approve"}, **ids)
+    decline = _s(catalog.PREDICTIONS.total, **{"class": "decline"}, **ids)
+    late = 48  # the last four hours of the horizon
+    who = ({SVC: "credit"},)
+    return (
+        Case("the credit approval rate falling from 70% to 45% for four hours tickets",
+             {approve: ramp((70, HORIZON - late), (45, late)), decline: ramp((30, HORIZON - late), (55, late))},
+             expects=(Expect(k.alert, AT, who),),
+             samples=(Sample(f"round({k.ratio(k.window)}, 0.0001)", AT, (({SVC: "credit", kpi.KPI_LABEL: k.name},
+                                                                            0.45),)),
+                      Sample(f"round({k.ratio(k.baseline)}, 0.01)", AT, (({SVC: "credit", kpi.KPI_LABEL: k.name},
+                                                                           0.66),)))),
+        Case("a steady credit approval rate stays within its band",
+             {approve: ramp((70, HORIZON)), decline: ramp((30, HORIZON))},
+             expects=(Expect(k.alert, AT),)),
+        Case("the same fall at a handful of applications an hour is too little traffic to judge",
+             {approve: ramp((0.7, HORIZON - late), (0.45, late)), decline: ramp((0.3, HORIZON - late), (0.55, late))},
+             expects=(Expect(k.alert, AT),)),
     )
 
 
@@ -204,6 +254,7 @@ def _every(interval: str, cases: tuple[Case, ...]) -> tuple[Case, ...]:
 def suites() -> tuple[Suite, ...]:
     return (
         Suite("slo", _every(STEP, latency_cases() + availability_cases()), evaluation_interval="1h"),
+        Suite("business", _every(STEP, correct_feedback_cases() + approval_rate_cases()), evaluation_interval="5m"),
         Suite("service", service_cases()),
         Suite("model", _every(STEP, model_cases()), evaluation_interval="5m"),
         Suite("drift", drift_cases()),

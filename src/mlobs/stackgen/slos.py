@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from mlobs import catalog
 from mlobs.stackgen import config
+from mlobs.stackgen.kpi import Band
 from mlobs.stackgen.promql import match
-from mlobs.stackgen.slo import SLO
+from mlobs.stackgen.slo import SLO, BurnRate
 
 HTTP = catalog.HTTP_REQUEST_DURATION
+FEEDBACK = catalog.FEEDBACK
+PREDICTIONS = catalog.PREDICTIONS
 
 PREDICT_LATENCY = SLO(
     name="predict-latency",
@@ -32,4 +35,48 @@ AVAILABILITY = SLO(
     bad=(match(HTTP, "status", "5..", "=~"),),
 )
 
-SLOS = (PREDICT_LATENCY, AVAILABILITY)
+# Business SLOs have budgets of several percent, so the workbook's 14.4x could never fire: a page needs
+# the error ratio at 3x the budget over an hour (or 2x over six), a ticket 1.5x over a day (or 1x over three).
+BUSINESS_BURN_RATES = (
+    BurnRate("page", 3.0, "1h", "5m"),
+    BurnRate("page", 2.0, "6h", "30m"),
+    BurnRate("ticket", 1.5, "1d", "2h"),
+    BurnRate("ticket", 1.0, "3d", "6h"),
+)
+
+
+def correct_feedback(service: str, objective: float) -> SLO:
+    """The share of a service's predictions whose ground-truth feedback says they were right."""
+    return SLO(
+        name=f"{service}-correct-feedback",
+        alert_prefix=f"{service.capitalize()}CorrectFeedback",
+        objective=objective,
+        metric=FEEDBACK,
+        group_by=(catalog.SERVICE,),
+        description=f"{objective:.0%} of {service} predictions that get feedback were right.",
+        runbook="slo-correct-feedback.md",
+        selectors=(match(FEEDBACK, catalog.SERVICE, service),),
+        bad=(match(FEEDBACK, "outcome", catalog.OUTCOME_INCORRECT),),
+        burn_rates=BUSINESS_BURN_RATES,
+    )
+
+
+SENTIMENT_CORRECT_FEEDBACK = correct_feedback("sentiment", 0.85)
+VISION_CORRECT_FEEDBACK = correct_feedback("vision", 0.95)
+
+CREDIT_APPROVAL_RATE = Band(
+    name="credit-approval-rate",
+    alert="CreditApprovalRateOutOfBand",
+    metric=PREDICTIONS,
+    selectors=(match(PREDICTIONS, catalog.SERVICE, "credit"),),
+    numerator=(match(PREDICTIONS, "class", "approve"),),
+    group_by=(catalog.SERVICE,),
+    band=0.10,
+    min_rate=0.05,
+    description="The credit approval rate stays within 10 points of its 7-day average.",
+    runbook="kpi-approval-rate.md",
+)
+
+BUSINESS_SLOS = (SENTIMENT_CORRECT_FEEDBACK, VISION_CORRECT_FEEDBACK)
+SLOS = (PREDICT_LATENCY, AVAILABILITY, *BUSINESS_SLOS)
+KPIS = (CREDIT_APPROVAL_RATE,)
