@@ -65,7 +65,8 @@ def test_spans_carry_service_environment_and_model_as_resource(toy, sinks):
     telemetry.flush()
     resource = sinks.spans.get_finished_spans()[0].resource.attributes
     assert resource["service.name"] == "toy"
-    assert resource["deployment.environment"] == "dev"
+    assert resource["service.version"] == "v1abc"  # the model version, not the library's
+    assert resource["deployment.environment.name"] == "dev"
     assert resource["ml.model.name"] == "toy"
     assert resource["ml.model.version"] == "v1abc"
 
@@ -159,13 +160,29 @@ def test_request_id_is_returned_in_a_header_and_the_body(toy):
     assert response.headers["x-request-id"] == response.json()["request_id"]
 
 
-def test_incoming_traceparent_continues_the_callers_trace(toy, sinks):
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+
+
+def test_an_untrusted_callers_traceparent_is_a_link_and_the_request_starts_its_own_trace(toy, sinks):
     client, telemetry = toy
-    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-    client.post("/predict/a", headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"})
+    client.post("/predict/a", headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"})
     telemetry.flush()
     server = [s for s in sinks.spans.get_finished_spans() if s.kind is SpanKind.SERVER][0]
-    assert format(server.context.trace_id, "032x") == caller_trace
+    assert format(server.context.trace_id, "032x") != CALLER_TRACE
+    assert server.parent is None
+    [link] = server.links
+    assert (format(link.context.trace_id, "032x"), format(link.context.span_id, "016x")) == (CALLER_TRACE, CALLER_SPAN)
+
+
+def test_a_trusted_callers_traceparent_continues_the_callers_trace(settings, sinks):
+    app, telemetry = toy_app(settings, sinks, trust_incoming_trace=True)
+    with TestClient(app) as client:
+        client.post("/predict/a", headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"})
+    telemetry.flush()
+    server = [s for s in sinks.spans.get_finished_spans() if s.kind is SpanKind.SERVER][0]
+    assert format(server.context.trace_id, "032x") == CALLER_TRACE
+    assert format(server.parent.span_id, "016x") == CALLER_SPAN
 
 
 def test_probes_and_metrics_make_no_spans_or_log_lines(toy, sinks):
