@@ -418,6 +418,7 @@ def instrument(
         # mlobs writes the access line; the server's own would be a second one per request.
         quiet_server_access_log()
         app.router.on_startup.append(quiet_server_access_log)
+    _hand_over_fastapi_http_telemetry(app)
     from mlobs import otlp
 
     otlp.start_exporters(telemetry, resource)
@@ -434,6 +435,16 @@ def instrument(
         add_protection(app, settings, telemetry, body_limits=body_limits)
     logging.getLogger("mlobs").info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
     return telemetry
+
+
+def _hand_over_fastapi_http_telemetry(app: FastAPI) -> None:
+    """FastAPI's native OpenTelemetry (0.16x) starts its own server span, operation spans and HTTP
+    metrics once any global provider is set, as mlobs's is: a second server span per request and
+    about four spans' CPU. mlobs records the server span and the duration metric for this app."""
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict):
+        config["tracing"] = False
+        config["metrics"] = False
 
 
 def _telemetry(service, model_info, settings, registry, resource, tracer_provider, span_exporter, log_stream):
