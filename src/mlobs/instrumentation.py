@@ -31,6 +31,7 @@ from mlobs.logs import JsonLogWriter, install, quiet_server_access_log
 from mlobs.metrics import ServiceMetrics
 from mlobs.model_info import ModelInfo
 from mlobs.settings import Settings, get_settings
+from mlobs.spans import LeanSpan, LeanTracer
 from mlobs.tracing import (
     MODEL_NAME_ATTR,
     MODEL_VERSION_ATTR,
@@ -62,6 +63,7 @@ class Telemetry:
         tracer_provider: trace.TracerProvider,
         *,
         owns_provider: bool = False,
+        made_provider: bool = False,
         log_stream=None,
     ):
         self.service = service
@@ -73,6 +75,8 @@ class Telemetry:
         self._owns_provider = owns_provider
         self.tracer = tracer_provider.get_tracer("mlobs")
         self.spans_wanted = has_span_processors(tracer_provider)
+        # Spans built at their end (mlobs.spans) only on a provider mlobs made itself.
+        self.lean = LeanTracer(tracer_provider) if made_provider and LeanTracer.usable(tracer_provider) else None
         self.known_methods = semconv.known_methods()
         self.log = JsonLogWriter(
             {"service": service, catalog.MODEL: model.name, catalog.MODEL_VERSION: model.version},
@@ -183,7 +187,11 @@ class _Inference:
         self._span = None
         parent = trace.get_current_span()
         # No span under an unsampled request: nothing would record it.
-        if t.settings.inference_span and (parent.is_recording() or parent is trace.INVALID_SPAN) and t.spans_wanted():
+        if t.settings.inference_span and type(parent) is LeanSpan and parent.is_recording():
+            self._span = t.lean.start_child("inference", parent, {**t.span_attributes,
+                                                                  BATCH_SIZE_ATTR: self._batch_size})
+            self._token = context.attach(trace.set_span_in_context(self._span))
+        elif t.settings.inference_span and (parent.is_recording() or parent is trace.INVALID_SPAN) and t.spans_wanted():
             self._span = t.tracer.start_span("inference", attributes={**t.span_attributes,
                                                                       BATCH_SIZE_ATTR: self._batch_size})
             self._token = context.attach(trace.set_span_in_context(self._span))
@@ -222,6 +230,7 @@ class TelemetryMiddleware:
         self.trust = telemetry.settings.trust_incoming_trace
         self.fields = frozenset(f.lower().encode("latin-1") for f in get_global_textmap().fields) | {b"traceparent"}
         self.spans_wanted = telemetry.spans_wanted
+        self.lean = telemetry.lean
         self.log = telemetry.log if telemetry.settings.access_log else None
 
     async def __call__(self, scope, receive, send):
@@ -234,10 +243,12 @@ class TelemetryMiddleware:
         if method not in self.known:
             method = semconv.OTHER
         parent, links = self._incoming(scope["headers"])
-        if self.spans_wanted():
-            span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, links=links)
-        else:
+        if not self.spans_wanted():
             span = _unrecorded(parent)
+        elif self.lean is not None:
+            span = self.lean.start_server(method, parent, links)
+        else:
+            span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, links=links)
         token = context.attach(trace.set_span_in_context(span, parent))
         request_id = os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
@@ -336,7 +347,10 @@ def _finish(span, scope, method: str, route: str | None, status: int, error, req
         span.record_exception(error)
     elif status >= 500:
         attributes[semconv.ERROR_TYPE] = str(status)
-    span.set_attributes(attributes)
+    if type(span) is LeanSpan:
+        span.set_trusted(attributes)
+    else:
+        span.set_attributes(attributes)
     span.update_name(semconv.span_name(method, route))
     if status >= 500:
         span.set_status(Status(StatusCode.ERROR))
@@ -454,15 +468,16 @@ def _telemetry(service, model_info, settings, registry, resource, tracer_provide
         if telemetry is not None:
             telemetry.metrics.dropped(signal).inc(n)
 
-    owns = False
+    owns = made = False
     if tracer_provider is None and span_exporter is not None:
-        tracer_provider, owns = create_tracer_provider(resource, span_exporter, on_dropped), True
+        tracer_provider = create_tracer_provider(resource, span_exporter, on_dropped)
+        owns = made = True
     elif tracer_provider is None:
         def make():
             wanted = settings.otlp_endpoint and traces_exporter_wanted()
             return create_tracer_provider(resource, otlp_exporter() if wanted else None, on_dropped)
 
-        tracer_provider, _ = joined_tracer_provider(make)
+        tracer_provider, made = joined_tracer_provider(make)
     telemetry = Telemetry(service, model_info, settings, registry, tracer_provider, owns_provider=owns,
-                          log_stream=log_stream)
+                          made_provider=made, log_stream=log_stream)
     return telemetry
