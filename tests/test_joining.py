@@ -36,6 +36,12 @@ def serve_one(app, telemetry):
     server, step = spans["GET /work"], spans["users-step"]
     return {"parent_is_server": step.parent.span_id == server.context.span_id,
             "resource": dict(server.resource.attributes), "metrics": metrics}
+
+def serve_on_mlobs_provider(**kwargs):
+    app = FastAPI()
+    telemetry = instrument(app, MODEL, configure_logging=False, **kwargs)
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
+    return serve_one(app, telemetry)
 """
 
 
@@ -79,10 +85,7 @@ def test_metrics_go_to_prometheus_clients_default_registry_beside_the_applicatio
     result = run("""
         mine = Counter("users_own_events", "The application's own counter.")
         mine.inc(3)
-        app = FastAPI()
-        telemetry = instrument(app, MODEL, configure_logging=False)
-        trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
-        result = serve_one(app, telemetry)
+        result = serve_on_mlobs_provider()
         result["on_default_registry"] = REGISTRY.get_sample_value(
             "mlobs_http_request_duration_seconds_count",
             {"service": "churn", "model": "churn", "model_version": "m-42", "method": "GET", "route": "/work",
@@ -95,10 +98,7 @@ def test_metrics_go_to_prometheus_clients_default_registry_beside_the_applicatio
 
 def test_the_environments_resource_attributes_win_over_mlobs_defaults():
     result = run("""
-        app = FastAPI()
-        telemetry = instrument(app, MODEL, configure_logging=False)
-        trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
-        result = serve_one(app, telemetry)
+        result = serve_on_mlobs_provider()
     """, OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=staging,service.version=7.1,team=risk",
         OTEL_SERVICE_NAME="churn-api")
     resource = result["resource"]
@@ -110,20 +110,14 @@ def test_the_environments_resource_attributes_win_over_mlobs_defaults():
 
 def test_versions_and_names_given_in_code_win_over_the_environment():
     result = run("""
-        app = FastAPI()
-        telemetry = instrument(app, MODEL, configure_logging=False, service_name="scoring", service_version="2.0.0")
-        trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
-        result = serve_one(app, telemetry)
+        result = serve_on_mlobs_provider(service_name="scoring", service_version="2.0.0")
     """, OTEL_RESOURCE_ATTRIBUTES="service.version=7.1", OTEL_SERVICE_NAME="churn-api")
     assert (result["resource"]["service.name"], result["resource"]["service.version"]) == ("scoring", "2.0.0")
 
 
 def test_the_service_version_can_be_set_apart_from_the_model_version():
     result = run("""
-        app = FastAPI()
-        telemetry = instrument(app, MODEL, configure_logging=False)
-        trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
-        result = serve_one(app, telemetry)
+        result = serve_on_mlobs_provider()
     """, MLOBS_SERVICE_VERSION="1.4.2")
     assert result["resource"]["service.version"] == "1.4.2"
     assert result["resource"]["ml.model.version"] == "m-42"

@@ -62,6 +62,13 @@ def test_mlobs_metrics_leave_with_the_service_resource(exported):
     assert sink.metric_resources[-1]["service.name"] == "toy"
 
 
+def test_metrics_made_with_the_opentelemetry_api_leave_too(exported):
+    sink, _ = exported
+    wait_for(lambda: any(m.name == "toy.scored" for m in sink.metrics))
+    points = [p for m in sink.metrics if m.name == "toy.scored" for p in m.sum.data_points]
+    assert points and max(p.as_int for p in points) == 3
+
+
 def test_log_lines_leave_as_log_records_carrying_their_trace(exported):
     sink, _ = exported
     access = [l for l in sink.logs if l.body.string_value == "request"]
