@@ -5,9 +5,10 @@ import gc
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
 from mlobs import ModelInfo, instrument
-from mlobs.heap import freeze_startup_heap, set_young_threshold
+from mlobs.heap import freeze_startup_heap, set_young_threshold, tune_gc
 from mlobs.settings import Settings
 
 
@@ -26,11 +27,24 @@ def test_freezing_moves_the_live_heap_out_of_the_collectors_reach():
     assert gc.get_freeze_count() > 0 and gc.get_count()[2] == 0
 
 
+MODEL = ModelInfo(name="m", version="v1", training_data_hash="d", code_revision="c")
+
+
+def test_instrument_alone_leaves_the_garbage_collector_as_it_was(tmp_path):
+    thresholds = gc.get_threshold()
+    app = FastAPI()
+    instrument(app, MODEL, settings=Settings(artifacts_dir=tmp_path), configure_logging=False,
+               registry=CollectorRegistry())
+    with TestClient(app):
+        assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
+
+
 @pytest.mark.parametrize("enabled", [True, False])
-def test_an_instrumented_app_freezes_its_heap_at_startup_unless_told_not_to(enabled, tmp_path):
+def test_an_app_tuning_its_gc_freezes_its_heap_at_startup_unless_told_not_to(enabled, tmp_path):
     app = FastAPI()
     settings = Settings(gc_freeze=enabled, telemetry_enabled=False, artifacts_dir=tmp_path)
-    instrument(app, ModelInfo(name="m", version="v1", training_data_hash="d", code_revision="c"), settings=settings)
+    instrument(app, MODEL, settings=settings)
+    tune_gc(app, settings)
     with TestClient(app):
         frozen = gc.get_freeze_count()
     assert (frozen > 0) is enabled
@@ -62,10 +76,11 @@ def test_setting_the_young_threshold_leaves_the_older_generations_alone():
     assert gc.get_threshold() == (4_321, *older)
 
 
-def test_an_instrumented_app_sets_its_young_threshold_at_startup(tmp_path):
+def test_an_app_tuning_its_gc_sets_its_young_threshold_at_startup(tmp_path):
     app = FastAPI()
     settings = Settings(gc_young_threshold=12_345, telemetry_enabled=False, artifacts_dir=tmp_path)
-    instrument(app, ModelInfo(name="m", version="v1", training_data_hash="d", code_revision="c"), settings=settings)
+    instrument(app, MODEL, settings=settings)
+    tune_gc(app, settings)
     assert gc.get_threshold()[0] != 12_345
     with TestClient(app):
         assert gc.get_threshold()[0] == 12_345

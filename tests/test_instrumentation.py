@@ -65,7 +65,8 @@ def test_spans_carry_service_environment_and_model_as_resource(toy, sinks):
     telemetry.flush()
     resource = sinks.spans.get_finished_spans()[0].resource.attributes
     assert resource["service.name"] == "toy"
-    assert resource["deployment.environment"] == "dev"
+    assert resource["service.version"] == "v1abc"  # the model version, not the library's
+    assert resource["deployment.environment.name"] == "dev"
     assert resource["ml.model.name"] == "toy"
     assert resource["ml.model.version"] == "v1abc"
 
@@ -159,13 +160,29 @@ def test_request_id_is_returned_in_a_header_and_the_body(toy):
     assert response.headers["x-request-id"] == response.json()["request_id"]
 
 
-def test_incoming_traceparent_continues_the_callers_trace(toy, sinks):
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+
+
+def test_an_untrusted_callers_traceparent_is_a_link_and_the_request_starts_its_own_trace(toy, sinks):
     client, telemetry = toy
-    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-    client.post("/predict/a", headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"})
+    client.post("/predict/a", headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"})
     telemetry.flush()
     server = [s for s in sinks.spans.get_finished_spans() if s.kind is SpanKind.SERVER][0]
-    assert format(server.context.trace_id, "032x") == caller_trace
+    assert format(server.context.trace_id, "032x") != CALLER_TRACE
+    assert server.parent is None
+    [link] = server.links
+    assert (format(link.context.trace_id, "032x"), format(link.context.span_id, "016x")) == (CALLER_TRACE, CALLER_SPAN)
+
+
+def test_a_trusted_callers_traceparent_continues_the_callers_trace(settings, sinks):
+    app, telemetry = toy_app(settings, sinks, trust_incoming_trace=True)
+    with TestClient(app) as client:
+        client.post("/predict/a", headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"})
+    telemetry.flush()
+    server = [s for s in sinks.spans.get_finished_spans() if s.kind is SpanKind.SERVER][0]
+    assert format(server.context.trace_id, "032x") == CALLER_TRACE
+    assert format(server.parent.span_id, "016x") == CALLER_SPAN
 
 
 def test_probes_and_metrics_make_no_spans_or_log_lines(toy, sinks):
@@ -226,3 +243,119 @@ def test_an_inference_within_its_deadline_runs_on_the_worker_inside_the_inferenc
     telemetry.flush()
     names = [s.name for s in sinks.spans.get_finished_spans()]
     assert "inference" in names
+
+
+def server_span(sinks):
+    return [s for s in sinks.spans.get_finished_spans() if s.kind is SpanKind.SERVER][-1]
+
+
+def test_the_server_span_carries_the_stable_http_conventions(toy, sinks):
+    client, telemetry = toy
+    client.post("/predict/a?secret=1", headers={"user-agent": "probe/1.0", "host": "models.example:8443"})
+    telemetry.flush()
+    a = server_span(sinks).attributes
+    assert server_span(sinks).name == "POST /predict/{kind}"
+    assert a["http.request.method"] == "POST" and a["http.route"] == "/predict/{kind}"
+    assert a["url.path"] == "/predict/a" and a["url.scheme"] == "http"
+    assert (a["server.address"], a["server.port"]) == ("models.example", 8443)
+    assert a["client.address"] == "testclient" and a["network.peer.address"] == "testclient"
+    assert a["user_agent.original"] == "probe/1.0"
+    assert a["network.protocol.version"] == "1.1"
+    assert a["http.response.status_code"] == 200
+    assert "error.type" not in a
+    assert not any("secret" in str(v) for v in a.values())  # the query string is not recorded
+
+
+def test_an_unhandled_error_names_its_type_on_the_span(toy, sinks):
+    client, telemetry = toy
+    client.post("/predict/boom")
+    telemetry.flush()
+    assert server_span(sinks).attributes["error.type"] == "RuntimeError"
+
+
+def test_a_client_error_is_not_a_span_error(toy, sinks):
+    client, telemetry = toy
+    client.post("/predict/bad")
+    telemetry.flush()
+    span = server_span(sinks)
+    assert span.status.is_unset and "error.type" not in span.attributes
+
+
+def test_an_unmatched_path_is_a_span_named_by_its_method_alone(toy, sinks):
+    client, telemetry = toy
+    client.get("/nope/1")
+    telemetry.flush()
+    span = server_span(sinks)
+    assert span.name == "GET" and "http.route" not in span.attributes
+    assert span.attributes["url.path"] == "/nope/1"
+
+
+def test_an_unknown_method_is_recorded_as_other_with_the_original_on_the_span_only(toy, sinks):
+    client, telemetry = toy
+    client.request("BREW", "/predict/a")
+    telemetry.flush()
+    span = server_span(sinks)
+    assert span.name == "HTTP /predict/{kind}"
+    assert span.attributes["http.request.method"] == "_OTHER"
+    assert span.attributes["http.request.method_original"] == "BREW"
+    count = "mlobs_http_request_duration_seconds_count"
+    assert sinks.sample(count, {**LABELS, "method": "_OTHER", "route": "/predict/{kind}", "status": "405"}) == 1
+    assert "BREW" not in client.get("/metrics").text
+
+
+def test_the_known_methods_can_be_replaced_by_the_standard_variable(settings, sinks, monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,POST,BREW")
+    app, telemetry = toy_app(settings, sinks)
+    with TestClient(app) as client:
+        client.request("BREW", "/predict/a")
+        client.request("PUT", "/predict/a")
+    count = "mlobs_http_request_duration_seconds_count"
+    assert sinks.sample(count, {**LABELS, "method": "BREW", "route": "/predict/{kind}", "status": "405"}) == 1
+    assert sinks.sample(count, {**LABELS, "method": "_OTHER", "route": "/predict/{kind}", "status": "405"}) == 1
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_and_metrics_answer_head(settings, sinks, path):
+    app = FastAPI()
+    instrument(app, MODEL, settings=settings, configure_logging=False, **sinks.kwargs())
+    with TestClient(app) as client:
+        response = client.head(path)
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_without_an_inference_span_its_timing_is_on_the_request_span(settings, sinks):
+    app, telemetry = toy_app(settings, sinks, inference_span=False)
+    with TestClient(app) as client:
+        client.post("/predict/a")
+    telemetry.flush()
+    spans = sinks.spans.get_finished_spans()
+    assert [s.kind for s in spans] == [SpanKind.SERVER]
+    assert spans[0].attributes["ml.inference.duration"] >= 0 and spans[0].attributes["ml.batch_size"] == 2
+    assert sinks.sample("mlobs_inference_duration_seconds_count", LABELS) == 1
+
+
+def test_an_unsampled_request_makes_no_spans_and_no_exemplar_but_logs_its_trace_id(settings, sinks, monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    app, telemetry = toy_app(settings, sinks)
+    with TestClient(app) as client:
+        request_id = client.post("/predict/a").json()["request_id"]
+        body = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}).text
+    telemetry.flush()
+    assert sinks.spans.get_finished_spans() == ()
+    assert "trace_id" not in body
+    line = [l for l in sinks.log_lines() if l.get("request_id") == request_id][0]
+    assert re.fullmatch(r"[0-9a-f]{32}", line["trace_id"])
+
+
+def test_two_apps_on_one_registry_share_its_metric_families(settings):
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    for name in ("first", "second"):
+        app = FastAPI()
+        instrument(app, MODEL, settings=settings, service_name=name, registry=registry, configure_logging=False)
+        with TestClient(app) as client:
+            client.get("/nope")
+    for name in ("first", "second"):
+        labels = {**LABELS, "service": name, "method": "GET", "route": "unmatched", "status": "404"}
+        assert registry.get_sample_value("mlobs_http_request_duration_seconds_count", labels) == 1

@@ -7,8 +7,10 @@ import time
 from fastapi import FastAPI
 
 from mlobs import artifacts, instrument
+from mlobs.heap import tune_gc
 from mlobs.audit.record import new_decision_id
 from mlobs.decisions import open_decision_log
+from mlobs.protect import protect
 from mlobs.settings import Settings
 from mlobs_services.credit import model as credit_model
 from mlobs_services.credit.schemas import Application, CreditDecision
@@ -43,6 +45,9 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
 
     app = FastAPI(title="mlobs credit", version=info.version)
     telemetry = instrument(app, info, settings=settings, **instrument_options)
+    # Keys, per-client limits, body limits, security headers (MLOBS_PROTECT__*): inside the telemetry.
+    protect(app, settings, telemetry)
+    tune_gc(app, settings)
     decisions = open_decision_log(settings, telemetry, info, app)
 
     @app.post("/predict", response_model=CreditDecision)

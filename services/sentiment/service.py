@@ -6,9 +6,11 @@ import numpy as np
 from fastapi import FastAPI, Request
 
 from mlobs import artifacts, instrument
+from mlobs.heap import tune_gc
 from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
 from mlobs.feedback import PredictionMemory, feedback_router
+from mlobs.protect import protect
 from mlobs.settings import Settings
 from mlobs_services.sentiment import model as sentiment_model
 from mlobs_services.sentiment.schemas import BatchPrediction, SinglePrediction, predict_request
@@ -31,6 +33,9 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
 
     app = FastAPI(title="mlobs sentiment", version=info.version)
     telemetry = instrument(app, info, settings=settings, **instrument_options)
+    # Keys, per-client limits, body limits, security headers (MLOBS_PROTECT__*): inside the telemetry.
+    protect(app, settings, telemetry)
+    tune_gc(app, settings)
     decisions = open_decision_log(settings, telemetry, info, app)
 
     @app.post("/predict", response_model=SinglePrediction | BatchPrediction)

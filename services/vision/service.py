@@ -8,10 +8,11 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from mlobs import artifacts, instrument
+from mlobs.heap import tune_gc
 from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
 from mlobs.feedback import PredictionMemory, feedback_router
-from mlobs.protect import image_body_limits
+from mlobs.protect import image_body_limits, protect
 from mlobs.settings import Settings
 from mlobs_services.vision import model as vision_model
 from mlobs_services.vision.decode import decode
@@ -72,8 +73,10 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     memory = PredictionMemory(settings.feedback_memory)
 
     app = FastAPI(title="mlobs vision", version=info.version)
-    telemetry = instrument(app, info, settings=settings, body_limits=image_body_limits(settings),
-                           **instrument_options)
+    telemetry = instrument(app, info, settings=settings, **instrument_options)
+    # Keys, per-client limits, body limits, security headers (MLOBS_PROTECT__*): inside the telemetry.
+    protect(app, settings, telemetry, body_limits=image_body_limits(settings))
+    tune_gc(app, settings)
     decisions = open_decision_log(settings, telemetry, info, app)
 
     @app.post("/predict", response_model=VisionPrediction,

@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 
-from mlobs import registry
+from mlobs import __version__, registry
+
+VERSION = f"mlobs {__version__}"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mlobs.traffic.cli import register as register_traffic
 
     parser = argparse.ArgumentParser(prog="mlobs", description=__doc__)
+    parser.add_argument("--version", action="version", version=VERSION)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="build a model artifact deterministically")
@@ -49,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print(VERSION)  # before the parser: its subcommands import what only the extras install
+        return 0
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

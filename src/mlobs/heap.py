@@ -24,3 +24,15 @@ def set_young_threshold(allocations: int) -> None:
     decision collecting; at 10,000, no collection at all in 8 s. Cyclic garbage is still
     collected, once `allocations` of it have piled up."""
     gc.set_threshold(allocations, *gc.get_threshold()[1:])
+
+
+def tune_gc(app, settings=None, *, freeze: bool = True, young_threshold: int | None = 10_000) -> None:
+    """Opt in to both at the app's startup: `freeze` and `young_threshold` are this app's defaults;
+    MLOBS_GC_FREEZE and MLOBS_GC_YOUNG_THRESHOLD, when set, win. instrument() tunes nothing itself."""
+    if settings is not None:
+        freeze = freeze if settings.gc_freeze is None else settings.gc_freeze
+        young_threshold = young_threshold if settings.gc_young_threshold is None else settings.gc_young_threshold
+    if freeze:
+        app.router.on_startup.append(freeze_startup_heap)
+    if young_threshold is not None:
+        app.router.on_startup.append(lambda: set_young_threshold(young_threshold))

@@ -1,37 +1,54 @@
-"""instrument(app, model_info): metrics, traces and logs for a FastAPI model service in one call."""
+"""instrument(app, model_info): metrics, traces and logs for a FastAPI model service in one call.
+
+mlobs joins what the application already has: the global TracerProvider (or one it creates and
+sets globally), the prometheus_client registry the application passes (or the default REGISTRY),
+so spans and metrics of the application's own code sit beside mlobs's.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
+import random
 import time
 
 from fastapi import FastAPI
 from opentelemetry import context, trace
-from opentelemetry.propagate import extract
+from opentelemetry.propagate import extract, get_global_textmap
 from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from prometheus_client import CollectorRegistry, ProcessCollector
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mlobs import catalog
-from mlobs.drift.shipper import DriftShipper
+from mlobs import catalog, semconv
 from mlobs.errors import install_handlers, install_server_error_handler
-from mlobs.heap import freeze_startup_heap, set_young_threshold
 from mlobs.inference import InferenceRunner
-from mlobs.logs import JsonLogWriter, install
+from mlobs.logs import JsonLogWriter, install, quiet_server_access_log
 from mlobs.metrics import ServiceMetrics
 from mlobs.model_info import ModelInfo
-from mlobs.protect import protect
 from mlobs.settings import Settings, get_settings
-from mlobs.tracing import MODEL_NAME_ATTR, MODEL_VERSION_ATTR, create_tracer_provider, otlp_exporter
+from mlobs.spans import LeanSpan, LeanTracer
+from mlobs.tracing import (
+    MODEL_NAME_ATTR,
+    MODEL_VERSION_ATTR,
+    create_tracer_provider,
+    has_span_processors,
+    joined_tracer_provider,
+    otlp_exporter,
+    service_resource,
+    traces_exporter_wanted,
+)
 
 UNTRACED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
-UNMATCHED_ROUTE = "unmatched"
+UNMATCHED_ROUTE = semconv.UNMATCHED_ROUTE
+INFERENCE_DURATION_ATTR = "ml.inference.duration"
+BATCH_SIZE_ATTR = "ml.batch_size"
+_W3C = TraceContextTextMapPropagator()
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 
 
 class Telemetry:
@@ -43,7 +60,10 @@ class Telemetry:
         model: ModelInfo,
         settings: Settings,
         registry: CollectorRegistry,
-        span_exporter: SpanExporter | None,
+        tracer_provider: trace.TracerProvider,
+        *,
+        owns_provider: bool = False,
+        made_provider: bool = False,
         log_stream=None,
     ):
         self.service = service
@@ -51,13 +71,13 @@ class Telemetry:
         self.settings = settings
         self.registry = registry
         self.metrics = ServiceMetrics(registry, service, model)
-        if span_exporter is None and settings.otlp_endpoint:
-            span_exporter = otlp_exporter()
-        self.tracer_provider = create_tracer_provider(
-            service, settings.environment, model, span_exporter,
-            lambda signal, n: self.metrics.dropped(signal).inc(n),
-        )
-        self.tracer = self.tracer_provider.get_tracer("mlobs")
+        self.tracer_provider = tracer_provider
+        self._owns_provider = owns_provider
+        self.tracer = tracer_provider.get_tracer("mlobs")
+        self.spans_wanted = has_span_processors(tracer_provider)
+        # Spans built at their end (mlobs.spans) only on a provider mlobs made itself.
+        self.lean = LeanTracer(tracer_provider) if made_provider and LeanTracer.usable(tracer_provider) else None
+        self.known_methods = semconv.known_methods()
         self.log = JsonLogWriter(
             {"service": service, catalog.MODEL: model.name, catalog.MODEL_VERSION: model.version},
             stream=log_stream,
@@ -66,12 +86,18 @@ class Telemetry:
         )
         self.span_attributes = {MODEL_NAME_ATTR: model.name, MODEL_VERSION_ATTR: model.version}
         self.runner = InferenceRunner(settings.inference_timeout_s)
-        self.drift = DriftShipper.from_settings(
-            settings.drift, service=service, model=model.name, model_version=model.version, registry=registry
-        )
+        self.drift = None
+        if settings.drift.exporter_url:
+            from mlobs.drift.shipper import DriftShipper  # httpx: only services that ship samples need it
+
+            self.drift = DriftShipper.from_settings(
+                settings.drift, service=service, model=model.name, model_version=model.version, registry=registry
+            )
+        self.exporters: list = []  # OTLP metric and log exporters started for this app (mlobs.otlp)
 
     def inference(self, batch_size: int = 1) -> "_Inference":
-        """Time one model call as a child span of the request's span, and in the inference histogram."""
+        """Time one model call: a child span of the request's span (or, with MLOBS_INFERENCE_SPAN=false,
+        attributes on the request's span) and the inference histogram."""
         return _Inference(self, batch_size)
 
     async def predict(self, fn, *args, batch_size: int = 1):
@@ -98,12 +124,21 @@ class Telemetry:
     def flush(self) -> None:
         self.tracer_provider.force_flush()
         self.log.flush()
+        for exporter in self.exporters:
+            exporter.flush()
 
     def shutdown(self) -> None:
         self.runner.shutdown()
         if self.drift is not None:
             self.drift.close()
-        self.tracer_provider.shutdown()
+        for exporter in self.exporters:
+            exporter.shutdown()
+        # A provider mlobs made for this app alone ends with it; a global one (the application's,
+        # or one mlobs set) serves other apps and the application's own code: flushed only.
+        if self._owns_provider:
+            self.tracer_provider.shutdown()
+        else:
+            self.tracer_provider.force_flush()
         self.log.close()
 
 
@@ -149,30 +184,54 @@ class _Inference:
 
     def __enter__(self):
         t = self._telemetry
-        self._span = t.tracer.start_span("inference", attributes={**t.span_attributes, "ml.batch_size": self._batch_size})
-        self._token = context.attach(trace.set_span_in_context(self._span))
+        self._span = None
+        parent = trace.get_current_span()
+        # No span under an unsampled request: nothing would record it.
+        if t.settings.inference_span and type(parent) is LeanSpan and parent.is_recording():
+            self._span = t.lean.start_child("inference", parent, {**t.span_attributes,
+                                                                  BATCH_SIZE_ATTR: self._batch_size})
+            self._token = context.attach(trace.set_span_in_context(self._span))
+        elif t.settings.inference_span and (parent.is_recording() or parent is trace.INVALID_SPAN) and t.spans_wanted():
+            self._span = t.tracer.start_span("inference", attributes={**t.span_attributes,
+                                                                      BATCH_SIZE_ATTR: self._batch_size})
+            self._token = context.attach(trace.set_span_in_context(self._span))
+        elif parent.is_recording():
+            self._span = parent
+            self._token = None
         self._start = time.perf_counter()
-        return self._span
+        return self._span if self._span is not None else trace.INVALID_SPAN
 
     def __exit__(self, exc_type, exc, tb):
         elapsed = time.perf_counter() - self._start
-        context.detach(self._token)
         span = self._span
-        if exc is not None:
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR))
-        span.end()
+        if span is not None:
+            if self._token is None:  # the request's span: timing as attributes
+                span.set_attributes({INFERENCE_DURATION_ATTR: elapsed, BATCH_SIZE_ATTR: self._batch_size})
+            else:
+                context.detach(self._token)
+                if exc is not None:
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR))
+                span.end()
         # No exemplar here: the request histogram carries the trace link; validating a second costs.
         self._telemetry.metrics.inference.observe(elapsed)
         return False
 
 
 class TelemetryMiddleware:
-    """Pure ASGI: one server span, one histogram observation and one log line per request."""
+    """Pure ASGI: one server span (none when nothing would record it), one histogram observation and
+    one log line per request. Attributes follow the stable OTel HTTP conventions (mlobs.semconv)."""
 
     def __init__(self, app, telemetry: Telemetry):
         self.app = app
         self.t = telemetry
+        self.tracer = telemetry.tracer
+        self.known = telemetry.known_methods
+        self.trust = telemetry.settings.trust_incoming_trace
+        self.fields = frozenset(f.lower().encode("latin-1") for f in get_global_textmap().fields) | {b"traceparent"}
+        self.spans_wanted = telemetry.spans_wanted
+        self.lean = telemetry.lean
+        self.log = telemetry.log if telemetry.settings.access_log else None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
@@ -181,13 +240,20 @@ class TelemetryMiddleware:
         t = self.t
         start = time.perf_counter()
         method = scope["method"]
-        parent = _parent_context(scope)
-        # Attributes are set once at the end: each set takes the span's lock and validates.
-        span = t.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+        if method not in self.known:
+            method = semconv.OTHER
+        parent, links = self._incoming(scope["headers"])
+        if not self.spans_wanted():
+            span = _unrecorded(parent)
+        elif self.lean is not None:
+            span = self.lean.start_server(method, parent, links)
+        else:
+            span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, links=links)
         token = context.attach(trace.set_span_in_context(span, parent))
         request_id = os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        error = None
 
         async def send_with_status(message):
             nonlocal status
@@ -199,43 +265,100 @@ class TelemetryMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         except Exception as exc:
-            status = 500
-            span.record_exception(exc)
+            status, error = 500, exc
             raise
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            route = route.path if route is not None else UNMATCHED_ROUTE
-            span.update_name(f"{method} {route}")
-            span.set_attributes({"http.request.method": method, "http.route": route,
-                                 "http.response.status_code": status, "mlobs.request_id": request_id})
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            ctx = span.get_span_context()
-            trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
-            span.end()
             context.detach(token)
-            t.metrics.http(method, route, status).observe(
-                elapsed, {"trace_id": trace_id} if ctx.trace_flags.sampled else None
+            route = scope.get("route")
+            route = getattr(route, "path", None) if route is not None else None
+            ctx = span.get_span_context()
+            sampled = span.is_recording()
+            if sampled:
+                _finish(span, scope, method, route, status, error, request_id)
+            trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+            t.metrics.http(method, route or UNMATCHED_ROUTE, status).observe(
+                elapsed, {"trace_id": trace_id} if sampled and ctx.trace_flags.sampled else None
             )
-            if t.settings.access_log:
-                t.log.write(
+            if self.log is not None:
+                self.log.write(
                     "INFO", "request",
-                    {"method": method, "route": route, "status": status,
+                    {"method": method, "route": route or UNMATCHED_ROUTE, "status": status,
                      "duration_ms": round(elapsed * 1000, 3), "request_id": request_id},
                     trace_id, span_id,
                 )
 
+    def _incoming(self, headers):
+        """The caller's trace context: the parent with MLOBS_TRUST_INCOMING_TRACE=true; otherwise a
+        link only, so a client can neither join nor force sampling of the service's traces."""
+        fields = self.fields
+        for name, _ in headers:
+            if name in fields:
+                break
+        else:
+            return None, None
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
+        if self.trust:
+            return extract(carrier), None
+        caller = trace.get_current_span(_W3C.extract(carrier)).get_span_context()
+        return None, ([Link(caller)] if caller.is_valid else None)
 
-def _parent_context(scope):
-    for name, _ in scope["headers"]:
-        if name == b"traceparent":
-            return extract({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
-    return None
+
+def _unrecorded(parent) -> NonRecordingSpan:
+    """Ids for logs and response correlation without a span object the SDK would build and drop."""
+    caller = trace.get_current_span(parent).get_span_context() if parent is not None else None
+    trace_id = caller.trace_id if caller is not None and caller.is_valid else random.getrandbits(128)
+    return NonRecordingSpan(SpanContext(trace_id, random.getrandbits(64), False, _NOT_SAMPLED))
+
+
+def _finish(span, scope, method: str, route: str | None, status: int, error, request_id: str) -> None:
+    attributes = {
+        semconv.HTTP_REQUEST_METHOD: method,
+        semconv.URL_PATH: scope["path"],
+        semconv.URL_SCHEME: scope.get("scheme", "http"),
+        semconv.HTTP_RESPONSE_STATUS_CODE: status,
+        semconv.NETWORK_PROTOCOL_VERSION: scope.get("http_version", "1.1"),
+        "mlobs.request_id": request_id,
+    }
+    if method == semconv.OTHER:
+        attributes[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = scope["method"][:semconv.ORIGINAL_METHOD_MAX]
+    if route is not None:
+        attributes[semconv.HTTP_ROUTE] = route
+    server = scope.get("server")
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value.decode("latin-1")
+        elif name == b"user-agent":
+            attributes[semconv.USER_AGENT_ORIGINAL] = value.decode("latin-1")
+    if host:
+        address, port = semconv.split_host(host, server[1] if server else None)
+        attributes[semconv.SERVER_ADDRESS] = address
+        if port is not None:
+            attributes[semconv.SERVER_PORT] = port
+    elif server:
+        attributes[semconv.SERVER_ADDRESS], attributes[semconv.SERVER_PORT] = server[0], server[1]
+    client = scope.get("client")
+    if client:
+        attributes[semconv.CLIENT_ADDRESS] = attributes[semconv.NETWORK_PEER_ADDRESS] = client[0]
+        attributes[semconv.CLIENT_PORT] = client[1]
+    if error is not None:
+        attributes[semconv.ERROR_TYPE] = type(error).__qualname__
+        span.record_exception(error)
+    elif status >= 500:
+        attributes[semconv.ERROR_TYPE] = str(status)
+    if type(span) is LeanSpan:
+        span.set_trusted(attributes)
+    else:
+        span.set_attributes(attributes)
+    span.update_name(semconv.span_name(method, route))
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()
 
 
 def add_probes(app: FastAPI, model_info: ModelInfo) -> None:
-    """GET /healthz (the process answers) and GET /readyz (the model is loaded), naming the version."""
+    """GET and HEAD /healthz (the process answers) and /readyz (the model is loaded), naming the version."""
     body = {"model": model_info.name, "model_version": model_info.version}
 
     async def healthz():
@@ -244,13 +367,15 @@ def add_probes(app: FastAPI, model_info: ModelInfo) -> None:
     async def readyz():
         return {"status": "ready", **body}
 
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["probes"])
-    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["probes"])
+    app.add_api_route("/healthz", healthz, methods=["GET", "HEAD"], tags=["probes"])
+    app.add_api_route("/readyz", readyz, methods=["GET", "HEAD"], tags=["probes"])
 
 
 def _metrics_endpoint(registry: CollectorRegistry):
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept"))
+        if request.method == "HEAD":  # a reachability check: no exposition rendered
+            return Response(media_type=content_type)
         return Response(encoder(registry), media_type=content_type)
 
     return metrics
@@ -261,44 +386,98 @@ def instrument(
     model_info: ModelInfo,
     *,
     service_name: str | None = None,
+    service_version: str | None = None,
     settings: Settings | None = None,
     registry: CollectorRegistry | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
     span_exporter: SpanExporter | None = None,
     log_stream=None,
     configure_logging: bool = True,
+    protect: bool = False,
     body_limits: dict[str, int] | None = None,
 ) -> Telemetry | NullTelemetry:
-    """Instrument `app` serving `model_info`. Returns the Telemetry the endpoints use.
+    """Instrument `app` serving `model_info` with telemetry only. Returns the Telemetry the endpoints use.
 
-    Adds GET /healthz and /readyz, GET /metrics (OpenMetrics with trace exemplars when asked), a server
-    span per request, JSON access logs carrying trace_id/span_id, and JSON 4xx
-    errors counted by reason. Traces go to OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT
-    is set (or to `span_exporter`), nowhere otherwise.
+    Adds GET/HEAD /healthz and /readyz, GET/HEAD /metrics (OpenMetrics with trace exemplars when
+    asked), a server span per request, one JSON access log line per request carrying trace_id/span_id,
+    and JSON 4xx errors counted by reason.
+
+    - Traces: `tracer_provider`, else the global one the application set, else one mlobs makes and
+      sets globally (exporting by OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set). With
+      `span_exporter` (tests), a provider of this app's own exporting there.
+    - Metrics: on `registry`, else prometheus_client's REGISTRY; served on /metrics, and sent by
+      OTLP too when OTEL_METRICS_EXPORTER names otlp. Logs by OTLP when OTEL_LOGS_EXPORTER does.
+    - service.name: `service_name`, OTEL_SERVICE_NAME, else the model's name; service.version:
+      `service_version`, else the model version (OTEL_RESOURCE_ATTRIBUTES wins over the defaults).
+    - `protect=True` also calls mlobs.protect.protect(app, settings, telemetry, body_limits=...).
     """
     settings = settings or get_settings()
-    if settings.gc_freeze:
-        app.router.on_startup.append(freeze_startup_heap)
-    app.router.on_startup.append(functools.partial(set_young_threshold, settings.gc_young_threshold))
     add_probes(app, model_info)
     if not settings.telemetry_enabled:
         install_handlers(app, None)
         install_server_error_handler(app)
         app.state.telemetry = NullTelemetry(settings)
         return app.state.telemetry
-    if registry is None:
-        registry = CollectorRegistry()
-        ProcessCollector(registry=registry)
-    service = service_name or settings.service_name or model_info.name
-    telemetry = Telemetry(service, model_info, settings, registry, span_exporter, log_stream)
+    explicit = {k: v for k, v in (("service.name", service_name), ("service.version", service_version)) if v}
+    resource = service_resource(settings.service_name or model_info.name,
+                                settings.service_version or model_info.version, settings.environment,
+                                model_info, explicit)
+    service = resource.attributes["service.name"]
+    registry = registry if registry is not None else REGISTRY
+    telemetry = _telemetry(service, model_info, settings, registry, resource, tracer_provider, span_exporter,
+                           log_stream)
     if configure_logging:
         install(telemetry.log, settings.log_level)
+    if settings.access_log:
+        # mlobs writes the access line; the server's own would be a second one per request.
+        quiet_server_access_log()
+        app.router.on_startup.append(quiet_server_access_log)
+    _hand_over_fastapi_http_telemetry(app)
+    from mlobs import otlp
+
+    otlp.start_exporters(telemetry, resource)
     app.state.telemetry = telemetry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
-    app.add_api_route("/metrics", _metrics_endpoint(registry), methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", _metrics_endpoint(registry), methods=["GET", "HEAD"], include_in_schema=False)
     install_handlers(app, telemetry.metrics)
     install_server_error_handler(app)
     app.router.on_shutdown.append(telemetry.shutdown)
-    # Inside the telemetry middleware, so refusals (401, 413, 429) are measured, traced and logged.
-    protect(app, settings, telemetry, body_limits=body_limits)
+    if protect:
+        from mlobs.protect import protect as add_protection
+
+        # Inside the telemetry middleware, so refusals (401, 413, 429) are measured, traced and logged.
+        add_protection(app, settings, telemetry, body_limits=body_limits)
     logging.getLogger("mlobs").info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
+    return telemetry
+
+
+def _hand_over_fastapi_http_telemetry(app: FastAPI) -> None:
+    """FastAPI's native OpenTelemetry (0.16x) starts its own server span, operation spans and HTTP
+    metrics once any global provider is set, as mlobs's is: a second server span per request and
+    about four spans' CPU. mlobs records the server span and the duration metric for this app."""
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict):
+        config["tracing"] = False
+        config["metrics"] = False
+
+
+def _telemetry(service, model_info, settings, registry, resource, tracer_provider, span_exporter, log_stream):
+    telemetry: Telemetry | None = None
+
+    def on_dropped(signal: str, n: int) -> None:
+        if telemetry is not None:
+            telemetry.metrics.dropped(signal).inc(n)
+
+    owns = made = False
+    if tracer_provider is None and span_exporter is not None:
+        tracer_provider = create_tracer_provider(resource, span_exporter, on_dropped)
+        owns = made = True
+    elif tracer_provider is None:
+        def make():
+            wanted = settings.otlp_endpoint and traces_exporter_wanted()
+            return create_tracer_provider(resource, otlp_exporter() if wanted else None, on_dropped)
+
+        tracer_provider, made = joined_tracer_provider(make)
+    telemetry = Telemetry(service, model_info, settings, registry, tracer_provider, owns_provider=owns,
+                          made_provider=made, log_stream=log_stream)
     return telemetry

@@ -43,6 +43,7 @@ class JsonLogWriter:
         self._max_queue = max_queue
         self._on_dropped = on_dropped
         self._interval = interval
+        self._tees: list[Callable[[list[bytes]], None]] = []
         self._wake = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="mlobs-log-writer", daemon=True)
@@ -69,12 +70,18 @@ class JsonLogWriter:
             return
         self._queue.append(line)
 
+    def tee(self, sink: Callable[[list[bytes]], None]) -> None:
+        """Also hand every batch of lines to `sink` (on the writer's thread; it must not block)."""
+        self._tees.append(sink)
+
     def flush(self) -> None:
         lines = []
         queue = self._queue
         while queue:
             lines.append(queue.popleft())
         if lines:
+            for sink in self._tees:
+                sink(lines)
             try:
                 self._stream.write(b"".join(lines))
                 self._stream.flush()
@@ -123,9 +130,18 @@ def install(writer: JsonLogWriter, level: str = "INFO") -> JsonLogHandler:
     root.addHandler(handler)
     root.setLevel(level)
     # uvicorn's own handlers would print plain text; let its records reach ours.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     return handler
+
+
+def quiet_server_access_log() -> None:
+    """uvicorn writes an access line only while its access logger has a handler (it checks per
+    connection): with none, mlobs's line is the only one, under `mlobs serve` or `uvicorn app:app`.
+    Called at instrument() and again at startup, after a uvicorn.run() may have configured logging."""
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
 
 

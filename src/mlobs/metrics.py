@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
@@ -12,9 +15,25 @@ from mlobs.model_info import ModelInfo
 _KINDS = {"counter": Counter, "histogram": Histogram, "gauge": Gauge}
 
 
+# What make() registered, per registry: a second app (or a second instrument() of one app) in the
+# same process shares the families on a shared registry such as prometheus_client's REGISTRY;
+# its series differ by the service and model labels.
+_made: "weakref.WeakKeyDictionary[CollectorRegistry, dict[str, MetricWrapperBase]]" = weakref.WeakKeyDictionary()
+_made_lock = threading.Lock()
+
+
 def make(metric: Metric, registry: CollectorRegistry) -> MetricWrapperBase:
-    kwargs = {"buckets": metric.buckets} if metric.buckets else {}
-    return _KINDS[metric.kind](metric.name, metric.help, metric.labels, registry=registry, **kwargs)
+    with _made_lock:
+        made = _made.setdefault(registry, {})
+        existing = made.get(metric.name)
+        if existing is not None:
+            if tuple(existing._labelnames) != tuple(metric.labels) or existing._type != metric.kind:
+                raise ValueError(f"{metric.name} is already registered with other labels or type")
+            return existing
+        kwargs = {"buckets": metric.buckets} if metric.buckets else {}
+        made[metric.name] = collector = _KINDS[metric.kind](
+            metric.name, metric.help, metric.labels, registry=registry, **kwargs)
+        return collector
 
 
 class ServiceMetrics:

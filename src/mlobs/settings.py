@@ -28,10 +28,12 @@ class Settings(BaseSettings):
     artifacts_dir: Path = Field(default_factory=_default_artifacts_dir)
 
     telemetry_enabled: bool = True
-    # Freeze the startup heap out of the garbage collector once the app has started (mlobs.heap).
-    gc_freeze: bool = True
-    # Collect the young generation after this many net new objects, not Python's 700 (mlobs.heap).
-    gc_young_threshold: int = Field(10_000, gt=0)
+    # Garbage-collector tuning for apps that opt in with mlobs.heap.tune_gc (the reference services
+    # do); unset, the app's own defaults apply. Freeze the startup heap once the app has started:
+    gc_freeze: bool | None = None
+    # Collect the young generation after this many net new objects, not Python's 700:
+    gc_young_threshold: int | None = Field(None, gt=0)
+    # One JSON access log line per request, written by mlobs (the server's own is silenced).
     access_log: bool = True
     log_level: str = "INFO"
     log_queue_size: int = Field(10_000, gt=0)
@@ -45,8 +47,21 @@ class Settings(BaseSettings):
     # None: inference runs inline. A number: on a worker with this deadline (504 past it).
     inference_timeout_s: float | None = Field(None, gt=0)
 
+    # The caller's traceparent becomes the parent of the server span only when true; otherwise it is
+    # recorded as a span link, so a client can neither join nor force sampling of this service's traces.
+    trust_incoming_trace: bool = False
+    # A child span per inference call; false: its timing as attributes of the request's span (cheaper).
+    inference_span: bool = True
+
     # Standard OpenTelemetry variables; the SDK reads the rest (sampler, headers, resource).
     service_name: str | None = Field(None, validation_alias=AliasChoices("OTEL_SERVICE_NAME", "MLOBS_SERVICE_NAME"))
+    # service.version of the resource; unset, the model version.
+    service_version: str | None = None
+    # Comma-separated, as the SDK reads them: "otlp" sends that signal by OTLP/HTTP. Prometheus
+    # /metrics and JSON logs on stdout stay on either way.
+    metrics_exporter: str = Field("prometheus", validation_alias=AliasChoices("OTEL_METRICS_EXPORTER",
+                                                                              "MLOBS_METRICS_EXPORTER"))
+    logs_exporter: str = Field("none", validation_alias=AliasChoices("OTEL_LOGS_EXPORTER", "MLOBS_LOGS_EXPORTER"))
     otlp_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),

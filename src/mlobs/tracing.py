@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Sequence
 
-from opentelemetry.sdk.resources import Resource
+from opentelemetry import trace
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-import mlobs
 from mlobs.model_info import ModelInfo
 
 MODEL_NAME_ATTR = "ml.model.name"
@@ -69,35 +70,68 @@ class BoundedSpanProcessor(SpanProcessor):
         return self._batch.force_flush(timeout_millis)
 
 
-def create_tracer_provider(
-    service_name: str,
-    environment: str,
-    model: ModelInfo,
-    exporter: SpanExporter | None,
-    on_dropped: Callable[[str, int], None],
-) -> TracerProvider:
-    """A provider of its own (not the global one), so several apps and tests don't collide.
+def build_resource(defaults: dict) -> Resource:
+    """mlobs's defaults, overridden by OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (the SDK's
+    precedence for configuration a deployment sets over values a library assumes)."""
+    return Resource.create(defaults).merge(OTELResourceDetector().detect())
 
-    The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default: always on).
+
+def service_resource(service_name: str, service_version: str, environment: str, model: ModelInfo,
+                     explicit: dict | None = None) -> Resource:
+    """The resource of one model service: `explicit` (arguments in code) wins over the environment,
+    which wins over the defaults (the model's name and version, MLOBS_ENVIRONMENT)."""
+    resource = build_resource({
+        "service.name": service_name,
+        "service.version": service_version,
+        "deployment.environment.name": environment,
+        MODEL_NAME_ATTR: model.name,
+        MODEL_VERSION_ATTR: model.version,
+    })
+    return resource.merge(Resource(explicit)) if explicit else resource
+
+
+def create_tracer_provider(resource: Resource, exporter: SpanExporter | None,
+                           on_dropped: Callable[[str, int], None]) -> TracerProvider:
+    """A provider exporting through a bounded batch processor (drops counted) when given an exporter.
+
+    The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default: parent-based, always on).
     """
-    resource = Resource.create(
-        {
-            "service.name": service_name,
-            "service.version": mlobs.__version__,
-            "deployment.environment": environment,
-            "deployment.environment.name": environment,
-            MODEL_NAME_ATTR: model.name,
-            MODEL_VERSION_ATTR: model.version,
-        }
-    )
     provider = TracerProvider(resource=resource)
     if exporter is not None:
         provider.add_span_processor(BoundedSpanProcessor(exporter, on_dropped))
     return provider
 
 
-def otlp_exporter() -> SpanExporter:
-    """OTLP/HTTP; endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+def joined_tracer_provider(make: Callable[[], TracerProvider]) -> tuple[trace.TracerProvider, bool]:
+    """The application's global TracerProvider if it set one, else `make()` set as the global one.
+    Returns (provider, created)."""
+    current = trace.get_tracer_provider()
+    if not isinstance(current, trace.ProxyTracerProvider):
+        return current, False
+    provider = make()
+    trace.set_tracer_provider(provider)
+    # Another thread may have won the race: use whichever is global now.
+    current = trace.get_tracer_provider()
+    return current, current is provider
 
-    return OTLPSpanExporter()
+
+def has_span_processors(provider) -> Callable[[], bool]:
+    """A cheap check, made per request, whether anything would receive a span from `provider`.
+    Providers that do not show their processors are assumed to have some."""
+    multi = getattr(provider, "_active_span_processor", None)
+    if multi is None or not hasattr(multi, "_span_processors"):
+        return lambda: True
+    return lambda: bool(multi._span_processors)
+
+
+def traces_exporter_wanted(environ=os.environ) -> bool:
+    """OTEL_TRACES_EXPORTER: "otlp" (the default, used once an endpoint is set) or "none"."""
+    return "none" not in environ.get("OTEL_TRACES_EXPORTER", "otlp").lower().split(",")
+
+
+def otlp_exporter() -> SpanExporter:
+    """OTLP/HTTP; endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables.
+    Spans are encoded by mlobs.otlp_spans (about a quarter of the SDK encoder's CPU)."""
+    from mlobs.otlp_spans import LeanOtlpSpanExporter
+
+    return LeanOtlpSpanExporter()

@@ -1,4 +1,4 @@
-"""The reference services as they run: create_app, whose instrument() call adds endpoint protection."""
+"""The reference services as they run: create_app, which adds endpoint protection with protect()."""
 
 from __future__ import annotations
 

@@ -135,7 +135,7 @@ def test_auth_required_without_keys_refuses_to_start(settings, sinks, sentiment_
 def _tiny_app(settings, sinks, ps):
     app = FastAPI()
     info = ModelInfo(name="tiny", version="v1", training_data_hash="d", code_revision="c", classes=("a",))
-    instrument(app, info, settings=settings.model_copy(update={"protect": ps}), configure_logging=False,
+    instrument(app, info, settings=settings.model_copy(update={"protect": ps}), configure_logging=False, protect=True,
                **sinks.kwargs())
 
     @app.post("/slow")

@@ -24,6 +24,12 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 )
+# An HTML page the app serves itself (FastAPI's /docs loads its script and styles from a CDN) gets
+# the same headers but a policy that only forbids framing: `default-src 'none'` would blank it.
+HTML_SECURITY_HEADERS = tuple(
+    (name, b"frame-ancestors 'none'") if name == b"content-security-policy" else (name, value)
+    for name, value in SECURITY_HEADERS
+)
 _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 # The stack reaches these without a client key: Prometheus scrapes and orchestrator probes carry no
 # client identity, and they answer no model output and no personal data. Restrict them by network.
@@ -54,7 +60,7 @@ class ProtectMiddleware:
                 started = True
                 status = message["status"]
                 headers = [h for h in message.get("headers", ()) if h[0].lower() not in _SECURITY_NAMES]
-                headers.extend(SECURITY_HEADERS)
+                headers.extend(HTML_SECURITY_HEADERS if _is_html(headers) else SECURITY_HEADERS)
                 message["headers"] = headers
             await send(message)
 
@@ -131,6 +137,13 @@ class ProtectMiddleware:
         finally:
             p.release(client)
             p.metrics.request(client, status).inc()
+
+
+def _is_html(headers) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.lower().startswith(b"text/html")
+    return False
 
 
 def _content_length(headers) -> int | None:

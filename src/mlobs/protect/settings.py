@@ -28,8 +28,8 @@ class ProtectSettings(BaseModel):
 
     # Body limits by content type; None takes Settings.max_body_bytes / max_image_bytes.
     max_body_bytes: int | None = Field(None, gt=0)
-    # Budget of one request, end to end: over it, 504 (if the answer has not started).
-    request_timeout_s: float = Field(5.0, gt=0)
+    # Budget of one request, end to end: over it, 504 (if the answer has not started). None: no budget.
+    request_timeout_s: float | None = Field(None, gt=0)
 
     # An input is out of distribution when its score is above this quantile of the reference's.
     ood_quantile: float = Field(0.99, gt=0.5, lt=1.0)

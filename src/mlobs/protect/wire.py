@@ -7,11 +7,9 @@ import logging
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from mlobs.drift.reference import load_reference, reference_dir
 from mlobs.protect.events import audit_listener
 from mlobs.protect.metrics import DiversityCollector, ProtectMetrics
 from mlobs.protect.middleware import ProtectMiddleware
-from mlobs.protect.ood import scorer_from_reference
 from mlobs.protect.openapi import declare_error_responses
 from mlobs.protect.protection import Protection
 from mlobs.protect.settings import ProtectSettings
@@ -28,6 +26,10 @@ def image_body_limits(settings) -> dict[str, int]:
 
 def reference_scorer(settings, model):
     """The OOD scorer of this model version, from its drift reference; None (logged) without one."""
+    # numpy: imported here so that `import mlobs.settings` (which names ProtectSettings) stays light.
+    from mlobs.drift.reference import load_reference, reference_dir
+    from mlobs.protect.ood import scorer_from_reference
+
     try:
         reference = load_reference(reference_dir(settings.artifacts_dir, model.name, model.version))
         return scorer_from_reference(reference)
