@@ -24,7 +24,8 @@ CLIENT_REQUESTS = Metric(
 RATE_LIMITED = Metric(
     "mlobs_rate_limited",
     "counter",
-    "Requests refused with a 429, by client and limit (rate: token bucket; concurrency: in-flight cap).",
+    "Requests refused with a 429, by client and limit (rate: token bucket; concurrency: in-flight cap; "
+    "workers: queue on the worker pool full).",
     (SERVICE, CLIENT, "limit"),
 )
 REQUEST_TIMEOUTS = Metric(

@@ -11,7 +11,7 @@ from mlobs.protect import catalog
 
 AUTH_FAILURE_REASONS = ("missing", "malformed", "invalid")
 EVENT_KINDS = ("auth_failure", "rate_limited")
-LIMITS = ("rate", "concurrency")
+LIMITS = ("rate", "concurrency", "workers")
 
 
 class ProtectMetrics:

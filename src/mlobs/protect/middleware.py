@@ -9,13 +9,13 @@ the body, under the request budget (504). Rejections cost no body read and no mo
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import hashlib
 
 import orjson
 from starlette.exceptions import HTTPException
 
 from mlobs.errors import error_body
+from mlobs.protect.client import current_client
 
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -28,9 +28,6 @@ _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 # The stack reaches these without a client key: Prometheus scrapes and orchestrator probes carry no
 # client identity, and they answer no model output and no personal data. Restrict them by network.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-
-current_client: contextvars.ContextVar[str] = contextvars.ContextVar("mlobs_client", default="anonymous")
-
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int):
