@@ -9,8 +9,8 @@ from mlobs.metrics import make
 from mlobs.protect import catalog
 
 
-AUTH_FAILURE_REASONS = ("missing", "malformed", "invalid")
-EVENT_KINDS = ("auth_failure", "rate_limited")
+AUTH_FAILURE_REASONS = ("missing", "malformed", "invalid", "conflicting", "throttled")
+EVENT_KINDS = ("auth_failure", "auth_throttled", "rate_limited")
 LIMITS = ("rate", "concurrency", "workers")
 
 
@@ -75,13 +75,16 @@ class DiversityCollector:
         self.service, self.sketches = service, sketches
 
     def collect(self):
-        m = catalog.INPUT_DIVERSITY
+        m, d = catalog.INPUT_DIVERSITY, catalog.DISTINCT_INPUTS
         family = GaugeMetricFamily(m.name, m.help, labels=m.labels)
+        distinct = GaugeMetricFamily(d.name, d.help, labels=d.labels)
         for client, sketch in sorted(self.sketches.items()):
             ratio, total = sketch.ratio()
             if total:
                 family.add_metric([self.service, client], ratio)
+                distinct.add_metric([self.service, client], round(ratio * total))
         yield family
+        yield distinct
 
     def describe(self):
         return []

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from mlobs.drift.reference import load_reference, reference_dir
+from mlobs.protect.canonical import input_digest
+from mlobs.protect.client import current_client
 from mlobs.protect.events import audit_listener
 from mlobs.protect.metrics import DiversityCollector, ProtectMetrics
 from mlobs.protect.middleware import ProtectMiddleware
@@ -80,6 +82,9 @@ def _score_shipped_samples(telemetry, protection: Protection) -> None:
 
     def ship_and_score(sample: dict) -> None:
         protection.observe_sample(sample)
+        digest = input_digest(sample)
+        if digest is not None:
+            protection.saw_input(current_client.get(), digest)
         ship(sample)
 
     telemetry.ship = ship_and_score
