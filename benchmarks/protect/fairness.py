@@ -26,9 +26,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from harness import free_port, pct, wait_for_http  # noqa: E402
+from harness import free_port, pct, wait_for_http
 
-from mlobs.protect import hash_key  # noqa: E402
+from mlobs.protect import hash_key
 
 LIGHT_KEY, HEAVY_KEY = "bench-light-" + "l" * 32, "bench-heavy-" + "h" * 32
 TEXT = "The room was spotless and the staff were friendly, but breakfast was a bit bland."

@@ -44,7 +44,7 @@ def is_closed(sock: socket.socket, timeout: float) -> bool:
         while sock.recv(65536):
             pass
         return True
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return False
     except ConnectionResetError:
         return True

@@ -8,12 +8,12 @@ import time
 import httpx
 import orjson
 import pytest
-
-from mlobs.audit import AuditLog
-from mlobs.audit.settings import AuditSettings
 from protect.apps import ALICE_KEY, BOB_KEY, auth
 from protect.raw import exchange, status_of
 from protect.services import audited, serve
+
+from mlobs.audit import AuditLog
+from mlobs.audit.settings import AuditSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -69,8 +69,7 @@ def test_a_path_full_of_fields_and_crlf_forges_nothing_in_the_security_log_or_th
         assert event["event"] == "auth_failure" and event["reason"] == "invalid"
         assert "client" not in event  # no field was forged out of the path
     service.stop()
-    with AuditLog.open(AuditSettings(**{"store_url": f"sqlite:///{workdir / 'audit.db'}",
-                                        "keys_dir": workdir / "keys"}), base_dir=workdir) as log:
+    with AuditLog.open(AuditSettings(store_url=f"sqlite:///{workdir / 'audit.db'}", keys_dir=workdir / "keys"), base_dir=workdir) as log:
         records = log.query(event_type="security")
     details = [r["details"] for r in records]
     assert {d["path"] for d in details} >= set(paths)
@@ -114,7 +113,8 @@ def test_re_encoded_repeats_count_as_the_inputs_they_are_and_a_sweep_as_many(sen
     assert metric(sentiment.url, "mlobs_client_input_diversity", client="bob") > 0.85
 
 
-def test_key_guessing_from_one_address_is_throttled_and_then_let_through_again(tmp_path, artifacts_dir, sentiment_model):
+def test_key_guessing_from_one_address_is_throttled_and_then_let_through_again(tmp_path, artifacts_dir,
+                                                                               sentiment_model):
     with serve("sentiment", artifacts_dir, tmp_path / "service.log", auth_failures_per_address=5,
                auth_failure_window_s=2) as service:
         with httpx.Client(base_url=service.url, timeout=10) as client:

@@ -7,7 +7,6 @@ import io
 import httpx
 import pytest
 from PIL import Image
-
 from protect.apps import auth
 from protect.services import serve
 

@@ -8,8 +8,8 @@ import numpy as np
 from PIL import Image
 
 from mlobs.protect.canonical import input_digest
-from mlobs.protect.throttle import AuthThrottle
 from mlobs.protect.server import head_problem
+from mlobs.protect.throttle import AuthThrottle
 
 
 def test_re_encoded_texts_have_one_digest():

@@ -29,7 +29,7 @@ def test_the_source_scan_finds_the_codes_it_should():
 
 
 def test_every_reason_code_is_in_the_table_of_docs_protection():
-    documented = set(re.findall(r"^\| `([a-z_]+)` \|", (ROOT / "docs" / "protection.md").read_text(), re.M))
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", (ROOT / "docs" / "protection.md").read_text(), re.MULTILINE))
     codes = codes_in_source() | set(errors._REASONS.values()) | {"invalid", OVER_BUDGET, DUPLICATE_KEY,
                                                                  "invalid_body", "not_found", "method_not_allowed",
                                                                  "http_error"}

@@ -2,8 +2,9 @@
 
 Order on each request: headers are added to whatever is answered; open paths pass; then the key
 (401), the client's in-flight cap and token bucket (429 + Retry-After), the declared body size
-(413 before reading), then the app with a receive wrapper that counts (413 mid-stream; a JSON body is
-read whole first and refused with 422 when a key repeats), under the request budget (504). Rejections cost no body read and no model call.
+(413 before reading), then the app with a receive wrapper that counts (413 mid-stream; a JSON body
+is read whole first and refused with 422 when a key repeats), under the request budget (504).
+Rejections cost no body read and no model call.
 """
 
 from __future__ import annotations

@@ -21,14 +21,17 @@ import logging
 import re
 
 import h11
+import orjson
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from mlobs.errors import error_body
 from mlobs.protect.limits import TokenBucket
 
 log = logging.getLogger("mlobs.protect")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _HEAD_END = b"\r\n\r\n"
 _SMUGGLING_HEADERS = (b"content-length", b"transfer-encoding")
+HEAD_SCAN_BYTES = 64 * 1024
 
 
 def head_problem(data: bytes) -> str | None:
@@ -59,7 +62,8 @@ class StrictConnection(h11.Connection):
 
     def next_event(self):
         if self.their_state is h11.IDLE:
-            problem = head_problem(bytes(self._receive_buffer))
+            # The head only: h11 refuses a head longer than its incomplete-event limit anyway.
+            problem = head_problem(bytes(self._receive_buffer._data[:HEAD_SCAN_BYTES]))
             if problem is not None:
                 raise h11.RemoteProtocolError(f"refused request head: {problem}", error_status_hint=400)
         event = super().next_event()
@@ -69,7 +73,7 @@ class StrictConnection(h11.Connection):
 
 
 def _raw_response(status: int, reason: str, code: str, message: str) -> bytes:
-    body = ('{"error":{"code":"%s","message":"%s"}}' % (code, message)).encode()
+    body = orjson.dumps(error_body(code, message))
     return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\nconnection: close\r\n"
             f"content-length: {len(body)}\r\n\r\n").encode() + body
 

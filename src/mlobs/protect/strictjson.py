@@ -34,7 +34,6 @@ def has_duplicate_key(body: bytes) -> bool:
         nonlocal found
         if not found and len({key for key, _ in items}) != len(items):
             found = True
-        return None
 
     try:
         json.loads(body, object_pairs_hook=pairs)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
 
 from mlobs.errors import Unavailable
 from mlobs.inference import InferenceTimeout
@@ -100,8 +100,7 @@ class FairPool:
             self._running[client] = self._running.get(client, 0) + 1
             loop = future.get_loop()
             work: Future = self._pool.submit(ctx.run, fn, *args)
-            work.add_done_callback(
-                lambda done, c=client, f=future, lp=loop: lp.call_soon_threadsafe(self._finished, c, f, done))
+            work.add_done_callback(lambda done, c=client, f=future, lp=loop: _back_on(lp, self._finished, c, f, done))
 
     def _finished(self, client: str, future: asyncio.Future, done: Future) -> None:
         self._busy -= 1
@@ -126,3 +125,10 @@ class FairPool:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _back_on(loop: asyncio.AbstractEventLoop, callback, *args) -> None:
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop has closed (the app shut down): nobody waits for this answer
+        pass
