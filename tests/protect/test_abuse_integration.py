@@ -8,23 +8,16 @@ import time
 import httpx
 import orjson
 import pytest
-from protect.apps import ALICE_KEY, BOB_KEY, auth
-from protect.raw import exchange, status_of
-from protect.services import audited, serve
 
 from mlobs.audit import AuditLog
 from mlobs.audit.settings import AuditSettings
+from protect.apps import ALICE_KEY, BOB_KEY, auth
+from protect.raw import exchange, status_of
+from protect.services import audited, metric, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 FORGED = b"/%20client=alice%20reason=ok%0d%0aX"
-
-
-def metric(url: str, name: str, **labels) -> float | None:
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def log_lines(path) -> list[dict]:

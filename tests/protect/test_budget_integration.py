@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import httpx
 import pytest
 from PIL import Image
+
 from protect.apps import auth
-from protect.services import serve
+from protect.services import metric, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,3 +62,23 @@ def test_a_text_batch_within_the_budget_is_answered_from_the_worker_pool(sentime
     response = httpx.post(f"{sentiment.url}/predict", json={"texts": texts}, headers=auth(), timeout=30)
     assert response.status_code == 200, response.text
     assert len(response.json()["predictions"]) == 64
+
+
+def test_the_anonymous_client_holds_only_its_share_of_the_workers_and_is_told_busy_beyond_it(tmp_path, artifacts_dir,
+                                                                                               sentiment_model):
+    texts = ["the food was great and the staff were friendly " * 3] * 64
+    env = {"MLOBS_PROTECT__AUTH": "off", "MLOBS_PROTECT__API_KEYS": "{}"}
+
+    async def flood(url: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            answers = await asyncio.gather(*(client.post("/predict", json={"texts": texts}) for _ in range(20)))
+            probe = await client.get("/healthz")
+        return [a.status_code for a in answers] + [probe.status_code]
+
+    with serve("sentiment", artifacts_dir, tmp_path / "service.log", env=env, max_waiting_per_client=0) as service:
+        statuses = asyncio.run(flood(service.url))
+        busy = metric(service.url, "mlobs_rate_limited_total", client="anonymous", limit="workers")
+    *answers, probe = statuses
+    assert set(answers) == {200, 429} and probe == 200
+    assert busy == answers.count(429)
+

@@ -6,6 +6,7 @@ import socket
 import time
 
 import pytest
+
 from protect.apps import ALICE_KEY
 from protect.raw import exchange, is_closed, status_of
 from protect.services import serve

@@ -7,6 +7,7 @@ from datetime import date
 
 import httpx
 import pytest
+
 from mlobs_services.credit import data
 from protect.apps import auth
 from protect.services import audited, serve
