@@ -7,9 +7,10 @@ import re
 import secrets
 from pathlib import Path
 
+from mlobs.protect.client import ANONYMOUS
 from mlobs.protect.settings import ProtectSettings
 
-ANONYMOUS = "anonymous"
+__all__ = ["ANONYMOUS", "ApiKeys", "hash_key", "new_key", "presented_key", "presented_keys", "read_keys_file"]
 UNKNOWN = "unknown"
 MAX_KEY_CHARS = 256
 _HASH = re.compile(r"^[0-9a-f]{64}$")
