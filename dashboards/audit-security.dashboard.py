@@ -46,4 +46,11 @@ dashboard = make("audit-security", "mlobs / Audit and security", tags=("audit", 
      timeseries("Security events by kind", prom(
          f"sum by ({c.SERVICE}, kind) (rate({q(p.SECURITY_EVENTS, series=p.SECURITY_EVENTS.total)}[{RATE}]))",
          "{{service}} {{kind}}"), unit="reqps")],
+    [timeseries("Connections refused by the server (slow clients, per-address cap, ambiguous framing)", prom(
+        f"sum by ({c.SERVICE}, reason) "
+        f"(rate({q(p.CONNECTIONS_REFUSED, series=p.CONNECTIONS_REFUSED.total)}[{RATE}]))",
+        "{{service}} {{reason}}"), unit="reqps",
+        description="head_timeout / body_timeout: clients too slow to send a request (slowloris); "
+                    "per_address_cap: one address opening too many connections; bad_framing: request "
+                    "smuggling attempts or broken clients (Content-Length with Transfer-Encoding, obs-fold, bare LF).")],
 ]))

@@ -69,5 +69,13 @@ SECURITY_EVENTS = Metric(
     (SERVICE, "kind", "audited"),
 )
 
+CONNECTIONS_REFUSED = Metric(
+    "mlobs_connections_refused",
+    "counter",
+    "Connections the server protocol closed, by reason: head_timeout (408), body_timeout, "
+    "per_address_cap (503), bad_framing (400: Content-Length with Transfer-Encoding, obs-fold, bare LF).",
+    (SERVICE, "reason"),
+)
+
 PROTECT_METRICS = (AUTH_FAILURES, CLIENT_REQUESTS, RATE_LIMITED, REQUEST_TIMEOUTS, INPUT_DIVERSITY, DISTINCT_INPUTS,
-                   OOD_INPUTS, OOD_SCORE, SECURITY_EVENTS)
+                   OOD_INPUTS, OOD_SCORE, SECURITY_EVENTS, CONNECTIONS_REFUSED)

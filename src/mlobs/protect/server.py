@@ -59,12 +59,15 @@ class StrictConnection(h11.Connection):
     """h11 with each request head checked before h11 reads it; `on_event` sees every event."""
 
     on_event = None
+    on_refused = None
 
     def next_event(self):
         if self.their_state is h11.IDLE:
             # The head only: h11 refuses a head longer than its incomplete-event limit anyway.
             problem = head_problem(bytes(self._receive_buffer._data[:HEAD_SCAN_BYTES]))
             if problem is not None:
+                if self.on_refused is not None:
+                    self.on_refused("bad_framing")
                 raise h11.RemoteProtocolError(f"refused request head: {problem}", error_status_hint=400)
         event = super().next_event()
         if self.on_event is not None and isinstance(event, (h11.Request, h11.EndOfMessage)):
@@ -92,6 +95,7 @@ class StrictH11Protocol(H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         self.conn = StrictConnection(h11.SERVER, config.h11_max_incomplete_event_size or 16 * 1024)
         self.conn.on_event = self._on_event
+        self.conn.on_refused = self._count
         self._head_timer = None
         self._body_timer = None
         self._address = None
@@ -99,30 +103,31 @@ class StrictH11Protocol(H11Protocol):
         if counts is None:
             counts = server_state.mlobs_connections = {}
             server_state.mlobs_log_budget = TokenBucket(1.0, 5, self.loop.time())
-        self._counts = counts
+        self._open_by_address = counts
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         address = self.client[0] if self.client else None
         if address is not None:
-            open_now = self._counts.get(address, 0) + 1
+            open_now = self._open_by_address.get(address, 0) + 1
             if open_now > self.max_connections_per_address:
+                self._count("per_address_cap")
                 self._note("connection refused: %d open from one address (max %d)", open_now - 1,
                            self.max_connections_per_address)
                 transport.write(_BUSY_503)
                 transport.close()
                 return
-            self._counts[address] = open_now
+            self._open_by_address[address] = open_now
             self._address = address
         self._arm_head_timer()
 
     def connection_lost(self, exc) -> None:
         if self._address is not None:
-            left = self._counts.get(self._address, 1) - 1
+            left = self._open_by_address.get(self._address, 1) - 1
             if left > 0:
-                self._counts[self._address] = left
+                self._open_by_address[self._address] = left
             else:
-                self._counts.pop(self._address, None)
+                self._open_by_address.pop(self._address, None)
             self._address = None
         self._cancel_timers()
         super().connection_lost(exc)
@@ -147,6 +152,7 @@ class StrictH11Protocol(H11Protocol):
     def _head_timeout(self) -> None:
         self._head_timer = None
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._count("head_timeout")
             self._note("request head not complete within %g s: connection closed", self.header_timeout_s)
             self.transport.write(_TIMEOUT_408)
             self.transport.close()
@@ -154,6 +160,7 @@ class StrictH11Protocol(H11Protocol):
     def _body_timeout(self) -> None:
         self._body_timer = None
         if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            self._count("body_timeout")
             self._note("request body not complete within %g s: connection closed", self.body_timeout_s)
             self.transport.close()
 
@@ -166,6 +173,12 @@ class StrictH11Protocol(H11Protocol):
     def _cancel(timer) -> None:
         if timer is not None:
             timer.cancel()
+
+    def _count(self, reason: str) -> None:
+        # The app's endpoint protection, if it has one, counts refusals in its own registry.
+        protection = getattr(getattr(self.config.app, "state", None), "protection", None)
+        if protection is not None:
+            protection.metrics.connection_refused(reason).inc()
 
     def _note(self, message: str, *args) -> None:
         # A flood of slow or surplus connections must not flood the log: a few lines per second.
