@@ -93,7 +93,7 @@ class ProtectMiddleware:
                 status = 413
                 return
             seen = 0
-            json_body = bytearray() if _is_json(headers) else None
+            json_body = _is_json(headers)
 
             async def receive_counted():
                 nonlocal seen
@@ -103,10 +103,6 @@ class ProtectMiddleware:
                     seen += len(chunk)
                     if seen > max_bytes:
                         raise BodyTooLarge(max_bytes)
-                    if json_body is not None:
-                        json_body.extend(chunk)
-                        if not message.get("more_body", False) and has_duplicate_key(bytes(json_body)):
-                            raise DuplicateKey()
                 return message
 
             token = current_client.set(client)
@@ -115,7 +111,7 @@ class ProtectMiddleware:
                 async with asyncio.timeout(p.timeout_s):
                     # A JSON body is read whole (the parser needs all of it anyway) and checked
                     # before the app sees it: frameworks turn errors raised while reading into a 400.
-                    app_receive = await _buffered(receive_counted) if json_body is not None else receive_counted
+                    app_receive = await _checked_json(receive_counted) if json_body else receive_counted
                     await self.app(scope, app_receive, send_secured)
             except TimeoutError:
                 if started:
@@ -144,8 +140,9 @@ class ProtectMiddleware:
             p.metrics.request(client, status).inc()
 
 
-async def _buffered(receive):
-    """Read the whole body now; the returned receive hands it over as one message, then passes on."""
+async def _checked_json(receive):
+    """Read the whole body now and refuse it (DuplicateKey) if an object repeats a key; the returned
+    receive hands the body over as one message, then passes on."""
     body = bytearray()
     while True:
         message = await receive()
@@ -154,7 +151,10 @@ async def _buffered(receive):
             break
         body.extend(message.get("body", b""))
         if not message.get("more_body", False):
-            first = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+            whole = bytes(body)
+            if has_duplicate_key(whole):
+                raise DuplicateKey()
+            first = [{"type": "http.request", "body": whole, "more_body": False}]
             break
 
     async def replay():
