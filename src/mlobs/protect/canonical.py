@@ -15,6 +15,7 @@ import re
 import unicodedata
 
 import numpy as np
+import orjson
 
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
@@ -29,7 +30,7 @@ def _round(value, digits: int = 3):
         return value
     if value == 0 or not math.isfinite(value):
         return float(value)
-    return float(f"{value:.{digits}g}")
+    return float(round(value, digits - 1 - math.floor(math.log10(abs(value)))))
 
 
 def _digest(data: bytes) -> int:
@@ -45,6 +46,6 @@ def input_digest(sample: dict) -> int | None:
         levels = np.clip(np.round((pixels + 1.0) * 7.5), 0, 15).astype(np.uint8)  # [-1, 1] -> 0..15
         return _digest(b"i" + levels.tobytes())
     if "features" in sample:
-        items = sorted((k, _round(v)) for k, v in sample["features"].items())
-        return _digest(b"f" + repr(items).encode("utf-8"))
+        rounded = {k: _round(v) for k, v in sample["features"].items()}
+        return _digest(b"f" + orjson.dumps(rounded, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY))
     return None
