@@ -39,7 +39,18 @@ dashboard = make("audit-security", "mlobs / Audit and security", tags=("audit", 
         "{{service}} {{client}}"), unit="reqps"),
      timeseries("Input diversity by client (distinct / all; low = repeated probing)", prom(
          f"max by ({c.SERVICE}, {p.CLIENT}) ({q(p.INPUT_DIVERSITY)})", "{{service}} {{client}}"), unit="percentunit"),
+     timeseries("Distinct inputs by client over the window (canonical forms; a sweep = model extraction)", prom(
+         f"max by ({c.SERVICE}, {p.CLIENT}) ({q(p.DISTINCT_INPUTS)})", "{{service}} {{client}}"), unit="short",
+         description="Re-encoding does not make an input new. High volume with diversity near 1: "
+                     "see the ModelExtractionSuspected runbook."),
      timeseries("Security events by kind", prom(
          f"sum by ({c.SERVICE}, kind) (rate({q(p.SECURITY_EVENTS, series=p.SECURITY_EVENTS.total)}[{RATE}]))",
          "{{service}} {{kind}}"), unit="reqps")],
+    [timeseries("Connections refused by the server (slow clients, per-address cap, ambiguous framing)", prom(
+        f"sum by ({c.SERVICE}, reason) "
+        f"(rate({q(p.CONNECTIONS_REFUSED, series=p.CONNECTIONS_REFUSED.total)}[{RATE}]))",
+        "{{service}} {{reason}}"), unit="reqps",
+        description="head_timeout / body_timeout: clients too slow to send a request (slowloris); "
+                    "per_address_cap: one address opening too many connections; bad_framing: request "
+                    "smuggling attempts or broken clients (Content-Length with Transfer-Encoding, obs-fold, bare LF).")],
 ]))

@@ -44,12 +44,15 @@ _FIRST = ("Ana", "Ben", "Chloe", "Dev", "Emeka", "Fatima", "Gustav", "Hana", "Iv
           "Mateo", "Noor", "Oskar", "Priya", "Quinn", "Rosa", "Sami", "Tess", "Umar", "Vera", "Wen", "Yusuf")
 _LAST = ("Almeida", "Brown", "Chen", "Dubois", "Eze", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Khan",
          "Larsen", "Moreau", "Nowak", "Okafor", "Patel", "Rossi", "Silva", "Tanaka", "Weber")
-_TODAY = date(2026, 1, 1)
+# Training data is dated on a fixed day, so its hash (and the model version) does not change daily.
+TRAINING_DAY = date(2026, 1, 1)
 
 
-def generate(n: int = 20_000, seed: int = 11, shift: str | None = None) -> list[dict]:
+def generate(n: int = 20_000, seed: int = 11, shift: str | None = None, today: date | None = None) -> list[dict]:
     """Applications with their personal fields and `defaulted` (0/1). `shift` drifts the inputs:
-    "income" (incomes 40% lower), "purpose" (business and education loans surge)."""
+    "income" (incomes 40% lower), "purpose" (business and education loans surge). Birth dates
+    are counted back from `today` (default: the current date), so stated ages stay consistent."""
+    today = today or date.today()
     rng = np.random.default_rng(seed)
     age = rng.integers(21, 76, n)
     emp = rng.choice(CATEGORICAL["employment_type"], n, p=(0.62, 0.14, 0.16, 0.08))
@@ -87,7 +90,7 @@ def generate(n: int = 20_000, seed: int = 11, shift: str | None = None) -> list[
             "personal": {
                 "name": name,
                 "email": f"{name.lower().replace(' ', '.')}{i}@example.org",
-                "date_of_birth": (_TODAY - timedelta(days=int(age[i]) * 365 + int(days[i]))).isoformat(),
+                "date_of_birth": (today - timedelta(days=int(age[i]) * 365 + int(days[i]))).isoformat(),
                 "postcode": f"{10000 + (i * 7919) % 89999:05d}",
             },
             "features": {

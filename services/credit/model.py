@@ -95,7 +95,7 @@ class CreditModel:
 def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     steps = tqdm(total=3, desc="training credit", unit="step", disable=not progress)
     p = PARAMS["data"]
-    rows = data.generate(n=p["n"], seed=p["seed"])
+    rows = data.generate(n=p["n"], seed=p["seed"], today=data.TRAINING_DAY)
     cut = int(len(rows) * (1 - p["test_fraction"]))
     train_rows, test_rows = rows[:cut], rows[cut:]
     features = [r["features"] for r in train_rows]

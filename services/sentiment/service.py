@@ -11,6 +11,7 @@ from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
 from mlobs.feedback import PredictionMemory, feedback_router
 from mlobs.protect import protect
+from mlobs.protect.budget import charge
 from mlobs.settings import Settings
 from mlobs_services.sentiment import model as sentiment_model
 from mlobs_services.sentiment.schemas import BatchPrediction, SinglePrediction, predict_request
@@ -45,6 +46,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         if body.text is not None and body.texts is not None:
             raise InputRejected("ambiguous", "send `text` or `texts`, not both")
         texts = [body.text] if body.text is not None else body.texts
+        charge(sum(map(len, texts)), settings.protect.max_batch_chars, "characters")
         probabilities = await telemetry.predict(pipeline.predict_proba, texts, batch_size=len(texts))
         best = probabilities.argmax(axis=1)
         labels = classes[best].tolist()

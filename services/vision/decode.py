@@ -1,4 +1,7 @@
-"""Untrusted bytes -> a PIL image, refusing what a model endpoint should never decode."""
+"""Untrusted bytes -> a PIL image, refusing what a model endpoint should never decode.
+
+open_image() reads headers only, so a request's pixels can be summed against its budget before
+any image is decoded; load() decodes."""
 
 from __future__ import annotations
 
@@ -14,6 +17,11 @@ MODES = ("1", "L", "LA", "P", "RGB", "RGBA")
 
 
 def decode(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    return load(open_image(data, max_bytes, max_pixels))
+
+
+def open_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    """Read and check the header only: size, mode, format. Decoding is load()'s job."""
     if not data:
         raise InputRejected("empty", "the image is empty")
     if len(data) > max_bytes:
@@ -31,6 +39,11 @@ def decode(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
         raise InputRejected("too_many_pixels", f"{width}x{height} is over the limit of {max_pixels} pixels")
     if image.mode not in MODES:
         raise InputRejected("wrong_mode", f"image mode {image.mode} is not one of {', '.join(MODES)}")
+    return image
+
+
+def load(image: Image.Image) -> Image.Image:
+    """Decode the pixels of an image open_image() accepted."""
     try:
         image.load()
     except (OSError, SyntaxError, ValueError):

@@ -13,9 +13,10 @@ from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
 from mlobs.feedback import PredictionMemory, feedback_router
 from mlobs.protect import image_body_limits, protect
+from mlobs.protect.budget import charge
 from mlobs.settings import Settings
 from mlobs_services.vision import model as vision_model
-from mlobs_services.vision.decode import decode
+from mlobs_services.vision.decode import load, open_image
 from mlobs_services.vision.workload import workload  # noqa: F401  (the registry's traffic entry)
 
 NAME = vision_model.MODEL_NAME
@@ -66,6 +67,10 @@ async def read_images(request: Request, settings: Settings) -> list[bytes]:
     raise InputRejected("unsupported_media_type", "send image/png, image/jpeg or multipart/form-data", 415)
 
 
+def decode_batch(images: list) -> torch.Tensor:
+    return torch.stack([vision_model.preprocess(load(image)) for image in images])
+
+
 def create_app(settings: Settings, **instrument_options) -> FastAPI:
     directory, _ = artifacts.require(settings.artifacts_dir, NAME)
     net, info = vision_model.load(directory)
@@ -83,9 +88,11 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
               openapi_extra={"requestBody": {"content": {t: {"schema": {"type": "string", "format": "binary"}}
                                                          for t in IMAGE_TYPES}}})
     async def predict(request: Request):
-        images = [decode(data, settings.max_image_bytes, settings.max_image_pixels)
+        images = [open_image(data, settings.max_image_bytes, settings.max_image_pixels)
                   for data in await read_images(request, settings)]
-        batch = torch.stack([vision_model.preprocess(image) for image in images])
+        charge(sum(i.size[0] * i.size[1] for i in images), settings.protect.max_request_pixels, "pixels")
+        # Decoding a large batch runs on the worker pool, in this client's turn (mlobs.protect.workers).
+        batch = await telemetry.runner.run(decode_batch, images)
         probabilities = await telemetry.predict(vision_model.predict_proba, net, batch, batch_size=len(images))
         best = probabilities.argmax(axis=1)
         labels = [info.classes[i] for i in best]

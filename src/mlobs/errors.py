@@ -47,6 +47,8 @@ _REASONS = {
     "literal_error": "unknown_category",
     "enum": "unknown_category",
     "string_pattern_mismatch": "invalid_format",
+    "implausible_date": "implausible_date",
+    "inconsistent_age": "inconsistent_age",
 }
 
 

@@ -367,8 +367,11 @@ def add_probes(app: FastAPI, model_info: ModelInfo) -> None:
     async def readyz():
         return {"status": "ready", **body}
 
-    app.add_api_route("/healthz", healthz, methods=["GET", "HEAD"], tags=["probes"])
-    app.add_api_route("/readyz", readyz, methods=["GET", "HEAD"], tags=["probes"])
+    # One route per method: FastAPI names an operation after a route's first method, so a shared
+    # route would give GET and HEAD the same operation id in the OpenAPI document.
+    for path, endpoint in (("/healthz", healthz), ("/readyz", readyz)):
+        app.add_api_route(path, endpoint, methods=["GET"], tags=["probes"])
+        app.add_api_route(path, endpoint, methods=["HEAD"], tags=["probes"], operation_id=f"{endpoint.__name__}_head")
 
 
 def _metrics_endpoint(registry: CollectorRegistry):

@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from mlobs import artifacts, logs, registry
+from mlobs.protect.server import strict_protocol
 from mlobs.settings import get_settings
 
 log = logging.getLogger("mlobs.serve")
@@ -22,6 +23,8 @@ def serve(name: str, host: str, port: int) -> int:
     app = module.create_app(settings)
     if not model_name:  # a model service's instrument() set up JSON logs; do the same for the others
         logs.install(logs.JsonLogWriter({"service": name}), settings.log_level)
-    # log_config=None keeps uvicorn from replacing the JSON logging the app installed.
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    # log_config=None keeps uvicorn from replacing the JSON logging the app installed. The strict
+    # protocol refuses ambiguous request framing and bounds slow clients (mlobs.protect.server).
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
+                http=strict_protocol(settings.protect))
     return 0

@@ -48,3 +48,15 @@ def test_settings_read_keys_from_nested_environment_variables(monkeypatch):
 ])
 def test_the_presented_key_is_read_from_either_header_or_the_failure_named(headers, expected):
     assert presented_key(headers) == expected
+
+
+@pytest.mark.parametrize("headers, expected", [
+    ([(b"authorization", b"Basic dXNlcjpwYXNz"), (b"x-api-key", b"abc")], (["abc"], None)),
+    ([(b"authorization", b"Bearer one"), (b"x-api-key", b"two")], (["one", "two"], None)),
+    ([(b"authorization", b"Basic dXNlcjpwYXNz")], ([], "malformed")),
+    ([(b"user-agent", b"x")], ([], "missing")),
+])
+def test_every_credential_in_the_request_is_collected(headers, expected):
+    from mlobs.protect.keys import presented_keys
+
+    assert presented_keys(headers) == expected

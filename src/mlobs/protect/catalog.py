@@ -12,7 +12,8 @@ OOD_SCORE_BUCKETS = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
 AUTH_FAILURES = Metric(
     "mlobs_auth_failures",
     "counter",
-    "Requests refused with a 401, by reason (missing, malformed, invalid key). The key is never a label.",
+    "Requests refused for authentication, by reason: 401 missing, malformed, invalid or conflicting keys; "
+    "429 throttled (the source address failed too often). The key and the address are never labels.",
     (SERVICE, "reason"),
 )
 CLIENT_REQUESTS = Metric(
@@ -24,7 +25,8 @@ CLIENT_REQUESTS = Metric(
 RATE_LIMITED = Metric(
     "mlobs_rate_limited",
     "counter",
-    "Requests refused with a 429, by client and limit (rate: token bucket; concurrency: in-flight cap).",
+    "Requests refused with a 429, by client and limit (rate: token bucket; concurrency: in-flight cap; "
+    "workers: queue on the worker pool full).",
     (SERVICE, CLIENT, "limit"),
 )
 REQUEST_TIMEOUTS = Metric(
@@ -36,7 +38,15 @@ REQUEST_TIMEOUTS = Metric(
 INPUT_DIVERSITY = Metric(
     "mlobs_client_input_diversity",
     "gauge",
-    "Estimated distinct inputs / inputs of a client over the diversity window (HyperLogLog of body hashes).",
+    "Estimated distinct inputs / inputs of a client over the diversity window (HyperLogLog of the "
+    "inputs' canonical forms: normalised text, quantised decoded pixels, rounded features).",
+    (SERVICE, CLIENT),
+)
+DISTINCT_INPUTS = Metric(
+    "mlobs_client_distinct_inputs",
+    "gauge",
+    "Estimated distinct inputs (canonical forms) a client sent over the diversity window: with high "
+    "diversity, the volume of a model-extraction sweep.",
     (SERVICE, CLIENT),
 )
 OOD_INPUTS = Metric(
@@ -59,5 +69,13 @@ SECURITY_EVENTS = Metric(
     (SERVICE, "kind", "audited"),
 )
 
-PROTECT_METRICS = (AUTH_FAILURES, CLIENT_REQUESTS, RATE_LIMITED, REQUEST_TIMEOUTS, INPUT_DIVERSITY,
-                   OOD_INPUTS, OOD_SCORE, SECURITY_EVENTS)
+CONNECTIONS_REFUSED = Metric(
+    "mlobs_connections_refused",
+    "counter",
+    "Connections the server protocol closed, by reason: head_timeout (408), body_timeout, "
+    "per_address_cap (503), bad_framing (400: Content-Length with Transfer-Encoding, obs-fold, bare LF).",
+    (SERVICE, "reason"),
+)
+
+PROTECT_METRICS = (AUTH_FAILURES, CLIENT_REQUESTS, RATE_LIMITED, REQUEST_TIMEOUTS, INPUT_DIVERSITY, DISTINCT_INPUTS,
+                   OOD_INPUTS, OOD_SCORE, SECURITY_EVENTS, CONNECTIONS_REFUSED)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from mlobs.protect.limits import TokenBucket
+from mlobs.protect.safe import safe_text
 
 log = logging.getLogger("mlobs.protect")
 AUDIT_EVENT_TYPE = "security"
@@ -30,11 +31,16 @@ class SecurityEvents:
         self._listeners.append(listener)
 
     def emit(self, kind: str, **fields) -> None:
-        """Never raises. `fields` must hold no key and no personal data."""
+        """Never raises. `fields` must hold no key and no personal data.
+
+        The event is structured fields, never text built from them: the log line's message is
+        fixed, and every string value is escaped and truncated (mlobs.protect.safe)."""
         audited = False
         if self._budget.take(self._clock()) == 0.0:
-            log.warning("security event %s %s", kind, " ".join(f"{k}={v}" for k, v in sorted(fields.items())))
+            fields = {k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else safe_text(v)
+                      for k, v in fields.items()}
             event = {"kind": kind, **fields}
+            log.warning("security event", extra={"fields": {"event": kind, **fields}})
             for listener in self._listeners:
                 try:
                     audited = bool(listener(event)) or audited

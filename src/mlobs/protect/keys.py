@@ -7,9 +7,10 @@ import re
 import secrets
 from pathlib import Path
 
+from mlobs.protect.client import ANONYMOUS
 from mlobs.protect.settings import ProtectSettings
 
-ANONYMOUS = "anonymous"
+__all__ = ["ANONYMOUS", "ApiKeys", "hash_key", "new_key", "presented_key", "presented_keys", "read_keys_file"]
 UNKNOWN = "unknown"
 MAX_KEY_CHARS = 256
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -66,23 +67,37 @@ def read_keys_file(path: Path) -> dict[str, str]:
     return out
 
 
-def presented_key(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
-    """(key, None) or (None, failure reason) from `Authorization: Bearer` or `X-API-Key`."""
+def presented_keys(headers: list[tuple[bytes, bytes]]) -> tuple[list[str], str | None]:
+    """Every key the request presents (`Authorization: Bearer`, `X-API-Key`, each as often as sent),
+    and the failure reason to give if none of them is valid: "missing" when no credential at all,
+    "malformed" when only unusable ones (another scheme such as Basic, an empty or overlong token)."""
+    keys: list[str] = []
+    malformed = False
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            if scheme.lower() != b"bearer" or not token.strip():
-                return None, "malformed"
-            return _checked(token.strip())
-        if name == b"x-api-key":
-            return _checked(value.strip())
-    return None, "missing"
+            scheme, _, token = value.strip().partition(b" ")
+            key = _checked(token.strip()) if scheme.lower() == b"bearer" else None
+        elif name == b"x-api-key":
+            key = _checked(value.strip())
+        else:
+            continue
+        if key is None:
+            malformed = True
+        else:
+            keys.append(key)
+    return keys, None if keys else ("malformed" if malformed else "missing")
 
 
-def _checked(raw: bytes) -> tuple[str | None, str | None]:
+def presented_key(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """(first key, None) or (None, failure reason); see presented_keys()."""
+    keys, reason = presented_keys(headers)
+    return (keys[0], None) if keys else (None, reason)
+
+
+def _checked(raw: bytes) -> str | None:
     if not raw or len(raw) > MAX_KEY_CHARS:
-        return None, "malformed"
+        return None
     try:
-        return raw.decode("ascii"), None
+        return raw.decode("ascii")
     except UnicodeDecodeError:
-        return None, "malformed"
+        return None

@@ -9,9 +9,10 @@ from mlobs.metrics import make
 from mlobs.protect import catalog
 
 
-AUTH_FAILURE_REASONS = ("missing", "malformed", "invalid")
-EVENT_KINDS = ("auth_failure", "rate_limited")
-LIMITS = ("rate", "concurrency")
+AUTH_FAILURE_REASONS = ("missing", "malformed", "invalid", "conflicting", "throttled")
+EVENT_KINDS = ("auth_failure", "auth_throttled", "rate_limited")
+LIMITS = ("rate", "concurrency", "workers")
+CONNECTION_REFUSALS = ("head_timeout", "body_timeout", "per_address_cap", "bad_framing")
 
 
 class ProtectMetrics:
@@ -25,6 +26,7 @@ class ProtectMetrics:
         self._ood = make(catalog.OOD_INPUTS, registry)
         self._ood_score = make(catalog.OOD_SCORE, registry)
         self._events = make(catalog.SECURITY_EVENTS, registry)
+        self._connections = make(catalog.CONNECTIONS_REFUSED, registry)
         self._children: dict[tuple, object] = {}
 
     def start_at_zero(self, clients) -> None:
@@ -35,6 +37,8 @@ class ProtectMetrics:
         for kind in EVENT_KINDS:
             for audited in ("true", "false"):
                 self.event(kind, audited)
+        for reason in CONNECTION_REFUSALS:
+            self.connection_refused(reason)
         for client in clients:
             for limit in LIMITS:
                 self.limited(client, limit)
@@ -64,6 +68,9 @@ class ProtectMetrics:
     def ood_score(self, client: str):
         return self._child(self._ood_score, *self.model_labels, client)
 
+    def connection_refused(self, reason: str):
+        return self._child(self._connections, self.service, reason)
+
     def event(self, kind: str, audited: str):
         return self._child(self._events, self.service, kind, audited)
 
@@ -75,13 +82,16 @@ class DiversityCollector:
         self.service, self.sketches = service, sketches
 
     def collect(self):
-        m = catalog.INPUT_DIVERSITY
+        m, d = catalog.INPUT_DIVERSITY, catalog.DISTINCT_INPUTS
         family = GaugeMetricFamily(m.name, m.help, labels=m.labels)
+        distinct = GaugeMetricFamily(d.name, d.help, labels=d.labels)
         for client, sketch in sorted(self.sketches.items()):
             ratio, total = sketch.ratio()
             if total:
                 family.add_metric([self.service, client], ratio)
+                distinct.add_metric([self.service, client], round(ratio * total))
         yield family
+        yield distinct
 
     def describe(self):
         return []

@@ -2,20 +2,21 @@
 
 Order on each request: headers are added to whatever is answered; open paths pass; then the key
 (401), the client's in-flight cap and token bucket (429 + Retry-After), the declared body size
-(413 before reading), then the app with a receive wrapper that counts (413 mid-stream) and hashes
-the body, under the request budget (504). Rejections cost no body read and no model call.
+(413 before reading), then the app with a receive wrapper that counts (413 mid-stream; a JSON body
+is read whole first and refused with 422 when a key repeats), under the request budget (504).
+Rejections cost no body read and no model call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import hashlib
 
 import orjson
 from starlette.exceptions import HTTPException
 
 from mlobs.errors import error_body
+from mlobs.protect.client import current_client
+from mlobs.protect.strictjson import DuplicateKey, has_duplicate_key, is_json
 
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -34,9 +35,6 @@ _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 # The stack reaches these without a client key: Prometheus scrapes and orchestrator probes carry no
 # client identity, and they answer no model output and no personal data. Restrict them by network.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-
-current_client: contextvars.ContextVar[str] = contextvars.ContextVar("mlobs_client", default="anonymous")
-
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int):
@@ -70,6 +68,12 @@ class ProtectMiddleware:
             return
         p = self.p
         headers = scope["headers"]
+        retry_after = p.throttled(scope)
+        if retry_after:
+            await _answer(send_secured, 429, "auth_throttled",
+                          "too many failed authentications from this address; retry later",
+                          [(b"retry-after", str(retry_after).encode())])
+            return
         client = p.authenticate(headers, scope)
         if client is None:
             await _answer(send_secured, 401, "unauthorized", "a valid API key is required (Authorization: Bearer)",
@@ -94,8 +98,8 @@ class ProtectMiddleware:
                 p.count_rejected("too_large")
                 status = 413
                 return
-            hasher = hashlib.blake2b(digest_size=8)
             seen = 0
+            json_body = _is_json(headers)
 
             async def receive_counted():
                 nonlocal seen
@@ -105,14 +109,16 @@ class ProtectMiddleware:
                     seen += len(chunk)
                     if seen > max_bytes:
                         raise BodyTooLarge(max_bytes)
-                    hasher.update(chunk)
                 return message
 
             token = current_client.set(client)
             scope.setdefault("state", {})["client_id"] = client
             try:
                 async with asyncio.timeout(p.timeout_s):
-                    await self.app(scope, receive_counted, send_secured)
+                    # A JSON body is read whole (the parser needs all of it anyway) and checked
+                    # before the app sees it: frameworks turn errors raised while reading into a 400.
+                    app_receive = await _checked_json(receive_counted) if json_body else receive_counted
+                    await self.app(scope, app_receive, send_secured)
             except TimeoutError:
                 if started:
                     raise
@@ -124,6 +130,9 @@ class ProtectMiddleware:
                     raise
                 await _answer(send_secured, 413, "too_large", f"the body may have at most {max_bytes} bytes")
                 p.count_rejected("too_large")
+            except DuplicateKey as exc:
+                await _answer(send_secured, 422, exc.code, exc.message)
+                p.count_rejected(exc.code)
             except Exception:
                 # Answer here so the 500 carries the security headers too; the outer server error
                 # handler still logs the exception and sees the response started, so sends nothing.
@@ -132,8 +141,6 @@ class ProtectMiddleware:
                 raise
             finally:
                 current_client.reset(token)
-            if seen:
-                p.saw_input(client, int.from_bytes(hasher.digest(), "little"))
         finally:
             p.release(client)
             p.metrics.request(client, status).inc()
@@ -143,6 +150,36 @@ def _is_html(headers) -> bool:
     for name, value in headers:
         if name.lower() == b"content-type":
             return value.lower().startswith(b"text/html")
+    return False
+
+
+async def _checked_json(receive):
+    """Read the whole body now and refuse it (DuplicateKey) if an object repeats a key; the returned
+    receive hands the body over as one message, then passes on."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            first = [message]
+            break
+        body.extend(message.get("body", b""))
+        if not message.get("more_body", False):
+            whole = bytes(body)
+            if has_duplicate_key(whole):
+                raise DuplicateKey()
+            first = [{"type": "http.request", "body": whole, "more_body": False}]
+            break
+
+    async def replay():
+        return first.pop() if first else await receive()
+
+    return replay
+
+
+def _is_json(headers) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            return is_json(value)
     return False
 
 

@@ -6,12 +6,14 @@ import logging
 import time
 
 from mlobs.protect.events import SecurityEvents
-from mlobs.protect.keys import ANONYMOUS, ApiKeys, presented_key
+from mlobs.protect.keys import ANONYMOUS, ApiKeys, presented_keys
 from mlobs.protect.limits import ClientLimits
 from mlobs.protect.metrics import ProtectMetrics
-from mlobs.protect.middleware import current_client
+from mlobs.protect.client import current_client
+from mlobs.protect.safe import safe_path
 from mlobs.protect.settings import ProtectSettings
 from mlobs.protect.sketch import Diversity
+from mlobs.protect.throttle import AuthThrottle
 
 log = logging.getLogger("mlobs.protect")
 
@@ -29,6 +31,7 @@ class Protection:
         self.auth_on = settings.auth != "off" and bool(self.keys)
         metrics.start_at_zero((*self.keys.clients, ANONYMOUS))
         self.limits = ClientLimits(settings.rate_per_s, settings.burst, settings.max_concurrency, clock)
+        self.throttle = AuthThrottle(settings.auth_failures_per_address, settings.auth_failure_window_s, clock)
         self.events = SecurityEvents(settings.audit_events_per_s, metrics.event, clock)
         # Oversized or unreadable bodies refused here are rejected inputs like any other: protect()
         # points this at the service's mlobs_rejected_inputs_total.
@@ -49,16 +52,34 @@ class Protection:
 
     # -- on the request path -------------------------------------------------------------------
 
+    def throttled(self, scope) -> int:
+        """Retry-After seconds when the request's address has failed authentication too often, else 0."""
+        if not self.auth_on:
+            return 0
+        retry_after = self.throttle.retry_after(_address(scope))
+        if retry_after:
+            self.metrics.auth_failure("throttled").inc()
+            self.events.emit("auth_throttled", address=_address(scope) or "", method=scope["method"],
+                             path=safe_path(scope))
+        return retry_after
+
     def authenticate(self, headers, scope) -> str | None:
+        """The client id; None (counted, an event, a failure for the address) when refused.
+
+        Every credential the request carries is considered: any valid one wins, whatever else was
+        sent (an `Authorization: Basic` for a proxy does not hide a valid X-API-Key); valid keys of
+        two different clients are refused as "conflicting"."""
         if not self.auth_on:
             return ANONYMOUS
-        key, reason = presented_key(headers)
-        client = self.keys.client_for(key) if key is not None else None
-        if client is None:
-            reason = reason or "invalid"
-            self.metrics.auth_failure(reason).inc()
-            self.events.emit("auth_failure", reason=reason, method=scope["method"], path=_path(scope))
-        return client
+        keys, reason = presented_keys(headers)
+        clients = {client for client in map(self.keys.client_for, keys) if client is not None}
+        if len(clients) == 1:
+            return clients.pop()
+        reason = "conflicting" if clients else (reason or "invalid")
+        self.metrics.auth_failure(reason).inc()
+        self.throttle.failed(_address(scope))
+        self.events.emit("auth_failure", reason=reason, method=scope["method"], path=safe_path(scope))
+        return None
 
     def admit(self, client: str) -> tuple[str | None, int]:
         if client == ANONYMOUS and not self.settings.limit_anonymous:
@@ -102,7 +123,7 @@ class Protection:
         return score
 
 
-def _path(scope) -> str:
-    # Only the route's first segment: a path can carry anything the caller typed.
-    path = scope.get("path", "")
-    return "/" + path.lstrip("/").split("/", 1)[0][:32]
+
+def _address(scope) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None

@@ -37,3 +37,26 @@ class ProtectSettings(BaseModel):
     diversity_window_s: float = Field(600.0, gt=0)
     # Security events sent to the audit log per second at most (the rest are counted, not recorded).
     audit_events_per_s: float = Field(10.0, gt=0)
+
+    # Work budget of one request, summed over its items (413 `over_budget` before any decoding).
+    max_request_pixels: int = Field(4_000_000, gt=0)  # vision: decoded pixels of all images
+    max_batch_chars: int = Field(20_000, gt=0)  # sentiment: characters of all texts
+    # Worker pool for large requests (mlobs.protect.workers): threads, how many one client may hold
+    # at once, how many more it may queue (then 429 `busy`), and the share of its budget under which
+    # a request runs inline on the event loop.
+    workers: int = Field(2, gt=0)
+    worker_share: int = Field(1, gt=0)
+    max_waiting_per_client: int = Field(8, ge=0)
+    inline_load: float = Field(0.05, ge=0, le=1)
+
+    # Slow clients (the server `mlobs serve` runs, mlobs.protect.server): the request head must
+    # arrive within header_timeout_s of its first byte (408), the body within body_timeout_s of the
+    # head (connection closed); at most this many open connections per client address.
+    header_timeout_s: float = Field(10.0, gt=0)
+    body_timeout_s: float = Field(30.0, gt=0)
+    max_connections_per_address: int = Field(64, gt=0)
+
+    # Failed authentication per source address: after this many failures within the window, the
+    # address gets 429 for the rest of the window, whatever key it sends.
+    auth_failures_per_address: int = Field(20, gt=0)
+    auth_failure_window_s: float = Field(60.0, gt=0)

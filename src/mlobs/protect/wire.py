@@ -7,12 +7,15 @@ import logging
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from mlobs.protect.canonical import input_digest
+from mlobs.protect.client import current_client
 from mlobs.protect.events import audit_listener
 from mlobs.protect.metrics import DiversityCollector, ProtectMetrics
 from mlobs.protect.middleware import ProtectMiddleware
 from mlobs.protect.openapi import declare_error_responses
 from mlobs.protect.protection import Protection
 from mlobs.protect.settings import ProtectSettings
+from mlobs.protect.workers import FairPool
 
 log = logging.getLogger("mlobs.protect")
 MULTIPART_OVERHEAD = 64 * 1024
@@ -64,6 +67,7 @@ def protect(app: FastAPI, settings, telemetry, *, protect_settings: ProtectSetti
     # Appended: the innermost user middleware, inside TelemetryMiddleware whenever that was added.
     app.user_middleware.append(Middleware(ProtectMiddleware, protection=protection))
     _score_shipped_samples(telemetry, protection)
+    _share_workers(telemetry, settings, ps, metrics)
     declare_error_responses(app)
     app.state.protection = protection
     return protection
@@ -80,6 +84,18 @@ def _score_shipped_samples(telemetry, protection: Protection) -> None:
 
     def ship_and_score(sample: dict) -> None:
         protection.observe_sample(sample)
+        digest = input_digest(sample)
+        if digest is not None:
+            protection.saw_input(current_client.get(), digest)
         ship(sample)
 
     telemetry.ship = ship_and_score
+
+
+def _share_workers(telemetry, settings, ps: ProtectSettings, metrics: ProtectMetrics) -> None:
+    """Large requests run on a worker pool shared fairly between clients (mlobs.protect.workers)."""
+    previous = getattr(telemetry, "runner", None)
+    if previous is not None:
+        previous.shutdown()
+    telemetry.runner = FairPool.from_settings(ps, getattr(settings, "inference_timeout_s", None),
+                                              on_busy=lambda client: metrics.limited(client, "workers").inc())

@@ -12,6 +12,10 @@ AUTH_FAILURES_PER_S = 1.0  # sustained 401s per second per service: well above t
 LIMITED_RATIO = 0.10  # share of a client's requests refused with 429
 OOD_RATIO = 0.10  # share of a client's inputs scored OOD (1% expected at the 0.99 quantile)
 MIN_OOD_PER_S = 0.05  # below this, a handful of odd inputs is not a surge
+# A model-extraction sweep: many distinct inputs (canonical forms) from one client over the diversity
+# window, almost none repeated. Tune EXTRACTION_DISTINCT to a few times a busy honest client's volume.
+EXTRACTION_DISTINCT = 2000
+EXTRACTION_DIVERSITY = 0.9
 
 CLIENT = protect.CLIENT
 
@@ -23,6 +27,8 @@ def alerts() -> list[Alert]:
     client_by = by(SERVICE, label(limited, CLIENT))
     ood_by = by(SERVICE, MODEL, label(ood, CLIENT))
     ood_rate = f"sum {ood_by} (rate({ood.total}[15m]))"
+    distinct, diversity = protect.DISTINCT_INPUTS, protect.INPUT_DIVERSITY
+    who = by(SERVICE, label(distinct, CLIENT))
     return [
         Alert(
             name="AuthFailureSpike",
@@ -30,7 +36,8 @@ def alerts() -> list[Alert]:
             for_="5m",
             severity="page",
             summary="{{ $labels.service }} refuses over " + num(AUTH_FAILURES_PER_S) + " requests/s for bad API keys",
-            description="Requests with a missing, malformed or unknown API key (401) have run above "
+            description="Requests refused for their API key (401 missing, malformed, invalid or conflicting, or "
+                        "429 from an address throttled after repeated failures) have run above "
                         f"{num(AUTH_FAILURES_PER_S)}/s for 5 minutes: key guessing, a leaked-then-revoked key "
                         "still in use, or a client deployed without its key.",
             runbook="auth-failure-spike.md",
@@ -59,6 +66,19 @@ def alerts() -> list[Alert]:
                         "probing, a new kind of input, or a client-side preprocessing bug.",
             runbook="ood-input-surge.md",
         ),
+        Alert(
+            name="ModelExtractionSuspected",
+            expr=f"max {who} ({distinct.name}) > {num(EXTRACTION_DISTINCT)}\nand on (service, client)\n"
+                 f"max {who} ({diversity.name}) > {num(EXTRACTION_DIVERSITY)}",
+            for_="10m",
+            severity="ticket",
+            summary="Client {{ $labels.client }} of {{ $labels.service }} sweeps the input space",
+            description=f"Client {{{{ $labels.client }}}} sent over {num(EXTRACTION_DISTINCT)} distinct inputs "
+                        f"(canonical forms: re-encoding does not count) in the diversity window, over "
+                        f"{num(EXTRACTION_DIVERSITY * 100)}% of them new, for 10 minutes: the pattern of a "
+                        "model-extraction sweep, or an honest batch job scoring a new dataset.",
+            runbook="model-extraction-suspected.md",
+        ),
     ]
 
 
@@ -78,11 +98,17 @@ def cases() -> Suite:
     ood = f"{protect.OOD_INPUTS.total}{{{labels}}}"
     scored = f"{protect.OOD_SCORE.count}{{{labels}}}"
     ood_who = {SERVICE: "sentiment", MODEL: "sentiment", CLIENT: "alice"}
+    distinct = sel(protect.DISTINCT_INPUTS.name, 'service="sentiment"', 'client="alice"')
+    diversity = sel(protect.INPUT_DIVERSITY.name, 'service="sentiment"', 'client="alice"')
+    throttled = sel(protect.AUTH_FAILURES.total, 'service="sentiment"', 'reason="throttled"')
     return Suite("security", (
         Case("AuthFailureSpike fires when 5 requests a second are refused for bad keys",
              {auth: ramp((300, 20))}, expects=(Expect("AuthFailureSpike", "15m", (ids,)),)),
         Case("AuthFailureSpike stays silent at a few bad keys a minute",
              {auth: ramp((3, 20))}, expects=(Expect("AuthFailureSpike", "15m"),)),
+        Case("AuthFailureSpike keeps firing when a guessing address is throttled instead of refused with 401",
+             {auth: ramp((300, 2), (0, 18)), throttled: ramp((0, 2), (300, 18))},
+             expects=(Expect("AuthFailureSpike", "15m", ({SERVICE: "sentiment"},)),)),
         Case("ClientRateLimitedPersistently fires when a third of a client's requests get 429 for 40 minutes",
              {limited: ramp((600, 60)), refused: ramp((600, 60)), ok: ramp((1200, 60))},
              expects=(Expect("ClientRateLimitedPersistently", "55m", (who,)),)),
@@ -95,4 +121,13 @@ def cases() -> Suite:
         Case("OODInputSurge stays silent at the expected 1% of OOD inputs",
              {ood: ramp((0.6, 40)), scored: ramp((60, 40))},
              expects=(Expect("OODInputSurge", "35m"),)),
+        Case("ModelExtractionSuspected fires when a client sends thousands of inputs, almost all new",
+             {distinct: ramp((150, 30)), diversity: "0.98x30"},
+             expects=(Expect("ModelExtractionSuspected", "30m", ({SERVICE: "sentiment", CLIENT: "alice"},)),)),
+        Case("ModelExtractionSuspected stays silent for a client repeating a few inputs many times",
+             {distinct: ramp((150, 30)), diversity: "0.3x30"},
+             expects=(Expect("ModelExtractionSuspected", "30m"),)),
+        Case("ModelExtractionSuspected stays silent for a client sending a few hundred new inputs",
+             {distinct: ramp((10, 30)), diversity: "1x30"},
+             expects=(Expect("ModelExtractionSuspected", "30m"),)),
     ))
