@@ -82,7 +82,6 @@ class AuditLog:
             raw_retention=timedelta(days=settings.raw_retention_days),
             clock=clock,
             checkpoint_mirror=settings.checkpoint_mirror,
-            group_wait_s=settings.group_wait_s,
         )
 
     @classmethod

@@ -25,9 +25,6 @@ class AuditSettings(BaseModel):
     max_batch: int = Field(1_000, gt=0)
     checkpoint_every: int = Field(10_000, gt=0)
     append_timeout_s: float = Field(10.0, gt=0)
-    # Under load (several records per group, arriving fast), how long after its first record a
-    # group may grow before it is committed; a lone caller never waits (0: never wait).
-    group_wait_s: float = Field(0.03, ge=0, le=0.1)
     busy_timeout_s: float = Field(10.0, gt=0)
     # New subject keys are appended (cheap), then move into the key store's table ordered by
     # pseudonym at least this many at a time (up to ten times as many when the store is large).

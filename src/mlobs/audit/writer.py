@@ -57,12 +57,11 @@ class _Outcome:
 class _Group:
     """Records that will share one commit."""
 
-    __slots__ = ("items", "outcome", "born")
+    __slots__ = ("items", "outcome")
 
     def __init__(self) -> None:
         self.items: list[Pending] = []
         self.outcome = _Outcome()
-        self.born = time.monotonic()
 
 
 def _settle_from_thread(loop: asyncio.AbstractEventLoop, shared: asyncio.Future, done: Future) -> None:
@@ -157,10 +156,8 @@ class Writer:
         raw_retention: timedelta,
         clock: Callable[[], datetime],
         checkpoint_mirror: Path | None = None,
-        group_wait_s: float = 0.0,
     ) -> None:
         self._store = store
-        self._group_wait = group_wait_s
         self._keys = keys
         self._signer = signer
         self._queue_size = queue_size
@@ -218,17 +215,17 @@ class Writer:
         self._committer.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
-        loaded, last_pop = False, time.monotonic()
         while True:
             self._wake.wait()
-            # A group that is not full keeps growing until the committer is free: preparing it
-            # early would only make it commit alone, paying a whole commit for a few records.
+            # Self-clocking group commit: a group that is not full keeps growing until the
+            # committer is free, then goes whole. Under load the group holds what arrived during
+            # the previous commit, so it grows with the commit's latency; a lone caller finds the
+            # committer idle and goes at once. No fixed wait: nothing caps throughput at
+            # callers / wait.
             with self._lock:
                 head = self._groups[0] if self._groups else None
             if head is None or len(head.items) < self._max_batch:
                 self._idle.wait()
-                if loaded and head is not None:
-                    self._linger(head)
             with self._lock:
                 group = self._groups.popleft() if self._groups else None
                 if not self._groups:
@@ -237,26 +234,9 @@ class Writer:
             if closing:
                 break
             if group is not None:
-                now = time.monotonic()
-                loaded = self._under_load(len(group.items), now - last_pop)
-                last_pop = now
                 self._idle.clear()
                 self._prepared.put((group, self._stage(group.items)))
         self._prepared.put(None)
-
-    def _under_load(self, records: int, seconds: float) -> bool:
-        """Whether the next group should linger: several callers at once, arriving fast enough
-        that group_wait_s gathers at least two more records. A lone caller never lingers."""
-        return self._group_wait > 0 and records > 1 and records * self._group_wait >= 2 * seconds
-
-    def _linger(self, head: _Group) -> None:
-        """Under load, let the next group grow until group_wait_s after its first record, unless it
-        is already full: a commit costs far more than a record, and the request path hands records
-        over one at a time. (PostgreSQL's commit_delay with commit_siblings.) Only this thread
-        removes groups, so `head` stays the next group while it waits."""
-        remaining = head.born + self._group_wait - time.monotonic()
-        if remaining > 0 and len(head.items) < self._max_batch:
-            time.sleep(remaining)
 
     def _commit_loop(self) -> None:
         while (job := self._prepared.get()) is not None:
