@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace, action) -> int:
 
 def _query(args: argparse.Namespace) -> int:
     def action(log) -> int:
-        records = log.query(
+        records, problems = log.query_checked(
             subject=args.subject,
             decision_id=args.decision_id,
             trace_id=args.trace_id,
@@ -117,7 +117,9 @@ def _query(args: argparse.Namespace) -> int:
             writer.writeheader()
             for record in records:
                 writer.writerow({k: _cell(record.get(k)) for k in CSV_COLUMNS})
-        return 0
+        for problem in problems:
+            print(f"audit: unreadable, left out: {problem}", file=sys.stderr)
+        return 1 if problems else 0
 
     return _run(args, action)
 
@@ -148,6 +150,8 @@ def _export(args: argparse.Namespace) -> int:
     def action(log) -> int:
         report = export_bundle(log, args.outdir)
         print(f"exported {report.records} records to {args.outdir}: verification {'OK' if report.ok else 'FAILED'}")
+        for line in ([f"first bad: {report.problem}"] if report.problem else []) + report.notes:
+            print(f"audit: {line}", file=sys.stderr)
         return 0 if report.ok else 1
 
     return _run(args, action)

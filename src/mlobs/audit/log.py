@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
@@ -30,9 +31,11 @@ from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
 from mlobs.audit.store import AuditStore, Query, open_store
 from mlobs.audit.subject_keys import SubjectKeyStore
-from mlobs.audit.verify import VerifyReport, verify_rows
+from mlobs.audit.strict import decode_rows, strict_types
+from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer
 
+_log = logging.getLogger(__name__)
 AUDIT_SERVICE = "mlobs.audit"
 PARALLEL_FROM = 200_000  # records; below this, starting processes costs more than it saves
 
@@ -226,7 +229,21 @@ class AuditLog:
         limit: int | None = None,
     ) -> list[dict]:
         """Records as dicts (personal inputs stay encrypted). `subject` is the raw id: it is
-        matched under every pseudonym key id, so records from before a key rotation are found."""
+        matched under every pseudonym key id, so records from before a key rotation are found.
+        A stored row that is not a well-formed record is left out (and logged by its seq);
+        `query_checked` returns such rows' problems too."""
+        records, problems = self.query_checked(subject=subject, decision_id=decision_id, trace_id=trace_id,
+                                               model_version=model_version, outcome=outcome, event_type=event_type,
+                                               since=since, until=until, limit=limit)
+        for problem in problems:
+            _log.warning("audit: unreadable row left out of a query: %s", problem)
+        return records
+
+    def query_checked(self, *, subject: str | None = None, decision_id: str | None = None,
+                      trace_id: str | None = None, model_version: str | None = None, outcome: str | None = None,
+                      event_type: str | None = None, since: datetime | str | None = None,
+                      until: datetime | str | None = None, limit: int | None = None) -> tuple[list[dict], list[Problem]]:
+        """As query, and a Problem for each matching row that could not be read (never raises on one)."""
         q = Query(
             subjects=self.keyring.all_pseudonyms(subject) if subject is not None else None,
             decision_id=decision_id,
@@ -238,7 +255,7 @@ class AuditLog:
             until=_ts(until),
             limit=limit,
         )
-        return [row_to_dict(row) for row in self.store.query(q)]
+        return decode_rows(self.store.query(q))
 
     def verify(self, extra_checkpoints: Iterable[Checkpoint] | Path | None = None, workers: int | None = None) -> VerifyReport:
         """Recompute the chain and check every signed checkpoint, the store's and any kept elsewhere
@@ -253,8 +270,12 @@ class AuditLog:
         sqlite_path = getattr(self.store, "path", None)  # SQLite has a fast path, in this process too
         url = f"sqlite:///{sqlite_path}" if sqlite_path is not None else self.settings.store_url
         if head_seq >= workers and (workers > 1 or sqlite_path is not None):
-            return verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
-        return verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
+            report = verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
+        else:
+            report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
+        if sqlite_path is not None:
+            strict_types(report, sqlite_path)
+        return report
 
     def public_key_pem(self) -> bytes:
         return public_key_pem(self.signer.public)

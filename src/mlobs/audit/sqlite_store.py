@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
+from mlobs.audit.files import private_sqlite
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
 from mlobs.audit.sqlite_lookup import MOST_BEHIND, Lookup, attach, candidates, lookup_path
@@ -75,7 +76,8 @@ class SqliteStore:
         lookup_most_behind: int = MOST_BEHIND,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(self.path)
+        private_sqlite(lookup_path(self.path))
         self._timeout = busy_timeout_s
         # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
         # lock the lookup too, and the lookup's catching up would hold up commits.

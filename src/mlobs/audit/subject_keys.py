@@ -11,6 +11,7 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mlobs.audit.background import start_thread
+from mlobs.audit.files import private_sqlite
 from mlobs.audit.sqlite_rows import chunks, insert_rows
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,8 @@ def appended_path(path: Path) -> Path:
 
 
 def _connect(path: Path, schema: tuple[str, ...], timeout: float) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite(path)
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    path.chmod(0o600)
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON"):
         conn.execute(f"PRAGMA {pragma}")
     for statement in schema:
