@@ -28,6 +28,12 @@ def source_revision(*modules: ModuleType) -> str:
     return digest.hexdigest()[:12]
 
 
+def content_hash(directory: Path) -> str:
+    """SHA-256 over an artifact's files (names and contents, metadata aside): what an audit record
+    names, so that replay can tell the exact artifact from any other with the same version."""
+    return _files_hash(Path(directory))
+
+
 def _files_hash(directory: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.iterdir() if p.is_file() and p.name != METADATA):

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
+from mlobs.audit import subject_map
 from mlobs.audit.encryption import decrypt
 from mlobs.audit.errors import AccessRefused, AuditUnavailable, SubjectErased
 from mlobs.audit.parallel_verify import verify_parallel
@@ -118,10 +119,10 @@ class AuditLog:
             ts = now_ts()
         else:
             ts = format_ts(decision.time or self._clock())
-        key_id = pseudonym = None
+        key_id = lookup = None
         if decision.subject is not None:
-            key_id, pseudonym = self.keyring.pseudonym(decision.subject)
-        return self._writer.submit(Pending(decision, ts, key_id, pseudonym))
+            key_id, lookup = self.keyring.pseudonym(decision.subject)
+        return self._writer.submit(Pending(decision, ts, key_id, lookup=lookup))
 
     def append(self, decision: Decision, timeout: float | None = None) -> Receipt:
         """Block until the record is durable. Raises AuditUnavailable: answer 503, never without a record."""
@@ -149,19 +150,21 @@ class AuditLog:
     # -- erasure, raw store, personal data -----------------------------------------------------
 
     def forget(self, subject: str, *, actor: str, reason: str = "data subject erasure request") -> Receipt:
-        """Destroy the subject's encryption keys (under every pseudonym key id) and their raw payloads,
-        then record the erasure. Their records stay and the chain still verifies."""
-        pseudonyms = self.keyring.all_pseudonyms(subject)
-        key_id, pseudonym = self.keyring.pseudonym(subject)
+        """Unlink and erase a subject: destroy the mapping from their raw id to their pseudonyms
+        (under every keyring key), their encryption keys and their raw payloads, then record the
+        erasure under their (now unlinkable) pseudonym. Their records stay, the chain still verifies,
+        and the raw id no longer finds them. The writer resolves the pseudonyms in the erasure's
+        own batch, so a decision queued just before it is erased too."""
         record = Decision(
             service=AUDIT_SERVICE,
             model="",
             model_version="",
-            output={"erased_keys_for": len(pseudonyms)},
+            output={"erased_keys_for": 0},  # filled in by the writer
             event_type=EVENT_ERASURE,
-            details={"actor": actor, "reason": reason, "pseudonyms": pseudonyms},
+            details={"actor": actor, "reason": reason, "pseudonyms": []},
         )
-        item = Pending(record, format_ts(self._clock()), key_id, pseudonym, erase=tuple(pseudonyms))
+        item = Pending(record, format_ts(self._clock()), self.keyring.active,
+                       erase=tuple(subject_map.mapping_names(self.keyring, subject)))
         return self._wait(self._writer.submit(item))
 
     def read_raw(self, decision_id: str, *, reason: str, actor: str) -> Any | None:
@@ -245,7 +248,7 @@ class AuditLog:
                       until: datetime | str | None = None, limit: int | None = None) -> tuple[list[dict], list[Problem]]:
         """As query, and a Problem for each matching row that could not be read (never raises on one)."""
         q = Query(
-            subjects=self.keyring.all_pseudonyms(subject) if subject is not None else None,
+            subjects=subject_map.pseudonyms(self._keys, self.keyring, subject) if subject is not None else None,
             decision_id=decision_id,
             trace_id=trace_id,
             model_version=model_version,

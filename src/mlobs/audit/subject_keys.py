@@ -348,6 +348,14 @@ class KeyBatch:
         self.new[pseudonym] = key
         return key
 
+    def peek(self, pseudonym: str) -> bytes | None:
+        """The key this batch would use, without making one."""
+        if pseudonym in self.new:
+            return self.new[pseudonym]
+        if pseudonym in self.destroyed:
+            return None
+        return self._store.get(pseudonym, refresh=False)
+
     def destroy(self, pseudonym: str) -> None:
         self.new.pop(pseudonym, None)
         self.destroyed.add(pseudonym)

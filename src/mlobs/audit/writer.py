@@ -22,7 +22,8 @@ from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
 from mlobs.audit.signing import Signer, append_checkpoint_file
 from mlobs.audit.store import AuditStore, Batch
-from mlobs.audit.subject_keys import SubjectKeyStore
+from mlobs.audit.subject_keys import KeyBatch, SubjectKeyStore
+from mlobs.audit.subject_map import mapping_name, pseudonym_of
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class Pending:
     the collector's full passes come sooner. It does not point back at its group: no cycle, so
     reference counting frees it once its group is committed and its caller lets go."""
 
-    __slots__ = ("decision", "ts", "subject_key_id", "pseudonym", "erase", "checkpoint", "_outcome", "_index")
+    __slots__ = ("decision", "ts", "subject_key_id", "pseudonym", "lookup", "erase", "checkpoint", "_outcome",
+                 "_index")
 
     def __init__(
         self,
@@ -91,13 +93,15 @@ class Pending:
         ts: str,
         subject_key_id: str | None = None,
         pseudonym: str | None = None,
-        erase: tuple[str, ...] = (),  # pseudonyms whose keys this record destroys
+        erase: tuple[str, ...] = (),  # mapping rows (subject_map) this record erases, with what they link
         checkpoint: bool = False,
+        lookup: str | None = None,  # the keyring HMAC of the raw subject id: the writer maps it to a pseudonym
     ) -> None:
         self.decision = decision
         self.ts = ts
         self.subject_key_id = subject_key_id
         self.pseudonym = pseudonym
+        self.lookup = lookup
         self.erase = erase
         self.checkpoint = checkpoint
         self._outcome: _Outcome | None = None  # set when the writer queues it
@@ -311,30 +315,44 @@ class Writer:
     def _prepare(self, items: list[Pending], outcomes: list) -> list[_Prepared]:
         """Keys first (durable before any record that depends on them), then encryption, outside the DB lock."""
         batch = self._keys.begin()
-        batch.prefetch({i.pseudonym for i in items if i.pseudonym and i.decision is not None})
+        maps = {mapping_name(i.lookup) for i in items if i.lookup is not None}
+        batch.prefetch(maps)
+        batch.prefetch({pseudonym_of(m) for name in maps if (m := batch.peek(name)) is not None})
         keyed: list[bytes | None] = []
-        for item in items:
+        mapped: dict[int, bytes] = {}  # item index -> the mapping it used
+        # In order: a key destroyed mid-batch is never written, a later record gets a fresh one.
+        for index, item in enumerate(items):
             d = item.decision
-            for pseudonym in item.erase:
-                batch.destroy(pseudonym)
-            needs_key = d is not None and item.pseudonym and (d.personal is not None or d.raw is not None)
+            if item.erase:
+                _erase(batch, item)
+            if item.lookup is not None and d is not None:
+                mapped[index] = batch.key_for(mapping_name(item.lookup))
+                item.pseudonym = pseudonym_of(mapped[index])
+            needs_key = d is not None and item.pseudonym and (
+                d.personal is not None or d.raw is not None or d.model_inputs is not None)
             keyed.append(batch.key_for(item.pseudonym) if needs_key else None)
         replaced = batch.commit()
+        for index, mapping in mapped.items():
+            if replaced.get(mapping, mapping) != mapping:  # another process mapped this new subject first
+                outcomes[index] = AuditUnavailable("another process recorded this subject's first decision at "
+                                                   "the same moment; retry")
 
         prepared = []
         expires = format_ts(self._clock() + self._retention)
-        nonces = os.urandom(24 * len(items))  # one system call per batch, not two per record
+        nonces = os.urandom(36 * len(items))  # one system call per batch, not three per record
         for index, (item, key) in enumerate(zip(items, keyed)):
             d = item.decision
             if d is None:
                 prepared.append(_Prepared(item, index, b"", None))
+                continue
+            if outcomes[index] is not None:
                 continue
             cipher = None
             if key is not None:
                 key = replaced.get(key, key)
                 cipher = self._keys.cipher(key)
             aad = d.decision_id.encode()
-            nonce_a, nonce_b = nonces[24 * index : 24 * index + 12], nonces[24 * index + 12 : 24 * index + 24]
+            nonce_a, nonce_b, nonce_c = (nonces[36 * index + 12 * k : 36 * index + 12 * (k + 1)] for k in range(3))
             try:
                 body = {"inputs": d.inputs, "output": d.output, "reason_codes": list(d.reason_codes)}
                 if d.latency_ms is not None:
@@ -343,6 +361,13 @@ class Writer:
                     body["personal"] = encrypt(cipher, d.personal, aad, nonce_a) if cipher else None
                 if d.details is not None:
                     body["details"] = d.details
+                if d.model_inputs is not None:
+                    # Exact inputs are the subject's: encrypted under their key (in clear only
+                    # for a decision about no one), and what replay recomputes the decision from.
+                    body["model_inputs"] = encrypt(cipher, d.model_inputs, aad, nonce_c) if cipher else (
+                        None if item.pseudonym else d.model_inputs)
+                if d.artifact_sha256 is not None:
+                    body["artifact_sha256"] = d.artifact_sha256
                 payload = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
                 raw = None
                 if d.raw is not None:
@@ -392,3 +417,19 @@ class Writer:
         if seq and (force_checkpoint or seq // self._every > start // self._every):
             batch.checkpoint = self._signer.sign(seq, prev, format_ts(self._clock()))
         return batch
+
+
+def _erase(batch: KeyBatch, item: Pending) -> None:
+    """An erasure's mappings and what they link, destroyed in its batch; the record names the
+    pseudonyms it erased (its subject the first of them), never the raw id."""
+    erased = []
+    for name in item.erase:
+        mapped = batch.peek(name)
+        if mapped is not None:
+            erased.append(pseudonym_of(mapped))
+            batch.destroy(pseudonym_of(mapped))
+        batch.destroy(name)
+    item.erase = tuple(erased)
+    item.pseudonym = erased[0] if erased else None
+    item.decision.details["pseudonyms"] = erased
+    item.decision.output = {"erased_keys_for": len(erased)}
