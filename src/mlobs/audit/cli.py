@@ -1,4 +1,4 @@
-"""`mlobs audit ...`: query, verify, export, forget, purge, raw, checkpoint, public-key."""
+"""`mlobs audit ...`: query, verify, export, forget, purge, raw, replay, checkpoint, public-key."""
 
 from __future__ import annotations
 
@@ -58,6 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     raw.add_argument("--reason", required=True)
     raw.add_argument("--actor", default=_whoami())
     raw.set_defaults(func=_raw)
+
+    replay = sub.add_parser("replay", help="re-run decisions with the exact artifact that made them; "
+                                           "exit 1 on any difference, 3 if one cannot be replayed")
+    replay.add_argument("decision_ids", nargs="*", metavar="DECISION_ID")
+    replay.add_argument("--sample", type=int, help="also replay N decisions drawn at random")
+    replay.add_argument("--model-version", help="draw the sample from this model version only")
+    replay.add_argument("--artifacts-dir", type=Path, help="default: MLOBS_ARTIFACTS_DIR")
+    replay.add_argument("--actor", default=_whoami())
+    replay.add_argument("--reason", default="decision replay", help="recorded with each read of the inputs")
+    replay.set_defaults(func=_replay)
 
     checkpoint = sub.add_parser("checkpoint", help="sign the current head now")
     checkpoint.set_defaults(func=_checkpoint)
@@ -182,6 +192,30 @@ def _raw(args: argparse.Namespace) -> int:
             return 1
         print(orjson.dumps(value).decode())
         return 0
+
+    return _run(args, action)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from mlobs.audit.replay import CANNOT, DIFFERENT, replay, sample_ids
+    from mlobs.settings import Settings
+
+    artifacts_dir = args.artifacts_dir or Settings().artifacts_dir
+
+    def action(log) -> int:
+        ids = list(args.decision_ids)
+        if args.sample:
+            ids += sample_ids(log, args.sample, args.model_version)
+        if not ids:
+            print("audit: nothing to replay (name decision ids or --sample N)", file=sys.stderr)
+            return 2
+        statuses = set()
+        for decision_id in ids:
+            result = replay(log, decision_id, artifacts_dir, actor=args.actor, reason=args.reason)
+            statuses.add(result.status)
+            print(result.text())
+        print(f"replayed {len(ids)} decisions: " + ", ".join(sorted(statuses)))
+        return 1 if DIFFERENT in statuses else 3 if CANNOT in statuses else 0
 
     return _run(args, action)
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import orjson
+from cryptography.exceptions import InvalidTag
 
 from mlobs.audit import subject_map
 from mlobs.audit.encryption import decrypt
-from mlobs.audit.errors import AccessRefused, AuditUnavailable, SubjectErased
+from mlobs.audit.errors import AccessRefused, AuditError, AuditUnavailable, SubjectErased
 from mlobs.audit.parallel_verify import verify_parallel
 from mlobs.audit.pseudonym import Keyring
 from mlobs.audit.record import (
@@ -25,14 +26,13 @@ from mlobs.audit.record import (
     format_ts,
     now_ts,
     parse_ts,
-    row_to_dict,
     utc_now,
 )
 from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
 from mlobs.audit.store import AuditStore, Query, open_store
 from mlobs.audit.subject_keys import SubjectKeyStore
-from mlobs.audit.strict import decode_rows, strict_types
+from mlobs.audit.strict import decode_row, decode_rows, strict_types
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer
 
@@ -187,19 +187,30 @@ class AuditLog:
 
     def personal(self, decision_id: str, *, reason: str, actor: str) -> dict | None:
         """Decrypt a decision's personal inputs for an investigation (recorded). Raises SubjectErased."""
+        return self.decrypted(decision_id, "personal", reason=reason, actor=actor)
+
+    def decrypted(self, decision_id: str, field: str, *, reason: str, actor: str) -> Any | None:
+        """Decrypt one subject-linked field of a decision ("personal", "model_inputs") for an
+        investigation or a replay; the read is recorded first. None if the decision or the field
+        is absent. Raises SubjectErased once the subject was forgotten, AuditError if it does not
+        decrypt (the record or the key store was altered)."""
         _require_reason(reason, actor)
         rows = self.store.query(Query(decision_id=decision_id, event_type="decision"))
         if not rows:
             return None
-        record = row_to_dict(rows[0])
+        record = decode_row(rows[0])
         self._record_access(EVENT_PERSONAL_ACCESS, decision_id, record["subject"], actor, reason, True)
-        box = record.get("personal")
-        if box is None:
-            return None
-        key = self._keys.get(record["subject"]) if record["subject"] else None
+        box = record.get(field)
+        if box is None or not record["subject"]:
+            return box  # absent, or a decision about no one, kept in clear
+        key = self._keys.get(record["subject"])
         if key is None:
-            raise SubjectErased(f"decision {decision_id}: the subject's key was destroyed; personal data unreadable")
-        return decrypt(key, box, decision_id.encode())
+            raise SubjectErased(f"decision {decision_id}: the subject's key was destroyed; {field} unreadable")
+        try:
+            return decrypt(key, box, decision_id.encode())
+        except (InvalidTag, KeyError, TypeError, ValueError):
+            raise AuditError(f"decision {decision_id}: {field} does not decrypt under the subject's key "
+                             "(record or key store altered)") from None
 
     def _record_access(self, event: str, decision_id: str, pseudonym: str | None, actor: str, reason: str, found: bool) -> None:
         record = Decision(
