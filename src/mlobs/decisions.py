@@ -68,6 +68,7 @@ def open_decision_log(settings: Settings, telemetry, model: ModelInfo, app=None)
     # One chain for every service of a deployment: the stores serialise writers across processes.
     service = getattr(telemetry, "service", model.name)
     audit = AuditLog.open(settings)
+    audit.start_purging()
     registry = getattr(telemetry, "registry", None)
     decisions = DecisionLog(audit, service, model, registry)
     if app is not None:

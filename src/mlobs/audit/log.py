@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import orjson
 from cryptography.exceptions import InvalidTag
 
-from mlobs.audit import subject_map
+from mlobs.audit import raw_store, subject_map
 from mlobs.audit.encryption import decrypt
 from mlobs.audit.errors import AccessRefused, AuditError, AuditUnavailable, SubjectErased
 from mlobs.audit.parallel_verify import verify_parallel
@@ -20,7 +19,6 @@ from mlobs.audit.pseudonym import Keyring
 from mlobs.audit.record import (
     EVENT_ERASURE,
     EVENT_PERSONAL_ACCESS,
-    EVENT_RAW_ACCESS,
     Decision,
     Receipt,
     format_ts,
@@ -32,7 +30,7 @@ from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
 from mlobs.audit.store import AuditStore, Query, open_store
 from mlobs.audit.subject_keys import SubjectKeyStore
-from mlobs.audit.strict import decode_row, decode_rows, strict_types
+from mlobs.audit.strict import decode_row, decode_rows, fold, strict_types
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer
 
@@ -76,6 +74,7 @@ class AuditLog:
         self.signer = signer
         self._keys = keys
         self._clock = clock
+        self._purger: raw_store.Purger | None = None
         self._writer = Writer(
             store,
             keys,
@@ -83,7 +82,6 @@ class AuditLog:
             queue_size=settings.queue_size,
             max_batch=settings.max_batch,
             checkpoint_every=settings.checkpoint_every,
-            raw_retention=timedelta(days=settings.raw_retention_days),
             clock=clock,
             checkpoint_mirror=settings.checkpoint_mirror,
         )
@@ -168,22 +166,12 @@ class AuditLog:
         return self._wait(self._writer.submit(item))
 
     def read_raw(self, decision_id: str, *, reason: str, actor: str) -> Any | None:
-        """The raw request payload of a decision, if still retained. Needs a stated reason, and the
-        read is itself recorded (durably) before anything is returned."""
+        """The raw request payload of a decision, if still retained (None once expired or erased).
+        Needs a stated reason, and the read is itself recorded (durably) before anything is
+        returned. Raises RawRefused for a row that is missing, swapped, altered or does not
+        decrypt (the refusal is recorded too)."""
         _require_reason(reason, actor)
-        row = self.store.raw_get(decision_id)
-        value, found, pseudonym = None, False, None
-        if row is not None:
-            pseudonym, expires_at, encrypted, payload = row
-            if parse_ts(expires_at) > self._clock():
-                if encrypted:
-                    key = self._keys.get(pseudonym)
-                    if key is not None:
-                        value, found = decrypt(key, orjson.loads(bytes(payload)), decision_id.encode()), True
-                else:
-                    value, found = orjson.loads(bytes(payload)), True
-        self._record_access(EVENT_RAW_ACCESS, decision_id, pseudonym, actor, reason, found)
-        return value
+        return raw_store.read(self, decision_id, reason=reason, actor=actor)
 
     def personal(self, decision_id: str, *, reason: str, actor: str) -> dict | None:
         """Decrypt a decision's personal inputs for an investigation (recorded). Raises SubjectErased."""
@@ -212,20 +200,27 @@ class AuditLog:
             raise AuditError(f"decision {decision_id}: {field} does not decrypt under the subject's key "
                              "(record or key store altered)") from None
 
-    def _record_access(self, event: str, decision_id: str, pseudonym: str | None, actor: str, reason: str, found: bool) -> None:
+    def _record_access(self, event: str, decision_id: str, pseudonym: str | None, actor: str, reason: str, found: bool,
+                       why: str | None = None) -> None:
         record = Decision(
             service=AUDIT_SERVICE,
             model="",
             model_version="",
-            output={"found": found},
+            output={"found": found, "why": why} if why else {"found": found},
             event_type=event,
             details={"actor": actor, "reason": reason, "target_decision_id": decision_id},
         )
         self._wait(self._writer.submit(Pending(record, format_ts(self._clock()), None, pseudonym)))
 
     def purge(self) -> int:
-        """Delete raw payloads past their retention; returns how many went."""
-        return self.store.raw_purge(format_ts(self._clock()))
+        """Delete raw payloads past their retention (the record's time plus raw_retention_days),
+        recording the purge; returns how many went."""
+        return raw_store.purge(self)
+
+    def start_purging(self) -> None:
+        """Purge on a schedule (raw_purge_interval_s) until close: what a service does."""
+        if self._purger is None and self.settings.raw_purge_interval_s > 0:
+            self._purger = raw_store.Purger(self, self.settings.raw_purge_interval_s)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -256,7 +251,8 @@ class AuditLog:
     def query_checked(self, *, subject: str | None = None, decision_id: str | None = None,
                       trace_id: str | None = None, model_version: str | None = None, outcome: str | None = None,
                       event_type: str | None = None, since: datetime | str | None = None,
-                      until: datetime | str | None = None, limit: int | None = None) -> tuple[list[dict], list[Problem]]:
+                      until: datetime | str | None = None, limit: int | None = None,
+                      seqs: list[int] | None = None) -> tuple[list[dict], list[Problem]]:
         """As query, and a Problem for each matching row that could not be read (never raises on one)."""
         q = Query(
             subjects=subject_map.pseudonyms(self._keys, self.keyring, subject) if subject is not None else None,
@@ -268,6 +264,7 @@ class AuditLog:
             since=_ts(since),
             until=_ts(until),
             limit=limit,
+            seqs=seqs,
         )
         return decode_rows(self.store.query(q))
 
@@ -289,7 +286,7 @@ class AuditLog:
             report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
         if sqlite_path is not None:
             strict_types(report, sqlite_path)
-        return report
+        return fold(report, raw_store.check(self))
 
     def public_key_pem(self) -> bytes:
         return public_key_pem(self.signer.public)
@@ -300,6 +297,8 @@ class AuditLog:
 
     def close(self) -> None:
         """Flush what is queued, sign a final checkpoint, close the stores."""
+        if self._purger is not None:
+            self._purger.stop()
         self._writer.close()
         self.store.close()
         self._keys.close()

@@ -48,6 +48,7 @@ EVENT_DECISION = "decision"
 EVENT_ERASURE = "erasure"
 EVENT_RAW_ACCESS = "raw_access"
 EVENT_PERSONAL_ACCESS = "personal_access"
+EVENT_RAW_PURGE = "raw_purge"
 
 
 def new_decision_id() -> str:

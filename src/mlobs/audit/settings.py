@@ -21,6 +21,8 @@ class AuditSettings(BaseModel):
     checkpoint_mirror: Path | None = None
 
     raw_retention_days: float = Field(7.0, gt=0)
+    # A service purges raw payloads past their retention this often (0: only `mlobs audit purge`).
+    raw_purge_interval_s: float = Field(3600.0, ge=0)
     queue_size: int = Field(10_000, gt=0)
     max_batch: int = Field(1_000, gt=0)
     checkpoint_every: int = Field(10_000, gt=0)

@@ -41,17 +41,18 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     key_id TEXT NOT NULL,
     signature TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_raw (
-    decision_id TEXT PRIMARY KEY,
-    subject TEXT,
-    expires_at TEXT NOT NULL,
-    encrypted INTEGER NOT NULL,
+-- Raw payloads by their decision's seq. Everything else about one (its hash, its subject, its
+-- expiry: the record's time plus the retention) is in the chained record, so nothing here can
+-- be edited to keep a payload longer or to swap one (raw_store). The earlier layout kept an
+-- editable expiry and no hash: its short-lived rows are dropped.
+DROP TABLE IF EXISTS audit_raw;
+CREATE TABLE IF NOT EXISTS audit_raw_rows (
+    seq INTEGER PRIMARY KEY,
     payload BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS audit_raw_expires ON audit_raw (expires_at);
 """
-# No index on audit_raw.subject: an erasure finds the subject's raw rows through the records'
-# subject lookup instead. Random-key indexes cost a page per record in every commit.
+# No index by subject: an erasure finds the subject's raw rows through the records' subject
+# lookup instead. Random-key indexes cost a page per record in every commit.
 
 APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints")
 
@@ -136,13 +137,14 @@ class SqliteStore:
                 batch = build(seq, hash_)
                 if batch.records:
                     insert_rows(conn, f"INSERT INTO audit_records ({INSERT_COLUMNS}) VALUES", batch.records)
+                gone = list(batch.raw_delete)
                 if batch.raw_erase:
                     # Read while this connection holds the write lock: every record committed so far.
-                    gone = self._decision_ids(batch.raw_erase)
-                    conn.executemany("DELETE FROM audit_raw WHERE decision_id = ?", [(d,) for d in gone])
+                    gone += self._seqs(batch.raw_erase)
+                if gone:
+                    conn.executemany("DELETE FROM audit_raw_rows WHERE seq = ?", [(s,) for s in gone])
                 if batch.raws:
-                    sql = "INSERT OR REPLACE INTO audit_raw (decision_id, subject, expires_at, encrypted, payload) VALUES"
-                    insert_rows(conn, sql, batch.raws)
+                    insert_rows(conn, "INSERT OR REPLACE INTO audit_raw_rows (seq, payload) VALUES", batch.raws)
                 if batch.checkpoint is not None:
                     c = batch.checkpoint
                     conn.execute(
@@ -158,8 +160,8 @@ class SqliteStore:
         self.lookup.written(len(batch.records))
         return batch
 
-    def _decision_ids(self, subjects: list[str]) -> list[str]:
-        sql, params = self.query_sql(Query(subjects=subjects), field("decision_id"))
+    def _seqs(self, subjects: list[str]) -> list[int]:
+        sql, params = self.query_sql(Query(subjects=subjects), "seq")
         return [row[0] for row in self._reader().execute(sql, params)]
 
     @staticmethod
@@ -196,16 +198,24 @@ class SqliteStore:
         rows = self._reader().execute("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints ORDER BY seq")
         return [Checkpoint(*row) for row in rows]
 
-    def raw_get(self, decision_id: str) -> tuple | None:
-        return self._reader().execute(
-            "SELECT subject, expires_at, encrypted, payload FROM audit_raw WHERE decision_id = ?", (decision_id,)
-        ).fetchone()
+    def raw_get(self, seq: int) -> bytes | None:
+        row = self._reader().execute("SELECT payload FROM audit_raw_rows WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row is not None else None
 
-    def raw_purge(self, now_ts: str) -> int:
+    def raw_expired(self, before_ts: str) -> list[int]:
+        sql = ("SELECT r.seq FROM audit_raw_rows AS r JOIN audit_records AS a ON a.seq = r.seq "
+               "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq")
+        return [row[0] for row in self._reader().execute(sql, (before_ts,))]
+
+    def raw_rows(self) -> Iterator[tuple[int, bytes]]:
+        cur = self._reader().execute("SELECT seq, payload FROM audit_raw_rows ORDER BY seq")
+        while rows := cur.fetchmany(10_000):
+            yield from rows
+
+    def wipe_wal(self) -> None:
+        """Copy the WAL into the database and empty it: deleted payloads leave no copy in the WAL."""
         with self._write_lock:
-            cur = self._conn.execute("DELETE FROM audit_raw WHERE expires_at <= ?", (now_ts,))
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            return cur.rowcount
 
     def close(self) -> None:
         self.lookup.close()

@@ -85,7 +85,12 @@ def strict_types(report: VerifyReport, sqlite_path) -> VerifyReport:
         problem = first_mistyped(conn)
     finally:
         conn.close()
+    return fold(report, problem)
+
+
+def fold(report: VerifyReport, problem: Problem | None) -> VerifyReport:
+    """A report failed by `problem` too, naming whichever bad seq comes first."""
     if problem is not None and (report.problem is None or report.problem.seq is None
-                                or problem.seq <= report.problem.seq):
+                                or (problem.seq is not None and problem.seq <= report.problem.seq)):
         report.ok, report.problem = False, problem
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import queue
@@ -10,7 +11,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -31,7 +32,7 @@ class _Prepared(NamedTuple):
     item: Pending
     index: int
     payload: bytes
-    raw: tuple | None
+    raw: bytes | None  # the raw payload as stored
 
 
 class _Outcome:
@@ -84,8 +85,8 @@ class Pending:
     the collector's full passes come sooner. It does not point back at its group: no cycle, so
     reference counting frees it once its group is committed and its caller lets go."""
 
-    __slots__ = ("decision", "ts", "subject_key_id", "pseudonym", "lookup", "erase", "checkpoint", "_outcome",
-                 "_index")
+    __slots__ = ("decision", "ts", "subject_key_id", "pseudonym", "lookup", "erase", "purge", "checkpoint",
+                 "_outcome", "_index")
 
     def __init__(
         self,
@@ -96,7 +97,9 @@ class Pending:
         erase: tuple[str, ...] = (),  # mapping rows (subject_map) this record erases, with what they link
         checkpoint: bool = False,
         lookup: str | None = None,  # the keyring HMAC of the raw subject id: the writer maps it to a pseudonym
+        purge: tuple[int, ...] = (),  # seqs whose raw payloads this record deletes (past their retention)
     ) -> None:
+        self.purge = purge
         self.decision = decision
         self.ts = ts
         self.subject_key_id = subject_key_id
@@ -157,7 +160,6 @@ class Writer:
         queue_size: int,
         max_batch: int,
         checkpoint_every: int,
-        raw_retention: timedelta,
         clock: Callable[[], datetime],
         checkpoint_mirror: Path | None = None,
     ) -> None:
@@ -167,7 +169,6 @@ class Writer:
         self._queue_size = queue_size
         self._max_batch = max_batch
         self._every = checkpoint_every
-        self._retention = raw_retention
         self._clock = clock
         self._mirror = checkpoint_mirror
         self._lock = threading.Lock()
@@ -338,7 +339,6 @@ class Writer:
                                                    "the same moment; retry")
 
         prepared = []
-        expires = format_ts(self._clock() + self._retention)
         nonces = os.urandom(36 * len(items))  # one system call per batch, not three per record
         for index, (item, key) in enumerate(zip(items, keyed)):
             d = item.decision
@@ -354,7 +354,17 @@ class Writer:
             aad = d.decision_id.encode()
             nonce_a, nonce_b, nonce_c = (nonces[36 * index + 12 * k : 36 * index + 12 * (k + 1)] for k in range(3))
             try:
+                raw = None
+                if d.raw is not None:
+                    if cipher is not None:
+                        raw = orjson.dumps(encrypt(cipher, d.raw, aad, nonce_b))
+                    else:
+                        raw = orjson.dumps(d.raw, option=orjson.OPT_SERIALIZE_NUMPY)
                 body = {"inputs": d.inputs, "output": d.output, "reason_codes": list(d.reason_codes)}
+                if raw is not None:
+                    # The raw payload's hash is chained with its decision: a raw row swapped,
+                    # altered or restored after deletion no longer matches (raw_store).
+                    body["raw_sha256"] = hashlib.sha256(raw).hexdigest()
                 if d.latency_ms is not None:
                     body["latency_ms"] = d.latency_ms
                 if d.personal is not None:
@@ -369,12 +379,6 @@ class Writer:
                 if d.artifact_sha256 is not None:
                     body["artifact_sha256"] = d.artifact_sha256
                 payload = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-                raw = None
-                if d.raw is not None:
-                    if cipher is not None:
-                        raw = (d.decision_id, item.pseudonym, expires, 1, orjson.dumps(encrypt(cipher, d.raw, aad, nonce_b)))
-                    else:
-                        raw = (d.decision_id, None, expires, 0, orjson.dumps(d.raw, option=orjson.OPT_SERIALIZE_NUMPY))
             except TypeError as exc:
                 outcomes[index] = TypeError(f"audit record {d.decision_id} is not JSON-serialisable: {exc}")
                 continue
@@ -384,6 +388,7 @@ class Writer:
     def _build(self, prepared: list[_Prepared], seq: int, prev: str, force_checkpoint: bool) -> Batch:
         batch = Batch()
         start = seq
+        owners: dict[int, str | None] = {}  # raw payloads of this batch: seq -> pseudonym
         for p in prepared:
             item, d = p.item, p.item.decision
             if d is None:
@@ -408,12 +413,15 @@ class Writer:
             prev = record_hash(text, p.payload)
             batch.records.append((seq, text, p.payload, prev))
             if p.raw is not None:
-                batch.raws.append(p.raw)
+                batch.raws.append((seq, p.raw))
+                owners[seq] = item.pseudonym
             if item.erase:
                 # Raw payloads queued before the erasure in this batch go too; later ones stay.
                 erased = set(item.erase)
-                batch.raws = [r for r in batch.raws if r[1] not in erased]
+                batch.raws = [r for r in batch.raws if owners[r[0]] not in erased]
                 batch.raw_erase.extend(item.erase)
+            if item.purge:
+                batch.raw_delete.extend(item.purge)
         if seq and (force_checkpoint or seq // self._every > start // self._every):
             batch.checkpoint = self._signer.sign(seq, prev, format_ts(self._clock()))
         return batch

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 

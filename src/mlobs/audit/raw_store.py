@@ -1,0 +1,162 @@
+"""The raw store under the chain: each raw payload is bound to its decision's record.
+
+A raw row is only (seq, stored bytes). Its decision's record, which the chain and checkpoints
+cover, holds the SHA-256 of those bytes (`raw_sha256`) and the subject's pseudonym; its expiry
+is the record's time plus the retention setting, never a stored value anyone could move. So:
+- a read refuses (and records) a row that is missing, swapped, altered or does not decrypt;
+- a purge deletes the rows past their expiry and is itself a record (`raw_purge`);
+- verify names the first raw row that is missing, inserted, swapped, altered or kept more
+  than a day past its expiry (purge not running, or a row restored from a copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+
+from mlobs.audit.background import start_thread
+from mlobs.audit.encryption import decrypt
+from mlobs.audit.errors import RawRefused
+from mlobs.audit.record import EVENT_ERASURE, EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
+from mlobs.audit.verify import Problem
+
+log = logging.getLogger(__name__)
+
+AUDIT_SERVICE = "mlobs.audit"
+GRACE = timedelta(days=1)  # how long past its expiry verify tolerates a row (purges run hourly)
+_CHUNK = 500
+
+
+def retention(audit_log) -> timedelta:
+    return timedelta(days=audit_log.settings.raw_retention_days)
+
+
+def expires_at(record: dict, kept: timedelta) -> datetime:
+    return parse_ts(record["ts"]) + kept
+
+
+def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
+    """The raw payload of a decision if still retained, else None (never recorded, expired,
+    erased). Raises RawRefused if the row fails a check. Every read, served or not, is recorded."""
+    records, _ = audit_log.query_checked(decision_id=decision_id, event_type="decision")
+    record = records[0] if records else None
+    pseudonym = record["subject"] if record else None
+    value, why, refused = None, None, None
+    if record is None:
+        why = "no such decision"
+    elif not record.get("raw_sha256"):
+        why = "no raw payload was recorded"
+    elif expires_at(record, retention(audit_log)) <= audit_log._clock():
+        why = "expired"
+    else:
+        key = audit_log._keys.get(pseudonym) if pseudonym else None
+        stored = audit_log.store.raw_get(record["seq"])
+        if pseudonym and key is None:
+            why = "the subject was erased"
+        elif stored is None:
+            refused = "missing from the raw store (deleted)"
+        elif not isinstance(stored, (bytes, bytearray, memoryview)) or \
+                hashlib.sha256(bytes(stored)).hexdigest() != record["raw_sha256"]:
+            refused = "does not match the hash in its record (swapped or altered)"
+        else:
+            try:
+                box = orjson.loads(bytes(stored))
+                value = decrypt(key, box, decision_id.encode()) if pseudonym else box
+            except (InvalidTag, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                refused = "does not decrypt under the subject's key (bad tag)"
+    found = why is None and refused is None
+    audit_log._record_access(EVENT_RAW_ACCESS, decision_id, pseudonym, actor, reason, found, why=refused or why)
+    if refused is not None:
+        raise RawRefused(f"raw payload of decision {decision_id} refused: {refused}")
+    return value
+
+
+def purge(audit_log) -> int:
+    """Delete every raw payload past its expiry, recording the purge in the same commit; returns
+    how many went. Nothing expired: nothing deleted, nothing recorded."""
+    now = audit_log._clock()
+    kept = retention(audit_log)
+    before = format_ts(now - kept)
+    seqs = audit_log.store.raw_expired(before)
+    if not seqs:
+        return 0
+    record = Decision(
+        service=AUDIT_SERVICE, model="", model_version="", output={"purged": len(seqs)}, event_type=EVENT_RAW_PURGE,
+        details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
+                 "first_seq": seqs[0], "last_seq": seqs[-1]},
+    )
+    from mlobs.audit.writer import Pending
+
+    audit_log._wait(audit_log._writer.submit(Pending(record, format_ts(now), purge=tuple(seqs))))
+    audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
+    return len(seqs)
+
+
+class Purger:
+    """Purges on a schedule, on a thread of its own: first after `first_s`, then every `every_s`."""
+
+    def __init__(self, audit_log, every_s: float, first_s: float = 60.0) -> None:
+        self._log = audit_log
+        self._every = every_s
+        self._first = min(first_s, every_s)
+        self._stop = threading.Event()
+        self._thread = start_thread(self._run, "mlobs-audit-purge")
+
+    def _run(self) -> None:
+        wait = self._first
+        while not self._stop.wait(wait):
+            wait = self._every
+            try:
+                purged = purge(self._log)
+                if purged:
+                    log.info("audit: purged %d expired raw payloads", purged)
+            except Exception as exc:  # the next round tries again; reads refuse expired rows meanwhile
+                log.error("audit: raw purge failed: %s: %s", type(exc).__name__, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def check(audit_log) -> Problem | None:
+    """The first raw row (by seq) that is missing, inserted, swapped, altered or kept past its
+    expiry, judged from the chained records alone."""
+    now = audit_log._clock()
+    kept = retention(audit_log)
+    window = format_ts(now - kept)
+    overdue = now - kept - GRACE
+    expected = {r["seq"]: r for r in audit_log.query_checked(event_type="decision", since=window)[0]
+                if r.get("raw_sha256")}
+    rows = list(audit_log.store.raw_rows())
+    others = [seq for seq, _ in rows if seq not in expected]
+    for lo in range(0, len(others), _CHUNK):
+        found, _ = audit_log.query_checked(seqs=others[lo : lo + _CHUNK])
+        expected.update((r["seq"], r) for r in found)
+    problems = []
+    for seq, stored in rows:
+        record = expected.pop(seq, None)
+        if record is None or record.get("event_type") != "decision" or not record.get("raw_sha256"):
+            problems.append(Problem(seq, None, "raw row belongs to no decision that recorded one (inserted)"))
+        elif not isinstance(stored, (bytes, bytearray, memoryview)) or \
+                hashlib.sha256(bytes(stored)).hexdigest() != record["raw_sha256"]:
+            problems.append(Problem(seq, record["decision_id"],
+                                    "raw row does not match the hash in its record (swapped or altered)"))
+        elif parse_ts(record["ts"]) < overdue:
+            problems.append(Problem(seq, record["decision_id"], f"raw row kept past its expiry (retention "
+                                    f"{audit_log.settings.raw_retention_days:g} days): not purged, or restored"))
+        if problems:
+            break  # rows come by seq: the first is the one to name
+    erased = {p for r in audit_log.query_checked(event_type=EVENT_ERASURE)[0]
+              for p in (r.get("details") or {}).get("pseudonyms", [])}
+    for seq in sorted(expected):  # the decisions within their retention whose row was not found
+        record = expected[seq]
+        if record["ts"] >= window and record["subject"] not in erased:
+            problems.append(Problem(seq, record["decision_id"], "raw row missing from the raw store (deleted)"))
+            break
+    return min(problems, key=lambda p: p.seq) if problems else None
