@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from mlobs import artifact_retention
 from mlobs.model_info import ModelInfo, model_version, sha256_file
 
 METADATA = "metadata.json"
@@ -59,7 +60,12 @@ class Staging:
             shutil.rmtree(self.path)  # the same inputs were trained before: same version, same files
         else:
             os.replace(self.path, target)
-        _write_atomic(self.root / LATEST, version + "\n")
+        latest = self.root / LATEST
+        previous = latest.read_text().strip() if latest.exists() else None
+        _write_atomic(latest, version + "\n")
+        if previous and previous != version:  # its decisions end now: kept for the retention period
+            artifact_retention.retire(self.root, previous)
+        artifact_retention.reinstate(self.root, version)
         return info
 
     def discard(self) -> None:

@@ -69,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay.add_argument("--reason", default="decision replay", help="recorded with each read of the inputs")
     replay.set_defaults(func=_replay)
 
+    prune = sub.add_parser("prune-artifacts", help="delete model artifacts retired longer ago than "
+                                                   "MLOBS_AUDIT__ARTIFACT_RETENTION_DAYS (default 25 months)")
+    prune.add_argument("--artifacts-dir", type=Path, help="default: MLOBS_ARTIFACTS_DIR")
+    prune.set_defaults(func=_prune_artifacts)
+
     checkpoint = sub.add_parser("checkpoint", help="sign the current head now")
     checkpoint.set_defaults(func=_checkpoint)
 
@@ -218,6 +223,18 @@ def _replay(args: argparse.Namespace) -> int:
         return 1 if DIFFERENT in statuses else 3 if CANNOT in statuses else 0
 
     return _run(args, action)
+
+
+def _prune_artifacts(args: argparse.Namespace) -> int:
+    from mlobs.artifact_retention import prune
+    from mlobs.settings import Settings
+
+    settings = Settings()
+    gone = prune(args.artifacts_dir or settings.artifacts_dir, settings.audit.artifact_retention_days)
+    for path in gone:
+        print(f"deleted {path}")
+    print(f"deleted {len(gone)} artifacts retired over {settings.audit.artifact_retention_days:g} days ago")
+    return 0
 
 
 def _checkpoint(args: argparse.Namespace) -> int:

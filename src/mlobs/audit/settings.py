@@ -21,6 +21,9 @@ class AuditSettings(BaseModel):
     checkpoint_mirror: Path | None = None
 
     raw_retention_days: float = Field(7.0, gt=0)
+    # Model artifacts are kept this long after they leave service, so that their decisions can be
+    # replayed (`mlobs audit prune-artifacts`): 25 months, as Reg B 1002.12(b) asks.
+    artifact_retention_days: float = Field(761.0, gt=0)
     # A service purges raw payloads past their retention this often (0: only `mlobs audit purge`).
     raw_purge_interval_s: float = Field(3600.0, ge=0)
     queue_size: int = Field(10_000, gt=0)
