@@ -151,6 +151,12 @@ class PostgresStore:
                           "WHERE a.ts < %s ORDER BY r.seq", (before_ts,))
         return [row[0] for row in rows]
 
+    def raw_expected(self, since_ts: str) -> list[tuple]:
+        return self._read(
+            "SELECT seq, decision_id, ts, subject, raw FROM (SELECT seq, decision_id, ts, subject, event_type, "
+            "convert_from(payload, 'UTF8')::jsonb ->> 'raw_sha256' AS raw FROM audit_records WHERE ts >= %s) AS r "
+            "WHERE event_type = 'decision' AND raw IS NOT NULL ORDER BY seq", (since_ts,))
+
     def raw_rows(self) -> Iterator[tuple[int, bytes]]:
         for seq, payload in self._read("SELECT seq, payload FROM audit_raw_rows ORDER BY seq"):
             yield seq, bytes(payload)

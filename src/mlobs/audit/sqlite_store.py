@@ -207,6 +207,13 @@ class SqliteStore:
                "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq")
         return [row[0] for row in self._reader().execute(sql, (before_ts,))]
 
+    def raw_expected(self, since_ts: str) -> list[tuple]:
+        sql = (f"SELECT seq, {field('decision_id')}, {field('ts')}, {field('subject')}, "
+               f"CASE WHEN json_valid(CAST(payload AS TEXT)) THEN json_extract(CAST(payload AS TEXT), '$.raw_sha256') END "
+               f"AS raw FROM audit_records "
+               f"WHERE {field('ts')} >= ? AND {field('event_type')} = 'decision' AND raw IS NOT NULL ORDER BY seq")
+        return self._reader().execute(sql, (since_ts,)).fetchall()
+
     def raw_rows(self) -> Iterator[tuple[int, bytes]]:
         cur = self._reader().execute("SELECT seq, payload FROM audit_raw_rows ORDER BY seq")
         while rows := cur.fetchmany(10_000):

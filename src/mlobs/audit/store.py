@@ -83,6 +83,10 @@ class AuditStore(Protocol):
     def raw_rows(self) -> Iterator[tuple[int, bytes]]:
         """Every raw payload (seq, bytes), by seq."""
 
+    def raw_expected(self, since_ts: str) -> list[tuple]:
+        """(seq, decision_id, ts, subject, raw_sha256) of the decisions recorded from since_ts on
+        that recorded a raw payload, by seq (read by the database, not decoded here)."""
+
     def close(self) -> None: ...
 
 
