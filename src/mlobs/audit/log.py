@@ -30,7 +30,7 @@ from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
 from mlobs.audit.store import AuditStore, Query, open_store
 from mlobs.audit.subject_keys import SubjectKeyStore
-from mlobs.audit.strict import decode_row, decode_rows, fold, strict_types
+from mlobs.audit.strict import decode_row, decode_rows, fold, mistyped_problem
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer
 
@@ -284,9 +284,9 @@ class AuditLog:
             report = verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
         else:
             report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
-        if sqlite_path is not None:
-            strict_types(report, sqlite_path)
-        return fold(report, raw_store.check(self))
+        mistyped, marked = self.store.sweep(raw_store.window_start(self))
+        fold(report, mistyped_problem(mistyped))
+        return fold(report, raw_store.check(self, marked))
 
     def public_key_pem(self) -> bytes:
         return public_key_pem(self.signer.public)

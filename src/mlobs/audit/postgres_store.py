@@ -151,11 +151,16 @@ class PostgresStore:
                           "WHERE a.ts < %s ORDER BY r.seq", (before_ts,))
         return [row[0] for row in rows]
 
-    def raw_expected(self, since_ts: str) -> list[tuple]:
+    def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
+        # Column types are the table's own here (BYTEA cannot hold TEXT): only the raw marker.
+        rows = self._read("SELECT seq FROM audit_records WHERE ts >= %s AND "
+                          "position('\"raw_sha256\"'::bytea IN payload) > 0 ORDER BY seq", (since_ts,))
+        return None, [row[0] for row in rows]
+
+    def raw_records(self, seqs: list[int]) -> list[tuple]:
         return self._read(
-            "SELECT seq, decision_id, ts, subject, raw FROM (SELECT seq, decision_id, ts, subject, event_type, "
-            "convert_from(payload, 'UTF8')::jsonb ->> 'raw_sha256' AS raw FROM audit_records WHERE ts >= %s) AS r "
-            "WHERE event_type = 'decision' AND raw IS NOT NULL ORDER BY seq", (since_ts,))
+            "SELECT seq, decision_id, ts, subject, convert_from(payload, 'UTF8')::jsonb ->> 'raw_sha256' "
+            "FROM audit_records WHERE seq = ANY(%s) AND event_type = 'decision' ORDER BY seq", (seqs,))
 
     def raw_rows(self) -> Iterator[tuple[int, bytes]]:
         for seq, payload in self._read("SELECT seq, payload FROM audit_raw_rows ORDER BY seq"):

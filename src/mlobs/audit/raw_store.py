@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 AUDIT_SERVICE = "mlobs.audit"
 GRACE = timedelta(days=1)  # how long past its expiry verify tolerates a row (purges run hourly)
-_CHUNK = 500
 
 
 def retention(audit_log) -> timedelta:
@@ -124,32 +123,38 @@ class Purger:
         self._thread.join(10)
 
 
-def check(audit_log) -> Problem | None:
+def window_start(audit_log) -> str:
+    """The time from which decisions' raw payloads must still be kept."""
+    return format_ts(audit_log._clock() - retention(audit_log))
+
+
+def check(audit_log, marked: list[int]) -> Problem | None:
     """The first raw row (by seq) that is missing, inserted, swapped, altered or kept past its
-    expiry, judged from the chained records alone."""
+    expiry, judged from the chained records alone. `marked`: the seqs of records in the window
+    whose payload names a raw payload (the store's sweep)."""
     try:
-        return _check(audit_log)
+        return _check(audit_log, marked)
     except Exception as exc:  # records too damaged to read this way: the chain check names them
         return Problem(None, None, f"raw store not checked: {type(exc).__name__}: {exc}")
 
 
-def _check(audit_log) -> Problem | None:
+def _records(audit_log, seqs: list[int]) -> dict[int, dict]:
+    columns = ("seq", "decision_id", "ts", "subject", "raw_sha256")
+    return {row[0]: dict(zip(columns, row)) for row in audit_log.store.raw_records(seqs) if row[4]}
+
+
+def _check(audit_log, marked: list[int]) -> Problem | None:
     now = audit_log._clock()
     kept = retention(audit_log)
-    window = format_ts(now - kept)
+    window = window_start(audit_log)
     overdue = now - kept - GRACE
-    columns = ("seq", "decision_id", "ts", "subject", "raw_sha256")
-    expected = {row[0]: {**dict(zip(columns, row)), "event_type": "decision"}
-                for row in audit_log.store.raw_expected(window)}
+    expected = _records(audit_log, marked)
     rows = list(audit_log.store.raw_rows())
-    others = [seq for seq, _ in rows if seq not in expected]
-    for lo in range(0, len(others), _CHUNK):
-        found, _ = audit_log.query_checked(seqs=others[lo : lo + _CHUNK])
-        expected.update((r["seq"], r) for r in found)
+    expected.update(_records(audit_log, [seq for seq, _ in rows if seq not in expected]))
     problems = []
     for seq, stored in rows:
         record = expected.pop(seq, None)
-        if record is None or record.get("event_type") != "decision" or not record.get("raw_sha256"):
+        if record is None:
             problems.append(Problem(seq, None, "raw row belongs to no decision that recorded one (inserted)"))
         elif not isinstance(stored, (bytes, bytearray, memoryview)) or \
                 hashlib.sha256(bytes(stored)).hexdigest() != record["raw_sha256"]:
@@ -160,11 +165,13 @@ def _check(audit_log) -> Problem | None:
                                     f"{audit_log.settings.raw_retention_days:g} days): not purged, or restored"))
         if problems:
             break  # rows come by seq: the first is the one to name
+    unmatched = [expected[seq] for seq in sorted(expected) if expected[seq]["ts"] >= window]
+    # The decisions within their retention whose row was not found: fine if their subject was erased.
     erased = {p for r in audit_log.query_checked(event_type=EVENT_ERASURE)[0]
-              for p in (r.get("details") or {}).get("pseudonyms", [])}
-    for seq in sorted(expected):  # the decisions within their retention whose row was not found
-        record = expected[seq]
-        if record["ts"] >= window and record["subject"] not in erased:
+              for p in (r.get("details") or {}).get("pseudonyms", [])} if unmatched else set()
+    for record in unmatched:
+        seq = record["seq"]
+        if record["subject"] not in erased:
             problems.append(Problem(seq, record["decision_id"], "raw row missing from the raw store (deleted)"))
             break
     return min(problems, key=lambda p: p.seq) if problems else None

@@ -83,9 +83,13 @@ class AuditStore(Protocol):
     def raw_rows(self) -> Iterator[tuple[int, bytes]]:
         """Every raw payload (seq, bytes), by seq."""
 
-    def raw_expected(self, since_ts: str) -> list[tuple]:
-        """(seq, decision_id, ts, subject, raw_sha256) of the decisions recorded from since_ts on
-        that recorded a raw payload, by seq (read by the database, not decoded here)."""
+    def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
+        """One pass over the records for verify: the first record whose columns are not of their
+        canonical types, as (seq, header type, payload type, hash type), or None; and the seqs
+        of records from about since_ts on whose payload names a raw payload."""
+
+    def raw_records(self, seqs: list[int]) -> list[tuple]:
+        """(seq, decision_id, ts, subject, raw_sha256) of those of `seqs` that are decisions."""
 
     def close(self) -> None: ...
 

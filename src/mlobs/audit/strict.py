@@ -8,7 +8,6 @@ Verification names such a row by its seq; `query` and `export` report it and go 
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Iterable
 
 import orjson
@@ -17,10 +16,6 @@ from mlobs.audit.record import HEADER_COLUMNS
 from mlobs.audit.verify import Problem, VerifyReport
 
 _BYTES = (bytes, bytearray, memoryview)
-_MISTYPED = (
-    "SELECT seq, typeof(header), typeof(payload), typeof(hash) FROM audit_records "
-    "WHERE typeof(header) <> 'text' OR typeof(payload) <> 'blob' OR typeof(hash) <> 'text' ORDER BY seq LIMIT 1"
-)
 _EXPECTED = {"header": "text", "payload": "blob", "hash": "text"}
 
 
@@ -32,15 +27,14 @@ class BadRow(ValueError):
         self.problem = Problem(seq if isinstance(seq, int) else None, None, what)
 
 
-def first_mistyped(conn: sqlite3.Connection) -> Problem | None:
-    """The first record of a SQLite log whose columns are not of their canonical types."""
-    row = conn.execute(_MISTYPED).fetchone()
+def mistyped_problem(row: tuple | None) -> Problem | None:
+    """A Problem naming a record whose columns are not of their canonical types: row is
+    (seq, header type, payload type, hash type) as SQLite's typeof() gives them, or None."""
     if row is None:
         return None
     seq, *types = row
     wrong = [f"{name} stored as {kind.upper()} where {_EXPECTED[name].upper()} is expected"
-             for name, kind in zip(_EXPECTED, (t.decode() if isinstance(t, bytes) else t for t in types))
-             if kind != _EXPECTED[name]]
+             for name, kind in zip(_EXPECTED, types) if kind != _EXPECTED[name]]
     return Problem(seq, None, "; ".join(wrong) + " (record rewritten)")
 
 
@@ -76,16 +70,6 @@ def decode_rows(rows: Iterable[tuple]) -> tuple[list[dict], list[Problem]]:
         except BadRow as bad:
             problems.append(bad.problem)
     return records, problems
-
-
-def strict_types(report: VerifyReport, sqlite_path) -> VerifyReport:
-    """Fold the type check of a SQLite log into a verification report: the earlier bad seq wins."""
-    conn = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
-    try:
-        problem = first_mistyped(conn)
-    finally:
-        conn.close()
-    return fold(report, problem)
 
 
 def fold(report: VerifyReport, problem: Problem | None) -> VerifyReport:
