@@ -145,3 +145,21 @@ def test_the_earlier_raw_table_is_dropped_with_its_editable_expiry(tmp_path, clo
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
     assert "audit_raw" not in tables and "audit_raw_rows" in tables
+
+
+def test_the_raw_command_refuses_a_deleted_row_cleanly(three, store_url, audit_settings, monkeypatch, capsys):
+    import argparse
+
+    from mlobs.audit.cli import register
+
+    log, receipts = three
+    log.close()
+    attacker.run(store_url, [("DELETE FROM audit_raw_rows WHERE seq = 1", ())])
+    monkeypatch.setenv("MLOBS_AUDIT__STORE_URL", store_url)
+    monkeypatch.setenv("MLOBS_AUDIT__KEYS_DIR", str(audit_settings.keys_dir))
+    monkeypatch.setenv("MLOBS_AUDIT__RAW_RETENTION_DAYS", "36500")  # the test clock's records are old by now
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "raw", "--decision-id", receipts[0].decision_id, "--reason", "ticket 7"])
+    assert args.func(args) == 2
+    assert "refused: missing from the raw store" in capsys.readouterr().err
