@@ -43,11 +43,13 @@ def expires_at(record: dict, kept: timedelta) -> datetime:
 def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
     """The raw payload of a decision if still retained, else None (never recorded, expired,
     erased). Raises RawRefused if the row fails a check. Every read, served or not, is recorded."""
-    records, _ = audit_log.query_checked(decision_id=decision_id, event_type="decision")
+    records, problems = audit_log.query_checked(decision_id=decision_id, event_type="decision")
     record = records[0] if records else None
     pseudonym = record["subject"] if record else None
     value, why, refused = None, None, None
-    if record is None:
+    if problems:
+        refused = f"its decision's record is unreadable ({problems[0].what})"
+    elif record is None:
         why = "no such decision"
     elif not record.get("raw_sha256"):
         why = "no raw payload was recorded"

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 import orjson
 
+from mlobs.audit.errors import AuditError
 from mlobs.audit.record import HEADER_COLUMNS
 from mlobs.audit.verify import Problem, VerifyReport
 
@@ -19,7 +20,7 @@ _BYTES = (bytes, bytearray, memoryview)
 _EXPECTED = {"header": "text", "payload": "blob", "hash": "text"}
 
 
-class BadRow(ValueError):
+class BadRow(AuditError, ValueError):
     """A stored row that is not a well-formed record."""
 
     def __init__(self, seq: Any, what: str) -> None:
