@@ -13,8 +13,8 @@ import orjson
 from mlobs.audit.errors import AuditError
 from mlobs.audit.record import HEADER_COLUMNS
 
-CSV_COLUMNS = [c for c in HEADER_COLUMNS] + ["hash", "inputs", "output", "reason_codes", "latency_ms", "personal", "details",
-                                              "model_inputs", "artifact_sha256", "raw_sha256"]
+CSV_COLUMNS = [c for c in HEADER_COLUMNS] + ["hash", "inputs", "output", "reason_codes", "latency_ms", "personal",
+                                              "details", "model_inputs", "artifact_sha256", "raw_sha256"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

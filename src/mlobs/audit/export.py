@@ -40,8 +40,11 @@ def export_bundle(log, outdir: Path) -> VerifyReport:
             try:
                 decode_row(row)
                 item = {"seq": seq, "header": header, "payload": bytes(payload).decode("utf-8"), "hash": hash_}
-            except (BadRow, UnicodeDecodeError) as exc:
-                unreadable.append(exc.problem if isinstance(exc, BadRow) else Problem(seq, None, "payload is not UTF-8"))
+            except BadRow as bad:
+                unreadable.append(bad.problem)
+                continue
+            except UnicodeDecodeError:
+                unreadable.append(Problem(seq, None, "payload is not UTF-8"))
                 continue
             handle.write(orjson.dumps(item) + b"\n")
     checkpoints = log.store.checkpoints()
@@ -52,7 +55,8 @@ def export_bundle(log, outdir: Path) -> VerifyReport:
     report = verify_bundle(outdir)
     if unreadable:
         report.ok = False
-        report.problem = report.problem if report.problem and (report.problem.seq or 0) < unreadable[0].seq else unreadable[0]
+        first = unreadable[0]
+        report.problem = report.problem if report.problem and (report.problem.seq or 0) < first.seq else first
         report.notes += [f"left out of the export: {problem}" for problem in unreadable]
     (outdir / "verification.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     (outdir / "verification.txt").write_text(report.text() + "\n")
