@@ -102,6 +102,7 @@ class SqliteStore:
             log.warning("audit: lookup index %s is damaged (%s); rebuilding it", lookup_path(self.path), exc)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{lookup_path(self.path)}{suffix}").unlink(missing_ok=True)
+            private_sqlite(lookup_path(self.path))
             return Lookup(self._connect_with_lookup, delay_s, most_behind)
 
     def _connect_with_lookup(self) -> sqlite3.Connection:
