@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from pathlib import Path
@@ -280,11 +281,14 @@ class AuditLog:
             workers = min(os.cpu_count() or 1, 8) if head_seq >= PARALLEL_FROM else 1
         sqlite_path = getattr(self.store, "path", None)  # SQLite has a fast path, in this process too
         url = f"sqlite:///{sqlite_path}" if sqlite_path is not None else self.settings.store_url
-        if head_seq >= workers and (workers > 1 or sqlite_path is not None):
-            report = verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
-        else:
-            report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
-        mistyped, marked = self.store.sweep(raw_store.window_start(self))
+        # The type and raw-store sweep runs in the database (without the GIL) while the chain is checked.
+        with ThreadPoolExecutor(1, thread_name_prefix="mlobs-audit-sweep") as pool:
+            swept = pool.submit(self.store.sweep, raw_store.window_start(self))
+            if head_seq >= workers and (workers > 1 or sqlite_path is not None):
+                report = verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
+            else:
+                report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
+            mistyped, marked = swept.result()
         fold(report, mistyped_problem(mistyped))
         return fold(report, raw_store.check(self, marked))
 
