@@ -45,7 +45,9 @@ def _connect(path: Path, schema: tuple[str, ...], timeout: float) -> sqlite3.Con
 
 
 class SubjectKeyStore:
-    """pseudonym -> 256-bit key, in two SQLite files kept apart from the audit log.
+    """pseudonym -> 256-bit key, in two SQLite files kept apart from the audit log. The same rows
+    hold each subject's erasable mapping ("map:" + HMAC of the raw id -> 32 random bytes, the
+    pseudonym's bytes: see subject_map), so a mapping is made, kept and destroyed as a key is.
 
     A new key is appended to `new_subject_keys` (its own file) in the order keys are made,
     which writes the same few pages however many keys exist; every process holds that table in
