@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from mlobs.audit import AuditLog
 from mlobs.audit.cli import register
+from mlobs.audit.pseudonym import Keyring
+from mlobs.audit.subject_map import mapping_names
 from mlobs_services.credit import data
 from mlobs_services.credit.service import create_app
 
@@ -82,11 +84,17 @@ def test_a_forgotten_applicant_leaves_no_plaintext_and_no_link_in_any_file(audit
         found = {r["decision_id"] for r in log.query(subject=CANARY["applicant_id"])}
     assert found == {a["decision_id"] for a in answers}
 
+    keyring = Keyring.load_or_create(audit_dir / "keys" / "pseudonym_keyring.json")
+    links = [name.encode() for name in mapping_names(keyring, CANARY["applicant_id"])]
+    assert any(link in path.read_bytes() for link in links for path in (audit_dir / "keys").glob("subject_keys*"))
+
     assert cli("forget", CANARY["applicant_id"], "--actor", "dpo") == 0
     capsys.readouterr()
     assert cli("query", "--subject", CANARY["applicant_id"]) == 0
     assert capsys.readouterr().out == ""
     assert plaintext_leaks(audit_dir) == {}
+    # The link itself is gone from every byte of every file: the raw id's HMAC names nothing.
+    assert [str(p) for p in audit_dir.rglob("*") if p.is_file() and any(link in p.read_bytes() for link in links)] == []
     with AuditLog.open(audited) as log:
         records = [log.query(decision_id=a["decision_id"])[0] for a in answers]
         assert all(set(r["model_inputs"]) == {"nonce", "ct"} for r in records)  # exact inputs: ciphertext only
