@@ -163,8 +163,11 @@ class PostgresStore:
             "FROM audit_records WHERE seq = ANY(%s) AND event_type = 'decision' ORDER BY seq", (seqs,))
 
     def raw_rows(self) -> Iterator[tuple[int, bytes]]:
-        for seq, payload in self._read("SELECT seq, payload FROM audit_raw_rows ORDER BY seq"):
-            yield seq, bytes(payload)
+        with psycopg.connect(self.url) as conn, conn.cursor(name="audit_raw_rows") as cur:  # streamed
+            cur.itersize = 10_000
+            cur.execute("SELECT seq, payload FROM audit_raw_rows ORDER BY seq")
+            for seq, payload in cur:
+                yield seq, bytes(payload)
 
     def wipe_wal(self) -> None:
         pass  # PostgreSQL reuses dead tuples' space; VACUUM is the operator's

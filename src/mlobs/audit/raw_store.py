@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from itertools import islice
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from mlobs.audit.verify import Problem
 log = logging.getLogger(__name__)
 
 AUDIT_SERVICE = "mlobs.audit"
+_CHUNK = 10_000  # raw rows checked at a time: memory stays bounded whatever the store holds
 GRACE = timedelta(days=1)  # how long past its expiry verify tolerates a row (purges run hourly)
 
 
@@ -145,28 +147,33 @@ def _records(audit_log, seqs: list[int]) -> dict[int, dict]:
     return {row[0]: dict(zip(columns, row)) for row in audit_log.store.raw_records(seqs) if row[4]}
 
 
+def _row_problem(record: dict | None, stored, overdue: datetime, days: float) -> str | None:
+    if record is None:
+        return "raw row belongs to no decision that recorded one (inserted)"
+    if not isinstance(stored, (bytes, bytearray, memoryview)) or \
+            hashlib.sha256(bytes(stored)).hexdigest() != record["raw_sha256"]:
+        return "raw row does not match the hash in its record (swapped or altered)"
+    if parse_ts(record["ts"]) < overdue:
+        return f"raw row kept past its expiry (retention {days:g} days): not purged, or restored"
+    return None
+
+
 def _check(audit_log, marked: list[int]) -> Problem | None:
     now = audit_log._clock()
     kept = retention(audit_log)
     window = window_start(audit_log)
     overdue = now - kept - GRACE
     expected = _records(audit_log, marked)
-    rows = list(audit_log.store.raw_rows())
-    expected.update(_records(audit_log, [seq for seq, _ in rows if seq not in expected]))
-    problems = []
-    for seq, stored in rows:
-        record = expected.pop(seq, None)
-        if record is None:
-            problems.append(Problem(seq, None, "raw row belongs to no decision that recorded one (inserted)"))
-        elif not isinstance(stored, (bytes, bytearray, memoryview)) or \
-                hashlib.sha256(bytes(stored)).hexdigest() != record["raw_sha256"]:
-            problems.append(Problem(seq, record["decision_id"],
-                                    "raw row does not match the hash in its record (swapped or altered)"))
-        elif parse_ts(record["ts"]) < overdue:
-            problems.append(Problem(seq, record["decision_id"], f"raw row kept past its expiry (retention "
-                                    f"{audit_log.settings.raw_retention_days:g} days): not purged, or restored"))
-        if problems:
-            break  # rows come by seq: the first is the one to name
+    problems: list[Problem] = []
+    rows = audit_log.store.raw_rows()
+    while not problems and (chunk := list(islice(rows, _CHUNK))):  # rows come by seq: the first bad is named
+        expected.update(_records(audit_log, [seq for seq, _ in chunk if seq not in expected]))
+        for seq, stored in chunk:
+            record = expected.pop(seq, None)
+            what = _row_problem(record, stored, overdue, audit_log.settings.raw_retention_days)
+            if what is not None:
+                problems.append(Problem(seq, record and record["decision_id"], what))
+                break
     unmatched = [expected[seq] for seq in sorted(expected) if expected[seq]["ts"] >= window]
     # The decisions within their retention whose row was not found: fine if their subject was erased.
     erased = {p for r in audit_log.query_checked(event_type=EVENT_ERASURE)[0]
