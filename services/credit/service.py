@@ -25,10 +25,28 @@ def train(settings: Settings, progress: bool = True):
 
 
 def minimised(features: dict) -> dict:
-    """What the long-term log keeps in clear: the model's inputs, with age as a band."""
-    kept = {k: v for k, v in features.items() if k != "age"}
-    kept["age_band"] = f"{features['age'] // 10 * 10}s"
-    return kept
+    """What the long-term log keeps in clear: coarse bands and categories, nothing exact. The
+    exact inputs are recorded encrypted under the applicant's key (replay decrypts them)."""
+    return {
+        "age_band": f"{features['age'] // 10 * 10}s",
+        "income_band": _band(features["income"], 25_000),
+        "loan_amount_band": _band(features["loan_amount"], 10_000),
+        **{name: features[name] for name in credit_model.CATEGORICAL},
+    }
+
+
+def _band(value: float, width: int) -> str:
+    low = int(value // width * width)
+    return f"{low}-{low + width}"
+
+
+def decide(model, features: dict) -> tuple[float, str, dict, list[str]]:
+    """Default probability, outcome, recorded output and reason codes of one application: what
+    the service answers and what `mlobs audit replay` recomputes, by the same code."""
+    probability, codes = score_and_explain(model, features)
+    outcome = "approve" if probability < model.approve_below else "decline"
+    output = {"score": score(probability), "default_probability": round(probability, 6)}
+    return probability, outcome, output, codes if outcome == "decline" else []
 
 
 def score_and_explain(model, features: dict) -> tuple[float, list[str]]:
@@ -42,6 +60,7 @@ def score(probability: float) -> int:
 def create_app(settings: Settings, **instrument_options) -> FastAPI:
     directory, info = artifacts.require(settings.artifacts_dir, NAME)
     model = credit_model.load(directory)
+    artifact_sha256 = artifacts.content_hash(directory)  # each record names the exact artifact
 
     app = FastAPI(title="mlobs credit", version=info.version)
     telemetry = instrument(app, info, settings=settings, **instrument_options)
@@ -54,22 +73,19 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     async def predict(application: Application):
         start = time.perf_counter()
         features = application.features.model_dump()
-        probability, codes = await telemetry.predict(score_and_explain, model, features)
-        outcome = "approve" if probability < model.approve_below else "decline"
+        probability, outcome, output, reasons = await telemetry.predict(decide, model, features)
         telemetry.record_predictions([outcome], [max(probability, 1 - probability)])
         telemetry.ship({"probs": [1 - probability, probability],
                         "features": {k: features[k] for k in (*credit_model.DRIFT_NUMERIC, *credit_model.CATEGORICAL)}})
-        reasons = codes if outcome == "decline" else []
-        body = {"decision": outcome, "score": score(probability), "default_probability": round(probability, 6),
+        body = {"decision": outcome, **output,
                 "reasons": [{"code": c, "description": DESCRIPTIONS[c]} for c in reasons],
                 "model": info.name, "model_version": info.version}
         decision_id = new_decision_id()
         if decisions is not None:
             raw = application.model_dump(mode="json")
             await decisions.record(
-                subject=application.applicant_id, inputs=minimised(features),
-                personal={**raw["personal"], "age": features["age"]},
-                output={"score": body["score"], "default_probability": body["default_probability"]},
+                subject=application.applicant_id, inputs=minimised(features), personal=raw["personal"],
+                model_inputs=features, artifact_sha256=artifact_sha256, output=output,
                 outcome=outcome, reason_codes=reasons, raw=raw,
                 latency_ms=round((time.perf_counter() - start) * 1000, 3), decision_id=decision_id,
             )

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from mlobs import artifact_retention
 from mlobs.model_info import ModelInfo, model_version, sha256_file
 
 METADATA = "metadata.json"
@@ -26,6 +27,12 @@ def source_revision(*modules: ModuleType) -> str:
     for module in modules:
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:12]
+
+
+def content_hash(directory: Path) -> str:
+    """SHA-256 over an artifact's files (names and contents, metadata aside): what an audit record
+    names, so that replay can tell the exact artifact from any other with the same version."""
+    return _files_hash(Path(directory))
 
 
 def _files_hash(directory: Path) -> str:
@@ -53,7 +60,12 @@ class Staging:
             shutil.rmtree(self.path)  # the same inputs were trained before: same version, same files
         else:
             os.replace(self.path, target)
-        _write_atomic(self.root / LATEST, version + "\n")
+        latest = self.root / LATEST
+        previous = latest.read_text().strip() if latest.exists() else None
+        _write_atomic(latest, version + "\n")
+        if previous and previous != version:  # its decisions end now: kept for the retention period
+            artifact_retention.retire(self.root, previous)
+        artifact_retention.reinstate(self.root, version)
         return info
 
     def discard(self) -> None:

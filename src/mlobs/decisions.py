@@ -32,12 +32,16 @@ class DecisionLog:
 
     async def record(self, *, output, subject: str | None = None, inputs: dict | None = None,
                      personal: dict | None = None, outcome: str | None = None, reason_codes=(),
-                     raw=None, latency_ms: float | None = None, decision_id: str | None = None) -> Receipt:
+                     raw=None, latency_ms: float | None = None, decision_id: str | None = None,
+                     model_inputs: dict | None = None, artifact_sha256: str | None = None) -> Receipt:
+        """`inputs` stay in clear: coarse, minimised fields only. `personal` and `model_inputs` (the
+        exact inputs, what replay recomputes from) are encrypted under the subject's key."""
         decision = Decision(
             service=self.service, model=self.model.name, model_version=self.model.version, output=output,
             decision_id=decision_id or new_decision_id(),
             subject=subject, inputs=inputs or {}, personal=personal, outcome=outcome,
             reason_codes=list(reason_codes), latency_ms=latency_ms, trace_id=span_ids()[0], raw=raw,
+            model_inputs=model_inputs, artifact_sha256=artifact_sha256,
         )
         start = time.perf_counter()
         try:
@@ -64,6 +68,7 @@ def open_decision_log(settings: Settings, telemetry, model: ModelInfo, app=None)
     # One chain for every service of a deployment: the stores serialise writers across processes.
     service = getattr(telemetry, "service", model.name)
     audit = AuditLog.open(settings)
+    audit.start_purging()
     registry = getattr(telemetry, "registry", None)
     decisions = DecisionLog(audit, service, model, registry)
     if app is not None:

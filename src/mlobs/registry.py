@@ -17,6 +17,18 @@ SERVICES: dict[str, str] = {
     "drift-exporter": "mlobs.drift.exporter",
 }
 
+# Model name -> module providing replay(artifact_dir: Path, inputs: dict) -> {"output", "outcome",
+# "reason_codes"}: the decision that artifact makes on those exact inputs (`mlobs audit replay`).
+REPLAYERS: dict[str, str] = {
+    "credit": "mlobs_services.credit.replay",
+}
+
+
+def replayer(model: str) -> ModuleType | None:
+    """The replay module of a model, or None when decisions of that model cannot be replayed."""
+    module = REPLAYERS.get(model)
+    return importlib.import_module(module) if module is not None else None
+
 
 def service_names() -> list[str]:
     return sorted(SERVICES)

@@ -151,7 +151,7 @@ def test_forget_deletes_raw_payloads_whether_or_not_their_records_are_indexed(op
         log.store.lookup.catch_up()
     new = log.append(decision(2, subject="alice", raw={"body": "b"}))
     log.forget("alice", actor="dpo")
-    assert log.store.raw_get(old.decision_id) is None and log.store.raw_get(new.decision_id) is None
+    assert log.store.raw_get(old.seq) is None and log.store.raw_get(new.seq) is None
 
 
 def test_a_damaged_lookup_is_replaced_and_rebuilt_when_the_log_is_opened(open_log, tmp_path):

@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 
 import pytest
 
@@ -166,25 +165,21 @@ def test_a_group_finishing_after_its_callers_event_loop_closed_logs_no_error(fau
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
-def test_under_load_a_group_lingers_to_gather_the_records_that_follow(make_faulty):
-    log, store = make_faulty(group_wait_s=0.5)
+def test_records_arriving_during_a_commit_share_the_next_one(make_faulty):
+    log, store = make_faulty()
     store.release.clear()
-    log.submit(decision(0))
-    assert store.entered.wait(5)
-    together = [log.submit(decision(i)) for i in (1, 2, 3)]  # several callers at once: load
+    first = log.submit(decision(0))
+    assert store.entered.wait(5)  # the first commit is in flight
+    together = [log.submit(decision(i)) for i in range(1, 6)]
     store.release.set()
-    assert [p.result(5).seq for p in together] == [2, 3, 4]
-    commits = log.store.commits
-    first = log.submit(decision(4))
-    time.sleep(0.05)
-    second = log.submit(decision(5))
-    assert (first.result(5).seq, second.result(5).seq) == (5, 6)
-    assert log.store.commits == commits + 1
+    assert first.result(5).seq == 1
+    assert [p.result(5).seq for p in together] == [2, 3, 4, 5, 6]
+    assert log.store.commits == 2  # the group grew with the commit's latency, then went whole
 
 
-def test_only_several_records_arriving_fast_count_as_load(make_log):
-    writer = make_log(group_wait_s=0.015)._writer
-    assert not writer._under_load(1, 0.001)  # a lone caller never lingers
-    assert not writer._under_load(2, 1.0)  # two callers a second apart
-    assert writer._under_load(6, 0.016)
-    assert not make_log(group_wait_s=0)._writer._under_load(6, 0.016)
+def test_a_lone_caller_commits_alone_without_waiting_for_company(log):
+    for i in range(5):
+        log.append(decision(i))
+    assert log.store.commits == 5
+    assert log.stats()["batches"] == 5
+

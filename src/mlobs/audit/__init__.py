@@ -1,9 +1,12 @@
 """Regulatory audit log for model decisions (SR 11-7, GDPR).
 
-Append-only, hash-chained records with Ed25519-signed checkpoints; subject ids pseudonymised
-with HMAC-SHA256 (rotating keyring); personal inputs encrypted per subject (AES-GCM) so that
-`forget` destroys them while the chain still verifies; a 7-day raw store whose every read is
-recorded; a writer thread with group commit, so a decision is answered only once durable.
+Append-only, hash-chained records with Ed25519-signed checkpoints; each subject under a random
+pseudonym that only an erasable mapping (keyed by HMAC-SHA256 of the raw id) links back; personal
+fields and exact model inputs encrypted per subject (AES-GCM) so that `forget` unlinks and
+destroys them while the chain still verifies; a 7-day raw store bound to the chain (hash in the
+record, expiry from the record's time), purged on a schedule, every read recorded; decisions
+replayable with the artifact their record names; a writer thread with self-clocking group
+commit, so a decision is answered only once durable. See docs/audit-privacy.md.
 
     from mlobs.audit import AuditLog, AuditUnavailable, Decision
     from mlobs.settings import get_settings
@@ -14,6 +17,7 @@ recorded; a writer thread with group commit, so a decision is answered only once
             service="credit", model="gbm", model_version="3", output={"score": 0.81},
             outcome="deny", reason_codes=["debt_ratio"], subject=applicant_id,
             inputs={"income_band": "B"}, personal={"name": name}, raw=request_json,
+            model_inputs=features, artifact_sha256=artifacts.content_hash(model_dir),
             trace_id=trace_id, latency_ms=4.2))
     except AuditUnavailable:
         ...                                        # answer 503: never decide without a record

@@ -1,4 +1,4 @@
-"""`mlobs audit ...`: query, verify, export, forget, purge, raw, checkpoint, public-key."""
+"""`mlobs audit ...`: query, verify, export, forget, purge, raw, replay, checkpoint, public-key."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import orjson
 from mlobs.audit.errors import AuditError
 from mlobs.audit.record import HEADER_COLUMNS
 
-CSV_COLUMNS = [c for c in HEADER_COLUMNS] + ["hash", "inputs", "output", "reason_codes", "latency_ms", "personal", "details"]
+CSV_COLUMNS = [c for c in HEADER_COLUMNS] + ["hash", "inputs", "output", "reason_codes", "latency_ms", "personal",
+                                              "details", "model_inputs", "artifact_sha256", "raw_sha256"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +60,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     raw.add_argument("--actor", default=_whoami())
     raw.set_defaults(func=_raw)
 
+    replay = sub.add_parser("replay", help="re-run decisions with the exact artifact that made them; "
+                                           "exit 1 on any difference, 3 if one cannot be replayed")
+    replay.add_argument("decision_ids", nargs="*", metavar="DECISION_ID")
+    replay.add_argument("--sample", type=int, help="also replay N decisions drawn at random")
+    replay.add_argument("--model-version", help="draw the sample from this model version only")
+    replay.add_argument("--artifacts-dir", type=Path, help="default: MLOBS_ARTIFACTS_DIR")
+    replay.add_argument("--actor", default=_whoami())
+    replay.add_argument("--reason", default="decision replay", help="recorded with each read of the inputs")
+    replay.set_defaults(func=_replay)
+
+    prune = sub.add_parser("prune-artifacts", help="delete model artifacts retired longer ago than "
+                                                   "MLOBS_AUDIT__ARTIFACT_RETENTION_DAYS (default 25 months)")
+    prune.add_argument("--artifacts-dir", type=Path, help="default: MLOBS_ARTIFACTS_DIR")
+    prune.set_defaults(func=_prune_artifacts)
+
     checkpoint = sub.add_parser("checkpoint", help="sign the current head now")
     checkpoint.set_defaults(func=_checkpoint)
 
@@ -97,7 +113,7 @@ def _run(args: argparse.Namespace, action) -> int:
 
 def _query(args: argparse.Namespace) -> int:
     def action(log) -> int:
-        records = log.query(
+        records, problems = log.query_checked(
             subject=args.subject,
             decision_id=args.decision_id,
             trace_id=args.trace_id,
@@ -117,7 +133,9 @@ def _query(args: argparse.Namespace) -> int:
             writer.writeheader()
             for record in records:
                 writer.writerow({k: _cell(record.get(k)) for k in CSV_COLUMNS})
-        return 0
+        for problem in problems:
+            print(f"audit: unreadable, left out: {problem}", file=sys.stderr)
+        return 1 if problems else 0
 
     return _run(args, action)
 
@@ -148,6 +166,8 @@ def _export(args: argparse.Namespace) -> int:
     def action(log) -> int:
         report = export_bundle(log, args.outdir)
         print(f"exported {report.records} records to {args.outdir}: verification {'OK' if report.ok else 'FAILED'}")
+        for line in ([f"first bad: {report.problem}"] if report.problem else []) + report.notes:
+            print(f"audit: {line}", file=sys.stderr)
         return 0 if report.ok else 1
 
     return _run(args, action)
@@ -180,6 +200,42 @@ def _raw(args: argparse.Namespace) -> int:
         return 0
 
     return _run(args, action)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from mlobs.audit.replay import CANNOT, DIFFERENT, replay, sample_ids
+    from mlobs.settings import Settings
+
+    artifacts_dir = args.artifacts_dir or Settings().artifacts_dir
+
+    def action(log) -> int:
+        ids = list(args.decision_ids)
+        if args.sample:
+            ids += sample_ids(log, args.sample, args.model_version)
+        if not ids:
+            print("audit: nothing to replay (name decision ids or --sample N)", file=sys.stderr)
+            return 2
+        statuses = set()
+        for decision_id in ids:
+            result = replay(log, decision_id, artifacts_dir, actor=args.actor, reason=args.reason)
+            statuses.add(result.status)
+            print(result.text())
+        print(f"replayed {len(ids)} decisions: " + ", ".join(sorted(statuses)))
+        return 1 if DIFFERENT in statuses else 3 if CANNOT in statuses else 0
+
+    return _run(args, action)
+
+
+def _prune_artifacts(args: argparse.Namespace) -> int:
+    from mlobs.artifact_retention import prune
+    from mlobs.settings import Settings
+
+    settings = Settings()
+    gone = prune(args.artifacts_dir or settings.artifacts_dir, settings.audit.artifact_retention_days)
+    for path in gone:
+        print(f"deleted {path}")
+    print(f"deleted {len(gone)} artifacts retired over {settings.audit.artifact_retention_days:g} days ago")
+    return 0
 
 
 def _checkpoint(args: argparse.Namespace) -> int:

@@ -20,3 +20,8 @@ class AccessRefused(AuditError):
 
 class SubjectErased(AuditError):
     """The subject's key was destroyed: their personal data can no longer be read."""
+
+
+class RawRefused(AuditError):
+    """A raw payload that failed its integrity checks (missing, swapped, altered, bad tag): not
+    served, and the refused read is recorded."""

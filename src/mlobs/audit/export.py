@@ -9,7 +9,8 @@ import orjson
 
 from mlobs.audit.record import HEADER_COLUMNS, STORED_COLUMNS
 from mlobs.audit.signing import Checkpoint, load_public_key, read_checkpoint_file
-from mlobs.audit.verify import VerifyReport, verify_rows
+from mlobs.audit.strict import BadRow, decode_row
+from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 
 README = """Audit log export
 ================
@@ -32,10 +33,19 @@ def export_bundle(log, outdir: Path) -> VerifyReport:
     """Write the bundle for `log` (an AuditLog) into outdir and return the verification report."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    unreadable = []  # rows that are not well-formed records: reported, left out, and the export goes on
     with open(outdir / "records.jsonl", "wb") as handle:
         for row in log.store.iter_rows():
             seq, header, payload, hash_ = row
-            item = {"seq": seq, "header": header, "payload": bytes(payload).decode("utf-8"), "hash": hash_}
+            try:
+                decode_row(row)
+                item = {"seq": seq, "header": header, "payload": bytes(payload).decode("utf-8"), "hash": hash_}
+            except BadRow as bad:
+                unreadable.append(bad.problem)
+                continue
+            except UnicodeDecodeError:
+                unreadable.append(Problem(seq, None, "payload is not UTF-8"))
+                continue
             handle.write(orjson.dumps(item) + b"\n")
     checkpoints = log.store.checkpoints()
     with open(outdir / "checkpoints.jsonl", "wb") as handle:
@@ -43,6 +53,11 @@ def export_bundle(log, outdir: Path) -> VerifyReport:
             handle.write(orjson.dumps(cp.to_dict()) + b"\n")
     (outdir / "public_key.pem").write_bytes(log.public_key_pem())
     report = verify_bundle(outdir)
+    if unreadable:
+        report.ok = False
+        first = unreadable[0]
+        report.problem = report.problem if report.problem and (report.problem.seq or 0) < first.seq else first
+        report.notes += [f"left out of the export: {problem}" for problem in unreadable]
     (outdir / "verification.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     (outdir / "verification.txt").write_text(report.text() + "\n")
     (outdir / "README.txt").write_text(README.format(header=", ".join(HEADER_COLUMNS)))

@@ -2,37 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import orjson
+from cryptography.exceptions import InvalidTag
 
+from mlobs.audit import raw_store, subject_map
 from mlobs.audit.encryption import decrypt
-from mlobs.audit.errors import AccessRefused, AuditUnavailable, SubjectErased
+from mlobs.audit.errors import AccessRefused, AuditError, AuditUnavailable, SubjectErased
 from mlobs.audit.parallel_verify import verify_parallel
 from mlobs.audit.pseudonym import Keyring
 from mlobs.audit.record import (
     EVENT_ERASURE,
     EVENT_PERSONAL_ACCESS,
-    EVENT_RAW_ACCESS,
     Decision,
     Receipt,
     format_ts,
     now_ts,
     parse_ts,
-    row_to_dict,
     utc_now,
 )
 from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
 from mlobs.audit.store import AuditStore, Query, open_store
 from mlobs.audit.subject_keys import SubjectKeyStore
-from mlobs.audit.verify import VerifyReport, verify_rows
+from mlobs.audit.strict import decode_row, decode_rows, fold, mistyped_problem
+from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer
 
+_log = logging.getLogger(__name__)
 AUDIT_SERVICE = "mlobs.audit"
 PARALLEL_FROM = 200_000  # records; below this, starting processes costs more than it saves
 
@@ -72,6 +75,7 @@ class AuditLog:
         self.signer = signer
         self._keys = keys
         self._clock = clock
+        self._purger: raw_store.Purger | None = None
         self._writer = Writer(
             store,
             keys,
@@ -79,10 +83,8 @@ class AuditLog:
             queue_size=settings.queue_size,
             max_batch=settings.max_batch,
             checkpoint_every=settings.checkpoint_every,
-            raw_retention=timedelta(days=settings.raw_retention_days),
             clock=clock,
             checkpoint_mirror=settings.checkpoint_mirror,
-            group_wait_s=settings.group_wait_s,
         )
 
     @classmethod
@@ -116,10 +118,10 @@ class AuditLog:
             ts = now_ts()
         else:
             ts = format_ts(decision.time or self._clock())
-        key_id = pseudonym = None
+        key_id = lookup = None
         if decision.subject is not None:
-            key_id, pseudonym = self.keyring.pseudonym(decision.subject)
-        return self._writer.submit(Pending(decision, ts, key_id, pseudonym))
+            key_id, lookup = self.keyring.pseudonym(decision.subject)
+        return self._writer.submit(Pending(decision, ts, key_id, lookup=lookup))
 
     def append(self, decision: Decision, timeout: float | None = None) -> Receipt:
         """Block until the record is durable. Raises AuditUnavailable: answer 503, never without a record."""
@@ -147,69 +149,79 @@ class AuditLog:
     # -- erasure, raw store, personal data -----------------------------------------------------
 
     def forget(self, subject: str, *, actor: str, reason: str = "data subject erasure request") -> Receipt:
-        """Destroy the subject's encryption keys (under every pseudonym key id) and their raw payloads,
-        then record the erasure. Their records stay and the chain still verifies."""
-        pseudonyms = self.keyring.all_pseudonyms(subject)
-        key_id, pseudonym = self.keyring.pseudonym(subject)
+        """Unlink and erase a subject: destroy the mapping from their raw id to their pseudonyms
+        (under every keyring key), their encryption keys and their raw payloads, then record the
+        erasure under their (now unlinkable) pseudonym. Their records stay, the chain still verifies,
+        and the raw id no longer finds them. The writer resolves the pseudonyms in the erasure's
+        own batch, so a decision queued just before it is erased too."""
         record = Decision(
             service=AUDIT_SERVICE,
             model="",
             model_version="",
-            output={"erased_keys_for": len(pseudonyms)},
+            output={"erased_keys_for": 0},  # filled in by the writer
             event_type=EVENT_ERASURE,
-            details={"actor": actor, "reason": reason, "pseudonyms": pseudonyms},
+            details={"actor": actor, "reason": reason, "pseudonyms": []},
         )
-        item = Pending(record, format_ts(self._clock()), key_id, pseudonym, erase=tuple(pseudonyms))
+        item = Pending(record, format_ts(self._clock()), self.keyring.active,
+                       erase=tuple(subject_map.mapping_names(self.keyring, subject)))
         return self._wait(self._writer.submit(item))
 
     def read_raw(self, decision_id: str, *, reason: str, actor: str) -> Any | None:
-        """The raw request payload of a decision, if still retained. Needs a stated reason, and the
-        read is itself recorded (durably) before anything is returned."""
+        """The raw request payload of a decision, if still retained (None once expired or erased).
+        Needs a stated reason, and the read is itself recorded (durably) before anything is
+        returned. Raises RawRefused for a row that is missing, swapped, altered or does not
+        decrypt (the refusal is recorded too)."""
         _require_reason(reason, actor)
-        row = self.store.raw_get(decision_id)
-        value, found, pseudonym = None, False, None
-        if row is not None:
-            pseudonym, expires_at, encrypted, payload = row
-            if parse_ts(expires_at) > self._clock():
-                if encrypted:
-                    key = self._keys.get(pseudonym)
-                    if key is not None:
-                        value, found = decrypt(key, orjson.loads(bytes(payload)), decision_id.encode()), True
-                else:
-                    value, found = orjson.loads(bytes(payload)), True
-        self._record_access(EVENT_RAW_ACCESS, decision_id, pseudonym, actor, reason, found)
-        return value
+        return raw_store.read(self, decision_id, reason=reason, actor=actor)
 
     def personal(self, decision_id: str, *, reason: str, actor: str) -> dict | None:
         """Decrypt a decision's personal inputs for an investigation (recorded). Raises SubjectErased."""
+        return self.decrypted(decision_id, "personal", reason=reason, actor=actor)
+
+    def decrypted(self, decision_id: str, field: str, *, reason: str, actor: str) -> Any | None:
+        """Decrypt one subject-linked field of a decision ("personal", "model_inputs") for an
+        investigation or a replay; the read is recorded first. None if the decision or the field
+        is absent. Raises SubjectErased once the subject was forgotten, AuditError if it does not
+        decrypt (the record or the key store was altered)."""
         _require_reason(reason, actor)
         rows = self.store.query(Query(decision_id=decision_id, event_type="decision"))
         if not rows:
             return None
-        record = row_to_dict(rows[0])
+        record = decode_row(rows[0])
         self._record_access(EVENT_PERSONAL_ACCESS, decision_id, record["subject"], actor, reason, True)
-        box = record.get("personal")
-        if box is None:
-            return None
-        key = self._keys.get(record["subject"]) if record["subject"] else None
+        box = record.get(field)
+        if box is None or not record["subject"]:
+            return box  # absent, or a decision about no one, kept in clear
+        key = self._keys.get(record["subject"])
         if key is None:
-            raise SubjectErased(f"decision {decision_id}: the subject's key was destroyed; personal data unreadable")
-        return decrypt(key, box, decision_id.encode())
+            raise SubjectErased(f"decision {decision_id}: the subject's key was destroyed; {field} unreadable")
+        try:
+            return decrypt(key, box, decision_id.encode())
+        except (InvalidTag, KeyError, TypeError, ValueError):
+            raise AuditError(f"decision {decision_id}: {field} does not decrypt under the subject's key "
+                             "(record or key store altered)") from None
 
-    def _record_access(self, event: str, decision_id: str, pseudonym: str | None, actor: str, reason: str, found: bool) -> None:
+    def _record_access(self, event: str, decision_id: str, pseudonym: str | None, actor: str, reason: str, found: bool,
+                       why: str | None = None) -> None:
         record = Decision(
             service=AUDIT_SERVICE,
             model="",
             model_version="",
-            output={"found": found},
+            output={"found": found, "why": why} if why else {"found": found},
             event_type=event,
             details={"actor": actor, "reason": reason, "target_decision_id": decision_id},
         )
         self._wait(self._writer.submit(Pending(record, format_ts(self._clock()), None, pseudonym)))
 
     def purge(self) -> int:
-        """Delete raw payloads past their retention; returns how many went."""
-        return self.store.raw_purge(format_ts(self._clock()))
+        """Delete raw payloads past their retention (the record's time plus raw_retention_days),
+        recording the purge; returns how many went."""
+        return raw_store.purge(self)
+
+    def start_purging(self) -> None:
+        """Purge on a schedule (raw_purge_interval_s) until close: what a service does."""
+        if self._purger is None and self.settings.raw_purge_interval_s > 0:
+            self._purger = raw_store.Purger(self, self.settings.raw_purge_interval_s)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -227,9 +239,24 @@ class AuditLog:
         limit: int | None = None,
     ) -> list[dict]:
         """Records as dicts (personal inputs stay encrypted). `subject` is the raw id: it is
-        matched under every pseudonym key id, so records from before a key rotation are found."""
+        matched under every pseudonym key id, so records from before a key rotation are found.
+        A stored row that is not a well-formed record is left out (and logged by its seq);
+        `query_checked` returns such rows' problems too."""
+        records, problems = self.query_checked(subject=subject, decision_id=decision_id, trace_id=trace_id,
+                                               model_version=model_version, outcome=outcome, event_type=event_type,
+                                               since=since, until=until, limit=limit)
+        for problem in problems:
+            _log.warning("audit: unreadable row left out of a query: %s", problem)
+        return records
+
+    def query_checked(self, *, subject: str | None = None, decision_id: str | None = None,
+                      trace_id: str | None = None, model_version: str | None = None, outcome: str | None = None,
+                      event_type: str | None = None, since: datetime | str | None = None,
+                      until: datetime | str | None = None, limit: int | None = None,
+                      seqs: list[int] | None = None) -> tuple[list[dict], list[Problem]]:
+        """As query, and a Problem for each matching row that could not be read (never raises on one)."""
         q = Query(
-            subjects=self.keyring.all_pseudonyms(subject) if subject is not None else None,
+            subjects=subject_map.pseudonyms(self._keys, self.keyring, subject) if subject is not None else None,
             decision_id=decision_id,
             trace_id=trace_id,
             model_version=model_version,
@@ -238,8 +265,9 @@ class AuditLog:
             since=_ts(since),
             until=_ts(until),
             limit=limit,
+            seqs=seqs,
         )
-        return [row_to_dict(row) for row in self.store.query(q)]
+        return decode_rows(self.store.query(q))
 
     def verify(self, extra_checkpoints: Iterable[Checkpoint] | Path | None = None, workers: int | None = None) -> VerifyReport:
         """Recompute the chain and check every signed checkpoint, the store's and any kept elsewhere
@@ -253,9 +281,16 @@ class AuditLog:
             workers = min(os.cpu_count() or 1, 8) if head_seq >= PARALLEL_FROM else 1
         sqlite_path = getattr(self.store, "path", None)  # SQLite has a fast path, in this process too
         url = f"sqlite:///{sqlite_path}" if sqlite_path is not None else self.settings.store_url
-        if head_seq >= workers and (workers > 1 or sqlite_path is not None):
-            return verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
-        return verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
+        # The type and raw-store sweep runs in the database (without the GIL) while the chain is checked.
+        with ThreadPoolExecutor(1, thread_name_prefix="mlobs-audit-sweep") as pool:
+            swept = pool.submit(self.store.sweep, raw_store.window_start(self))
+            if head_seq >= workers and (workers > 1 or sqlite_path is not None):
+                report = verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
+            else:
+                report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
+            mistyped, marked = swept.result()
+        fold(report, mistyped_problem(mistyped))
+        return fold(report, raw_store.check(self, marked))
 
     def public_key_pem(self) -> bytes:
         return public_key_pem(self.signer.public)
@@ -266,6 +301,8 @@ class AuditLog:
 
     def close(self) -> None:
         """Flush what is queued, sign a final checkpoint, close the stores."""
+        if self._purger is not None:
+            self._purger.stop()
         self._writer.close()
         self.store.close()
         self._keys.close()

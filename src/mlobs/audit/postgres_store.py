@@ -35,15 +35,11 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     key_id TEXT NOT NULL,
     signature TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_raw (
-    decision_id TEXT PRIMARY KEY,
-    subject TEXT,
-    expires_at TEXT NOT NULL,
-    encrypted INTEGER NOT NULL,
+DROP TABLE IF EXISTS audit_raw;
+CREATE TABLE IF NOT EXISTS audit_raw_rows (
+    seq BIGINT PRIMARY KEY,
     payload BYTEA NOT NULL
 );
-CREATE INDEX IF NOT EXISTS audit_raw_expires ON audit_raw (expires_at);
-CREATE INDEX IF NOT EXISTS audit_raw_subject ON audit_raw (subject);
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
@@ -99,13 +95,14 @@ class PostgresStore:
                             for record in batch.records:
                                 copy.write_row(record)
                     if batch.raw_erase:
-                        cur.execute("DELETE FROM audit_raw WHERE subject = ANY(%s)", (batch.raw_erase,))
+                        cur.execute("DELETE FROM audit_raw_rows WHERE seq IN "
+                                    "(SELECT seq FROM audit_records WHERE subject = ANY(%s))", (batch.raw_erase,))
+                    if batch.raw_delete:
+                        cur.execute("DELETE FROM audit_raw_rows WHERE seq = ANY(%s)", (batch.raw_delete,))
                     if batch.raws:
                         cur.executemany(
-                            "INSERT INTO audit_raw (decision_id, subject, expires_at, encrypted, payload) "
-                            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (decision_id) DO UPDATE SET "
-                            "subject = EXCLUDED.subject, expires_at = EXCLUDED.expires_at, "
-                            "encrypted = EXCLUDED.encrypted, payload = EXCLUDED.payload",
+                            "INSERT INTO audit_raw_rows (seq, payload) VALUES (%s, %s) "
+                            "ON CONFLICT (seq) DO UPDATE SET payload = EXCLUDED.payload",
                             batch.raws,
                         )
                     if batch.checkpoint is not None:
@@ -145,15 +142,35 @@ class PostgresStore:
         rows = self._read("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints ORDER BY seq")
         return [Checkpoint(*row) for row in rows]
 
-    def raw_get(self, decision_id: str) -> tuple | None:
-        rows = self._read(
-            "SELECT subject, expires_at, encrypted, payload FROM audit_raw WHERE decision_id = %s", (decision_id,)
-        )
-        return tuple(rows[0]) if rows else None
+    def raw_get(self, seq: int) -> bytes | None:
+        rows = self._read("SELECT payload FROM audit_raw_rows WHERE seq = %s", (seq,))
+        return bytes(rows[0][0]) if rows else None
 
-    def raw_purge(self, now_ts: str) -> int:
-        with self._write_lock, self._conn.transaction():
-            return self._conn.execute("DELETE FROM audit_raw WHERE expires_at <= %s", (now_ts,)).rowcount
+    def raw_expired(self, before_ts: str) -> list[int]:
+        rows = self._read("SELECT r.seq FROM audit_raw_rows AS r JOIN audit_records AS a ON a.seq = r.seq "
+                          "WHERE a.ts < %s ORDER BY r.seq", (before_ts,))
+        return [row[0] for row in rows]
+
+    def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
+        # Column types are the table's own here (BYTEA cannot hold TEXT): only the raw marker.
+        rows = self._read("SELECT seq FROM audit_records WHERE ts >= %s AND "
+                          "position('\"raw_sha256\"'::bytea IN payload) > 0 ORDER BY seq", (since_ts,))
+        return None, [row[0] for row in rows]
+
+    def raw_records(self, seqs: list[int]) -> list[tuple]:
+        return self._read(
+            "SELECT seq, decision_id, ts, subject, convert_from(payload, 'UTF8')::jsonb ->> 'raw_sha256' "
+            "FROM audit_records WHERE seq = ANY(%s) AND event_type = 'decision' ORDER BY seq", (seqs,))
+
+    def raw_rows(self) -> Iterator[tuple[int, bytes]]:
+        with psycopg.connect(self.url) as conn, conn.cursor(name="audit_raw_rows") as cur:  # streamed
+            cur.itersize = 10_000
+            cur.execute("SELECT seq, payload FROM audit_raw_rows ORDER BY seq")
+            for seq, payload in cur:
+                yield seq, bytes(payload)
+
+    def wipe_wal(self) -> None:
+        pass  # PostgreSQL reuses dead tuples' space; VACUUM is the operator's
 
     def close(self) -> None:
         with self._write_lock:

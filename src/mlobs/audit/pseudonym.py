@@ -11,12 +11,14 @@ from pathlib import Path
 
 import orjson
 
+from mlobs.audit.files import private_dir
+
 
 def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
     """Write a secret file readable by its owner only, atomically. With exclusive, never replace
     an existing file (two processes creating a key at once: the first one wins); returns whether
     this call wrote it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:

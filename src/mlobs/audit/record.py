@@ -48,6 +48,7 @@ EVENT_DECISION = "decision"
 EVENT_ERASURE = "erasure"
 EVENT_RAW_ACCESS = "raw_access"
 EVENT_PERSONAL_ACCESS = "personal_access"
+EVENT_RAW_PURGE = "raw_purge"
 
 
 def new_decision_id() -> str:
@@ -95,6 +96,8 @@ class Decision:
     `inputs` must hold non-personal, minimised features only (stored in clear);
     `personal` holds personal inputs needed for investigations (encrypted per subject);
     `raw` is the raw request payload for the short-retention debugging store.
+    The record carries a random pseudonym for the subject; only the erasable mapping in the
+    subject key store links it to the raw id (see mlobs.audit.subject_map).
     """
 
     service: str
@@ -113,6 +116,11 @@ class Decision:
     time: datetime | None = None
     event_type: str = EVENT_DECISION
     details: dict[str, Any] | None = None  # event-specific, e.g. an erasure's reason
+    # The exact inputs the model saw: encrypted under the subject's key (they are the subject's),
+    # and what `mlobs audit replay` recomputes the decision from.
+    model_inputs: dict[str, Any] | None = None
+    # SHA-256 of the model artifact's files (mlobs.artifacts.content_hash): replay loads that exact artifact.
+    artifact_sha256: str | None = None
 
 
 class Receipt(NamedTuple):

@@ -21,13 +21,15 @@ class AuditSettings(BaseModel):
     checkpoint_mirror: Path | None = None
 
     raw_retention_days: float = Field(7.0, gt=0)
+    # Model artifacts are kept this long after they leave service, so that their decisions can be
+    # replayed (`mlobs audit prune-artifacts`): 25 months, as Reg B 1002.12(b) asks.
+    artifact_retention_days: float = Field(761.0, gt=0)
+    # A service purges raw payloads past their retention this often (0: only `mlobs audit purge`).
+    raw_purge_interval_s: float = Field(3600.0, ge=0)
     queue_size: int = Field(10_000, gt=0)
     max_batch: int = Field(1_000, gt=0)
     checkpoint_every: int = Field(10_000, gt=0)
     append_timeout_s: float = Field(10.0, gt=0)
-    # Under load (several records per group, arriving fast), how long after its first record a
-    # group may grow before it is committed; a lone caller never waits (0: never wait).
-    group_wait_s: float = Field(0.03, ge=0, le=0.1)
     busy_timeout_s: float = Field(10.0, gt=0)
     # New subject keys are appended (cheap), then move into the key store's table ordered by
     # pseudonym at least this many at a time (up to ten times as many when the store is large).

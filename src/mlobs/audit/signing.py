@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from mlobs.audit.files import private_file
 from mlobs.audit.pseudonym import write_private
 
 
@@ -72,7 +73,7 @@ class Signer:
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")
         signer = cls(private)
-        (keys_dir / "checkpoint_signing.pub.pem").write_bytes(public_key_pem(signer.public))
+        write_private(keys_dir / "checkpoint_signing.pub.pem", public_key_pem(signer.public))
         return signer
 
     def sign(self, seq: int, hash_: str, ts: str) -> Checkpoint:
@@ -102,9 +103,7 @@ def read_checkpoint_file(path: Path) -> list[Checkpoint]:
 
 
 def append_checkpoint_file(path: Path, checkpoint: Checkpoint) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as handle:
+    with open(private_file(Path(path)), "ab") as handle:
         handle.write(orjson.dumps(checkpoint.to_dict()) + b"\n")
         handle.flush()
         os.fsync(handle.fileno())

@@ -8,15 +8,17 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
+from mlobs.audit.files import private_sqlite
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
 from mlobs.audit.sqlite_lookup import MOST_BEHIND, Lookup, attach, candidates, lookup_path
 from mlobs.audit.sqlite_lookup import header_field as field
-from mlobs.audit.sqlite_rows import insert_rows
+from mlobs.audit.sqlite_rows import chunks, insert_rows
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
 
 log = logging.getLogger(__name__)
 
+SWEEP_MARGIN = 10_000  # records: how far seq order may trail time order (a queue's worth)
 LOOKUP_DELAY_S = 1.0  # how long the subject and trace lookups may trail a commit, unless MOST_BEHIND wait
 
 
@@ -40,17 +42,18 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     key_id TEXT NOT NULL,
     signature TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_raw (
-    decision_id TEXT PRIMARY KEY,
-    subject TEXT,
-    expires_at TEXT NOT NULL,
-    encrypted INTEGER NOT NULL,
+-- Raw payloads by their decision's seq. Everything else about one (its hash, its subject, its
+-- expiry: the record's time plus the retention) is in the chained record, so nothing here can
+-- be edited to keep a payload longer or to swap one (raw_store). The earlier layout kept an
+-- editable expiry and no hash: its short-lived rows are dropped.
+DROP TABLE IF EXISTS audit_raw;
+CREATE TABLE IF NOT EXISTS audit_raw_rows (
+    seq INTEGER PRIMARY KEY,
     payload BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS audit_raw_expires ON audit_raw (expires_at);
 """
-# No index on audit_raw.subject: an erasure finds the subject's raw rows through the records'
-# subject lookup instead. Random-key indexes cost a page per record in every commit.
+# No index by subject: an erasure finds the subject's raw rows through the records' subject
+# lookup instead. Random-key indexes cost a page per record in every commit.
 
 APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints")
 
@@ -75,7 +78,8 @@ class SqliteStore:
         lookup_most_behind: int = MOST_BEHIND,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(self.path)
+        private_sqlite(lookup_path(self.path))
         self._timeout = busy_timeout_s
         # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
         # lock the lookup too, and the lookup's catching up would hold up commits.
@@ -98,6 +102,7 @@ class SqliteStore:
             log.warning("audit: lookup index %s is damaged (%s); rebuilding it", lookup_path(self.path), exc)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{lookup_path(self.path)}{suffix}").unlink(missing_ok=True)
+            private_sqlite(lookup_path(self.path))
             return Lookup(self._connect_with_lookup, delay_s, most_behind)
 
     def _connect_with_lookup(self) -> sqlite3.Connection:
@@ -134,13 +139,14 @@ class SqliteStore:
                 batch = build(seq, hash_)
                 if batch.records:
                     insert_rows(conn, f"INSERT INTO audit_records ({INSERT_COLUMNS}) VALUES", batch.records)
+                gone = list(batch.raw_delete)
                 if batch.raw_erase:
                     # Read while this connection holds the write lock: every record committed so far.
-                    gone = self._decision_ids(batch.raw_erase)
-                    conn.executemany("DELETE FROM audit_raw WHERE decision_id = ?", [(d,) for d in gone])
+                    gone += self._seqs(batch.raw_erase)
+                if gone:
+                    conn.executemany("DELETE FROM audit_raw_rows WHERE seq = ?", [(s,) for s in gone])
                 if batch.raws:
-                    sql = "INSERT OR REPLACE INTO audit_raw (decision_id, subject, expires_at, encrypted, payload) VALUES"
-                    insert_rows(conn, sql, batch.raws)
+                    insert_rows(conn, "INSERT OR REPLACE INTO audit_raw_rows (seq, payload) VALUES", batch.raws)
                 if batch.checkpoint is not None:
                     c = batch.checkpoint
                     conn.execute(
@@ -156,8 +162,8 @@ class SqliteStore:
         self.lookup.written(len(batch.records))
         return batch
 
-    def _decision_ids(self, subjects: list[str]) -> list[str]:
-        sql, params = self.query_sql(Query(subjects=subjects), field("decision_id"))
+    def _seqs(self, subjects: list[str]) -> list[int]:
+        sql, params = self.query_sql(Query(subjects=subjects), "seq")
         return [row[0] for row in self._reader().execute(sql, params)]
 
     @staticmethod
@@ -194,16 +200,54 @@ class SqliteStore:
         rows = self._reader().execute("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints ORDER BY seq")
         return [Checkpoint(*row) for row in rows]
 
-    def raw_get(self, decision_id: str) -> tuple | None:
-        return self._reader().execute(
-            "SELECT subject, expires_at, encrypted, payload FROM audit_raw WHERE decision_id = ?", (decision_id,)
-        ).fetchone()
+    def raw_get(self, seq: int) -> bytes | None:
+        row = self._reader().execute("SELECT payload FROM audit_raw_rows WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row is not None else None
 
-    def raw_purge(self, now_ts: str) -> int:
+    def raw_expired(self, before_ts: str) -> list[int]:
+        sql = ("SELECT r.seq FROM audit_raw_rows AS r JOIN audit_records AS a ON a.seq = r.seq "
+               "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq")
+        return [row[0] for row in self._reader().execute(sql, (before_ts,))]
+
+    def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
+        conn = self._reader()
+        # Where the window starts, by the ts index. A record's time is taken before it queues, so
+        # seq order may trail time order by up to a queue's worth of records.
+        row = conn.execute(f"SELECT seq FROM audit_records WHERE {field('ts')} >= ? ORDER BY {field('ts')} LIMIT 1",
+                           (since_ts,)).fetchone()
+        first = max(1, row[0] - SWEEP_MARGIN) if row is not None else None
+        typed = "typeof(header) = 'text' AND typeof(payload) = 'blob' AND typeof(hash) = 'text'"
+        # One scan for both: the type check over every record, the raw marker over the window.
+        raw = "(seq >= ? AND instr(payload, CAST('\"raw_sha256\"' AS BLOB)) > 0)" if first is not None else "0"
+        rows = conn.execute(f"SELECT seq, {typed} FROM audit_records WHERE NOT ({typed}) OR {raw} ORDER BY seq",
+                            (first,) if first is not None else ()).fetchall()
+        bad = next((seq for seq, ok in rows if not ok), None)
+        mistyped = None
+        if bad is not None:
+            mistyped = conn.execute("SELECT seq, typeof(header), typeof(payload), typeof(hash) FROM audit_records "
+                                    "WHERE seq = ?", (bad,)).fetchone()
+        return mistyped, [seq for seq, _ in rows if first is not None and seq >= first]
+
+    def raw_records(self, seqs: list[int]) -> list[tuple]:
+        out = []
+        payload = "CAST(payload AS TEXT)"
+        for chunk in chunks(self._reader(), seqs, 1):
+            out += self._reader().execute(
+                f"SELECT seq, {field('decision_id')}, {field('ts')}, {field('subject')}, "
+                f"CASE WHEN json_valid({payload}) THEN json_extract({payload}, '$.raw_sha256') END "
+                f"FROM audit_records WHERE seq IN ({', '.join('?' * len(chunk))}) AND {field('event_type')} = 'decision'",
+                chunk).fetchall()
+        return sorted(out)
+
+    def raw_rows(self) -> Iterator[tuple[int, bytes]]:
+        cur = self._reader().execute("SELECT seq, payload FROM audit_raw_rows ORDER BY seq")
+        while rows := cur.fetchmany(10_000):
+            yield from rows
+
+    def wipe_wal(self) -> None:
+        """Copy the WAL into the database and empty it: deleted payloads leave no copy in the WAL."""
         with self._write_lock:
-            cur = self._conn.execute("DELETE FROM audit_raw WHERE expires_at <= ?", (now_ts,))
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            return cur.rowcount
 
     def close(self) -> None:
         self.lookup.close()

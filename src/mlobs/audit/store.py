@@ -14,8 +14,9 @@ class Batch:
     """Everything one group commit writes, in one transaction."""
 
     records: list[tuple] = field(default_factory=list)  # (seq, header text, payload, hash)
-    raws: list[tuple] = field(default_factory=list)  # (decision_id, subject, expires_at, encrypted, payload)
+    raws: list[tuple] = field(default_factory=list)  # (seq of the decision's record, stored payload bytes)
     raw_erase: list[str] = field(default_factory=list)  # pseudonyms whose raw payloads go now
+    raw_delete: list[int] = field(default_factory=list)  # seqs whose raw payloads go now (a purge)
     checkpoint: Checkpoint | None = None
 
 
@@ -32,6 +33,7 @@ class Query:
     since: str | None = None  # formatted ts, inclusive
     until: str | None = None  # formatted ts, exclusive
     limit: int | None = None
+    seqs: list[int] | None = None
 
     def where(self, mark: str, column=str) -> tuple[str, list]:
         """WHERE text and parameters; column(name) gives the SQL for a query field."""
@@ -46,6 +48,9 @@ class Query:
             if value is not None:
                 clauses.append(f"{column(name)} = {mark}")
                 params.append(value)
+        if self.seqs is not None:
+            clauses.append(f"seq IN ({', '.join([mark] * len(self.seqs))})" if self.seqs else "1 = 0")
+            params += self.seqs
         if self.since is not None:
             clauses.append(f"{column('ts')} >= {mark}")
             params.append(self.since)
@@ -69,9 +74,22 @@ class AuditStore(Protocol):
 
     def checkpoints(self) -> list[Checkpoint]: ...
 
-    def raw_get(self, decision_id: str) -> tuple | None: ...
+    def raw_get(self, seq: int) -> bytes | None:
+        """The stored raw payload of the decision recorded at seq."""
 
-    def raw_purge(self, now_ts: str) -> int: ...
+    def raw_expired(self, before_ts: str) -> list[int]:
+        """Seqs of raw payloads whose decision was recorded before before_ts."""
+
+    def raw_rows(self) -> Iterator[tuple[int, bytes]]:
+        """Every raw payload (seq, bytes), by seq."""
+
+    def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
+        """One pass over the records for verify: the first record whose columns are not of their
+        canonical types, as (seq, header type, payload type, hash type), or None; and the seqs
+        of records from about since_ts on whose payload names a raw payload."""
+
+    def raw_records(self, seqs: list[int]) -> list[tuple]:
+        """(seq, decision_id, ts, subject, raw_sha256) of those of `seqs` that are decisions."""
 
     def close(self) -> None: ...
 

@@ -11,6 +11,7 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mlobs.audit.background import start_thread
+from mlobs.audit.files import private_sqlite
 from mlobs.audit.sqlite_rows import chunks, insert_rows
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,8 @@ def appended_path(path: Path) -> Path:
 
 
 def _connect(path: Path, schema: tuple[str, ...], timeout: float) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite(path)
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    path.chmod(0o600)
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON"):
         conn.execute(f"PRAGMA {pragma}")
     for statement in schema:
@@ -45,7 +45,9 @@ def _connect(path: Path, schema: tuple[str, ...], timeout: float) -> sqlite3.Con
 
 
 class SubjectKeyStore:
-    """pseudonym -> 256-bit key, in two SQLite files kept apart from the audit log.
+    """pseudonym -> 256-bit key, in two SQLite files kept apart from the audit log. The same rows
+    hold each subject's erasable mapping ("map:" + HMAC of the raw id -> 32 random bytes, the
+    pseudonym's bytes: see subject_map), so a mapping is made, kept and destroyed as a key is.
 
     A new key is appended to `new_subject_keys` (its own file) in the order keys are made,
     which writes the same few pages however many keys exist; every process holds that table in
@@ -347,6 +349,14 @@ class KeyBatch:
         key = AESGCM.generate_key(bit_length=256)
         self.new[pseudonym] = key
         return key
+
+    def peek(self, pseudonym: str) -> bytes | None:
+        """The key this batch would use, without making one."""
+        if pseudonym in self.new:
+            return self.new[pseudonym]
+        if pseudonym in self.destroyed:
+            return None
+        return self._store.get(pseudonym, refresh=False)
 
     def destroy(self, pseudonym: str) -> None:
         self.new.pop(pseudonym, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import queue
@@ -10,7 +11,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -22,7 +23,8 @@ from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
 from mlobs.audit.signing import Signer, append_checkpoint_file
 from mlobs.audit.store import AuditStore, Batch
-from mlobs.audit.subject_keys import SubjectKeyStore
+from mlobs.audit.subject_keys import KeyBatch, SubjectKeyStore
+from mlobs.audit.subject_map import mapping_name, pseudonym_of
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ class _Prepared(NamedTuple):
     item: Pending
     index: int
     payload: bytes
-    raw: tuple | None
+    raw: bytes | None  # the raw payload as stored
 
 
 class _Outcome:
@@ -57,12 +59,11 @@ class _Outcome:
 class _Group:
     """Records that will share one commit."""
 
-    __slots__ = ("items", "outcome", "born")
+    __slots__ = ("items", "outcome")
 
     def __init__(self) -> None:
         self.items: list[Pending] = []
         self.outcome = _Outcome()
-        self.born = time.monotonic()
 
 
 def _settle_from_thread(loop: asyncio.AbstractEventLoop, shared: asyncio.Future, done: Future) -> None:
@@ -84,7 +85,8 @@ class Pending:
     the collector's full passes come sooner. It does not point back at its group: no cycle, so
     reference counting frees it once its group is committed and its caller lets go."""
 
-    __slots__ = ("decision", "ts", "subject_key_id", "pseudonym", "erase", "checkpoint", "_outcome", "_index")
+    __slots__ = ("decision", "ts", "subject_key_id", "pseudonym", "lookup", "erase", "purge", "checkpoint",
+                 "_outcome", "_index")
 
     def __init__(
         self,
@@ -92,13 +94,17 @@ class Pending:
         ts: str,
         subject_key_id: str | None = None,
         pseudonym: str | None = None,
-        erase: tuple[str, ...] = (),  # pseudonyms whose keys this record destroys
+        erase: tuple[str, ...] = (),  # mapping rows (subject_map) this record erases, with what they link
         checkpoint: bool = False,
+        lookup: str | None = None,  # the keyring HMAC of the raw subject id: the writer maps it to a pseudonym
+        purge: tuple[int, ...] = (),  # seqs whose raw payloads this record deletes (past their retention)
     ) -> None:
+        self.purge = purge
         self.decision = decision
         self.ts = ts
         self.subject_key_id = subject_key_id
         self.pseudonym = pseudonym
+        self.lookup = lookup
         self.erase = erase
         self.checkpoint = checkpoint
         self._outcome: _Outcome | None = None  # set when the writer queues it
@@ -154,19 +160,15 @@ class Writer:
         queue_size: int,
         max_batch: int,
         checkpoint_every: int,
-        raw_retention: timedelta,
         clock: Callable[[], datetime],
         checkpoint_mirror: Path | None = None,
-        group_wait_s: float = 0.0,
     ) -> None:
         self._store = store
-        self._group_wait = group_wait_s
         self._keys = keys
         self._signer = signer
         self._queue_size = queue_size
         self._max_batch = max_batch
         self._every = checkpoint_every
-        self._retention = raw_retention
         self._clock = clock
         self._mirror = checkpoint_mirror
         self._lock = threading.Lock()
@@ -218,17 +220,17 @@ class Writer:
         self._committer.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
-        loaded, last_pop = False, time.monotonic()
         while True:
             self._wake.wait()
-            # A group that is not full keeps growing until the committer is free: preparing it
-            # early would only make it commit alone, paying a whole commit for a few records.
+            # Self-clocking group commit: a group that is not full keeps growing until the
+            # committer is free, then goes whole. Under load the group holds what arrived during
+            # the previous commit, so it grows with the commit's latency; a lone caller finds the
+            # committer idle and goes at once. No fixed wait: nothing caps throughput at
+            # callers / wait.
             with self._lock:
                 head = self._groups[0] if self._groups else None
             if head is None or len(head.items) < self._max_batch:
                 self._idle.wait()
-                if loaded and head is not None:
-                    self._linger(head)
             with self._lock:
                 group = self._groups.popleft() if self._groups else None
                 if not self._groups:
@@ -237,26 +239,9 @@ class Writer:
             if closing:
                 break
             if group is not None:
-                now = time.monotonic()
-                loaded = self._under_load(len(group.items), now - last_pop)
-                last_pop = now
                 self._idle.clear()
                 self._prepared.put((group, self._stage(group.items)))
         self._prepared.put(None)
-
-    def _under_load(self, records: int, seconds: float) -> bool:
-        """Whether the next group should linger: several callers at once, arriving fast enough
-        that group_wait_s gathers at least two more records. A lone caller never lingers."""
-        return self._group_wait > 0 and records > 1 and records * self._group_wait >= 2 * seconds
-
-    def _linger(self, head: _Group) -> None:
-        """Under load, let the next group grow until group_wait_s after its first record, unless it
-        is already full: a commit costs far more than a record, and the request path hands records
-        over one at a time. (PostgreSQL's commit_delay with commit_siblings.) Only this thread
-        removes groups, so `head` stays the next group while it waits."""
-        remaining = head.born + self._group_wait - time.monotonic()
-        if remaining > 0 and len(head.items) < self._max_batch:
-            time.sleep(remaining)
 
     def _commit_loop(self) -> None:
         while (job := self._prepared.get()) is not None:
@@ -331,45 +316,69 @@ class Writer:
     def _prepare(self, items: list[Pending], outcomes: list) -> list[_Prepared]:
         """Keys first (durable before any record that depends on them), then encryption, outside the DB lock."""
         batch = self._keys.begin()
-        batch.prefetch({i.pseudonym for i in items if i.pseudonym and i.decision is not None})
+        maps = {mapping_name(i.lookup) for i in items if i.lookup is not None}
+        batch.prefetch(maps)
+        batch.prefetch({pseudonym_of(m) for name in maps if (m := batch.peek(name)) is not None})
         keyed: list[bytes | None] = []
-        for item in items:
+        mapped: dict[int, bytes] = {}  # item index -> the mapping it used
+        # In order: a key destroyed mid-batch is never written, a later record gets a fresh one.
+        for index, item in enumerate(items):
             d = item.decision
-            for pseudonym in item.erase:
-                batch.destroy(pseudonym)
-            needs_key = d is not None and item.pseudonym and (d.personal is not None or d.raw is not None)
+            if item.erase:
+                _erase(batch, item)
+            if item.lookup is not None and d is not None:
+                mapped[index] = batch.key_for(mapping_name(item.lookup))
+                item.pseudonym = pseudonym_of(mapped[index])
+            needs_key = d is not None and item.pseudonym and (
+                d.personal is not None or d.raw is not None or d.model_inputs is not None)
             keyed.append(batch.key_for(item.pseudonym) if needs_key else None)
         replaced = batch.commit()
+        for index, mapping in mapped.items():
+            if replaced.get(mapping, mapping) != mapping:  # another process mapped this new subject first
+                outcomes[index] = AuditUnavailable("another process recorded this subject's first decision at "
+                                                   "the same moment; retry")
 
         prepared = []
-        expires = format_ts(self._clock() + self._retention)
-        nonces = os.urandom(24 * len(items))  # one system call per batch, not two per record
+        nonces = os.urandom(36 * len(items))  # one system call per batch, not three per record
         for index, (item, key) in enumerate(zip(items, keyed)):
             d = item.decision
             if d is None:
                 prepared.append(_Prepared(item, index, b"", None))
+                continue
+            if outcomes[index] is not None:
                 continue
             cipher = None
             if key is not None:
                 key = replaced.get(key, key)
                 cipher = self._keys.cipher(key)
             aad = d.decision_id.encode()
-            nonce_a, nonce_b = nonces[24 * index : 24 * index + 12], nonces[24 * index + 12 : 24 * index + 24]
+            nonce_a, nonce_b, nonce_c = (nonces[36 * index + 12 * k : 36 * index + 12 * (k + 1)] for k in range(3))
             try:
+                raw = None
+                if d.raw is not None:
+                    if cipher is not None:
+                        raw = orjson.dumps(encrypt(cipher, d.raw, aad, nonce_b))
+                    else:
+                        raw = orjson.dumps(d.raw, option=orjson.OPT_SERIALIZE_NUMPY)
                 body = {"inputs": d.inputs, "output": d.output, "reason_codes": list(d.reason_codes)}
+                if raw is not None:
+                    # The raw payload's hash is chained with its decision: a raw row swapped,
+                    # altered or restored after deletion no longer matches (raw_store).
+                    body["raw_sha256"] = hashlib.sha256(raw).hexdigest()
                 if d.latency_ms is not None:
                     body["latency_ms"] = d.latency_ms
                 if d.personal is not None:
                     body["personal"] = encrypt(cipher, d.personal, aad, nonce_a) if cipher else None
                 if d.details is not None:
                     body["details"] = d.details
+                if d.model_inputs is not None:
+                    # Exact inputs are the subject's: encrypted under their key (in clear only
+                    # for a decision about no one), and what replay recomputes the decision from.
+                    body["model_inputs"] = encrypt(cipher, d.model_inputs, aad, nonce_c) if cipher else (
+                        None if item.pseudonym else d.model_inputs)
+                if d.artifact_sha256 is not None:
+                    body["artifact_sha256"] = d.artifact_sha256
                 payload = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-                raw = None
-                if d.raw is not None:
-                    if cipher is not None:
-                        raw = (d.decision_id, item.pseudonym, expires, 1, orjson.dumps(encrypt(cipher, d.raw, aad, nonce_b)))
-                    else:
-                        raw = (d.decision_id, None, expires, 0, orjson.dumps(d.raw, option=orjson.OPT_SERIALIZE_NUMPY))
             except TypeError as exc:
                 outcomes[index] = TypeError(f"audit record {d.decision_id} is not JSON-serialisable: {exc}")
                 continue
@@ -379,6 +388,7 @@ class Writer:
     def _build(self, prepared: list[_Prepared], seq: int, prev: str, force_checkpoint: bool) -> Batch:
         batch = Batch()
         start = seq
+        owners: dict[int, str | None] = {}  # raw payloads of this batch: seq -> pseudonym
         for p in prepared:
             item, d = p.item, p.item.decision
             if d is None:
@@ -403,12 +413,31 @@ class Writer:
             prev = record_hash(text, p.payload)
             batch.records.append((seq, text, p.payload, prev))
             if p.raw is not None:
-                batch.raws.append(p.raw)
+                batch.raws.append((seq, p.raw))
+                owners[seq] = item.pseudonym
             if item.erase:
                 # Raw payloads queued before the erasure in this batch go too; later ones stay.
                 erased = set(item.erase)
-                batch.raws = [r for r in batch.raws if r[1] not in erased]
+                batch.raws = [r for r in batch.raws if owners[r[0]] not in erased]
                 batch.raw_erase.extend(item.erase)
+            if item.purge:
+                batch.raw_delete.extend(item.purge)
         if seq and (force_checkpoint or seq // self._every > start // self._every):
             batch.checkpoint = self._signer.sign(seq, prev, format_ts(self._clock()))
         return batch
+
+
+def _erase(batch: KeyBatch, item: Pending) -> None:
+    """An erasure's mappings and what they link, destroyed in its batch; the record names the
+    pseudonyms it erased (its subject the first of them), never the raw id."""
+    erased = []
+    for name in item.erase:
+        mapped = batch.peek(name)
+        if mapped is not None:
+            erased.append(pseudonym_of(mapped))
+            batch.destroy(pseudonym_of(mapped))
+        batch.destroy(name)
+    item.erase = tuple(erased)
+    item.pseudonym = erased[0] if erased else None
+    item.decision.details["pseudonyms"] = erased
+    item.decision.output = {"erased_keys_for": len(erased)}

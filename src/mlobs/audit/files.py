@@ -1,0 +1,63 @@
+"""Private files for the audit log: databases, keys and mirrors readable by their owner only.
+
+SQLite creates a database with the process's umask (usually 0644) and gives its -wal and -shm
+files the database's own mode, so the database file is made 0600 before SQLite first opens it.
+Directories the log creates are 0700. An existing file we own is narrowed to 0600; an existing
+directory is left as its owner set it (it may be shared on purpose), unless we created it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and any missing parents as 0700 directories (exact, whatever the umask)."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # another process made it first: theirs is just as private
+            continue
+        os.chmod(directory, DIR_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make `path` exist as a 0600 file (created empty if missing) in a private directory."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    os.close(fd)
+    _narrow(path)
+    return path
+
+
+def private_sqlite(path: Path) -> Path:
+    """A SQLite database path whose file (and any journal beside it) is 0600, before SQLite opens it."""
+    private_file(path)
+    for suffix in SQLITE_SIBLINGS:
+        sibling = Path(f"{path}{suffix}")
+        if sibling.exists():
+            _narrow(sibling)
+    return Path(path)
+
+
+def _narrow(path: Path) -> None:
+    try:
+        if path.stat().st_mode & 0o777 != FILE_MODE:
+            os.chmod(path, FILE_MODE)
+    except PermissionError:  # not ours: its owner decides
+        pass

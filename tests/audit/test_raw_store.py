@@ -1,0 +1,165 @@
+"""The raw store as an insider attacks it: rows swapped, deleted, kept past their expiry."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from audit import attacker
+from audit.factories import decision
+from mlobs.audit import AuditLog
+from mlobs.audit.errors import RawRefused
+
+
+@pytest.fixture
+def three(log):
+    """Three decisions with raw payloads, two subjects."""
+    receipts = [log.append(decision(i, subject="alice" if i < 2 else "bob", raw={"body": f"r{i}"})) for i in range(3)]
+    return log, receipts
+
+
+def _accesses(log) -> list[dict]:
+    return [r["output"] for r in log.query(event_type="raw_access")]
+
+
+def test_a_raw_row_has_nothing_an_attacker_could_edit_to_keep_it_longer(three, backend, audit_settings):
+    if backend != "sqlite":
+        pytest.skip("the column list is read from SQLite")
+    conn = sqlite3.connect(audit_settings.store_url.removeprefix("sqlite:///"))
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(audit_raw_rows)")]
+    conn.close()
+    assert columns == ["seq", "payload"]  # its hash, subject and expiry live in the chained record
+
+
+def test_swapped_raw_rows_are_refused_recorded_and_named_by_verify(three, store_url):
+    log, receipts = three
+    first, second = log.store.raw_get(1), log.store.raw_get(2)
+    attacker.run(store_url, [("UPDATE audit_raw_rows SET payload = ? WHERE seq = 1", (second,)),
+                             ("UPDATE audit_raw_rows SET payload = ? WHERE seq = 2", (first,))])
+    with pytest.raises(RawRefused, match="does not match the hash in its record"):
+        log.read_raw(receipts[0].decision_id, reason="ticket 4", actor="dev")
+    assert _accesses(log) == [{"found": False, "why": "does not match the hash in its record (swapped or altered)"}]
+    report = log.verify()
+    assert not report.ok and report.problem.seq == 1 and "swapped" in report.problem.what
+
+
+def test_a_deleted_raw_row_is_refused_recorded_and_named_by_verify(three, store_url):
+    log, receipts = three
+    attacker.run(store_url, [("DELETE FROM audit_raw_rows WHERE seq = 2", ())])
+    with pytest.raises(RawRefused, match="missing"):
+        log.read_raw(receipts[1].decision_id, reason="ticket 5", actor="dev")
+    assert _accesses(log)[0]["found"] is False
+    report = log.verify()
+    assert not report.ok and report.problem.seq == 2 and "missing" in report.problem.what
+
+
+def test_an_inserted_raw_row_is_named_by_verify(three, store_url):
+    log, _ = three
+    attacker.run(store_url, [("INSERT INTO audit_raw_rows (seq, payload) VALUES (?, ?)", (4, b'{"body":"planted"}'))])
+    assert log.append(decision(9, subject="carol")).seq == 4  # a decision without a raw payload
+    report = log.verify()
+    assert not report.ok and report.problem.seq == 4 and "inserted" in report.problem.what
+
+
+def test_a_row_kept_past_its_expiry_is_not_served_and_verify_names_it(three, store_url, clock):
+    log, receipts = three
+    kept = log.store.raw_get(1)
+    clock.advance(days=7, seconds=1)
+    assert log.purge() == 3
+    attacker.run(store_url, [("INSERT INTO audit_raw_rows (seq, payload) VALUES (?, ?)", (1, kept))])  # restored
+    assert log.read_raw(receipts[0].decision_id, reason="r", actor="a") is None
+    assert _accesses(log)[-1] == {"found": False, "why": "expired"}
+    assert log.verify().ok  # within a day of its expiry: a purge may still be on its way
+    clock.advance(days=1, seconds=1)
+    report = log.verify()
+    assert not report.ok and report.problem.seq == 1 and "kept past its expiry" in report.problem.what
+
+
+def test_a_purge_is_recorded_and_leaves_a_log_that_verifies(three, clock):
+    log, receipts = three
+    clock.advance(days=3)
+    late = log.append(decision(7, subject="bob", raw={"body": "late"}))
+    clock.advance(days=4, seconds=1)
+    assert log.purge() == 3
+    purge = log.query(event_type="raw_purge")
+    assert len(purge) == 1 and purge[0]["output"] == {"purged": 3}
+    assert purge[0]["details"]["first_seq"] == 1 and purge[0]["details"]["last_seq"] == 3
+    assert log.store.raw_get(late.seq) is not None
+    assert log.purge() == 0 and len(log.query(event_type="raw_purge")) == 1  # nothing expired: nothing recorded
+    assert log.verify().ok
+
+
+def test_a_service_purges_on_a_schedule(make_log, clock):
+    log = make_log(raw_purge_interval_s=0.05)
+    receipt = log.append(decision(1, raw={"body": "x"}))
+    clock.advance(days=8)
+    log.start_purging()
+    deadline = time.monotonic() + 10
+    while not log.query(event_type="raw_purge") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert log.query(event_type="raw_purge")[0]["output"] == {"purged": 1}
+    assert log.store.raw_get(receipt.seq) is None
+
+
+def test_a_raw_row_that_does_not_decrypt_is_refused_as_a_bad_tag(three, audit_settings):
+    log, receipts = three
+    pseudonym = log.query(decision_id=receipts[2].decision_id)[0]["subject"]
+    conn = sqlite3.connect(audit_settings.subject_keys_path)
+    for table in ("subject_keys",):
+        conn.execute(f"INSERT OR REPLACE INTO {table} (pseudonym, key) VALUES (?, ?)", (pseudonym, b"\1" * 32))
+    conn.commit()
+    conn.close()
+    appended = sqlite3.connect(str(audit_settings.subject_keys_path).replace(".db", "-appended.db"))
+    appended.execute("UPDATE new_subject_keys SET key = ? WHERE pseudonym = ?", (b"\1" * 32, pseudonym))
+    appended.execute("UPDATE key_store_state SET erasures = erasures + 1")  # every process drops what it holds
+    appended.commit()
+    appended.close()
+    with pytest.raises(RawRefused, match="bad tag"):
+        log.read_raw(receipts[2].decision_id, reason="r", actor="a")
+    assert _accesses(log)[-1]["why"].endswith("(bad tag)")
+
+
+def test_an_erased_subjects_raw_rows_are_gone_and_the_log_still_verifies(three):
+    log, receipts = three
+    log.forget("alice", actor="dpo")
+    assert log.store.raw_get(1) is None and log.store.raw_get(2) is None and log.store.raw_get(3) is not None
+    assert log.read_raw(receipts[0].decision_id, reason="r", actor="a") is None
+    assert log.verify().ok
+
+
+def test_the_earlier_raw_table_is_dropped_with_its_editable_expiry(tmp_path, clock):
+    path = tmp_path / "audit.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE audit_raw (decision_id TEXT PRIMARY KEY, subject TEXT, expires_at TEXT NOT NULL, "
+                 "encrypted INTEGER NOT NULL, payload BLOB NOT NULL)")
+    conn.execute("INSERT INTO audit_raw VALUES ('d', NULL, '2099-01-01T00:00:00.000000Z', 0, x'7b7d')")
+    conn.commit()
+    conn.close()
+    from mlobs.audit import AuditSettings
+
+    with AuditLog.open(AuditSettings(store_url=f"sqlite:///{path}"), base_dir=tmp_path, clock=clock):
+        pass
+    conn = sqlite3.connect(path)
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert "audit_raw" not in tables and "audit_raw_rows" in tables
+
+
+def test_the_raw_command_refuses_a_deleted_row_cleanly(three, store_url, audit_settings, monkeypatch, capsys):
+    import argparse
+
+    from mlobs.audit.cli import register
+
+    log, receipts = three
+    log.close()
+    attacker.run(store_url, [("DELETE FROM audit_raw_rows WHERE seq = 1", ())])
+    monkeypatch.setenv("MLOBS_AUDIT__STORE_URL", store_url)
+    monkeypatch.setenv("MLOBS_AUDIT__KEYS_DIR", str(audit_settings.keys_dir))
+    monkeypatch.setenv("MLOBS_AUDIT__RAW_RETENTION_DAYS", "36500")  # the test clock's records are old by now
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "raw", "--decision-id", receipts[0].decision_id, "--reason", "ticket 7"])
+    assert args.func(args) == 2
+    assert "refused: missing from the raw store" in capsys.readouterr().err

@@ -1,0 +1,73 @@
+"""Raw-store and type attacks on a copy of a log the credit service made: `mlobs audit verify` names them."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from audit import attacker
+from mlobs.audit.cli import register
+from mlobs.settings import Settings
+from mlobs_services.credit import data
+from mlobs_services.credit.service import create_app
+
+
+@pytest.fixture(scope="module")
+def credit_log(tmp_path_factory, artifacts_dir):
+    """A log of 30 real credit decisions (each with its raw request), made once."""
+    from conftest import Sinks
+    from mlobs_services.credit import model
+
+    model.train(artifacts_dir, progress=False)
+    root = tmp_path_factory.mktemp("credit-log")
+    env = {"MLOBS_ARTIFACTS_DIR": str(artifacts_dir), "MLOBS_AUDIT__STORE_URL": f"sqlite:///{root / 'audit.db'}",
+           "MLOBS_AUDIT__KEYS_DIR": str(root / "keys")}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        app = create_app(Settings(_env_file=None), configure_logging=False, **Sinks().kwargs())
+        with TestClient(app) as client:
+            for row in data.generate(30, seed=31):
+                response = client.post("/predict", json={k: row[k] for k in ("applicant_id", "personal", "features")})
+                assert response.status_code == 200
+    return root
+
+
+@pytest.fixture
+def copy(credit_log, tmp_path, monkeypatch):
+    """A copy of the credit log and its keys; the CLI pointed at it. Returns its URL."""
+    shutil.copy(credit_log / "audit.db", tmp_path / "audit.db")
+    shutil.copytree(credit_log / "keys", tmp_path / "keys")
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    monkeypatch.setenv("MLOBS_AUDIT__STORE_URL", url)
+    monkeypatch.setenv("MLOBS_AUDIT__KEYS_DIR", str(tmp_path / "keys"))
+    return url
+
+
+def verify(capsys) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "verify"])
+    code = args.func(args)
+    return code, capsys.readouterr().out
+
+
+def test_the_untouched_copy_verifies(copy, capsys):
+    code, out = verify(capsys)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("attack, seq, what", [
+    ([("UPDATE audit_raw_rows SET payload = (SELECT payload FROM audit_raw_rows WHERE seq = 12) WHERE seq = 7", ())],
+     7, "swapped or altered"),
+    ([("DELETE FROM audit_raw_rows WHERE seq = 9", ())], 9, "missing"),
+    ([("INSERT INTO audit_raw_rows (seq, payload) VALUES (31, x'7b7d')", ())], 31, "inserted"),
+    ([("UPDATE audit_records SET payload = CAST(payload AS TEXT) WHERE seq = 5", ())], 5, "TEXT where BLOB"),
+], ids=["raw row swapped", "raw row deleted", "raw row planted", "payload made TEXT"])
+def test_an_attack_on_the_copy_fails_verify_naming_the_first_bad_seq(copy, capsys, attack, seq, what):
+    attacker.run(copy, attack)
+    code, out = verify(capsys)
+    assert code == 1 and f"record seq {seq}" in out and what in out, out
