@@ -78,10 +78,10 @@ def test_grafana_provisioning_files_parse_and_agree_on_datasource_uids():
     assert {config.PROMETHEUS_UID, config.LOKI_UID, config.TEMPO_UID, config.ALERTMANAGER_UID} <= uids
     (provider,) = load("grafana/provisioning/dashboards/dashboards.yml")["providers"]
     assert provider["options"]["path"] == config.GRAFANA_DASHBOARDS_PATH
-    alerting = sorted((STACK / "grafana/provisioning/alerting").glob("*.yml"))
+    alerting = sorted((STACK / "grafana/alerting").glob("*.yml"))
     assert alerting
     for path in alerting:
-        for group in yaml.safe_load(path.read_text())["groups"]:
+        for group in yaml.safe_load(path.read_text()).get("groups", []):
             for rule in group["rules"]:
                 assert {d["datasourceUid"] for d in rule["data"]} <= uids | {"__expr__"}, rule["title"]
 

@@ -16,7 +16,8 @@ from mlobs.stackgen.ruletests import suites
 OUT_OF_DATE = "Generated files are out of date: run `make generate` and commit"
 # Directories whose every file is generated: a stale extra file there is out of date too.
 GENERATED_GLOBS = ("alerts/*.rules.yml", "alerts/tests/*.test.yml", "dashboards/generated/*.json",
-                   "stack/grafana/provisioning/**/*.yml", "stack/alertmanager/**/*.yml", "stack/prometheus/*.yml")
+                   "stack/grafana/provisioning/**/*.yml", "stack/grafana/alerting/*.yml", "stack/alertmanager/**/*.yml",
+                   "stack/prometheus/*.yml")
 
 
 def render(root: Path = config.ROOT) -> dict[str, str]:
