@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mlobs.acceptance.cli import register as register_acceptance
     from mlobs.audit.cli import register as register_audit
     from mlobs.traffic.cli import register as register_traffic
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_traffic(sub)
     register_audit(sub)
+    register_acceptance(sub)
     return parser
 
 
