@@ -140,3 +140,27 @@ def test_compose_file_matches_the_newer_compose_specification():
     spec = compose_spec.PyCompose.from_yaml(COMPOSE.read_text())
     spec.validate()
     assert "grafana" in spec.service_names()
+
+
+def test_every_healthcheck_has_a_start_period(compose):
+    for name, service in compose["services"].items():
+        if "healthcheck" in service:
+            assert service["healthcheck"].get("start_period"), f"{name}: no start_period"
+
+
+def test_the_services_and_the_exporter_read_the_artifacts_the_trainer_wrote(compose):
+    services = compose["services"]
+    assert "artifacts:/opt/mlobs/artifacts" in [_short(v) for v in services["trainer"]["volumes"]]
+    for name in ("sentiment", "vision", "credit", "drift-exporter"):
+        assert "artifacts:/opt/mlobs/artifacts:ro" in [_short(v) for v in services[name]["volumes"]], name
+        assert services[name]["depends_on"]["trainer"]["condition"] == "service_completed_successfully", name
+    for name in ("sentiment", "vision", "credit"):
+        assert services[name]["depends_on"]["drift-exporter"]["condition"] == "service_healthy"
+    assert "/readyz" in " ".join(services["drift-exporter"]["healthcheck"]["test"])
+
+
+def _short(volume) -> str:
+    """A volume as `source:target[:ro]`, whichever syntax `docker-compose config` printed."""
+    if isinstance(volume, str):
+        return volume.removesuffix(":rw")
+    return f"{volume['source']}:{volume['target']}" + (":ro" if volume.get("read_only") else "")
