@@ -42,6 +42,7 @@ def test_the_acceptance_check_passes_against_the_native_stack(tmp_path, artifact
              "--rate", "20", "--normal-seconds", "10", "--wait", "60", "--page-within", "150"],
             capture_output=True, text=True, timeout=400)
         report = acceptance.stdout + acceptance.stderr
+        print(report)  # the per-check lines, with the time from the shift to the page
         assert acceptance.returncode == 0, report
         assert "ok   drift page at the on-call receiver" in report and "paged" in report
         assert "ok   exemplar with trace id" in report
