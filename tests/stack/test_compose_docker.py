@@ -48,8 +48,7 @@ def compose_command() -> list[str]:
 
 def wait_healthy(engine, project: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    waiting: list[str] = []
-    while time.monotonic() < deadline:
+    while True:
         waiting = []
         for c in engine.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"}):
             service = c.labels.get("com.docker.compose.service", c.name)
@@ -63,6 +62,8 @@ def wait_healthy(engine, project: str, timeout: float) -> None:
                 waiting.append(f"{service}: {state['Status']}/{health}")
         if not waiting:
             return
+        if time.monotonic() >= deadline:
+            break
         time.sleep(5)
     raise AssertionError(f"not healthy after {timeout:.0f} s: {', '.join(waiting)}")
 
