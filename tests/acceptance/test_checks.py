@@ -69,3 +69,14 @@ def test_a_page_is_reported_with_the_seconds_since_the_shift():
     result = checks.page(backends(handler), shift_at=100.0, deadline_s=0)
     assert result.ok and "30 s after the shift" in result.detail
     assert seen[0].url.params["since"] == "100.0" and seen[0].url.params["severity"] == "page"
+
+
+def test_a_page_from_before_the_shift_does_not_count_and_the_failure_says_why():
+    old = {"received_at": 50.0, "alerts": [{"labels": {"alertname": "InputDriftDetected"}}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        since = float(request.url.params.get("since", 0))
+        return httpx.Response(200, json={"notifications": [n for n in [old] if n["received_at"] >= since]})
+
+    result = checks.page(backends(handler), shift_at=100.0, deadline_s=0)
+    assert not result.ok and "1 from before the shift" in result.detail

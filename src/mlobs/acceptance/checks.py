@@ -150,7 +150,10 @@ def page(b: Backends, shift_at: float, deadline_s: float) -> Result:
         notes = b.get(f"{b.oncall}/pages", alertname=DRIFT_ALERT, status="firing", severity="page", since=shift_at)
         notes = notes["notifications"]
         if not notes:
-            raise BackendError(f"no firing {DRIFT_ALERT} page at the on-call receiver")
+            earlier = b.get(f"{b.oncall}/pages", alertname=DRIFT_ALERT, status="firing")["notifications"]
+            hint = (f" (it holds {len(earlier)} from before the shift: an alert still firing from an earlier run "
+                    "is not notified again until it resolves or its repeat interval passes)") if earlier else ""
+            raise BackendError(f"no firing {DRIFT_ALERT} page at the on-call receiver{hint}")
         first = notes[0]
         models = sorted({a["labels"].get(catalog.MODEL, "?") for a in first["alerts"]})
         return f"{DRIFT_ALERT} ({', '.join(models)}) paged {first['received_at'] - shift_at:.0f} s after the shift"
