@@ -28,7 +28,8 @@ def test_an_alert_posted_to_alertmanager_arrives_at_the_receiver_as_a_counted_pa
             "annotations": {"summary": "drift"}, "startsAt": now}]).raise_for_status()
         deadline, kept = time.monotonic() + 30, []
         while not kept and time.monotonic() < deadline:
-            kept = httpx.get(f"{receiver.url}/pages", params={"alertname": "InputDriftDetected"}).json()["notifications"]
+            answer = httpx.get(f"{receiver.url}/pages", params={"alertname": "InputDriftDetected"})
+            kept = answer.json()["notifications"]
             time.sleep(0.2)
         assert kept, (tmp_path / "oncall.log").read_text()[-2000:]
         note = kept[0]

@@ -131,7 +131,8 @@ class LocalStack:
             prom_config = prometheus_config.local_config(
                 {name: s.port for name, s in self.services.items() if name != ONCALL},
                 infra={ONCALL: self.services[ONCALL].port}, alertmanager_port=self.alertmanager.port,
-                rule_files=local_rule_files(prom_dir, o.drift_page_window), environment=o.environment, interval=o.interval)
+                rule_files=local_rule_files(prom_dir, o.drift_page_window), environment=o.environment,
+                interval=o.interval)
             self.prometheus = self.stack.enter_context(Prometheus(
                 prom_config, prom_dir, port=o.port("prometheus"), features=(), flags=prometheus_config.FLAGS))
             for i, name in enumerate(MODEL_SERVICES):
