@@ -92,3 +92,9 @@ def test_a_service_monitor_that_selects_nothing_is_an_error():
     monitors[0]["spec"]["selector"]["matchLabels"] = {"app.kubernetes.io/name": "nothing"}
     with pytest.raises(GenerationError, match="selects no Service"):
         kubevalidate.check_references(config.ROOT, docs)
+
+
+def test_each_dashboard_config_map_fits_kubectl_applys_annotation_limit():
+    # Client-side `kubectl apply` copies the object into an annotation, and annotations hold 256 KiB in all.
+    for m in kind("ConfigMap"):
+        assert sum(len(v) for v in m["data"].values()) < 200_000, m["metadata"]["name"]
