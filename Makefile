@@ -21,7 +21,8 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/mlobs serve sentiment --host 127.0.0.1 --port $(PORT)
 
-## The native stack without Docker: services, drift exporter, Prometheus, Alertmanager and traffic. Ctrl-C stops it.
+## The native stack without Docker: services, drift exporter, on-call receiver, Prometheus, Alertmanager and
+## traffic; it says on the terminal when the drift page reaches the receiver. Ctrl-C stops it.
 local: $(STAMP)
 	$(PY) -m mlobs.local $(LOCAL_ARGS)
 
@@ -32,8 +33,8 @@ generate: $(STAMP)
 ## Fail if generated files are stale; then promtool, amtool, compose and Dockerfile checks, and the docs site.
 check: $(STAMP) docs
 	$(PY) -m mlobs.stackgen check
-	GF_SECURITY_ADMIN_PASSWORD=config-check-only docker-compose -f docker-compose.yml config -q
-	$(VENV)/bin/hadolint --failure-threshold warning services/*/Dockerfile stack/*/Dockerfile
+	docker-compose -f docker-compose.yml config -q
+	$(VENV)/bin/hadolint --failure-threshold warning stack/*/Dockerfile
 
 ## The docs site (MkDocs), built strictly: a broken link or a missing page fails. Output in build/site.
 docs: $(STAMP)

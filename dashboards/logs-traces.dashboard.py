@@ -5,11 +5,15 @@ from grafanalib import core as g
 
 from mlobs import catalog as c
 from mlobs.stackgen.dashboards import LOKI, TEMPO, dashboard as make, grid, row, timeseries
+from mlobs.stackgen.logql import SERVICE_NAME
 
-SERVICE = f'{c.SERVICE}=~"${c.SERVICE}"'
+# Loki's stream label is service_name (from the resource attribute service.name: mlobs.stackgen.logql), and
+# the dashboard's $service variable has the same values, so one variable filters metrics, logs and traces.
+SERVICE = f'{SERVICE_NAME}=~"${c.SERVICE}"'
 logs = {"datasource": LOKI, "expr": f'{{{SERVICE}}} | json', "queryType": "range"}
-errors = {"datasource": LOKI, "expr": f'sum by ({c.SERVICE}) (count_over_time({{{SERVICE}}} | json | status >= 500 [5m]))',
-          "queryType": "range", "legendFormat": "{{service}}"}
+errors = {"datasource": LOKI,
+          "expr": f'sum by ({SERVICE_NAME}) (count_over_time({{{SERVICE}}} | json | status >= 500 [5m]))',
+          "queryType": "range", "legendFormat": f"{{{{{SERVICE_NAME}}}}}"}
 traces = {"datasource": TEMPO, "queryType": "traceql", "limit": 50,
           "query": f'{{resource.service.name=~"${c.SERVICE}"}}'}
 slow = {"datasource": TEMPO, "queryType": "traceql", "limit": 50,

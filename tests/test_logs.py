@@ -18,7 +18,7 @@ def test_each_record_is_one_json_object_per_line_with_the_static_fields():
     lines = [orjson.loads(l) for l in stream.getvalue().splitlines()]
     assert [l["message"] for l in lines] == ["first", "second"]
     assert lines[0]["service"] == "s" and lines[0]["model_version"] == "v" and lines[0]["n"] == 1
-    assert lines[1]["level"] == "WARNING" and lines[1]["trace_id"] is None
+    assert lines[1]["level"] == "WARNING" and "trace_id" not in lines[1] and "span_id" not in lines[1]
 
 
 class BlockedStream(io.RawIOBase):

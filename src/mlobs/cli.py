@@ -26,6 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mlobs.acceptance.cli import register as register_acceptance
     from mlobs.audit.cli import register as register_audit
     from mlobs.investigate.cli import register as register_investigate
     from mlobs.traffic.cli import register as register_traffic
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_traffic(sub)
     register_audit(sub)
     register_investigate(sub)
+    register_acceptance(sub)
     return parser
 
 

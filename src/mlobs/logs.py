@@ -53,13 +53,9 @@ class JsonLogWriter:
               trace_id: str | None = None, span_id: str | None = None) -> None:
         if trace_id is None:
             trace_id, span_id = span_ids()
-        record = {
-            "timestamp": datetime.now(timezone.utc),
-            "level": level,
-            "message": message,
-            "trace_id": trace_id,
-            "span_id": span_id,
-        }
+        record = {"timestamp": datetime.now(timezone.utc), "level": level, "message": message}
+        if trace_id is not None:  # a line outside a span has no ids, rather than null ones
+            record["trace_id"], record["span_id"] = trace_id, span_id
         if fields:
             record.update(fields)
         self.write_line(self._prefix + orjson.dumps(record, default=str)[1:] + b"\n")

@@ -15,6 +15,7 @@ SERVICES: dict[str, str] = {
     "credit": "mlobs_services.credit.service",
     "vision": "mlobs_services.vision.service",
     "drift-exporter": "mlobs.drift.exporter",
+    "oncall": "mlobs.oncall.receiver",  # no model either: create_app(settings) only
 }
 
 # Model name -> module providing replay(artifact_dir: Path, inputs: dict) -> {"output", "outcome",

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlobs.audit.settings import AuditSettings
 from mlobs.drift.settings import DriftSettings
+from mlobs.oncall.settings import OncallSettings
 from mlobs.protect.settings import ProtectSettings
 
 
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     protect: ProtectSettings = Field(default_factory=ProtectSettings)
+    oncall: OncallSettings = Field(default_factory=OncallSettings)
 
 
 @lru_cache(maxsize=1)

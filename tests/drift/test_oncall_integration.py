@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.oncall import DRIFT_ALERT, OnCallStack
+from support.oncall import OnCallStack
 
 pytestmark = pytest.mark.integration
 
@@ -15,11 +15,11 @@ def test_rotated_images_page_on_call_with_the_drift_alert(tmp_path, artifacts_di
     with OnCallStack(tmp_path, artifacts_dir) as stack:
         stack.send("rotation", RUN_SECONDS)
         assert stack.wait_for_page(timeout=30) is not None
-        alert = stack.webhook.firing(DRIFT_ALERT)[0]["alerts"][0]
+        alert = stack.firing()[0]["alerts"][0]
         assert alert["labels"]["severity"] == "page"
         assert alert["labels"]["model"] == "vision" and alert["labels"]["model_version"] == vision_model[0].version
         assert alert["annotations"]["runbook_url"].endswith("input-drift.md")
-        assert stack.webhook.firing(DRIFT_ALERT)[0]["path"].endswith("severity=page")
+        assert stack.firing()[0]["route_severity"] == "page" and stack.firing()[0]["receiver"] == "oncall-page"
 
 
 def test_the_same_run_of_normal_images_pages_nobody(tmp_path, artifacts_dir, vision_model):

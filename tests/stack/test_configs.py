@@ -52,8 +52,34 @@ def test_collector_reads_container_logs_and_lifts_the_mlobs_fields():
     assert receiver["include"] == ["/var/lib/docker/containers/*/*-json.log"]
     operators = {op["type"]: op for op in receiver["operators"]}
     assert operators["container"]["format"] == "docker"
-    assert operators["json_parser"]["trace"]["trace_id"]["parse_from"] == "attributes.trace_id"
+    assert operators["trace_parser"]["trace_id"]["parse_from"] == "attributes.trace_id"
     assert operators["move"]["to"] == 'resource["service.name"]'
+
+
+def test_lines_without_a_trace_skip_the_trace_parser_instead_of_failing_it():
+    receiver = load("otel-collector/config.yml")["receivers"]["filelog/containers"]
+    operators = {op["type"]: op for op in receiver["operators"]}
+    assert "trace" not in operators["json_parser"]  # a null trace_id there is a parse error per line
+    assert operators["trace_parser"]["if"] == "attributes.trace_id != nil"
+
+
+def test_collector_keeps_its_read_offsets_in_a_volume_and_uses_no_deprecated_telemetry_key():
+    collector = load("otel-collector/config.yml")
+    assert collector["receivers"]["filelog/containers"]["storage"] == "file_storage"
+    directory = collector["extensions"]["file_storage"]["directory"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert any(v.endswith(":" + directory) for v in compose["services"]["otel-collector"]["volumes"])
+    metrics = collector["service"]["telemetry"]["metrics"]
+    assert "address" not in metrics and metrics["readers"][0]["pull"]["exporter"]["prometheus"]["port"] == 8888
+
+
+def test_tempo_stores_everything_in_its_volume():
+    tempo = load("tempo/config.yml")
+    paths = [tempo["storage"]["trace"]["wal"]["path"], tempo["storage"]["trace"]["local"]["path"],
+             tempo["metrics_generator"]["storage"]["path"], tempo["metrics_generator"]["traces_storage"]["path"]]
+    assert all(p.startswith("/var/tempo/") for p in paths)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert "tempo-data:/var/tempo" in compose["services"]["tempo"]["volumes"]
 
 
 def test_tempo_metrics_generator_remote_writes_to_prometheus():
@@ -78,10 +104,10 @@ def test_grafana_provisioning_files_parse_and_agree_on_datasource_uids():
     assert {config.PROMETHEUS_UID, config.LOKI_UID, config.TEMPO_UID, config.ALERTMANAGER_UID} <= uids
     (provider,) = load("grafana/provisioning/dashboards/dashboards.yml")["providers"]
     assert provider["options"]["path"] == config.GRAFANA_DASHBOARDS_PATH
-    alerting = sorted((STACK / "grafana/provisioning/alerting").glob("*.yml"))
+    alerting = sorted((STACK / "grafana/alerting").glob("*.yml"))
     assert alerting
     for path in alerting:
-        for group in yaml.safe_load(path.read_text())["groups"]:
+        for group in yaml.safe_load(path.read_text()).get("groups", []):
             for rule in group["rules"]:
                 assert {d["datasourceUid"] for d in rule["data"]} <= uids | {"__expr__"}, rule["title"]
 

@@ -30,7 +30,7 @@ def test_every_generated_file_says_do_not_edit_and_names_the_command():
 
 
 def _copy(tmp_path):
-    for part in ("alerts", "dashboards", "stack", "docs"):
+    for part in ("alerts", "dashboards", "stack", "deploy", "docs"):
         shutil.copytree(ROOT / part, tmp_path / part)
     return tmp_path
 
@@ -57,3 +57,10 @@ def test_check_fails_with_the_fix_in_its_message(tmp_path, monkeypatch, capsys):
     assert main(["check"]) == 1
     err = capsys.readouterr().err
     assert OUT_OF_DATE in err and "dashboards/generated/slo.json" in err
+
+
+def test_a_hand_edit_of_a_kubernetes_manifest_is_reported_as_out_of_date(tmp_path):
+    root = _copy(tmp_path)
+    manifest = root / "deploy/kubernetes/base/vision.yaml"
+    manifest.write_text(manifest.read_text().replace("runAsNonRoot: true", "runAsNonRoot: false", 1))
+    assert set(differences(root)) == {"deploy/kubernetes/base/vision.yaml"}

@@ -21,7 +21,7 @@ def _yaml(prefix: str) -> list[dict]:
 
 
 def test_grafana_alert_provisioning_has_every_alert_once_with_a_stable_uid():
-    rules = [r for doc in _yaml("stack/grafana/provisioning/alerting/") for g in doc["groups"] for r in g["rules"]]
+    rules = [r for doc in _yaml("stack/grafana/alerting/") for g in doc.get("groups", []) for r in g["rules"]]
     assert sorted(r["title"] for r in rules) == sorted(ALERTS)
     assert len({r["uid"] for r in rules}) == len(rules)
     assert all(len(r["uid"]) <= 40 for r in rules)
@@ -33,7 +33,7 @@ def test_grafana_alert_provisioning_has_every_alert_once_with_a_stable_uid():
 
 
 def test_grafana_rules_inline_the_slo_recording_rules_they_cannot_see():
-    rules = {r["title"]: r for doc in _yaml("stack/grafana/provisioning/alerting/") for g in doc["groups"]
+    rules = {r["title"]: r for doc in _yaml("stack/grafana/alerting/") for g in doc.get("groups", [])
              for r in g["rules"]}
     expr = rules["PredictLatencyErrorBudgetBurnFast"]["data"][0]["model"]["expr"]
     assert "slo:" not in expr and 'le="0.2"' in expr and "[1h]" in expr
@@ -94,3 +94,18 @@ def test_datasources_have_stable_uids_and_link_metrics_logs_and_traces():
 def test_the_dashboard_provider_points_at_the_generated_json():
     (doc,) = _yaml("stack/grafana/provisioning/dashboards/")
     assert doc["providers"][0]["options"]["path"] == config.GRAFANA_DASHBOARDS_PATH
+
+
+def test_grafana_managed_rules_are_kept_out_of_the_provisioning_the_stack_mounts():
+    assert not [rel for rel in FILES if rel.startswith("stack/grafana/provisioning/alerting")]
+    datasources = yaml.safe_load(FILES["stack/grafana/provisioning/datasources/datasources.yml"])["datasources"]
+    am = next(d for d in datasources if d["type"] == "alertmanager")
+    assert am["jsonData"]["handleGrafanaManagedAlerts"] is False
+
+
+def test_grafana_managed_rules_ship_with_a_contact_point_and_policy_that_hand_alerts_to_alertmanager():
+    (notifications,) = [yaml.safe_load(t) for rel, t in FILES.items() if rel == "stack/grafana/alerting/notifications.yml"]
+    (point,) = notifications["contactPoints"]
+    (receiver,) = point["receivers"]
+    assert receiver["type"] == "prometheus-alertmanager" and receiver["settings"]["url"] == config.ALERTMANAGER_URL
+    assert notifications["policies"][0]["receiver"] == point["name"]

@@ -1,41 +1,30 @@
 """The on-call path, for real: vision service -> drift exporter -> Prometheus (drift rules) ->
-Alertmanager -> a webhook, every interval shortened by configuration."""
+Alertmanager -> the on-call receiver (`mlobs serve oncall`), every interval shortened by configuration."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
+
 from mlobs.local.alertmanager import Alertmanager
 from mlobs.local.ports import wait_for_http
 from mlobs.local.prometheus import Prometheus, scrape_config
-from mlobs.stackgen import alertmanager, alerts, prometheus
+from mlobs.local.rules import DRIFT_ALERT, drift_rule_file, fast_alertmanager_config
+from mlobs.stackgen import config as stack_config
 from mlobs.traffic.runner import Phase, RunConfig, run_traffic
 from mlobs_services.vision import workload
 from support.processes import ServiceProcess
-from support.webhook import Webhook
-
-DRIFT_ALERT = "InputDriftDetected"
 
 
-def drift_rules(workdir: Path) -> Path:
-    """The production drift rules with 10m/1m shortened: every window over 8 s (3 at least) must agree."""
-    group = next(g for g in alerts.rule_groups() if g.name == "drift")
-    rules = tuple(alerts.drift_alerts(window="8s", min_windows=3, for_="0s"))
-    (name, text), = prometheus.rule_files([dataclasses.replace(group, rules=rules)]).items()
-    path = workdir / Path(name).name
-    path.write_text(text)
-    return path
-
-
-def fast_alertmanager_config(webhook_url: str) -> dict:
-    config = alertmanager.config_dict(webhook_url)
-    for route in [config["route"], *config["route"]["routes"]]:
-        route.update(group_wait="1s", group_interval="1s")
-    return config
+def firing(receiver_url: str, alertname: str = DRIFT_ALERT) -> list[dict]:
+    """Firing notifications for `alertname` the receiver holds, oldest first."""
+    response = httpx.get(f"{receiver_url}/pages", params={"alertname": alertname, "status": "firing"}, timeout=5)
+    response.raise_for_status()
+    return response.json()["notifications"]
 
 
 class OnCallStack:
@@ -45,7 +34,7 @@ class OnCallStack:
 
     def __enter__(self) -> "OnCallStack":
         s, w = self.stack, self.workdir
-        self.webhook = s.enter_context(Webhook())
+        self.receiver = s.enter_context(ServiceProcess("oncall", {}, w / "oncall.log"))
         self.exporter = s.enter_context(ServiceProcess("drift-exporter", {
             "MLOBS_ARTIFACTS_DIR": str(self.artifacts_dir), "MLOBS_DRIFT__WINDOW_SIZE": str(self.window),
         }, w / "exporter.log"))
@@ -55,10 +44,11 @@ class OnCallStack:
             "MLOBS_ACCESS_LOG": "false", "MLOBS_DRIFT__EXPORTER_URL": self.exporter.url,
             "MLOBS_DRIFT__FLUSH_INTERVAL_SECONDS": "0.2",
         }, w / "vision.log"))
-        self.alertmanager = s.enter_context(Alertmanager(fast_alertmanager_config(self.webhook.url), w))
+        webhook = f"{self.receiver.url}{stack_config.ONCALL_PATH}"
+        self.alertmanager = s.enter_context(Alertmanager(fast_alertmanager_config(webhook), w))
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(drift_rules(w))],
+            "rule_files": [str(drift_rule_file(w, window="8s"))],
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{self.alertmanager.port}"]}]}]},
             "scrape_configs": [scrape_config("drift-exporter", [f"127.0.0.1:{self.exporter.port}"]),
                                scrape_config("vision", [f"127.0.0.1:{self.service.port}"])],
@@ -76,12 +66,15 @@ class OnCallStack:
         asyncio.run(run_traffic(config, [Phase(0.0, workload.workload(scenario, seed=11))]))
         return started
 
+    def firing(self) -> list[dict]:
+        return firing(self.receiver.url)
+
     def wait_for_page(self, timeout: float) -> float | None:
-        """When the drift page reached the webhook (unix time), or None within `timeout`."""
+        """When the drift page reached the receiver (unix time), or None within `timeout`."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            firing = self.webhook.firing(DRIFT_ALERT)
-            if firing:
-                return firing[0]["received_at"]
+            pages = self.firing()
+            if pages:
+                return pages[0]["received_at"]
             time.sleep(0.2)
         return None

@@ -113,6 +113,10 @@ class DriftEngine:
     def missing_references(self) -> dict[str, str]:
         return {f"{m}/{v}": p.reason for (m, v), p in self._plans.items() if isinstance(p, _Missing)}
 
+    def references(self) -> list[str]:
+        """model/version of every version whose reference is loaded and whose detectors are fitted."""
+        return sorted(f"{m}/{v}" for (m, v), p in list(self._plans.items()) if isinstance(p, list))
+
     def windows(self) -> dict[str, int]:
         with self._lock:
             return {"/".join(k): len(w.samples) for k, w in self._windows.items()}

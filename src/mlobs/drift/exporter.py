@@ -84,7 +84,11 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     @app.get("/readyz")
     def readyz():
         ready = engine.alive and engine.ready.is_set()
-        return JSONResponse({"status": "ready" if ready else "loading references"}, status_code=200 if ready else 503)
+        # Which model versions drift can be tested for: a service whose version is not listed here
+        # (an artifact trained elsewhere) gets no drift test and no drift page.
+        return JSONResponse({"status": "ready" if ready else "loading references",
+                             "references": engine.references(), "missing_references": engine.missing_references()},
+                            status_code=200 if ready else 503)
 
     return app
 

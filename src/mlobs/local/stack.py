@@ -1,11 +1,13 @@
-"""The native stack (`make local`): the three model services, the drift exporter, Prometheus and Alertmanager
-from the OS packages with the generated rule files, and traffic for every service. No Docker."""
+"""The native stack (`make local`): the three model services, the drift exporter, the on-call receiver,
+Prometheus and Alertmanager from the OS packages with the generated rule files, and traffic for every
+service. No Docker."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,14 +16,15 @@ from mlobs import artifacts, registry
 from mlobs.local.alertmanager import Alertmanager
 from mlobs.local.ports import free_port
 from mlobs.local.prometheus import Prometheus
+from mlobs.local.rules import drift_rule_file, fast_alertmanager_config
 from mlobs.local.service import Child, Service, traffic
-from mlobs.stackgen import alertmanager as alertmanager_config
 from mlobs.stackgen import config, prometheus_config
 
 MODEL_SERVICES = ("sentiment", "vision", "credit")
 EXPORTER = "drift-exporter"
+ONCALL = "oncall"
 # Port = base + offset; base 0 picks free ports.
-OFFSETS = {"prometheus": 90, "alertmanager": 93, "sentiment": 1, "vision": 2, "credit": 3, EXPORTER: 8}
+OFFSETS = {"prometheus": 90, "alertmanager": 93, "sentiment": 1, "vision": 2, "credit": 3, EXPORTER: 8, ONCALL: 95}
 # After the normal workload, each service gets a shift the drift exporter should catch.
 SHIFTS = {"sentiment": "domain-shift", "vision": "rotation", "credit": "income-shift"}
 
@@ -36,6 +39,10 @@ class Options:
     scenario_delay: float = 120.0     # normal traffic first, then the shift
     interval: str = "5s"              # scrape and rule evaluation
     drift_window: int = 200
+    # InputDriftDetected needs every drift evaluation over this window to agree (production: 10m).
+    drift_page_window: str = "3m"
+    # Alertmanager's group_wait and group_interval (production: 10s/5m for pages).
+    alert_wait: str = "10s"
     environment: str = "local"
     shifts: dict[str, str] = field(default_factory=lambda: dict(SHIFTS))
 
@@ -64,6 +71,17 @@ def rule_files(root: Path = config.ROOT) -> list[str]:
     return files
 
 
+def local_rule_files(workdir: Path, drift_page_window: str, root: Path = config.ROOT) -> list[str]:
+    """The generated rule files, the drift group's replaced by one whose page window is `drift_page_window`."""
+    drift = drift_rule_file(workdir, window=drift_page_window)
+    return [str(drift) if Path(f).name == drift.name else f for f in rule_files(root)]
+
+
+def alertmanager_config(receiver_url: str, wait: str) -> dict:
+    """The generated Alertmanager config, sending to the on-call receiver at `receiver_url` (its base URL)."""
+    return fast_alertmanager_config(f"{receiver_url}{config.ONCALL_PATH}", wait)
+
+
 class LocalStack:
     def __init__(self, options: Options):
         self.options = options
@@ -74,6 +92,7 @@ class LocalStack:
         self.traffic: list[Child] = []
         self.prometheus: Prometheus | None = None
         self.alertmanager: Alertmanager | None = None
+        self.shift_at: float | None = None  # unix time the traffic shifts begin
 
     def _service_env(self, name: str) -> dict[str, str]:
         o = self.options
@@ -81,6 +100,9 @@ class LocalStack:
                "OTEL_SERVICE_NAME": name}
         if name == EXPORTER:
             env.update(MLOBS_DRIFT__WINDOW_SIZE=str(o.drift_window))
+            return env
+        if name == ONCALL:
+            env.update(MLOBS_ONCALL__JOURNAL_PATH=str(self.workdir / "pages.jsonl"))
             return env
         audit = self.workdir / "audit" / name
         env.update(MLOBS_DRIFT__EXPORTER_URL=self.services[EXPORTER].url,
@@ -92,7 +114,7 @@ class LocalStack:
         o, w = self.options, self.workdir
         try:
             train_missing(o.artifacts_dir, w / "train.log")
-            for name in (EXPORTER, *MODEL_SERVICES):
+            for name in (ONCALL, EXPORTER, *MODEL_SERVICES):
                 self.services[name] = Service(name, o.port(name), {}, w / f"{name}.log")
             for service in self.services.values():  # start together: imports (torch) overlap
                 service.env.update(self._service_env(service.name))
@@ -102,13 +124,15 @@ class LocalStack:
                 service.wait_ready()
             am_dir = w / "alertmanager"
             am_dir.mkdir(exist_ok=True)
-            self.alertmanager = self.stack.enter_context(
-                Alertmanager(alertmanager_config.config_dict(), am_dir, port=o.port("alertmanager")))
+            self.alertmanager = self.stack.enter_context(Alertmanager(
+                alertmanager_config(self.services[ONCALL].url, o.alert_wait), am_dir, port=o.port("alertmanager")))
             prom_dir = w / "prometheus"
             prom_dir.mkdir(exist_ok=True)
             prom_config = prometheus_config.local_config(
-                {name: s.port for name, s in self.services.items()}, alertmanager_port=self.alertmanager.port,
-                rule_files=rule_files(), environment=o.environment, interval=o.interval)
+                {name: s.port for name, s in self.services.items() if name != ONCALL},
+                infra={ONCALL: self.services[ONCALL].port}, alertmanager_port=self.alertmanager.port,
+                rule_files=local_rule_files(prom_dir, o.drift_page_window), environment=o.environment,
+                interval=o.interval)
             self.prometheus = self.stack.enter_context(Prometheus(
                 prom_config, prom_dir, port=o.port("prometheus"), features=(), flags=prometheus_config.FLAGS))
             for i, name in enumerate(MODEL_SERVICES):
@@ -118,6 +142,7 @@ class LocalStack:
                 self.traffic.append(child)
                 self.stack.callback(child.stop)
                 child.start()
+            self.shift_at = time.time() + o.scenario_delay
         except BaseException:
             self.stop()
             raise
@@ -133,12 +158,17 @@ class LocalStack:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    @property
+    def receiver_url(self) -> str:
+        return self.services[ONCALL].url
+
     def failed(self) -> list[str]:
         """Children that exited on their own (traffic that finished its duration is not a failure)."""
         return [s.name for s in self.services.values() if not s.running]
 
     def where(self) -> list[tuple[str, str]]:
-        out = [("Prometheus", self.prometheus.url), ("Alertmanager", self.alertmanager.url)]
+        out = [("Prometheus", self.prometheus.url), ("Alertmanager", self.alertmanager.url),
+               ("pages", f"{self.services[ONCALL].url}/pages")]
         out += [(name, f"{s.url}  (metrics {s.url}/metrics)") for name, s in self.services.items()]
         out += [("logs", str(self.workdir))]
         return out

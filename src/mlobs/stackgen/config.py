@@ -40,8 +40,13 @@ GRAFANA_FOLDER = "mlobs"
 GRAFANA_ORG_ID = 1
 RULE_INTERVAL = "1m"
 
-# Alertmanager.
-ONCALL_WEBHOOK_URL = "http://127.0.0.1:9095/alerts"
+# Alertmanager sends every notification to the on-call receiver (`mlobs serve oncall`). In compose it runs
+# as the service ONCALL_SERVICE; inside Alertmanager's container 127.0.0.1 is Alertmanager itself, so the
+# address must name the service. `make local` builds a loopback address from its own port instead.
+ONCALL_SERVICE = "oncall"
+ONCALL_PORT = 9095
+ONCALL_PATH = "/alerts"
+ONCALL_WEBHOOK_URL = f"http://{ONCALL_SERVICE}:{ONCALL_PORT}{ONCALL_PATH}"
 
 # Where Grafana reaches the backends (compose service names) and where it finds the dashboards.
 PROMETHEUS_URL = "http://prometheus:9090"

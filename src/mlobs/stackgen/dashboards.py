@@ -17,7 +17,7 @@ from grafanalib._gen import DashboardEncoder
 
 from mlobs import catalog
 from mlobs.catalog import Metric
-from mlobs.stackgen import GenerationError, config
+from mlobs.stackgen import GenerationError, config, logql
 from mlobs.stackgen.alerts import rule_groups
 from mlobs.stackgen.alerts_model import Alert
 from mlobs.stackgen.promql import label
@@ -109,9 +109,9 @@ def row(title: str) -> g.RowPanel:
     return g.RowPanel(title=title)
 
 
-def _variable(name: str, query: str) -> g.Template:
+def _variable(name: str, query: str, all_value: str = ".*") -> g.Template:
     return g.Template(name=name, label=name.replace("_", " "), query=query, dataSource=PROM, includeAll=True,
-                      multi=True, allValue=".*", default="$__all", refresh=g.REFRESH_ON_TIME_RANGE_CHANGE)
+                      multi=True, allValue=all_value, default="$__all", refresh=g.REFRESH_ON_TIME_RANGE_CHANGE)
 
 
 def variables() -> g.Templating:
@@ -121,7 +121,9 @@ def variables() -> g.Templating:
     model = f'{label(info, catalog.MODEL)}=~"${catalog.MODEL}"'
     return g.Templating(list=[
         _variable(ENVIRONMENT, f"label_values(up, {ENVIRONMENT})"),
-        _variable(catalog.SERVICE, f"label_values({info.name}{{{env}}}, {catalog.SERVICE})"),
+        # .+, not .*: the logs panels select Loki streams with it, and Loki refuses a selector that can match
+        # the empty string (mlobs.stackgen.logql). Every series that has the label has it non-empty.
+        _variable(catalog.SERVICE, f"label_values({info.name}{{{env}}}, {catalog.SERVICE})", all_value=".+"),
         _variable(catalog.MODEL, f"label_values({info.name}{{{env}, {svc}}}, {catalog.MODEL})"),
         _variable(catalog.MODEL_VERSION,
                   f"label_values({info.name}{{{env}, {svc}, {model}}}, {catalog.MODEL_VERSION})"),
@@ -183,7 +185,9 @@ def files(directory: Path) -> dict[str, str]:
     out = {}
     for path in sources(directory):
         name = path.name.removesuffix(SUFFIX)
-        out[f"dashboards/generated/{name}.json"] = to_json(load(path))
+        text = to_json(load(path))
+        logql.lint_dashboard(text, where=f"dashboards/{path.name}")
+        out[f"dashboards/generated/{name}.json"] = text
     return out
 
 

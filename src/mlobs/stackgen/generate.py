@@ -6,8 +6,8 @@ import difflib
 import tempfile
 from pathlib import Path
 
-from mlobs.stackgen import (GenerationError, alertmanager, config, dashboards, grafana, prometheus_config,
-                            provisioning, reference_docs, tools)
+from mlobs.stackgen import (GenerationError, alertmanager, config, dashboards, grafana, kubernetes, kubevalidate,
+                            prometheus_config, provisioning, reference_docs, tools)
 from mlobs.stackgen.alerts import rule_groups
 from mlobs.stackgen.prometheus import rule_files
 from mlobs.stackgen.ruletest_files import test_files
@@ -16,15 +16,16 @@ from mlobs.stackgen.ruletests import suites
 OUT_OF_DATE = "Generated files are out of date: run `make generate` and commit"
 # Directories whose every file is generated: a stale extra file there is out of date too.
 GENERATED_GLOBS = ("alerts/*.rules.yml", "alerts/tests/*.test.yml", "dashboards/generated/*.json",
-                   "stack/grafana/provisioning/**/*.yml", "stack/alertmanager/**/*.yml", "stack/prometheus/*.yml",
-                   "docs/reference/*.md")
+                   "stack/grafana/provisioning/**/*.yml", "stack/grafana/alerting/*.yml", "stack/alertmanager/**/*.yml",
+                   "stack/prometheus/*.yml", "deploy/kubernetes/**/*.yaml", "docs/reference/*.md")
 
 
 def render(root: Path = config.ROOT) -> dict[str, str]:
     groups = rule_groups()
+    boards = dashboards.files(root / "dashboards")
     out: dict[str, str] = {}
     for part in (rule_files(groups), test_files(suites(), groups), grafana.files(groups), alertmanager.files(),
-                 provisioning.files(), prometheus_config.files(), dashboards.files(root / "dashboards"),
+                 provisioning.files(), prometheus_config.files(), boards, kubernetes.files(groups, boards),
                  reference_docs.files()):
         clash = out.keys() & part.keys()
         if clash:
@@ -80,6 +81,9 @@ def validate(root: Path = config.ROOT) -> list[str]:
     ams = sorted(root.glob("stack/alertmanager/**/*.yml"))
     tools.check_alertmanager(*ams)
     done.append(f"amtool check-config: {len(ams)} files")
+    manifests = kubevalidate.validate(root)
+    done.append(f"kubernetes manifests (strict, Kubernetes {kubernetes.KUBERNETES_VERSION}, Prometheus Operator "
+                f"CRDs): {manifests} documents")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dashboard-queries.rules.yml"
         queries = dashboards.queries_as_rule_file(root / "dashboards", path)

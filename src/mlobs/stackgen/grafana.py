@@ -1,5 +1,12 @@
 """Grafana-managed alert rules (file provisioning, apiVersion 1) from the same definitions as the Prometheus rules.
 
+They are for a production Grafana that evaluates alerts itself instead of Prometheus. The stacks here (compose,
+`make local`) never load them: Prometheus evaluates every rule and Alertmanager routes it, so one alert is
+evaluated once and pages once. They are written to ALERTING_DIR, outside the provisioning directory the compose
+stack mounts, with a contact point that hands every alert to Alertmanager (same routing, inhibition and on-call
+receiver) and a notification policy that sends everything there. Copy the directory into Grafana's
+provisioning/alerting/ to use them, and stop loading the Prometheus rule files in that Grafana's Prometheus.
+
 Each rule queries Prometheus (A) with the alert's expression turned into 1 per firing series, reduces it to
 the last value (B) and fires when B > 0 (C). No data means no firing series: state OK.
 """
@@ -89,8 +96,29 @@ def files(groups: list[RuleGroup]) -> dict[str, str]:
                 "orgId": config.GRAFANA_ORG_ID, "name": g.name, "folder": config.GRAFANA_FOLDER,
                 "interval": config.RULE_INTERVAL, "rules": [rule(a, records) for a in alerts],
             })
-    return {
-        f"stack/grafana/provisioning/alerting/{stem}.yml": dump(
+    out = {
+        f"{ALERTING_DIR}/{stem}.yml": dump(
             {"apiVersion": 1, "groups": gs}, source="src/mlobs/stackgen/alerts.py, slos.py (Grafana-managed rules)")
         for stem, gs in by_file.items()
+    }
+    src = "src/mlobs/stackgen/grafana.py (contact point and notification policy for the Grafana-managed rules)"
+    out[f"{ALERTING_DIR}/notifications.yml"] = dump(notifications(), source=src)
+    return out
+
+
+ALERTING_DIR = "stack/grafana/alerting"
+CONTACT_POINT = "mlobs-alertmanager"
+
+
+def notifications() -> dict:
+    """One contact point, Alertmanager itself, and a policy sending every alert to it: Grafana-managed alerts
+    then reach the on-call receiver through the same routes and inhibitions as Prometheus's."""
+    return {
+        "apiVersion": 1,
+        "contactPoints": [{"orgId": config.GRAFANA_ORG_ID, "name": CONTACT_POINT, "receivers": [{
+            "uid": CONTACT_POINT, "type": "prometheus-alertmanager", "disableResolveMessage": False,
+            "settings": {"url": config.ALERTMANAGER_URL}}]}],
+        "policies": [{"orgId": config.GRAFANA_ORG_ID, "receiver": CONTACT_POINT,
+                      "group_by": ["grafana_folder", "alertname"], "group_wait": "30s", "group_interval": "5m",
+                      "repeat_interval": "4h"}],
     }

@@ -24,6 +24,7 @@ COMPOSE_TARGETS = {"sentiment": "sentiment:8000", "vision": "vision:8000", "cred
 COMPOSE_ALERTMANAGER = "alertmanager:9093"
 # The stack's components, scraped for their own health (not model jobs: no alert matches them).
 COMPOSE_INFRA = {"prometheus": "localhost:9090", "alertmanager": "alertmanager:9093",
+                 config.ONCALL_SERVICE: f"{config.ONCALL_SERVICE}:{config.ONCALL_PORT}",
                  "otel-collector": "otel-collector:8888", "loki": "loki:3100", "tempo": "tempo:3200"}
 
 
@@ -59,11 +60,12 @@ def compose_config() -> dict:
 
 
 def local_config(ports: Mapping[str, int], *, alertmanager_port: int, rule_files: list[str],
-                 environment: str = "local", interval: str = "5s") -> dict:
-    """The native run: every job on loopback at its port."""
+                 environment: str = "local", interval: str = "5s", infra: Mapping[str, int] | None = None) -> dict:
+    """The native run: every job on loopback at its port (`infra`: the stack's own components, by port)."""
     return config_dict({job: f"127.0.0.1:{port}" for job, port in ports.items()},
                        alertmanager=f"127.0.0.1:{alertmanager_port}", rule_files=rule_files,
-                       environment=environment, interval=interval)
+                       environment=environment, interval=interval,
+                       infra={job: f"127.0.0.1:{port}" for job, port in (infra or {}).items()})
 
 
 def files() -> dict[str, str]:

@@ -6,16 +6,18 @@ Grafana expands $VAR and ${VAR} in provisioning files, so a literal `$` is writt
 from __future__ import annotations
 
 from mlobs import catalog
-from mlobs.stackgen import config
+from mlobs.stackgen import config, logql
 from mlobs.stackgen.yamlout import dump
 
 TRACE_ID = "trace_id"  # exemplar label and JSON log field (mlobs.instrumentation, mlobs.logs)
-SERVICE_NAME = "service.name"  # span resource attribute = the `service` metric label
+SERVICE_NAME = "service.name"  # span resource attribute = the `service` metric label = Loki's service_name
 
 
 def datasources() -> dict:
     http = catalog.HTTP_REQUEST_DURATION
-    tags = [{"key": SERVICE_NAME, "value": catalog.SERVICE}]
+    metric_tags = [{"key": SERVICE_NAME, "value": catalog.SERVICE}]
+    # Grafana builds `{service_name="<span's service.name>"} |= "<trace id>"` from this mapping.
+    log_tags = [{"key": SERVICE_NAME, "value": logql.SERVICE_NAME}]
     return {
         "apiVersion": 1,
         "datasources": [
@@ -32,21 +34,21 @@ def datasources() -> dict:
              "editable": False,
              "jsonData": {
                  "tracesToLogsV2": {"datasourceUid": config.LOKI_UID, "spanStartTimeShift": "-5m",
-                                    "spanEndTimeShift": "5m", "filterByTraceID": True, "tags": tags},
+                                    "spanEndTimeShift": "5m", "filterByTraceID": True, "tags": log_tags},
                  "tracesToMetrics": {"datasourceUid": config.PROMETHEUS_UID, "spanStartTimeShift": "-5m",
-                                     "spanEndTimeShift": "5m", "tags": tags, "queries": [
+                                     "spanEndTimeShift": "5m", "tags": metric_tags, "queries": [
                      {"name": "Request rate",
                       "query": f"sum(rate({http.count}{{$$__tags}}[5m]))"},
                      {"name": "p99 latency",
                       "query": f"histogram_quantile(0.99, sum by (le) (rate({http.bucket}{{$$__tags}}[5m])))"}]},
                  "serviceMap": {"datasourceUid": config.PROMETHEUS_UID},
                  "nodeGraph": {"enabled": True},
-                 "lokiSearch": {"datasourceUid": config.LOKI_UID},
                  "search": {"hide": False}}},
             {"name": "Alertmanager", "uid": config.ALERTMANAGER_UID, "type": "alertmanager", "access": "proxy",
              "url": config.ALERTMANAGER_URL, "editable": False,
-             # Grafana-managed alerts go to the same Alertmanager, so they share routing and inhibition.
-             "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": True}},
+             # For viewing alerts and silences. The stack provisions no Grafana-managed rules (Prometheus
+             # evaluates them all), so there is nothing for Grafana to forward here.
+             "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}},
         ],
     }
 

@@ -25,3 +25,11 @@ def dump(data, header: str = config.DO_NOT_EDIT, source: str | None = None) -> s
         lines.append(f"# Source: {source}")
     body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
     return "\n".join(lines) + "\n" + body
+
+
+def dump_all(docs: list, header: str = config.DO_NOT_EDIT, source: str | None = None) -> str:
+    """Several YAML documents in one file (Kubernetes manifests), one header."""
+    first = dump(docs[0], header, source)
+    return first + "".join(
+        "---\n" + yaml.dump(d, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
+        for d in docs[1:])

@@ -1,0 +1,1 @@
+"""`mlobs acceptance`: the stack checked from outside, through the backends' HTTP APIs."""

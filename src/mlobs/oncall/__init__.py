@@ -1,0 +1,1 @@
+"""The on-call receiver (`mlobs serve oncall`): where Alertmanager's webhook notifications land."""

@@ -1,0 +1,109 @@
+"""The on-call receiver service (`mlobs serve oncall`).
+
+    POST /alerts    Alertmanager's webhook (payload version 4); 200 once kept, 400/413 refused
+    GET  /pages     what arrived, oldest first; filters: alertname, status, severity, since (unix time)
+    GET  /metrics   mlobs_oncall_notifications_total{alertname,severity,status}
+    GET  /healthz, /readyz
+
+Each notification is kept in memory (the last `keep`), written as one JSON log line, and appended to a
+JSON-lines journal when `journal_path` is set. Alertmanager retries a 5xx, so only a payload that can
+never be accepted gets a 4xx.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from pydantic import ValidationError
+
+from mlobs.oncall import catalog
+from mlobs.oncall.payload import WebhookMessage
+from mlobs.oncall.store import NotificationStore
+
+log = logging.getLogger("mlobs.oncall")
+
+
+class _Counters:
+    def __init__(self, registry: CollectorRegistry):
+        n, r = catalog.NOTIFICATIONS, catalog.REJECTED
+        self.notifications = Counter(n.name, n.help, n.labels, registry=registry)
+        self.rejected = Counter(r.name, r.help, r.labels, registry=registry)
+        self._names: set[str] = set()
+
+    def alertname(self, name: str) -> str:
+        if name in self._names or len(self._names) < catalog.MAX_ALERTNAMES:
+            self._names.add(name)
+            return name
+        return catalog.OTHER
+
+    def count(self, message: WebhookMessage, route_severity: str | None) -> None:
+        for alert in message.alerts:
+            severity = alert.labels.get("severity") or route_severity or catalog.NO_SEVERITY
+            self.notifications.labels(self.alertname(alert.labels.get("alertname", "")), severity,
+                                      alert.status).inc()
+
+
+def _refuse(counters: _Counters, reason: str, status: int, detail: object) -> JSONResponse:
+    counters.rejected.labels(reason).inc()
+    log.warning("on-call notification refused", extra={"fields": {"reason": reason}})
+    return JSONResponse({"error": reason, "detail": detail}, status_code=status)
+
+
+def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
+    """settings: mlobs.settings.Settings (reads .oncall)."""
+    registry = registry if registry is not None else CollectorRegistry()
+    counters = _Counters(registry)
+    store = NotificationStore(settings.oncall.keep, settings.oncall.journal_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        store.close()
+
+    app = FastAPI(title="mlobs on-call receiver", lifespan=lifespan)
+    app.state.store = store
+    app.state.registry = registry
+
+    @app.post("/alerts")
+    async def alerts(request: Request, severity: str | None = Query(None)):
+        body = await request.body()
+        if len(body) > settings.oncall.max_body_bytes:
+            return _refuse(counters, "too_large", 413, f"body over {settings.oncall.max_body_bytes} bytes")
+        try:
+            message = WebhookMessage.model_validate(orjson.loads(body))
+        except orjson.JSONDecodeError as exc:
+            return _refuse(counters, "not_json", 400, str(exc))
+        except ValidationError as exc:
+            return _refuse(counters, "not_webhook_v4", 400,
+                           [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors(include_url=False)])
+        notification = {"received_at": time.time(), "route_severity": severity,
+                        **message.model_dump(mode="json")}
+        store.add(notification)
+        counters.count(message, severity)
+        log.info("on-call notification", extra={"fields": {"notification": notification}})
+        return {"kept": len(message.alerts)}
+
+    @app.get("/pages")
+    def pages(alertname: str | None = None, status: str | None = None, severity: str | None = None,
+              since: float | None = None):
+        return {"notifications": store.select(alertname, status, severity, since)}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        return {"status": "ready"}
+
+    return app

@@ -1,0 +1,16 @@
+"""On-call receiver settings (MLOBS_ONCALL__*), part of mlobs.settings.Settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class OncallSettings(BaseModel):
+    # Notifications kept in memory for GET /pages (oldest dropped first).
+    keep: int = Field(1_000, gt=0)
+    # Also append every notification to this file, one JSON object per line (None: memory and log only).
+    journal_path: Path | None = None
+    # Alertmanager sends one group per request; a group of thousands of alerts is still far below this.
+    max_body_bytes: int = Field(4_000_000, gt=0)

@@ -1,0 +1,82 @@
+"""`make local` with its defaults pages: the drift shift reaches the on-call receiver and the terminal says so."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from mlobs.local.__main__ import parse
+from mlobs.local.pages import PageWatch
+from mlobs.local.stack import ONCALL, Options, alertmanager_config
+from mlobs.stackgen import config
+
+
+def test_alertmanager_in_the_native_run_sends_to_the_receivers_loopback_port_from_the_ports_base(tmp_path):
+    options = Options(workdir=tmp_path, artifacts_dir=tmp_path, ports_base=21000)
+    receiver = f"http://127.0.0.1:{options.port(ONCALL)}"
+    am = alertmanager_config(receiver, "10s")
+    urls = [w["url"] for r in am["receivers"] for w in r.get("webhook_configs", [])]
+    assert urls and all(u.startswith(f"http://127.0.0.1:21095{config.ONCALL_PATH}") for u in urls)
+
+
+def test_the_default_run_never_ends_before_the_shift_and_its_drift_page_window_is_shorter_than_production():
+    args = parse([])
+    assert args.duration == 0  # until Ctrl-C
+    assert args.drift_page_window == "3m" and args.scenario_delay < 600
+
+
+def test_the_watch_tells_each_firing_drift_page_once_with_seconds_since_the_shift(monkeypatch):
+    note = {"received_at": 1130.0, "alerts": [
+        {"status": "firing", "fingerprint": "f1", "startsAt": "t",
+         "labels": {"alertname": "InputDriftDetected", "model": "vision", "model_version": "v1",
+                    "detector": "ks_softmax"}}]}
+
+    class Reply:
+        def json(self):
+            return {"notifications": [note, note]}
+
+    monkeypatch.setattr(httpx, "get", lambda *a, **k: Reply())
+    watch = PageWatch("http://127.0.0.1:1", shift_at=1000.0, every=0)
+    lines = watch.poll()
+    assert len(lines) == 1 and "vision v1" in lines[0] and "130 s after the shift" in lines[0]
+    assert watch.poll() == [] and watch.first_page_after == 130.0
+
+
+def test_the_watch_stays_quiet_when_the_receiver_does_not_answer():
+    assert PageWatch("http://127.0.0.1:9", shift_at=None, every=0).poll() == []
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_native_stack_reaches_a_drift_page_at_the_receiver_and_keeps_running(tmp_path, artifacts_dir):
+    """The same code path as `make local`, only with short timings: windows of 50 at 20 req/s, 1 s scrapes."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlobs.local", "--ports-base", "0", "--interval", "1s", "--workdir", str(tmp_path),
+         "--artifacts-dir", str(artifacts_dir), "--rate", "20", "--drift-window", "50", "--scenario-delay", "15",
+         "--drift-page-window", "15s", "--alert-wait", "1s", "--duration", "400"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("PAGE:"):
+                break
+        output = "".join(lines)
+        assert lines and lines[-1].startswith("PAGE: InputDriftDetected"), output
+        assert "after the shift" in lines[-1], output
+        pages_url = lines[-1].rsplit(" ", 1)[1].strip()
+        time.sleep(2)
+        assert process.poll() is None, output  # still running after the page
+        kept = httpx.get(pages_url, params={"alertname": "InputDriftDetected"}, timeout=5).json()["notifications"]
+        assert kept and kept[0]["alerts"][0]["labels"]["severity"] == "page"
+        process.send_signal(signal.SIGTERM)
+        rest = process.communicate(timeout=60)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output + rest

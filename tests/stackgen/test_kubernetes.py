@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from mlobs.stackgen import GenerationError, config, generate, kubernetes, kubevalidate
+from mlobs.stackgen.alerts import rule_groups
+
+DOCS = kubevalidate.documents()
+EVERY = [d for ds in DOCS.values() for d in ds]
+
+
+def kind(name: str) -> list[dict]:
+    return [d for d in EVERY if d["kind"] == name]
+
+
+def test_the_committed_manifests_validate_strictly_and_offline():
+    assert kubevalidate.validate() == len(EVERY) > 20
+
+
+def test_an_unknown_field_in_a_builtin_or_operator_kind_fails_validation():
+    deployment = copy.deepcopy(kind("Deployment")[0])
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
+    with pytest.raises(GenerationError, match="livenessProbes"):
+        kubevalidate.validate_document(deployment, "test")
+    rule = copy.deepcopy(kind("PrometheusRule")[0])
+    rule["spec"]["groups"][0]["rules"][0]["fore"] = "1m"
+    with pytest.raises(GenerationError, match="fore"):
+        kubevalidate.validate_document(rule, "test")
+
+
+def test_every_manifest_is_a_generated_file_that_check_compares():
+    rendered = {rel for rel in generate.render() if rel.startswith("deploy/kubernetes/")}
+    assert rendered and rendered <= generate._existing(config.ROOT)
+    assert all(text.startswith(f"# {config.DO_NOT_EDIT}") for rel, text in generate.render().items()
+               if rel.startswith("deploy/kubernetes/"))
+
+
+def test_each_component_has_requests_probes_and_a_non_root_read_only_container():
+    names = {d["metadata"]["name"] for d in kind("Deployment")}
+    assert names == {"sentiment", "vision", "credit", "drift-exporter", "oncall", "audit-witness"}
+    for d in kind("Deployment"):
+        pod = d["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+        assert {"startupProbe", "livenessProbe", "readinessProbe"} <= c.keys()
+        assert pod["securityContext"]["runAsNonRoot"] and c["securityContext"]["runAsUser"] != 0
+        assert c["securityContext"]["readOnlyRootFilesystem"] and not c["securityContext"]["allowPrivilegeEscalation"]
+
+
+def test_services_and_the_exporter_read_the_artifacts_the_trainer_writes():
+    (job,) = kind("Job")
+    trainer_mounts = {m["mountPath"]: m for m in job["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    assert not trainer_mounts[kubernetes.ARTIFACTS_DIR].get("readOnly")
+    for name in ("sentiment", "vision", "credit", "drift-exporter"):
+        (d,) = [d for d in kind("Deployment") if d["metadata"]["name"] == name]
+        volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["artifacts"]["persistentVolumeClaim"]["claimName"] == kubernetes.ARTIFACTS_PVC
+        mounts = d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        assert {"name": "artifacts", "mountPath": kubernetes.ARTIFACTS_DIR, "readOnly": True} in mounts
+
+
+def test_the_audit_witness_runs_the_witness_command():
+    (d,) = [d for d in kind("Deployment") if d["metadata"]["name"] == "audit-witness"]
+    assert d["spec"]["template"]["spec"]["containers"][0]["command"][:3] == ["mlobs", "serve", "audit-witness"]
+
+
+def test_prometheus_rules_hold_the_same_groups_as_the_rule_files():
+    from_files = [g for path in sorted((config.ROOT / "alerts").glob("*.rules.yml"))
+                  for g in yaml.safe_load(path.read_text())["groups"]]
+    from_crds = [g for r in kind("PrometheusRule") for g in r["spec"]["groups"]]
+    assert sorted(from_crds, key=lambda g: g["name"]) == sorted(from_files, key=lambda g: g["name"])
+    assert len(from_crds) == len(rule_groups())
+
+
+def test_dashboards_are_config_maps_for_the_grafana_sidecar():
+    maps = [m for m in kind("ConfigMap") if m["metadata"]["labels"].get("grafana_dashboard") == "1"]
+    boards = sorted(p.stem for p in (config.ROOT / "dashboards/generated").glob("*.json"))
+    assert sorted(m["metadata"]["name"].removeprefix("mlobs-dashboard-") for m in maps) == boards
+
+
+def test_service_monitors_scrape_every_component_under_the_job_names_the_alerts_use():
+    jobs = {m["spec"]["endpoints"][0]["relabelings"][0]["replacement"] for m in kind("ServiceMonitor")}
+    assert set(config.SCRAPE_JOBS) <= jobs
+
+
+def test_a_service_monitor_that_selects_nothing_is_an_error():
+    docs = copy.deepcopy(DOCS)
+    monitors = next(ds for rel, ds in docs.items() if rel.endswith("servicemonitors.yaml"))
+    monitors[0]["spec"]["selector"]["matchLabels"] = {"app.kubernetes.io/name": "nothing"}
+    with pytest.raises(GenerationError, match="selects no Service"):
+        kubevalidate.check_references(config.ROOT, docs)
+
+
+def test_each_dashboard_config_map_fits_kubectl_applys_annotation_limit():
+    # Client-side `kubectl apply` copies the object into an annotation, and annotations hold 256 KiB in all.
+    for m in kind("ConfigMap"):
+        assert sum(len(v) for v in m["data"].values()) < 200_000, m["metadata"]["name"]
