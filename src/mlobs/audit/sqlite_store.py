@@ -14,6 +14,7 @@ from mlobs.audit.sqlite_lookup import MOST_BEHIND, Lookup, attach, candidates, l
 from mlobs.audit.sqlite_lookup import header_field as field
 from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
+from mlobs.audit import tree_store
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ CREATE INDEX IF NOT EXISTS audit_raw_expires ON audit_raw (expires_at);
 # No index on audit_raw.subject: an erasure finds the subject's raw rows through the records'
 # subject lookup instead. Random-key indexes cost a page per record in every commit.
 
-APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints")
+APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints", *tree_store.TABLES)
 
 
 def _triggers() -> str:
@@ -80,7 +81,7 @@ class SqliteStore:
         # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
         # lock the lookup too, and the lookup's catching up would hold up commits.
         self._conn = self._connect()
-        self._conn.executescript(SCHEMA + _triggers())
+        self._conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -134,6 +135,8 @@ class SqliteStore:
                 batch = build(seq, hash_)
                 if batch.records:
                     insert_rows(conn, f"INSERT INTO audit_records ({INSERT_COLUMNS}) VALUES", batch.records)
+                if batch.tree_nodes or batch.tree_note:
+                    tree_store.insert_sqlite(conn, batch.tree_nodes, batch.tree_note)
                 if batch.raw_erase:
                     # Read while this connection holds the write lock: every record committed so far.
                     gone = self._decision_ids(batch.raw_erase)

@@ -17,6 +17,8 @@ class Batch:
     raws: list[tuple] = field(default_factory=list)  # (decision_id, subject, expires_at, encrypted, payload)
     raw_erase: list[str] = field(default_factory=list)  # pseudonyms whose raw payloads go now
     checkpoint: Checkpoint | None = None
+    tree_nodes: list[tuple] = field(default_factory=list)  # (node id, hash): mlobs.audit.tree_store
+    tree_note: tuple[int, str] | None = None  # (tree size, signed checkpoint note)
 
 
 @dataclass
