@@ -7,6 +7,7 @@ import time
 
 from mlobs import catalog
 from mlobs.audit import AuditLog, AuditUnavailable, Decision, Receipt
+from mlobs.audit.http import audit_router
 from mlobs.audit.record import new_decision_id
 from mlobs.errors import Unavailable
 from mlobs.logs import span_ids
@@ -68,5 +69,6 @@ def open_decision_log(settings: Settings, telemetry, model: ModelInfo, app=None)
     decisions = DecisionLog(audit, service, model, registry)
     if app is not None:
         app.router.on_shutdown.append(decisions.close)
+        app.include_router(audit_router(audit.settings.store_url, audit.settings.witness_token))
         attach_audit(getattr(app.state, "protection", None), decisions)
     return decisions

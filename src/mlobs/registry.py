@@ -15,6 +15,7 @@ SERVICES: dict[str, str] = {
     "credit": "mlobs_services.credit.service",
     "vision": "mlobs_services.vision.service",
     "drift-exporter": "mlobs.drift.exporter",
+    "audit-witness": "mlobs.audit.witness.service",
 }
 
 

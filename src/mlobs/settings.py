@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlobs.audit.settings import AuditSettings
+from mlobs.audit.witness.settings import WitnessSettings
 from mlobs.drift.settings import DriftSettings
 from mlobs.protect.settings import ProtectSettings
 
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     )
 
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    audit_witness: WitnessSettings = Field(default_factory=WitnessSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     protect: ProtectSettings = Field(default_factory=ProtectSettings)
 

@@ -1,0 +1,77 @@
+"""The witness: cosigns only checkpoints signed by the log's key and consistent with what it saw."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from starlette.testclient import TestClient
+
+from audit.factories import decision
+from audit.witness_helpers import TOKEN, log_app, witness_for
+from mlobs.audit.checkpoint_note import NoteSigner, TreeHead, open_checkpoint, verify_cosignature
+from mlobs.audit.signing import load_public_key
+from mlobs.audit.witness.store import read_notes
+
+
+def pub(audit_settings):
+    return audit_settings.keys_dir / "checkpoint_signing.pub.pem"
+
+
+def test_checkpoint_endpoints_refuse_requests_without_the_token(log, store_url):
+    log.append(decision(1))
+    log.checkpoint()
+    client = TestClient(log_app(store_url))
+    assert client.get("/audit/checkpoint").status_code == 401
+    assert client.get("/audit/checkpoint", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/audit/consistency", params={"from": 1, "to": 1}).status_code == 401
+    ok = client.get("/audit/checkpoint", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and open_checkpoint(ok.text, log.signer.public).size == 1
+    assert TestClient(log_app(store_url, token=None)).get(
+        "/audit/checkpoint", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 403
+
+
+def test_witness_cosigns_each_larger_consistent_checkpoint_and_keeps_them(log, store_url, audit_settings, tmp_path):
+    witness = witness_for(log_app(store_url), pub(audit_settings), tmp_path / "witness")
+    for i in range(23):
+        log.append(decision(i))
+    log.checkpoint()
+    assert witness.poll().size == 23
+    for i in range(23, 61):
+        log.append(decision(i))
+    log.checkpoint()
+    assert witness.poll().size == 61
+    assert witness.poll() is None  # nothing new
+    notes = read_notes(tmp_path / "witness")
+    assert [open_checkpoint(n, log.signer.public).size for n in notes] == [23, 61]
+    wkey = load_public_key(tmp_path / "witness" / "witness_key.pub.pem")
+    assert all(verify_cosignature(n, wkey) > 0 for n in notes)
+
+
+def served(note: str) -> FastAPI:
+    app = FastAPI()
+    app.get("/audit/checkpoint", response_class=PlainTextResponse)(lambda: note)
+    return app
+
+
+def test_witness_refuses_a_smaller_tree_and_a_second_root_at_one_size(log, store_url, audit_settings, tmp_path):
+    witness = witness_for(log_app(store_url), pub(audit_settings), tmp_path / "witness")
+    for i in range(30):
+        log.append(decision(i))
+    log.checkpoint()
+    assert witness.poll().size == 30
+    # Whoever holds the log's key signs another history: the witness must not follow.
+    forger = NoteSigner(log.settings.origin, log.signer.private_key())
+    for size, why in ((20, "shrank"), (30, "split view")):
+        witness.client = TestClient(served(forger.sign(TreeHead(log.settings.origin, size, bytes(32)))),
+                                    base_url="http://log")
+        assert witness.poll() is None and why in witness.last_error
+    assert witness.refused == 2 and witness.head.size == 30
+    assert len(read_notes(tmp_path / "witness")) == 1
+
+
+def test_witness_refuses_a_checkpoint_signed_by_another_key(log, store_url, audit_settings, tmp_path):
+    witness = witness_for(log_app(store_url), pub(audit_settings), tmp_path / "witness")
+    other = NoteSigner(log.settings.origin, Ed25519PrivateKey.generate())
+    witness.client = TestClient(served(other.sign(TreeHead(log.settings.origin, 5, bytes(32)))), base_url="http://log")
+    assert witness.poll() is None and "no signature by the trusted key" in witness.last_error
