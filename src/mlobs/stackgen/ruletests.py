@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
-from mlobs.stackgen import config, security, slo
+from mlobs.stackgen import audit_alerts, config, security, slo
 from mlobs.stackgen.promql import le, sel
 from mlobs.stackgen.ruletests_model import Case, Expect, Sample, Suite, ramp
 from mlobs.stackgen.slos import AVAILABILITY, PREDICT_LATENCY
@@ -208,4 +208,5 @@ def suites() -> tuple[Suite, ...]:
         Suite("model", _every(STEP, model_cases()), evaluation_interval="5m"),
         Suite("drift", drift_cases()),
         security.cases(),
+        audit_alerts.cases(),
     )
