@@ -10,17 +10,17 @@ import sqlite3
 
 import orjson
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from audit import attacker
 from audit.witness_helpers import log_app, witness_for
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from mlobs.audit import AuditLog, AuditSettings, Decision
 from mlobs.audit.checkpoint_note import NoteSigner, TreeHead
 from mlobs.audit.merkle import CompactRange, leaf_hash
 from mlobs.audit.record import GENESIS_HASH, header_text, record_hash
 from mlobs.audit.signing import Signer, load_public_key
-from mlobs.audit.trust_verify import Witnessed, verify_log
 from mlobs.audit.tree_store import entry
+from mlobs.audit.trust_verify import Witnessed, verify_log
 from mlobs.audit.witness.store import read_notes
 
 ROUNDS, PER_ROUND, ROLLBACK_AFTER = 6, 40, 3

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from audit import attacker
 from audit.factories import decision
+
 from mlobs.audit import AuditUnavailable
 from mlobs.audit.checkpoint_note import open_checkpoint
 from mlobs.audit.merkle import CompactRange, leaf_hash

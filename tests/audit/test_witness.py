@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from audit.factories import decision
+from audit.witness_helpers import TOKEN, log_app, witness_for
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
-from audit.factories import decision
-from audit.witness_helpers import TOKEN, log_app, witness_for
-from mlobs.audit.checkpoint_note import NoteSigner, TreeHead, open_checkpoint, verify_cosignature
+from mlobs.audit.checkpoint_note import (
+    NoteSigner,
+    TreeHead,
+    open_checkpoint,
+    verify_cosignature,
+)
 from mlobs.audit.signing import load_public_key
 from mlobs.audit.witness.store import read_notes
 

@@ -7,10 +7,16 @@ from typing import Callable, Iterator
 
 import psycopg
 
+from mlobs.audit import tree_store
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
-from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query, query_column_ddl
-from mlobs.audit import tree_store
+from mlobs.audit.store import (
+    INSERT_COLUMNS,
+    SELECT_COLUMNS,
+    Batch,
+    Query,
+    query_column_ddl,
+)
 
 CHAIN_LOCK = 0x6D6C6F6273  # "mlobs": one writer at a time extends the chain, across processes
 

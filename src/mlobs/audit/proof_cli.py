@@ -52,7 +52,12 @@ def _settings():
 
 def _verify(args: argparse.Namespace) -> int:
     from mlobs.audit.signing import load_public_key, read_checkpoint_file
-    from mlobs.audit.trust_verify import LogMissing, resolve_url, trusted_key, verify_log
+    from mlobs.audit.trust_verify import (
+        LogMissing,
+        resolve_url,
+        trusted_key,
+        verify_log,
+    )
 
     if args.bundle is not None:
         from mlobs.audit.export import verify_bundle

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mlobs.audit.checkpoint_note import NoteError, TreeHead, open_checkpoint, verify_cosignature
+from mlobs.audit.checkpoint_note import (
+    NoteError,
+    TreeHead,
+    open_checkpoint,
+    verify_cosignature,
+)
 from mlobs.audit.merkle import ProofError, inclusion_proof, leaf_hash, verify_inclusion
 from mlobs.audit.tree_store import TreeReader, entry
 

@@ -8,13 +8,19 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
+from mlobs.audit import tree_store
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
-from mlobs.audit.sqlite_lookup import MOST_BEHIND, Lookup, attach, candidates, lookup_path
+from mlobs.audit.sqlite_lookup import (
+    MOST_BEHIND,
+    Lookup,
+    attach,
+    candidates,
+    lookup_path,
+)
 from mlobs.audit.sqlite_lookup import header_field as field
 from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
-from mlobs.audit import tree_store
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ verifier brings (never the one beside the log):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,15 +19,19 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mlobs.audit.checkpoint_note import NoteError, TreeHead, fingerprint, open_checkpoint, verify_cosignature
-from mlobs.audit.merkle import CompactRange
+from mlobs.audit.checkpoint_note import (
+    NoteError,
+    TreeHead,
+    fingerprint,
+    open_checkpoint,
+    verify_cosignature,
+)
 from mlobs.audit.parallel_verify import verify_parallel
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
 from mlobs.audit.tree_store import TreeReader, postgres_query, sqlite_query
+from mlobs.audit.tree_verify import roots_mismatch
 from mlobs.audit.verify import Problem, VerifyReport
-
-CHUNK = 10_000
 
 
 class LogMissing(Exception):
@@ -187,7 +190,7 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     wanted = {**{s: h.root for s, h in heads.items()}}
     for size, seen in witnessed.items():
         wanted.setdefault(size, seen.root)
-    bad = _check_roots(view.reader, wanted, head_seq)
+    bad = roots_mismatch(view.url, wanted, head_seq, workers)
     if bad is not None:
         where = "a witness's cosigned" if bad not in heads else "its signed"
         return fail(None, f"the records 1..{bad} do not give the root of {where} checkpoint at size {bad} "
@@ -224,32 +227,6 @@ def _largest(witness: Witnessed, public, into: dict | None = None) -> tuple[int,
             into[head.size] = head
         largest = max(largest, head.size)
     return largest, None
-
-
-def _check_roots(reader: TreeReader, wanted: dict[int, bytes], head_seq: int) -> int | None:
-    """The smallest size whose root differs from the records' RFC 9162 root, or None."""
-    sizes = sorted(s for s in wanted if s <= head_seq)
-    if not sizes:
-        return None
-    rng = CompactRange()
-    sha256 = hashlib.sha256
-    at, stops = 0, iter(sizes)
-    stop = next(stops)
-    while stop is not None:
-        last = min(stop, at + CHUNK)
-        rows = reader._query("SELECT header, payload FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq",
-                             (at, last))
-        rng.append_leaves([sha256(b"\x00" + _bytes(h) + b"\n" + bytes(p)).digest() for h, p in rows])
-        at = last
-        if at == stop:
-            if rng.root() != wanted[stop]:
-                return stop
-            stop = next(stops, None)
-    return None
-
-
-def _bytes(value) -> bytes:
-    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 def trusted_key(public_key_file: Path | None, fingerprint_pin: str | None, keys_dir: Path | None) -> Ed25519PublicKey:
