@@ -80,3 +80,38 @@ def test_witness_refuses_a_checkpoint_signed_by_another_key(log, store_url, audi
     other = NoteSigner(log.settings.origin, Ed25519PrivateKey.generate())
     witness.client = TestClient(served(other.sign(TreeHead(log.settings.origin, 5, bytes(32)))), base_url="http://log")
     assert witness.poll() is None and "no signature by the trusted key" in witness.last_error
+
+
+def test_the_witness_service_serves_what_it_cosigned_and_says_when_the_log_is_unreachable(
+        log, store_url, audit_settings, tmp_path):
+    from pydantic import SecretStr
+
+    from mlobs.audit.witness.service import create_app
+    from mlobs.audit.witness.settings import WitnessSettings
+    from mlobs.local.ports import free_port
+    from mlobs.settings import Settings
+
+    settings = Settings(audit_witness=WitnessSettings(
+        source_url=f"http://127.0.0.1:{free_port()}", token=SecretStr(TOKEN), log_public_key=pub(audit_settings),
+        dir=tmp_path / "w", interval_s=0.05, timeout_s=0.5))
+    with TestClient(create_app(settings)) as client:
+        import time
+
+        deadline = time.monotonic() + 10
+        while client.get("/healthz").json()["refused"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        health = client.get("/healthz").json()
+        assert health["ok"] is False and health["refused"] >= 1 and "Connect" in health["last_error"]
+        assert client.get("/checkpoints").json() == {"notes": []}
+        assert client.get("/checkpoint").status_code == 404
+    assert (tmp_path / "w" / "witness_key.pub.pem").exists()
+
+
+def test_the_witness_refuses_to_start_without_its_trust_settings(tmp_path):
+    import pytest
+
+    from mlobs.audit.witness.service import Witness
+    from mlobs.audit.witness.settings import WitnessSettings
+
+    with pytest.raises(SystemExit, match="LOG_PUBLIC_KEY"):
+        Witness(WitnessSettings(source_url="http://log", dir=tmp_path))
