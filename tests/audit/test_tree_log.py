@@ -128,3 +128,17 @@ def test_quiet_log_signs_its_tail_within_the_interval(make_log, store_url):
     while not notes(store_url) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [s for s, _ in notes(store_url)] == [1]
+
+
+def test_each_complete_block_of_sixteen_keeps_its_leaf_hashes_across_groups(make_log, store_url):
+    log = make_log(max_batch=7, checkpoint_every=100_000)  # groups that straddle blocks
+    for p in [log.submit(decision(i)) for i in range(100)]:
+        p.result(30)
+    log.close()
+    reader, close = open_reader(store_url)
+    try:
+        leaves = [leaf_hash(entry(h, bytes(p))) for _, h, p, _ in attacker.rows(store_url)]
+        assert reader.kept_leaves(6) == leaves[:96]
+        assert reader.kept_leaves(7) is None  # the seventh block is not complete
+    finally:
+        close()

@@ -32,12 +32,12 @@ from mlobs.audit.merkle import (
 )
 from mlobs.audit.pseudonym import write_private
 from mlobs.audit.record import GENESIS_HASH
-from mlobs.audit.tree_store import TreeMissing, entry, open_reader, stored_nodes
+from mlobs.audit.tree_store import STRIDE, TreeMissing, entry, open_reader, stored_nodes
 
 log = logging.getLogger(__name__)
 
 HEAD_FILE = "checkpoint_signing.head"  # the last tree head this key signed, beside the key
-REBUILD_CHUNK = 10_000
+REBUILD_CHUNK = 10_000  # a multiple of 16
 
 
 class IntegrityFailure(AuditUnavailable):
@@ -54,6 +54,7 @@ class TreeLog:
         self._interval = interval_s
         self._monotonic = monotonic
         self._range: CompactRange | None = None
+        self._block: list[bytes] = []  # leaf hashes since the last multiple of 16, kept with their node
         self.size = 0
         self._chain = GENESIS_HASH
         self.signed: TreeHead | None = None
@@ -82,7 +83,10 @@ class TreeLog:
             leaves = [leaf_hash(entry(text, payload)) for _, text, payload, _ in batch.records]
             completed: list = []
             self._range.append_leaves(leaves, completed)
-            batch.tree_nodes = stored_nodes(rebuilt + completed)
+            window, window_first = self._block + leaves, first - len(self._block)
+            batch.tree_nodes = rebuilt + stored_nodes(completed, window, window_first)
+            end = first + len(leaves)
+            self._block = window[(end >> STRIDE << STRIDE) - window_first :]
             if batch.records:
                 self.size = batch.records[-1][0]
                 self._chain = batch.records[-1][3]
@@ -166,25 +170,29 @@ class TreeLog:
         if signed is not None and signed.size and root_then != signed.root:
             self._fail(f"the log's tree at size {signed.size} is not the one its key signed (records or tree rewritten)")
         self._range, self.size, self._chain, self.signed = rng, seq, prev, signed
+        self._block = self._reader.leaves(seq >> STRIDE << STRIDE, seq & ((1 << STRIDE) - 1))
         return rebuilt
 
     def _rebuild(self, seq: int, at: int) -> tuple[CompactRange, list, bytes | None]:
-        """The tree of a log written before it had one, from its records; and its root at `at`."""
-        rng, completed, root_at = CompactRange(), [], None
+        """The tree of a log written before it had one, from its records: the nodes to store, and
+        its root at `at`. (Chunks are whole blocks of 16, so each chunk's blocks are its own.)"""
+        rng, rows_out, root_at = CompactRange(), [], None
         for lo in range(1, seq + 1, REBUILD_CHUNK):
             hi = min(seq, lo + REBUILD_CHUNK - 1)
             rows = self._reader.records(lo, hi)
             if len(rows) != hi - lo + 1:
                 raise IntegrityFailure(f"records {lo}..{hi} are not all in the log")
             leaves = [leaf_hash(entry(h, p)) for _, h, p, _ in rows]
+            completed: list = []
             if lo <= at <= hi:
                 rng.append_leaves(leaves[: at - lo + 1], completed)
                 root_at = rng.root()
                 rng.append_leaves(leaves[at - lo + 1 :], completed)
             else:
                 rng.append_leaves(leaves, completed)
+            rows_out += stored_nodes(completed, leaves, lo - 1)
         log.warning("audit: built the Merkle tree of %d records that had none", seq)
-        return rng, completed, root_at
+        return rng, rows_out, root_at
 
     def _fail(self, why: str) -> None:
         self.failure = why

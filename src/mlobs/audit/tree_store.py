@@ -1,9 +1,9 @@
 """Where the Merkle tree lives in a store, and how it is read back.
 
-Leaves are not stored: a leaf is SHA-256(0x00 || header || "\\n" || payload) of its record, read
-from the log. Interior nodes are stored only at every STRIDE-th level (4, 8, 12, ...), for complete
-subtrees, as they complete: about one row per 15 records, written in the commit of the records
-that complete them. Any other perfect subtree is hashed from at most 2**(STRIDE-1) nodes one
+A leaf is SHA-256(0x00 || header || "\\n" || payload) of its record. Interior nodes are stored only
+at every STRIDE-th level (4, 8, 12, ...), for complete subtrees, as they complete: about one row per
+15 records, written in the commit of the records that complete them; a level-4 row also keeps its
+16 leaf hashes, so that a verifier can name the first record that differs from a signed tree. Any other perfect subtree is hashed from at most 2**(STRIDE-1) nodes one
 stored level below it (or records), read in one range query, so an inclusion proof at 1,000,000
 records is a few dozen indexed reads.
 
@@ -22,7 +22,8 @@ LEVEL_SHIFT = 56  # node id = level << 56 | index: one integer key, ordered by l
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_tree (
     id INTEGER PRIMARY KEY,
-    hash BLOB NOT NULL
+    hash BLOB NOT NULL,
+    leaves BLOB
 );
 CREATE TABLE IF NOT EXISTS audit_tree_heads (
     size INTEGER PRIMARY KEY,
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS audit_tree_heads (
 POSTGRES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_tree (
     id BIGINT PRIMARY KEY,
-    hash BYTEA NOT NULL
+    hash BYTEA NOT NULL,
+    leaves BYTEA
 );
 CREATE TABLE IF NOT EXISTS audit_tree_heads (
     size BIGINT PRIMARY KEY,
@@ -59,19 +61,20 @@ def entry(header: str | bytes, payload: bytes) -> bytes:
     return (header.encode() if isinstance(header, str) else header) + b"\n" + bytes(payload)
 
 
-def insert_sqlite(conn, nodes: list[tuple[int, bytes]], note: tuple[int, str] | None) -> None:
-    """In the commit's transaction: new stored nodes (id, hash) and the checkpoint, if any."""
+def insert_sqlite(conn, nodes: list[tuple], note: tuple[int, str] | None) -> None:
+    """In the commit's transaction: new stored nodes (id, hash, leaves) and the checkpoint, if any."""
     from mlobs.audit.sqlite_rows import insert_rows
 
     if nodes:
-        insert_rows(conn, "INSERT OR IGNORE INTO audit_tree (id, hash) VALUES", nodes)
+        insert_rows(conn, "INSERT OR IGNORE INTO audit_tree (id, hash, leaves) VALUES", nodes)
     if note is not None:
         conn.execute("INSERT OR IGNORE INTO audit_tree_heads (size, note) VALUES (?, ?)", note)
 
 
-def insert_postgres(cur, nodes: list[tuple[int, bytes]], note: tuple[int, str] | None) -> None:
+def insert_postgres(cur, nodes: list[tuple], note: tuple[int, str] | None) -> None:
     if nodes:
-        cur.executemany("INSERT INTO audit_tree (id, hash) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", nodes)
+        cur.executemany("INSERT INTO audit_tree (id, hash, leaves) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                        nodes)
     if note is not None:
         cur.execute("INSERT INTO audit_tree_heads (size, note) VALUES (%s, %s) ON CONFLICT (size) DO NOTHING", note)
 
@@ -131,6 +134,25 @@ class TreeReader:
             raise TreeMissing(f"tree nodes at level {level} from {first} ({count}) are not all stored")
         return [bytes(r[0]) for r in rows]
 
+    def _kept_leaves(self, first: int, count: int) -> list[bytes] | None:
+        """Leaf hashes kept with their level-4 node (a complete block of 16), if any."""
+        rows = self._query("SELECT leaves FROM audit_tree WHERE id = ?", (node_id(STRIDE, first >> STRIDE),))
+        if not rows or rows[0][0] is None:
+            return None
+        blob, lo = bytes(rows[0][0]), first & ((1 << STRIDE) - 1)
+        return [blob[32 * i : 32 * i + 32] for i in range(lo, lo + count)]
+
+    def kept_leaves(self, blocks: int) -> list[bytes] | None:
+        """The leaf hashes kept for the first `blocks` blocks of 16, or None if any is missing."""
+        if blocks == 0:
+            return []
+        rows = self._query("SELECT leaves FROM audit_tree WHERE id BETWEEN ? AND ? ORDER BY id",
+                           (node_id(STRIDE, 0), node_id(STRIDE, blocks - 1)))
+        if len(rows) != blocks or any(r[0] is None or len(r[0]) != 32 << STRIDE for r in rows):
+            return None
+        blob = b"".join(bytes(r[0]) for r in rows)
+        return [blob[i : i + 32] for i in range(0, len(blob), 32)]
+
     def subtree(self, level: int, index: int) -> bytes:
         """The hash of the perfect subtree (level, index)."""
         got = self.overlay.get((level, index))
@@ -141,16 +163,29 @@ class TreeReader:
         first = index << (level - base)
         row: list = [self.overlay.get((base, first + i)) for i in range(count)]
         if any(h is None for h in row):
-            read = self.leaves(first, count) if base == 0 else self._stored(base, first, count)
+            read = (self._kept_leaves(first, count) or self.leaves(first, count)) if base == 0 else \
+                self._stored(base, first, count)
             row = [h if h is not None else r for h, r in zip(row, read)]
         while len(row) > 1:
             row = [node_hash(a, b) for a, b in zip(row[0::2], row[1::2])]
         return row[0]
 
 
-def stored_nodes(completed: Iterable[tuple[int, int, bytes]]) -> list[tuple[int, bytes]]:
-    """The nodes of a commit that the store keeps, as (id, hash) rows."""
-    return [(node_id(level, index), h) for level, index, h in completed if level % STRIDE == 0 and level]
+def stored_nodes(completed: Iterable[tuple[int, int, bytes]], leaves: list[bytes] = (),
+                 first_leaf: int = 0) -> list[tuple[int, bytes, bytes | None]]:
+    """The nodes of a commit that the store keeps, as (id, hash, leaves) rows; `leaves` are the leaf
+    hashes from index `first_leaf` on, for the level-4 nodes' blocks."""
+    out = []
+    for level, index, h in completed:
+        if level % STRIDE or not level:
+            continue
+        kept = None
+        if level == STRIDE:
+            lo = (index << STRIDE) - first_leaf
+            if lo >= 0 and lo + (1 << STRIDE) <= len(leaves):
+                kept = b"".join(leaves[lo : lo + (1 << STRIDE)])
+        out.append((node_id(level, index), h, kept))
+    return out
 
 
 def _text(value) -> str:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mlobs.audit.checkpoint_note import (
@@ -26,11 +27,20 @@ from mlobs.audit.checkpoint_note import (
     open_checkpoint,
     verify_cosignature,
 )
+from mlobs.audit.merkle import CompactRange
 from mlobs.audit.parallel_verify import verify_parallel
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
-from mlobs.audit.tree_store import TreeReader, postgres_query, sqlite_query
+from mlobs.audit.tree_store import (
+    STRIDE,
+    TreeMissing,
+    TreeReader,
+    postgres_query,
+    sqlite_query,
+)
 from mlobs.audit.tree_verify import roots_mismatch
+
+CHUNK = 10_000
 from mlobs.audit.verify import Problem, VerifyReport
 
 
@@ -160,6 +170,9 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     report = verify_parallel(view.url, head_seq, view.checkpoints, [public], max(1, min(workers, head_seq)))
     report.checkpoints_checked += len(heads)
     if not report.ok:
+        pinned = report.problem.seq if "contradicts the signed checkpoint" in report.problem.what else None
+        if pinned is not None:  # a rewrite consistent from its start: find where it starts
+            _name_first_changed(view.reader, heads, report)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -193,8 +206,10 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     bad = roots_mismatch(view.url, wanted, head_seq, workers)
     if bad is not None:
         where = "a witness's cosigned" if bad not in heads else "its signed"
-        return fail(None, f"the records 1..{bad} do not give the root of {where} checkpoint at size {bad} "
-                          "(records, or the tree, rewritten)", report)
+        report = fail(None, f"the records 1..{bad} do not give the root of {where} checkpoint at size {bad} "
+                            "(records, or the tree, rewritten)", report)
+        _name_first_changed(view.reader, {**witnessed, **heads}, report)
+        return report
 
     covered = max(wanted, default=0)
     if covered < head_seq:
@@ -227,6 +242,47 @@ def _largest(witness: Witnessed, public, into: dict | None = None) -> tuple[int,
             into[head.size] = head
         largest = max(largest, head.size)
     return largest, None
+
+
+def _name_first_changed(reader: TreeReader, heads: dict[int, TreeHead], report: VerifyReport) -> None:
+    """Name the first record that differs from a signed tree, from the leaf hashes kept with the tree:
+    those below the largest signed size whose root they give are the signed leaves. Leaves the
+    report as it is when they show nothing."""
+    top = max(heads, default=0)
+    blocks = top >> STRIDE
+    kept = None
+    while blocks and kept is None:
+        kept = reader.kept_leaves(blocks)
+        blocks = blocks if kept is not None else blocks - 1
+    if not kept:
+        return
+    rng, trusted, at = CompactRange(), 0, 0
+    for size in sorted(s for s in heads if s <= len(kept)):
+        rng.append_leaves(kept[at:size])
+        at = size
+        if rng.root() == heads[size].root:
+            trusted = size
+    for lo in range(0, trusted, CHUNK):
+        count = min(CHUNK, trusted - lo)
+        try:
+            now = reader.leaves(lo, count)
+        except TreeMissing:
+            return
+        for i, (a, b) in enumerate(zip(now, kept[lo : lo + count])):
+            if a != b:
+                seq = lo + i + 1
+                what = (f"differs from the record the signed tree of size {trusted} holds at this place (this record "
+                        f"and the chain after it were rewritten); {report.problem.what}")
+                report.problem = Problem(seq, _decision_id(reader, seq), what)
+                return
+
+
+def _decision_id(reader: TreeReader, seq: int) -> str | None:
+    rows = reader.records(seq, seq)
+    try:
+        return orjson.loads(rows[0][1])[3] if rows else None
+    except (orjson.JSONDecodeError, IndexError):
+        return None
 
 
 def trusted_key(public_key_file: Path | None, fingerprint_pin: str | None, keys_dir: Path | None) -> Ed25519PublicKey:
