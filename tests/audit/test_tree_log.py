@@ -142,3 +142,25 @@ def test_each_complete_block_of_sixteen_keeps_its_leaf_hashes_across_groups(make
         assert reader.kept_leaves(7) is None  # the seventh block is not complete
     finally:
         close()
+
+
+def test_under_steady_load_a_head_is_signed_at_least_every_interval(audit_settings, store_url):
+    import time
+
+    from mlobs.audit import AuditLog
+    from mlobs.audit.checkpoint_note import TreeHead
+    from mlobs.audit.checkpoint_note import split as split_note
+    from mlobs.audit.record import parse_ts
+
+    # The real clock: heads carry their signing time.
+    log = AuditLog.open(audit_settings.model_copy(update={"checkpoint_every": 1_000_000, "checkpoint_interval_s": 0.2}))
+    stop = time.monotonic() + 1.5
+    i = 0
+    while time.monotonic() < stop:
+        log.append(decision(i))
+        i += 1
+    log.close()
+    times = [parse_ts(TreeHead.parse(split_note(note)[0]).time) for _, note in notes(store_url)]
+    assert len(times) >= 5
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    assert max(gaps) < 1.0, gaps
