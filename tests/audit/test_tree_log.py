@@ -164,3 +164,41 @@ def test_under_steady_load_a_head_is_signed_at_least_every_interval(audit_settin
     assert len(times) >= 5
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
     assert max(gaps) < 1.0, gaps
+
+
+def test_a_rotated_key_is_trusted_from_the_record_the_old_key_signed_and_a_forged_rotation_is_not(
+        make_log, store_url, audit_settings):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mlobs.audit import Decision
+    from mlobs.audit.checkpoint_note import NoteError
+    from mlobs.audit.key_rotation import EVENT_KEY_ROTATION, rotate, statement
+    from mlobs.audit.trust_verify import verify_log
+
+    log = make_log()
+    for i in range(12):
+        log.append(decision(i))
+    old = log.signer.public
+    new = rotate(log, "ops")
+    for i in range(12, 30):
+        log.append(decision(i))
+    log.close()
+    last = notes(store_url)[-1][1]
+    assert open_checkpoint(last, new).size == 31
+    with pytest.raises(NoteError):
+        open_checkpoint(last, old)
+    assert verify_log(store_url, old).ok  # the verifier still brings only the key it trusted first
+
+    # Someone with the database but not the old key "rotates" to their own key.
+    thief = Ed25519PrivateKey.generate()
+    log = make_log()
+    log.append(Decision(service="mlobs.audit", model="", model_version="", output={}, event_type=EVENT_KEY_ROTATION,
+                        details={"statement": statement(log.settings.origin, thief, thief.public_key())}))
+    log.close()
+    from mlobs.audit.checkpoint_note import NoteSigner, TreeHead
+
+    forged = NoteSigner(log.settings.origin, thief).sign(TreeHead(log.settings.origin, 32, bytes(32)))
+    attacker.run(store_url, [("DELETE FROM audit_tree_heads WHERE size = 32", ()),
+                             ("INSERT INTO audit_tree_heads (size, note) VALUES (?, ?)", (32, forged))])
+    report = verify_log(store_url, old)
+    assert not report.ok and "trusted key" in report.problem.what

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     prove.add_argument("--public-key", type=Path, help="the log's public key, to open the witness's checkpoints")
     prove.add_argument("--hash-only", action="store_true", help="the record's leaf hash instead of the record")
     prove.set_defaults(func=_prove)
+
+    rotate = sub.add_parser("rotate-key", help="replace the checkpoint key: a record signed by the old key names the new")
+    rotate.add_argument("--actor", default=os.environ.get("USER", "unknown"))
+    rotate.set_defaults(func=_rotate_key)
 
     check = sub.add_parser("check-proof", help="verify an inclusion proof offline")
     check.add_argument("file", type=Path)
@@ -150,4 +155,20 @@ def _check_proof(args: argparse.Namespace) -> int:
         return 1
     for result in results:
         print(result.text())
+    return 0
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    from mlobs.audit.checkpoint_note import fingerprint
+    from mlobs.audit.key_rotation import rotate
+    from mlobs.audit.log import AuditLog
+    from mlobs.settings import Settings
+
+    log = AuditLog.open(Settings())
+    try:
+        public = rotate(log, args.actor)
+    finally:
+        log.close()
+    print(f"checkpoint key rotated; new key fingerprint {fingerprint(public)} "
+          f"(publish {log.settings.keys_dir}/checkpoint_signing.pub.pem)")
     return 0

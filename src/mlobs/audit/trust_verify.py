@@ -30,7 +30,7 @@ from mlobs.audit.checkpoint_note import (
 from mlobs.audit.merkle import CompactRange
 from mlobs.audit.parallel_verify import verify_parallel
 from mlobs.audit.record import GENESIS_HASH
-from mlobs.audit.signing import Checkpoint
+from mlobs.audit.signing import Checkpoint, key_id_of
 from mlobs.audit.tree_store import (
     STRIDE,
     TreeMissing,
@@ -143,8 +143,8 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
         return report
 
     if head_seq == 0:
-        if witness is not None and _largest(witness, public)[0] > 0:
-            size = _largest(witness, public)[0]
+        if witness is not None and _largest(witness, [public])[0] > 0:
+            size = _largest(witness, [public])[0]
             return fail(1, f"the log is empty but witness {witness.source} cosigned a tree of {size} records "
                            "(the log was truncated or replaced)")
         if not allow_empty:
@@ -153,13 +153,22 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
         report.notes.append("empty log")
         return report
 
-    # Signed tree heads of the log itself, with the trusted key only.
+    # Signed tree heads of the log itself, with the trusted key and the keys it rotated to.
+    keys = [public]
     heads: dict[int, TreeHead] = {}
     for size, note in notes:
         try:
-            head = open_checkpoint(note, public)
+            head = open_with(note, keys)
         except NoteError as exc:
-            return fail(size, f"the signed checkpoint at tree size {size} does not verify with the trusted key: {exc}")
+            if len(keys) == 1 and _rotated_keys(view, keys):
+                try:
+                    head = open_with(note, keys)
+                except NoteError:
+                    return fail(size, f"the signed checkpoint at tree size {size} does not verify with the trusted "
+                                      f"key: {exc}")
+            else:
+                return fail(size, f"the signed checkpoint at tree size {size} does not verify with the trusted key: "
+                                  f"{exc}")
         if head.size != size:
             return fail(size, f"the checkpoint stored at tree size {size} is for size {head.size}")
         heads[size] = head
@@ -167,7 +176,9 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     # The hash chain against the signed chain checkpoints (first bad record named).
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if head_seq >= 200_000 else 1
-    report = verify_parallel(view.url, head_seq, view.checkpoints, [public], max(1, min(workers, head_seq)))
+    if len(keys) == 1 and any(cp.key_id != key_id_of(public) for cp in view.checkpoints):
+        _rotated_keys(view, keys)
+    report = verify_parallel(view.url, head_seq, view.checkpoints, keys, max(1, min(workers, head_seq)))
     report.checkpoints_checked += len(heads)
     if not report.ok:
         pinned = report.problem.seq if "contradicts the signed checkpoint" in report.problem.what else None
@@ -179,7 +190,7 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     # The witness's view.
     witnessed: dict[int, TreeHead] = {}
     if witness is not None:
-        largest, problem = _largest(witness, public, witnessed)
+        largest, problem = _largest(witness, keys, witnessed)
         if problem is not None:
             return fail(None, problem, report)
         if largest > head_seq:
@@ -224,11 +235,39 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     return report
 
 
-def _largest(witness: Witnessed, public, into: dict | None = None) -> tuple[int, str | None]:
+def open_with(note: str, keys: list) -> TreeHead:
+    """The head of a checkpoint signed by any of `keys`; raises the first key's NoteError otherwise."""
+    first = None
+    for public in keys:
+        try:
+            return open_checkpoint(note, public)
+        except NoteError as exc:
+            first = first or exc
+    raise first
+
+
+def _rotated_keys(view: LogView, keys: list) -> bool:
+    """Extend `keys` with every key that a rotation record, signed by a key already trusted, names."""
+    from mlobs.audit.key_rotation import EVENT_KEY_ROTATION, new_key_in
+
+    column = "json_extract(header, '$[2]')" if view.url.startswith("sqlite:///") else "event_type"
+    rows = view.reader._query(f"SELECT seq, payload FROM audit_records WHERE {column} = ? ORDER BY seq",
+                              (EVENT_KEY_ROTATION,))
+    added = False
+    for _, payload in rows:
+        try:
+            keys.append(new_key_in(orjson.loads(bytes(payload))["details"]["statement"], keys))
+            added = True
+        except (NoteError, KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+            continue  # a rotation not signed by a trusted key grants nothing
+    return added
+
+
+def _largest(witness: Witnessed, keys: list, into: dict | None = None) -> tuple[int, str | None]:
     largest = 0
     for note in witness.notes:
         try:
-            head = open_checkpoint(note, public)
+            head = open_with(note, keys)
         except NoteError as exc:
             return largest, f"a checkpoint kept by witness {witness.source} is not signed by the trusted key: {exc}"
         if witness.public_key is not None:
