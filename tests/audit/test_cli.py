@@ -65,20 +65,35 @@ def test_verify_exits_non_zero_and_names_the_first_bad_record(cli, capsys, store
 
 
 def test_export_writes_a_bundle_that_verifies_and_detects_edits(cli, tmp_path, capsys):
+    trusted = key_args(tmp_path)
     run, _ = cli
     out = tmp_path / "bundle"
     assert run("export", str(out)) == 0
     assert {p.name for p in out.iterdir()} >= {"records.jsonl", "checkpoints.jsonl", "public_key.pem",
                                               "verification.json", "verification.txt", "README.txt"}
     assert orjson.loads((out / "verification.json").read_bytes())["ok"] is True
-    assert run("verify", "--bundle", str(out)) == 0
+    assert run("verify", "--bundle", str(out)) == 1  # no trusted key of its own
+    assert run("verify", "--bundle", str(out), *trusted) == 0
     lines = (out / "records.jsonl").read_text().splitlines()
     record = orjson.loads(lines[2])
     record["header"] = record["header"].replace('"3"', '"9"')  # model version 3 -> 9
     lines[2] = orjson.dumps(record).decode()
     (out / "records.jsonl").write_text("\n".join(lines) + "\n")
-    assert run("verify", "--bundle", str(out)) == 1
+    assert run("verify", "--bundle", str(out), *trusted) == 1
     assert "record seq 3" in capsys.readouterr().out
+
+
+def test_an_export_carrying_another_key_is_refused(cli, tmp_path, capsys):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mlobs.audit.signing import public_key_pem
+
+    run, _ = cli
+    out = tmp_path / "bundle"
+    assert run("export", str(out)) == 0
+    (out / "public_key.pem").write_bytes(public_key_pem(Ed25519PrivateKey.generate().public_key()))
+    assert run("verify", "--bundle", str(out), *key_args(tmp_path)) == 1
+    assert "not the trusted key" in capsys.readouterr().err
 
 
 def test_forget_raw_and_purge_commands(cli, capsys, tmp_path):

@@ -65,8 +65,20 @@ def _verify(args: argparse.Namespace) -> int:
     )
 
     if args.bundle is not None:
+        from mlobs.audit.checkpoint_note import fingerprint
         from mlobs.audit.export import verify_bundle
 
+        # An export carries its own key: it counts only if it is the key the verifier trusts.
+        try:
+            public = trusted_key(args.public_key, _settings().public_key_fingerprint, None)
+            carried = load_public_key(args.bundle / "public_key.pem")
+        except (ValueError, OSError) as exc:
+            print(f"audit verify: FAILED: {exc}", file=sys.stderr)
+            return 1
+        if fingerprint(carried) != fingerprint(public):
+            print("audit verify: FAILED: the export's public key is not the trusted key (re-signed export?)",
+                  file=sys.stderr)
+            return 1
         extra = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
         return _report(verify_bundle(args.bundle, extra), args.json)
     try:
