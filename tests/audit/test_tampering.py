@@ -217,3 +217,15 @@ def test_the_cli_names_the_first_bad_record_and_exits_non_zero(original, copy, c
                               "--witness-key", str(original / "witness" / "witness_key.pub.pem")])
     assert args.func(args) == 1
     assert "record seq 33" in capsys.readouterr().out
+
+
+def test_checked_by_several_processes_the_same_log_gives_the_same_answers(original, copy):
+    key = load_public_key(original / "keys" / "checkpoint_signing.pub.pem")
+    witnessed = Witnessed(read_notes(original / "witness"), "w")
+    assert verify_log(copy, key, witness=witnessed, workers=3).ok
+    rehash_from(copy, 100, lambda f, p: p.replace(b'"B"', b'"A"'))
+    report = verify_log(copy, key, witness=witnessed, workers=3)
+    assert not report.ok and report.problem.seq == 100, report.text()
+    attacker.run(copy, [("UPDATE audit_records SET payload = ? WHERE seq = 170", (b'{"output":"forged"}',))])
+    report = verify_log(copy, key, witness=witnessed, workers=3)
+    assert not report.ok and report.problem.seq == 100, report.text()

@@ -38,10 +38,10 @@ from mlobs.audit.tree_store import (
     postgres_query,
     sqlite_query,
 )
-from mlobs.audit.tree_verify import roots_mismatch
+from mlobs.audit.tree_verify import first_mismatch, roots_mismatch, verify_sqlite
 
 CHUNK = 10_000
-from mlobs.audit.verify import Problem, VerifyReport
+from mlobs.audit.verify import Problem, VerifyReport, _report, check_signatures, finish
 
 
 class LogMissing(Exception):
@@ -173,26 +173,43 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
             return fail(size, f"the checkpoint stored at tree size {size} is for size {head.size}")
         heads[size] = head
 
-    # The hash chain against the signed chain checkpoints (first bad record named).
+    # What a witness cosigned: checked against the log once the chain is known to be sound.
+    witnessed: dict[int, TreeHead] = {}
+    largest, witness_problem = (_largest(witness, keys, witnessed) if witness is not None else (0, None))
+    wanted = {s: h.root for s, h in heads.items()}
+    for size, seen in witnessed.items():
+        wanted.setdefault(size, seen.root)
+
+    # The hash chain against the signed chain checkpoints (first bad record named), and for
+    # SQLite the tree in the same read.
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if head_seq >= 200_000 else 1
+    workers = max(1, min(workers, head_seq))
     if len(keys) == 1 and any(cp.key_id != key_id_of(public) for cp in view.checkpoints):
         _rotated_keys(view, keys)
-    report = verify_parallel(view.url, head_seq, view.checkpoints, keys, max(1, min(workers, head_seq)))
+    trees = None
+    if view.url.startswith("sqlite:///"):
+        pinned, n_checkpoints, problem = check_signatures(view.checkpoints, keys)
+        if problem is not None:
+            report = _report(0, GENESIS_HASH, n_checkpoints, started, problem)
+        else:
+            sizes = sorted(s for s in wanted if s <= head_seq)
+            segments, bounds, trees = verify_sqlite(view.url, head_seq, pinned, sizes, workers)
+            report = finish(segments, pinned, n_checkpoints, started, bounds)
+    else:
+        report = verify_parallel(view.url, head_seq, view.checkpoints, keys, workers)
     report.checkpoints_checked += len(heads)
     if not report.ok:
-        pinned = report.problem.seq if "contradicts the signed checkpoint" in report.problem.what else None
-        if pinned is not None:  # a rewrite consistent from its start: find where it starts
+        pinned_at = report.problem.seq if "contradicts the signed checkpoint" in report.problem.what else None
+        if pinned_at is not None:  # a rewrite consistent from its start: find where it starts
             _name_first_changed(view.reader, heads, report)
         report.seconds = time.perf_counter() - started
         return report
 
     # The witness's view.
-    witnessed: dict[int, TreeHead] = {}
     if witness is not None:
-        largest, problem = _largest(witness, keys, witnessed)
-        if problem is not None:
-            return fail(None, problem, report)
+        if witness_problem is not None:
+            return fail(None, witness_problem, report)
         if largest > head_seq:
             return fail(head_seq + 1, f"witness {witness.source} cosigned a tree of {largest} records but the log "
                                       f"holds {head_seq}: records {head_seq + 1}..{largest} were removed "
@@ -211,10 +228,7 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
                                   f"checkpoint at size {largest}, the log's latest is at size {latest_kept}", report)
 
     # Every signed root against the records.
-    wanted = {**{s: h.root for s, h in heads.items()}}
-    for size, seen in witnessed.items():
-        wanted.setdefault(size, seen.root)
-    bad = roots_mismatch(view.url, wanted, head_seq, workers)
+    bad = first_mismatch(trees, wanted) if trees is not None else roots_mismatch(view.url, wanted, head_seq, workers)
     if bad is not None:
         where = "a witness's cosigned" if bad not in heads else "its signed"
         report = fail(None, f"the records 1..{bad} do not give the root of {where} checkpoint at size {bad} "
