@@ -202,3 +202,21 @@ def test_a_rotated_key_is_trusted_from_the_record_the_old_key_signed_and_a_forge
                              ("INSERT INTO audit_tree_heads (size, note) VALUES (?, ?)", (32, forged))])
     report = verify_log(store_url, old)
     assert not report.ok and "trusted key" in report.problem.what
+
+
+def test_two_writers_on_one_log_extend_one_tree_and_each_proves_the_others_heads(make_log, store_url):
+    from mlobs.audit.trust_verify import verify_log
+
+    a, b = make_log(checkpoint_every=7), make_log(checkpoint_every=7)
+    for i in range(60):
+        (a if (i // 5) % 2 else b).append(decision(i))
+    a.close()
+    b.close()
+    assert a.stats()["integrity_failures"] == b.stats()["integrity_failures"] == 0
+    report = verify_log(store_url, a.signer.public)
+    assert report.ok and report.records == 60, report.text()
+    reader, close = open_reader(store_url)
+    try:
+        assert reader.kept_leaves(3) == [leaf_hash(entry(h, bytes(p))) for _, h, p, _ in attacker.rows(store_url)[:48]]
+    finally:
+        close()
