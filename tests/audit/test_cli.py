@@ -162,3 +162,30 @@ def test_prove_writes_a_bundle_that_check_proof_verifies_offline_and_tampering_f
     out.write_bytes(orjson.dumps(bundle))
     assert run("check-proof", str(out), *key_args(tmp_path)) == 1
     assert "FAILED" in capsys.readouterr().err
+
+
+def test_query_and_export_sign_nothing_over_an_unsigned_tail(cli, tmp_path, store_url, capsys):
+    from mlobs.audit.tree_store import open_reader
+
+    run, _ = cli
+    # Two records left unsigned, as by a process killed before its next checkpoint.
+    log = AuditLog.open(AuditSettings(store_url=store_url, checkpoint_every=1000, checkpoint_interval_s=3600),
+                        base_dir=tmp_path / "audit")
+    log.append(decision(100))
+    log.append(decision(101))
+    log._writer._sign_at_close = False
+    log.close()
+
+    def signed():
+        reader, close = open_reader(store_url)
+        try:
+            return reader.notes(), attacker.rows(store_url)
+        finally:
+            close()
+
+    before = signed()
+    assert run("query", "--event-type", "decision") == 0
+    assert run("export", str(tmp_path / "bundle")) == 0
+    assert run("verify", *key_args(tmp_path)) == 1
+    assert "covered by no signed checkpoint" in capsys.readouterr().out
+    assert signed() == before
