@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     prove.add_argument("--hash-only", action="store_true", help="the record's leaf hash instead of the record")
     prove.set_defaults(func=_prove)
 
-    rotate = sub.add_parser("rotate-key", help="replace the checkpoint key: a record signed by the old key names the new")
+    rotate = sub.add_parser("rotate-key",
+                            help="replace the checkpoint key: a record signed by the old key names the new one")
     rotate.add_argument("--actor", default=os.environ.get("USER", "unknown"))
     rotate.set_defaults(func=_rotate_key)
 
