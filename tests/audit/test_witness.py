@@ -115,3 +115,28 @@ def test_the_witness_refuses_to_start_without_its_trust_settings(tmp_path):
 
     with pytest.raises(SystemExit, match="LOG_PUBLIC_KEY"):
         Witness(WitnessSettings(source_url="http://log", dir=tmp_path))
+
+
+def test_a_proof_against_a_witnessed_checkpoint_carries_the_cosignature_check_proof_requires(
+        log, store_url, audit_settings, tmp_path):
+    import pytest
+
+    from mlobs.audit.checkpoint_note import NoteError
+    from mlobs.audit.proofs import check_bundle, make_bundle
+    from mlobs.audit.tree_store import open_reader
+
+    witness = witness_for(log_app(store_url), pub(audit_settings), tmp_path / "witness")
+    receipts = [log.append(decision(i)) for i in range(9)]
+    log.checkpoint()
+    witness.poll()
+    reader, close = open_reader(store_url)
+    try:
+        bundle = make_bundle(reader, receipts[4].decision_id, sqlite=store_url.startswith("sqlite"),
+                             notes=read_notes(tmp_path / "witness"), public=log.signer.public)
+        plain = make_bundle(reader, receipts[4].decision_id, sqlite=store_url.startswith("sqlite"))
+    finally:
+        close()
+    wkey = load_public_key(tmp_path / "witness" / "witness_key.pub.pem")
+    assert check_bundle(bundle, log.signer.public, wkey).witnessed_at > 0
+    with pytest.raises(NoteError, match="no cosignature"):
+        check_bundle(plain, log.signer.public, wkey)
