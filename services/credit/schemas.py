@@ -74,6 +74,13 @@ class Reason(BaseModel):
     description: str
 
 
+class AuditReceipt(BaseModel):
+    """Where the decision sits in the audit log: `mlobs audit prove DECISION_ID` proves it."""
+
+    leaf_index: int
+    record_hash: str
+
+
 class CreditDecision(BaseModel):
     decision_id: str
     decision: Literal["approve", "decline"]
@@ -82,3 +89,4 @@ class CreditDecision(BaseModel):
     reasons: list[Reason]
     model: str
     model_version: str
+    audit: AuditReceipt | None = None

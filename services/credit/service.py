@@ -83,12 +83,13 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         decision_id = new_decision_id()
         if decisions is not None:
             raw = application.model_dump(mode="json")
-            await decisions.record(
+            receipt = await decisions.record(
                 subject=application.applicant_id, inputs=minimised(features), personal=raw["personal"],
                 model_inputs=features, artifact_sha256=artifact_sha256, output=output,
                 outcome=outcome, reason_codes=reasons, raw=raw,
                 latency_ms=round((time.perf_counter() - start) * 1000, 3), decision_id=decision_id,
             )
+            body["audit"] = {"leaf_index": receipt.seq - 1, "record_hash": receipt.hash}
         return {"decision_id": decision_id, **body}
 
     return app

@@ -123,7 +123,14 @@ AUDIT_APPEND_DURATION = Metric(
     MODEL_LABELS,
     LATENCY_BUCKETS,
 )
-AUDIT_METRICS = (AUDIT_RECORDS, AUDIT_UNAVAILABLE, AUDIT_APPEND_DURATION)
+AUDIT_INTEGRITY_FAILURES = Metric(
+    "mlobs_audit_integrity_failures",
+    "counter",
+    "Decisions refused because the audit log contradicts the tree head its key last signed "
+    "(rolled back, truncated or rewritten): nothing is signed or recorded until it is investigated.",
+    MODEL_LABELS,
+)
+AUDIT_METRICS = (AUDIT_RECORDS, AUDIT_UNAVAILABLE, AUDIT_APPEND_DURATION, AUDIT_INTEGRITY_FAILURES)
 
 SERVICE_METRICS = (
     HTTP_REQUEST_DURATION,

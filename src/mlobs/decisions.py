@@ -7,6 +7,8 @@ import time
 
 from mlobs import catalog
 from mlobs.audit import AuditLog, AuditUnavailable, Decision, Receipt
+from mlobs.audit.http import audit_router
+from mlobs.audit.tree_log import IntegrityFailure
 from mlobs.audit.record import new_decision_id
 from mlobs.errors import Unavailable
 from mlobs.logs import span_ids
@@ -24,11 +26,12 @@ class DecisionLog:
         self.service = service
         self.model = model
         labels = (service, model.name, model.version)
-        self._records = self._unavailable = self._duration = None
+        self._records = self._unavailable = self._duration = self._integrity = None
         if registry is not None:
             self._records = make(catalog.AUDIT_RECORDS, registry).labels(*labels)
             self._unavailable = make(catalog.AUDIT_UNAVAILABLE, registry).labels(*labels)
             self._duration = make(catalog.AUDIT_APPEND_DURATION, registry).labels(*labels)
+            self._integrity = make(catalog.AUDIT_INTEGRITY_FAILURES, registry).labels(*labels)
 
     async def record(self, *, output, subject: str | None = None, inputs: dict | None = None,
                      personal: dict | None = None, outcome: str | None = None, reason_codes=(),
@@ -49,6 +52,8 @@ class DecisionLog:
         except AuditUnavailable as exc:
             if self._unavailable is not None:
                 self._unavailable.inc()
+                if isinstance(exc, IntegrityFailure):
+                    self._integrity.inc()
             log.error("audit log unavailable, decision refused: %s", exc)
             raise Unavailable("audit_unavailable", "the decision could not be recorded; retry later") from None
         if self._records is not None:
@@ -73,5 +78,6 @@ def open_decision_log(settings: Settings, telemetry, model: ModelInfo, app=None)
     decisions = DecisionLog(audit, service, model, registry)
     if app is not None:
         app.router.on_shutdown.append(decisions.close)
+        app.include_router(audit_router(audit.settings.store_url, audit.settings.witness_token))
         attach_audit(getattr(app.state, "protection", None), decisions)
     return decisions

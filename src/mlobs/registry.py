@@ -16,6 +16,7 @@ SERVICES: dict[str, str] = {
     "vision": "mlobs_services.vision.service",
     "drift-exporter": "mlobs.drift.exporter",
     "oncall": "mlobs.oncall.receiver",  # no model either: create_app(settings) only
+    "audit-witness": "mlobs.audit.witness.service",
 }
 
 # Model name -> module providing replay(artifact_dir: Path, inputs: dict) -> {"output", "outcome",

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlobs.audit.settings import AuditSettings
+from mlobs.audit.witness.settings import WitnessSettings
 from mlobs.drift.settings import DriftSettings
 from mlobs.oncall.settings import OncallSettings
 from mlobs.protect.settings import ProtectSettings
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     )
 
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    audit_witness: WitnessSettings = Field(default_factory=WitnessSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     protect: ProtectSettings = Field(default_factory=ProtectSettings)
     oncall: OncallSettings = Field(default_factory=OncallSettings)

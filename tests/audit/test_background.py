@@ -35,11 +35,11 @@ def test_the_audit_logs_own_threads_run_as_batch_work_and_its_callers_do_not(tmp
         while True:  # the lookup's thread may not have run its first line yet
             policies = {t.name: os.sched_getscheduler(t.native_id) for t in threading.enumerate()
                         if t.name.startswith("mlobs-audit")}
-            if len(policies) == 3 and set(policies.values()) == {os.SCHED_BATCH} or time.monotonic() > deadline:
+            if len(policies) == 4 and set(policies.values()) == {os.SCHED_BATCH} or time.monotonic() > deadline:
                 break
             time.sleep(0.01)
     finally:
         log.close()
-    assert set(policies) == {"mlobs-audit-writer", "mlobs-audit-committer", "mlobs-audit-lookup"}
+    assert set(policies) == {"mlobs-audit-writer", "mlobs-audit-committer", "mlobs-audit-lookup", "mlobs-audit-checkpointer"}
     assert set(policies.values()) == {os.SCHED_BATCH}
     assert os.sched_getscheduler(0) == os.SCHED_OTHER

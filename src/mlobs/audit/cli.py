@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from mlobs.audit.errors import AuditError
+from mlobs.audit.proof_cli import register as register_proofs
 from mlobs.audit.record import HEADER_COLUMNS
 
 CSV_COLUMNS = [c for c in HEADER_COLUMNS] + ["hash", "inputs", "output", "reason_codes", "latency_ms", "personal",
@@ -34,12 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     query.set_defaults(func=_query)
 
-    verify = sub.add_parser("verify", help="recompute the chain and check signed checkpoints")
-    verify.add_argument("--checkpoints", type=Path, action="append", default=[],
-                        help="a checkpoint file kept elsewhere (JSON lines); repeatable")
-    verify.add_argument("--bundle", type=Path, help="verify an exported bundle instead of the live store")
-    verify.add_argument("--json", action="store_true", help="print the report as JSON")
-    verify.set_defaults(func=_verify)
+    register_proofs(sub)  # verify, prove, check-proof
 
     export = sub.add_parser("export", help="a bundle for a regulator")
     export.add_argument("outdir", type=Path)
@@ -89,16 +85,16 @@ def _whoami() -> str:
         return "unknown"
 
 
-def _open():
+def _open(read_only: bool = False):
     from mlobs.audit.log import AuditLog
     from mlobs.settings import Settings
 
-    return AuditLog.open(Settings())
+    return AuditLog.open(Settings(), read_only=read_only)
 
 
-def _run(args: argparse.Namespace, action) -> int:
+def _run(args: argparse.Namespace, action, read_only: bool = False) -> int:
     try:
-        log = _open()
+        log = _open(read_only)
     except (AuditError, OSError, ValueError) as exc:
         print(f"audit: cannot open the audit log: {exc}", file=sys.stderr)
         return 2
@@ -137,27 +133,11 @@ def _query(args: argparse.Namespace) -> int:
             print(f"audit: unreadable, left out: {problem}", file=sys.stderr)
         return 1 if problems else 0
 
-    return _run(args, action)
+    return _run(args, action, read_only=True)
 
 
 def _cell(value):
     return orjson.dumps(value).decode() if isinstance(value, (dict, list)) else value
-
-
-def _report(report, as_json: bool) -> int:
-    print(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() if as_json else report.text())
-    return 0 if report.ok else 1
-
-
-def _verify(args: argparse.Namespace) -> int:
-    from mlobs.audit.signing import read_checkpoint_file
-
-    extra = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
-    if args.bundle is not None:
-        from mlobs.audit.export import verify_bundle
-
-        return _report(verify_bundle(args.bundle, extra), args.json)
-    return _run(args, lambda log: _report(log.verify(extra), args.json))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -170,7 +150,7 @@ def _export(args: argparse.Namespace) -> int:
             print(f"audit: {line}", file=sys.stderr)
         return 0 if report.ok else 1
 
-    return _run(args, action)
+    return _run(args, action, read_only=True)
 
 
 def _forget(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpo
 from mlobs.audit.store import AuditStore, Query, open_store
 from mlobs.audit.subject_keys import SubjectKeyStore
 from mlobs.audit.strict import decode_row, decode_rows, fold, mistyped_problem
+from mlobs.audit.tree_log import Checkpointer, open_tree
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer
 
@@ -68,6 +69,7 @@ class AuditLog:
         keyring: Keyring,
         signer: Signer,
         clock: Callable[[], datetime],
+        read_only: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -76,6 +78,9 @@ class AuditLog:
         self._keys = keys
         self._clock = clock
         self._purger: raw_store.Purger | None = None
+        self.read_only = read_only
+        # Read-only opens (verify, query, export) neither build nor sign the tree.
+        self.tree = None if read_only else open_tree(settings, store, signer)
         self._writer = Writer(
             store,
             keys,
@@ -85,7 +90,10 @@ class AuditLog:
             checkpoint_every=settings.checkpoint_every,
             clock=clock,
             checkpoint_mirror=settings.checkpoint_mirror,
+            tree=self.tree,
+            sign_at_close=not read_only,
         )
+        self._checkpointer = None if read_only else Checkpointer(self, settings.checkpoint_interval_s)
 
     @classmethod
     def open(
@@ -95,8 +103,10 @@ class AuditLog:
         base_dir: Path | None = None,
         clock: Callable[[], datetime] = utc_now,
         store: AuditStore | None = None,
+        read_only: bool = False,
     ) -> AuditLog:
-        """Open (creating if needed) the store, the key store, the keyring and the signing key."""
+        """Open (creating if needed) the store, the key store, the keyring and the signing key.
+        read_only: for commands that only read; closing it signs nothing."""
         audit = resolve_settings(settings, base_dir)
         keys_dir = Path(audit.keys_dir)
         return cls(
@@ -106,6 +116,7 @@ class AuditLog:
             Keyring.load_or_create(keys_dir / "pseudonym_keyring.json"),
             Signer.load_or_create(keys_dir),
             clock,
+            read_only,
         )
 
     # -- writing -------------------------------------------------------------------------------
@@ -297,13 +308,18 @@ class AuditLog:
 
     def stats(self) -> dict:
         """Counters for metrics: records, batches, failed_batches, rejected_full, checkpoints, commits, pending."""
-        return {**self._writer.stats, "commits": self.store.commits, "pending": self._writer.pending}
+        tree = self.tree.stats if self.tree is not None else {}
+        return {**self._writer.stats, **tree, "commits": self.store.commits, "pending": self._writer.pending}
 
     def close(self) -> None:
-        """Flush what is queued, sign a final checkpoint, close the stores."""
+        """Flush what is queued, sign a final checkpoint (unless read-only), close the stores."""
         if self._purger is not None:
             self._purger.stop()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._writer.close()
+        if self.tree is not None:
+            self.tree.close()
         self.store.close()
         self._keys.close()
 

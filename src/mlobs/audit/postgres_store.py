@@ -7,9 +7,16 @@ from typing import Callable, Iterator
 
 import psycopg
 
+from mlobs.audit import tree_store
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
-from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query, query_column_ddl
+from mlobs.audit.store import (
+    INSERT_COLUMNS,
+    SELECT_COLUMNS,
+    Batch,
+    Query,
+    query_column_ddl,
+)
 
 CHAIN_LOCK = 0x6D6C6F6273  # "mlobs": one writer at a time extends the chain, across processes
 
@@ -47,7 +54,7 @@ END $$;
 """
 )
 
-APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints")
+APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints", *tree_store.TABLES)
 
 
 def _triggers() -> list[str]:
@@ -75,6 +82,7 @@ class PostgresStore:
         with self._conn.transaction():
             self._conn.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")  # concurrent first opens
             self._conn.execute(SCHEMA)
+            self._conn.execute(tree_store.POSTGRES_SCHEMA)
             for statement in _triggers():
                 self._conn.execute(statement)
         self._reader = psycopg.connect(url, autocommit=True)
@@ -94,6 +102,8 @@ class PostgresStore:
                         with cur.copy(f"COPY audit_records ({INSERT_COLUMNS}) FROM STDIN") as copy:
                             for record in batch.records:
                                 copy.write_row(record)
+                    if batch.tree_nodes or batch.tree_note:
+                        tree_store.insert_postgres(cur, batch.tree_nodes, batch.tree_note)
                     if batch.raw_erase:
                         cur.execute("DELETE FROM audit_raw_rows WHERE seq IN "
                                     "(SELECT seq FROM audit_records WHERE subject = ANY(%s))", (batch.raw_erase,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class AuditSettings(BaseModel):
@@ -29,6 +29,16 @@ class AuditSettings(BaseModel):
     queue_size: int = Field(10_000, gt=0)
     max_batch: int = Field(1_000, gt=0)
     checkpoint_every: int = Field(10_000, gt=0)
+    # A signed checkpoint at least this often while records arrive, and this long after the last
+    # record when they stop: at most about this much of the log is ever covered by no signature.
+    checkpoint_interval_s: float = Field(1.0, gt=0)
+    # The log's name in its signed checkpoints (the C2SP origin line and the key name).
+    origin: str = Field("mlobs.local/audit", min_length=1, pattern=r"^[^\s+]+$")
+    # Bearer token a witness presents to GET /audit/checkpoint and /audit/consistency (unset: refused).
+    witness_token: SecretStr | None = None
+    # SHA-256 (hex) of the raw Ed25519 checkpoint key that `mlobs audit verify` trusts when no
+    # --public-key is given; the key in the log's own directory is never trusted by itself.
+    public_key_fingerprint: str | None = None
     append_timeout_s: float = Field(10.0, gt=0)
     busy_timeout_s: float = Field(10.0, gt=0)
     # New subject keys are appended (cheap), then move into the key store's table ordered by

@@ -76,6 +76,10 @@ class Signer:
         write_private(keys_dir / "checkpoint_signing.pub.pem", public_key_pem(signer.public))
         return signer
 
+    def private_key(self) -> Ed25519PrivateKey:
+        """For the tree heads (mlobs.audit.tree_log), signed with the same key."""
+        return self._private
+
     def sign(self, seq: int, hash_: str, ts: str) -> Checkpoint:
         signature = self._private.sign(checkpoint_message(seq, hash_, ts, self.key_id)).hex()
         return Checkpoint(seq, hash_, ts, self.key_id, signature)

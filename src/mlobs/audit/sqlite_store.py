@@ -8,10 +8,17 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
+from mlobs.audit import tree_store
 from mlobs.audit.files import private_sqlite
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.signing import Checkpoint
-from mlobs.audit.sqlite_lookup import MOST_BEHIND, Lookup, attach, candidates, lookup_path
+from mlobs.audit.sqlite_lookup import (
+    MOST_BEHIND,
+    Lookup,
+    attach,
+    candidates,
+    lookup_path,
+)
 from mlobs.audit.sqlite_lookup import header_field as field
 from mlobs.audit.sqlite_rows import chunks, insert_rows
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
@@ -55,7 +62,7 @@ CREATE TABLE IF NOT EXISTS audit_raw_rows (
 # No index by subject: an erasure finds the subject's raw rows through the records' subject
 # lookup instead. Random-key indexes cost a page per record in every commit.
 
-APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints")
+APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints", *tree_store.TABLES)
 
 
 def _triggers() -> str:
@@ -84,7 +91,7 @@ class SqliteStore:
         # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
         # lock the lookup too, and the lookup's catching up would hold up commits.
         self._conn = self._connect()
-        self._conn.executescript(SCHEMA + _triggers())
+        self._conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -139,6 +146,8 @@ class SqliteStore:
                 batch = build(seq, hash_)
                 if batch.records:
                     insert_rows(conn, f"INSERT INTO audit_records ({INSERT_COLUMNS}) VALUES", batch.records)
+                if batch.tree_nodes or batch.tree_note:
+                    tree_store.insert_sqlite(conn, batch.tree_nodes, batch.tree_note)
                 gone = list(batch.raw_delete)
                 if batch.raw_erase:
                     # Read while this connection holds the write lock: every record committed so far.

@@ -24,8 +24,9 @@ def connect_readonly(path: str) -> sqlite3.Connection:
 
 
 def check_range(conn: sqlite3.Connection, lo: int, hi: int, pinned: dict[int, str],
-                start_prev: str | None, chunk: int = CHUNK) -> Segment:
-    """As check_segment over the records lo..hi of the open database."""
+                start_prev: str | None, chunk: int = CHUNK, on_rows=None) -> Segment:
+    """As check_segment over the records lo..hi of the open database. on_rows(rows) sees each chunk
+    found intact, (header, payload, hash) as bytes, in order (the Merkle tree is hashed from them)."""
     out = Segment(first_prev=start_prev)
     prev = start_prev
     if lo == 1 and conn.execute("SELECT min(seq) < 1 FROM audit_records").fetchone()[0]:
@@ -40,6 +41,8 @@ def check_range(conn: sqlite3.Connection, lo: int, hi: int, pinned: dict[int, st
         head = _intact(rows, first, last, prev, pinned)
         if head is None:
             return _locate(conn, out, first, hi, pinned, prev)
+        if on_rows is not None:
+            on_rows(rows)
         out.last_good_checkpoint = max([s for s in pinned if first <= s <= last], default=out.last_good_checkpoint)
         out.count += len(rows)
         prev = head

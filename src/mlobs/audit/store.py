@@ -18,6 +18,8 @@ class Batch:
     raw_erase: list[str] = field(default_factory=list)  # pseudonyms whose raw payloads go now
     raw_delete: list[int] = field(default_factory=list)  # seqs whose raw payloads go now (a purge)
     checkpoint: Checkpoint | None = None
+    tree_nodes: list[tuple] = field(default_factory=list)  # (node id, hash): mlobs.audit.tree_store
+    tree_note: tuple[int, str] | None = None  # (tree size, signed checkpoint note)
 
 
 @dataclass

@@ -162,8 +162,12 @@ class Writer:
         checkpoint_every: int,
         clock: Callable[[], datetime],
         checkpoint_mirror: Path | None = None,
+        tree=None,  # mlobs.audit.tree_log.TreeLog: the Merkle tree and its signed heads
+        sign_at_close: bool = True,
     ) -> None:
         self._store = store
+        self._tree = tree
+        self._sign_at_close = sign_at_close
         self._keys = keys
         self._signer = signer
         self._queue_size = queue_size
@@ -256,7 +260,8 @@ class Writer:
             group.outcome.future.set_result(outcomes)
             if self._prepared.empty():
                 self._idle.set()
-        self._final_checkpoint()
+        if self._sign_at_close:
+            self._final_checkpoint()
 
     def _final_checkpoint(self) -> None:
         try:
@@ -283,7 +288,9 @@ class Writer:
         # Type and message only: store errors never carry record values.
         log.error("audit: batch of %d records not written: %s: %s", len(items), type(exc).__name__, exc)
         message = f"audit store failed: {type(exc).__name__}: {exc}"
-        return [o if o is not None else AuditUnavailable(message) for o in outcomes]
+        # An AuditUnavailable of a kind (the tree's IntegrityFailure) reaches callers as that kind.
+        kind, message = (type(exc), str(exc)) if isinstance(exc, AuditUnavailable) else (AuditUnavailable, message)
+        return [o if o is not None else kind(message) for o in outcomes]
 
     def _commit(self, prepared: list[_Prepared] | None, outcomes: list) -> list:
         """The committer's half: chain, insert and commit durably, then each item's outcome."""
@@ -293,7 +300,11 @@ class Writer:
             forced = any(p.item.checkpoint for p in prepared)
             batch = self._store.write(lambda seq, prev: self._build(prepared, seq, prev, forced))
         except Exception as exc:
+            if self._tree is not None:
+                self._tree.aborted()
             return self._failed(prepared, outcomes, exc)
+        if self._tree is not None:
+            self._tree.committed()
         self.stats["batches"] += 1
         self.stats["records"] += len(batch.records)
         if batch.checkpoint is not None:
@@ -387,7 +398,7 @@ class Writer:
 
     def _build(self, prepared: list[_Prepared], seq: int, prev: str, force_checkpoint: bool) -> Batch:
         batch = Batch()
-        start = seq
+        start, start_prev = seq, prev
         owners: dict[int, str | None] = {}  # raw payloads of this batch: seq -> pseudonym
         for p in prepared:
             item, d = p.item, p.item.decision
@@ -422,7 +433,10 @@ class Writer:
                 batch.raw_erase.extend(item.erase)
             if item.purge:
                 batch.raw_delete.extend(item.purge)
-        if seq and (force_checkpoint or seq // self._every > start // self._every):
+        due = bool(seq) and (force_checkpoint or seq // self._every > start // self._every)
+        if self._tree is not None:  # signs only a tree head proven consistent with the last one
+            due = self._tree.build(batch, start, start_prev, due, format_ts(self._clock()))
+        if due:
             batch.checkpoint = self._signer.sign(seq, prev, format_ts(self._clock()))
         return batch
 

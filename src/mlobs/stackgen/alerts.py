@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
-from mlobs.stackgen import config, kpi, security, slo
+from mlobs.stackgen import audit_alerts, config, kpi, security, slo
 from mlobs.stackgen.alerts_model import Alert, RuleGroup
 from mlobs.stackgen.promql import by, label, match, num, ratio, sel
 from mlobs.stackgen.slos import BUSINESS_SLOS, KPIS, SLOS
@@ -198,6 +198,7 @@ def rule_groups() -> list[RuleGroup]:
         RuleGroup("model-quality", "model", tuple(model_alerts())),
         RuleGroup("drift", "drift", tuple(drift_alerts())),
         security.group(),
+        audit_alerts.group(),
     ]
 
 

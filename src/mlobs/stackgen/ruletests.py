@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
-from mlobs.stackgen import config, kpi, security, slo
+from mlobs.stackgen import audit_alerts, config, kpi, security, slo
 from mlobs.stackgen.promql import le, sel
 from mlobs.stackgen.ruletests_model import Case, Expect, Sample, Suite, ramp
 from mlobs.stackgen.slos import (AVAILABILITY, CREDIT_APPROVAL_RATE, PREDICT_LATENCY, SENTIMENT_CORRECT_FEEDBACK,
@@ -259,4 +259,5 @@ def suites() -> tuple[Suite, ...]:
         Suite("model", _every(STEP, model_cases()), evaluation_interval="5m"),
         Suite("drift", drift_cases()),
         security.cases(),
+        audit_alerts.cases(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 
 import pytest
@@ -33,24 +34,27 @@ def credit_log(tmp_path_factory, artifacts_dir):
             for row in data.generate(30, seed=31):
                 response = client.post("/predict", json={k: row[k] for k in ("applicant_id", "personal", "features")})
                 assert response.status_code == 200
+    # What an auditor holds apart from the log: the checkpoint key as published when the log began.
+    shutil.copy(root / "keys" / "checkpoint_signing.pub.pem", root / "trusted.pub.pem")
     return root
 
 
 @pytest.fixture
 def copy(credit_log, tmp_path, monkeypatch):
-    """A copy of the credit log and its keys; the CLI pointed at it. Returns its URL."""
+    """A copy of the credit log and its keys; the CLI pointed at it, trusting the published key."""
     shutil.copy(credit_log / "audit.db", tmp_path / "audit.db")
     shutil.copytree(credit_log / "keys", tmp_path / "keys")
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     monkeypatch.setenv("MLOBS_AUDIT__STORE_URL", url)
     monkeypatch.setenv("MLOBS_AUDIT__KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("MLOBS_TEST_TRUSTED_KEY", str(credit_log / "trusted.pub.pem"))
     return url
 
 
 def verify(capsys) -> tuple[int, str]:
     parser = argparse.ArgumentParser(prog="mlobs")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["audit", "verify"])
+    args = parser.parse_args(["audit", "verify", "--public-key", os.environ["MLOBS_TEST_TRUSTED_KEY"]])
     code = args.func(args)
     return code, capsys.readouterr().out
 

@@ -100,4 +100,4 @@ def test_a_forgotten_applicant_leaves_no_plaintext_and_no_link_in_any_file(audit
         assert all(set(r["model_inputs"]) == {"nonce", "ct"} for r in records)  # exact inputs: ciphertext only
         assert records[0]["inputs"]["income_band"] == "75000-100000"
         assert log.verify().ok
-    assert cli("verify") == 0
+    assert cli("verify", "--public-key", str(audit_dir / "keys" / "checkpoint_signing.pub.pem")) == 0

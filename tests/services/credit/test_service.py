@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -138,3 +139,53 @@ def test_bad_applications_get_a_clear_4xx_counted_by_reason(service, sinks, cred
     assert response.json()["error"]["code"] == reason
     labels = {"service": "credit", "model": "credit", "model_version": credit_model.version, "reason": reason}
     assert sinks.sample("mlobs_rejected_inputs_total", labels) == 1
+
+
+def test_the_answer_carries_a_receipt_that_an_inclusion_proof_confirms(service, audited_settings):
+    from mlobs.audit.checkpoint_note import open_checkpoint
+    from mlobs.audit.proofs import check_bundle, make_bundle
+    from mlobs.audit.tree_store import open_reader
+
+    client, _ = service
+    answers = [client.post("/predict", json=application(i)).json() for i in range(3)]
+    assert [a["audit"]["leaf_index"] for a in answers] == [0, 1, 2]
+    reader, close = open_reader(audited_settings.audit.store_url)
+    try:
+        deadline = time.monotonic() + 10  # the log signs its quiet tail within a second
+        while reader.note_covering(3) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        bundle = make_bundle(reader, answers[1]["decision_id"], sqlite=True)
+    finally:
+        close()
+    client.close()
+    with open_log(audited_settings) as log:
+        result = check_bundle(bundle, log.signer.public)
+        assert open_checkpoint(bundle["checkpoint"], log.signer.public).size == 3
+    assert result.leaf_index == answers[1]["audit"]["leaf_index"]
+    assert bundle["record_hash"] == answers[1]["audit"]["record_hash"]
+
+
+def test_a_log_truncated_under_the_running_service_is_refused_with_503_and_counted(service, audited_settings):
+    from prometheus_client import generate_latest
+
+    client, telemetry = service
+    for i in range(3):
+        assert client.post("/predict", json=application(i)).status_code == 200
+    path = audited_settings.audit.store_url.removeprefix("sqlite:///")
+    deadline = time.monotonic() + 10  # wait for the signed head over the three decisions
+    while time.monotonic() < deadline:
+        with sqlite3.connect(path) as conn:
+            if conn.execute("SELECT count(*) FROM audit_tree_heads WHERE size = 3").fetchone()[0]:
+                break
+        time.sleep(0.05)
+    conn = sqlite3.connect(path, isolation_level=None)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("DELETE FROM audit_records WHERE seq > 1")
+    conn.close()
+    response = client.post("/predict", json=application(4))
+    assert response.status_code == 503 and response.json()["error"]["code"] == "audit_unavailable"
+    assert client.post("/predict", json=application(5)).status_code == 503
+    exposition = generate_latest(telemetry.registry).decode()
+    assert any(line.startswith("mlobs_audit_integrity_failures_total{") and not line.endswith(" 0.0")
+               for line in exposition.splitlines())

@@ -1,0 +1,57 @@
+"""The log's endpoints for witnesses: its latest signed checkpoint and consistency proofs.
+
+    GET /audit/checkpoint                 the latest signed checkpoint (C2SP note, text/plain)
+    GET /audit/consistency?from=M&to=N    {"from", "to", "proof": [base64 hashes]} (RFC 9162)
+
+Both need `Authorization: Bearer <MLOBS_AUDIT__WITNESS_TOKEN>`; with no token configured they
+refuse every request. They read the store on a read-only connection of their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import SecretStr
+
+from mlobs.audit.merkle import ProofError, consistency_proof
+from mlobs.audit.tree_store import TreeMissing, open_reader
+
+
+def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
+    def authorized(authorization: str | None = Header(None)) -> None:
+        if token is None:
+            raise HTTPException(403, "witness endpoints are off: set MLOBS_AUDIT__WITNESS_TOKEN")
+        given = (authorization or "").encode()
+        if not secrets.compare_digest(given, f"Bearer {token.get_secret_value()}".encode()):
+            raise HTTPException(401, "a witness token is needed", headers={"WWW-Authenticate": "Bearer"})
+
+    router = APIRouter(prefix="/audit", dependencies=[Depends(authorized)])
+
+    @router.get("/checkpoint", response_class=PlainTextResponse)
+    def checkpoint() -> PlainTextResponse:
+        reader, close = open_reader(store_url)
+        try:
+            latest = reader.latest_note()
+        finally:
+            close()
+        if latest is None:
+            raise HTTPException(404, "no signed checkpoint yet")
+        return PlainTextResponse(latest[1], media_type="text/plain; charset=utf-8")
+
+    @router.get("/consistency")
+    def consistency(first: int = Query(..., alias="from", gt=0), to: int = Query(..., gt=0)) -> dict:
+        reader, close = open_reader(store_url)
+        try:
+            if reader.note_covering(to) is None or reader.head()[0] < to:
+                raise HTTPException(404, f"no signed tree of size {to}")
+            proof = consistency_proof(reader.subtree, first, to)
+        except (ProofError, TreeMissing) as exc:
+            raise HTTPException(400, str(exc)) from None
+        finally:
+            close()
+        return {"from": first, "to": to, "proof": [base64.b64encode(h).decode() for h in proof]}
+
+    return router

@@ -1,0 +1,187 @@
+"""`mlobs audit verify | prove | check-proof`: commands that trust only the key the verifier brings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import orjson
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    verify = sub.add_parser("verify", help="check a log read-only with a key you trust (chain, tree heads, witness)")
+    verify.add_argument("path", nargs="?", help="the log: a SQLite file, a directory holding audit.db, or a "
+                                                "postgresql:// URL (default: MLOBS_AUDIT__STORE_URL)")
+    verify.add_argument("--public-key", type=Path, help="the log's checkpoint public key (PEM), obtained apart "
+                                                        "from the log (or pin MLOBS_AUDIT__PUBLIC_KEY_FINGERPRINT)")
+    verify.add_argument("--witness", help="a witness's directory or URL: its cosigned checkpoints")
+    verify.add_argument("--witness-key", type=Path, help="the witness's public key (PEM): its cosignatures must verify")
+    verify.add_argument("--allow-empty", action="store_true", help="an empty log is not a failure")
+    verify.add_argument("--allow-unsigned-tail", action="store_true",
+                        help="records after the last signed checkpoint are not a failure (a live log)")
+    verify.add_argument("--workers", type=int, help="processes (default: one per core from 200,000 records)")
+    verify.add_argument("--checkpoints", type=Path, action="append", default=[],
+                        help="a chain checkpoint file kept elsewhere (JSON lines); repeatable")
+    verify.add_argument("--bundle", type=Path, help="verify an exported bundle instead of a live store")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(func=_verify)
+
+    prove = sub.add_parser("prove", help="write a self-contained inclusion proof of one decision")
+    prove.add_argument("decision_id")
+    prove.add_argument("--out", type=Path, required=True)
+    prove.add_argument("--path", help="the log (as for verify; default: MLOBS_AUDIT__STORE_URL)")
+    prove.add_argument("--witness", help="a witness's directory or URL: prefer its cosigned checkpoints")
+    prove.add_argument("--public-key", type=Path, help="the log's public key, to open the witness's checkpoints")
+    prove.add_argument("--hash-only", action="store_true", help="the record's leaf hash instead of the record")
+    prove.set_defaults(func=_prove)
+
+    rotate = sub.add_parser("rotate-key",
+                            help="replace the checkpoint key: a record signed by the old key names the new one")
+    rotate.add_argument("--actor", default=os.environ.get("USER", "unknown"))
+    rotate.set_defaults(func=_rotate_key)
+
+    check = sub.add_parser("check-proof", help="verify an inclusion proof offline")
+    check.add_argument("file", type=Path)
+    check.add_argument("--public-key", type=Path, required=True)
+    check.add_argument("--witness-key", type=Path, action="append", default=[],
+                       help="a witness's public key whose cosignature the checkpoint must carry; repeatable")
+    check.set_defaults(func=_check_proof)
+
+
+def _settings():
+    from mlobs.audit.log import resolve_settings
+
+    return resolve_settings()
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from mlobs.audit.signing import load_public_key, read_checkpoint_file
+    from mlobs.audit.trust_verify import (
+        LogMissing,
+        resolve_url,
+        trusted_key,
+        verify_log,
+    )
+
+    if args.bundle is not None:
+        from mlobs.audit.checkpoint_note import fingerprint
+        from mlobs.audit.export import verify_bundle
+
+        # An export carries its own key: it counts only if it is the key the verifier trusts.
+        try:
+            public = trusted_key(args.public_key, _settings().public_key_fingerprint, None)
+            carried = load_public_key(args.bundle / "public_key.pem")
+        except (ValueError, OSError) as exc:
+            print(f"audit verify: FAILED: {exc}", file=sys.stderr)
+            return 1
+        if fingerprint(carried) != fingerprint(public):
+            print("audit verify: FAILED: the export's public key is not the trusted key (re-signed export?)",
+                  file=sys.stderr)
+            return 1
+        extra = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
+        return _report(verify_bundle(args.bundle, extra), args.json)
+    try:
+        audit = _settings()
+        public = trusted_key(args.public_key, audit.public_key_fingerprint,
+                             None if args.path else audit.keys_dir)
+        witness = None
+        if args.witness:
+            witness = load_witness(args.witness, load_public_key(args.witness_key) if args.witness_key else None)
+        report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
+                            allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
+                            workers=args.workers)
+    except (LogMissing, ValueError, OSError) as exc:
+        print(f"audit verify: FAILED: {exc}", file=sys.stderr)
+        return 1
+    return _report(report, args.json)
+
+
+def _report(report, as_json: bool) -> int:
+    print(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() if as_json else report.text())
+    return 0 if report.ok else 1
+
+
+def load_witness(source: str, witness_key=None):
+    """A witness's cosigned checkpoints, from its directory or its HTTP endpoint."""
+    from mlobs.audit.trust_verify import Witnessed
+
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        response = httpx.get(source.rstrip("/") + "/checkpoints", timeout=10)
+        response.raise_for_status()
+        notes = response.json()["notes"]
+    else:
+        from mlobs.audit.witness.store import COSIGNED, read_notes
+
+        if not (Path(source) / COSIGNED).exists():
+            raise ValueError(f"{source} is not a witness directory (no {COSIGNED})")
+        notes = read_notes(Path(source))
+    return Witnessed(notes, source, witness_key)
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from mlobs.audit.proofs import ProofMissing, make_bundle
+    from mlobs.audit.signing import load_public_key
+    from mlobs.audit.trust_verify import LogMissing, open_view, resolve_url
+
+    try:
+        audit = _settings()
+        url = resolve_url(args.path, audit.store_url)
+        view = open_view(url)
+        notes, public = None, None
+        if args.witness:
+            if args.public_key is None:
+                raise ValueError("--witness needs --public-key to open the witness's checkpoints")
+            public = load_public_key(args.public_key)
+            notes = load_witness(args.witness).notes
+        try:
+            bundle = make_bundle(view.reader, args.decision_id, sqlite=url.startswith("sqlite:///"), notes=notes,
+                                 public=public, record=not args.hash_only)
+        finally:
+            view.close()
+    except (LogMissing, ProofMissing, ValueError, OSError) as exc:
+        print(f"audit prove: {exc}", file=sys.stderr)
+        return 1
+    data = orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n"
+    args.out.write_bytes(data)
+    print(f"wrote {args.out} ({len(data)} bytes): decision {args.decision_id}, record {bundle['leaf_index'] + 1} "
+          f"of {bundle['tree_size']}, {len(bundle['inclusion'])} proof hashes")
+    return 0
+
+
+def _check_proof(args: argparse.Namespace) -> int:
+    from mlobs.audit.checkpoint_note import NoteError
+    from mlobs.audit.merkle import ProofError
+    from mlobs.audit.proofs import check_bundle
+    from mlobs.audit.signing import load_public_key
+
+    try:
+        public = load_public_key(args.public_key)
+        data = args.file.read_bytes()
+        results = [check_bundle(data, public, load_public_key(w)) for w in args.witness_key] or \
+            [check_bundle(data, public)]
+    except (NoteError, ProofError, ValueError, KeyError, OSError, orjson.JSONDecodeError) as exc:
+        print(f"check-proof: FAILED: {exc}", file=sys.stderr)
+        return 1
+    for result in results:
+        print(result.text())
+    return 0
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    from mlobs.audit.checkpoint_note import fingerprint
+    from mlobs.audit.key_rotation import rotate
+    from mlobs.audit.log import AuditLog
+    from mlobs.settings import Settings
+
+    log = AuditLog.open(Settings())
+    try:
+        public = rotate(log, args.actor)
+    finally:
+        log.close()
+    print(f"checkpoint key rotated; new key fingerprint {fingerprint(public)} "
+          f"(publish {log.settings.keys_dir}/checkpoint_signing.pub.pem)")
+    return 0

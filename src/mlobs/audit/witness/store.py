@@ -1,0 +1,60 @@
+"""The witness's own store: its key, and every checkpoint it cosigned, in one append-only file.
+
+    <dir>/witness_key.pem       the witness's Ed25519 private key (0600)
+    <dir>/witness_key.pub.pem   its public key, for `--witness-key`
+    <dir>/cosigned.jsonl        one {"size", "note"} object per cosigned checkpoint, in order
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mlobs.audit.files import private_dir, private_file
+from mlobs.audit.pseudonym import write_private
+from mlobs.audit.signing import public_key_pem
+
+KEY = "witness_key.pem"
+PUBLIC_KEY = "witness_key.pub.pem"
+COSIGNED = "cosigned.jsonl"
+
+
+class WitnessStore:
+    def __init__(self, directory: Path) -> None:
+        self.dir = Path(directory)
+        self.dir = private_dir(self.dir)
+        path = self.dir / KEY
+        if not path.exists():
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            write_private(path, pem, exclusive=True)
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 private key")
+        self.private = private
+        (self.dir / PUBLIC_KEY).write_bytes(public_key_pem(private.public_key()))
+
+    def notes(self) -> list[str]:
+        return read_notes(self.dir)
+
+    def latest(self) -> str | None:
+        notes = self.notes()
+        return notes[-1] if notes else None
+
+    def keep(self, size: int, note: str) -> None:
+        with open(private_file(self.dir / COSIGNED), "ab") as handle:
+            handle.write(orjson.dumps({"size": size, "note": note}) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def read_notes(directory: Path) -> list[str]:
+    """The cosigned checkpoints a witness directory holds, oldest first."""
+    path = Path(directory) / COSIGNED
+    if not path.exists():
+        return []
+    return [orjson.loads(line)["note"] for line in path.read_bytes().splitlines() if line.strip()]

@@ -1,0 +1,25 @@
+"""A log served through its witness endpoints, and a witness polling it in-process."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+
+from mlobs.audit.http import audit_router
+from mlobs.audit.witness.service import Witness
+from mlobs.audit.witness.settings import WitnessSettings
+
+TOKEN = "witness-token-for-tests"
+
+
+def log_app(store_url: str, token: str | None = TOKEN) -> FastAPI:
+    app = FastAPI()
+    app.include_router(audit_router(store_url, SecretStr(token) if token else None))
+    return app
+
+
+def witness_for(app: FastAPI, log_public_key, directory) -> Witness:
+    settings = WitnessSettings(source_url="http://log", token=SecretStr(TOKEN), log_public_key=log_public_key,
+                               dir=directory)
+    return Witness(settings, client=TestClient(app, base_url="http://log"))
