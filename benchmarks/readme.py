@@ -8,10 +8,10 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def write_section(name: str, markdown: str) -> None:
+def write_section(name: str, markdown: str, path: Path = README) -> None:
     start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    text = README.read_text()
+    text = path.read_text()
     if start not in text or end not in text:
-        raise SystemExit(f"README.md has no {start} ... {end} markers")
+        raise SystemExit(f"{path.name} has no {start} ... {end} markers")
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    README.write_text(pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text))
+    path.write_text(pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text))
