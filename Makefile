@@ -51,6 +51,7 @@ test-fast: $(STAMP)
 ## README table; the others print a table to paste under "Benchmarks" in the README.
 bench: $(STAMP)
 	$(PY) benchmarks/telemetry_overhead.py --write-docs
+	$(PY) benchmarks/telemetry_inprocess.py --write-docs
 	$(PY) benchmarks/audit_overhead.py --write-readme
 	$(PY) benchmarks/audit/bench_append.py
 	$(PY) benchmarks/audit/bench_million.py

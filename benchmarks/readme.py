@@ -1,4 +1,4 @@
-"""Write a benchmark's table into docs/benchmarks.md between its markers."""
+"""Write a benchmark's table into a docs page (docs/benchmarks.md unless told) between its markers."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
-def write_section(name: str, markdown: str) -> None:
+def write_section(name: str, markdown: str, path: Path = PAGE) -> None:
     start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    text = PAGE.read_text()
+    text = path.read_text()
     if start not in text or end not in text:
-        raise SystemExit(f"{PAGE.name} has no {start} ... {end} markers")
+        raise SystemExit(f"{path.name} has no {start} ... {end} markers")
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    PAGE.write_text(pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text))
+    path.write_text(pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text))

@@ -4,12 +4,13 @@ Variants: bare (no telemetry), mlobs with traces not exported, exported by OTLP/
 sink, exported with 10% of traces sampled, exported with the inference timing on the request span
 instead of a child span, and the stack a user would otherwise assemble (benchmarks/standard_stack.py)
 exported to the same sink. Every variant's server runs at once, idle but for its own bursts; each
+round opens and closes with a burst on the bare service and runs the others in rotating order; each
 burst is `wrk` from CPU 1 against uvicorn on CPU 0, and the server's CPU is utime+stime from
 /proc/PID/stat over the burst (its background export threads included) divided by the requests
 answered. Wall-clock throughput on a shared machine swings by tens of percent between bursts; CPU
 per request does not, so it is the figure to compare, with throughput beside it.
 
-    python benchmarks/telemetry_overhead.py [--rounds 5] [--seconds 5] [--write-docs]
+    python benchmarks/telemetry_overhead.py [--rounds 12] [--seconds 2] [--write-docs]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 from harness import trained, wrk_script  # noqa: E402
+from readme import write_section  # noqa: E402
 from support.otlp import OtlpSink  # noqa: E402
 
 from mlobs.local.ports import free_port, wait_for_http  # noqa: E402
@@ -101,12 +103,23 @@ def run(rounds: int, seconds: int) -> dict[str, dict[str, list[float]]]:
                 results[name] = {"cpu_us": [], "rps": []}
             for process, url in servers.values():
                 burst(process.pid, url, 2, script)  # warm-up
+            others = [n for n in servers if n != BARE]
             for round_ in range(rounds):
-                for name, (process, url) in servers.items():
+                # The bare service opens and closes every round (its figure is their mean) and the
+                # others rotate, so a machine that speeds up or slows down within a round biases none.
+                order = [BARE, *others[round_ % len(others):], *others[:round_ % len(others)], BARE]
+                bare = []
+                for name in order:
+                    process, url = servers[name]
                     cpu, rps = burst(process.pid, url, seconds, script)
-                    results[name]["cpu_us"].append(cpu)
-                    results[name]["rps"].append(rps)
+                    if name == BARE:
+                        bare.append((cpu, rps))
+                    else:
+                        results[name]["cpu_us"].append(cpu)
+                        results[name]["rps"].append(rps)
                     time.sleep(0.5)
+                results[BARE]["cpu_us"].append(statistics.mean(c for c, _ in bare))
+                results[BARE]["rps"].append(statistics.mean(r for _, r in bare))
                 print(f"round {round_ + 1}: " + ", ".join(f"{n} {r['cpu_us'][-1]:.0f} µs" for n, r in results.items()),
                       file=sys.stderr)
         finally:
@@ -132,29 +145,23 @@ def table(results: dict[str, dict[str, list[float]]], rounds: int, seconds: int,
             + f" | {statistics.median(r['rps']):,.0f} req/s | {min(ratios):.2f}-{max(ratios):.2f} |")
     return "\n".join(rows) + (
         f"\n\n{rounds} interleaved rounds of {seconds} s bursts per variant (wrk, 32 connections, CPU 1; uvicorn, "
-        f"CPU 0); each round's figure is paired with the bare service's in the same round. "
+        f"CPU 0); each round's figure is paired with the bare service's in the same round (the mean of a burst "
+        f"at the round's start and one at its end; the other variants' order rotates). "
         f"`python benchmarks/telemetry_overhead.py`, {time.strftime('%Y-%m-%d')}. {note}"
     )
 
 
-def write_docs(markdown: str) -> None:
-    start, end = "<!-- bench:telemetry:start -->", "<!-- bench:telemetry:end -->"
-    text = DOC.read_text()
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    DOC.write_text(pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--seconds", type=int, default=2)
     parser.add_argument("--note", default="", help="a sentence on the machine's state (e.g. shared, under load)")
     parser.add_argument("--write-docs", action="store_true", help=f"rewrite the table in {DOC.name}")
     args = parser.parse_args()
     markdown = table(run(args.rounds, args.seconds), args.rounds, args.seconds, args.note)
     print(markdown)
     if args.write_docs:
-        write_docs(markdown)
+        write_section("telemetry", markdown, DOC)
     return 0
 
 

@@ -359,3 +359,13 @@ def test_two_apps_on_one_registry_share_its_metric_families(settings):
     for name in ("first", "second"):
         labels = {**LABELS, "service": name, "method": "GET", "route": "unmatched", "status": "404"}
         assert registry.get_sample_value("mlobs_http_request_duration_seconds_count", labels) == 1
+
+
+def test_with_the_sdk_disabled_no_span_is_made_and_requests_are_answered(settings, sinks, monkeypatch):
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    app, telemetry = toy_app(settings, sinks)
+    with TestClient(app) as client:
+        assert client.post("/predict/a").status_code == 200
+    telemetry.flush()
+    assert sinks.spans.get_finished_spans() == ()
+    assert sinks.sample("mlobs_inference_duration_seconds_count", LABELS) == 1

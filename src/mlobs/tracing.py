@@ -118,6 +118,8 @@ def joined_tracer_provider(make: Callable[[], TracerProvider]) -> tuple[trace.Tr
 def has_span_processors(provider) -> Callable[[], bool]:
     """A cheap check, made per request, whether anything would receive a span from `provider`.
     Providers that do not show their processors are assumed to have some."""
+    if getattr(provider, "_disabled", False):  # OTEL_SDK_DISABLED=true
+        return lambda: False
     multi = getattr(provider, "_active_span_processor", None)
     if multi is None or not hasattr(multi, "_span_processors"):
         return lambda: True
