@@ -5,10 +5,10 @@ import sqlite3
 import threading
 
 import pytest
-
 from audit.factories import decision
+
 from mlobs.audit import AuditLog, AuditUnavailable
-from mlobs.audit.store import open_store
+from mlobs.audit.backends import open_store
 
 
 class FaultyStore:

@@ -13,8 +13,14 @@ from typing import Any, Callable, Iterable
 from cryptography.exceptions import InvalidTag
 
 from mlobs.audit import raw_store, subject_map
+from mlobs.audit.backends import open_store
 from mlobs.audit.encryption import decrypt
-from mlobs.audit.errors import AccessRefused, AuditError, AuditUnavailable, SubjectErased
+from mlobs.audit.errors import (
+    AccessRefused,
+    AuditError,
+    AuditUnavailable,
+    SubjectErased,
+)
 from mlobs.audit.parallel_verify import verify_parallel
 from mlobs.audit.pseudonym import Keyring
 from mlobs.audit.record import (
@@ -29,9 +35,9 @@ from mlobs.audit.record import (
 )
 from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
-from mlobs.audit.store import AuditStore, Query, open_store
-from mlobs.audit.subject_keys import SubjectKeyStore
+from mlobs.audit.store import AuditStore, Query
 from mlobs.audit.strict import decode_row, decode_rows, fold, mistyped_problem
+from mlobs.audit.subject_keys import SubjectKeyStore
 from mlobs.audit.tree_log import Checkpointer, open_tree
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer

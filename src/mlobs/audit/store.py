@@ -1,4 +1,4 @@
-"""What the writer, the verifier and the query side need from a backend, and `open_store(url)`."""
+"""What the writer, the verifier and the query side need from a backend (`backends.open_store(url)` opens one)."""
 
 from __future__ import annotations
 
@@ -103,16 +103,3 @@ INSERT_COLUMNS = SELECT_COLUMNS
 def query_column_ddl(extract: str, kind: str) -> str:
     """Generated query columns: extract.format(i) reads header field i."""
     return ",\n".join(f"    {name} TEXT GENERATED ALWAYS AS ({extract.format(i)}) {kind}" for name, i in QUERY_FIELDS.items())
-
-
-def open_store(url: str, busy_timeout_s: float = 10.0) -> AuditStore:
-    """sqlite:///relative.db, sqlite:////absolute/path.db (as SQLAlchemy), or a libpq postgresql:// URL."""
-    if url.startswith("sqlite:///"):
-        from mlobs.audit.sqlite_store import SqliteStore
-
-        return SqliteStore(url.removeprefix("sqlite:///"), busy_timeout_s)
-    if url.startswith(("postgresql://", "postgres://")):
-        from mlobs.audit.postgres_store import PostgresStore
-
-        return PostgresStore(url)
-    raise ValueError(f"unsupported audit store URL {url!r}: use sqlite:///PATH or postgresql://...")
