@@ -1,10 +1,13 @@
 """Business view: decision volume and prediction mix per model, with model-version changes as annotations."""
 
 from mlobs import catalog as c
+from mlobs.stackgen import config
 from mlobs.stackgen.dashboards import dashboard as make, grid, prom, q, row, timeseries
 from mlobs.stackgen.slos import CREDIT_APPROVAL_RATE as KPI
 
 P = c.PREDICTIONS
+CPU = c.INFERENCE_CPU
+BY_VERSION = f"{c.MODEL}, {c.MODEL_VERSION}"
 CREDIT = f'{c.MODEL}="credit"'
 APPROVED = 'class="approve"'
 
@@ -26,4 +29,17 @@ dashboard = make("business", "mlobs / Business view", tags=("business",), panels
                 prom(f"{KPI.ratio(KPI.baseline)} - {KPI.band}", "band bottom"), unit="percentunit",
                 description=f"{KPI.description} Outside the band for {KPI.for_}: {KPI.alert} (a ticket). "
                             "Start with `mlobs investigate --slo credit-approval-rate`.")],
+    [row("Cost by model version")],
+    [timeseries(f"Inference cost per 1,000 predictions (at {config.CPU_HOUR_PRICE:g} per CPU-hour)",
+                prom(f"sum by ({BY_VERSION}) (rate({q(CPU, series=CPU.total)}[$__rate_interval])) "
+                     f"/ sum by ({BY_VERSION}) (rate({q(P, series=P.total)}[$__rate_interval])) "
+                     f"* 1000 * {config.CPU_HOUR_PRICE:g} / 3600", "{{model}} {{model_version}}"),
+                unit="short",
+                description="CPU time of the model calls (mlobs_inference_cpu_seconds_total) per prediction, priced "
+                            "at CPU_HOUR_PRICE in src/mlobs/stackgen/config.py. A new version that is dearer shows "
+                            "here beside its accuracy on Model quality."),
+     timeseries("Inference CPU per prediction",
+                prom(f"sum by ({BY_VERSION}) (rate({q(CPU, series=CPU.total)}[$__rate_interval])) "
+                     f"/ sum by ({BY_VERSION}) (rate({q(P, series=P.total)}[$__rate_interval]))",
+                     "{{model}} {{model_version}}"), unit="s")],
 ]))

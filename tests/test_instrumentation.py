@@ -369,3 +369,46 @@ def test_with_the_sdk_disabled_no_span_is_made_and_requests_are_answered(setting
     telemetry.flush()
     assert sinks.spans.get_finished_spans() == ()
     assert sinks.sample("mlobs_inference_duration_seconds_count", LABELS) == 1
+
+
+def _burn(seconds: float) -> float:
+    """Spin the CPU of the calling thread for `seconds` of its own CPU time."""
+    import time
+
+    start = time.thread_time()
+    while time.thread_time() - start < seconds:
+        pass
+    return time.thread_time() - start
+
+
+def test_the_cpu_a_model_call_burns_is_counted_against_its_model_version(settings, sinks):
+    app = FastAPI()
+    telemetry = instrument(app, MODEL, settings=settings, configure_logging=False, **sinks.kwargs())
+
+    @app.post("/predict")
+    async def predict():
+        return {"burned": await telemetry.predict(_burn, 0.03)}
+
+    @app.post("/inline")
+    async def inline():
+        with telemetry.inference():
+            return {"burned": _burn(0.02)}
+
+    with TestClient(app) as client:
+        burned = client.post("/predict").json()["burned"] + client.post("/inline").json()["burned"]
+    counted = sinks.sample("mlobs_inference_cpu_seconds_total", LABELS)
+    assert burned <= counted < burned + 0.01
+
+
+def test_a_model_call_on_a_worker_thread_is_charged_the_workers_cpu_not_the_event_loops(settings, sinks):
+    app = FastAPI()
+    telemetry = instrument(app, MODEL, settings=settings.model_copy(update={"inference_timeout_s": 5.0}),
+                           configure_logging=False, **sinks.kwargs())
+
+    @app.post("/predict")
+    async def predict():
+        return {"burned": await telemetry.predict(_burn, 0.03)}
+
+    with TestClient(app) as client:
+        burned = client.post("/predict").json()["burned"]
+    assert burned <= sinks.sample("mlobs_inference_cpu_seconds_total", LABELS) < burned + 0.01

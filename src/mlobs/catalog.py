@@ -66,6 +66,14 @@ INFERENCE_DURATION = Metric(
     MODEL_LABELS,
     LATENCY_BUCKETS,
 )
+# Cost: CPU seconds of the thread that ran the model, read around each call (time.thread_time),
+# so a dearer model version shows beside its accuracy; with predictions it gives cost per prediction.
+INFERENCE_CPU = Metric(
+    "mlobs_inference_cpu_seconds",
+    "counter",
+    "CPU time spent in model inference calls (the calling thread's CPU around each call): cost by model version.",
+    MODEL_LABELS,
+)
 PREDICTIONS = Metric(
     "mlobs_predictions",
     "counter",
@@ -135,6 +143,7 @@ AUDIT_METRICS = (AUDIT_RECORDS, AUDIT_UNAVAILABLE, AUDIT_APPEND_DURATION, AUDIT_
 SERVICE_METRICS = (
     HTTP_REQUEST_DURATION,
     INFERENCE_DURATION,
+    INFERENCE_CPU,
     PREDICTIONS,
     PREDICTION_CONFIDENCE,
     FEEDBACK,

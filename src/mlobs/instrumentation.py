@@ -8,6 +8,7 @@ so spans and metrics of the application's own code sit beside mlobs's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -95,15 +96,17 @@ class Telemetry:
             )
         self.exporters: list = []  # OTLP metric and log exporters started for this app (mlobs.otlp)
 
-    def inference(self, batch_size: int = 1) -> "_Inference":
+    def inference(self, batch_size: int = 1, cpu: bool = True) -> "_Inference":
         """Time one model call: a child span of the request's span (or, with MLOBS_INFERENCE_SPAN=false,
-        attributes on the request's span) and the inference histogram."""
-        return _Inference(self, batch_size)
+        attributes on the request's span), the inference histogram and, with `cpu`, this thread's CPU
+        time in the block (mlobs_inference_cpu_seconds_total: keep the block free of awaits)."""
+        return _Inference(self, batch_size, cpu)
 
     async def predict(self, fn, *args, batch_size: int = 1):
-        """fn(*args) inside inference(), inline or on the deadline-bound worker (MLOBS_INFERENCE_TIMEOUT_S)."""
-        with self.inference(batch_size):
-            return await self.runner.run(fn, *args)
+        """fn(*args) inside inference(), inline or on a worker (MLOBS_INFERENCE_TIMEOUT_S, protection's pool);
+        its CPU time is read on whichever thread runs it."""
+        with self.inference(batch_size, cpu=False):
+            return await self.runner.run(functools.partial(_charged, self.metrics.inference_cpu, fn), *args)
 
     def record_predictions(self, classes, confidences) -> None:
         for cls, confidence in zip(classes, confidences):
@@ -150,7 +153,7 @@ class NullTelemetry:
     def __init__(self, settings: Settings):
         self.runner = InferenceRunner(settings.inference_timeout_s)
 
-    def inference(self, batch_size: int = 1):
+    def inference(self, batch_size: int = 1, cpu: bool = True):
         return contextlib.nullcontext()
 
     async def predict(self, fn, *args, batch_size: int = 1):
@@ -175,12 +178,22 @@ class NullTelemetry:
         pass
 
 
-class _Inference:
-    __slots__ = ("_telemetry", "_batch_size", "_span", "_token", "_start")
+def _charged(counter, fn, *args):
+    """fn(*args), adding the CPU time of the thread that runs it to `counter`."""
+    start = time.thread_time()
+    try:
+        return fn(*args)
+    finally:
+        counter.inc(time.thread_time() - start)
 
-    def __init__(self, telemetry: Telemetry, batch_size: int):
+
+class _Inference:
+    __slots__ = ("_telemetry", "_batch_size", "_cpu", "_span", "_token", "_start", "_cpu_start")
+
+    def __init__(self, telemetry: Telemetry, batch_size: int, cpu: bool = True):
         self._telemetry = telemetry
         self._batch_size = batch_size
+        self._cpu = cpu
 
     def __enter__(self):
         t = self._telemetry
@@ -198,11 +211,14 @@ class _Inference:
         elif parent.is_recording():
             self._span = parent
             self._token = None
+        self._cpu_start = time.thread_time() if self._cpu else 0.0
         self._start = time.perf_counter()
         return self._span if self._span is not None else trace.INVALID_SPAN
 
     def __exit__(self, exc_type, exc, tb):
         elapsed = time.perf_counter() - self._start
+        if self._cpu:
+            self._telemetry.metrics.inference_cpu.inc(time.thread_time() - self._cpu_start)
         span = self._span
         if span is not None:
             if self._token is None:  # the request's span: timing as attributes

@@ -49,6 +49,7 @@ class ServiceMetrics:
         self._rejected = make(catalog.REJECTED_INPUTS, registry)
         self._dropped = make(catalog.TELEMETRY_DROPPED, registry)
         self.inference = make(catalog.INFERENCE_DURATION, registry).labels(*self.model_labels)
+        self.inference_cpu = make(catalog.INFERENCE_CPU, registry).labels(*self.model_labels)
         self.confidence = make(catalog.PREDICTION_CONFIDENCE, registry).labels(*self.model_labels)
         make(catalog.MODEL_INFO, registry).labels(
             *self.model_labels, model.training_data_hash, model.code_revision

@@ -34,6 +34,7 @@ class State:
     confidence: float = 0.86
     accuracy: float = 0.90
     feedback_share: float = 0.5       # feedback per prediction
+    cpu_per_prediction: float = 0.0005  # seconds of inference CPU
     rejected: tuple[tuple[str, float], ...] = (("wrong_type", 0.002),)  # reason, share of requests
     drift: tuple[tuple[str, str, bool], ...] = (("tabular_ks", "income", False), ("softmax_ks", "all", False))
     scraped: bool = True
@@ -90,6 +91,8 @@ class History:
             for cls, share in s.classes:
                 emit(catalog.PREDICTIONS.name, "counter", catalog.PREDICTIONS.total, {**base, "class": cls}, t,
                      served * share)
+            emit(catalog.INFERENCE_CPU.name, "counter", catalog.INFERENCE_CPU.total, base, t,
+                 served * s.cpu_per_prediction)
             conf = catalog.PREDICTION_CONFIDENCE.name
             emit(conf, "histogram", f"{conf}_bucket", {**base, "le": "+Inf"}, t, served)
             emit(conf, "histogram", f"{conf}_count", base, t, served)
@@ -145,6 +148,7 @@ def _prior_shift(base: State) -> tuple[tuple[str, float], ...]:
 # The scenarios: each injects one cause at the onset and says which hypothesis should come first.
 def scenarios(base: State) -> dict[str, tuple[State, str | None]]:
     first, second = base.classes[0][0], base.classes[1][0]
+    moved = min(0.15, base.classes[0][1] * 0.8)  # share of predictions a bad version moves between two classes
     return {
         "clean": (base, None),
         "upstream outage drops a field": (replace(
@@ -157,7 +161,8 @@ def scenarios(base: State) -> dict[str, tuple[State, str | None]]:
             drift=_drifted(base, inputs=True, outputs=True)), "output_shift"),
         "bad model version": (replace(
             base, version="v2", accuracy=base.accuracy - 0.12, confidence=base.confidence - 0.01,
-            classes=((first, base.classes[0][1] - 0.15), (second, base.classes[1][1] + 0.15)) + base.classes[2:]),
+            cpu_per_prediction=base.cpu_per_prediction * 1.3,
+            classes=((first, base.classes[0][1] - moved), (second, base.classes[1][1] + moved)) + base.classes[2:]),
             "model_version"),
         "latency fault": (replace(base, latency_median=0.16, latency_sigma=0.5), "serving"),
     }

@@ -33,6 +33,9 @@ def test_the_injected_cause_is_ranked_first_and_a_clean_history_has_none(backfil
     assert report.causes[0].key == expected, [(f.key, f.score) for f in report.findings]
     # The onset is found within a few minutes of the injection (rate() smears it over its range).
     assert abs(report.breach.onset - history.onset) <= 5 * 60
+    if expected == "model_version":  # the new version's cost beside the old one's
+        costs = next(e.text for e in report.causes[0].evidence if e.text.startswith("inference CPU per prediction"))
+        assert "v1 0.50 ms" in costs and "v2 0.65 ms" in costs, costs
 
 
 def test_the_command_answers_json_and_exits_0_on_a_cause_and_1_on_a_clean_run(backfilled):

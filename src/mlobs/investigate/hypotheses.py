@@ -191,10 +191,22 @@ def model_version(ctx: Context) -> Finding:
                 + (f", replacing {', '.join(replaced)}" if replaced else "")
                 + (f", beside {', '.join(beside)}" if beside else ""))
         f.add(text, query, 1.0 if ctx.near_onset(moment) else 0.4)
-        comparison = _per_version_errors(ctx)
-        if comparison:
-            f.add(comparison[0], comparison[1], 0.0)
+        for comparison in (_per_version_errors(ctx), _per_version_cost(ctx)):
+            if comparison:
+                f.add(comparison[0], comparison[1], 0.0)
     return f
+
+
+def _per_version_cost(ctx: Context) -> tuple[str, str] | None:
+    query = ctx.signals.cpu_per_prediction()
+    rows = []
+    for series in ctx.range(query):
+        finite = series.values[np.isfinite(series.values) & (series.times >= ctx.onset - ctx.tolerance)]
+        if len(finite):
+            rows.append(f"{series.labels.get('model_version', '?')} {finite.mean() * 1e3:.2f} ms")
+    if len(rows) < 2:
+        return None
+    return "inference CPU per prediction by version around the onset: " + ", ".join(rows), query
 
 
 def _per_version_errors(ctx: Context) -> tuple[str, str] | None:

@@ -94,6 +94,10 @@ class Signals:
     def versions_in_service(self) -> str:
         return f"count by ({VERSION}) ({self._of(catalog.MODEL_INFO, catalog.MODEL_INFO.name)})"
 
+    def cpu_per_prediction(self, by: str = VERSION) -> str:
+        cpu, predictions = catalog.INFERENCE_CPU, catalog.PREDICTIONS
+        return f"{self._rate(cpu, cpu.total, by=by)} / {self._rate(predictions, predictions.total, by=by)}"
+
     # Serving.
     def p99_latency(self) -> str:
         return (f"histogram_quantile(0.99, "

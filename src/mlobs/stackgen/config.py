@@ -35,6 +35,10 @@ REJECTED_RATIO = 0.10         # share of /predict requests refused as bad input
 MIN_REJECTED_RATE = 0.05      # per second, so one bad client request is not a surge
 DRIFT_STALE_SECONDS = 900     # a detector that has not evaluated for this long is blind
 
+# Price of one CPU-hour (in your currency) for the business dashboard's cost per 1,000 predictions:
+# inference CPU seconds (mlobs_inference_cpu_seconds_total) times this price / 3600.
+CPU_HOUR_PRICE = 0.05
+
 # Grafana-managed alerting.
 GRAFANA_FOLDER = "mlobs"
 GRAFANA_ORG_ID = 1
