@@ -30,9 +30,11 @@ local: $(STAMP)
 generate: $(STAMP)
 	$(PY) -m mlobs.stackgen generate
 
-## Fail if generated files are stale; then promtool, amtool, compose and Dockerfile checks, and the docs site.
+## Fail if generated files are stale; then promtool, amtool, compose and Dockerfile checks, the docs site, and
+## no words in any file about how the project was made.
 check: $(STAMP) docs
 	$(PY) -m mlobs.stackgen check
+	$(PY) scripts/check_wording.py
 	docker-compose -f docker-compose.yml config -q
 	$(VENV)/bin/hadolint --failure-threshold warning stack/*/Dockerfile
 
@@ -58,6 +60,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/protect/flood.py
 	$(PY) benchmarks/drift/detection.py --trials 40
 	$(PY) benchmarks/drift/time_to_page.py --write-readme
+	$(PY) benchmarks/inference_cost.py
+	$(PY) benchmarks/investigate_day.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,5 +1,5 @@
-"""The "Instrument your own service" example of docs/instrument.md, run as the doc says: its code
-block saved as app.py and served by plain `uvicorn app:app`, traces to an OTLP endpoint."""
+"""The "Instrument your own service" example of the README (the same as docs/instrument.md's), run as
+it says: its code block saved as app.py and served by plain `uvicorn app:app`, traces to an OTLP endpoint."""
 
 from __future__ import annotations
 
@@ -16,12 +16,17 @@ from support.uvicorn_app import UvicornApp
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "instrument.md"
+ROOT = Path(__file__).resolve().parents[2]
+README, DOC = ROOT / "README.md", ROOT / "docs" / "instrument.md"
 
 
-def the_example() -> str:
-    section = DOC.read_text().split("## Instrument your own service", 1)[1]
+def the_example(page: Path = README) -> str:
+    section = page.read_text().split("## Instrument your own service", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_and_the_instrumenting_page_show_the_same_example():
+    assert the_example(README) == the_example(DOC)
 
 
 @pytest.fixture(scope="module")
