@@ -13,12 +13,33 @@ import shutil
 import tempfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from mlobs import artifact_retention
-from mlobs.model_info import ModelInfo, model_version, sha256_file
+from mlobs.model_info import ModelInfo
 
 METADATA = "metadata.json"
 LATEST = "LATEST"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def model_version(artifact_sha256: str, data_hash: str, params: dict, code_revision: str) -> str:
+    """A content hash: the same artifact, data, parameters and code give the same version."""
+    payload = canonical_json(
+        {"artifact": artifact_sha256, "data": data_hash, "params": params, "code": code_revision}
+    )
+    return hashlib.sha256(payload).hexdigest()[:12]
 
 
 def source_revision(*modules: ModuleType) -> str:

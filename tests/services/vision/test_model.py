@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from mlobs.drift.reference import load_reference
-from mlobs.model_info import sha256_file
+from mlobs.artifacts import sha256_file
 from mlobs_services.vision import model
 
 
