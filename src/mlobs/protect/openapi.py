@@ -19,10 +19,11 @@ ERROR_SCHEMA = {
         },
     }},
 }
-# The documented refusals of a protected endpoint (see the table in README "Endpoint protection").
+# The documented refusals of a protected endpoint (see docs/protection.md).
 PROTECTED_ERRORS = {
     "400": "Malformed request (e.g. an invalid Content-Length)",
     "401": "Missing, malformed or unknown API key",
+    "403": "Not allowed for this client (e.g. feedback on another client's prediction, a switched-off endpoint)",
     "404": "Unknown id or route",
     "413": "Body over the size limit",
     "415": "Unsupported content type",
