@@ -44,7 +44,8 @@ def main() -> int:
         interval = f" ({low:.3f} to {high:.3f})" if r["rps"] is not off else ""
         rows.append(f"| {name} | {statistics.mean(r['rps']):,.0f} | {ratio:.3f}{interval} "
                     f"| {pct(r['lat'], 0.5) * 1e3:.2f} ms | {pct(r['lat'], 0.99) * 1e3:.2f} ms "
-                    f"| {statistics.median(r['load_p50']) * 1e3:.0f} / {statistics.median(r['load_p99']) * 1e3:.0f} ms |")
+                    f"| {statistics.median(r['load_p50']) * 1e3:.0f} / "
+                    f"{statistics.median(r['load_p99']) * 1e3:.0f} ms |")
     table = "\n".join(rows) + (
         f"\n\nThe three services run side by side, uvicorn pinned to CPU 0, wrk (32 connections) on CPU 1; "
         f"{args.rounds} cycles of one {args.seconds} s burst of load per service in turn, 1.5 s apart; throughput "

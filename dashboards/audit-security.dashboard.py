@@ -32,7 +32,8 @@ dashboard = make("audit-security", "mlobs / Audit and security", tags=("audit", 
          f"sum by ({c.SERVICE}, {p.CLIENT}, limit) (rate({q(p.RATE_LIMITED, series=p.RATE_LIMITED.total)}[{RATE}]))",
          "{{service}} {{client}} {{limit}}"), unit="reqps"),
      timeseries("Requests by client and status", prom(
-         f"sum by ({c.SERVICE}, {p.CLIENT}, status) (rate({q(p.CLIENT_REQUESTS, series=p.CLIENT_REQUESTS.total)}[{RATE}]))",
+         f"sum by ({c.SERVICE}, {p.CLIENT}, status) "
+         f"(rate({q(p.CLIENT_REQUESTS, series=p.CLIENT_REQUESTS.total)}[{RATE}]))",
          "{{service}} {{client}} {{status}}"), unit="reqps")],
     [timeseries("Out-of-distribution inputs by client", prom(
         f"sum by ({c.SERVICE}, {p.CLIENT}) (rate({q(p.OOD_INPUTS, series=p.OOD_INPUTS.total)}[{RATE}]))",
@@ -52,5 +53,6 @@ dashboard = make("audit-security", "mlobs / Audit and security", tags=("audit", 
         "{{service}} {{reason}}"), unit="reqps",
         description="head_timeout / body_timeout: clients too slow to send a request (slowloris); "
                     "per_address_cap: one address opening too many connections; bad_framing: request "
-                    "smuggling attempts or broken clients (Content-Length with Transfer-Encoding, obs-fold, bare LF).")],
+                    "smuggling attempts or broken clients (Content-Length with Transfer-Encoding, obs-fold, "
+                    "bare LF).")],
 ]))

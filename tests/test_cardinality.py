@@ -30,7 +30,8 @@ def pipelined(port: int, requests: list[bytes], batch: int = 200) -> list[int]:
                 head, buffer = buffer.split(b"\r\n\r\n", 1)
                 lines = head.split(b"\r\n")
                 statuses.append(int(lines[0].split()[1]))
-                length = next((int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")), 0)
+                length = next((int(l.split(b":", 1)[1]) for l in lines[1:]
+                               if l.lower().startswith(b"content-length:")), 0)
                 while len(buffer) < length:
                     data = sock.recv(65536)
                     assert data, "the server closed the connection"
@@ -48,7 +49,8 @@ def metrics_size(url: str) -> int:
 
 
 def test_twenty_thousand_made_up_methods_and_paths_without_a_key_leave_metrics_small(tmp_path):
-    env = {"TOY_PROTECT": "1", "MLOBS_PROTECT__API_KEYS": f'{{"alice": "{hash_key("mlobs_test-alice-key-0123456789")}"}}',
+    env = {"TOY_PROTECT": "1",
+           "MLOBS_PROTECT__API_KEYS": f'{{"alice": "{hash_key("mlobs_test-alice-key-0123456789")}"}}',
            "MLOBS_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
     with UvicornApp("support.toy_service:app", env, tmp_path / "toy.log") as service:
         warm = pipelined(service.port, [request("GET", f"/warm/{i}") for i in range(2_000)]

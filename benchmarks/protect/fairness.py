@@ -24,11 +24,12 @@ from pathlib import Path
 
 import httpx
 
+from mlobs.protect import hash_key
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from harness import free_port, pct, wait_for_http
-
-from mlobs.protect import hash_key
+# benchmarks/harness.py is importable only once benchmarks/ is on the path.
+from harness import free_port, pct, wait_for_http  # noqa: E402
 
 LIGHT_KEY, HEAVY_KEY = "bench-light-" + "l" * 32, "bench-heavy-" + "h" * 32
 TEXT = "The room was spotless and the staff were friendly, but breakfast was a bit bland."

@@ -94,8 +94,9 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
+    mode = "every request inline (baseline)" if args.inline else "large requests on the fair worker pool"
     print(f"\nVision: light client single 28x28 PNGs; heavy client {args.heavy} requests of four 1000x1000 PNGs "
-          f"in flight; {'every request inline (baseline)' if args.inline else 'large requests on the fair worker pool'}.\n")
+          f"in flight; {mode}.\n")
     print("| light client | p50 (ms) | p99 (ms) | answered |")
     print("|---|---|---|---|")
     for name, lat in (("alone", alone), ("beside the heavy client", beside)):

@@ -42,7 +42,8 @@ class ClassPriorSampler:
     weight: the share of draws that come from the favoured classes (the rest uniformly from the pool).
     """
 
-    def __init__(self, labels: Sequence[int] | np.ndarray, favoured: Sequence[int], weight: float, seed: int = 0) -> None:
+    def __init__(self, labels: Sequence[int] | np.ndarray, favoured: Sequence[int], weight: float,
+                 seed: int = 0) -> None:
         labels = np.asarray(labels)
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {weight}")

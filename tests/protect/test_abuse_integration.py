@@ -62,7 +62,8 @@ def test_a_path_full_of_fields_and_crlf_forges_nothing_in_the_security_log_or_th
         assert event["event"] == "auth_failure" and event["reason"] == "invalid"
         assert "client" not in event  # no field was forged out of the path
     service.stop()
-    with AuditLog.open(AuditSettings(store_url=f"sqlite:///{workdir / 'audit.db'}", keys_dir=workdir / "keys"), base_dir=workdir) as log:
+    audit = AuditSettings(store_url=f"sqlite:///{workdir / 'audit.db'}", keys_dir=workdir / "keys")
+    with AuditLog.open(audit, base_dir=workdir) as log:
         records = log.query(event_type="security")
     details = [r["details"] for r in records]
     assert {d["path"] for d in details} >= set(paths)

@@ -49,7 +49,8 @@ def test_both_key_headers_authenticate_a_configured_client(sentiment, sinks):
     assert client.post("/predict", json=TEXT, headers=auth(ALICE_KEY)).status_code == 200
     assert client.post("/predict", json=TEXT, headers={"x-api-key": BOB_KEY}).status_code == 200
     for who in ("alice", "bob"):
-        assert sinks.sample("mlobs_client_requests_total", {"service": "sentiment", "client": who, "status": "200"}) == 1
+        assert sinks.sample("mlobs_client_requests_total",
+                            {"service": "sentiment", "client": who, "status": "200"}) == 1
 
 
 def test_probes_and_metrics_stay_open_without_a_key(sentiment):
@@ -94,14 +95,16 @@ def test_a_streamed_body_without_length_is_cut_at_the_limit_with_413(settings, s
     with TestClient(app) as client:
         answer = client.post("/predict", content=chunks(), headers={**auth(), "content-type": "application/json"})
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "too_large"
-    assert sinks.sample("mlobs_client_requests_total", {"service": "sentiment", "client": "alice", "status": "413"}) == 1
+    assert sinks.sample("mlobs_client_requests_total",
+                        {"service": "sentiment", "client": "alice", "status": "413"}) == 1
 
 
 def test_refused_requests_are_measured_by_the_telemetry_middleware(sentiment, sinks):
     client, _ = sentiment
     client.post("/predict", json=TEXT)
     assert sinks.sample("mlobs_http_request_duration_seconds_count",
-                        {"service": "sentiment", "model": "sentiment", "model_version": client.get("/healthz").json()["model_version"],
+                        {"service": "sentiment", "model": "sentiment",
+                         "model_version": client.get("/healthz").json()["model_version"],
                          "method": "POST", "route": "unmatched", "status": "401"}) == 1
 
 
@@ -122,7 +125,8 @@ def test_without_keys_auth_is_off_and_everyone_is_anonymous(settings, sinks, sen
     assert not protection.auth_on and "authentication OFF" in caplog.text
     with TestClient(app) as client:
         assert client.post("/predict", json=TEXT).status_code == 200
-    assert sinks.sample("mlobs_client_requests_total", {"service": "sentiment", "client": "anonymous", "status": "200"}) == 1
+    assert sinks.sample("mlobs_client_requests_total",
+                        {"service": "sentiment", "client": "anonymous", "status": "200"}) == 1
 
 
 def test_auth_required_without_keys_refuses_to_start(settings, sinks, sentiment_model):

@@ -68,7 +68,8 @@ def test_credit_counts_an_extreme_application_as_ood(settings, sinks, credit_mod
     from mlobs_services.credit import data
 
     row = data.generate(5, seed=7)[1]
-    body = {"applicant_id": row["applicant_id"], "personal": row["personal"], "features": {**row["features"], **features}}
+    body = {"applicant_id": row["applicant_id"], "personal": row["personal"],
+            "features": {**row["features"], **features}}
     app, _ = build("credit", settings, sinks)
     with TestClient(app) as client:
         assert client.post("/predict", json=body, headers=auth()).status_code == 200

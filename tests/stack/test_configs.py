@@ -119,7 +119,7 @@ def test_every_generated_dashboard_is_json_with_known_datasources():
     for path in boards:
         found = set()
 
-        def walk(node):
+        def walk(node, found=found):
             if isinstance(node, dict):
                 ds = node.get("datasource")
                 if isinstance(ds, dict) and "uid" in ds:

@@ -84,7 +84,8 @@ def test_datasources_have_stable_uids_and_link_metrics_logs_and_traces():
     (doc,) = _yaml("stack/grafana/provisioning/datasources/")
     ds = {d["uid"]: d for d in doc["datasources"]}
     assert set(ds) == {"prometheus", "loki", "tempo", "alertmanager"}
-    assert ds["prometheus"]["jsonData"]["exemplarTraceIdDestinations"] == [{"name": "trace_id", "datasourceUid": "tempo"}]
+    assert ds["prometheus"]["jsonData"]["exemplarTraceIdDestinations"] == [
+        {"name": "trace_id", "datasourceUid": "tempo"}]
     assert ds["loki"]["jsonData"]["derivedFields"][0]["datasourceUid"] == "tempo"
     assert ds["loki"]["jsonData"]["derivedFields"][0]["url"] == "$${__value.raw}"  # `$$` is a literal `$`
     assert ds["tempo"]["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "loki"
@@ -104,7 +105,8 @@ def test_grafana_managed_rules_are_kept_out_of_the_provisioning_the_stack_mounts
 
 
 def test_grafana_managed_rules_ship_with_a_contact_point_and_policy_that_hand_alerts_to_alertmanager():
-    (notifications,) = [yaml.safe_load(t) for rel, t in FILES.items() if rel == "stack/grafana/alerting/notifications.yml"]
+    (notifications,) = [yaml.safe_load(t) for rel, t in FILES.items()
+                        if rel == "stack/grafana/alerting/notifications.yml"]
     (point,) = notifications["contactPoints"]
     (receiver,) = point["receivers"]
     assert receiver["type"] == "prometheus-alertmanager" and receiver["settings"]["url"] == config.ALERTMANAGER_URL

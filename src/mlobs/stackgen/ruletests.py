@@ -61,7 +61,8 @@ def latency_cases() -> tuple[Case, ...]:
     return (
         Case("2% of predictions slower than 200 ms for a day records a 2% error ratio over every window, "
              "pages and tickets",
-             {total: ramp((100, HORIZON)), fast: ramp((98, HORIZON)), other: ramp((50, HORIZON)), other_fast: f"0x{HORIZON}"},
+             {total: ramp((100, HORIZON)), fast: ramp((98, HORIZON)),
+              other: ramp((50, HORIZON)), other_fast: f"0x{HORIZON}"},
              expects=_burn(p, AT, fast=True, slow=True),
              samples=_ratios(p, 0.02, AT)),
         Case("a two-hour burst of 2% slow predictions after clean days pages but does not ticket",
@@ -185,7 +186,8 @@ def model_cases() -> tuple[Case, ...]:
     fb = catalog.FEEDBACK.total
     correct = _s(fb, outcome=catalog.OUTCOME_CORRECT)
     incorrect = _s(fb, outcome=catalog.OUTCOME_INCORRECT)
-    pos, neg = _s(catalog.PREDICTIONS.total, **{"class": "positive"}), _s(catalog.PREDICTIONS.total, **{"class": "negative"})
+    pos = _s(catalog.PREDICTIONS.total, **{"class": "positive"})
+    neg = _s(catalog.PREDICTIONS.total, **{"class": "negative"})
     day, hours2 = 24 * 12, 24  # 5-minute steps
     version = dict(IDS)
     return (
@@ -223,7 +225,8 @@ def drift_cases() -> tuple[Case, ...]:
     who = {**IDS, **det}
     return (
         Case("InputDriftDetected fires when every window for 10 minutes reports drift",
-             {detected: "0 0 1x20", evaluations: ramp((1, 22))}, expects=(Expect("InputDriftDetected", "15m", (who,)),)),
+             {detected: "0 0 1x20", evaluations: ramp((1, 22))},
+             expects=(Expect("InputDriftDetected", "15m", (who,)),)),
         Case("InputDriftDetected stays silent while no detector reports drift",
              {detected: "0x20", evaluations: ramp((1, 22))}, expects=(Expect("InputDriftDetected", "15m"),)),
         Case("InputDriftDetected stays silent when one window in ten minutes did not report drift",

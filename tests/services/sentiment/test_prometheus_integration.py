@@ -66,7 +66,7 @@ def test_every_service_metric_reaches_prometheus_keyed_by_model_version(stack, s
 def test_request_counts_in_prometheus_match_the_traffic(stack):
     prometheus, _, _, _ = stack
     result = prometheus.query(
-        f'sum(mlobs_http_request_duration_seconds_count{{service="sentiment", route="/predict", status="200"}})'
+        'sum(mlobs_http_request_duration_seconds_count{service="sentiment", route="/predict", status="200"})'
     )
     assert float(result[0]["value"][1]) == 41
 

@@ -40,8 +40,10 @@ def test_a_batch_gets_one_prediction_per_text(service):
 def test_feedback_scores_the_prediction_for_online_accuracy(service, sinks):
     client, _, model = service
     request_id = client.post("/predict", json={"text": "absolutely awful, cold and bland"}).json()["request_id"]
-    assert client.post("/feedback", json={"request_id": request_id, "label": "negative"}).json() == {"outcome": "correct"}
-    assert client.post("/feedback", json={"request_id": request_id, "label": "positive"}).json() == {"outcome": "incorrect"}
+    negative = client.post("/feedback", json={"request_id": request_id, "label": "negative"})
+    assert negative.json() == {"outcome": "correct"}
+    positive = client.post("/feedback", json={"request_id": request_id, "label": "positive"})
+    assert positive.json() == {"outcome": "incorrect"}
     for outcome in ("correct", "incorrect"):
         assert sinks.sample("mlobs_feedback_total", {**labels_of(model), "outcome": outcome}) == 1
 

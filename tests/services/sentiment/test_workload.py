@@ -87,6 +87,7 @@ def test_feedback_reports_the_truth_for_the_response_request_id(normal):
     assert request.json == {"request_id": "abc", "label": "negative", "index": 0}
 
 
-@pytest.mark.parametrize("response, truth", [({"label": "positive"}, "negative"), ({"request_id": "abc"}, None), ([], "x")])
+@pytest.mark.parametrize("response, truth",
+                         [({"label": "positive"}, "negative"), ({"request_id": "abc"}, None), ([], "x")])
 def test_no_feedback_without_a_request_id_or_a_truth(normal, response, truth):
     assert normal.feedback(response, truth) is None
