@@ -14,7 +14,6 @@ import math
 import re
 import unicodedata
 
-import numpy as np
 import orjson
 
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
@@ -42,6 +41,8 @@ def input_digest(sample: dict) -> int | None:
     if "text" in sample:
         return _digest(b"t" + canonical_text(sample["text"]).encode("utf-8"))
     if "image" in sample:
+        import numpy as np  # only image samples need it; the core library installs without numpy
+
         pixels = np.asarray(sample["image"], dtype=np.float32)
         levels = np.clip(np.round((pixels + 1.0) * 7.5), 0, 15).astype(np.uint8)  # [-1, 1] -> 0..15
         return _digest(b"i" + levels.tobytes())
