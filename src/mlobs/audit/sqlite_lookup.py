@@ -187,6 +187,8 @@ class Lookup:
             raise
 
     def close(self) -> None:
+        if self._closing.is_set():  # closed already: its connection is gone
+            return
         self._closing.set()
         self._enough.set()
         self._due.set()
