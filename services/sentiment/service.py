@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from mlobs import artifacts, instrument
 from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
-from mlobs.feedback import PredictionMemory, feedback_router
+from mlobs.feedback import client_of, feedback_router, memory_for
 from mlobs.settings import Settings
 from mlobs_services.sentiment import model as sentiment_model
 from mlobs_services.sentiment.schemas import BatchPrediction, SinglePrediction, predict_request
@@ -26,7 +26,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     directory, info = artifacts.require(settings.artifacts_dir, NAME)
     pipeline = sentiment_model.load(directory)
     classes = np.array(info.classes)
-    memory = PredictionMemory(settings.feedback_memory)
+    memory = memory_for(settings, info.classes)
     PredictRequest = predict_request(settings.max_text_chars, settings.max_batch)
 
     app = FastAPI(title="mlobs sentiment", version=info.version)
@@ -48,7 +48,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         for text, row in zip(texts, probabilities):
             telemetry.ship({"probs": row, "text": text})
         request_id = telemetry.request_id(request)
-        memory.remember(request_id, labels)
+        memory.remember(request_id, labels, client_of(request))
         if decisions is not None:
             # The text itself goes only to the short-retention raw store.
             await decisions.record(
@@ -61,6 +61,6 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
             return {**head, "label": labels[0], "probability": confidences[0]}
         return {**head, "predictions": [{"label": l, "probability": p} for l, p in zip(labels, confidences)]}
 
-    app.include_router(feedback_router(memory, telemetry, info.classes))
+    app.include_router(feedback_router(memory, telemetry, info.classes, settings.protect.roles))
 
     return app

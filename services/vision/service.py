@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from mlobs import artifacts, instrument
 from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
-from mlobs.feedback import PredictionMemory, feedback_router
+from mlobs.feedback import client_of, feedback_router, memory_for
 from mlobs.protect import image_body_limits
 from mlobs.settings import Settings
 from mlobs_services.vision import model as vision_model
@@ -69,7 +69,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     directory, _ = artifacts.require(settings.artifacts_dir, NAME)
     net, info = vision_model.load(directory)
     torch.set_num_threads(1)  # one request at a time per core; intra-op threads only contend
-    memory = PredictionMemory(settings.feedback_memory)
+    memory = memory_for(settings, info.classes)
 
     app = FastAPI(title="mlobs vision", version=info.version)
     telemetry = instrument(app, info, settings=settings, body_limits=image_body_limits(settings),
@@ -91,7 +91,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         for row, tensor in zip(probabilities, batch):
             telemetry.ship({"probs": row, "image": tensor.numpy()})
         request_id = telemetry.request_id(request)
-        memory.remember(request_id, labels)
+        memory.remember(request_id, labels, client_of(request))
         if decisions is not None:
             await decisions.record(
                 output=[{"label": l, "probability": round(p, 6)} for l, p in zip(labels, confidences)],
@@ -101,6 +101,6 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         return {"request_id": request_id, "model": info.name, "model_version": info.version,
                 "predictions": [{"label": l, "probability": p} for l, p in zip(labels, confidences)]}
 
-    app.include_router(feedback_router(memory, telemetry, info.classes))
+    app.include_router(feedback_router(memory, telemetry, info.classes, settings.protect.roles))
 
     return app

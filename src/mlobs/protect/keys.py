@@ -10,6 +10,9 @@ from pathlib import Path
 from mlobs.protect.settings import ProtectSettings
 
 ANONYMOUS = "anonymous"
+# Roles a client may hold (MLOBS_PROTECT__ROLES): a labeller may give feedback on any client's prediction.
+LABELLER = "labeller"
+ROLES = (LABELLER,)
 UNKNOWN = "unknown"
 MAX_KEY_CHARS = 256
 _HASH = re.compile(r"^[0-9a-f]{64}$")
