@@ -28,7 +28,8 @@ DRIFT_STATISTIC = Metric(
 DRIFT_THRESHOLD = Metric(
     "mlobs_drift_threshold",
     "gauge",
-    "p-value threshold of the last drift test, after multiple-testing correction.",
+    "p-value threshold in use for the last drift test: calibrated for the deployed reference and window "
+    "size when the model version has a calibration, else nominal after multiple-testing correction.",
     RESULT_LABELS,
 )
 DRIFT_DETECTED = Metric(
@@ -94,6 +95,33 @@ DRIFT_SAMPLES_SHIPPED = Metric(
     MODEL_LABELS,
 )
 
+ESTIMATED_ACCURACY = Metric(
+    "mlobs_estimated_accuracy",
+    "gauge",
+    "Accuracy of the last window estimated without labels: mean calibrated top-class probability (CBPE).",
+    MODEL_LABELS,
+)
+ESTIMATED_ACCURACY_LOWER = Metric(
+    "mlobs_estimated_accuracy_lower",
+    "gauge",
+    "Lower end of the 95% interval of the last window's estimated accuracy.",
+    MODEL_LABELS,
+)
+ESTIMATED_ACCURACY_UPPER = Metric(
+    "mlobs_estimated_accuracy_upper",
+    "gauge",
+    "Upper end of the 95% interval of the last window's estimated accuracy.",
+    MODEL_LABELS,
+)
+ESTIMATED_ACCURACY_BASELINE = Metric(
+    "mlobs_estimated_accuracy_baseline",
+    "gauge",
+    "Accuracy of the model version on its held-out data at training: what the estimate is compared with.",
+    MODEL_LABELS,
+)
+ESTIMATED_ACCURACY_METRICS = (ESTIMATED_ACCURACY, ESTIMATED_ACCURACY_LOWER, ESTIMATED_ACCURACY_UPPER,
+                              ESTIMATED_ACCURACY_BASELINE)
+
 # Values of the reason label.
 REASON_QUEUE_FULL = "queue_full"
 REASON_EXPORT_FAILED = "export_failed"
@@ -113,5 +141,6 @@ EXPORTER_METRICS = (
     DRIFT_SAMPLES_RECEIVED,
     DRIFT_REFERENCE_MISSING,
     DRIFT_SAMPLES_DROPPED,
+    *ESTIMATED_ACCURACY_METRICS,
 )
 SHIPPER_METRICS = (DRIFT_SAMPLES_DROPPED, DRIFT_SAMPLES_SHIPPED)

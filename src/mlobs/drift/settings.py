@@ -25,5 +25,7 @@ class DriftSettings(BaseModel):
     min_window_samples: int = Field(50, gt=1)
     p_value: float = Field(0.05, gt=0.0, lt=1.0)
     mmd_permutations: int = Field(100, gt=0)
+    # confidence_exceedance counts inputs less confident than this quantile of the reference's.
+    exceedance_quantile: float = Field(0.9, ge=0.5, lt=1.0)
     reference_retry_seconds: float = Field(30.0, ge=0.0)
     max_ingest_samples: int = Field(10_000, gt=0)
