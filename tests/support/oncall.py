@@ -18,7 +18,7 @@ from mlobs_services.vision import workload
 from support.processes import ServiceProcess
 from support.webhook import Webhook
 
-DRIFT_ALERT = "InputDriftDetected"
+DRIFT_ALERT = "EstimatedAccuracyDrop"  # the drift page: outputs drift and estimated accuracy falls
 
 
 def drift_rules(workdir: Path) -> Path:

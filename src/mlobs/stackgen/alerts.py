@@ -137,13 +137,15 @@ def drift_alerts(window: str = "10m", min_windows: int = 3, for_: str = "1m") ->
                  f"and on {tuple_labels(drift.DETECTOR_LABELS)} "
                  f"(sum {detector_by} (increase({evaluations}[{window}])) >= {min_windows})",
             for_=for_,
-            severity="page",
+            severity="ticket",
             summary="{{ $labels.detector }} detects drift on {{ $labels.model }} {{ $labels.model_version }}",
             description=f"Every evaluation of the drift exporter's {{{{ $labels.detector }}}} test over {window} "
                         f"(at least {min_windows} windows) rejected 'same distribution as the training reference'. "
-                        "Drift is not accuracy loss: check online accuracy and the prediction mix beside it.",
+                        "The input changed; that alone is a ticket. It pages as EstimatedAccuracyDrop when the "
+                        "model's outputs drift and its estimated accuracy falls.",
             runbook="input-drift.md",
         ),
+        estimated_accuracy_drop(window, min_windows, for_),
         Alert(
             name="DriftEvaluationStale",
             expr=f"time() - max {detector_by} ({drift.DRIFT_LAST_EVALUATION.name}) > {config.DRIFT_STALE_SECONDS}",
@@ -179,6 +181,35 @@ def drift_alerts(window: str = "10m", min_windows: int = 3, for_: str = "1m") ->
     ]
 
 
+def estimated_accuracy_drop(window: str = "10m", min_windows: int = 3, for_: str = "1m") -> Alert:
+    """The page: the model's outputs drift (every window over `window`) and the upper end of the
+    estimated accuracy's interval stays below the held-out accuracy minus the drop in every window."""
+    version = (SVC, MODEL, VERSION)
+    version_by = by(*version)
+    output = f'{drift.DETECTOR}=~"{"|".join(config.OUTPUT_DETECTORS)}"'
+    detected = sel(drift.DRIFT_DETECTED.name, output)
+    evaluations = sel(drift.DRIFT_EVALUATIONS.total, output)
+    upper, baseline = drift.ESTIMATED_ACCURACY_UPPER.name, drift.ESTIMATED_ACCURACY_BASELINE.name
+    return Alert(
+        name="EstimatedAccuracyDrop",
+        expr=f"(\n  max {version_by} (max_over_time({upper}[{window}]))\n"
+             f"  < max {version_by} ({baseline}) - {num(config.ESTIMATED_ACCURACY_DROP)}\n)\n"
+             f"and on {tuple_labels(version)}\n"
+             f"(max {by(*drift.DETECTOR_LABELS)} (min_over_time({detected}[{window}])) == 1)\n"
+             f"and on {tuple_labels(version)}\n"
+             f"(max {version_by} (sum {by(*drift.DETECTOR_LABELS)} (increase({evaluations}[{window}]))) "
+             f">= {min_windows})",
+        for_=for_,
+        severity="page",
+        summary="{{ $labels.model }} {{ $labels.model_version }} is likely less accurate (estimated without labels)",
+        description=f"The model's outputs drift in every window over {window} and the estimated accuracy (mean "
+                    "calibrated confidence, CBPE) stays more than "
+                    f"{num(config.ESTIMATED_ACCURACY_DROP * 100)} points below its held-out accuracy, upper end of "
+                    "its 95% interval included. Labels may take days; this is the early page.",
+        runbook="estimated-accuracy-drop.md",
+    )
+
+
 def slo_groups() -> list[RuleGroup]:
     # Records before the alerts that read them, in one group: rules in a group run in order.
     return [RuleGroup(f"slo-{s.name}", "slo", tuple(slo.recording_rules(s) + slo.alerts(s))) for s in SLOS]
@@ -199,6 +230,12 @@ def rule_groups() -> list[RuleGroup]:
 
 def inhibit_rules() -> list[dict]:
     rules = [r for s in SLOS for r in slo.inhibit_rules(s)]
+    # "The model is likely worse" explains "the input changed" for the same version.
+    rules.append({
+        "source_matchers": ['alertname=~"EstimatedAccuracyDrop|OnlineAccuracyDrop"'],
+        "target_matchers": ['alertname="InputDriftDetected"'],
+        "equal": [SVC, MODEL, VERSION],
+    })
     # A dead target explains everything else about it: hold its tickets while the page fires.
     rules.append({
         "source_matchers": ['alertname=~"ServiceDown|TargetMissing"'],

@@ -171,6 +171,16 @@ def drift_cases() -> tuple[Case, ...]:
     dropped = _s(drift.DRIFT_SAMPLES_DROPPED.total, reason=drift.REASON_QUEUE_FULL)
     shipped = _s(drift.DRIFT_SAMPLES_SHIPPED.total)
     who = {**IDS, **det}
+    out = {"detector": "confidence_exceedance"}
+    out_detected = _s(drift.DRIFT_DETECTED.name, **out, feature="")
+    out_evaluations = _s(drift.DRIFT_EVALUATIONS.total, **out)
+
+    def estimate(value: float, upper) -> dict[str, str]:
+        """Estimated accuracy and its upper bound (a value, or a promtool series), baseline 0.97."""
+        return {_s(drift.ESTIMATED_ACCURACY.name): f"{value}x22",
+                _s(drift.ESTIMATED_ACCURACY_UPPER.name): upper if isinstance(upper, str) else f"{upper}x22",
+                _s(drift.ESTIMATED_ACCURACY_BASELINE.name): "0.97x22"}
+
     return (
         Case("InputDriftDetected fires when every window for 10 minutes reports drift",
              {detected: "0 0 1x20", evaluations: ramp((1, 22))}, expects=(Expect("InputDriftDetected", "15m", (who,)),)),
@@ -180,6 +190,18 @@ def drift_cases() -> tuple[Case, ...]:
              {detected: "1x8 0 1x12", evaluations: ramp((1, 22))}, expects=(Expect("InputDriftDetected", "15m"),)),
         Case("InputDriftDetected stays silent on a stale verdict no window has renewed",
              {detected: "1x20", evaluations: "5x22"}, expects=(Expect("InputDriftDetected", "15m"),)),
+        Case("EstimatedAccuracyDrop pages when outputs drift and the estimate's upper bound stays 10 points low",
+             {**estimate(0.85, 0.88), out_detected: "0 0 1x20", out_evaluations: ramp((1, 22))},
+             expects=(Expect("EstimatedAccuracyDrop", "15m", (dict(IDS),)),)),
+        Case("EstimatedAccuracyDrop stays silent when outputs drift but the estimate holds (a class-prior shift)",
+             {**estimate(0.95, 0.97), out_detected: "0 0 1x20", out_evaluations: ramp((1, 22))},
+             expects=(Expect("EstimatedAccuracyDrop", "15m"),)),
+        Case("EstimatedAccuracyDrop stays silent when the estimate falls but no output detector agrees",
+             {**estimate(0.80, 0.85), out_detected: "0x22", out_evaluations: ramp((1, 22))},
+             expects=(Expect("EstimatedAccuracyDrop", "15m"),)),
+        Case("EstimatedAccuracyDrop stays silent while one window's interval still reaches the baseline",
+             {**estimate(0.85, "0.88x10 0.96 0.88x11"), out_detected: "0 0 1x20", out_evaluations: ramp((1, 22))},
+             expects=(Expect("EstimatedAccuracyDrop", "15m"),)),
         Case("DriftEvaluationStale fires when a detector has not evaluated for 15 minutes",
              {last: "0x60"}, expects=(Expect("DriftEvaluationStale", "30m", (who,)),)),
         Case("DriftEvaluationStale stays silent while a detector evaluates every minute",
