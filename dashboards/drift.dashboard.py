@@ -21,6 +21,11 @@ dashboard = make("drift", "mlobs / Drift", tags=("drift",), panels=grid([
                                        "{{model_version}} {{detector}} {{feature}}")),
      timeseries("Drift detected (1 = drift)", prom(f"max by ({D}) ({q(d.DRIFT_DETECTED)})",
                                                    "{{model_version}} {{detector}} {{feature}}"))],
+    [timeseries("Drift by segment of traffic (1 = drift; top segments by volume, the rest _other)",
+                prom(f"max by ({c.MODEL_VERSION}, {d.DETECTOR}, {d.SEGMENT}) ({q(d.SEGMENT_DRIFT_DETECTED)})",
+                     "{{model_version}} {{detector}} {{segment}}"),
+                description="Output detectors run on each segment's samples alone: one client or source drifting "
+                            "shows here before the whole traffic does.")],
     [row("Beside it: estimated and online accuracy")],
     [timeseries("Online accuracy from feedback (1h) and estimated accuracy per window",
                 prom(f"sum by ({V}) (rate({CORRECT}[1h])) "

@@ -4,11 +4,12 @@
 
 import time
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from mlobs import artifacts, instrument
 from mlobs.audit.record import new_decision_id
 from mlobs.decisions import open_decision_log
+from mlobs.feedback import client_of
 from mlobs.settings import Settings
 from mlobs_services.credit import model as credit_model
 from mlobs_services.credit.schemas import Application, CreditDecision
@@ -46,14 +47,15 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     decisions = open_decision_log(settings, telemetry, info, app)
 
     @app.post("/predict", response_model=CreditDecision)
-    async def predict(application: Application):
+    async def predict(application: Application, request: Request):
         start = time.perf_counter()
         features = application.features.model_dump()
         probability, codes = await telemetry.predict(score_and_explain, model, features)
         outcome = "approve" if probability < model.approve_below else "decline"
         telemetry.record_predictions([outcome], [max(probability, 1 - probability)])
         telemetry.ship({"probs": [1 - probability, probability],
-                        "features": {k: features[k] for k in (*credit_model.DRIFT_NUMERIC, *credit_model.CATEGORICAL)}})
+                        "features": {k: features[k] for k in (*credit_model.DRIFT_NUMERIC, *credit_model.CATEGORICAL)},
+                        "segment": client_of(request)})
         reasons = codes if outcome == "decline" else []
         body = {"decision": outcome, "score": score(probability), "default_probability": round(probability, 6),
                 "reasons": [{"code": c, "description": DESCRIPTIONS[c]} for c in reasons],

@@ -45,10 +45,11 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         labels = classes[best].tolist()
         confidences = probabilities[np.arange(len(texts)), best].tolist()
         telemetry.record_predictions(labels, confidences)
+        client = client_of(request)  # the drift segment and the owner of the prediction
         for text, row in zip(texts, probabilities):
-            telemetry.ship({"probs": row, "text": text})
+            telemetry.ship({"probs": row, "text": text, "segment": client})
         request_id = telemetry.request_id(request)
-        memory.remember(request_id, labels, client_of(request))
+        memory.remember(request_id, labels, client)
         if decisions is not None:
             # The text itself goes only to the short-retention raw store.
             await decisions.record(

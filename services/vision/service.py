@@ -88,10 +88,11 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         labels = [info.classes[i] for i in best]
         confidences = probabilities[np.arange(len(images)), best].tolist()
         telemetry.record_predictions(labels, confidences)
+        client = client_of(request)  # the drift segment and the owner of the prediction
         for row, tensor in zip(probabilities, batch):
-            telemetry.ship({"probs": row, "image": tensor.numpy()})
+            telemetry.ship({"probs": row, "image": tensor.numpy(), "segment": client})
         request_id = telemetry.request_id(request)
-        memory.remember(request_id, labels, client_of(request))
+        memory.remember(request_id, labels, client)
         if decisions is not None:
             await decisions.record(
                 output=[{"label": l, "probability": round(p, 6)} for l, p in zip(labels, confidences)],

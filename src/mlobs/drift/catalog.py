@@ -10,6 +10,8 @@ FEATURE = "feature"
 REASON = "reason"
 DETECTOR_LABELS = MODEL_LABELS + (DETECTOR,)
 RESULT_LABELS = DETECTOR_LABELS + (FEATURE,)
+SEGMENT = "segment"
+SEGMENT_LABELS = DETECTOR_LABELS + (SEGMENT,)
 
 EVALUATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -95,6 +97,27 @@ DRIFT_SAMPLES_SHIPPED = Metric(
     MODEL_LABELS,
 )
 
+SEGMENT_DRIFT_DETECTED = Metric(
+    "mlobs_segment_drift_detected",
+    "gauge",
+    "1 if the last drift test of one segment of traffic (top-N segments by volume, the rest \"_other\") "
+    "found drift, else 0.",
+    SEGMENT_LABELS,
+)
+SEGMENT_DRIFT_P_VALUE = Metric(
+    "mlobs_segment_drift_p_value",
+    "gauge",
+    "Smallest p-value of the last drift test of one segment of traffic.",
+    SEGMENT_LABELS,
+)
+SEGMENT_DRIFT_EVALUATIONS = Metric(
+    "mlobs_segment_drift_evaluations",
+    "counter",
+    "Drift evaluations of one segment of traffic (run when a window holds enough of its samples).",
+    SEGMENT_LABELS,
+)
+SEGMENT_METRICS = (SEGMENT_DRIFT_DETECTED, SEGMENT_DRIFT_P_VALUE, SEGMENT_DRIFT_EVALUATIONS)
+
 ESTIMATED_ACCURACY = Metric(
     "mlobs_estimated_accuracy",
     "gauge",
@@ -142,5 +165,6 @@ EXPORTER_METRICS = (
     DRIFT_REFERENCE_MISSING,
     DRIFT_SAMPLES_DROPPED,
     *ESTIMATED_ACCURACY_METRICS,
+    *SEGMENT_METRICS,
 )
 SHIPPER_METRICS = (DRIFT_SAMPLES_DROPPED, DRIFT_SAMPLES_SHIPPED)

@@ -22,6 +22,7 @@ from mlobs.drift.calibration import load_calibration
 from mlobs.drift.estimate import AccuracyEstimator
 from mlobs.drift.plan import Planned, plan
 from mlobs.drift.reference import load_reference, reference_dir
+from mlobs.drift.segments import Segments
 from mlobs.drift.settings import DriftSettings
 from mlobs.metrics import make
 
@@ -52,6 +53,7 @@ class DriftEngine:
         self._windows: dict[Key, _Window] = {}
         self._plans: dict[tuple[str, str], list[Planned] | _Missing] = {}
         self._estimators: dict[tuple[str, str], AccuracyEstimator] = {}
+        self._segments = Segments(settings.segment_top_n)
         self._lock = threading.Lock()
         self._due: queue.Queue[Key] = queue.Queue()
         self._stop = threading.Event()
@@ -181,6 +183,27 @@ class DriftEngine:
         for p in planned:
             self._evaluate_one(key, p, samples)
         self._estimate(key, samples)
+        self._evaluate_segments(key, planned, samples)
+
+    def _evaluate_segments(self, key: Key, planned: list[Planned], samples: list[dict]) -> None:
+        if self.settings.segment_top_n <= 0:
+            return
+        self._segments.count(key, samples)
+        chosen = [p for p in planned if p.detector.name in self.settings.segment_detectors]
+        for segment, group in self._segments.split(key, samples).items():
+            for p in chosen:
+                try:
+                    window = p.extract(group)
+                    if len(window) < self.settings.min_window_samples:
+                        continue
+                    results = p.decide(p.detector.score(window), len(window))
+                except Exception as exc:
+                    log.warning("segment drift %s failed on %s/%s: %s", p.detector.name, "/".join(key), segment, exc)
+                    continue
+                labels = (*key, p.detector.name, segment)
+                self._metric(catalog.SEGMENT_DRIFT_P_VALUE).labels(*labels).set(min(r.p_value for r in results))
+                self._metric(catalog.SEGMENT_DRIFT_DETECTED).labels(*labels).set(int(any(r.drift for r in results)))
+                self._metric(catalog.SEGMENT_DRIFT_EVALUATIONS).labels(*labels).inc()
 
     def _estimate(self, key: Key, samples: list[dict]) -> None:
         estimator = self._estimators.get(key[1:])
