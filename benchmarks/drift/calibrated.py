@@ -333,23 +333,25 @@ def render(result: dict, args) -> str:
         "",
         "### A drifting share of traffic (windows of 200, calibrated thresholds of the first reference)",
         "",
-        "| model | shifted share | overall accuracy drop (points) | " + " / ".join(("KS", "exceedance", "output", "any"))
-        + " |",
+        "| model | shifted share | overall accuracy drop (points) | "
+        + " / ".join(("KS", "confidence exceedance", "image exceedance", "output", "any")) + " |",
         "|---|---|---|---|",
     ]
     mixture_goal = []
     for m in v["mixtures"]:
         r = m["rates"]
         lines.append(f"| vision | {m['name']} | {m['drop']:+.1f} | {pct(r['softmax_ks'])} / "
-                     f"{pct(r['confidence_exceedance'])} / {pct(r['output'])} / {pct(r['any'])} |")
+                     f"{pct(r['confidence_exceedance'])} / {pct(r['image_exceedance'])} / {pct(r['output'])} / "
+                     f"{pct(r['any'])} |")
         if m["name"].startswith("10%") and m["drop"] >= 3:
-            mixture_goal.append((m["name"], m["drop"], r["confidence_exceedance"], r["any"]))
+            mixture_goal.append((m["name"], m["drop"], max(r["confidence_exceedance"], r["image_exceedance"]),
+                                 r["any"]))
     for model_name in ("sentiment", "credit"):
         res = result[model_name]
         for row in res["rows"]:
             raw, cal, n = row["rates"]
             lines.append(f"| {model_name} | {row['name']} | {row['drop']:+.1f} | {pct(cal['softmax_ks'])} / "
-                         f"{pct(cal['confidence_exceedance'])} / {pct(cal['output'])} / {pct(cal['any'])} |")
+                         f"{pct(cal['confidence_exceedance'])} / n/a / {pct(cal['output'])} / {pct(cal['any'])} |")
             if row["name"].startswith("10%") and row["drop"] >= 3:
                 mixture_goal.append((f"{model_name} {row['name']}", row["drop"], cal["confidence_exceedance"],
                                      cal["any"]))
@@ -358,7 +360,7 @@ def render(result: dict, args) -> str:
         "",
         "**Goal** (10% of inputs shifted, costing at least 3 points overall, detected in at least 90% of windows of "
         "200 at the calibrated false-positive rate): "
-        + ("; ".join(f"{name} ({drop:.1f} points): exceedance {pct(e)}, any {pct(a)} -> "
+        + ("; ".join(f"{name} ({drop:.1f} points): best exceedance test {pct(e)}, any {pct(a)} -> "
                      f"{'met' if max(e, a) >= 0.9 else '**not met**'}" for name, drop, e, a in mixture_goal)
            if mixture_goal else "no 10% mixture here costs 3 points")
         + f" ({len(met)} of {len(mixture_goal)} met).",

@@ -42,3 +42,25 @@ def test_the_statistic_is_the_share_of_inputs_past_the_cut():
     exceedance.fit(np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.55, 0.45]]))
     result = exceedance.score(np.array([[0.51, 0.49], [0.99, 0.01]]))[0]
     assert result.statistic == 0.5 and result.feature == ""
+
+
+def test_a_tenth_of_the_images_unlike_the_reference_is_seen_by_image_exceedance():
+    from mlobs.drift.detectors import ImageExceedance
+
+    rng = np.random.default_rng(2)
+    detector = ImageExceedance(0.05)
+    detector.fit(rng.normal(0.0, 1.0, (3000, 1, 16, 16)).astype(np.float32))
+    clean = [rng.normal(0.0, 1.0, (200, 1, 16, 16)).astype(np.float32) for _ in range(100)]
+    shifted = [np.concatenate([w[:180], rng.normal(0.8, 1.0, (20, 1, 16, 16)).astype(np.float32)]) for w in clean]
+    assert np.mean([detector.score(w)[0].drift for w in shifted]) >= 0.9
+    assert np.mean([detector.score(w)[0].drift for w in clean]) <= 0.08
+
+
+def test_the_reference_sample_error_widens_the_test_beyond_a_binomial_one():
+    from scipy.stats import binom
+
+    from mlobs.drift.detectors.exceedance import exceedance_p_value
+
+    # 30 of 200 past the cut against a reference of 250 with 25 past it (10%)
+    assert exceedance_p_value(30, 200, 25, 250) > float(binom.sf(29, 200, 0.1))
+    assert exceedance_p_value(10, 200, 25, 250) > 0.9

@@ -17,6 +17,7 @@ from mlobs.drift.detectors import (
     ConfidenceExceedance,
     Detector,
     EmbeddingMMD,
+    ImageExceedance,
     ImageStatsKS,
     SoftmaxKS,
     TabularChiSquare,
@@ -74,6 +75,7 @@ def plan(reference: dict[str, np.ndarray], settings: DriftSettings, calibration:
     if "images" in reference:
         planned.append(Planned(ImageStatsKS(alpha), "images", _field("image")))
         planned.append(Planned(EmbeddingMMD(alpha, n_permutations=settings.mmd_permutations), "images", _field("image")))
+        planned.append(Planned(ImageExceedance(alpha, settings.exceedance_quantile), "images", _field("image")))
     if "texts" in reference and "vocabulary" in reference:
         planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))
     if "numeric" in reference and "numeric_features" in reference:

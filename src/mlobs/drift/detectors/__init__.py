@@ -4,7 +4,7 @@ Importing this package is cheap: alibi-detect and torch load on the first fit().
 
 from mlobs.drift.detectors.base import Detector, DriftResult, NotFittedError
 from mlobs.drift.detectors.embedding_mmd import EmbeddingMMD
-from mlobs.drift.detectors.exceedance import ConfidenceExceedance
+from mlobs.drift.detectors.exceedance import ConfidenceExceedance, ImageExceedance
 from mlobs.drift.detectors.image_stats import ImageStatsKS
 from mlobs.drift.detectors.softmax_ks import SoftmaxKS
 from mlobs.drift.detectors.tabular import TabularChiSquare, TabularKS
@@ -15,6 +15,7 @@ __all__ = [
     "Detector",
     "DriftResult",
     "EmbeddingMMD",
+    "ImageExceedance",
     "ImageStatsKS",
     "NotFittedError",
     "SoftmaxKS",
