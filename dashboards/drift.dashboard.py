@@ -15,16 +15,28 @@ dashboard = make("drift", "mlobs / Drift", tags=("drift",), panels=grid([
     [timeseries("p-value vs threshold per detector and feature",
                 prom(f"max by ({D}) ({q(d.DRIFT_P_VALUE)})", "p {{model_version}} {{detector}} {{feature}}"),
                 prom(f"max by ({D}) ({q(d.DRIFT_THRESHOLD)})", "threshold {{detector}} {{feature}}"),
-                description="Drift when the p-value falls below the (Bonferroni-corrected) threshold."),
+                description="Drift when the p-value falls below the threshold in use: calibrated at training "
+                            "for the deployed reference and window size (else nominal, Bonferroni-corrected)."),
      timeseries("Test statistic", prom(f"max by ({D}) ({q(d.DRIFT_STATISTIC)})",
                                        "{{model_version}} {{detector}} {{feature}}")),
      timeseries("Drift detected (1 = drift)", prom(f"max by ({D}) ({q(d.DRIFT_DETECTED)})",
                                                    "{{model_version}} {{detector}} {{feature}}"))],
-    [row("Beside it: online accuracy")],
-    [timeseries("Online accuracy from feedback (1h)",
+    [timeseries("Drift by segment of traffic (1 = drift; top segments by volume, the rest _other)",
+                prom(f"max by ({c.MODEL_VERSION}, {d.DETECTOR}, {d.SEGMENT}) ({q(d.SEGMENT_DRIFT_DETECTED)})",
+                     "{{model_version}} {{detector}} {{segment}}"),
+                description="Output detectors run on each segment's samples alone: one client or source drifting "
+                            "shows here before the whole traffic does.")],
+    [row("Beside it: estimated and online accuracy")],
+    [timeseries("Online accuracy from feedback (1h) and estimated accuracy per window",
                 prom(f"sum by ({V}) (rate({CORRECT}[1h])) "
-                     f"/ sum by ({V}) (rate({q(FB, series=FB.total)}[1h]))", "{{model}} {{model_version}}"),
-                unit="percentunit")],
+                     f"/ sum by ({V}) (rate({q(FB, series=FB.total)}[1h]))", "online {{model}} {{model_version}}"),
+                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY)})", "estimated {{model}} {{model_version}}", ref="B"),
+                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_LOWER)})", "estimate low {{model_version}}", ref="C"),
+                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_UPPER)})", "estimate high {{model_version}}", ref="D"),
+                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_BASELINE)})", "held-out {{model_version}}", ref="E"),
+                unit="percentunit",
+                description="Input drift alone is a ticket; output drift with estimated accuracy below held-out "
+                            "minus 5 points is the page EstimatedAccuracyDrop.")],
     [row("Pipeline health")],
     [timeseries("Samples in window", prom(f"max by ({c.MODEL}, {c.MODEL_VERSION}, {d.DETECTOR}) "
                                           f"({q(d.DRIFT_WINDOW_SAMPLES)})", "{{model_version}} {{detector}}")),

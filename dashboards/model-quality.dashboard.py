@@ -1,6 +1,7 @@
 """Model quality: prediction classes, confidence and online accuracy from feedback, versions side by side."""
 
 from mlobs import catalog as c
+from mlobs.drift import catalog as d
 from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, timeseries
 
 P, CONF, FB = c.PREDICTIONS, c.PREDICTION_CONFIDENCE, c.FEEDBACK
@@ -25,10 +26,17 @@ dashboard = make("model-quality", "mlobs / Model quality", tags=("model",), pane
     [timeseries("Confidence of the predicted class: median and 10th percentile",
                 prom(confidence(0.5), "p50 {{model}} {{model_version}}"),
                 prom(confidence(0.1), "p10 {{model}} {{model_version}}"), unit="percentunit"),
-     timeseries("Online accuracy from feedback by model version",
+     timeseries("Online accuracy from feedback, and estimated accuracy without labels, by model version",
                 prom(f"sum by ({V}) (rate({correct}[1h])) / sum by ({V}) (rate({q(FB, series=FB.total)}[1h]))",
-                     "{{model}} {{model_version}}"), unit="percentunit",
-                description="Accuracy over the last hour of ground-truth feedback; compare versions here."),
+                     "online {{model}} {{model_version}}"),
+                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY)})", "estimated {{model}} {{model_version}}", ref="B"),
+                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_LOWER)})", "estimate low {{model_version}}", ref="C"),
+                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_UPPER)})", "estimate high {{model_version}}", ref="D"),
+                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_BASELINE)})", "held-out {{model_version}}", ref="E"),
+                unit="percentunit",
+                description="Online: the last hour of ground-truth feedback, each prediction counted once. "
+                            "Estimated: the last drift window's mean calibrated confidence (CBPE) with its 95% "
+                            "interval, right under covariate shift, blind to prior and concept shift."),
      timeseries("Feedback received",
                 prom(f"sum by ({V}, outcome) (rate({q(FB, series=FB.total)}[{RATE}]))",
                      "{{model_version}} {{outcome}}"), unit="reqps")],

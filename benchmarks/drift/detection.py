@@ -18,6 +18,11 @@ rate stays at or below 5%. The no-shift row gets NULL_TRIALS per window: its rat
 and 400 trials put a 95% interval of about +-2 points around it.
 
 Run: .venv/bin/python benchmarks/drift/detection.py [--artifacts DIR] [--trials 40] [--write-readme]
+
+With --calibrated it measures instead what the exporter does with one fixed reference per version:
+calibrated false-positive rates over several fixed references, mixtures of shifted traffic for vision,
+sentiment and credit, and the error of the accuracy estimate (benchmarks/drift/calibrated.py; results
+in docs/drift.md with --write-docs).
 """
 
 from __future__ import annotations
@@ -244,8 +249,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts", type=Path, default=None, help="artifacts dir (default: a temp dir)")
     parser.add_argument("--trials", type=int, default=40, help="windows per cell at sizes 50 and 200 (half at 1000)")
     parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--calibrated", action="store_true",
+                        help="fixed references with calibrated thresholds, mixtures and the accuracy estimate")
+    parser.add_argument("--references", type=int, default=3, help="fixed references (with --calibrated)")
+    parser.add_argument("--calibration-trials", type=int, default=200, help="windows per detector and size")
+    parser.add_argument("--write-docs", action="store_true", help="write the --calibrated tables into docs/drift.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.calibrated:
+        import calibrated
+
+        table = calibrated.run(args)
+        print(table)
+        if args.write_docs:
+            calibrated.write_docs(table)
+        return 0
     publish(render(run(args), args.trials), "drift", args.write_readme)
     return 0
 

@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from mlobs.artifacts import Staging, source_revision
+from mlobs.drift.calibration import write_calibration
 from mlobs.drift.reference import save_reference
 from mlobs.model_info import ModelInfo
 from mlobs_services.credit import data
@@ -30,7 +31,9 @@ CATEGORICAL = data.CATEGORICAL
 CLASSES = ("approve", "decline")
 # The inputs the drift exporter watches: the model's own, never personal fields (age included).
 DRIFT_NUMERIC = tuple(n for n in data.NUMERIC if n != "age")
-PARAMS = {"data": {"n": 20_000, "seed": 11, "test_fraction": 0.2}, "C": 1.0, "approve_below": 0.2}
+PARAMS = {"data": {"n": 20_000, "seed": 11, "test_fraction": 0.2}, "C": 1.0, "approve_below": 0.2,
+          # Fresh applicants, disjoint from training and reference, for the drift calibration.
+          "calibration": {"n": 5000, "seed_offset": 2000, "trials": 200}}
 
 REASONS = {
     "debt_to_income": ("R01", "Debt-to-income ratio too high"),
@@ -118,14 +121,15 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
 
     with Staging(artifacts_dir, NAME) as staging:
         joblib.dump(model, staging.path / MODEL_FILE)
-        held_out = [r["features"] for r in test_rows]
-        save_reference(
-            staging.path, probs=np.column_stack([1 - test_p, test_p]),
-            numeric=np.array([[f[n] for n in DRIFT_NUMERIC] for f in held_out], dtype=float),
-            numeric_features=np.array(DRIFT_NUMERIC),
-            categorical=np.array([[f[n] for n in CATEGORICAL] for f in held_out]),
-            categorical_features=np.array(list(CATEGORICAL)),
-        )
+        reference = drift_arrays(model, [r["features"] for r in test_rows])
+        save_reference(staging.path, **reference, numeric_features=np.array(DRIFT_NUMERIC),
+                       categorical_features=np.array(list(CATEGORICAL)))
+        k = PARAMS["calibration"]
+        pool = data.generate(n=k["n"], seed=p["seed"] + k["seed_offset"])
+        write_calibration(staging.path, {**reference, "numeric_features": np.array(DRIFT_NUMERIC),
+                                         "categorical_features": np.array(list(CATEGORICAL))},
+                          drift_arrays(model, [r["features"] for r in pool]), trials=k["trials"], seed=p["seed"],
+                          labelled_probs=reference["probs"], labels=truth.astype(int))
         info = staging.publish(
             data_hash=data.data_hash(rows), params=PARAMS,
             code_revision=source_revision(data, sys.modules[__name__]), classes=CLASSES,
@@ -136,6 +140,14 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     steps.update()
     steps.close()
     return info
+
+
+def drift_arrays(model: CreditModel, features: list[dict]) -> dict[str, np.ndarray]:
+    """What the drift reference (and its calibration pool) holds for these applicants."""
+    p = model.default_probability(features)
+    return {"probs": np.column_stack([1 - p, p]),
+            "numeric": np.array([[f[n] for n in DRIFT_NUMERIC] for f in features], dtype=float),
+            "categorical": np.array([[f[n] for n in CATEGORICAL] for f in features])}
 
 
 def load(directory: Path) -> CreditModel:

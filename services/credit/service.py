@@ -4,17 +4,18 @@
 
 import time
 
-from fastapi import FastAPI
-
-from mlobs import artifacts, instrument
-from mlobs.heap import tune_gc
-from mlobs.audit.record import new_decision_id
-from mlobs.decisions import open_decision_log
-from mlobs.protect import protect
-from mlobs.settings import Settings
+from fastapi import FastAPI, Request
 from mlobs_services.credit import model as credit_model
 from mlobs_services.credit.schemas import Application, CreditDecision
 from mlobs_services.credit.workload import workload  # noqa: F401  (the registry's traffic entry)
+
+from mlobs import artifacts, instrument
+from mlobs.audit.record import new_decision_id
+from mlobs.decisions import open_decision_log
+from mlobs.feedback import client_of
+from mlobs.heap import tune_gc
+from mlobs.protect import protect
+from mlobs.settings import Settings
 
 NAME = credit_model.NAME
 DESCRIPTIONS = dict(credit_model.REASONS.values())
@@ -70,13 +71,14 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     decisions = open_decision_log(settings, telemetry, info, app)
 
     @app.post("/predict", response_model=CreditDecision)
-    async def predict(application: Application):
+    async def predict(application: Application, request: Request):
         start = time.perf_counter()
         features = application.features.model_dump()
         probability, outcome, output, reasons = await telemetry.predict(decide, model, features)
         telemetry.record_predictions([outcome], [max(probability, 1 - probability)])
         telemetry.ship({"probs": [1 - probability, probability],
-                        "features": {k: features[k] for k in (*credit_model.DRIFT_NUMERIC, *credit_model.CATEGORICAL)}})
+                        "features": {k: features[k] for k in (*credit_model.DRIFT_NUMERIC, *credit_model.CATEGORICAL)},
+                        "segment": client_of(request)})
         body = {"decision": outcome, **output,
                 "reasons": [{"code": c, "description": DESCRIPTIONS[c]} for c in reasons],
                 "model": info.name, "model_version": info.version}

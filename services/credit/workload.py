@@ -6,10 +6,13 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from mlobs.traffic.workload import Request, check_scenario
+from mlobs.traffic.workload import Request, check_scenario, mixture_scenarios
 from mlobs_services.credit import data
 
 SCENARIOS = {"normal": None, "income-shift": "income", "purpose-shift": "purpose"}
+# A share of the applicants with incomes 40% lower (one broker or region), the rest as normal.
+MIXTURES = mixture_scenarios("income-shift")
+SCENARIOS.update(dict.fromkeys(MIXTURES))
 POOL_SIZE = 5000
 SEED_OFFSET = 1000  # not the training applicants
 BAD_SHARE = 0.02
@@ -52,4 +55,7 @@ _BAD = (_negative_income, _unknown_category, _missing_applicant)
 def workload(scenario: str = "normal", seed: int = 7) -> CreditWorkload:
     check_scenario("credit", scenario, SCENARIOS)
     rows = data.generate(n=POOL_SIZE, seed=seed + SEED_OFFSET, shift=SCENARIOS[scenario])
+    if scenario in MIXTURES:
+        shifted = round(POOL_SIZE * MIXTURES[scenario])
+        rows = rows[: POOL_SIZE - shifted] + data.generate(n=shifted, seed=seed + SEED_OFFSET + 1, shift="income")
     return CreditWorkload(scenario, rows)

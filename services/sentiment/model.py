@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
 from mlobs.artifacts import Staging, source_revision
+from mlobs.drift.calibration import write_calibration
 from mlobs.drift.reference import save_reference
 from mlobs.model_info import ModelInfo
 from mlobs_services.sentiment import corpus
@@ -21,6 +22,8 @@ NAME = "sentiment"
 MODEL_FILE = "model.joblib"
 PARAMS = {
     "corpus": {"n": 4000, "seed": 7, "domain": "reviews", "test_fraction": 0.2},
+    # Fresh reviews, disjoint from training and reference, for the drift calibration (seed + 2000).
+    "calibration": {"n": 4000, "seed_offset": 2000, "trials": 200},
     "tfidf": {"ngram_range": [1, 2], "min_df": 2, "sublinear_tf": True},
     "logreg": {"C": 4.0, "max_iter": 2000},
 }
@@ -59,8 +62,16 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     with Staging(artifacts_dir, NAME) as staging:
         joblib.dump(pipeline, staging.path / MODEL_FILE)
         # What the drift exporter compares live traffic with: held-out outputs, texts and the vocabulary.
-        save_reference(staging.path, probs=test_probs, texts=np.array(test_texts),
-                       vocabulary=np.array(sorted(pipeline.named_steps["tfidf"].vocabulary_)))
+        reference = {"probs": test_probs, "texts": np.array(test_texts),
+                     "vocabulary": np.array(sorted(pipeline.named_steps["tfidf"].vocabulary_))}
+        save_reference(staging.path, **reference)
+        k = PARAMS["calibration"]
+        pool_texts = [t for t, _ in corpus.generate(n=k["n"], seed=c["seed"] + k["seed_offset"], domain=c["domain"])]
+        classes = list(pipeline.classes_)
+        write_calibration(staging.path, reference,
+                          {"probs": pipeline.predict_proba(pool_texts), "texts": np.array(pool_texts)},
+                          trials=k["trials"], seed=c["seed"], labelled_probs=test_probs,
+                          labels=np.array([classes.index(y) for _, y in test_set]))
         info = staging.publish(
             data_hash=corpus.corpus_hash(examples)[:12],
             params=PARAMS,

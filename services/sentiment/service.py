@@ -9,7 +9,7 @@ from mlobs import artifacts, instrument
 from mlobs.heap import tune_gc
 from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
-from mlobs.feedback import PredictionMemory, feedback_router
+from mlobs.feedback import client_of, feedback_router, memory_for
 from mlobs.protect import protect
 from mlobs.protect.budget import charge
 from mlobs.settings import Settings
@@ -29,7 +29,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     directory, info = artifacts.require(settings.artifacts_dir, NAME)
     pipeline = sentiment_model.load(directory)
     classes = np.array(info.classes)
-    memory = PredictionMemory(settings.feedback_memory)
+    memory = memory_for(settings, info.classes)
     PredictRequest = predict_request(settings.max_text_chars, settings.max_batch)
 
     app = FastAPI(title="mlobs sentiment", version=info.version)
@@ -52,10 +52,11 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         labels = classes[best].tolist()
         confidences = probabilities[np.arange(len(texts)), best].tolist()
         telemetry.record_predictions(labels, confidences)
+        client = client_of(request)  # the drift segment and the owner of the prediction
         for text, row in zip(texts, probabilities):
-            telemetry.ship({"probs": row, "text": text})
+            telemetry.ship({"probs": row, "text": text, "segment": client})
         request_id = telemetry.request_id(request)
-        memory.remember(request_id, labels)
+        memory.remember(request_id, labels, client)
         if decisions is not None:
             # The text itself goes only to the short-retention raw store.
             await decisions.record(
@@ -68,6 +69,6 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
             return {**head, "label": labels[0], "probability": confidences[0]}
         return {**head, "predictions": [{"label": l, "probability": p} for l, p in zip(labels, confidences)]}
 
-    app.include_router(feedback_router(memory, telemetry, info.classes))
+    app.include_router(feedback_router(memory, telemetry, info.classes, settings.protect.roles))
 
     return app

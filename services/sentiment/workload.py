@@ -6,10 +6,13 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from mlobs.traffic.workload import Request, check_scenario
+from mlobs.traffic.workload import Request, check_scenario, mixture_scenarios
 from mlobs_services.sentiment import corpus
 
 SCENARIOS = {"normal": "reviews", "domain-shift": "social"}
+# A share of the texts are social-media posts (one new client or channel), the rest reviews.
+MIXTURES = mixture_scenarios("domain-shift")
+SCENARIOS.update(dict.fromkeys(MIXTURES, "reviews"))
 POOL_SIZE = 4000
 # Traffic texts must not be the training texts, which use the corpus seeds directly.
 SEED_OFFSET = 1000
@@ -76,4 +79,8 @@ _BAD_INPUTS = (
 def workload(scenario: str = "normal", seed: int = 7) -> SentimentWorkload:
     check_scenario("sentiment", scenario, SCENARIOS)
     examples = corpus.generate(n=POOL_SIZE, seed=seed + SEED_OFFSET, domain=SCENARIOS[scenario])
+    if scenario in MIXTURES:
+        shifted = round(POOL_SIZE * MIXTURES[scenario])
+        social = corpus.generate(n=shifted, seed=seed + SEED_OFFSET, domain="social")
+        examples = examples[: POOL_SIZE - shifted] + social
     return SentimentWorkload(scenario=scenario, examples=examples)

@@ -21,6 +21,7 @@ from torch import nn
 from torchvision import transforms
 
 from mlobs.artifacts import Staging, load_info, source_revision, version_dir
+from mlobs.drift.calibration import write_calibration
 from mlobs.drift.reference import save_reference
 from mlobs.model_info import ModelInfo
 
@@ -34,7 +35,8 @@ PARAMS = {
     "learning_rate": 0.002,
     "image_size": IMAGE_SIZE,
     "n_train": 1000,
-    "n_reference": 400,  # the rest of the 1,797 images is the benchmark holdout pool
+    "n_reference": 400,  # the rest of the 1,797 images is the holdout pool (calibration, traffic, benchmarks)
+    "calibration_trials": 200,  # held-out windows per detector and window size
 }
 
 PREPROCESS = transforms.Compose(
@@ -161,15 +163,20 @@ def train(artifacts_dir: Path | str, progress: bool = False, params: dict | None
     held_out_correct = sum(int((probs[n].argmax(1) == labels[parts[n]]).sum()) for n in probs)
     accuracy = held_out_correct / (len(parts["reference"]) + len(parts["holdout"]))
 
+    reference = {"probs": probs["reference"], "images": x["reference"].numpy()}
     with Staging(artifacts_dir, MODEL_NAME) as staging:
         torch.save(model.state_dict(), staging.path / "model.pt")
-        save_reference(
-            staging.path,
-            probs=probs["reference"],
-            images=x["reference"].numpy(),
-            labels=labels[parts["reference"]],
-            pixels=pixels[parts["reference"]],
-        )
+        save_reference(staging.path, **reference, labels=labels[parts["reference"]],
+                       pixels=pixels[parts["reference"]])
+        # Decision rules for this reference, from windows of the disjoint holdout pool; the accuracy
+        # estimator from every held-out image.
+        with _Deterministic(params["seed"]):  # the same p-values to the last bit, so the same version
+            write_calibration(
+                staging.path, reference, {"probs": probs["holdout"], "images": x["holdout"].numpy()},
+                trials=params["calibration_trials"], seed=params["seed"],
+                labelled_probs=np.concatenate([probs["reference"], probs["holdout"]]),
+                labels=np.concatenate([labels[parts["reference"]], labels[parts["holdout"]]]),
+            )
         np.savez_compressed(
             staging.path / "holdout.npz", pixels=pixels[parts["holdout"]], labels=labels[parts["holdout"]],
             probs=probs["holdout"],

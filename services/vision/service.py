@@ -11,7 +11,7 @@ from mlobs import artifacts, instrument
 from mlobs.heap import tune_gc
 from mlobs.decisions import open_decision_log
 from mlobs.errors import InputRejected
-from mlobs.feedback import PredictionMemory, feedback_router
+from mlobs.feedback import client_of, feedback_router, memory_for
 from mlobs.protect import image_body_limits, protect
 from mlobs.protect.budget import charge
 from mlobs.settings import Settings
@@ -75,7 +75,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     directory, _ = artifacts.require(settings.artifacts_dir, NAME)
     net, info = vision_model.load(directory)
     torch.set_num_threads(1)  # one request at a time per core; intra-op threads only contend
-    memory = PredictionMemory(settings.feedback_memory)
+    memory = memory_for(settings, info.classes)
 
     app = FastAPI(title="mlobs vision", version=info.version)
     telemetry = instrument(app, info, settings=settings, **instrument_options)
@@ -98,10 +98,11 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         labels = [info.classes[i] for i in best]
         confidences = probabilities[np.arange(len(images)), best].tolist()
         telemetry.record_predictions(labels, confidences)
+        client = client_of(request)  # the drift segment and the owner of the prediction
         for row, tensor in zip(probabilities, batch):
-            telemetry.ship({"probs": row, "image": tensor.numpy()})
+            telemetry.ship({"probs": row, "image": tensor.numpy(), "segment": client})
         request_id = telemetry.request_id(request)
-        memory.remember(request_id, labels)
+        memory.remember(request_id, labels, client)
         if decisions is not None:
             await decisions.record(
                 output=[{"label": l, "probability": round(p, 6)} for l, p in zip(labels, confidences)],
@@ -111,6 +112,6 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         return {"request_id": request_id, "model": info.name, "model_version": info.version,
                 "predictions": [{"label": l, "probability": p} for l, p in zip(labels, confidences)]}
 
-    app.include_router(feedback_router(memory, telemetry, info.classes))
+    app.include_router(feedback_router(memory, telemetry, info.classes, settings.protect.roles))
 
     return app

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from mlobs.traffic.workload import Request, check_scenario
+from mlobs.traffic.workload import Request, check_scenario, mixture_scenarios
 from mlobs_services.vision import images, model
 
 SINGLE_SHARE, BATCH_SHARE = 0.90, 0.08
@@ -25,6 +25,15 @@ SHIFTS: dict[str, Shift | None] = {
     "rotation": lambda im, rng: images.rotate(im, 25),
     "class-prior": None,  # the images are untouched; the mix of digits changes
 }
+# A share of the images rotated 25 degrees (e.g. one camera mounted askew), the rest as normal.
+MIXTURES = mixture_scenarios("rotation")
+
+
+def _share_rotated(share: float) -> Shift:
+    return lambda im, rng: images.rotate(im, 25) if rng.random() < share else im
+
+
+SHIFTS.update({name: _share_rotated(share) for name, share in MIXTURES.items()})
 
 
 def png(image: Image.Image) -> bytes:

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(2_000_000, gt=0)
     max_image_pixels: int = Field(1_000_000, gt=0)
     feedback_memory: int = Field(100_000, gt=0)
+    # Bytes the predictions held for feedback may take; the oldest are forgotten first.
+    feedback_memory_bytes: int = Field(32_000_000, gt=0)
     # None: inference runs inline. A number: on a worker with this deadline (504 past it).
     inference_timeout_s: float | None = Field(None, gt=0)
 

@@ -55,11 +55,11 @@ def test_log_lines_are_looked_up_by_trace_id_on_the_label_loki_has():
 def test_no_page_within_the_deadline_fails_with_what_was_missing():
     b = backends(lambda r: httpx.Response(200, json={"notifications": []}))
     result = checks.page(b, shift_at=0.0, deadline_s=0)
-    assert not result.ok and "no firing InputDriftDetected page" in result.detail
+    assert not result.ok and "no firing EstimatedAccuracyDrop page" in result.detail
 
 
 def test_a_page_is_reported_with_the_seconds_since_the_shift():
-    note = {"received_at": 130.0, "alerts": [{"labels": {"alertname": "InputDriftDetected", "model": "vision"}}]}
+    note = {"received_at": 130.0, "alerts": [{"labels": {"alertname": "EstimatedAccuracyDrop", "model": "vision"}}]}
     seen = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -72,7 +72,7 @@ def test_a_page_is_reported_with_the_seconds_since_the_shift():
 
 
 def test_a_page_from_before_the_shift_does_not_count_and_the_failure_says_why():
-    old = {"received_at": 50.0, "alerts": [{"labels": {"alertname": "InputDriftDetected"}}]}
+    old = {"received_at": 50.0, "alerts": [{"labels": {"alertname": "EstimatedAccuracyDrop"}}]}
 
     def handler(request: httpx.Request) -> httpx.Response:
         since = float(request.url.params.get("since", 0))

@@ -161,3 +161,59 @@ def test_shipped_images_are_tested_per_image_statistic(tmp_path):
         assert app.state.registry.get_sample_value("mlobs_drift_p_value", {**labels, "feature": feature}) is not None
     assert app.state.registry.get_sample_value("mlobs_drift_detected", {**labels, "feature": "std"}) == 1
     assert app.state.registry.get_sample_value("mlobs_drift_evaluations_total", labels) == 1
+
+
+def test_a_calibrated_version_uses_and_exports_its_calibrated_threshold_and_estimated_accuracy(tmp_path):
+    from mlobs.drift.calibration import write_calibration
+
+    rng = np.random.default_rng(7)
+    reference = {"probs": probs(rng, 400), "texts": np.array(texts(rng, 400, 0.05)), "vocabulary": np.array(VOCABULARY)}
+    save_reference(tmp_path / "sentiment" / "v1", **reference)
+    pool = {"probs": probs(rng, 1000), "texts": np.array(texts(rng, 1000, 0.05))}
+    labels = np.array([rng.choice(3, p=row) for row in reference["probs"]])  # calibrated by construction
+    write_calibration(tmp_path / "sentiment" / "v1", reference, pool, trials=60, windows=(100,),
+                      labelled_probs=reference["probs"], labels=labels)
+    settings = Settings(artifacts_dir=tmp_path, drift=DriftSettings(window_size=100, min_window_samples=50),
+                        _env_file=None)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        ingest(client, samples(rng, 100))
+        assert app.state.engine.wait_idle(30)
+        calibration = app.state.engine._plans[("sentiment", "v1")][0].calibration
+        assert value(app, "mlobs_drift_threshold", "softmax_ks") == calibration.threshold("softmax_ks", 100)
+        who = {"service": "sentiment-api", "model": "sentiment", "model_version": "v1"}
+        estimate = app.state.registry.get_sample_value("mlobs_estimated_accuracy", who)
+        lower = app.state.registry.get_sample_value("mlobs_estimated_accuracy_lower", who)
+        upper = app.state.registry.get_sample_value("mlobs_estimated_accuracy_upper", who)
+        assert lower < estimate < upper and abs(estimate - float(np.mean(probs(rng, 5000).max(axis=1)))) < 0.06
+        assert app.state.registry.get_sample_value("mlobs_estimated_accuracy_baseline", who) == pytest.approx(
+            float(np.mean(labels == reference["probs"].argmax(axis=1))))
+        assert "mlobs_estimated_accuracy{" in client.get("/metrics").text
+
+
+def test_a_drifting_client_is_seen_in_its_own_segment_while_the_others_stay_clean(tmp_path):
+    rng = np.random.default_rng(8)
+    save_reference(tmp_path / "sentiment" / "v1", probs=probs(rng, 400), texts=texts(rng, 400, 0.05),
+                   vocabulary=VOCABULARY)
+    settings = Settings(artifacts_dir=tmp_path, _env_file=None,
+                        drift=DriftSettings(window_size=600, min_window_samples=50, segment_top_n=2))
+    app = create_app(settings)
+    with TestClient(app) as client:
+        batch = []
+        for name, shift, n in (("web", 0.0, 200), ("camera-7", -3.0, 200), ("batch-job", 0.0, 100),
+                               ("rare-1", 0.0, 50), ("rare-2", 0.0, 50)):
+            batch += [{**s, "segment": name} for s in samples(rng, n, shift=shift)]
+        ingest(client, batch)
+        assert app.state.engine.wait_idle(30)
+
+        def segment(name: str, detector: str = "softmax_ks") -> float | None:
+            return app.state.registry.get_sample_value("mlobs_segment_drift_detected", {
+                "service": "sentiment-api", "model": "sentiment", "model_version": "v1", "detector": detector,
+                "segment": name})
+
+        assert segment("camera-7") == 1 and segment("web") == 0
+        assert segment("_other") == 0  # batch-job and the rare clients, beyond the top 2, pooled
+        assert segment("batch-job") is None and segment("rare-1") is None
+        assert app.state.registry.get_sample_value("mlobs_segment_drift_evaluations_total", {
+            "service": "sentiment-api", "model": "sentiment", "model_version": "v1", "detector": "softmax_ks",
+            "segment": "camera-7"}) == 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlobs.drift.detectors import EmbeddingMMD, ImageStatsKS, SoftmaxKS
+from mlobs.drift.detectors import ConfidenceExceedance, EmbeddingMMD, ImageExceedance, ImageStatsKS, SoftmaxKS
 from mlobs.drift.plan import plan
 from mlobs.drift.settings import DriftSettings
 
@@ -13,10 +13,11 @@ def vision_reference(rng: np.random.Generator, n: int = 120) -> dict[str, np.nda
     return {"probs": probs, "images": rng.normal(0, 0.1, (n, 1, 8, 8)).astype(np.float32)}
 
 
-def test_a_vision_reference_gets_softmax_ks_image_stats_and_embedding_mmd():
+def test_a_vision_reference_gets_output_tests_and_input_tests():
     planned = plan(vision_reference(np.random.default_rng(0)), DriftSettings(mmd_permutations=10))
-    assert [type(p.detector) for p in planned] == [SoftmaxKS, ImageStatsKS, EmbeddingMMD]
-    stats = planned[1]
+    assert [type(p.detector) for p in planned] == [SoftmaxKS, ConfidenceExceedance, ImageStatsKS, EmbeddingMMD,
+                                                   ImageExceedance]
+    stats = planned[2]
     assert stats.detector.name == "image_stats" and stats.reference_key == "images"
 
 

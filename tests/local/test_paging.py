@@ -33,8 +33,7 @@ def test_the_default_run_never_ends_before_the_shift_and_its_drift_page_window_i
 def test_the_watch_tells_each_firing_drift_page_once_with_seconds_since_the_shift(monkeypatch):
     note = {"received_at": 1130.0, "alerts": [
         {"status": "firing", "fingerprint": "f1", "startsAt": "t",
-         "labels": {"alertname": "InputDriftDetected", "model": "vision", "model_version": "v1",
-                    "detector": "ks_softmax"}}]}
+         "labels": {"alertname": "EstimatedAccuracyDrop", "model": "vision", "model_version": "v1"}}]}
 
     class Reply:
         def json(self):
@@ -67,12 +66,12 @@ def test_the_native_stack_reaches_a_drift_page_at_the_receiver_and_keeps_running
             if line.startswith("PAGE:"):
                 break
         output = "".join(lines)
-        assert lines and lines[-1].startswith("PAGE: InputDriftDetected"), output
+        assert lines and lines[-1].startswith("PAGE: EstimatedAccuracyDrop"), output
         assert "after the shift" in lines[-1], output
         pages_url = lines[-1].rsplit(" ", 1)[1].strip()
         time.sleep(2)
         assert process.poll() is None, output  # still running after the page
-        kept = httpx.get(pages_url, params={"alertname": "InputDriftDetected"}, timeout=5).json()["notifications"]
+        kept = httpx.get(pages_url, params={"alertname": "EstimatedAccuracyDrop"}, timeout=5).json()["notifications"]
         assert kept and kept[0]["alerts"][0]["labels"]["severity"] == "page"
         process.send_signal(signal.SIGTERM)
         rest = process.communicate(timeout=60)[0]

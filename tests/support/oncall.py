@@ -66,14 +66,14 @@ class OnCallStack:
         asyncio.run(run_traffic(config, [Phase(0.0, workload.workload(scenario, seed=11))]))
         return started
 
-    def firing(self) -> list[dict]:
-        return firing(self.receiver.url)
+    def firing(self, alertname: str = DRIFT_ALERT) -> list[dict]:
+        return firing(self.receiver.url, alertname)
 
     def wait_for_page(self, timeout: float) -> float | None:
         """When the drift page reached the receiver (unix time), or None within `timeout`."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            pages = self.firing()
+            pages = [n for n in self.firing() if n.get("route_severity") == "page"]
             if pages:
                 return pages[0]["received_at"]
             time.sleep(0.2)

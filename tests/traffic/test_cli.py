@@ -79,7 +79,8 @@ def test_an_unknown_scenario_is_refused_with_the_valid_ones(sentiment_registered
             "--rate", "1", "--duration", "1", "--quiet"]
 
     assert main(argv) == 2
-    assert "unknown scenario 'rotation' for sentiment; choose one of: domain-shift, normal" in capsys.readouterr().err
+    assert ("unknown scenario 'rotation' for sentiment; choose one of: domain-shift, domain-shift-10%, "
+            "domain-shift-20%, domain-shift-5%, normal") in capsys.readouterr().err
 
 
 def test_a_detected_service_that_the_registry_does_not_know_is_refused(monkeypatch, capsys):

@@ -15,7 +15,7 @@ from mlobs.acceptance.responses import BackendError
 from mlobs.oncall import catalog as oncall_catalog
 from mlobs.stackgen import config, logql
 
-DRIFT_ALERT = "InputDriftDetected"
+DRIFT_ALERT = "EstimatedAccuracyDrop"  # the drift page: outputs drift and estimated accuracy falls
 
 
 @dataclass

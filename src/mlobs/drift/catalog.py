@@ -10,6 +10,8 @@ FEATURE = "feature"
 REASON = "reason"
 DETECTOR_LABELS = MODEL_LABELS + (DETECTOR,)
 RESULT_LABELS = DETECTOR_LABELS + (FEATURE,)
+SEGMENT = "segment"
+SEGMENT_LABELS = DETECTOR_LABELS + (SEGMENT,)
 
 EVALUATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -28,7 +30,8 @@ DRIFT_STATISTIC = Metric(
 DRIFT_THRESHOLD = Metric(
     "mlobs_drift_threshold",
     "gauge",
-    "p-value threshold of the last drift test, after multiple-testing correction.",
+    "p-value threshold in use for the last drift test: calibrated for the deployed reference and window "
+    "size when the model version has a calibration, else nominal after multiple-testing correction.",
     RESULT_LABELS,
 )
 DRIFT_DETECTED = Metric(
@@ -94,6 +97,54 @@ DRIFT_SAMPLES_SHIPPED = Metric(
     MODEL_LABELS,
 )
 
+SEGMENT_DRIFT_DETECTED = Metric(
+    "mlobs_segment_drift_detected",
+    "gauge",
+    "1 if the last drift test of one segment of traffic (top-N segments by volume, the rest \"_other\") "
+    "found drift, else 0.",
+    SEGMENT_LABELS,
+)
+SEGMENT_DRIFT_P_VALUE = Metric(
+    "mlobs_segment_drift_p_value",
+    "gauge",
+    "Smallest p-value of the last drift test of one segment of traffic.",
+    SEGMENT_LABELS,
+)
+SEGMENT_DRIFT_EVALUATIONS = Metric(
+    "mlobs_segment_drift_evaluations",
+    "counter",
+    "Drift evaluations of one segment of traffic (run when a window holds enough of its samples).",
+    SEGMENT_LABELS,
+)
+SEGMENT_METRICS = (SEGMENT_DRIFT_DETECTED, SEGMENT_DRIFT_P_VALUE, SEGMENT_DRIFT_EVALUATIONS)
+
+ESTIMATED_ACCURACY = Metric(
+    "mlobs_estimated_accuracy",
+    "gauge",
+    "Accuracy of the last window estimated without labels: mean calibrated top-class probability (CBPE).",
+    MODEL_LABELS,
+)
+ESTIMATED_ACCURACY_LOWER = Metric(
+    "mlobs_estimated_accuracy_lower",
+    "gauge",
+    "Lower end of the 95% interval of the last window's estimated accuracy.",
+    MODEL_LABELS,
+)
+ESTIMATED_ACCURACY_UPPER = Metric(
+    "mlobs_estimated_accuracy_upper",
+    "gauge",
+    "Upper end of the 95% interval of the last window's estimated accuracy.",
+    MODEL_LABELS,
+)
+ESTIMATED_ACCURACY_BASELINE = Metric(
+    "mlobs_estimated_accuracy_baseline",
+    "gauge",
+    "Accuracy of the model version on its held-out data at training: what the estimate is compared with.",
+    MODEL_LABELS,
+)
+ESTIMATED_ACCURACY_METRICS = (ESTIMATED_ACCURACY, ESTIMATED_ACCURACY_LOWER, ESTIMATED_ACCURACY_UPPER,
+                              ESTIMATED_ACCURACY_BASELINE)
+
 # Values of the reason label.
 REASON_QUEUE_FULL = "queue_full"
 REASON_EXPORT_FAILED = "export_failed"
@@ -113,5 +164,7 @@ EXPORTER_METRICS = (
     DRIFT_SAMPLES_RECEIVED,
     DRIFT_REFERENCE_MISSING,
     DRIFT_SAMPLES_DROPPED,
+    *ESTIMATED_ACCURACY_METRICS,
+    *SEGMENT_METRICS,
 )
 SHIPPER_METRICS = (DRIFT_SAMPLES_DROPPED, DRIFT_SAMPLES_SHIPPED)

@@ -14,11 +14,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from prometheus_client import CollectorRegistry
 
 from mlobs.drift import catalog
+from mlobs.drift.calibration import load_calibration
+from mlobs.drift.estimate import AccuracyEstimator
 from mlobs.drift.plan import Planned, plan
 from mlobs.drift.reference import load_reference, reference_dir
+from mlobs.drift.segments import Segments
 from mlobs.drift.settings import DriftSettings
 from mlobs.metrics import make
 
@@ -48,6 +52,8 @@ class DriftEngine:
         self.every = settings.evaluate_every or settings.window_size
         self._windows: dict[Key, _Window] = {}
         self._plans: dict[tuple[str, str], list[Planned] | _Missing] = {}
+        self._estimators: dict[tuple[str, str], AccuracyEstimator] = {}
+        self._segments = Segments(settings.segment_top_n)
         self._lock = threading.Lock()
         self._due: queue.Queue[Key] = queue.Queue()
         self._stop = threading.Event()
@@ -180,6 +186,45 @@ class DriftEngine:
             return
         for p in planned:
             self._evaluate_one(key, p, samples)
+        self._estimate(key, samples)
+        self._evaluate_segments(key, planned, samples)
+
+    def _evaluate_segments(self, key: Key, planned: list[Planned], samples: list[dict]) -> None:
+        if self.settings.segment_top_n <= 0:
+            return
+        self._segments.count(key, samples)
+        chosen = [p for p in planned if p.detector.name in self.settings.segment_detectors]
+        for segment, group in self._segments.split(key, samples).items():
+            for p in chosen:
+                try:
+                    window = p.extract(group)
+                    if len(window) < self.settings.min_window_samples:
+                        continue
+                    results = p.decide(p.detector.score(window), len(window))
+                except Exception as exc:
+                    log.warning("segment drift %s failed on %s/%s: %s", p.detector.name, "/".join(key), segment, exc)
+                    continue
+                labels = (*key, p.detector.name, segment)
+                self._metric(catalog.SEGMENT_DRIFT_P_VALUE).labels(*labels).set(min(r.p_value for r in results))
+                self._metric(catalog.SEGMENT_DRIFT_DETECTED).labels(*labels).set(int(any(r.drift for r in results)))
+                self._metric(catalog.SEGMENT_DRIFT_EVALUATIONS).labels(*labels).inc()
+
+    def _estimate(self, key: Key, samples: list[dict]) -> None:
+        estimator = self._estimators.get(key[1:])
+        if estimator is None:
+            return
+        try:
+            probs = np.asarray([s["probs"] for s in samples if s.get("probs") is not None], dtype=np.float64)
+            if len(probs) < self.settings.min_window_samples:
+                return
+            estimate = estimator.estimate(probs)
+        except Exception as exc:
+            log.warning("accuracy estimate failed on %s: %s", "/".join(key), exc)
+            return
+        self._metric(catalog.ESTIMATED_ACCURACY).labels(*key).set(estimate.accuracy)
+        self._metric(catalog.ESTIMATED_ACCURACY_LOWER).labels(*key).set(estimate.lower)
+        self._metric(catalog.ESTIMATED_ACCURACY_UPPER).labels(*key).set(estimate.upper)
+        self._metric(catalog.ESTIMATED_ACCURACY_BASELINE).labels(*key).set(estimator.baseline)
 
     def _evaluate_one(self, key: Key, p: Planned, samples: list[dict]) -> None:
         name = p.detector.name
@@ -189,7 +234,7 @@ class DriftEngine:
             if len(window) < self.settings.min_window_samples:
                 return
             started = time.perf_counter()
-            results = p.detector.score(window)
+            results = p.decide(p.detector.score(window), len(window))
             elapsed = time.perf_counter() - started
         except Exception as exc:
             self._metric(catalog.DRIFT_EVALUATION_ERRORS).labels(*labels).inc()
@@ -213,7 +258,8 @@ class DriftEngine:
             return None
         try:
             directory = reference_dir(self.artifacts_dir, model, version)
-            planned = plan(load_reference(directory), self.settings)
+            calibration = load_calibration(directory)
+            planned = plan(load_reference(directory), self.settings, calibration)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             log.error("no drift tests for %s/%s: %s", model, version, reason)
@@ -221,6 +267,8 @@ class DriftEngine:
             self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(1)
             return None
         self._plans[(model, version)] = planned
+        if calibration is not None and calibration.estimator is not None:
+            self._estimators[(model, version)] = calibration.estimator
         self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(0)
         return planned
 

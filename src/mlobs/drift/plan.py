@@ -8,13 +8,16 @@ preprocessed image array), "text" (str), "features" (dict feature name -> value)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mlobs.drift.calibration import Calibration
 from mlobs.drift.detectors import (
+    ConfidenceExceedance,
     Detector,
     EmbeddingMMD,
+    ImageExceedance,
     ImageStatsKS,
     SoftmaxKS,
     TabularChiSquare,
@@ -29,6 +32,14 @@ class Planned:
     detector: Detector
     reference_key: str
     extract: Callable[[list[dict]], np.ndarray]  # samples -> the window array (rows without the field skipped)
+    calibration: Calibration | None = None
+
+    def decide(self, results: list, window: int) -> list:
+        """The results under the threshold calibrated for this reference and window size, if any."""
+        threshold = self.calibration.threshold(self.detector.name, window) if self.calibration else None
+        if threshold is None:
+            return results
+        return [replace(r, threshold=threshold, drift=r.p_value < threshold) for r in results]
 
 
 def _field(key: str, dtype: object = np.float32) -> Callable[[list[dict]], np.ndarray]:
@@ -53,15 +64,18 @@ def _columns(names: list, dtype: object) -> Callable[[list[dict]], np.ndarray]:
     return extract
 
 
-def plan(reference: dict[str, np.ndarray], settings: DriftSettings) -> list[Planned]:
-    """Fit one detector per signal the reference holds. Raises ValueError if it holds none."""
+def plan(reference: dict[str, np.ndarray], settings: DriftSettings, calibration: Calibration | None = None) -> list[Planned]:
+    """Fit one detector per signal the reference holds, deciding by `calibration` where it has a rule.
+    Raises ValueError if the reference holds no known signal."""
     planned: list[Planned] = []
     alpha = settings.p_value
     if "probs" in reference:
         planned.append(Planned(SoftmaxKS(alpha), "probs", _field("probs")))
+        planned.append(Planned(ConfidenceExceedance(alpha, settings.exceedance_quantile), "probs", _field("probs")))
     if "images" in reference:
         planned.append(Planned(ImageStatsKS(alpha), "images", _field("image")))
         planned.append(Planned(EmbeddingMMD(alpha, n_permutations=settings.mmd_permutations), "images", _field("image")))
+        planned.append(Planned(ImageExceedance(alpha, settings.exceedance_quantile), "images", _field("image")))
     if "texts" in reference and "vocabulary" in reference:
         planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))
     if "numeric" in reference and "numeric_features" in reference:
@@ -79,4 +93,5 @@ def plan(reference: dict[str, np.ndarray], settings: DriftSettings) -> list[Plan
         raise ValueError(f"reference holds no known signal (keys: {sorted(reference)})")
     for p in planned:
         p.detector.fit(reference[p.reference_key])
+        p.calibration = calibration
     return planned

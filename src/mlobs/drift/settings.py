@@ -25,5 +25,11 @@ class DriftSettings(BaseModel):
     min_window_samples: int = Field(50, gt=1)
     p_value: float = Field(0.05, gt=0.0, lt=1.0)
     mmd_permutations: int = Field(100, gt=0)
+    # confidence_exceedance counts inputs less confident than this quantile of the reference's.
+    exceedance_quantile: float = Field(0.9, ge=0.5, lt=1.0)
+    # Drift per segment of traffic (the sample's "segment": the client by default): the top-N segments by
+    # volume get their own `segment` label, the rest "_other"; only these (cheap, output) detectors run.
+    segment_top_n: int = Field(5, ge=0)
+    segment_detectors: tuple[str, ...] = ("softmax_ks", "confidence_exceedance")
     reference_retry_seconds: float = Field(30.0, ge=0.0)
     max_ingest_samples: int = Field(10_000, gt=0)

@@ -34,7 +34,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--interval", default="5s", help="Prometheus scrape and rule evaluation interval")
     p.add_argument("--drift-window", type=int, default=200, help="drift exporter window size (samples)")
     p.add_argument("--drift-page-window", default="3m",
-                   help="InputDriftDetected pages when every drift evaluation over this window agrees "
+                   help="EstimatedAccuracyDrop pages when every drift evaluation over this window agrees "
                         "(the generated production rule: 10m)")
     p.add_argument("--alert-wait", default="10s", help="Alertmanager group_wait and group_interval")
     p.add_argument("--workdir", type=Path, help="logs and Prometheus data (default: a new temporary directory)")

@@ -44,7 +44,7 @@ class PageWatch:
                 if self.first_page_after is None:
                     self.first_page_after = seconds
                 after = f" {seconds:.0f} s after the shift"
-            out.append(f"PAGE: {DRIFT_ALERT} {labels.get('model', '?')} {labels.get('model_version', '')} "
-                       f"({labels.get('detector', '?')}) reached the on-call receiver{after}: "
-                       f"{self.receiver_url}/pages")
+            detector = f" ({labels['detector']})" if labels.get("detector") else ""
+            out.append(f"PAGE: {DRIFT_ALERT} {labels.get('model', '?')} {labels.get('model_version', '')}{detector} "
+                       f"reached the on-call receiver{after}: {self.receiver_url}/pages")
         return out

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from mlobs.stackgen import alertmanager, alerts, prometheus
 
-DRIFT_ALERT = "InputDriftDetected"
+DRIFT_ALERT = "EstimatedAccuracyDrop"  # the drift page: outputs drift and estimated accuracy falls
 DRIFT_GROUP = "drift"
 
 
 def drift_rule_file(workdir: Path, window: str, min_windows: int = 3, for_: str = "0s") -> Path:
-    """The production drift rule group, with InputDriftDetected's window (every evaluation over it must agree,
+    """The production drift rule group with the drift alerts' window (every evaluation over it must agree,
     `min_windows` at least) and `for:` replaced; the other drift rules unchanged."""
     group = next(g for g in alerts.rule_groups() if g.name == DRIFT_GROUP)
     rules = tuple(alerts.drift_alerts(window=window, min_windows=min_windows, for_=for_))

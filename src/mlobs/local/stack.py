@@ -39,7 +39,7 @@ class Options:
     scenario_delay: float = 120.0     # normal traffic first, then the shift
     interval: str = "5s"              # scrape and rule evaluation
     drift_window: int = 200
-    # InputDriftDetected needs every drift evaluation over this window to agree (production: 10m).
+    # EstimatedAccuracyDrop needs every drift evaluation over this window to agree (production: 10m).
     drift_page_window: str = "3m"
     # Alertmanager's group_wait and group_interval (production: 10s/5m for pages).
     alert_wait: str = "10s"

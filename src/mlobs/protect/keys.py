@@ -10,7 +10,12 @@ from pathlib import Path
 from mlobs.protect.client import ANONYMOUS
 from mlobs.protect.settings import ProtectSettings
 
-__all__ = ["ANONYMOUS", "ApiKeys", "hash_key", "new_key", "presented_key", "presented_keys", "read_keys_file"]
+# Roles a client may hold (MLOBS_PROTECT__ROLES): a labeller may give feedback on any client's prediction.
+LABELLER = "labeller"
+ROLES = (LABELLER,)
+
+__all__ = ["ANONYMOUS", "LABELLER", "ROLES", "ApiKeys", "hash_key", "new_key", "presented_key", "presented_keys",
+           "read_keys_file"]
 UNKNOWN = "unknown"
 MAX_KEY_CHARS = 256
 _HASH = re.compile(r"^[0-9a-f]{64}$")

@@ -25,6 +25,7 @@ PROTECTED_ERRORS = {
     "401": "Missing, malformed or unknown API key",
     "403": "Not allowed for this client (e.g. feedback on another client's prediction, a switched-off endpoint)",
     "404": "Unknown id or route",
+    "409": "Already done once (e.g. feedback for a prediction that has it)",
     "413": "Body over the size limit",
     "415": "Unsupported content type",
     "422": "Input refused, with a reason code",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class ProtectSettings(BaseModel):
@@ -17,6 +17,8 @@ class ProtectSettings(BaseModel):
     api_keys_file: Path | None = None
     # client_id -> sha256 hex of the key, e.g. MLOBS_PROTECT__API_KEYS='{"web": "5e88..."}'.
     api_keys: dict[str, str] = Field(default_factory=dict)
+    # client_id -> roles, e.g. MLOBS_PROTECT__ROLES='{"labelling-team": ["labeller"]}' (mlobs.protect.keys.ROLES).
+    roles: dict[str, list[str]] = Field(default_factory=dict)
 
     # Per-client token bucket: sustained requests per second and burst.
     rate_per_s: float = Field(100.0, gt=0)
@@ -60,3 +62,14 @@ class ProtectSettings(BaseModel):
     # address gets 429 for the rest of the window, whatever key it sends.
     auth_failures_per_address: int = Field(20, gt=0)
     auth_failure_window_s: float = Field(60.0, gt=0)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: dict[str, list[str]]) -> dict[str, list[str]]:
+        from mlobs.protect.keys import ROLES
+
+        for client, held in roles.items():
+            unknown = sorted(set(held) - set(ROLES))
+            if unknown:
+                raise ValueError(f"client {client}: unknown roles {unknown}; known: {list(ROLES)}")
+        return roles

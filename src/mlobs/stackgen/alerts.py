@@ -137,13 +137,16 @@ def drift_alerts(window: str = "10m", min_windows: int = 3, for_: str = "1m") ->
                  f"and on {tuple_labels(drift.DETECTOR_LABELS)} "
                  f"(sum {detector_by} (increase({evaluations}[{window}])) >= {min_windows})",
             for_=for_,
-            severity="page",
+            severity="ticket",
             summary="{{ $labels.detector }} detects drift on {{ $labels.model }} {{ $labels.model_version }}",
             description=f"Every evaluation of the drift exporter's {{{{ $labels.detector }}}} test over {window} "
                         f"(at least {min_windows} windows) rejected 'same distribution as the training reference'. "
-                        "Drift is not accuracy loss: check online accuracy and the prediction mix beside it.",
+                        "The input changed; that alone is a ticket. It pages as EstimatedAccuracyDrop when the "
+                        "model's outputs drift and its estimated accuracy falls.",
             runbook="input-drift.md",
         ),
+        estimated_accuracy_drop(window, min_windows, for_),
+        segment_drift_alert(window, min_windows, for_),
         Alert(
             name="DriftEvaluationStale",
             expr=f"time() - max {detector_by} ({drift.DRIFT_LAST_EVALUATION.name}) > {config.DRIFT_STALE_SECONDS}",
@@ -179,6 +182,54 @@ def drift_alerts(window: str = "10m", min_windows: int = 3, for_: str = "1m") ->
     ]
 
 
+def estimated_accuracy_drop(window: str = "10m", min_windows: int = 3, for_: str = "1m") -> Alert:
+    """The page: the model's outputs drift (every window over `window`) and the estimated accuracy
+    stays below the held-out accuracy minus the drop in every window."""
+    version = (SVC, MODEL, VERSION)
+    version_by = by(*version)
+    output = f'{drift.DETECTOR}=~"{"|".join(config.OUTPUT_DETECTORS)}"'
+    detected = sel(drift.DRIFT_DETECTED.name, output)
+    evaluations = sel(drift.DRIFT_EVALUATIONS.total, output)
+    estimate, baseline = drift.ESTIMATED_ACCURACY.name, drift.ESTIMATED_ACCURACY_BASELINE.name
+    return Alert(
+        name="EstimatedAccuracyDrop",
+        expr=f"(\n  max {version_by} (max_over_time({estimate}[{window}]))\n"
+             f"  < max {version_by} ({baseline}) - {num(config.ESTIMATED_ACCURACY_DROP)}\n)\n"
+             f"and on {tuple_labels(version)}\n"
+             f"(max {by(*drift.DETECTOR_LABELS)} (min_over_time({detected}[{window}])) == 1)\n"
+             f"and on {tuple_labels(version)}\n"
+             f"(max {version_by} (sum {by(*drift.DETECTOR_LABELS)} (increase({evaluations}[{window}]))) "
+             f">= {min_windows})",
+        for_=for_,
+        severity="page",
+        summary="{{ $labels.model }} {{ $labels.model_version }} is likely less accurate (estimated without labels)",
+        description=f"The model's outputs drift in every window over {window} and the estimated accuracy (mean "
+                    "calibrated confidence, CBPE) stays more than "
+                    f"{num(config.ESTIMATED_ACCURACY_DROP * 100)} points below its held-out accuracy in every "
+                    "window. Labels may take days; this is the early page. The estimate errs high under strong "
+                    "shifts, so the real drop is often larger.",
+        runbook="estimated-accuracy-drop.md",
+    )
+
+
+def segment_drift_alert(window: str = "10m", min_windows: int = 3, for_: str = "1m") -> Alert:
+    """A ticket: one segment of traffic (a client, a source) drifts in every one of its windows."""
+    segment_by = by(*drift.SEGMENT_LABELS)
+    return Alert(
+        name="SegmentDriftDetected",
+        expr=f"(max {segment_by} (min_over_time({drift.SEGMENT_DRIFT_DETECTED.name}[{window}])) == 1) "
+             f"and on {tuple_labels(drift.SEGMENT_LABELS)} "
+             f"(sum {segment_by} (increase({drift.SEGMENT_DRIFT_EVALUATIONS.total}[{window}])) >= {min_windows})",
+        for_=for_,
+        severity="ticket",
+        summary="Segment {{ $labels.segment }} of {{ $labels.model }} traffic drifts ({{ $labels.detector }})",
+        description=f"Every evaluation of segment {{{{ $labels.segment }}}} over {window} (at least {min_windows}) "
+                    "found drift: one client or source sends inputs unlike the reference, even if the whole "
+                    "traffic does not show it.",
+        runbook="input-drift.md",
+    )
+
+
 def slo_groups() -> list[RuleGroup]:
     # Records before the alerts that read them, in one group: rules in a group run in order.
     # Business SLOs and KPIs have a file of their own: their promtool cases run at another interval.
@@ -204,6 +255,12 @@ def rule_groups() -> list[RuleGroup]:
 
 def inhibit_rules() -> list[dict]:
     rules = [r for s in SLOS for r in slo.inhibit_rules(s)]
+    # "The model is likely worse" explains "the input changed" for the same version.
+    rules.append({
+        "source_matchers": ['alertname=~"EstimatedAccuracyDrop|OnlineAccuracyDrop"'],
+        "target_matchers": ['alertname="InputDriftDetected"'],
+        "equal": [SVC, MODEL, VERSION],
+    })
     # A dead target explains everything else about it: hold its tickets while the page fires.
     rules.append({
         "source_matchers": ['alertname=~"ServiceDown|TargetMissing"'],

@@ -34,6 +34,9 @@ MIN_PREDICTIONS_1H = 200      # predictions in the last hour before the class mi
 REJECTED_RATIO = 0.10         # share of /predict requests refused as bad input
 MIN_REJECTED_RATE = 0.05      # per second, so one bad client request is not a surge
 DRIFT_STALE_SECONDS = 900     # a detector that has not evaluated for this long is blind
+ESTIMATED_ACCURACY_DROP = 0.05  # estimated accuracy's upper bound this far below the held-out accuracy
+# Detectors that read the model's outputs: their drift with an accuracy drop means "the model is likely worse".
+OUTPUT_DETECTORS = ("softmax_ks", "confidence_exceedance")
 
 # Price of one CPU-hour (in your currency) for the business dashboard's cost per 1,000 predictions:
 # inference CPU seconds (mlobs_inference_cpu_seconds_total) times this price / 3600.

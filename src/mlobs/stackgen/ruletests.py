@@ -223,6 +223,18 @@ def drift_cases() -> tuple[Case, ...]:
     dropped = _s(drift.DRIFT_SAMPLES_DROPPED.total, reason=drift.REASON_QUEUE_FULL)
     shipped = _s(drift.DRIFT_SAMPLES_SHIPPED.total)
     who = {**IDS, **det}
+    out = {"detector": "confidence_exceedance"}
+    out_detected = _s(drift.DRIFT_DETECTED.name, **out, feature="")
+    out_evaluations = _s(drift.DRIFT_EVALUATIONS.total, **out)
+
+    seg_detected = _s(drift.SEGMENT_DRIFT_DETECTED.name, **det, segment="camera-7")
+    seg_evaluations = _s(drift.SEGMENT_DRIFT_EVALUATIONS.total, **det, segment="camera-7")
+
+    def estimate(value) -> dict[str, str]:
+        """Estimated accuracy (a value, or a promtool series), baseline 0.97."""
+        return {_s(drift.ESTIMATED_ACCURACY.name): value if isinstance(value, str) else f"{value}x22",
+                _s(drift.ESTIMATED_ACCURACY_BASELINE.name): "0.97x22"}
+
     return (
         Case("InputDriftDetected fires when every window for 10 minutes reports drift",
              {detected: "0 0 1x20", evaluations: ramp((1, 22))},
@@ -233,6 +245,24 @@ def drift_cases() -> tuple[Case, ...]:
              {detected: "1x8 0 1x12", evaluations: ramp((1, 22))}, expects=(Expect("InputDriftDetected", "15m"),)),
         Case("InputDriftDetected stays silent on a stale verdict no window has renewed",
              {detected: "1x20", evaluations: "5x22"}, expects=(Expect("InputDriftDetected", "15m"),)),
+        Case("EstimatedAccuracyDrop pages when outputs drift and the estimate stays 12 points low",
+             {**estimate(0.85), out_detected: "0 0 1x20", out_evaluations: ramp((1, 22))},
+             expects=(Expect("EstimatedAccuracyDrop", "15m", (dict(IDS),)),)),
+        Case("EstimatedAccuracyDrop stays silent when outputs drift but the estimate holds (a class-prior shift)",
+             {**estimate(0.95), out_detected: "0 0 1x20", out_evaluations: ramp((1, 22))},
+             expects=(Expect("EstimatedAccuracyDrop", "15m"),)),
+        Case("EstimatedAccuracyDrop stays silent when the estimate falls but no output detector agrees",
+             {**estimate(0.80), out_detected: "0x22", out_evaluations: ramp((1, 22))},
+             expects=(Expect("EstimatedAccuracyDrop", "15m"),)),
+        Case("EstimatedAccuracyDrop stays silent while one window in ten minutes estimates the usual accuracy",
+             {**estimate("0.85x10 0.96 0.85x11"), out_detected: "0 0 1x20", out_evaluations: ramp((1, 22))},
+             expects=(Expect("EstimatedAccuracyDrop", "15m"),)),
+        Case("SegmentDriftDetected tickets when one client's windows drift for 10 minutes",
+             {seg_detected: "0 0 1x20", seg_evaluations: ramp((1, 22))},
+             expects=(Expect("SegmentDriftDetected", "15m", ({**who, "segment": "camera-7"},)),)),
+        Case("SegmentDriftDetected stays silent on a stale segment verdict no window renewed",
+             {seg_detected: "1x22", seg_evaluations: "3x22"},
+             expects=(Expect("SegmentDriftDetected", "15m"),)),
         Case("DriftEvaluationStale fires when a detector has not evaluated for 15 minutes",
              {last: "0x60"}, expects=(Expect("DriftEvaluationStale", "30m", (who,)),)),
         Case("DriftEvaluationStale stays silent while a detector evaluates every minute",

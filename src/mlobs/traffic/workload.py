@@ -39,6 +39,15 @@ class Workload(Protocol):
         ...
 
 
+# A share of traffic drifting (one client, camera or upstream feature), not all of it: "<shift>-<percent>%".
+MIXTURE_SHARES = (5, 10, 20)
+
+
+def mixture_scenarios(shift: str) -> dict[str, float]:
+    """Scenario name -> share of inputs shifted, e.g. {"rotation-10%": 0.1, ...}."""
+    return {f"{shift}-{percent}%": percent / 100 for percent in MIXTURE_SHARES}
+
+
 class UnknownScenario(ValueError):
     pass
 

@@ -39,13 +39,22 @@ def test_a_batch_gets_one_prediction_per_text(service):
 
 def test_feedback_scores_the_prediction_for_online_accuracy(service, sinks):
     client, _, model = service
-    request_id = client.post("/predict", json={"text": "absolutely awful, cold and bland"}).json()["request_id"]
-    negative = client.post("/feedback", json={"request_id": request_id, "label": "negative"})
-    assert negative.json() == {"outcome": "correct"}
-    positive = client.post("/feedback", json={"request_id": request_id, "label": "positive"})
-    assert positive.json() == {"outcome": "incorrect"}
+    first = client.post("/predict", json={"text": "absolutely awful, cold and bland"}).json()["request_id"]
+    second = client.post("/predict", json={"text": "absolutely awful, cold and bland"}).json()["request_id"]
+    assert client.post("/feedback", json={"request_id": first, "label": "negative"}).json() == {"outcome": "correct"}
+    assert client.post("/feedback", json={"request_id": second, "label": "positive"}).json() == {"outcome": "incorrect"}
     for outcome in ("correct", "incorrect"):
         assert sinks.sample("mlobs_feedback_total", {**labels_of(model), "outcome": outcome}) == 1
+
+
+def test_a_second_feedback_for_one_prediction_is_a_409_and_does_not_count(service, sinks):
+    client, _, model = service
+    request_id = client.post("/predict", json={"text": "absolutely awful, cold and bland"}).json()["request_id"]
+    client.post("/feedback", json={"request_id": request_id, "label": "negative"})
+    again = client.post("/feedback", json={"request_id": request_id, "label": "positive"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate_feedback"
+    assert sinks.sample("mlobs_feedback_total", {**labels_of(model), "outcome": "incorrect"}) == 0
+    assert sinks.sample("mlobs_rejected_inputs_total", {**labels_of(model), "reason": "duplicate_feedback"}) == 1
 
 
 def test_feedback_for_an_unknown_request_is_a_404(service):

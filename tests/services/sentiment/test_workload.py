@@ -72,7 +72,8 @@ def test_the_domain_shift_scenario_sends_social_posts():
 
 
 def test_an_unknown_scenario_names_the_valid_ones():
-    with pytest.raises(UnknownScenario, match="choose one of: domain-shift, normal"):
+    with pytest.raises(UnknownScenario, match="choose one of: domain-shift, domain-shift-10%, domain-shift-20%, "
+                       "domain-shift-5%, normal"):
         workload("rotation", seed=7)
 
 
