@@ -91,7 +91,7 @@ def _verify(args: argparse.Namespace) -> int:
             witness = load_witness(args.witness, load_public_key(args.witness_key) if args.witness_key else None)
         report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
                             allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
-                            workers=args.workers)
+                            workers=args.workers, raw_retention_days=audit.raw_retention_days)
     except (LogMissing, ValueError, OSError) as exc:
         print(f"audit verify: FAILED: {exc}", file=sys.stderr)
         return 1
