@@ -65,3 +65,20 @@ def test_the_trusted_verifier_writes_nothing_to_the_store(signed, store_url, bac
     before = path.read_bytes()
     assert verify_log(store_url, signed.signer.public, now=clock.now).ok
     assert path.read_bytes() == before and not Path(f"{path}-journal").exists()
+
+
+def test_a_header_that_is_not_json_is_named_and_crashes_no_check(signed, store_url, backend, clock):
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's generated columns refuse a header that is not JSON")
+    import sqlite3
+
+    signed.close()
+    conn = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)
+    for name, kind in conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('trigger', 'index') "
+                                   "AND sql IS NOT NULL").fetchall():
+        conn.execute(f"DROP {kind.upper()} {name}")  # the expression indexes would refuse the edit
+    conn.execute("UPDATE audit_records SET header = 'not json' WHERE seq = 2")
+    conn.close()
+    report = verify_log(store_url, signed.signer.public, now=clock.now)
+    assert not report.ok and report.problem.seq == 2, report.text()
+    assert any("not checked" in note for note in report.notes)

@@ -112,7 +112,10 @@ def check(source: RowSource, now: datetime, retention_days: float) -> Problem | 
     from mlobs.audit import raw_store
     from mlobs.audit.strict import mistyped_problem
 
-    mistyped, marked = source.sweep(window_start(now, retention_days))
+    try:
+        mistyped, marked = source.sweep(window_start(now, retention_days))
+    except Exception as exc:  # records too damaged for SQL to read (malformed JSON): the chain check names them
+        return Problem(None, None, f"types and raw store not checked: {type(exc).__name__}: {exc}")
     problems = [p for p in (mistyped_problem(mistyped),
                             raw_store.check(source, now, retention_days, marked) if source.has_raw else None)
                 if p is not None]
