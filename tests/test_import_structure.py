@@ -18,10 +18,19 @@ def _modules() -> dict[str, Path]:
     return out
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node, except inside `if TYPE_CHECKING:` blocks: an import only a type checker runs is no cycle."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
 def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
-    """Every library module `path` imports, at the top or inside a function (a cycle either way)."""
+    """Every library module `path` imports at run time, at the top or inside a function (a cycle either way)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

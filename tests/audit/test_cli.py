@@ -154,12 +154,27 @@ def test_verify_opens_the_log_read_only_and_signs_nothing(cli, store_url, tmp_pa
 def test_prove_writes_a_bundle_that_check_proof_verifies_offline_and_tampering_fails(cli, capsys, tmp_path):
     run, receipts = cli
     out = tmp_path / "proof.json"
-    assert run("prove", receipts[6].decision_id, "--out", str(out)) == 0
+    assert run("prove", receipts[6].decision_id, "--out", str(out), "--json") == 0
     assert run("check-proof", str(out), *key_args(tmp_path)) == 0
     assert f"decision {receipts[6].decision_id} is record 7" in capsys.readouterr().out
     bundle = orjson.loads(out.read_bytes())
     bundle["record"]["payload"] = bundle["record"]["payload"].replace("\"B\"", "\"A\"")  # income band
     out.write_bytes(orjson.dumps(bundle))
+    assert run("check-proof", str(out), *key_args(tmp_path)) == 1
+    assert "FAILED" in capsys.readouterr().err
+
+
+def test_prove_writes_the_compact_form_by_default_and_check_proof_refuses_it_altered(cli, capsys, tmp_path):
+    run, receipts = cli
+    out = tmp_path / "proof.bin"
+    assert run("prove", receipts[6].decision_id, "--out", str(out), "--hash-only") == 0
+    assert out.read_bytes().startswith(b"MLIP")
+    assert run("check-proof", str(out), *key_args(tmp_path)) == 0
+    said = capsys.readouterr().out
+    assert "is record 7" in said and f"said to be decision {receipts[6].decision_id}" in said and "not checked" in said
+    data = bytearray(out.read_bytes())
+    data[-150] ^= 1  # within the signed checkpoint
+    out.write_bytes(bytes(data))
     assert run("check-proof", str(out), *key_args(tmp_path)) == 1
     assert "FAILED" in capsys.readouterr().err
 

@@ -205,6 +205,19 @@ def test_pseudonym_replaced_with_the_chain_rehashed(original, copy):
     assert not report.ok and report.problem.seq == 90, report.text()
 
 
+@pytest.mark.parametrize("attack, seq, what", [
+    ([("UPDATE audit_raw_rows SET payload = (SELECT payload FROM audit_raw_rows WHERE seq = 12) WHERE seq = 7", ())],
+     7, "swapped or altered"),
+    ([("DELETE FROM audit_raw_rows WHERE seq = 9", ())], 9, "missing"),
+    ([("INSERT INTO audit_raw_rows (seq, payload) VALUES (252, x'7b7d')", ())], 252, "inserted"),
+    ([("UPDATE audit_records SET payload = CAST(payload AS TEXT) WHERE seq = 5", ())], 5, "TEXT where BLOB"),
+], ids=["raw row swapped", "raw row deleted", "raw row planted", "payload type changed"])
+def test_raw_store_and_type_attacks(original, copy, attack, seq, what):
+    attacker.run(copy, attack)
+    report = verify(original, copy)
+    assert not report.ok and report.problem.seq == seq and what in report.problem.what, report.text()
+
+
 def test_the_cli_names_the_first_bad_record_and_exits_non_zero(original, copy, capsys):
     from mlobs.audit.cli import register
 

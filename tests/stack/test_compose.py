@@ -164,3 +164,27 @@ def _short(volume) -> str:
     if isinstance(volume, str):
         return volume.removesuffix(":rw")
     return f"{volume['source']}:{volume['target']}" + (":ro" if volume.get("read_only") else "")
+
+
+def test_the_audit_witness_watches_the_credit_log_with_a_generated_token_and_a_pinned_key(compose):
+    services = compose["services"]
+    witness, credit = services["audit-witness"], services["credit"]
+    token = "/var/lib/mlobs/audit-witness-token/token"
+    generator = " ".join(services["audit-witness-token"]["command"])
+    assert "secrets.token_urlsafe" in generator and "p.exists() or" in generator  # once, never a known default
+    # `$$` is Compose's escape for one `$` reaching the container's shell (the config output keeps it).
+    assert f"MLOBS_AUDIT__WITNESS_TOKEN=\"$$(cat {token})\"" in credit["command"][-1]
+    assert f"MLOBS_AUDIT_WITNESS__TOKEN=\"$$(cat {token})\"" in witness["command"][-1]
+    assert "serve audit-witness --host 0.0.0.0 --port 8090" in witness["command"][-1]
+    assert witness["environment"]["MLOBS_AUDIT_WITNESS__SOURCE_URL"] == "http://credit:8000"
+    mounts = {_short(v) for v in witness["volumes"]}
+    assert not any(m.startswith("credit-data:") for m in mounts)  # the witness never reads the log's own files
+    key = witness["environment"]["MLOBS_AUDIT_WITNESS__LOG_PUBLIC_KEY"]
+    assert "audit-log-key:/var/lib/mlobs/audit-log-key:ro" in mounts and key.startswith("/var/lib/mlobs/audit-log-key/")
+    assert "audit-witness:/var/lib/mlobs/audit-witness" in mounts
+    assert witness["environment"]["MLOBS_AUDIT_WITNESS__DIR"] == "/var/lib/mlobs/audit-witness"
+    publisher = services["audit-log-key"]
+    assert publisher["depends_on"]["credit"]["condition"] == "service_healthy"
+    assert "p.exists() or shutil.copyfile('/credit-data/keys/checkpoint_signing.pub.pem'" in publisher["command"][-1]
+    assert witness["depends_on"]["audit-log-key"]["condition"] == "service_completed_successfully"
+    assert "8090/healthz" in " ".join(witness["healthcheck"]["test"])

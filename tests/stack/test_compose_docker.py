@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.slow]
 
 ROOT = config.ROOT
 # The one-shot services exit 0 when done; everything else must be running, and healthy if it has a check.
-ONE_SHOT = {"trainer", "grafana-secret"}
+ONE_SHOT = {"trainer", "grafana-secret", "audit-witness-token", "audit-log-key"}
 HOST = "http://localhost"
 
 

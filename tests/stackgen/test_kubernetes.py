@@ -62,9 +62,41 @@ def test_services_and_the_exporter_read_the_artifacts_the_trainer_writes():
         assert {"name": "artifacts", "mountPath": kubernetes.ARTIFACTS_DIR, "readOnly": True} in mounts
 
 
+def _container(name: str) -> tuple[dict, dict]:
+    (d,) = [d for d in kind("Deployment") if d["metadata"]["name"] == name]
+    return d["spec"]["template"]["spec"], d["spec"]["template"]["spec"]["containers"][0]
+
+
 def test_the_audit_witness_runs_the_witness_command():
-    (d,) = [d for d in kind("Deployment") if d["metadata"]["name"] == "audit-witness"]
-    assert d["spec"]["template"]["spec"]["containers"][0]["command"][:3] == ["mlobs", "serve", "audit-witness"]
+    _, container = _container("audit-witness")
+    assert container["command"][:3] == ["mlobs", "serve", "audit-witness"]
+
+
+def test_the_audit_witness_gets_every_setting_it_needs_to_start_and_keeps_its_state_on_its_volume():
+    pod, container = _container("audit-witness")
+    port = int(container["command"][container["command"].index("--port") + 1])
+    assert container["ports"][0]["containerPort"] == port
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MLOBS_AUDIT_WITNESS__SOURCE_URL"]["value"] == "http://credit:8000"
+    token = env["MLOBS_AUDIT_WITNESS__TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert token["optional"] is False
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    state = mounts[env["MLOBS_AUDIT_WITNESS__DIR"]["value"]]  # a persistent volume, not the read-only root
+    assert "persistentVolumeClaim" in volumes[state["name"]]
+    key = env["MLOBS_AUDIT_WITNESS__LOG_PUBLIC_KEY"]["value"]
+    (key_dir,) = [p for p in mounts if key.startswith(p + "/")]
+    assert mounts[key_dir]["readOnly"] and "configMap" in volumes[mounts[key_dir]["name"]]
+    assert {container["startupProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]} == {"/healthz"}
+    _, credit = _container("credit")
+    credit_token = {e["name"]: e for e in credit["env"]}["MLOBS_AUDIT__WITNESS_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert (credit_token["name"], credit_token["key"]) == (token["name"], token["key"])
+    assert credit_token["optional"] is True  # without the Secret the credit service still serves, endpoints off
+
+
+def test_no_service_monitor_scrapes_the_witness_which_serves_no_metrics():
+    jobs = {m["spec"]["endpoints"][0]["relabelings"][0]["replacement"] for m in kind("ServiceMonitor")}
+    assert "audit-witness" not in jobs
 
 
 def test_prometheus_rules_hold_the_same_groups_as_the_rule_files():

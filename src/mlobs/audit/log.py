@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 from cryptography.exceptions import InvalidTag
 
-from mlobs.audit import raw_store, subject_map
+from mlobs.audit import raw_store, row_checks, subject_map
 from mlobs.audit.backends import open_store
 from mlobs.audit.encryption import decrypt
 from mlobs.audit.errors import (
@@ -36,7 +36,7 @@ from mlobs.audit.record import (
 from mlobs.audit.settings import AuditSettings
 from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
 from mlobs.audit.store import AuditStore, Query
-from mlobs.audit.strict import decode_row, decode_rows, fold, mistyped_problem
+from mlobs.audit.strict import decode_row, decode_rows, fold
 from mlobs.audit.subject_keys import SubjectKeyStore
 from mlobs.audit.tree_log import Checkpointer, open_tree
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
@@ -298,16 +298,16 @@ class AuditLog:
             workers = min(os.cpu_count() or 1, 8) if head_seq >= PARALLEL_FROM else 1
         sqlite_path = getattr(self.store, "path", None)  # SQLite has a fast path, in this process too
         url = f"sqlite:///{sqlite_path}" if sqlite_path is not None else self.settings.store_url
-        # The type and raw-store sweep runs in the database (without the GIL) while the chain is checked.
+        # The type and raw-store checks run in the database (without the GIL) while the chain is checked.
+        now, days = self._clock(), self.settings.raw_retention_days
         with ThreadPoolExecutor(1, thread_name_prefix="mlobs-audit-sweep") as pool:
-            swept = pool.submit(self.store.sweep, raw_store.window_start(self))
+            rows = pool.submit(lambda: row_checks.check(self.store.row_source(), now, days))
             if head_seq >= workers and (workers > 1 or sqlite_path is not None):
                 report = verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
             else:
                 report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
-            mistyped, marked = swept.result()
-        fold(report, mistyped_problem(mistyped))
-        return fold(report, raw_store.check(self, marked))
+            problem = rows.result()
+        return fold(report, problem)
 
     def public_key_pem(self) -> bytes:
         return public_key_pem(self.signer.public)
@@ -316,6 +316,10 @@ class AuditLog:
         """Counters for metrics: records, batches, failed_batches, rejected_full, checkpoints, commits, pending."""
         tree = self.tree.stats if self.tree is not None else {}
         return {**self._writer.stats, **tree, "commits": self.store.commits, "pending": self._writer.pending}
+
+    def record_purge(self, record: Decision, ts: str, seqs: tuple[int, ...]) -> Receipt:
+        """Record a purge whose commit also deletes the raw rows `seqs`; returns once durable."""
+        return self._wait(self._writer.submit(Pending(record, ts, purge=seqs)))
 
     def close(self) -> None:
         """Flush what is queued, sign a final checkpoint (unless read-only), close the stores."""

@@ -9,6 +9,7 @@ import psycopg
 
 from mlobs.audit import tree_store
 from mlobs.audit.record import GENESIS_HASH
+from mlobs.audit.row_checks import RowSource
 from mlobs.audit.signing import Checkpoint
 from mlobs.audit.store import (
     INSERT_COLUMNS,
@@ -161,23 +162,9 @@ class PostgresStore:
                           "WHERE a.ts < %s ORDER BY r.seq", (before_ts,))
         return [row[0] for row in rows]
 
-    def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
-        # Column types are the table's own here (BYTEA cannot hold TEXT): only the raw marker.
-        rows = self._read("SELECT seq FROM audit_records WHERE ts >= %s AND "
-                          "position('\"raw_sha256\"'::bytea IN payload) > 0 ORDER BY seq", (since_ts,))
-        return None, [row[0] for row in rows]
-
-    def raw_records(self, seqs: list[int]) -> list[tuple]:
-        return self._read(
-            "SELECT seq, decision_id, ts, subject, convert_from(payload, 'UTF8')::jsonb ->> 'raw_sha256' "
-            "FROM audit_records WHERE seq = ANY(%s) AND event_type = 'decision' ORDER BY seq", (seqs,))
-
-    def raw_rows(self) -> Iterator[tuple[int, bytes]]:
-        with psycopg.connect(self.url) as conn, conn.cursor(name="audit_raw_rows") as cur:  # streamed
-            cur.itersize = 10_000
-            cur.execute("SELECT seq, payload FROM audit_raw_rows ORDER BY seq")
-            for seq, payload in cur:
-                yield seq, bytes(payload)
+    def row_source(self) -> RowSource:
+        """The records and raw rows as verify's row checks read them (on the reader connection)."""
+        return RowSource(lambda sql, params: self._read(sql.replace("?", "%s"), params), sqlite=False)
 
     def wipe_wal(self) -> None:
         pass  # PostgreSQL reuses dead tuples' space; VACUUM is the operator's

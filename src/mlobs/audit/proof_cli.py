@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     prove.add_argument("--witness", help="a witness's directory or URL: prefer its cosigned checkpoints")
     prove.add_argument("--public-key", type=Path, help="the log's public key, to open the witness's checkpoints")
     prove.add_argument("--hash-only", action="store_true", help="the record's leaf hash instead of the record")
+    prove.add_argument("--json", action="store_true",
+                       help="write the readable JSON form instead of the compact binary one (check-proof takes both)")
     prove.set_defaults(func=_prove)
 
     rotate = sub.add_parser("rotate-key",
@@ -91,7 +93,7 @@ def _verify(args: argparse.Namespace) -> int:
             witness = load_witness(args.witness, load_public_key(args.witness_key) if args.witness_key else None)
         report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
                             allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
-                            workers=args.workers)
+                            workers=args.workers, raw_retention_days=audit.raw_retention_days)
     except (LogMissing, ValueError, OSError) as exc:
         print(f"audit verify: FAILED: {exc}", file=sys.stderr)
         return 1
@@ -145,7 +147,13 @@ def _prove(args: argparse.Namespace) -> int:
     except (LogMissing, ProofMissing, ValueError, OSError) as exc:
         print(f"audit prove: {exc}", file=sys.stderr)
         return 1
-    data = orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n"
+    from mlobs.audit.proof_compact import encode
+
+    try:
+        data = orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n" if args.json else encode(bundle)
+    except ValueError as exc:
+        print(f"audit prove: {exc} (write it with --json)", file=sys.stderr)
+        return 1
     args.out.write_bytes(data)
     print(f"wrote {args.out} ({len(data)} bytes): decision {args.decision_id}, record {bundle['leaf_index'] + 1} "
           f"of {bundle['tree_size']}, {len(bundle['inclusion'])} proof hashes")

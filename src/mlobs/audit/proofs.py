@@ -1,8 +1,10 @@
 """Inclusion proof bundles: one decision, checkable offline with the log's public key alone.
 
-A bundle (JSON) holds the record (or only its leaf hash), its leaf index, the RFC 9162 inclusion
+A bundle holds the record (or only its leaf hash), its leaf index, the RFC 9162 inclusion
 path to the root of a signed checkpoint, and that checkpoint as a C2SP signed note with any
-witness cosignatures. It shows nothing of any other record.
+witness cosignatures. It shows nothing of any other record. It is written as JSON (readable) or
+in the compact binary form of proof_compact (under 1 KB at 1,000,000 records with the leaf hash);
+check_bundle takes either.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from mlobs.audit import proof_compact as compact
 from mlobs.audit.checkpoint_note import (
     NoteError,
     TreeHead,
@@ -21,9 +24,8 @@ from mlobs.audit.checkpoint_note import (
     verify_cosignature,
 )
 from mlobs.audit.merkle import ProofError, inclusion_proof, leaf_hash, verify_inclusion
+from mlobs.audit.proof_compact import FORMAT
 from mlobs.audit.tree_store import TreeReader, entry
-
-FORMAT = "mlobs-audit-inclusion-v1"
 
 
 class ProofMissing(LookupError):
@@ -85,9 +87,12 @@ class ProofResult:
     tree_size: int
     origin: str
     witnessed_at: int | None = None
+    record_checked: bool = True  # False: only a leaf hash was proven, the decision id is the bundle's word
 
     def text(self) -> str:
-        out = (f"OK: decision {self.decision_id} is record {self.leaf_index + 1} of the tree of {self.tree_size} "
+        what = f"decision {self.decision_id}" if self.record_checked else \
+            f"the leaf hash (said to be decision {self.decision_id}; without the record that is not checked)"
+        out = (f"OK: {what} is record {self.leaf_index + 1} of the tree of {self.tree_size} "
                f"records signed by {self.origin}")
         if self.witnessed_at is not None:
             out += f", cosigned by the witness at unix time {self.witnessed_at}"
@@ -96,7 +101,10 @@ class ProofResult:
 
 def check_bundle(data: bytes | dict, public: Ed25519PublicKey, witness: Ed25519PublicKey | None = None) -> ProofResult:
     """Verify a bundle offline; raises ProofError or NoteError with the reason."""
-    bundle = orjson.loads(data) if isinstance(data, (bytes, str)) else data
+    if isinstance(data, (bytes, bytearray)) and bytes(data[: len(compact.MAGIC)]) == compact.MAGIC:
+        bundle = compact.decode(bytes(data))
+    else:
+        bundle = orjson.loads(data) if isinstance(data, (bytes, bytearray, str)) else data
     if bundle.get("format") != FORMAT:
         raise ProofError(f"not an {FORMAT} bundle")
     head: TreeHead = open_checkpoint(bundle["checkpoint"], public)
@@ -116,7 +124,7 @@ def check_bundle(data: bytes | dict, public: Ed25519PublicKey, witness: Ed25519P
         leaf = base64.b64decode(bundle["leaf_hash"])
     proof = [base64.b64decode(h) for h in bundle["inclusion"]]
     verify_inclusion(index, head.size, leaf, proof, head.root)
-    return ProofResult(bundle["decision_id"], index, head.size, head.origin, witnessed)
+    return ProofResult(bundle["decision_id"], index, head.size, head.origin, witnessed, "record" in bundle)
 
 
 __all__ = ["FORMAT", "NoteError", "ProofError", "ProofMissing", "ProofResult", "check_bundle", "make_bundle"]

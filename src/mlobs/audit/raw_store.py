@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from itertools import islice
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from mlobs.audit.background import start_thread
 from mlobs.audit.encryption import decrypt
 from mlobs.audit.errors import RawRefused
-from mlobs.audit.record import EVENT_ERASURE, EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
+from mlobs.audit.record import EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
 from mlobs.audit.verify import Problem
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,7 @@ def purge(audit_log) -> int:
         details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
                  "first_seq": seqs[0], "last_seq": seqs[-1]},
     )
-    from mlobs.audit.writer import Pending
-
-    audit_log._wait(audit_log._writer.submit(Pending(record, format_ts(now), purge=tuple(seqs))))
+    audit_log.record_purge(record, format_ts(now), tuple(seqs))
     audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
     return len(seqs)
 
@@ -127,24 +125,19 @@ class Purger:
         self._thread.join(10)
 
 
-def window_start(audit_log) -> str:
-    """The time from which decisions' raw payloads must still be kept."""
-    return format_ts(audit_log._clock() - retention(audit_log))
-
-
-def check(audit_log, marked: list[int]) -> Problem | None:
+def check(source, now: datetime, retention_days: float, marked: list[int]) -> Problem | None:
     """The first raw row (by seq) that is missing, inserted, swapped, altered or kept past its
-    expiry, judged from the chained records alone. `marked`: the seqs of records in the window
-    whose payload names a raw payload (the store's sweep)."""
+    expiry, judged from the chained records alone. `source`: a row_checks.RowSource; `marked`:
+    the seqs of records in the window whose payload names a raw payload (its sweep)."""
     try:
-        return _check(audit_log, marked)
+        return _check(source, now, timedelta(days=retention_days), marked)
     except Exception as exc:  # records too damaged to read this way: the chain check names them
         return Problem(None, None, f"raw store not checked: {type(exc).__name__}: {exc}")
 
 
-def _records(audit_log, seqs: list[int]) -> dict[int, dict]:
+def _records(source, seqs: list[int]) -> dict[int, dict]:
     columns = ("seq", "decision_id", "ts", "subject", "raw_sha256")
-    return {row[0]: dict(zip(columns, row)) for row in audit_log.store.raw_records(seqs) if row[4]}
+    return {row[0]: dict(zip(columns, row)) for row in source.raw_records(seqs) if row[4]}
 
 
 def _row_problem(record: dict | None, stored, overdue: datetime, days: float) -> str | None:
@@ -158,26 +151,24 @@ def _row_problem(record: dict | None, stored, overdue: datetime, days: float) ->
     return None
 
 
-def _check(audit_log, marked: list[int]) -> Problem | None:
-    now = audit_log._clock()
-    kept = retention(audit_log)
-    window = window_start(audit_log)
+def _check(source, now: datetime, kept: timedelta, marked: list[int]) -> Problem | None:
+    window = format_ts(now - kept)
     overdue = now - kept - GRACE
-    expected = _records(audit_log, marked)
+    days = kept.total_seconds() / 86400
+    expected = _records(source, marked)
     problems: list[Problem] = []
-    rows = audit_log.store.raw_rows()
+    rows = source.raw_rows()
     while not problems and (chunk := list(islice(rows, _CHUNK))):  # rows come by seq: the first bad is named
-        expected.update(_records(audit_log, [seq for seq, _ in chunk if seq not in expected]))
+        expected.update(_records(source, [seq for seq, _ in chunk if seq not in expected]))
         for seq, stored in chunk:
             record = expected.pop(seq, None)
-            what = _row_problem(record, stored, overdue, audit_log.settings.raw_retention_days)
+            what = _row_problem(record, stored, overdue, days)
             if what is not None:
                 problems.append(Problem(seq, record and record["decision_id"], what))
                 break
     unmatched = [expected[seq] for seq in sorted(expected) if expected[seq]["ts"] >= window]
     # The decisions within their retention whose row was not found: fine if their subject was erased.
-    erased = {p for r in audit_log.query_checked(event_type=EVENT_ERASURE)[0]
-              for p in (r.get("details") or {}).get("pseudonyms", [])} if unmatched else set()
+    erased = source.erased_pseudonyms() if unmatched else set()
     for record in unmatched:
         seq = record["seq"]
         if record["subject"] not in erased:

@@ -21,11 +21,11 @@ from mlobs.audit.sqlite_lookup import (
 )
 from mlobs.audit.sqlite_lookup import header_field as field
 from mlobs.audit.sqlite_rows import chunks, insert_rows
+from mlobs.audit.row_checks import RowSource
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
 
 log = logging.getLogger(__name__)
 
-SWEEP_MARGIN = 10_000  # records: how far seq order may trail time order (a queue's worth)
 LOOKUP_DELAY_S = 1.0  # how long the subject and trace lookups may trail a commit, unless MOST_BEHIND wait
 
 
@@ -218,40 +218,9 @@ class SqliteStore:
                "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq")
         return [row[0] for row in self._reader().execute(sql, (before_ts,))]
 
-    def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
-        conn = self._reader()
-        # Where the window starts, by the ts index. A record's time is taken before it queues, so
-        # seq order may trail time order by up to a queue's worth of records.
-        row = conn.execute(f"SELECT seq FROM audit_records WHERE {field('ts')} >= ? ORDER BY {field('ts')} LIMIT 1",
-                           (since_ts,)).fetchone()
-        first = max(1, row[0] - SWEEP_MARGIN) if row is not None else None
-        typed = "typeof(header) = 'text' AND typeof(payload) = 'blob' AND typeof(hash) = 'text'"
-        # One scan for both: the type check over every record, the raw marker over the window.
-        raw = "(seq >= ? AND instr(payload, CAST('\"raw_sha256\"' AS BLOB)) > 0)" if first is not None else "0"
-        rows = conn.execute(f"SELECT seq, {typed} FROM audit_records WHERE NOT ({typed}) OR {raw} ORDER BY seq",
-                            (first,) if first is not None else ()).fetchall()
-        bad = next((seq for seq, ok in rows if not ok), None)
-        mistyped = None
-        if bad is not None:
-            mistyped = conn.execute("SELECT seq, typeof(header), typeof(payload), typeof(hash) FROM audit_records "
-                                    "WHERE seq = ?", (bad,)).fetchone()
-        return mistyped, [seq for seq, _ in rows if first is not None and seq >= first]
-
-    def raw_records(self, seqs: list[int]) -> list[tuple]:
-        out = []
-        payload = "CAST(payload AS TEXT)"
-        for chunk in chunks(self._reader(), seqs, 1):
-            out += self._reader().execute(
-                f"SELECT seq, {field('decision_id')}, {field('ts')}, {field('subject')}, "
-                f"CASE WHEN json_valid({payload}) THEN json_extract({payload}, '$.raw_sha256') END "
-                f"FROM audit_records WHERE seq IN ({', '.join('?' * len(chunk))}) AND {field('event_type')} = 'decision'",
-                chunk).fetchall()
-        return sorted(out)
-
-    def raw_rows(self) -> Iterator[tuple[int, bytes]]:
-        cur = self._reader().execute("SELECT seq, payload FROM audit_raw_rows ORDER BY seq")
-        while rows := cur.fetchmany(10_000):
-            yield from rows
+    def row_source(self) -> RowSource:
+        """The records and raw rows as verify's row checks read them (on this thread's reader)."""
+        return RowSource(tree_store.sqlite_query(self._reader()), sqlite=True)
 
     def wipe_wal(self) -> None:
         """Copy the WAL into the database and empty it: deleted payloads leave no copy in the WAL."""

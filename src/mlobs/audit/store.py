@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from mlobs.audit.record import QUERY_FIELDS, STORED_COLUMNS
 from mlobs.audit.signing import Checkpoint
+
+if TYPE_CHECKING:
+    from mlobs.audit.row_checks import RowSource
 
 
 @dataclass
@@ -82,16 +85,8 @@ class AuditStore(Protocol):
     def raw_expired(self, before_ts: str) -> list[int]:
         """Seqs of raw payloads whose decision was recorded before before_ts."""
 
-    def raw_rows(self) -> Iterator[tuple[int, bytes]]:
-        """Every raw payload (seq, bytes), by seq."""
-
-    def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
-        """One pass over the records for verify: the first record whose columns are not of their
-        canonical types, as (seq, header type, payload type, hash type), or None; and the seqs
-        of records from about since_ts on whose payload names a raw payload."""
-
-    def raw_records(self, seqs: list[int]) -> list[tuple]:
-        """(seq, decision_id, ts, subject, raw_sha256) of those of `seqs` that are decisions."""
+    def row_source(self) -> RowSource:
+        """The records and raw rows as verify's row checks (types, raw store) read them."""
 
     def close(self) -> None: ...
 

@@ -7,19 +7,25 @@ verifier brings (never the one beside the log):
 - against a witness's cosigned checkpoints: a witness that saw a larger tree than the log holds
   (rollback, truncation), a root the log's records do not give (rewritten history, split view),
   checkpoints the log no longer has (deleted);
-- that no record lies beyond the last signed head (a forged append), unless the log is live.
+- that no record lies beyond the last signed head (a forged append), unless the log is live;
+- every record's canonical column types, and the raw store against the records (row_checks:
+  the same checks `AuditLog.verify()` runs), on a read-only connection of their own while the
+  chain is checked.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from mlobs.audit import row_checks
 from mlobs.audit.checkpoint_note import (
     NoteError,
     TreeHead,
@@ -30,6 +36,7 @@ from mlobs.audit.checkpoint_note import (
 from mlobs.audit.merkle import CompactRange
 from mlobs.audit.parallel_verify import verify_parallel
 from mlobs.audit.record import GENESIS_HASH
+from mlobs.audit.row_checks import RowSource
 from mlobs.audit.signing import Checkpoint, key_id_of
 from mlobs.audit.tree_store import (
     STRIDE,
@@ -40,8 +47,9 @@ from mlobs.audit.tree_store import (
 )
 from mlobs.audit.tree_verify import first_mismatch, roots_mismatch, verify_sqlite
 
-CHUNK = 10_000
 from mlobs.audit.verify import Problem, VerifyReport, _report, check_signatures, finish
+
+CHUNK = 10_000
 
 
 class LogMissing(Exception):
@@ -123,13 +131,49 @@ def open_view(url: str) -> LogView:
 
 
 def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None = None, allow_empty: bool = False,
-               allow_unsigned_tail: bool = False, workers: int | None = None) -> VerifyReport:
+               allow_unsigned_tail: bool = False, workers: int | None = None, raw_retention_days: float = 7.0,
+               now: datetime | None = None) -> VerifyReport:
+    """Everything verify checks (see the module's docstring), the first bad seq named."""
     started = time.perf_counter()
     view = open_view(url)
     try:
-        return _verify(view, public, witness, allow_empty, allow_unsigned_tail, workers, started)
+        # The type and raw-store checks run in the database (without the GIL) while the chain is checked.
+        with ThreadPoolExecutor(1, thread_name_prefix="mlobs-audit-rows") as pool:
+            rows = pool.submit(_row_problem, url, now or datetime.now(timezone.utc), raw_retention_days)
+            report = _verify(view, public, witness, allow_empty, allow_unsigned_tail, workers, started)
+            problem = rows.result() if report.head_seq else None
     finally:
         view.close()
+    if problem is not None:
+        first = report.problem
+        # The chain's or tree's finding stands at the same seq: a row problem there is its consequence.
+        if first is None or (problem.seq is not None and (first.seq is None or problem.seq < first.seq)):
+            report.ok, report.problem = False, problem
+            if first is not None:
+                report.notes.append(f"also: {first}")
+        else:
+            report.notes.append(f"also: {problem}")
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def _row_problem(url: str, now: datetime, retention_days: float) -> Problem | None:
+    """The row checks on a read-only connection of their own (the verify connection stays on its thread)."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
+        query, is_sqlite = sqlite_query(conn), True
+    else:
+        import psycopg
+
+        conn = psycopg.connect(url, autocommit=True)
+        conn.execute("SET default_transaction_read_only = on")
+        query, is_sqlite = postgres_query(conn), False
+    try:
+        return row_checks.check(RowSource(query, is_sqlite), now, retention_days)
+    finally:
+        conn.close()
 
 
 def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, started) -> VerifyReport:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlobs.drift.calibration import Calibration
 from mlobs.drift.detectors import (
     ConfidenceExceedance,
     Detector,
@@ -25,6 +25,9 @@ from mlobs.drift.detectors import (
     TextOOV,
 )
 from mlobs.drift.settings import DriftSettings
+
+if TYPE_CHECKING:  # calibrating runs the plan's detectors: only the type comes back
+    from mlobs.drift.calibration import Calibration
 
 
 @dataclass

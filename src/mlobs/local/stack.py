@@ -1,6 +1,6 @@
 """The native stack (`make local`): the three model services, the drift exporter, the on-call receiver,
-Prometheus and Alertmanager from the OS packages with the generated rule files, and traffic for every
-service. No Docker."""
+the audit witness cosigning the credit service's checkpoints, Prometheus and Alertmanager from the OS
+packages with the generated rule files, and traffic for every service. No Docker."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from mlobs.local.alertmanager import Alertmanager
 from mlobs.local.ports import free_port
 from mlobs.local.prometheus import Prometheus
 from mlobs.local.rules import drift_rule_file, fast_alertmanager_config
+from mlobs.local import witness
 from mlobs.local.service import Child, Service, traffic
 from mlobs.stackgen import config, prometheus_config
 
@@ -24,7 +25,8 @@ MODEL_SERVICES = ("sentiment", "vision", "credit")
 EXPORTER = "drift-exporter"
 ONCALL = "oncall"
 # Port = base + offset; base 0 picks free ports.
-OFFSETS = {"prometheus": 90, "alertmanager": 93, "sentiment": 1, "vision": 2, "credit": 3, EXPORTER: 8, ONCALL: 95}
+OFFSETS = {"prometheus": 90, "alertmanager": 93, "sentiment": 1, "vision": 2, "credit": 3, EXPORTER: 8, ONCALL: 95,
+           witness.NAME: 96}
 # After the normal workload, each service gets a shift the drift exporter should catch.
 SHIFTS = {"sentiment": "domain-shift", "vision": "rotation", "credit": "income-shift"}
 
@@ -93,6 +95,7 @@ class LocalStack:
         self.prometheus: Prometheus | None = None
         self.alertmanager: Alertmanager | None = None
         self.shift_at: float | None = None  # unix time the traffic shifts begin
+        self.witness_token = witness.new_token()  # made for this run: the credit service and its witness
 
     def _service_env(self, name: str) -> dict[str, str]:
         o = self.options
@@ -108,7 +111,20 @@ class LocalStack:
         env.update(MLOBS_DRIFT__EXPORTER_URL=self.services[EXPORTER].url,
                    MLOBS_AUDIT__STORE_URL=f"sqlite:///{audit / 'audit.db'}",
                    MLOBS_AUDIT__KEYS_DIR=str(audit / "keys"))
+        if name == witness.WATCHED:
+            env.update(witness.log_env(self.witness_token))
         return env
+
+    def _start_witness(self) -> None:
+        """After the credit service is up (its log's public key exists): the witness of its log."""
+        o, w = self.options, self.workdir
+        watched = self.services[witness.WATCHED]
+        service = witness.witness_service(watched.url, w / "audit" / witness.WATCHED / "keys", w / witness.NAME,
+                                          o.port(witness.NAME), self.witness_token, w / f"{witness.NAME}.log")
+        self.services[witness.NAME] = service
+        self.stack.callback(service.stop)
+        service.start()
+        service.wait_ready()
 
     def start(self) -> "LocalStack":
         o, w = self.options, self.workdir
@@ -122,6 +138,7 @@ class LocalStack:
                 service.start()
             for service in self.services.values():
                 service.wait_ready()
+            self._start_witness()
             am_dir = w / "alertmanager"
             am_dir.mkdir(exist_ok=True)
             self.alertmanager = self.stack.enter_context(Alertmanager(
@@ -129,7 +146,7 @@ class LocalStack:
             prom_dir = w / "prometheus"
             prom_dir.mkdir(exist_ok=True)
             prom_config = prometheus_config.local_config(
-                {name: s.port for name, s in self.services.items() if name != ONCALL},
+                {name: s.port for name, s in self.services.items() if name not in (ONCALL, witness.NAME)},
                 infra={ONCALL: self.services[ONCALL].port}, alertmanager_port=self.alertmanager.port,
                 rule_files=local_rule_files(prom_dir, o.drift_page_window), environment=o.environment,
                 interval=o.interval)
@@ -169,6 +186,10 @@ class LocalStack:
     def where(self) -> list[tuple[str, str]]:
         out = [("Prometheus", self.prometheus.url), ("Alertmanager", self.alertmanager.url),
                ("pages", f"{self.services[ONCALL].url}/pages")]
-        out += [(name, f"{s.url}  (metrics {s.url}/metrics)") for name, s in self.services.items()]
+        out += [(name, f"{s.url}  (metrics {s.url}/metrics)") for name, s in self.services.items()
+                if name != witness.NAME]
+        if witness.NAME in self.services:
+            url = self.services[witness.NAME].url
+            out += [(witness.NAME, f"{url}/checkpoints  (of {witness.WATCHED}'s audit log; health {url}/healthz)")]
         out += [("logs", str(self.workdir))]
         return out

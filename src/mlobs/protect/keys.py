@@ -8,11 +8,8 @@ import secrets
 from pathlib import Path
 
 from mlobs.protect.client import ANONYMOUS
+from mlobs.protect.roles import LABELLER, ROLES
 from mlobs.protect.settings import ProtectSettings
-
-# Roles a client may hold (MLOBS_PROTECT__ROLES): a labeller may give feedback on any client's prediction.
-LABELLER = "labeller"
-ROLES = (LABELLER,)
 
 __all__ = ["ANONYMOUS", "LABELLER", "ROLES", "ApiKeys", "hash_key", "new_key", "presented_key", "presented_keys",
            "read_keys_file"]

@@ -8,7 +8,6 @@ from prometheus_client.core import GaugeMetricFamily
 from mlobs.metrics import make
 from mlobs.protect import catalog
 
-
 AUTH_FAILURE_REASONS = ("missing", "malformed", "invalid", "conflicting", "throttled")
 EVENT_KINDS = ("auth_failure", "auth_throttled", "rate_limited")
 LIMITS = ("rate", "concurrency", "workers")

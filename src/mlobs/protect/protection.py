@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
+from mlobs.protect.client import current_client
 from mlobs.protect.events import SecurityEvents
 from mlobs.protect.keys import ANONYMOUS, ApiKeys, presented_keys
 from mlobs.protect.limits import ClientLimits
 from mlobs.protect.metrics import ProtectMetrics
-from mlobs.protect.client import current_client
 from mlobs.protect.safe import safe_path
 from mlobs.protect.settings import ProtectSettings
 from mlobs.protect.sketch import Diversity

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from mlobs.protect.roles import ROLES
+
 
 class ProtectSettings(BaseModel):
     enabled: bool = True
@@ -17,7 +19,7 @@ class ProtectSettings(BaseModel):
     api_keys_file: Path | None = None
     # client_id -> sha256 hex of the key, e.g. MLOBS_PROTECT__API_KEYS='{"web": "5e88..."}'.
     api_keys: dict[str, str] = Field(default_factory=dict)
-    # client_id -> roles, e.g. MLOBS_PROTECT__ROLES='{"labelling-team": ["labeller"]}' (mlobs.protect.keys.ROLES).
+    # client_id -> roles, e.g. MLOBS_PROTECT__ROLES='{"labelling-team": ["labeller"]}' (mlobs.protect.roles.ROLES).
     roles: dict[str, list[str]] = Field(default_factory=dict)
 
     # Per-client token bucket: sustained requests per second and burst.
@@ -66,8 +68,6 @@ class ProtectSettings(BaseModel):
     @field_validator("roles")
     @classmethod
     def _known_roles(cls, roles: dict[str, list[str]]) -> dict[str, list[str]]:
-        from mlobs.protect.keys import ROLES
-
         for client, held in roles.items():
             unknown = sorted(set(held) - set(ROLES))
             if unknown:

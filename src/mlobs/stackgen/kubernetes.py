@@ -47,6 +47,18 @@ class Component:
     data_size: str = "1Gi"
     readiness: str = "/readyz"
     startup_seconds: int = 120      # torch and alibi-detect imports, fitting detectors
+    secret_env: dict[str, SecretRef] = field(default_factory=dict)
+    config_dirs: dict[str, str] = field(default_factory=dict)  # ConfigMap name -> read-only mount path
+    metrics: bool = True            # serves /metrics (a ServiceMonitor scrapes it)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """An environment variable from a Secret the operator creates (never a value in the manifests)."""
+
+    secret: str
+    key: str
+    optional: bool = False
 
 
 def _serve(name: str, port: int) -> tuple[str, ...]:
@@ -58,19 +70,34 @@ OTLP = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"}
 WRITABLE_TMP = {"HOME": "/tmp", "XDG_CACHE_HOME": "/tmp/cache", "NUMBA_CACHE_DIR": "/tmp/numba",
                 "MPLCONFIGDIR": "/tmp/matplotlib"}
 SHIPPER = {"MLOBS_DRIFT__EXPORTER_URL": "http://drift-exporter:9108", "MLOBS_AUDIT__ENABLED": "true", **OTLP}
+# The audit witness (docs/audit-witness.md): the operator creates the token Secret, and the ConfigMap holding the
+# credit log's public key copied once from the credit pod (the witness's trust; it never reads the log's volume).
+WITNESS_SECRET = "mlobs-audit-witness"
+WITNESS_LOG_KEY = "mlobs-audit-log-key"
+WITNESS_PORT = 8090
+WITNESS_DIR = "/var/lib/mlobs/audit-witness"
+WITNESS_KEY_DIR = "/etc/mlobs/audit-log-key"
 
 COMPONENTS = (
     Component("sentiment", _serve("sentiment", 8000), 8000, "250m", "512Mi", "1Gi", SHIPPER,
               data_dir="/var/lib/mlobs"),
     Component("vision", _serve("vision", 8000), 8000, "500m", "1Gi", "2Gi", SHIPPER, data_dir="/var/lib/mlobs"),
-    Component("credit", _serve("credit", 8000), 8000, "250m", "512Mi", "1Gi", SHIPPER, data_dir="/var/lib/mlobs"),
+    # Its witness endpoints answer the witness's token; without the Secret they stay off (403).
+    Component("credit", _serve("credit", 8000), 8000, "250m", "512Mi", "1Gi", SHIPPER, data_dir="/var/lib/mlobs",
+              secret_env={"MLOBS_AUDIT__WITNESS_TOKEN": SecretRef(WITNESS_SECRET, "token", optional=True)}),
     Component("drift-exporter", _serve("drift-exporter", 9108), 9108, "500m", "1Gi", "3Gi", OTLP),
     Component(config.ONCALL_SERVICE, _serve("oncall", config.ONCALL_PORT), config.ONCALL_PORT, "50m", "128Mi",
               "256Mi", {"MLOBS_ONCALL__JOURNAL_PATH": "/var/lib/mlobs/oncall/pages.jsonl"}, artifacts=False,
               data_dir="/var/lib/mlobs/oncall", startup_seconds=30),
     # The witness that cosigns audit checkpoints (`mlobs serve audit-witness`): its own state, no models.
-    Component("audit-witness", _serve("audit-witness", 8000), 8000, "50m", "128Mi", "256Mi", artifacts=False,
-              data_dir="/var/lib/mlobs", readiness="/healthz", startup_seconds=30),
+    # It exits at start without its source, token and key; /healthz answers 200 while it runs (its body says
+    # whether the last poll was refused); it serves no /metrics.
+    Component("audit-witness", _serve("audit-witness", WITNESS_PORT), WITNESS_PORT, "50m", "128Mi", "256Mi",
+              {"MLOBS_AUDIT_WITNESS__SOURCE_URL": "http://credit:8000", "MLOBS_AUDIT_WITNESS__DIR": WITNESS_DIR,
+               "MLOBS_AUDIT_WITNESS__LOG_PUBLIC_KEY": f"{WITNESS_KEY_DIR}/checkpoint_signing.pub.pem"},
+              artifacts=False, data_dir=WITNESS_DIR, readiness="/healthz", startup_seconds=30,
+              secret_env={"MLOBS_AUDIT_WITNESS__TOKEN": SecretRef(WITNESS_SECRET, "token")},
+              config_dirs={WITNESS_LOG_KEY: WITNESS_KEY_DIR}, metrics=False),
 )
 
 
@@ -104,8 +131,13 @@ def deployment(c: Component) -> dict:
     if c.data_dir:
         mounts.append({"name": "data", "mountPath": c.data_dir})
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{c.name}-data"}})
+    for name, path in c.config_dirs.items():
+        mounts.append({"name": name, "mountPath": path, "readOnly": True})
+        volumes.append({"name": name, "configMap": {"name": name}})
     env = [{"name": "MLOBS_ENVIRONMENT", "value": "kubernetes"}, {"name": "OTEL_SERVICE_NAME", "value": c.name},
-           *({"name": k, "value": v} for k, v in {**WRITABLE_TMP, **c.env}.items())]
+           *({"name": k, "value": v} for k, v in {**WRITABLE_TMP, **c.env}.items()),
+           *({"name": k, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key, "optional": ref.optional}}}
+             for k, ref in c.secret_env.items())]
     container = {
         "name": c.name, "image": IMAGE, "imagePullPolicy": "IfNotPresent", "command": list(c.command),
         "ports": [{"name": "http", "containerPort": c.port, "protocol": "TCP"}], "env": env,
@@ -196,7 +228,7 @@ def service_monitors() -> list[dict]:
                       "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s",
                                      # The job label the alerts match on (config.SCRAPE_JOBS): the service name.
                                      "relabelings": [{"targetLabel": "job", "replacement": c.name}]}]}}
-            for c in COMPONENTS]
+            for c in COMPONENTS if c.metrics]
 
 
 def dashboard_config_maps(dashboards: dict[str, str]) -> list[dict]:
