@@ -3,9 +3,9 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from mlobs.stackgen import config
+from mlobs.stackgen.alert_spec import Alert, RecordingRule
 from mlobs.stackgen.alerts import rule_groups
-from mlobs.stackgen.alerts_model import Alert, RecordingRule
-from mlobs.stackgen.prometheus import runbook_url
+from mlobs.stackgen.rule_files import runbook_url
 from mlobs.stackgen.ruletests import suites
 
 ALERTS = [r for g in rule_groups() for r in g.rules if isinstance(r, Alert)]

@@ -8,8 +8,8 @@ import subprocess
 import yaml
 
 from mlobs.stackgen import config, grafana
+from mlobs.stackgen.alert_spec import Alert
 from mlobs.stackgen.alerts import rule_groups
-from mlobs.stackgen.alerts_model import Alert
 from mlobs.stackgen.generate import render
 
 FILES = render()

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlobs.stackgen import config, dashboards
+from mlobs.stackgen.alert_spec import Alert
 from mlobs.stackgen.alerts import rule_groups
-from mlobs.stackgen.alerts_model import Alert
 
 # Grafana's built-in variables, as Grafana would fill them for a short range at a 1 s scrape interval.
 BUILTINS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from mlobs.stackgen import alertmanager, alerts, prometheus
+from mlobs.stackgen import alertmanager, alerts, rule_files
 
 DRIFT_ALERT = "EstimatedAccuracyDrop"  # the drift page: outputs drift and estimated accuracy falls
 DRIFT_GROUP = "drift"
@@ -17,7 +17,7 @@ def drift_rule_file(workdir: Path, window: str, min_windows: int = 3, for_: str 
     `min_windows` at least) and `for:` replaced; the other drift rules unchanged."""
     group = next(g for g in alerts.rule_groups() if g.name == DRIFT_GROUP)
     rules = tuple(alerts.drift_alerts(window=window, min_windows=min_windows, for_=for_))
-    (name, text), = prometheus.rule_files([dataclasses.replace(group, rules=rules)]).items()
+    (name, text), = rule_files.rule_files([dataclasses.replace(group, rules=rules)]).items()
     path = Path(workdir) / Path(name).name
     path.write_text(text)
     return path

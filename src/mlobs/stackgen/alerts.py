@@ -1,11 +1,11 @@
-"""Every alert, defined once. prometheus.py and grafana.py write them out; runbooks are in alerts/runbooks/."""
+"""Every alert, defined once. rule_files.py and grafana.py write them out; runbooks are in alerts/runbooks/."""
 
 from __future__ import annotations
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
 from mlobs.stackgen import audit_alerts, config, kpi, security, slo
-from mlobs.stackgen.alerts_model import Alert, RuleGroup
+from mlobs.stackgen.alert_spec import Alert, RuleGroup
 from mlobs.stackgen.promql import by, label, match, num, ratio, sel
 from mlobs.stackgen.slos import BUSINESS_SLOS, KPIS, SLOS
 

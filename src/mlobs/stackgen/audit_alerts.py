@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from mlobs.catalog import AUDIT_INTEGRITY_FAILURES, MODEL, SERVICE
-from mlobs.stackgen.alerts_model import Alert, RuleGroup
+from mlobs.stackgen.alert_spec import Alert, RuleGroup
 from mlobs.stackgen.promql import by, sel
-from mlobs.stackgen.ruletests_model import Case, Expect, Suite, ramp
+from mlobs.stackgen.ruletest_spec import Case, Expect, Suite, ramp
 
 
 def alerts() -> list[Alert]:

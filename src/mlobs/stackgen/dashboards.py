@@ -18,8 +18,8 @@ from grafanalib._gen import DashboardEncoder
 from mlobs import catalog
 from mlobs.catalog import Metric
 from mlobs.stackgen import GenerationError, config, logql
+from mlobs.stackgen.alert_spec import Alert
 from mlobs.stackgen.alerts import rule_groups
-from mlobs.stackgen.alerts_model import Alert
 from mlobs.stackgen.promql import label
 from mlobs.stackgen.yamlout import dump
 

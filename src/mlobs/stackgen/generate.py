@@ -6,10 +6,21 @@ import difflib
 import tempfile
 from pathlib import Path
 
-from mlobs.stackgen import (GenerationError, alertmanager, config, dashboards, grafana, kubernetes, kubevalidate,
-                            prometheus_config, provisioning, reference_docs, tools)
+from mlobs.stackgen import (
+    GenerationError,
+    alertmanager,
+    config,
+    dashboards,
+    grafana,
+    kubernetes,
+    kubevalidate,
+    prometheus_config,
+    provisioning,
+    reference_docs,
+    tools,
+)
 from mlobs.stackgen.alerts import rule_groups
-from mlobs.stackgen.prometheus import rule_files
+from mlobs.stackgen.rule_files import rule_files
 from mlobs.stackgen.ruletest_files import test_files
 from mlobs.stackgen.ruletests import suites
 

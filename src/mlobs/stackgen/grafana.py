@@ -17,8 +17,8 @@ import hashlib
 import re
 
 from mlobs.stackgen import GenerationError, config
-from mlobs.stackgen.alerts_model import Alert, RecordingRule, RuleGroup
-from mlobs.stackgen.prometheus import runbook_url
+from mlobs.stackgen.alert_spec import Alert, RecordingRule, RuleGroup
+from mlobs.stackgen.rule_files import runbook_url
 from mlobs.stackgen.yamlout import dump
 
 EXPR_UID = "__expr__"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlobs.stackgen import config
-from mlobs.stackgen.alerts_model import RuleGroup
-from mlobs.stackgen.prometheus import group as rule_group
+from mlobs.stackgen.alert_spec import RuleGroup
+from mlobs.stackgen.rule_files import group as rule_group
 from mlobs.stackgen.yamlout import dump, dump_all
 
 BASE = "deploy/kubernetes/base"

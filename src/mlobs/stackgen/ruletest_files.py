@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mlobs.stackgen.alerts_model import Alert, RuleGroup
-from mlobs.stackgen.ruletests_model import Suite, to_promtool
+from mlobs.stackgen.alert_spec import Alert, RuleGroup
+from mlobs.stackgen.ruletest_spec import Suite, to_promtool
 from mlobs.stackgen.yamlout import dump
 
 

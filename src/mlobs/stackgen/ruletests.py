@@ -12,9 +12,14 @@ from mlobs import catalog
 from mlobs.drift import catalog as drift
 from mlobs.stackgen import audit_alerts, config, kpi, security, slo
 from mlobs.stackgen.promql import le, sel
-from mlobs.stackgen.ruletests_model import Case, Expect, Sample, Suite, ramp
-from mlobs.stackgen.slos import (AVAILABILITY, CREDIT_APPROVAL_RATE, PREDICT_LATENCY, SENTIMENT_CORRECT_FEEDBACK,
-                                  VISION_CORRECT_FEEDBACK)
+from mlobs.stackgen.ruletest_spec import Case, Expect, Sample, Suite, ramp
+from mlobs.stackgen.slos import (
+    AVAILABILITY,
+    CREDIT_APPROVAL_RATE,
+    PREDICT_LATENCY,
+    SENTIMENT_CORRECT_FEEDBACK,
+    VISION_CORRECT_FEEDBACK,
+)
 
 HTTP = catalog.HTTP_REQUEST_DURATION
 SVC, MODEL, VERSION = catalog.SERVICE, catalog.MODEL, catalog.MODEL_VERSION

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from mlobs.catalog import MODEL, SERVICE
 from mlobs.protect import catalog as protect
-from mlobs.stackgen.alerts_model import Alert, RuleGroup
+from mlobs.stackgen.alert_spec import Alert, RuleGroup
 from mlobs.stackgen.promql import by, label, num, sel
-from mlobs.stackgen.ruletests_model import Case, Expect, Suite, ramp
+from mlobs.stackgen.ruletest_spec import Case, Expect, Suite, ramp
 
 AUTH_FAILURES_PER_S = 1.0  # sustained 401s per second per service: well above typos and key rotations
 LIMITED_RATIO = 0.10  # share of a client's requests refused with 429

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mlobs.catalog import Metric
 from mlobs.stackgen import GenerationError
-from mlobs.stackgen.alerts_model import Alert, RecordingRule
+from mlobs.stackgen.alert_spec import Alert, RecordingRule
 from mlobs.stackgen.promql import by, le, num, sel
 
 

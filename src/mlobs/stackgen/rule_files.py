@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlobs.stackgen import GenerationError, config
-from mlobs.stackgen.alerts_model import Alert, RecordingRule, RuleGroup
+from mlobs.stackgen.alert_spec import Alert, RecordingRule, RuleGroup
 from mlobs.stackgen.yamlout import dump
 
 

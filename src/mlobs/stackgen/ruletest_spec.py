@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from mlobs.stackgen import GenerationError
-from mlobs.stackgen.alerts_model import Alert
-from mlobs.stackgen.prometheus import runbook_url
+from mlobs.stackgen.alert_spec import Alert
+from mlobs.stackgen.rule_files import runbook_url
 
 
 def ramp(*segments: tuple[float, int], start: float = 0) -> str:
