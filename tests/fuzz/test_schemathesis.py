@@ -61,16 +61,19 @@ def limits():
     return protect_settings(rate_per_s=100_000, burst=100_000)
 
 
+@pytest.mark.slow
 def test_sentiment_answers_every_fuzzed_request_without_5xx_and_within_its_schema(settings, sinks, sentiment_model):
     app, _ = build("sentiment", settings, sinks, limits())
     assert fuzz(app, "sentiment") >= CASES * 2
 
 
+@pytest.mark.slow
 def test_credit_answers_every_fuzzed_request_without_5xx_and_within_its_schema(settings, sinks, credit_model):
     app, _ = build("credit", settings, sinks, limits())
     assert fuzz(app, "credit") >= CASES * 2
 
 
+@pytest.mark.slow
 def test_vision_answers_every_fuzzed_request_without_5xx_and_within_its_schema(settings, sinks, vision_model):
     small = settings.model_copy(update={"max_batch": 4, "max_image_bytes": 50_000})
     app, _ = build("vision", small, sinks, limits())

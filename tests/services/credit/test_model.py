@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from mlobs import artifacts
 from mlobs_services.credit import data, model
 
@@ -26,6 +28,7 @@ def test_reason_codes_name_the_features_that_raised_the_risk(artifacts_dir):
     assert len(codes) <= 4
 
 
+@pytest.mark.slow
 def test_training_twice_in_fresh_processes_gives_the_same_version(tmp_path):
     versions = []
     for seed in ("1", "2"):

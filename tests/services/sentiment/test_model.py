@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from mlobs import artifacts
 from mlobs_services.sentiment import model
 
@@ -21,6 +23,7 @@ def test_training_publishes_a_versioned_artifact_as_latest(artifacts_dir, sentim
     assert list(model.load(directory).classes_) == ["negative", "neutral", "positive"]
 
 
+@pytest.mark.slow
 def test_training_twice_in_fresh_processes_gives_the_same_version(tmp_path, sentiment_model):
     versions = []
     for seed in ("1", "2"):

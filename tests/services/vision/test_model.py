@@ -4,10 +4,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
-from mlobs.drift.reference import load_reference
 from mlobs.artifacts import sha256_file
+from mlobs.drift.reference import load_reference
 from mlobs_services.vision import model
 
 
@@ -52,9 +53,10 @@ def test_preprocess_turns_any_pil_image_into_a_normalised_28x28_tensor():
     assert float(tensor.max()) == 1.0 and float(tensor.min()) == 1.0
 
 
+@pytest.mark.slow
 def test_training_twice_in_separate_processes_gives_identical_bytes(vision_model, tmp_path):
     metadata, version_dir = vision_model
-    code = f"from mlobs_services.vision import model; model.train({str(tmp_path)!r})"
+    code = f"from mlobs_services.vision import model; model.train({str(tmp_path)!r}, params={metadata.params!r})"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
     other = tmp_path / "vision" / metadata.version
     assert other.is_dir(), "the same code and data gave another version"
