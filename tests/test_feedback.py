@@ -78,7 +78,7 @@ def test_the_byte_accounting_is_not_below_what_the_entries_really_take():
     ids = [rid(i) for i in range(20_000)]  # made before measuring: the service holds its own ids
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    for i, request_id in enumerate(ids):
+    for _, request_id in enumerate(ids):
         memory.remember(request_id, ["positive", "negative"], "alice")
     used = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
     tracemalloc.stop()

@@ -108,7 +108,8 @@ def main() -> None:
         rows.append(("prove: bundle for one decision (median / p99)",
                      f"{statistics.median(times) * 1e3:.2f} / {sorted(times)[int(len(times) * 0.99)] * 1e3:.2f} ms"))
         hashes = len(bundles[0]["inclusion"])
-        rows.append(("inclusion path to the first checkpoint covering the record", f"{hashes} hashes, {32 * hashes} bytes"))
+        rows.append(("inclusion path to the first checkpoint covering the record",
+                     f"{hashes} hashes, {32 * hashes} bytes"))
         rows.append(("bundle with the leaf hash only (compact / JSON)",
                      f"{len(compact.encode(slim)):,} / {len(orjson.dumps(slim)):,} bytes"))
         rows.append(("bundle with the record (compact / JSON)",

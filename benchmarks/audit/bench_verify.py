@@ -43,7 +43,8 @@ def main() -> None:
     public = load_public_key(args.dir / "keys" / "checkpoint_signing.pub.pem")
     with_rows = trust_verify._row_problem
     times: dict[str, list[float]] = {"verify: chain, tree heads, types, raw store": [],
-                                     "verify: chain and tree heads only": [], "types and raw store alone (1 thread)": []}
+                                     "verify: chain and tree heads only": [],
+                                     "types and raw store alone (1 thread)": []}
     names = list(times)
     records = 0
     for _ in range(args.rounds):

@@ -33,13 +33,15 @@ def start(root: Path) -> str:
     subprocess.run(_as_pg() + [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
                    check=True, capture_output=True)
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c shared_buffers=256MB"
-    subprocess.run(_as_pg() + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o", options, "start"],
+    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o", options, "start"]
+    subprocess.run(_as_pg() + pg_ctl,
                    check=True, capture_output=True)
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
 def stop(root: Path) -> None:
-    subprocess.run(_as_pg() + [str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-m", "fast", "stop"], capture_output=True)
+    subprocess.run(_as_pg() + [str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-m", "fast", "stop"],
+                   capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
 
 

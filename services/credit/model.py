@@ -103,7 +103,8 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     train_rows, test_rows = rows[:cut], rows[cut:]
     features = [r["features"] for r in train_rows]
     numeric = np.array([numeric_values(f) for f in features])
-    model = CreditModel(numeric.mean(axis=0), numeric.std(axis=0) + 1e-9, LogisticRegression(C=PARAMS["C"], max_iter=2000),
+    model = CreditModel(numeric.mean(axis=0), numeric.std(axis=0) + 1e-9,
+                        LogisticRegression(C=PARAMS["C"], max_iter=2000),
                         PARAMS["approve_below"])
     x = model.design(features)
     model.logreg.fit(x, [r["defaulted"] for r in train_rows])

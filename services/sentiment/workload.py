@@ -42,7 +42,8 @@ class SentimentWorkload:
         request_id = response_json.get("request_id") if isinstance(response_json, dict) else None
         if not request_id or not isinstance(truth, str):
             return None
-        return Request("POST", "/feedback", json={"request_id": request_id, "label": truth, "index": 0}, kind="feedback")
+        return Request("POST", "/feedback", json={"request_id": request_id, "label": truth, "index": 0},
+                       kind="feedback")
 
     def _empty(self, rng: random.Random) -> Request:
         return Request("POST", "/predict", json={"text": ""}, kind="bad:empty-text")
@@ -63,7 +64,8 @@ class SentimentWorkload:
 
     def _invalid_json(self, rng: random.Random) -> Request:
         return Request(
-            "POST", "/predict", content=INVALID_JSON, headers={"content-type": "application/json"}, kind="bad:invalid-json"
+            "POST", "/predict", content=INVALID_JSON, headers={"content-type": "application/json"},
+            kind="bad:invalid-json",
         )
 
 

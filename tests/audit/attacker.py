@@ -64,6 +64,8 @@ def rewrite_from(url: str, first_seq: int, outcome: str) -> None:
 def forged_record(url: str, seq: int, prev_hash: str) -> tuple:
     """A record that is internally consistent: right prev_hash and right own hash."""
     ts = orjson.loads(rows(url)[0][1])[4]
-    header = header_text([seq, 1, "decision", "forged", ts, "credit", "gbm", "3", None, None, None, "approve", prev_hash])
+    header = header_text(
+        [seq, 1, "decision", "forged", ts, "credit", "gbm", "3", None, None, None, "approve", prev_hash]
+    )
     payload = b'{"output":"forged"}'
     return (seq, header, payload, record_hash(header, payload))

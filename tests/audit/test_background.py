@@ -40,6 +40,8 @@ def test_the_audit_logs_own_threads_run_as_batch_work_and_its_callers_do_not(tmp
             time.sleep(0.01)
     finally:
         log.close()
-    assert set(policies) == {"mlobs-audit-writer", "mlobs-audit-committer", "mlobs-audit-lookup", "mlobs-audit-checkpointer"}
+    assert set(policies) == {
+        "mlobs-audit-writer", "mlobs-audit-committer", "mlobs-audit-lookup", "mlobs-audit-checkpointer"
+    }
     assert set(policies.values()) == {os.SCHED_BATCH}
     assert os.sched_getscheduler(0) == os.SCHED_OTHER

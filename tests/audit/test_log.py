@@ -16,7 +16,8 @@ CANARY = "CANARY-7f3a-Jane-Doe"
 def test_appended_record_is_found_by_every_query_field(log):
     receipt = log.append(decision(3, subject="alice", trace_id="t-abc", model_version="7"))
     for query in ({"subject": "alice"}, {"decision_id": receipt.decision_id}, {"trace_id": "t-abc"},
-                  {"model_version": "7"}, {"outcome": "deny"}, {"since": "2025-12-31T00:00:00Z", "until": "2026-01-02"}):
+                  {"model_version": "7"}, {"outcome": "deny"},
+                  {"since": "2025-12-31T00:00:00Z", "until": "2026-01-02"}):
         found = log.query(**query)
         assert [r["decision_id"] for r in found] == [receipt.decision_id], query
 

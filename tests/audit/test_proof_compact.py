@@ -37,7 +37,8 @@ def million_bundle(keys, index: int = 0) -> dict:
     path = inclusion_proof(_fake_subtree, index, SIZE)
     head = TreeHead("mlobs.local/audit", SIZE, root_from_inclusion(index, SIZE, leaf, path), "ab" * 32,
                     "2026-12-05T00:00:00.000000Z")
-    note = cosign(NoteSigner("mlobs.local/audit", log_key).sign(head), "mlobs.local/witness", witness_key, 1_780_000_000)
+    signed = NoteSigner("mlobs.local/audit", log_key).sign(head)
+    note = cosign(signed, "mlobs.local/witness", witness_key, 1_780_000_000)
     return {"format": FORMAT, "decision_id": "0123456789abcdef0123456789abcdef", "leaf_index": index,
             "record_hash": "cd" * 32, "tree_size": SIZE, "inclusion": [base64.b64encode(h).decode() for h in path],
             "checkpoint": note, "leaf_hash": base64.b64encode(leaf).decode()}

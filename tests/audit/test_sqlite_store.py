@@ -20,7 +20,8 @@ def plan(store: SqliteStore, query: Query) -> str:
 
 @pytest.mark.parametrize("query, index", [
     (Query(decision_id="0190"), "USING INDEX audit_records_by_decision"),
-    (Query(since="2026-01-01T00:00:00.000000Z", until="2026-01-02T00:00:00.000000Z"), "USING INDEX audit_records_by_ts"),
+    (Query(since="2026-01-01T00:00:00.000000Z", until="2026-01-02T00:00:00.000000Z"),
+     "USING INDEX audit_records_by_ts"),
     (Query(subjects=["a" * 64]), "SEARCH lookup_by_subject USING PRIMARY KEY (bucket=? AND key=?)"),
     (Query(trace_id="ab" * 16), "SEARCH lookup_by_trace USING PRIMARY KEY (bucket=? AND key=?)"),
 ])

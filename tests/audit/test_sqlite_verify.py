@@ -77,7 +77,8 @@ def test_a_record_whose_hash_was_recomputed_over_a_cut_payload_is_caught(db):
     seq, header, payload, _ = attacker.rows(db)[4]
     cut = bytes(payload)
     forged = hashlib.sha256(header.encode() + b"\n" + cut).hexdigest()
-    attacker.run(db, [("UPDATE audit_records SET payload = ?, hash = ? WHERE seq = ?", (cut + b"\x00junk", forged, seq))])
+    attacker.run(db, [("UPDATE audit_records SET payload = ?, hash = ? WHERE seq = ?",
+                       (cut + b"\x00junk", forged, seq))])
     found = fast(db)
     assert found.problem is not None and found.problem.seq == seq
 

@@ -59,7 +59,9 @@ def test_proofs_come_from_stored_nodes_of_every_fourth_level(make_log, store_url
         close()
 
 
-def test_a_log_rolled_back_to_an_older_copy_is_refused_and_nothing_more_is_signed(make_log, store_url, backend, tmp_path):
+def test_a_log_rolled_back_to_an_older_copy_is_refused_and_nothing_more_is_signed(
+    make_log, store_url, backend, tmp_path
+):
     if backend != "sqlite":
         pytest.skip("copies the database file")
     path = store_url.removeprefix("sqlite:///")

@@ -99,7 +99,9 @@ def strokes(rng: np.random.Generator, n: int, size: int = 16) -> np.ndarray:
     centre = rng.uniform(size * 0.3, size * 0.7, (n, 2, 1, 1))
     width = rng.uniform(1.5, 3.0, (n, 1, 1))
     brightness = rng.uniform(0.6, 1.0, (n, 1, 1))
-    bar = np.exp(-np.square(xx - centre[:, 0]) / (2 * width**2) - np.square(yy - centre[:, 1]) / (2 * (size * 0.2) ** 2))
+    bar = np.exp(
+        -np.square(xx - centre[:, 0]) / (2 * width**2) - np.square(yy - centre[:, 1]) / (2 * (size * 0.2) ** 2)
+    )
     return (2.0 * brightness * bar - 1.0)[:, None].astype(np.float32)
 
 

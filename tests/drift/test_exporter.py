@@ -77,7 +77,10 @@ def test_a_full_window_is_evaluated_and_exposed_with_model_version_and_detector_
         assert value(app, "mlobs_drift_evaluations_total", detector, None) == 1
         assert value(app, "mlobs_drift_last_evaluation_timestamp_seconds", detector, None) > 1.7e9
     text = client.get("/metrics").text
-    assert 'mlobs_drift_p_value{detector="softmax_ks",feature="",model="sentiment",model_version="v1",service="sentiment-api"}' in text
+    assert (
+        'mlobs_drift_p_value{detector="softmax_ks",feature="",model="sentiment",'
+        'model_version="v1",service="sentiment-api"}'
+    ) in text
 
 
 def test_shifted_traffic_sets_drift_detected(exporter):
@@ -108,7 +111,9 @@ def test_a_version_without_reference_is_reported_and_counted_not_crashed(exporte
     labels = {"service": "sentiment-api", "model": "sentiment", "model_version": "v404"}
     assert app.state.registry.get_sample_value("mlobs_drift_reference_missing", labels) == 1
     ingest(client, samples(rng, 10), version="v404")
-    dropped = app.state.registry.get_sample_value("mlobs_drift_samples_dropped_total", {**labels, "reason": "no_reference"})
+    dropped = app.state.registry.get_sample_value(
+        "mlobs_drift_samples_dropped_total", {**labels, "reason": "no_reference"}
+    )
     assert dropped == 110
 
 

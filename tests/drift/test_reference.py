@@ -8,7 +8,9 @@ from mlobs.drift.reference import load_reference, reference_dir, save_reference
 
 def test_a_saved_reference_loads_back_with_its_arrays(tmp_path):
     probs = np.eye(3, dtype=np.float32)
-    save_reference(tmp_path / "m" / "v1", probs=probs, texts=["a b", "c"], vocabulary=np.array(["a", "b"], dtype=object))
+    save_reference(
+        tmp_path / "m" / "v1", probs=probs, texts=["a b", "c"], vocabulary=np.array(["a", "b"], dtype=object)
+    )
     loaded = load_reference(tmp_path / "m" / "v1")
     assert np.array_equal(loaded["probs"], probs)
     assert loaded["texts"].tolist() == ["a b", "c"]

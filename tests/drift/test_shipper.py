@@ -75,7 +75,7 @@ def test_samples_arrive_in_batches_with_model_and_version():
         return httpx.Response(202)
 
     s = shipper("http://exporter/", registry, transport=httpx.MockTransport(record))
-    for i in range(25):
+    for _ in range(25):
         s.offer({"probs": np.array([0.25, 0.75], dtype=np.float32), "image": np.zeros((1, 2, 2), dtype=np.float16)})
     s.close(timeout=5.0)
     assert sum(len(b["samples"]) for b in bodies) == 25
@@ -97,7 +97,8 @@ def test_a_sample_that_cannot_be_serialised_is_dropped_not_raised():
 def test_a_sample_rate_of_zero_ships_nothing():
     registry = CollectorRegistry()
     calls: list[httpx.Request] = []
-    s = shipper("http://exporter", registry, sample_rate=0.0, transport=httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(202)))
+    transport = httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(202))
+    s = shipper("http://exporter", registry, sample_rate=0.0, transport=transport)
     for _ in range(20):
         s.offer({"i": 1})
     s.close(timeout=5.0)

@@ -87,7 +87,8 @@ def test_the_audit_witness_gets_every_setting_it_needs_to_start_and_keeps_its_st
     key = env["MLOBS_AUDIT_WITNESS__LOG_PUBLIC_KEY"]["value"]
     (key_dir,) = [p for p in mounts if key.startswith(p + "/")]
     assert mounts[key_dir]["readOnly"] and "configMap" in volumes[mounts[key_dir]["name"]]
-    assert {container["startupProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]} == {"/healthz"}
+    probes = {container["startupProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]}
+    assert probes == {"/healthz"}
     _, credit = _container("credit")
     credit_token = {e["name"]: e for e in credit["env"]}["MLOBS_AUDIT__WITNESS_TOKEN"]["valueFrom"]["secretKeyRef"]
     assert (credit_token["name"], credit_token["key"]) == (token["name"], token["key"])

@@ -115,7 +115,8 @@ class ScriptedWorkload:
         return Request("POST", path, json={"scenario": self.scenario}, truth=self.truth, kind="single")
 
     def feedback(self, response_json, truth) -> Request | None:
-        return Request("POST", "/feedback", json={"request_id": response_json["request_id"], "label": truth}, kind="feedback")
+        return Request("POST", "/feedback", json={"request_id": response_json["request_id"], "label": truth},
+                       kind="feedback")
 
 
 @pytest.fixture

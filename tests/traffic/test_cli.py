@@ -24,7 +24,8 @@ def test_the_traffic_command_is_registered_with_its_defaults():
     assert (args.scenario_delay, args.arrivals, args.service, args.quiet) == (0.0, "poisson", None, False)
 
 
-@pytest.mark.parametrize("bad", [["--rate", "0"], ["--duration", "-1"], ["--feedback-rate", "2"], ["--concurrency", "0"]])
+@pytest.mark.parametrize("bad", [["--rate", "0"], ["--duration", "-1"], ["--feedback-rate", "2"],
+                                 ["--concurrency", "0"]])
 def test_impossible_arguments_are_refused(bad, capsys):
     argv = ["traffic", "--target", "http://x", "--rate", "5", "--duration", "1", *bad]
     with pytest.raises(SystemExit) as exit_info:
@@ -64,7 +65,8 @@ def test_an_unreachable_target_exits_non_zero_with_a_clear_message(closed_port_u
 
 
 def test_a_run_where_nothing_succeeds_exits_non_zero(closed_port_url, sentiment_registered, capsys):
-    argv = ["traffic", "--target", closed_port_url, "--service", "sentiment", "--rate", "20", "--duration", "0.2", "--quiet"]
+    argv = ["traffic", "--target", closed_port_url, "--service", "sentiment",
+            "--rate", "20", "--duration", "0.2", "--quiet"]
 
     code = main(argv)
 

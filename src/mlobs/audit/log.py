@@ -286,7 +286,9 @@ class AuditLog:
         )
         return decode_rows(self.store.query(q))
 
-    def verify(self, extra_checkpoints: Iterable[Checkpoint] | Path | None = None, workers: int | None = None) -> VerifyReport:
+    def verify(
+        self, extra_checkpoints: Iterable[Checkpoint] | Path | None = None, workers: int | None = None
+    ) -> VerifyReport:
         """Recompute the chain and check every signed checkpoint, the store's and any kept elsewhere
         (a list, or a JSON-lines file such as the checkpoint mirror or an earlier export).
         Long logs are checked by `workers` processes (default: one per core from 200,000 records)."""

@@ -16,7 +16,9 @@ from mlobs.audit.verify_worker import check_range, job, segment_from_json
 _SRC = str(Path(__file__).resolve().parents[2])  # where `mlobs` is importable from
 
 
-def verify_parallel(url: str, head_seq: int, checkpoints: list[Checkpoint], public_keys: list, workers: int) -> VerifyReport:
+def verify_parallel(
+    url: str, head_seq: int, checkpoints: list[Checkpoint], public_keys: list, workers: int
+) -> VerifyReport:
     """As verify_rows over records 1..head_seq, split across `workers` processes (1: this one).
     The parent checks the first range itself while the workers check the rest."""
     started = time.perf_counter()
@@ -51,5 +53,7 @@ def _start(spec: tuple) -> subprocess.Popen:
 def _result(proc: subprocess.Popen):
     out, err = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"audit verify worker failed (exit {proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"audit verify worker failed (exit {proc.returncode}): {err.decode(errors='replace')[-2000:]}"
+        )
     return segment_from_json(out)

@@ -20,7 +20,7 @@ from mlobs.audit.sqlite_lookup import (
     lookup_path,
 )
 from mlobs.audit.sqlite_lookup import header_field as field
-from mlobs.audit.sqlite_rows import chunks, insert_rows
+from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.row_checks import RowSource
 from mlobs.audit.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
 
@@ -159,7 +159,8 @@ class SqliteStore:
                 if batch.checkpoint is not None:
                     c = batch.checkpoint
                     conn.execute(
-                        "INSERT OR IGNORE INTO audit_checkpoints (seq, hash, ts, key_id, signature) VALUES (?, ?, ?, ?, ?)",
+                        "INSERT OR IGNORE INTO audit_checkpoints (seq, hash, ts, key_id, signature)"
+                        " VALUES (?, ?, ?, ?, ?)",
                         (c.seq, c.hash, c.ts, c.key_id, c.signature),
                     )
                 conn.execute("COMMIT")

@@ -97,4 +97,6 @@ INSERT_COLUMNS = SELECT_COLUMNS
 
 def query_column_ddl(extract: str, kind: str) -> str:
     """Generated query columns: extract.format(i) reads header field i."""
-    return ",\n".join(f"    {name} TEXT GENERATED ALWAYS AS ({extract.format(i)}) {kind}" for name, i in QUERY_FIELDS.items())
+    return ",\n".join(
+        f"    {name} TEXT GENERATED ALWAYS AS ({extract.format(i)}) {kind}" for name, i in QUERY_FIELDS.items()
+    )

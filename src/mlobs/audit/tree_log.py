@@ -172,7 +172,9 @@ class TreeLog:
         except TreeMissing:
             rng, rebuilt, root_then = self._rebuild(seq, signed.size if signed is not None else 0)
         if signed is not None and signed.size and root_then != signed.root:
-            self._fail(f"the log's tree at size {signed.size} is not the one its key signed (records or tree rewritten)")
+            self._fail(
+                f"the log's tree at size {signed.size} is not the one its key signed (records or tree rewritten)"
+            )
         self._range, self.size, self._chain, self.signed = rng, seq, prev, signed
         self._block = self._reader.leaves(seq >> STRIDE << STRIDE, seq & ((1 << STRIDE) - 1))
         return rebuilt

@@ -3,7 +3,8 @@
 A leaf is SHA-256(0x00 || header || "\\n" || payload) of its record. Interior nodes are stored only
 at every STRIDE-th level (4, 8, 12, ...), for complete subtrees, as they complete: about one row per
 15 records, written in the commit of the records that complete them; a level-4 row also keeps its
-16 leaf hashes, so that a verifier can name the first record that differs from a signed tree. Any other perfect subtree is hashed from at most 2**(STRIDE-1) nodes one
+16 leaf hashes, so that a verifier can name the first record that differs from a signed tree.
+Any other perfect subtree is hashed from at most 2**(STRIDE-1) nodes one
 stored level below it (or records), read in one range query, so an inclusion proof at 1,000,000
 records is a few dozen indexed reads.
 

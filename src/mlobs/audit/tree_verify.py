@@ -154,7 +154,9 @@ def _decode(nodes: list) -> list:
 def _result(proc: subprocess.Popen):
     out, err = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"tree verify worker failed (exit {proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"tree verify worker failed (exit {proc.returncode}): {err.decode(errors='replace')[-2000:]}"
+        )
     data = orjson.loads(out)
     tree = {int(s): _decode(n) for s, n in data["snapshots"].items()}, _decode(data["final"])
     if "segment" not in data:

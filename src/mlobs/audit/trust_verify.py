@@ -335,7 +335,9 @@ def _largest(witness: Witnessed, keys: list, into: dict | None = None) -> tuple[
                 return largest, f"a checkpoint kept by witness {witness.source} is not cosigned by its key: {exc}"
         if into is not None:
             if head.size in into and into[head.size].root != head.root:
-                return largest, f"split view: witness {witness.source} holds two different signed trees of size {head.size}"
+                return largest, (
+                    f"split view: witness {witness.source} holds two different signed trees of size {head.size}"
+                )
             into[head.size] = head
         largest = max(largest, head.size)
     return largest, None

@@ -68,16 +68,20 @@ class Segment:
     problem: Problem | None = None
 
 
-def check_signatures(checkpoints: Iterable[Checkpoint], public_keys: list) -> tuple[dict[int, str], int, Problem | None]:
+def check_signatures(
+    checkpoints: Iterable[Checkpoint], public_keys: list
+) -> tuple[dict[int, str], int, Problem | None]:
     """{seq: hash} of validly signed checkpoints, how many were read, and the first bad one."""
     pinned: dict[int, str] = {}
     n = 0
     for cp in checkpoints:
         n += 1
         if not signature_ok(cp, public_keys):
-            return pinned, n, Problem(cp.seq, None, f"checkpoint at seq {cp.seq} has no valid signature (forged or altered)")
+            what = f"checkpoint at seq {cp.seq} has no valid signature (forged or altered)"
+            return pinned, n, Problem(cp.seq, None, what)
         if pinned.get(cp.seq, cp.hash) != cp.hash:
-            return pinned, n, Problem(cp.seq, None, f"two validly signed checkpoints disagree at seq {cp.seq}: signing key misused")
+            what = f"two validly signed checkpoints disagree at seq {cp.seq}: signing key misused"
+            return pinned, n, Problem(cp.seq, None, what)
         pinned[cp.seq] = cp.hash
     return pinned, n, None
 
@@ -160,11 +164,14 @@ def finish(segments: list[Segment], pinned: dict[int, str], n_checkpoints: int, 
         last_good = max(last_good, segment.last_good_checkpoint)
     if pinned and max(pinned) > count:
         top = max(pinned)
-        what = f"truncated: the log ends at seq {count} but a signed checkpoint covers seq {top} (records {count + 1}..{top} removed)"
+        what = (f"truncated: the log ends at seq {count} but a signed checkpoint covers seq {top}"
+                f" (records {count + 1}..{top} removed)")
         return _report(count, prev, n_checkpoints, started, Problem(count + 1, None, what))
     report = _report(count, prev, n_checkpoints, started, None)
     if count > last_good:
-        report.notes.append(f"records after seq {last_good} are covered by the chain only, not yet by a signed checkpoint")
+        report.notes.append(
+            f"records after seq {last_good} are covered by the chain only, not yet by a signed checkpoint"
+        )
     return report
 
 

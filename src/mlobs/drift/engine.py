@@ -68,7 +68,8 @@ class DriftEngine:
     def ingest(self, service: str, model: str, version: str, samples: list[dict]) -> int:
         known = self._plans.get((model, version))
         if isinstance(known, _Missing) and time.monotonic() < known.retry_at:
-            self._metric(catalog.DRIFT_SAMPLES_DROPPED).labels(service, model, version, catalog.REASON_NO_REFERENCE).inc(
+            dropped = self._metric(catalog.DRIFT_SAMPLES_DROPPED)
+            dropped.labels(service, model, version, catalog.REASON_NO_REFERENCE).inc(
                 len(samples)
             )
             return 0

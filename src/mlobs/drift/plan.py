@@ -67,7 +67,9 @@ def _columns(names: list, dtype: object) -> Callable[[list[dict]], np.ndarray]:
     return extract
 
 
-def plan(reference: dict[str, np.ndarray], settings: DriftSettings, calibration: Calibration | None = None) -> list[Planned]:
+def plan(
+    reference: dict[str, np.ndarray], settings: DriftSettings, calibration: Calibration | None = None
+) -> list[Planned]:
     """Fit one detector per signal the reference holds, deciding by `calibration` where it has a rule.
     Raises ValueError if the reference holds no known signal."""
     planned: list[Planned] = []
@@ -77,7 +79,8 @@ def plan(reference: dict[str, np.ndarray], settings: DriftSettings, calibration:
         planned.append(Planned(ConfidenceExceedance(alpha, settings.exceedance_quantile), "probs", _field("probs")))
     if "images" in reference:
         planned.append(Planned(ImageStatsKS(alpha), "images", _field("image")))
-        planned.append(Planned(EmbeddingMMD(alpha, n_permutations=settings.mmd_permutations), "images", _field("image")))
+        mmd = EmbeddingMMD(alpha, n_permutations=settings.mmd_permutations)
+        planned.append(Planned(mmd, "images", _field("image")))
         planned.append(Planned(ImageExceedance(alpha, settings.exceedance_quantile), "images", _field("image")))
     if "texts" in reference and "vocabulary" in reference:
         planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))

@@ -99,7 +99,13 @@ class DriftShipper:
 
     @classmethod
     def from_settings(
-        cls, settings: DriftSettings, *, service: str, model: str, model_version: str, registry: CollectorRegistry | None = None
+        cls,
+        settings: DriftSettings,
+        *,
+        service: str,
+        model: str,
+        model_version: str,
+        registry: CollectorRegistry | None = None,
     ) -> "DriftShipper | None":
         """None when shipping is off (no exporter URL)."""
         if not settings.exporter_url:

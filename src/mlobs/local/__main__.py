@@ -30,7 +30,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         "BASE+8, on-call receiver BASE+95 (0: free ports)")
     p.add_argument("--rate", type=float, default=5.0, help="requests per second to each service")
     p.add_argument("--scenario-delay", type=float, default=120.0,
-                   help=f"seconds of normal traffic before the shifts ({', '.join(f'{k} {v}' for k, v in SHIFTS.items())})")
+                   help="seconds of normal traffic before the shifts"
+                        f" ({', '.join(f'{k} {v}' for k, v in SHIFTS.items())})")
     p.add_argument("--interval", default="5s", help="Prometheus scrape and rule evaluation interval")
     p.add_argument("--drift-window", type=int, default=200, help="drift exporter window size (samples)")
     p.add_argument("--drift-page-window", default="3m",

@@ -22,7 +22,9 @@ class Prometheus:
                  features: tuple[str, ...] = ("exemplar-storage",), flags: tuple[str, ...] = ()):
         self.binary = shutil.which("prometheus")
         if self.binary is None:
-            raise PrometheusError("prometheus is not installed: run scripts/system-deps.sh (Debian package `prometheus`)")
+            raise PrometheusError(
+                "prometheus is not installed: run scripts/system-deps.sh (Debian package `prometheus`)"
+            )
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -56,7 +56,7 @@ def train_missing(artifacts_dir: Path, log_path: Path) -> list[str]:
     """Train every model whose artifact is missing (the drift exporter needs them all); returns what was trained."""
     trained = []
     for name in MODEL_SERVICES:
-        model = getattr(registry.load(name), "NAME")
+        model = registry.load(name).NAME
         if artifacts.version_dir(artifacts_dir, model) is None:
             with open(log_path, "ab") as log:
                 subprocess.run([sys.executable, "-m", "mlobs.cli", "train", name, "--quiet"], check=True,

@@ -50,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--scenario-delay", type=_non_negative, default=0.0, metavar="SECONDS",
         help="send the normal scenario for this long first, then switch to --scenario",
     )
-    p.add_argument("--feedback-rate", type=_fraction, default=0.3, help="share of successful predictions followed by feedback")
+    p.add_argument(
+        "--feedback-rate", type=_fraction, default=0.3, help="share of successful predictions followed by feedback"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--concurrency", type=_positive(int), default=64, help="most requests in flight at once")
     p.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds per request")

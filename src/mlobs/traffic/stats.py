@@ -128,7 +128,8 @@ def format_summary(stats: Stats, rate: float) -> str:
         f"by status: {_counts(d['statuses'])}",
         f"errors: {_counts(d['errors'])}",
         f"by scenario: {_counts(d['scenarios'])}",
-        f"latency ms (requests): p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}  max {lat['max']:.1f}",
+        f"latency ms (requests): p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}"
+        f"  max {lat['max']:.1f}",
         f"{'kind':<22}{'sent':>7}{'2xx':>7}{'4xx':>7}{'5xx':>7}{'error':>7}{'p50 ms':>9}{'p99 ms':>9}",
     ]
     for kind, k in d["kinds"].items():

@@ -27,7 +27,8 @@ async def load_until_killed(url: str, process: subprocess.Popen, acknowledged: l
             for i in range(worker, len(rows), 16):
                 row = rows[i]
                 try:
-                    response = await http.post("/predict", json={k: row[k] for k in ("applicant_id", "personal", "features")})
+                    body = {k: row[k] for k in ("applicant_id", "personal", "features")}
+                    response = await http.post("/predict", json=body)
                 except httpx.HTTPError:
                     return  # the service is dead
                 if response.status_code == 200:
@@ -60,7 +61,8 @@ def test_a_killed_service_loses_no_acknowledged_decision_and_its_chain_verifies(
 
     with ServiceProcess("credit", env, tmp_path / "restarted.log") as service:  # restarts on the same chain
         row = data.generate(1, seed=78)[0]
-        assert httpx.post(f"{service.url}/predict", json={k: row[k] for k in ("applicant_id", "personal", "features")}).status_code == 200
+        body = {k: row[k] for k in ("applicant_id", "personal", "features")}
+        assert httpx.post(f"{service.url}/predict", json=body).status_code == 200
     verify = subprocess.run([sys.executable, "-m", "mlobs.cli", "audit", "verify", "--public-key", key],
                             env={**os.environ, **env}, capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -78,7 +78,8 @@ def test_a_forgotten_applicant_leaves_no_plaintext_and_no_link_in_any_file(audit
     with TestClient(app) as client:
         answers = [client.post("/predict", json=canary_application()).json() for _ in range(2)]
         for row in data.generate(20, seed=6):  # other applicants, before and after in the same pages
-            assert client.post("/predict", json={k: row[k] for k in ("applicant_id", "personal", "features")}).status_code == 200
+            body = {k: row[k] for k in ("applicant_id", "personal", "features")}
+            assert client.post("/predict", json=body).status_code == 200
         assert plaintext_leaks(audit_dir) == {}  # while the service runs: WAL, lookup and key stores
     with AuditLog.open(audited) as log:
         found = {r["decision_id"] for r in log.query(subject=CANARY["applicant_id"])}

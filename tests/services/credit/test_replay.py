@@ -76,10 +76,12 @@ def copied(env, tmp_path, monkeypatch):
 
 def test_a_sample_of_decisions_from_both_versions_replays_exactly(env, capsys):
     _, old, new, before, after = env
-    assert {a["model_version"] for a in before} == {old.version} and {a["model_version"] for a in after} == {new.version}
+    assert {a["model_version"] for a in before} == {old.version}
+    assert {a["model_version"] for a in after} == {new.version}
     assert cli("replay", "--sample", "24") == 0
     out = capsys.readouterr().out
-    assert out.count(": match (artifact ") == 24 and f"artifact {old.version}" in out and f"artifact {new.version}" in out
+    assert out.count(": match (artifact ") == 24
+    assert f"artifact {old.version}" in out and f"artifact {new.version}" in out
 
 
 def test_each_decision_replays_with_its_own_artifact_not_the_one_in_service(env, capsys):

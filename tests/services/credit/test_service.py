@@ -38,7 +38,8 @@ def service(audited_settings, sinks, credit_model):
 
 def application(i: int = 0, **features) -> dict:
     row = data.generate(50, seed=99)[i]
-    return {"applicant_id": row["applicant_id"], "personal": row["personal"], "features": {**row["features"], **features}}
+    return {"applicant_id": row["applicant_id"], "personal": row["personal"],
+            "features": {**row["features"], **features}}
 
 
 def risky() -> dict:

@@ -66,7 +66,9 @@ class Witness:
         old = self.head
         if old is not None:
             if head.size < old.size:
-                raise ValueError(f"the log's tree shrank from {old.size} to {head.size} records (rollback or truncation)")
+                raise ValueError(
+                    f"the log's tree shrank from {old.size} to {head.size} records (rollback or truncation)"
+                )
             if head.size == old.size:
                 if head.root != old.root:
                     raise ValueError(f"split view: a second signed tree of size {head.size} with another root")

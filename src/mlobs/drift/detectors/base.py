@@ -54,5 +54,7 @@ def as_images(x: np.ndarray) -> np.ndarray:
     if x.ndim == 3:
         x = x[:, None, :, :]
     if x.ndim != 4:
-        raise ValueError(f"images must be (samples, height, width) or (samples, channels, height, width), got {x.shape}")
+        raise ValueError(
+            f"images must be (samples, height, width) or (samples, channels, height, width), got {x.shape}"
+        )
     return np.ascontiguousarray(x)
