@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="check log lines with an exemplar's trace id in Loki, through Grafana's datasource proxy")
     p.add_argument("--tempo-via-grafana", action="store_true",
                    help="check an exemplar's trace in Tempo, through Grafana's datasource proxy")
+    p.add_argument("--no-traces", action="store_true",
+                   help="the stack exports no traces (make local has no trace backend): skip the exemplar check")
     p.add_argument("--target", type=_target, action="append", metavar="NAME=URL",
                    help="a model service to send traffic to (repeat; default: the compose stack's "
                         + ", ".join(f"{k}={v}" for k, v in COMPOSE_TARGETS.items()) + ")")
@@ -46,10 +48,15 @@ def main(args: argparse.Namespace) -> int:
     if (args.loki_via_grafana or args.tempo_via_grafana) and not args.grafana:
         print("mlobs acceptance: --loki-via-grafana and --tempo-via-grafana need --grafana", file=sys.stderr)
         return 2
+    if (args.loki_via_grafana or args.tempo_via_grafana) and args.no_traces:
+        print("mlobs acceptance: the Loki and Tempo checks follow an exemplar's trace id: drop --no-traces",
+              file=sys.stderr)
+        return 2
     backends = Backends(args.prometheus.rstrip("/"), args.alertmanager.rstrip("/"), args.oncall.rstrip("/"),
                         args.grafana.rstrip("/") if args.grafana else None, args.grafana_token)
     plan = Plan(backends, targets=dict(args.target) if args.target else dict(COMPOSE_TARGETS),
-                loki_via_grafana=args.loki_via_grafana, tempo_via_grafana=args.tempo_via_grafana, rate=args.rate,
+                loki_via_grafana=args.loki_via_grafana, tempo_via_grafana=args.tempo_via_grafana,
+                no_traces=args.no_traces, rate=args.rate,
                 normal_seconds=args.normal_seconds, wait_seconds=args.wait, page_seconds=args.page_within)
     results = run(plan, say=lambda line: print(line, flush=True))
     failed = [r for r in results if not r.ok]
