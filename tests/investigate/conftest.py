@@ -20,5 +20,10 @@ def backfilled(tmp_path_factory):
             history = History(f"{base_name}{i}", start, MINUTES, ONSET_MINUTE, base, after)
             history.write_blocks(root / "data")
             cases[f"{base_name}: {scenario}"] = (history, expected)
+        # The service itself starts inside the range: its first version is no version change.
+        after, expected = scenarios(base)["input drift"]
+        history = History(f"{base_name}-started", start, MINUTES, ONSET_MINUTE, base, after, started_minute=110)
+        history.write_blocks(root / "data")
+        cases[f"{base_name}: input drift after the service started"] = (history, expected)
     with Prometheus({"global": {"scrape_interval": "15s"}}, root) as prom:
         yield prom, cases

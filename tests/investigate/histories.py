@@ -48,6 +48,7 @@ class History:
     onset_minute: int
     before: State
     after: State
+    started_minute: int = 0  # the service is not there (nor scraped) before this minute
     lines: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -55,6 +56,8 @@ class History:
         return self.start + self.onset_minute * 60
 
     def state(self, t: float) -> State:
+        if t < self.start + self.started_minute * 60:
+            return replace(self.before, scraped=False)
         return self.after if t >= self.onset else self.before
 
     def openmetrics(self) -> str:

@@ -19,7 +19,7 @@ from mlobs.investigate.stats import first_true, fraction_true, split_means
 from mlobs.investigate.window import Window
 
 VOLUME_DROP = 0.5        # a fall of half the traffic scores 1
-VOLUME_SURGE = 1.0       # a doubling scores 1
+VOLUME_SURGE = 2.0       # a tripling scores 1 (a doubling is evidence, not yet a cause)
 REJECTED_RISE = 0.10     # 10 more points of requests rejected score 1
 SCRAPE_GAP = 0.3         # 30% of points without a scrape score 1
 LABEL_DROP = 0.5         # half as much feedback per prediction
@@ -185,6 +185,8 @@ def model_version(ctx: Context) -> Finding:
     for version, (moment, index) in sorted(first_seen.items(), key=lambda kv: kv[1][0]):
         if index == 0:
             continue  # in service from the start of the range
+        if not any(seen < moment for v, (seen, _) in first_seen.items() if v != version):
+            continue  # the service itself started: no version was in service before this one
         beside = sorted(v for v in first_seen if v != version and v in still_in_service)
         replaced = sorted(v for v in first_seen if v != version and v not in still_in_service)
         text = (f"model version {version} went into service at {ctx.when(moment)}"
