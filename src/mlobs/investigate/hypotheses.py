@@ -193,34 +193,28 @@ def model_version(ctx: Context) -> Finding:
                 + (f", replacing {', '.join(replaced)}" if replaced else "")
                 + (f", beside {', '.join(beside)}" if beside else ""))
         f.add(text, query, 1.0 if ctx.near_onset(moment) else 0.4)
-        for comparison in (_per_version_errors(ctx), _per_version_cost(ctx)):
+        comparisons = (
+            _by_version(ctx, "online accuracy", ctx.signals.online_error_rate(by="model_version"),
+                        lambda error: f"{(1 - error) * 100:.1f}%"),
+            _by_version(ctx, "inference CPU per prediction", ctx.signals.cpu_per_prediction(),
+                        lambda seconds: f"{seconds * 1e3:.2f} ms"),
+        )
+        for comparison in comparisons:
             if comparison:
                 f.add(comparison[0], comparison[1], 0.0)
     return f
 
 
-def _per_version_cost(ctx: Context) -> tuple[str, str] | None:
-    query = ctx.signals.cpu_per_prediction()
+def _by_version(ctx: Context, what: str, query: str, show) -> tuple[str, str] | None:
+    """`what` by version from the onset's tolerance on, each version's mean shown by `show`; None for one version."""
     rows = []
     for series in ctx.range(query):
         finite = series.values[np.isfinite(series.values) & (series.times >= ctx.onset - ctx.tolerance)]
         if len(finite):
-            rows.append(f"{series.labels.get('model_version', '?')} {finite.mean() * 1e3:.2f} ms")
+            rows.append(f"{series.labels.get('model_version', '?')} {show(finite.mean())}")
     if len(rows) < 2:
         return None
-    return "inference CPU per prediction by version around the onset: " + ", ".join(rows), query
-
-
-def _per_version_errors(ctx: Context) -> tuple[str, str] | None:
-    query = ctx.signals.online_error_rate(by="model_version")
-    rows = []
-    for series in ctx.range(query):
-        finite = series.values[np.isfinite(series.values) & (series.times >= ctx.onset - ctx.tolerance)]
-        if len(finite):
-            rows.append(f"{series.labels.get('model_version', '?')} {(1 - finite.mean()) * 100:.1f}%")
-    if len(rows) < 2:
-        return None
-    return "online accuracy by version around the onset: " + ", ".join(rows), query
+    return f"{what} by version around the onset: " + ", ".join(rows), query
 
 
 def serving(ctx: Context) -> Finding:
