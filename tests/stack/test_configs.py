@@ -47,6 +47,16 @@ def test_collector_sends_traces_to_tempo_and_logs_to_loki_otlp():
     assert load("loki/config.yml")["limits_config"]["allow_structured_metadata"] is True
 
 
+def test_collector_receives_all_three_signals_by_otlp_and_writes_metrics_to_prometheus():
+    collector = load("otel-collector/config.yml")
+    pipelines = collector["service"]["pipelines"]
+    assert all("otlp" in pipelines[signal]["receivers"] for signal in ("traces", "metrics", "logs"))
+    assert pipelines["metrics"]["exporters"] == ["prometheusremotewrite"]
+    assert collector["exporters"]["prometheusremotewrite"]["endpoint"] == "http://prometheus:9090/api/v1/write"
+    compose = yaml.safe_load((STACK.parent / "docker-compose.yml").read_text())
+    assert "--web.enable-remote-write-receiver" in compose["services"]["prometheus"]["command"]
+
+
 def test_collector_reads_container_logs_and_lifts_the_mlobs_fields():
     receiver = load("otel-collector/config.yml")["receivers"]["filelog/containers"]
     assert receiver["include"] == ["/var/lib/docker/containers/*/*-json.log"]
