@@ -26,9 +26,12 @@ class Settings(BaseSettings):
         env_prefix="MLOBS_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
     )
 
+    # deployment.environment.name of spans (the SDK's OTEL_RESOURCE_ATTRIBUTES wins).
     environment: str = "dev"
+    # Where models are trained to and loaded from (default ~/.cache/mlobs/artifacts).
     artifacts_dir: Path = Field(default_factory=_default_artifacts_dir)
 
+    # false: no telemetry at all (the benchmarks' bare baseline).
     telemetry_enabled: bool = True
     # Garbage-collector tuning for apps that opt in with mlobs.heap.tune_gc (the reference services
     # do); unset, the app's own defaults apply. Freeze the startup heap once the app has started:
@@ -37,14 +40,15 @@ class Settings(BaseSettings):
     gc_young_threshold: int | None = Field(None, gt=0)
     # One JSON access log line per request, written by mlobs (the server's own is silenced).
     access_log: bool = True
-    log_level: str = "INFO"
-    log_queue_size: int = Field(10_000, gt=0)
+    log_level: str = "INFO"  # of the JSON log writer
+    log_queue_size: int = Field(10_000, gt=0)  # lines the log writer holds before it drops (and counts) the rest
 
-    max_body_bytes: int = Field(1_000_000, gt=0)
-    max_text_chars: int = Field(5_000, gt=0)
-    max_batch: int = Field(64, gt=0)
-    max_image_bytes: int = Field(2_000_000, gt=0)
-    max_image_pixels: int = Field(1_000_000, gt=0)
+    max_body_bytes: int = Field(1_000_000, gt=0)  # bytes of a request body
+    max_text_chars: int = Field(5_000, gt=0)  # characters of one text
+    max_batch: int = Field(64, gt=0)  # items of one batch
+    max_image_bytes: int = Field(2_000_000, gt=0)  # bytes of one image
+    max_image_pixels: int = Field(1_000_000, gt=0)  # pixels of one image, read from its header before decoding
+    # Predictions held for feedback, at most this many.
     feedback_memory: int = Field(100_000, gt=0)
     # Bytes the predictions held for feedback may take; the oldest are forgotten first.
     feedback_memory_bytes: int = Field(32_000_000, gt=0)
@@ -66,6 +70,7 @@ class Settings(BaseSettings):
     metrics_exporter: str = Field("prometheus", validation_alias=AliasChoices("OTEL_METRICS_EXPORTER",
                                                                               "MLOBS_METRICS_EXPORTER"))
     logs_exporter: str = Field("none", validation_alias=AliasChoices("OTEL_LOGS_EXPORTER", "MLOBS_LOGS_EXPORTER"))
+    # Where spans go by OTLP/HTTP (e.g. http://collector:4318); unset, no span leaves the process.
     otlp_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
