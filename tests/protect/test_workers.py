@@ -37,12 +37,12 @@ def test_a_small_request_runs_inline_and_a_large_one_on_a_worker_thread():
 
 
 def test_a_client_flooding_the_pool_holds_only_its_share_and_another_client_goes_next():
-    order: list[str] = []
+    order: list[str] = []  # the order jobs start in: when they end after the gate opens is up to the threads
     gate = threading.Event()
 
     def job(name: str) -> None:
-        gate.wait(5)
         order.append(name)
+        gate.wait(5)
 
     async def main():
         pool = FairPool(workers=2, share=1, max_waiting=10)
