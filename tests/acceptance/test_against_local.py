@@ -51,5 +51,11 @@ def test_the_acceptance_check_passes_against_the_native_stack(tmp_path, artifact
         local.communicate(timeout=60)
     finally:
         if local.poll() is None:
-            local.kill()
-            local.wait()
+            # SIGTERM first even when a check failed: the stack stops its children in order; a SIGKILL
+            # would leave them (each in its own session) running.
+            local.send_signal(signal.SIGTERM)
+            try:
+                local.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                local.kill()
+                local.wait()
