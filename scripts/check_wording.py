@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
-"""Fail on words about how the project was made, in any tracked file.
+"""Fail on phrases that narrate a file's history instead of describing the product, in any tracked file.
 
-The repository describes the product and its measurements; the way they were arrived at
-(sessions, stops, briefs, tickets) belongs in commit history and the tracker, not in files a
-user reads. The phrases are the worst offenders, matched case-insensitively.
+The phrases below are the ones to avoid, matched case-insensitively; README, docs, docstrings,
+comments and test names state what the product does and what was measured.
 """
 
 from __future__ import annotations
