@@ -3,12 +3,10 @@ with online accuracy beside it (drift is not accuracy loss)."""
 
 from mlobs import catalog as c
 from mlobs.drift import catalog as d
+from mlobs.stackgen.accuracy_panel import accuracy_targets
 from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, timeseries
 
 D = f"{c.MODEL}, {c.MODEL_VERSION}, {d.DETECTOR}, {d.FEATURE}"
-FB = c.FEEDBACK
-V = f"{c.SERVICE}, {c.MODEL}, {c.MODEL_VERSION}"
-CORRECT = q(FB, f'outcome="{c.OUTCOME_CORRECT}"', series=FB.total)
 
 dashboard = make("drift", "mlobs / Drift", tags=("drift",), panels=grid([
     [row("Tests")],
@@ -28,12 +26,7 @@ dashboard = make("drift", "mlobs / Drift", tags=("drift",), panels=grid([
                             "shows here before the whole traffic does.")],
     [row("Beside it: estimated and online accuracy")],
     [timeseries("Online accuracy from feedback (1h) and estimated accuracy per window",
-                prom(f"sum by ({V}) (rate({CORRECT}[1h])) "
-                     f"/ sum by ({V}) (rate({q(FB, series=FB.total)}[1h]))", "online {{model}} {{model_version}}"),
-                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY)})", "estimated {{model}} {{model_version}}", ref="B"),
-                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_LOWER)})", "estimate low {{model_version}}", ref="C"),
-                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_UPPER)})", "estimate high {{model_version}}", ref="D"),
-                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_BASELINE)})", "held-out {{model_version}}", ref="E"),
+                *accuracy_targets(),
                 unit="percentunit",
                 description="Input drift alone is a ticket; output drift with estimated accuracy below held-out "
                             "minus 5 points is the page EstimatedAccuracyDrop.")],

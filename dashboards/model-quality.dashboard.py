@@ -1,12 +1,10 @@
 """Model quality: prediction classes, confidence and online accuracy from feedback, versions side by side."""
 
 from mlobs import catalog as c
-from mlobs.drift import catalog as d
+from mlobs.stackgen.accuracy_panel import VERSION as V, accuracy_targets
 from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, timeseries
 
 P, CONF, FB = c.PREDICTIONS, c.PREDICTION_CONFIDENCE, c.FEEDBACK
-V = f"{c.SERVICE}, {c.MODEL}, {c.MODEL_VERSION}"
-correct = q(FB, f'outcome="{c.OUTCOME_CORRECT}"', series=FB.total)
 
 
 def confidence(p: float) -> str:
@@ -27,12 +25,7 @@ dashboard = make("model-quality", "mlobs / Model quality", tags=("model",), pane
                 prom(confidence(0.5), "p50 {{model}} {{model_version}}"),
                 prom(confidence(0.1), "p10 {{model}} {{model_version}}"), unit="percentunit"),
      timeseries("Online accuracy from feedback, and estimated accuracy without labels, by model version",
-                prom(f"sum by ({V}) (rate({correct}[1h])) / sum by ({V}) (rate({q(FB, series=FB.total)}[1h]))",
-                     "online {{model}} {{model_version}}"),
-                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY)})", "estimated {{model}} {{model_version}}", ref="B"),
-                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_LOWER)})", "estimate low {{model_version}}", ref="C"),
-                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_UPPER)})", "estimate high {{model_version}}", ref="D"),
-                prom(f"max by ({V}) ({q(d.ESTIMATED_ACCURACY_BASELINE)})", "held-out {{model_version}}", ref="E"),
+                *accuracy_targets(),
                 unit="percentunit",
                 description="Online: the last hour of ground-truth feedback, each prediction counted once. "
                             "Estimated: the last drift window's mean calibrated confidence (CBPE) with its 95% "
