@@ -108,3 +108,15 @@ def test_connections_over_the_per_address_cap_are_refused_with_503(service):
     response = exchange(service.port, request(b"Content-Length: %d" % len(BODY), b"Connection: close"))
     assert status_of(response) == 200, response
     assert refused(service, "per_address_cap") >= 1
+
+
+def test_garbage_sent_in_a_loop_is_counted_every_time_and_logged_only_a_few_times_a_second(service):
+    before = refused(service, "invalid_http") or 0
+    log_before = service.log_path.read_text().count("Invalid HTTP request")
+    started = time.monotonic()
+    answers = [status_of(exchange(service.port, b"NOT HTTP AT ALL\r\n\r\n", timeout=3)) for _ in range(100)]
+    elapsed = time.monotonic() - started
+    assert answers == [400] * 100
+    assert refused(service, "invalid_http") == before + 100
+    logged = service.log_path.read_text().count("Invalid HTTP request") - log_before
+    assert 1 <= logged <= 5 + elapsed + 1  # the burst, then about one line a second

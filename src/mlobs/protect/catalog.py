@@ -73,7 +73,8 @@ CONNECTIONS_REFUSED = Metric(
     "mlobs_connections_refused",
     "counter",
     "Connections the server protocol closed, by reason: head_timeout (408), body_timeout, "
-    "per_address_cap (503), bad_framing (400: Content-Length with Transfer-Encoding, obs-fold, bare LF).",
+    "per_address_cap (503), bad_framing (400: Content-Length with Transfer-Encoding, obs-fold, bare LF), "
+    "invalid_http (400: a request h11 cannot parse).",
     (SERVICE, "reason"),
 )
 

@@ -11,7 +11,7 @@ from mlobs.protect import catalog
 AUTH_FAILURE_REASONS = ("missing", "malformed", "invalid", "conflicting", "throttled")
 EVENT_KINDS = ("auth_failure", "auth_throttled", "rate_limited")
 LIMITS = ("rate", "concurrency", "workers")
-CONNECTION_REFUSALS = ("head_timeout", "body_timeout", "per_address_cap", "bad_framing")
+CONNECTION_REFUSALS = ("head_timeout", "body_timeout", "per_address_cap", "bad_framing", "invalid_http")
 
 
 class ProtectMetrics:

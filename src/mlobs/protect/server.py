@@ -10,7 +10,10 @@ hold the server. This protocol:
   with Transfer-Encoding, a folded header line, or a line ending in LF without CR;
 - answers 408 and closes when the head is not complete `header_timeout_s` after its first byte (or
   after the connection opened), and closes when the body is not complete `body_timeout_s` after the head;
-- answers 503 and closes a connection over `max_connections_per_address` from one client address.
+- answers 503 and closes a connection over `max_connections_per_address` from one client address;
+- counts every request h11 cannot parse (invalid_http) and lets only a few of uvicorn's per-request
+  warnings ("Invalid HTTP request received.") reach the log each second, so garbage sent in a loop
+  is a counter, not a log flood.
 
     uvicorn.run(app, http=strict_protocol(settings.protect), ...)
 """
@@ -69,7 +72,12 @@ class StrictConnection(h11.Connection):
                 if self.on_refused is not None:
                     self.on_refused("bad_framing")
                 raise h11.RemoteProtocolError(f"refused request head: {problem}", error_status_hint=400)
-        event = super().next_event()
+        try:
+            event = super().next_event()
+        except h11.RemoteProtocolError:
+            if self.on_refused is not None:
+                self.on_refused("invalid_http")
+            raise
         if self.on_event is not None and isinstance(event, (h11.Request, h11.EndOfMessage)):
             self.on_event(event)
         return event
@@ -84,6 +92,20 @@ def _raw_response(status: int, reason: str, code: str, message: str) -> bytes:
 _TIMEOUT_408 = _raw_response(408, "Request Timeout", "header_timeout", "the request head took too long")
 _BUSY_503 = _raw_response(503, "Service Unavailable", "too_many_connections",
                           "too many open connections from this address")
+
+
+class _ThrottledWarnings:
+    """uvicorn's protocol logger with its warnings (each one caused by what a client sent) under a budget."""
+
+    def __init__(self, logger: logging.Logger, budget: TokenBucket, clock) -> None:
+        self._logger, self._budget, self._clock = logger, budget, clock
+
+    def warning(self, message, *args, **kwargs) -> None:
+        if self._budget.take(self._clock()) == 0.0:
+            self._logger.warning(message, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._logger, name)
 
 
 class StrictH11Protocol(H11Protocol):
@@ -104,6 +126,7 @@ class StrictH11Protocol(H11Protocol):
             counts = server_state.mlobs_connections = {}
             server_state.mlobs_log_budget = TokenBucket(1.0, 5, self.loop.time())
         self._open_by_address = counts
+        self.logger = _ThrottledWarnings(self.logger, server_state.mlobs_log_budget, self.loop.time)
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
