@@ -8,7 +8,7 @@ from typing import Iterator
 import orjson
 
 from mlobs.audit.record import HEADER_COLUMNS, STORED_COLUMNS
-from mlobs.audit.signing import Checkpoint, load_public_key, read_checkpoint_file
+from mlobs.audit.keys.signing import Checkpoint, load_public_key, read_checkpoint_file
 from mlobs.audit.strict import BadRow, decode_row
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 

@@ -97,7 +97,7 @@ class Decision:
     `personal` holds personal inputs needed for investigations (encrypted per subject);
     `raw` is the raw request payload for the short-retention debugging store.
     The record carries a random pseudonym for the subject; only the erasable mapping in the
-    subject key store links it to the raw id (see mlobs.audit.subject_map).
+    subject key store links it to the raw id (see mlobs.audit.keys.subject_map).
     """
 
     service: str

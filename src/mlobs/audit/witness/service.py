@@ -25,7 +25,7 @@ from fastapi.responses import PlainTextResponse
 
 from mlobs.audit.checkpoint_note import NoteError, TreeHead, cosign, open_checkpoint
 from mlobs.audit.merkle import ProofError, verify_consistency
-from mlobs.audit.signing import load_public_key
+from mlobs.audit.keys.signing import load_public_key
 from mlobs.audit.witness.settings import WitnessSettings
 from mlobs.audit.witness.store import WitnessStore
 
