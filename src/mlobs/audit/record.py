@@ -49,6 +49,7 @@ EVENT_ERASURE = "erasure"
 EVENT_RAW_ACCESS = "raw_access"
 EVENT_PERSONAL_ACCESS = "personal_access"
 EVENT_RAW_PURGE = "raw_purge"
+AUDIT_SERVICE = "mlobs.audit"  # the service of the log's own records (erasure, access, purge, key rotation)
 
 
 def new_decision_id() -> str:

@@ -72,8 +72,7 @@ def new_key_in(note: str, trusted: list[Ed25519PublicKey]) -> Ed25519PublicKey:
 
 def rotate(log, actor: str) -> Ed25519PublicKey:
     """Rotate `log`'s checkpoint key (an AuditLog opened for writing); returns the new public key."""
-    from mlobs.audit.log import AUDIT_SERVICE
-    from mlobs.audit.record import Decision
+    from mlobs.audit.record import AUDIT_SERVICE, Decision
 
     if log.tree is None:
         raise ValueError("a read-only log cannot rotate its key")

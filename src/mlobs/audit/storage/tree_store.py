@@ -208,9 +208,7 @@ def open_reader(url: str, readonly: bool = True):
 
         path = url.removeprefix("sqlite:///")
         if readonly:
-            from mlobs.audit.verification.sqlite_verify import connect_readonly
-
-            conn = connect_readonly(path)
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             conn.text_factory = str
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
