@@ -82,7 +82,7 @@ def test_witness_refuses_a_checkpoint_signed_by_another_key(log, store_url, audi
     assert witness.poll() is None and "no signature by the trusted key" in witness.last_error
 
 
-def test_the_witness_service_serves_what_it_cosigned_and_says_when_the_log_is_unreachable(
+def test_the_witness_service_serves_what_it_cosigned_and_answers_503_once_the_log_is_unreachable_too_long(
         log, store_url, audit_settings, tmp_path):
     from pydantic import SecretStr
 
@@ -93,18 +93,84 @@ def test_the_witness_service_serves_what_it_cosigned_and_says_when_the_log_is_un
 
     settings = Settings(audit_witness=WitnessSettings(
         source_url=f"http://127.0.0.1:{free_port()}", token=SecretStr(TOKEN), log_public_key=pub(audit_settings),
-        dir=tmp_path / "w", interval_s=0.05, timeout_s=0.5))
+        dir=tmp_path / "w", interval_s=0.05, timeout_s=0.5, stale_after_s=1.2))
     with TestClient(create_app(settings)) as client:
         import time
 
-        deadline = time.monotonic() + 10
-        while client.get("/healthz").json()["refused"] == 0 and time.monotonic() < deadline:
+        first = client.get("/healthz")
+        assert first.status_code == 200 and first.json()["ok"] is True  # within the bound since its start
+        deadline = time.monotonic() + 15
+        while client.get("/healthz").status_code == 200 and time.monotonic() < deadline:
             time.sleep(0.05)
-        health = client.get("/healthz").json()
-        assert health["ok"] is False and health["refused"] >= 1 and "Connect" in health["last_error"]
+        answer = client.get("/healthz")
+        health = answer.json()
+        assert answer.status_code == 503 and health["ok"] is False and health["refused"] >= 1
+        assert "Connect" in health["last_error"] and health["last_success_age_s"] > 1.2
+        assert client.get("/livez").status_code == 200  # alive: a restart would not bring the log back
+        scraped = scrape(client.get("/metrics").text)
+        assert scraped[("mlobs_audit_witness_refusals_total", (("reason", "unreachable"),))] >= 1
+        assert scraped[("mlobs_audit_witness_healthy", ())] == 0
         assert client.get("/checkpoints").json() == {"notes": []}
         assert client.get("/checkpoint").status_code == 404
     assert (tmp_path / "w" / "witness_key.pub.pem").exists()
+
+
+def scrape(text: str) -> dict[tuple, float]:
+    """The samples of a /metrics page as Prometheus parses them: (name, sorted labels) -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_the_witness_metrics_count_what_it_cosigned_and_each_refusal_by_its_reason(
+        log, store_url, audit_settings, tmp_path):
+    from mlobs.audit.witness.catalog import REASONS
+
+    witness = witness_for(log_app(store_url), pub(audit_settings), tmp_path / "witness")
+    for i in range(23):
+        log.append(decision(i))
+    log.checkpoint()
+    witness.poll()
+    forger = NoteSigner(log.settings.origin, log.signer.private_key())
+    witness.client = TestClient(served(forger.sign(TreeHead(log.settings.origin, 23, bytes(32)))),
+                                base_url="http://log")
+    witness.poll()
+    witness.client = TestClient(served("not a note"), base_url="http://log")
+    witness.poll()
+    from prometheus_client import generate_latest
+
+    scraped = scrape(generate_latest(witness.registry).decode())
+    assert scraped[("mlobs_audit_witness_cosigned_total", ())] == 1
+    assert scraped[("mlobs_audit_witness_tree_size", ())] == 23
+    refusals = {dict(labels)["reason"]: value for (name, labels), value in scraped.items()
+                if name == "mlobs_audit_witness_refusals_total"}
+    assert refusals == {reason: {"split_view": 1, "invalid": 1}.get(reason, 0) for reason in REASONS}
+    assert scraped[("mlobs_audit_witness_healthy", ())] == 1  # refused twice, but within the bound
+
+
+def test_a_witness_is_healthy_again_after_one_round_that_reaches_and_verifies_the_log(
+        log, store_url, audit_settings, tmp_path):
+    now = [0.0]
+    witness = witness_for(log_app(store_url), pub(audit_settings), tmp_path / "witness", clock=lambda: now[0])
+    good = witness.client
+    witness.client = TestClient(served("not a note"), base_url="http://log")
+    now[0] = witness.settings.stale_after_s + 1
+    witness.poll()
+    assert not witness.healthy()
+    witness.client = good
+    witness.poll()  # nothing signed yet: the log answered 404, which is no fault
+    assert witness.healthy() and witness.last_success_age() == 0
+
+
+def test_a_stale_bound_no_longer_than_a_slow_round_is_refused_at_start(tmp_path):
+    import pytest
+    from pydantic import ValidationError
+
+    from mlobs.audit.witness.settings import WitnessSettings
+
+    with pytest.raises(ValidationError, match="must exceed interval_s"):
+        WitnessSettings(interval_s=5, timeout_s=10, stale_after_s=25)
 
 
 def test_the_witness_refuses_to_start_without_its_trust_settings(tmp_path):

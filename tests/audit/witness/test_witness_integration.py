@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -51,20 +52,34 @@ def wait_for(url: str, size: int) -> None:
     raise AssertionError(f"the witness did not reach size {size}")
 
 
+@contextlib.contextmanager
+def witness_process(source_url: str, key, directory, **settings: str):
+    """`mlobs serve audit-witness` in a process of its own, polling `source_url`; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "MLOBS_AUDIT_WITNESS__SOURCE_URL": source_url, "MLOBS_AUDIT_WITNESS__TOKEN": TOKEN,
+           "MLOBS_AUDIT_WITNESS__LOG_PUBLIC_KEY": str(key), "MLOBS_AUDIT_WITNESS__DIR": str(directory),
+           "MLOBS_AUDIT_WITNESS__INTERVAL_S": "0.2", "MLOBS_ARTIFACTS_DIR": str(directory / "artifacts"),
+           **{f"MLOBS_AUDIT_WITNESS__{name.upper()}": value for name, value in settings.items()}}
+    witness = subprocess.Popen([sys.executable, "-m", "mlobs.cli", "serve", "audit-witness", "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        witness.terminate()
+        try:
+            witness.wait(10)
+        except subprocess.TimeoutExpired:
+            witness.kill()
+            witness.wait()
+
+
 def test_the_witness_process_cosigns_the_served_log_and_verify_by_url_catches_a_truncation(
         log, served_log, audit_settings, tmp_path, store_url):
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
     for i in range(30):
         log.append(decision(i))
     log.checkpoint()
-    port = free_port()
-    env = {**os.environ, "MLOBS_AUDIT_WITNESS__SOURCE_URL": served_log, "MLOBS_AUDIT_WITNESS__TOKEN": TOKEN,
-           "MLOBS_AUDIT_WITNESS__LOG_PUBLIC_KEY": str(key), "MLOBS_AUDIT_WITNESS__DIR": str(tmp_path / "w"),
-           "MLOBS_AUDIT_WITNESS__INTERVAL_S": "0.2", "MLOBS_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
-    witness = subprocess.Popen([sys.executable, "-m", "mlobs.cli", "serve", "audit-witness", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with witness_process(served_log, key, tmp_path / "w") as url:
         wait_for(url, 30)
         for i in range(30, 50):
             log.append(decision(i))
@@ -81,10 +96,45 @@ def test_the_witness_process_cosigns_the_served_log_and_verify_by_url_catches_a_
                                  ("DELETE FROM audit_checkpoints WHERE seq > 40", ())])
         report = verify_log(store_url, public, witness=witnessed)
         assert not report.ok and report.problem.seq == 41 and "witness" in report.problem.what
-    finally:
-        witness.terminate()
-        try:
-            witness.wait(10)
-        except subprocess.TimeoutExpired:
-            witness.kill()
-            witness.wait()
+
+
+def scraped(url: str) -> dict[tuple, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def until(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.1)
+
+
+def test_a_rolled_back_log_shows_on_the_witness_metrics_and_its_health_turns_503_after_the_bound(
+        log, served_log, audit_settings, tmp_path, store_url):
+    key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
+    for i in range(30):
+        log.append(decision(i))
+    log.checkpoint()
+    with witness_process(served_log, key, tmp_path / "w", timeout_s="1", stale_after_s="3") as url:
+        wait_for(url, 30)
+        metrics = scraped(url)
+        assert metrics[("mlobs_audit_witness_cosigned_total", ())] == 1
+        assert metrics[("mlobs_audit_witness_tree_size", ())] == 30
+        assert metrics[("mlobs_audit_witness_healthy", ())] == 1
+        assert time.time() - metrics[("mlobs_audit_witness_last_success_timestamp_seconds", ())] < 3
+        log.close()
+        attacker.run(store_url, [("DELETE FROM audit_records WHERE seq > 20", ()),
+                                 ("DELETE FROM audit_tree_heads WHERE size > 20", ()),
+                                 ("DELETE FROM audit_checkpoints WHERE seq > 20", ())])
+        rollback = ("mlobs_audit_witness_refusals_total", (("reason", "rollback"),))
+        until(lambda: scraped(url)[rollback] >= 1, "the witness counts the rollback")
+        until(lambda: httpx.get(f"{url}/healthz", timeout=5).status_code == 503, "/healthz answers 503")
+        health = httpx.get(f"{url}/healthz", timeout=5).json()
+        assert health["size"] == 30 and "shrank" in health["last_error"] and health["last_success_age_s"] > 3
+        assert scraped(url)[("mlobs_audit_witness_healthy", ())] == 0
+        assert httpx.get(f"{url}/livez", timeout=5).status_code == 200
