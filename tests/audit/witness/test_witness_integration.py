@@ -52,6 +52,13 @@ def wait_for(url: str, size: int) -> None:
     raise AssertionError(f"the witness did not reach size {size}")
 
 
+def signed(log, numbers: range) -> None:
+    """Decisions appended and covered by a signed checkpoint, which the log then serves."""
+    for i in numbers:
+        log.append(decision(i))
+    log.checkpoint()
+
+
 @contextlib.contextmanager
 def witness_process(source_url: str, key, directory, **settings: str):
     """`mlobs serve audit-witness` in a process of its own, polling `source_url`; yields its URL."""
@@ -76,14 +83,10 @@ def witness_process(source_url: str, key, directory, **settings: str):
 def test_the_witness_process_cosigns_the_served_log_and_verify_by_url_catches_a_truncation(
         log, served_log, audit_settings, tmp_path, store_url):
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
-    for i in range(30):
-        log.append(decision(i))
-    log.checkpoint()
+    signed(log, range(30))
     with witness_process(served_log, key, tmp_path / "w") as url:
         wait_for(url, 30)
-        for i in range(30, 50):
-            log.append(decision(i))
-        log.checkpoint()
+        signed(log, range(30, 50))
         wait_for(url, 50)
         log.close()
         public = load_public_key(key)
@@ -117,9 +120,7 @@ def until(condition, what: str, timeout: float = 30) -> None:
 def test_a_rolled_back_log_shows_on_the_witness_metrics_and_its_health_turns_503_after_the_bound(
         log, served_log, audit_settings, tmp_path, store_url):
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
-    for i in range(30):
-        log.append(decision(i))
-    log.checkpoint()
+    signed(log, range(30))
     with witness_process(served_log, key, tmp_path / "w", timeout_s="1", stale_after_s="3") as url:
         wait_for(url, 30)
         metrics = scraped(url)
