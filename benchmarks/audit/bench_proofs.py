@@ -19,11 +19,11 @@ from pathlib import Path
 import orjson
 
 from mlobs.audit import AuditLog, AuditSettings, Decision
-from mlobs.audit import proof_compact as compact
+from mlobs.audit.verification import proof_compact as compact
 from mlobs.audit.merkle import inclusion_proof
-from mlobs.audit.proofs import check_bundle, make_bundle
-from mlobs.audit.trust_verify import verify_log
-from mlobs.audit.tree_store import open_reader
+from mlobs.audit.verification.proofs import check_bundle, make_bundle
+from mlobs.audit.verification.trust_verify import verify_log
+from mlobs.audit.storage.tree_store import open_reader
 
 STEP = 50_000
 

@@ -17,9 +17,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlobs.audit import row_checks, trust_verify
-from mlobs.audit.signing import load_public_key
-from mlobs.audit.tree_store import sqlite_query
+from mlobs.audit.storage import row_checks
+from mlobs.audit.verification import trust_verify
+from mlobs.audit.keys.signing import load_public_key
+from mlobs.audit.storage.tree_store import sqlite_query
 
 
 def rows_alone(path: Path) -> float:

@@ -86,7 +86,7 @@ def test_export_writes_a_bundle_that_verifies_and_detects_edits(cli, tmp_path, c
 def test_an_export_carrying_another_key_is_refused(cli, tmp_path, capsys):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from mlobs.audit.signing import public_key_pem
+    from mlobs.audit.keys.signing import public_key_pem
 
     run, _ = cli
     out = tmp_path / "bundle"
@@ -130,7 +130,7 @@ def test_verify_of_an_empty_log_fails_unless_allowed(cli, capsys, tmp_path, back
     empty = tmp_path / "empty.db"
     import sqlite3
 
-    from mlobs.audit.sqlite_store import SCHEMA
+    from mlobs.audit.storage.sqlite_store import SCHEMA
 
     sqlite3.connect(empty).executescript(SCHEMA)
     assert run("verify", str(empty), *key_args(tmp_path)) == 1
@@ -180,7 +180,7 @@ def test_prove_writes_the_compact_form_by_default_and_check_proof_refuses_it_alt
 
 
 def test_query_and_export_sign_nothing_over_an_unsigned_tail(cli, tmp_path, store_url, capsys):
-    from mlobs.audit.tree_store import open_reader
+    from mlobs.audit.storage.tree_store import open_reader
 
     run, _ = cli
     # Two records left unsigned, as by a process killed before its next checkpoint.

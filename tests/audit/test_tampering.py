@@ -18,9 +18,9 @@ from mlobs.audit import AuditLog, AuditSettings, Decision
 from mlobs.audit.checkpoint_note import NoteSigner, TreeHead
 from mlobs.audit.merkle import CompactRange, leaf_hash
 from mlobs.audit.record import GENESIS_HASH, header_text, record_hash
-from mlobs.audit.signing import Signer, load_public_key
-from mlobs.audit.tree_store import entry
-from mlobs.audit.trust_verify import Witnessed, verify_log
+from mlobs.audit.keys.signing import Signer, load_public_key
+from mlobs.audit.storage.tree_store import entry
+from mlobs.audit.verification.trust_verify import Witnessed, verify_log
 from mlobs.audit.witness.store import read_notes
 
 ROUNDS, PER_ROUND, ROLLBACK_AFTER = 6, 40, 3

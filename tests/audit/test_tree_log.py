@@ -12,7 +12,7 @@ from mlobs.audit import AuditUnavailable
 from mlobs.audit.checkpoint_note import open_checkpoint
 from mlobs.audit.merkle import CompactRange, leaf_hash
 from mlobs.audit.tree_log import HEAD_FILE, IntegrityFailure
-from mlobs.audit.tree_store import entry, open_reader
+from mlobs.audit.storage.tree_store import entry, open_reader
 
 
 def expected_root(url: str, size: int) -> bytes:
@@ -174,8 +174,8 @@ def test_a_rotated_key_is_trusted_from_the_record_the_old_key_signed_and_a_forge
 
     from mlobs.audit import Decision
     from mlobs.audit.checkpoint_note import NoteError
-    from mlobs.audit.key_rotation import EVENT_KEY_ROTATION, rotate, statement
-    from mlobs.audit.trust_verify import verify_log
+    from mlobs.audit.keys.key_rotation import EVENT_KEY_ROTATION, rotate, statement
+    from mlobs.audit.verification.trust_verify import verify_log
 
     log = make_log()
     for i in range(12):
@@ -207,7 +207,7 @@ def test_a_rotated_key_is_trusted_from_the_record_the_old_key_signed_and_a_forge
 
 
 def test_two_writers_on_one_log_extend_one_tree_and_each_proves_the_others_heads(make_log, store_url):
-    from mlobs.audit.trust_verify import verify_log
+    from mlobs.audit.verification.trust_verify import verify_log
 
     a, b = make_log(checkpoint_every=7), make_log(checkpoint_every=7)
     for i in range(60):

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit import attacker
 from audit.factories import decision
-from mlobs.audit.signing import Signer, read_checkpoint_file
+from mlobs.audit.keys.signing import Signer, read_checkpoint_file
 from mlobs.audit.verify import verify_rows
 
 

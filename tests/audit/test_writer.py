@@ -8,7 +8,7 @@ import pytest
 from audit.factories import decision
 
 from mlobs.audit import AuditLog, AuditUnavailable
-from mlobs.audit.backends import open_store
+from mlobs.audit.storage.backends import open_store
 
 
 class FaultyStore:

@@ -19,7 +19,7 @@ def log_app(store_url: str, token: str | None = TOKEN) -> FastAPI:
     return app
 
 
-def witness_for(app: FastAPI, log_public_key, directory) -> Witness:
+def witness_for(app: FastAPI, log_public_key, directory, **kw) -> Witness:
     settings = WitnessSettings(source_url="http://log", token=SecretStr(TOKEN), log_public_key=log_public_key,
                                dir=directory)
-    return Witness(settings, client=TestClient(app, base_url="http://log"))
+    return Witness(settings, client=TestClient(app, base_url="http://log"), **kw)

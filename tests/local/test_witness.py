@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from mlobs.audit.checkpoint_note import open_checkpoint, verify_cosignature
-from mlobs.audit.signing import load_public_key
+from mlobs.audit.keys.signing import load_public_key
 from mlobs.local import witness
 from mlobs.local.ports import free_port
 from mlobs.local.service import Service

@@ -7,8 +7,9 @@ from typing import Iterator
 
 import orjson
 
+from mlobs.audit.files import open_private, private_dir
 from mlobs.audit.record import HEADER_COLUMNS, STORED_COLUMNS
-from mlobs.audit.signing import Checkpoint, load_public_key, read_checkpoint_file
+from mlobs.audit.keys.signing import Checkpoint, load_public_key, read_checkpoint_file
 from mlobs.audit.strict import BadRow, decode_row
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 
@@ -30,11 +31,12 @@ To re-check the bundle: mlobs audit verify --bundle THIS_DIRECTORY
 
 
 def export_bundle(log, outdir: Path) -> VerifyReport:
-    """Write the bundle for `log` (an AuditLog) into outdir and return the verification report."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    """Write the bundle for `log` (an AuditLog) into outdir and return the verification report.
+    Every file is 0600 and a directory it creates 0700, as the log's own files: the records carry
+    pseudonyms and encrypted personal fields."""
+    outdir = private_dir(Path(outdir))
     unreadable = []  # rows that are not well-formed records: reported, left out, and the export goes on
-    with open(outdir / "records.jsonl", "wb") as handle:
+    with open_private(outdir / "records.jsonl") as handle:
         for row in log.store.iter_rows():
             seq, header, payload, hash_ = row
             try:
@@ -48,20 +50,25 @@ def export_bundle(log, outdir: Path) -> VerifyReport:
                 continue
             handle.write(orjson.dumps(item) + b"\n")
     checkpoints = log.store.checkpoints()
-    with open(outdir / "checkpoints.jsonl", "wb") as handle:
+    with open_private(outdir / "checkpoints.jsonl") as handle:
         for cp in checkpoints:
             handle.write(orjson.dumps(cp.to_dict()) + b"\n")
-    (outdir / "public_key.pem").write_bytes(log.public_key_pem())
+    _write(outdir / "public_key.pem", log.public_key_pem())
     report = verify_bundle(outdir)
     if unreadable:
         report.ok = False
         first = unreadable[0]
         report.problem = report.problem if report.problem and (report.problem.seq or 0) < first.seq else first
         report.notes += [f"left out of the export: {problem}" for problem in unreadable]
-    (outdir / "verification.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
-    (outdir / "verification.txt").write_text(report.text() + "\n")
-    (outdir / "README.txt").write_text(README.format(header=", ".join(HEADER_COLUMNS)))
+    _write(outdir / "verification.json", orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
+    _write(outdir / "verification.txt", (report.text() + "\n").encode())
+    _write(outdir / "README.txt", README.format(header=", ".join(HEADER_COLUMNS)).encode())
     return report
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open_private(path) as handle:
+        handle.write(data)
 
 
 def bundle_rows(outdir: Path) -> Iterator[tuple]:

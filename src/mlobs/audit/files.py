@@ -45,6 +45,16 @@ def private_file(path: Path) -> Path:
     return path
 
 
+def open_private(path: Path):
+    """`path` opened for writing from empty ("wb") as a 0600 file, for output streamed to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)  # a file that was there before keeps its mode through O_CREAT
+    except PermissionError:  # not ours: its owner decides
+        pass
+    return os.fdopen(fd, "wb")
+
+
 def private_sqlite(path: Path) -> Path:
     """A SQLite database path whose file (and any journal beside it) is 0600, before SQLite opens it."""
     private_file(path)

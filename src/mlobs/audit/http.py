@@ -17,7 +17,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import SecretStr
 
 from mlobs.audit.merkle import ProofError, consistency_proof
-from mlobs.audit.tree_store import TreeMissing, open_reader
+from mlobs.audit.storage.tree_store import TreeMissing, open_reader
 
 
 def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:

@@ -12,17 +12,18 @@ from typing import Any, Callable, Iterable
 
 from cryptography.exceptions import InvalidTag
 
-from mlobs.audit import raw_store, row_checks, subject_map
-from mlobs.audit.backends import open_store
-from mlobs.audit.encryption import decrypt
+from mlobs.audit.keys import subject_map
+from mlobs.audit.storage import raw_store, row_checks
+from mlobs.audit.storage.backends import open_store
+from mlobs.audit.keys.encryption import decrypt
 from mlobs.audit.errors import (
     AccessRefused,
     AuditError,
     AuditUnavailable,
     SubjectErased,
 )
-from mlobs.audit.parallel_verify import verify_parallel
-from mlobs.audit.pseudonym import Keyring
+from mlobs.audit.verification.parallel_verify import verify_parallel
+from mlobs.audit.keys.pseudonym import Keyring
 from mlobs.audit.record import (
     EVENT_ERASURE,
     EVENT_PERSONAL_ACCESS,
@@ -34,10 +35,10 @@ from mlobs.audit.record import (
     utc_now,
 )
 from mlobs.audit.settings import AuditSettings
-from mlobs.audit.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
-from mlobs.audit.store import AuditStore, Query
+from mlobs.audit.keys.signing import Checkpoint, Signer, public_key_pem, read_checkpoint_file
+from mlobs.audit.storage.store import AuditStore, Query
 from mlobs.audit.strict import decode_row, decode_rows, fold
-from mlobs.audit.subject_keys import SubjectKeyStore
+from mlobs.audit.keys.subject_keys import SubjectKeyStore
 from mlobs.audit.tree_log import Checkpointer, open_tree
 from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer

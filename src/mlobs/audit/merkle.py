@@ -5,7 +5,7 @@ at the largest power of two below n. Trees are described by their perfect subtre
 (level, index) covers leaves [index * 2**level, (index + 1) * 2**level).
 
 Proof builders take a `subtree(level, index) -> bytes` function, so they work on any store
-that can produce the hash of a perfect subtree (mlobs.audit.tree_store keeps some levels and
+that can produce the hash of a perfect subtree (mlobs.audit.storage.tree_store keeps some levels and
 computes the rest).
 """
 

@@ -59,8 +59,8 @@ def _settings():
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from mlobs.audit.signing import load_public_key, read_checkpoint_file
-    from mlobs.audit.trust_verify import (
+    from mlobs.audit.keys.signing import load_public_key, read_checkpoint_file
+    from mlobs.audit.verification.trust_verify import (
         LogMissing,
         resolve_url,
         trusted_key,
@@ -107,7 +107,7 @@ def _report(report, as_json: bool) -> int:
 
 def load_witness(source: str, witness_key=None):
     """A witness's cosigned checkpoints, from its directory or its HTTP endpoint."""
-    from mlobs.audit.trust_verify import Witnessed
+    from mlobs.audit.verification.trust_verify import Witnessed
 
     if source.startswith(("http://", "https://")):
         import httpx
@@ -125,9 +125,9 @@ def load_witness(source: str, witness_key=None):
 
 
 def _prove(args: argparse.Namespace) -> int:
-    from mlobs.audit.proofs import ProofMissing, make_bundle
-    from mlobs.audit.signing import load_public_key
-    from mlobs.audit.trust_verify import LogMissing, open_view, resolve_url
+    from mlobs.audit.verification.proofs import ProofMissing, make_bundle
+    from mlobs.audit.keys.signing import load_public_key
+    from mlobs.audit.verification.trust_verify import LogMissing, open_view, resolve_url
 
     try:
         audit = _settings()
@@ -147,7 +147,7 @@ def _prove(args: argparse.Namespace) -> int:
     except (LogMissing, ProofMissing, ValueError, OSError) as exc:
         print(f"audit prove: {exc}", file=sys.stderr)
         return 1
-    from mlobs.audit.proof_compact import encode
+    from mlobs.audit.verification.proof_compact import encode
 
     try:
         data = orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n" if args.json else encode(bundle)
@@ -163,8 +163,8 @@ def _prove(args: argparse.Namespace) -> int:
 def _check_proof(args: argparse.Namespace) -> int:
     from mlobs.audit.checkpoint_note import NoteError
     from mlobs.audit.merkle import ProofError
-    from mlobs.audit.proofs import check_bundle
-    from mlobs.audit.signing import load_public_key
+    from mlobs.audit.verification.proofs import check_bundle
+    from mlobs.audit.keys.signing import load_public_key
 
     try:
         public = load_public_key(args.public_key)
@@ -181,7 +181,7 @@ def _check_proof(args: argparse.Namespace) -> int:
 
 def _rotate_key(args: argparse.Namespace) -> int:
     from mlobs.audit.checkpoint_note import fingerprint
-    from mlobs.audit.key_rotation import rotate
+    from mlobs.audit.keys.key_rotation import rotate
     from mlobs.audit.log import AuditLog
     from mlobs.settings import Settings
 

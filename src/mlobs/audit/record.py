@@ -49,6 +49,7 @@ EVENT_ERASURE = "erasure"
 EVENT_RAW_ACCESS = "raw_access"
 EVENT_PERSONAL_ACCESS = "personal_access"
 EVENT_RAW_PURGE = "raw_purge"
+AUDIT_SERVICE = "mlobs.audit"  # the service of the log's own records (erasure, access, purge, key rotation)
 
 
 def new_decision_id() -> str:
@@ -97,7 +98,7 @@ class Decision:
     `personal` holds personal inputs needed for investigations (encrypted per subject);
     `raw` is the raw request payload for the short-retention debugging store.
     The record carries a random pseudonym for the subject; only the erasable mapping in the
-    subject key store links it to the raw id (see mlobs.audit.subject_map).
+    subject key store links it to the raw id (see mlobs.audit.keys.subject_map).
     """
 
     service: str

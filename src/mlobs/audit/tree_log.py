@@ -32,9 +32,9 @@ from mlobs.audit.merkle import (
     verify_consistency,
 )
 from mlobs.audit.files import private_file
-from mlobs.audit.pseudonym import write_private
+from mlobs.audit.keys.pseudonym import write_private
 from mlobs.audit.record import GENESIS_HASH
-from mlobs.audit.tree_store import STRIDE, TreeMissing, entry, open_reader, stored_nodes
+from mlobs.audit.storage.tree_store import STRIDE, TreeMissing, entry, open_reader, stored_nodes
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Iterable
 import orjson
 
 from mlobs.audit.record import GENESIS_HASH
-from mlobs.audit.signing import Checkpoint, signature_ok
+from mlobs.audit.keys.signing import Checkpoint, signature_ok
 
 
 @dataclass

@@ -18,13 +18,13 @@ from typing import Callable, NamedTuple
 import orjson
 
 from mlobs.audit.background import start_thread
-from mlobs.audit.encryption import encrypt
+from mlobs.audit.keys.encryption import encrypt
 from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
-from mlobs.audit.signing import Signer, append_checkpoint_file
-from mlobs.audit.store import AuditStore, Batch
-from mlobs.audit.subject_keys import KeyBatch, SubjectKeyStore
-from mlobs.audit.subject_map import mapping_name, pseudonym_of
+from mlobs.audit.keys.signing import Signer, append_checkpoint_file
+from mlobs.audit.storage.store import AuditStore, Batch
+from mlobs.audit.keys.subject_keys import KeyBatch, SubjectKeyStore
+from mlobs.audit.keys.subject_map import mapping_name, pseudonym_of
 
 log = logging.getLogger(__name__)
 

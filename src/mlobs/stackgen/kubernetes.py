@@ -46,6 +46,7 @@ class Component:
     data_dir: str | None = None     # a persistent volume of its own, mounted here
     data_size: str = "1Gi"
     readiness: str = "/readyz"
+    liveness: str = "/healthz"      # startup and liveness probes
     startup_seconds: int = 120      # torch and alibi-detect imports, fitting detectors
     secret_env: dict[str, SecretRef] = field(default_factory=dict)
     config_dirs: dict[str, str] = field(default_factory=dict)  # ConfigMap name -> read-only mount path
@@ -90,14 +91,15 @@ COMPONENTS = (
               "256Mi", {"MLOBS_ONCALL__JOURNAL_PATH": "/var/lib/mlobs/oncall/pages.jsonl"}, artifacts=False,
               data_dir="/var/lib/mlobs/oncall", startup_seconds=30),
     # The witness that cosigns audit checkpoints (`mlobs serve audit-witness`): its own state, no models.
-    # It exits at start without its source, token and key; /healthz answers 200 while it runs (its body says
-    # whether the last poll was refused); it serves no /metrics.
+    # It exits at start without its source, token and key. Probes ask /livez: its /healthz turns 503 while it
+    # cannot reach or verify the log, which neither a restart nor leaving the Service fixes (and out of the
+    # Service it would not be scraped); the AuditWitnessStale alert reads that from /metrics instead.
     Component("audit-witness", _serve("audit-witness", WITNESS_PORT), WITNESS_PORT, "50m", "128Mi", "256Mi",
               {"MLOBS_AUDIT_WITNESS__SOURCE_URL": "http://credit:8000", "MLOBS_AUDIT_WITNESS__DIR": WITNESS_DIR,
                "MLOBS_AUDIT_WITNESS__LOG_PUBLIC_KEY": f"{WITNESS_KEY_DIR}/checkpoint_signing.pub.pem"},
-              artifacts=False, data_dir=WITNESS_DIR, readiness="/healthz", startup_seconds=30,
+              artifacts=False, data_dir=WITNESS_DIR, readiness="/livez", liveness="/livez", startup_seconds=30,
               secret_env={"MLOBS_AUDIT_WITNESS__TOKEN": SecretRef(WITNESS_SECRET, "token")},
-              config_dirs={WITNESS_LOG_KEY: WITNESS_KEY_DIR}, metrics=False),
+              config_dirs={WITNESS_LOG_KEY: WITNESS_KEY_DIR}),
 )
 
 
@@ -142,8 +144,8 @@ def deployment(c: Component) -> dict:
         "name": c.name, "image": IMAGE, "imagePullPolicy": "IfNotPresent", "command": list(c.command),
         "ports": [{"name": "http", "containerPort": c.port, "protocol": "TCP"}], "env": env,
         "resources": {"requests": {"cpu": c.cpu, "memory": c.memory}, "limits": {"memory": c.memory_limit}},
-        "startupProbe": _probe("/healthz", c.port, periodSeconds=5, failureThreshold=c.startup_seconds // 5),
-        "livenessProbe": _probe("/healthz", c.port, periodSeconds=10, failureThreshold=3),
+        "startupProbe": _probe(c.liveness, c.port, periodSeconds=5, failureThreshold=c.startup_seconds // 5),
+        "livenessProbe": _probe(c.liveness, c.port, periodSeconds=10, failureThreshold=3),
         "readinessProbe": _probe(c.readiness, c.port, periodSeconds=5, failureThreshold=3),
         "securityContext": _security(), "volumeMounts": mounts,
     }

@@ -25,7 +25,8 @@ COMPOSE_ALERTMANAGER = "alertmanager:9093"
 # The stack's components, scraped for their own health (not model jobs: no alert matches them).
 COMPOSE_INFRA = {"prometheus": "localhost:9090", "alertmanager": "alertmanager:9093",
                  config.ONCALL_SERVICE: f"{config.ONCALL_SERVICE}:{config.ONCALL_PORT}",
-                 "otel-collector": "otel-collector:8888", "loki": "loki:3100", "tempo": "tempo:3200"}
+                 "otel-collector": "otel-collector:8888", "loki": "loki:3100", "tempo": "tempo:3200",
+                 "audit-witness": "audit-witness:8090"}
 
 
 def config_dict(targets: Mapping[str, str], *, alertmanager: str, rule_files: list[str], environment: str,

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from mlobs.audit import AuditLog
 from mlobs.audit.cli import register
-from mlobs.audit.pseudonym import Keyring
-from mlobs.audit.subject_map import mapping_names
+from mlobs.audit.keys.pseudonym import Keyring
+from mlobs.audit.keys.subject_map import mapping_names
 from mlobs_services.credit import data
 from mlobs_services.credit.service import create_app
 

@@ -144,8 +144,8 @@ def test_bad_applications_get_a_clear_4xx_counted_by_reason(service, sinks, cred
 
 def test_the_answer_carries_a_receipt_that_an_inclusion_proof_confirms(service, audited_settings):
     from mlobs.audit.checkpoint_note import open_checkpoint
-    from mlobs.audit.proofs import check_bundle, make_bundle
-    from mlobs.audit.tree_store import open_reader
+    from mlobs.audit.verification.proofs import check_bundle, make_bundle
+    from mlobs.audit.storage.tree_store import open_reader
 
     client, _ = service
     answers = [client.post("/predict", json=application(i)).json() for i in range(3)]

@@ -8,7 +8,10 @@ is refused, logged and counted, and the witness keeps its last good checkpoint.
 
     GET /checkpoints        {"notes": [...]}: every cosigned checkpoint, oldest first
     GET /checkpoint         the latest cosigned checkpoint (text/plain)
-    GET /healthz            {"ok", "size", "refused", "last_error"}
+    GET /healthz            200, or 503 once no round has reached and verified the log for stale_after_s:
+                            {"ok", "size", "refused", "last_error", "last_success_age_s", "stale_after_s"}
+    GET /livez              200 while the process serves (restarting it would not bring a log back)
+    GET /metrics            mlobs.audit.witness.catalog
 """
 
 from __future__ import annotations
@@ -21,19 +24,31 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from mlobs.audit.checkpoint_note import NoteError, TreeHead, cosign, open_checkpoint
+from mlobs.audit.keys.signing import load_public_key
 from mlobs.audit.merkle import ProofError, verify_consistency
-from mlobs.audit.signing import load_public_key
+from mlobs.audit.witness import catalog
 from mlobs.audit.witness.settings import WitnessSettings
 from mlobs.audit.witness.store import WitnessStore
+from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
 
 
+class Refused(ValueError):
+    """A checkpoint the witness will not cosign, with its reason (mlobs.audit.witness.catalog.REASONS)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Witness:
-    def __init__(self, settings: WitnessSettings, client: httpx.Client | None = None) -> None:
+    def __init__(self, settings: WitnessSettings, client: httpx.Client | None = None,
+                 registry: CollectorRegistry | None = None, clock=time.monotonic) -> None:
         if not settings.source_url or settings.log_public_key is None or settings.token is None:
             raise SystemExit("audit-witness needs MLOBS_AUDIT_WITNESS__SOURCE_URL, __TOKEN and __LOG_PUBLIC_KEY")
         self.settings = settings
@@ -45,16 +60,40 @@ class Witness:
         self.head: TreeHead | None = open_checkpoint(latest, self.log_key) if latest else None
         self.refused = 0
         self.last_error: str | None = None
+        self._clock = clock
+        self._last_success = clock()  # a witness that never got through is as stale as its uptime
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._cosigned = make(catalog.WITNESS_COSIGNED, self.registry)
+        self._refusals = make(catalog.WITNESS_REFUSALS, self.registry)
+        for reason in catalog.REASONS:  # every reason from 0, so that increase() sees the first refusal
+            self._refusals.labels(reason)
+        self._size = make(catalog.WITNESS_TREE_SIZE, self.registry)
+        self._size.set(self.head.size if self.head else 0)
+        self._success_time = make(catalog.WITNESS_LAST_SUCCESS, self.registry)
+        self._success_time.set(time.time())
+        make(catalog.WITNESS_HEALTHY, self.registry).set_function(lambda: float(self.healthy()))
 
     def poll(self) -> TreeHead | None:
         """One round: returns the newly cosigned head, or None. Raises nothing."""
         try:
-            return self._poll()
+            head = self._poll()
         except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError) as exc:
             self.refused += 1
+            self._refusals.labels(_reason(exc)).inc()
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("witness: checkpoint refused: %s", self.last_error)
             return None
+        self._last_success = self._clock()
+        self._success_time.set(time.time())
+        self.last_error = None
+        return head
+
+    def last_success_age(self) -> float:
+        """Seconds since a round last reached the log and verified what it served (or since the start)."""
+        return max(0.0, self._clock() - self._last_success)
+
+    def healthy(self) -> bool:
+        return self.last_success_age() <= self.settings.stale_after_s
 
     def _poll(self) -> TreeHead | None:
         response = self.client.get("/audit/checkpoint", headers=self._headers)
@@ -66,12 +105,12 @@ class Witness:
         old = self.head
         if old is not None:
             if head.size < old.size:
-                raise ValueError(
-                    f"the log's tree shrank from {old.size} to {head.size} records (rollback or truncation)"
-                )
+                raise Refused(catalog.ROLLBACK,
+                              f"the log's tree shrank from {old.size} to {head.size} records (rollback or truncation)")
             if head.size == old.size:
                 if head.root != old.root:
-                    raise ValueError(f"split view: a second signed tree of size {head.size} with another root")
+                    raise Refused(catalog.SPLIT_VIEW,
+                                  f"split view: a second signed tree of size {head.size} with another root")
                 return None
             proof = self.client.get("/audit/consistency", params={"from": old.size, "to": head.size},
                                     headers=self._headers)
@@ -81,8 +120,19 @@ class Witness:
         cosigned = cosign(note, self.settings.name, self.store.private, int(time.time()))
         self.store.keep(head.size, cosigned)
         self.head = head
-        self.last_error = None
+        self._cosigned.inc()
+        self._size.set(head.size)
         return head
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, Refused):
+        return exc.reason
+    if isinstance(exc, httpx.HTTPError):  # transport errors and error statuses alike
+        return catalog.UNREACHABLE
+    if isinstance(exc, ProofError):
+        return catalog.INCONSISTENT
+    return catalog.INVALID  # NoteError, or a proof answer that is not the JSON of base64 hashes it should be
 
 
 def create_app(settings) -> FastAPI:
@@ -115,8 +165,19 @@ def create_app(settings) -> FastAPI:
         return PlainTextResponse(latest, media_type="text/plain; charset=utf-8")
 
     @app.get("/healthz")
-    def healthz() -> dict:
-        return {"ok": witness.last_error is None, "size": witness.head.size if witness.head else 0,
-                "refused": witness.refused, "last_error": witness.last_error}
+    def healthz() -> JSONResponse:
+        ok = witness.healthy()
+        return JSONResponse({"ok": ok, "size": witness.head.size if witness.head else 0, "refused": witness.refused,
+                             "last_error": witness.last_error,
+                             "last_success_age_s": round(witness.last_success_age(), 3),
+                             "stale_after_s": witness.settings.stale_after_s}, status_code=200 if ok else 503)
+
+    @app.get("/livez")
+    def livez() -> dict:
+        return {"status": "alive"}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(witness.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 
 class WitnessSettings(BaseModel):
@@ -20,3 +20,14 @@ class WitnessSettings(BaseModel):
     name: str = Field("mlobs.local/witness", min_length=1, pattern=r"^[^\s+]+$")
     interval_s: float = Field(5.0, gt=0)
     timeout_s: float = Field(10.0, gt=0)
+    # /healthz answers 503 (and mlobs_audit_witness_healthy is 0) once no round has reached the log and verified
+    # what it served for this long; longer than a slow round (the interval plus two requests' timeouts).
+    stale_after_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _stale_after_outlasts_a_round(self) -> "WitnessSettings":
+        slowest = self.interval_s + 2 * self.timeout_s
+        if self.stale_after_s <= slowest:
+            raise ValueError(f"stale_after_s ({self.stale_after_s:g}) must exceed interval_s + 2 * timeout_s "
+                             f"({slowest:g}): a slow but healthy round would read as stale")
+        return self

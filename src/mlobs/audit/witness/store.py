@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mlobs.audit.files import private_dir, private_file
-from mlobs.audit.pseudonym import write_private
-from mlobs.audit.signing import public_key_pem
+from mlobs.audit.keys.pseudonym import write_private
+from mlobs.audit.keys.signing import public_key_pem
 
 KEY = "witness_key.pem"
 PUBLIC_KEY = "witness_key.pub.pem"

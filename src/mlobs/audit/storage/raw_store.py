@@ -1,0 +1,177 @@
+"""The raw store under the chain: each raw payload is bound to its decision's record.
+
+A raw row is only (seq, stored bytes). Its decision's record, which the chain and checkpoints
+cover, holds the SHA-256 of those bytes (`raw_sha256`) and the subject's pseudonym; its expiry
+is the record's time plus the retention setting, never a stored value anyone could move. So:
+- a read refuses (and records) a row that is missing, swapped, altered or does not decrypt;
+- a purge deletes the rows past their expiry and is itself a record (`raw_purge`);
+- verify names the first raw row that is missing, inserted, swapped, altered or kept more
+  than a day past its expiry (purge not running, or a row restored from a copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+
+from mlobs.audit.background import start_thread
+from mlobs.audit.keys.encryption import decrypt
+from mlobs.audit.errors import RawRefused
+from mlobs.audit.record import EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
+from mlobs.audit.verify import Problem
+
+log = logging.getLogger(__name__)
+
+AUDIT_SERVICE = "mlobs.audit"
+_CHUNK = 10_000  # raw rows checked at a time: memory stays bounded whatever the store holds
+GRACE = timedelta(days=1)  # how long past its expiry verify tolerates a row (purges run hourly)
+
+
+def retention(audit_log) -> timedelta:
+    return timedelta(days=audit_log.settings.raw_retention_days)
+
+
+def expires_at(record: dict, kept: timedelta) -> datetime:
+    return parse_ts(record["ts"]) + kept
+
+
+def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
+    """The raw payload of a decision if still retained, else None (never recorded, expired,
+    erased). Raises RawRefused if the row fails a check. Every read, served or not, is recorded."""
+    records, problems = audit_log.query_checked(decision_id=decision_id, event_type="decision")
+    record = records[0] if records else None
+    pseudonym = record["subject"] if record else None
+    value, why, refused = None, None, None
+    if problems:
+        refused = f"its decision's record is unreadable ({problems[0].what})"
+    elif record is None:
+        why = "no such decision"
+    elif not record.get("raw_sha256"):
+        why = "no raw payload was recorded"
+    elif expires_at(record, retention(audit_log)) <= audit_log._clock():
+        why = "expired"
+    else:
+        key = audit_log._keys.get(pseudonym) if pseudonym else None
+        stored = audit_log.store.raw_get(record["seq"])
+        if pseudonym and key is None:
+            why = "the subject was erased"
+        elif stored is None:
+            refused = "missing from the raw store (deleted)"
+        elif not isinstance(stored, (bytes, bytearray, memoryview)) or \
+                hashlib.sha256(bytes(stored)).hexdigest() != record["raw_sha256"]:
+            refused = "does not match the hash in its record (swapped or altered)"
+        else:
+            try:
+                box = orjson.loads(bytes(stored))
+                value = decrypt(key, box, decision_id.encode()) if pseudonym else box
+            except (InvalidTag, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                refused = "does not decrypt under the subject's key (bad tag)"
+    found = why is None and refused is None
+    audit_log._record_access(EVENT_RAW_ACCESS, decision_id, pseudonym, actor, reason, found, why=refused or why)
+    if refused is not None:
+        raise RawRefused(f"raw payload of decision {decision_id} refused: {refused}")
+    return value
+
+
+def purge(audit_log) -> int:
+    """Delete every raw payload past its expiry, recording the purge in the same commit; returns
+    how many went. Nothing expired: nothing deleted, nothing recorded."""
+    now = audit_log._clock()
+    kept = retention(audit_log)
+    before = format_ts(now - kept)
+    seqs = audit_log.store.raw_expired(before)
+    if not seqs:
+        return 0
+    record = Decision(
+        service=AUDIT_SERVICE, model="", model_version="", output={"purged": len(seqs)}, event_type=EVENT_RAW_PURGE,
+        details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
+                 "first_seq": seqs[0], "last_seq": seqs[-1]},
+    )
+    audit_log.record_purge(record, format_ts(now), tuple(seqs))
+    audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
+    return len(seqs)
+
+
+class Purger:
+    """Purges on a schedule, on a thread of its own: first after `first_s`, then every `every_s`."""
+
+    def __init__(self, audit_log, every_s: float, first_s: float = 60.0) -> None:
+        self._log = audit_log
+        self._every = every_s
+        self._first = min(first_s, every_s)
+        self._stop = threading.Event()
+        self._thread = start_thread(self._run, "mlobs-audit-purge")
+
+    def _run(self) -> None:
+        wait = self._first
+        while not self._stop.wait(wait):
+            wait = self._every
+            try:
+                purged = purge(self._log)
+                if purged:
+                    log.info("audit: purged %d expired raw payloads", purged)
+            except Exception as exc:  # the next round tries again; reads refuse expired rows meanwhile
+                log.error("audit: raw purge failed: %s: %s", type(exc).__name__, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def check(source, now: datetime, retention_days: float, marked: list[int]) -> Problem | None:
+    """The first raw row (by seq) that is missing, inserted, swapped, altered or kept past its
+    expiry, judged from the chained records alone. `source`: a row_checks.RowSource; `marked`:
+    the seqs of records in the window whose payload names a raw payload (its sweep)."""
+    try:
+        return _check(source, now, timedelta(days=retention_days), marked)
+    except Exception as exc:  # records too damaged to read this way: the chain check names them
+        return Problem(None, None, f"raw store not checked: {type(exc).__name__}: {exc}")
+
+
+def _records(source, seqs: list[int]) -> dict[int, dict]:
+    columns = ("seq", "decision_id", "ts", "subject", "raw_sha256")
+    return {row[0]: dict(zip(columns, row)) for row in source.raw_records(seqs) if row[4]}
+
+
+def _row_problem(record: dict | None, stored, overdue: datetime, days: float) -> str | None:
+    if record is None:
+        return "raw row belongs to no decision that recorded one (inserted)"
+    if not isinstance(stored, (bytes, bytearray, memoryview)) or \
+            hashlib.sha256(bytes(stored)).hexdigest() != record["raw_sha256"]:
+        return "raw row does not match the hash in its record (swapped or altered)"
+    if parse_ts(record["ts"]) < overdue:
+        return f"raw row kept past its expiry (retention {days:g} days): not purged, or restored"
+    return None
+
+
+def _check(source, now: datetime, kept: timedelta, marked: list[int]) -> Problem | None:
+    window = format_ts(now - kept)
+    overdue = now - kept - GRACE
+    days = kept.total_seconds() / 86400
+    expected = _records(source, marked)
+    problems: list[Problem] = []
+    rows = source.raw_rows()
+    while not problems and (chunk := list(islice(rows, _CHUNK))):  # rows come by seq: the first bad is named
+        expected.update(_records(source, [seq for seq, _ in chunk if seq not in expected]))
+        for seq, stored in chunk:
+            record = expected.pop(seq, None)
+            what = _row_problem(record, stored, overdue, days)
+            if what is not None:
+                problems.append(Problem(seq, record and record["decision_id"], what))
+                break
+    unmatched = [expected[seq] for seq in sorted(expected) if expected[seq]["ts"] >= window]
+    # The decisions within their retention whose row was not found: fine if their subject was erased.
+    erased = source.erased_pseudonyms() if unmatched else set()
+    for record in unmatched:
+        seq = record["seq"]
+        if record["subject"] not in erased:
+            problems.append(Problem(seq, record["decision_id"], "raw row missing from the raw store (deleted)"))
+            break
+    return min(problems, key=lambda p: p.seq) if problems else None

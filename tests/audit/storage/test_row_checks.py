@@ -1,0 +1,84 @@
+"""The type and raw-store checks as an auditor runs them: `verify_log` with the verifier's own key,
+read-only, names what `AuditLog.verify()` names, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit import attacker
+from audit.factories import decision
+from mlobs.audit.verification.trust_verify import verify_log
+
+
+@pytest.fixture
+def signed(log):
+    """Three decisions with raw payloads, two subjects, covered by a signed checkpoint."""
+    for i in range(3):
+        log.append(decision(i, subject="alice" if i < 2 else "bob", raw={"body": f"r{i}"}))
+    log.checkpoint()
+    return log
+
+
+def both(log, store_url, now):
+    """The library's report and the trusted read-only verifier's report on the same store."""
+    return log.verify(), verify_log(store_url, log.signer.public, now=now)
+
+
+def test_an_untouched_log_passes_both_verifiers(signed, store_url, clock):
+    mine, theirs = both(signed, store_url, clock.now)
+    assert mine.ok and theirs.ok, (mine.text(), theirs.text())
+
+
+@pytest.mark.parametrize("attack, seq, what", [
+    ([("UPDATE audit_raw_rows SET payload = (SELECT payload FROM audit_raw_rows WHERE seq = 3) WHERE seq = 2", ())],
+     2, "swapped or altered"),
+    ([("DELETE FROM audit_raw_rows WHERE seq = 2", ())], 2, "missing"),
+    ([("INSERT INTO audit_raw_rows (seq, payload) VALUES (4, ?)", (b'{"body":"planted"}',))], 4, "inserted"),
+], ids=["swapped", "deleted", "planted"])
+def test_a_raw_store_attack_is_named_by_both_verifiers(signed, store_url, clock, attack, seq, what):
+    attacker.run(store_url, attack)
+    for report in both(signed, store_url, clock.now):
+        assert not report.ok and report.problem.seq == seq and what in report.problem.what, report.text()
+
+
+def test_a_raw_row_kept_past_its_expiry_is_named_by_the_trusted_verifier(signed, store_url, clock):
+    clock.advance(days=8, seconds=1)  # no purge ran: every row is a day past its expiry
+    report = verify_log(store_url, signed.signer.public, now=clock.now)
+    assert not report.ok and report.problem.seq == 1 and "kept past its expiry" in report.problem.what
+
+
+def test_a_payload_made_text_is_named_by_both_verifiers(signed, store_url, backend, clock):
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's BYTEA column cannot hold TEXT")
+    attacker.run(store_url, [("UPDATE audit_records SET payload = CAST(payload AS TEXT) WHERE seq = 2", ())])
+    for report in both(signed, store_url, clock.now):
+        assert not report.ok and report.problem.seq == 2 and "TEXT where" in report.problem.what, report.text()
+
+
+def test_the_trusted_verifier_writes_nothing_to_the_store(signed, store_url, backend, clock):
+    if backend != "sqlite":
+        pytest.skip("the file's bytes are compared on SQLite")
+    from pathlib import Path
+
+    path = Path(store_url.removeprefix("sqlite:///"))
+    signed.close()
+    before = path.read_bytes()
+    assert verify_log(store_url, signed.signer.public, now=clock.now).ok
+    assert path.read_bytes() == before and not Path(f"{path}-journal").exists()
+
+
+def test_a_header_that_is_not_json_is_named_and_crashes_no_check(signed, store_url, backend, clock):
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's generated columns refuse a header that is not JSON")
+    import sqlite3
+
+    signed.close()
+    conn = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)
+    for name, kind in conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('trigger', 'index') "
+                                   "AND sql IS NOT NULL").fetchall():
+        conn.execute(f"DROP {kind.upper()} {name}")  # the expression indexes would refuse the edit
+    conn.execute("UPDATE audit_records SET header = 'not json' WHERE seq = 2")
+    conn.close()
+    report = verify_log(store_url, signed.signer.public, now=clock.now)
+    assert not report.ok and report.problem.seq == 2, report.text()
+    assert any("not checked" in note for note in report.notes)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from mlobs.audit.storage.sqlite_store import SqliteStore
+from mlobs.audit.storage.store import Query
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "audit.db")
+    yield s
+    s.close()
+
+
+def plan(store: SqliteStore, query: Query) -> str:
+    sql, params = store.query_sql(query, "seq")
+    return " ".join(row[3] for row in store._reader().execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+@pytest.mark.parametrize("query, index", [
+    (Query(decision_id="0190"), "USING INDEX audit_records_by_decision"),
+    (Query(since="2026-01-01T00:00:00.000000Z", until="2026-01-02T00:00:00.000000Z"),
+     "USING INDEX audit_records_by_ts"),
+    (Query(subjects=["a" * 64]), "SEARCH lookup_by_subject USING PRIMARY KEY (bucket=? AND key=?)"),
+    (Query(trace_id="ab" * 16), "SEARCH lookup_by_trace USING PRIMARY KEY (bucket=? AND key=?)"),
+])
+def test_lookups_by_indexed_header_fields_use_their_index(store, query, index):
+    assert index in plan(store, query)
+
+
+@pytest.mark.parametrize("query", [Query(subjects=["a" * 64]), Query(trace_id="ab" * 16)])
+def test_random_key_lookups_read_only_the_log_records_after_the_lookups_mark(store, query):
+    steps = plan(store, query)
+    assert "SEARCH main.audit_records USING INTEGER PRIMARY KEY (rowid>?)" in steps
+    assert "SCAN audit_records" not in steps and "SCAN main.audit_records" not in steps
+
+
+def test_records_table_has_no_generated_columns_to_compute_on_insert(store):
+    columns = [row[1] for row in store._reader().execute("PRAGMA table_xinfo(audit_records)")]
+    assert columns == ["seq", "header", "payload", "hash"]
+
+
+def test_records_table_has_no_random_key_index_for_commits_to_write(store):
+    names = {row[0] for row in store._reader().execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
+    assert "audit_records_by_subject" not in names and "audit_records_by_trace" not in names
