@@ -27,8 +27,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
+from docs_page import write_section  # noqa: E402
 from harness import trained, wrk_script  # noqa: E402
-from readme import write_section  # noqa: E402
+from overhead import cpu_cells, overhead_figure  # noqa: E402
 from support.otlp import OtlpSink  # noqa: E402
 
 from mlobs.local.ports import free_port, wait_for_http  # noqa: E402
@@ -42,6 +43,7 @@ TEXTS = [
     "Honestly the app is fast, clean and does exactly what it promises.",
 ]
 BARE = "bare (no telemetry)"
+STANDARD = "standard stack, exported"
 
 
 def variants(sink_url: str) -> dict[str, tuple[list[str] | None, dict]]:
@@ -57,7 +59,7 @@ def variants(sink_url: str) -> dict[str, tuple[list[str] | None, dict]]:
                                                 "OTEL_TRACES_SAMPLER_ARG": "0.1"}),
         "mlobs, exported, one span (MLOBS_INFERENCE_SPAN=false)": (None, {**exported,
                                                                          "MLOBS_INFERENCE_SPAN": "false"}),
-        "standard stack, exported": (standard, {**off, "MLOBS_TELEMETRY_ENABLED": "false",
+        STANDARD: (standard, {**off, "MLOBS_TELEMETRY_ENABLED": "false",
                                                 "OTEL_EXPORTER_OTLP_ENDPOINT": sink_url}),
     }
 
@@ -136,19 +138,21 @@ def table(results: dict[str, dict[str, list[float]]], rounds: int, seconds: int,
             "| throughput (median) | throughput / bare (range) |",
             "|---|---|---|---|---|---|"]
     for name, r in results.items():
-        added = [c - b for c, b in zip(r["cpu_us"], bare_cpu)]
         ratios = [x / b for x, b in zip(r["rps"], bare_rps)]
-        rows.append(
-            f"| {name} | {statistics.median(r['cpu_us']):,.0f} µs | "
-            + ("" if name == BARE else f"{statistics.median(added):+,.0f} µs")
-            + f" | {'' if name == BARE else f'{min(added):+,.0f} to {max(added):+,.0f} µs'}"
-            + f" | {statistics.median(r['rps']):,.0f} req/s | {min(ratios):.2f}-{max(ratios):.2f} |")
+        rows.append(f"| {name} | {cpu_cells(r['cpu_us'], bare_cpu, name == BARE)} "
+                    f"| {statistics.median(r['rps']):,.0f} req/s | {min(ratios):.2f}-{max(ratios):.2f} |")
     return "\n".join(rows) + (
         f"\n\n{rounds} interleaved rounds of {seconds} s bursts per variant (wrk, 32 connections, CPU 1; uvicorn, "
         f"CPU 0); each round's figure is paired with the bare service's in the same round (the mean of a burst "
         f"at the round's start and one at its end; the other variants' order rotates). "
         f"`python benchmarks/telemetry_overhead.py`, {time.strftime('%Y-%m-%d')}. {note}"
     )
+
+
+def figure(results: dict[str, dict[str, list[float]]]) -> str:
+    cpu = {name: r["cpu_us"] for name, r in results.items()}
+    return overhead_figure(cpu, BARE, "telemetry-overhead", "Sentiment service: server CPU added by telemetry",
+                           "python benchmarks/telemetry_overhead.py --write-docs", highlight=STANDARD)
 
 
 def main() -> int:
@@ -158,10 +162,11 @@ def main() -> int:
     parser.add_argument("--note", default="", help="a sentence on the machine's state (e.g. shared, under load)")
     parser.add_argument("--write-docs", action="store_true", help=f"rewrite the table in {DOC.name}")
     args = parser.parse_args()
-    markdown = table(run(args.rounds, args.seconds), args.rounds, args.seconds, args.note)
+    results = run(args.rounds, args.seconds)
+    markdown = table(results, args.rounds, args.seconds, args.note)
     print(markdown)
     if args.write_docs:
-        write_section("telemetry", markdown, DOC)
+        write_section("telemetry", f"{figure(results)}\n\n{markdown}", DOC)
     return 0
 
 

@@ -51,7 +51,7 @@ def main() -> int:
     table += f"\n\n`python benchmarks/drift/time_to_page.py`, {time.strftime('%Y-%m-%d')}."
     print(table)
     if args.write_readme:
-        from readme import write_section
+        from docs_page import write_section
 
         write_section("time-to-page", table)
     return 0 if len(paged) == args.runs else 1
