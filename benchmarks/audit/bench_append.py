@@ -72,13 +72,14 @@ def table(rates: dict[str, dict[int, float]]) -> str:
 
 def plot(rates: dict[str, dict[int, float]]) -> str:
     fig, ax = figure(width=6.0, height=3.4)
-    for (backend, r), colour in zip(rates.items(), (BASE, MUTED)):
+    for (backend, r), colour, offset in zip(rates.items(), (BASE, MUTED), (6, -13)):  # labels above, below
         ax.plot(list(r), list(r.values()), marker="o", color=colour, label=f"{backend}, with the Merkle tree")
         for batch, rate in r.items():
-            ax.annotate(f"{rate:,.0f}", (batch, rate), xytext=(0, 6), textcoords="offset points", ha="center")
+            ax.annotate(f"{rate:,.0f}", (batch, rate), xytext=(0, offset), textcoords="offset points", ha="center")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(list(SIZES), labels=[f"{b:,}" for b in SIZES])
+    ax.margins(x=0.08, y=0.15)  # room for the labels above and below the ends
     ax.set_xlabel("records per commit (the writer's group)")
     ax.set_ylabel("durable appends per second")
     ax.set_title("Audit log: durable appends against records per commit")
