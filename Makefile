@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/audit_overhead.py --write-docs
 	$(PY) benchmarks/audit/bench_append.py --postgres local --write-docs
 	$(PY) benchmarks/audit/bench_million.py --postgres local --write-docs
+	$(PY) benchmarks/audit/bench_proofs.py --write-docs
 	$(PY) benchmarks/protect/flood.py
 	$(PY) benchmarks/drift/detection.py --trials 40
 	$(PY) benchmarks/drift/time_to_page.py --write-readme
