@@ -33,7 +33,12 @@ def start_service(name: str, env: dict, log: Path, pin: bool = True,
             env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/healthz", wait_s)
+    try:
+        wait_for_http(f"{url}/healthz", wait_s)
+    except BaseException:  # a service that never answered is not left running
+        process.kill()
+        process.wait()
+        raise
     return process, url
 
 
