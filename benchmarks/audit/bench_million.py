@@ -3,8 +3,10 @@
 Usage: python benchmarks/audit/bench_million.py [--sizes 10000,100000,1000000] [--keep DIR]
                                                 [--postgres URL|local] [--write-docs]
 Builds a SQLite log (and one on PostgreSQL when asked) through the real writer (group commit of
-10,000) up to each size in turn; at each size verifies the whole chain and its checkpoints with one
-process and with one per core (median of 3), and at the largest size times lookups by subject.
+10,000) up to each size in turn; at each size verifies the whole log with one process and with one
+per core (median of 3), both as the service's own `AuditLog.verify()` does (chain, checkpoints,
+types, raw store) and as `mlobs audit verify` does (the same and every signed tree head, on a
+read-only connection); at the largest size it times lookups by subject.
 Prints markdown tables; --write-docs also draws verify time against log size into
 docs/img/audit-verify.svg and writes both into docs/benchmarks.md.
 """
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from docs_page import BASE, MUTED, figure, save_figure, write_section  # noqa: E402
 
 SQLITE, POSTGRES = "SQLite", "PostgreSQL"
+LIBRARY, CLI = "AuditLog.verify()", "mlobs audit verify"
 
 
 def build(log: AuditLog, have: int, n: int, subjects: int) -> float:
@@ -45,13 +48,19 @@ def build(log: AuditLog, have: int, n: int, subjects: int) -> float:
     return (n - have) / (time.perf_counter() - start)
 
 
-def verify_seconds(log: AuditLog, workers: int) -> float:
-    runs = []
+def verify_seconds(log: AuditLog, url: str, workers: int) -> dict[tuple[str, int], float]:
+    """(verifier, workers) -> median of 3 runs, the two verifiers alternating."""
+    from mlobs.audit.trust_verify import verify_log  # what `mlobs audit verify` runs
+
+    checks = {LIBRARY: lambda: log.verify(workers=workers),
+              CLI: lambda: verify_log(url, log.signer.public, workers=workers)}
+    runs: dict[str, list[float]] = {name: [] for name in checks}
     for _ in range(3):
-        report = log.verify(workers=workers)
-        assert report.ok, report.text()
-        runs.append(report.seconds)
-    return statistics.median(runs)
+        for name, check in checks.items():
+            report = check()
+            assert report.ok, report.text()
+            runs[name].append(report.seconds)
+    return {(name, workers): statistics.median(r) for name, r in runs.items()}
 
 
 def lookups(log: AuditLog, subjects: int) -> dict[str, float]:
@@ -71,7 +80,7 @@ def lookups(log: AuditLog, subjects: int) -> dict[str, float]:
 
 
 def grow(url: str, base: Path, sizes: list[int], workers: list[int]) -> tuple[dict[int, dict], dict[str, float]]:
-    """size -> {"build": records/s or None, workers: verify seconds}; and the lookups at the largest size."""
+    """size -> {"build": records/s or None, (verifier, workers): seconds}; and the lookups at the largest size."""
     subjects = sizes[-1] // 10
     settings = AuditSettings(store_url=url, max_batch=10_000, queue_size=60_000, checkpoint_every=100_000)
     log = AuditLog.open(settings, base_dir=base)
@@ -80,10 +89,11 @@ def grow(url: str, base: Path, sizes: list[int], workers: list[int]) -> tuple[di
         for size in sizes:
             have = log.store.head()[0]
             results[size] = {"build": build(log, have, size, subjects) if have < size else None}
+            log.checkpoint()  # `mlobs audit verify` wants every record under a signed checkpoint
             for w in workers:
-                results[size][w] = verify_seconds(log, w)
-            print(f"{url.split(':')[0]} {size:,}: " + ", ".join(f"{w} process(es) {results[size][w]:.2f} s"
-                                                              for w in workers), file=sys.stderr)
+                results[size].update(verify_seconds(log, url, w))
+            timed = ", ".join(f"{k[0]}, {k[1]}: {t:.2f} s" for k, t in results[size].items() if k != "build")
+            print(f"{url.split(':')[0]} {size:,}: {timed}", file=sys.stderr)
         return results, lookups(log, subjects)
     finally:
         log.close()
@@ -93,15 +103,19 @@ def duration(seconds: float) -> str:
     return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1e3:,.0f} ms"
 
 
+def processes(workers: int) -> str:
+    return f"{workers} process{'es' if workers > 1 else ''}"
+
+
 def tables(results: dict[str, dict[int, dict]], workers: list[int], found: dict[str, float]) -> str:
+    columns = [(name, w) for name in (LIBRARY, CLI) for w in workers]
     rows = ["| backend | records | build through the writer (10,000 per commit) | "
-            + " | ".join(f"verify, {w} process{'es' if w > 1 else ''} (median of 3)" for w in workers) + " |",
-            "|---|---:|---:|" + "---:|" * len(workers)]
+            + " | ".join(f"`{name}`, {processes(w)}" for name, w in columns) + " |",
+            "|---|---:|---:|" + "---:|" * len(columns)]
     for backend, by_size in results.items():
         for size, r in by_size.items():
             build = f"{r['build']:,.0f} records/s" if r["build"] else "(kept from an earlier run)"
-            rows.append(f"| {backend} | {size:,} | {build} | "
-                        + " | ".join(f"{duration(r[w])} ({size / r[w]:,.0f}/s)" for w in workers) + " |")
+            rows.append(f"| {backend} | {size:,} | {build} | " + " | ".join(duration(r[c]) for c in columns) + " |")
     largest = max(next(iter(results.values())))
     rows += ["", f"| query by raw subject, 10 hits ({largest:,} records, SQLite) | time |", "|---|---:|"]
     rows += [f"| {name} | {seconds * 1e3:.3f} ms |" for name, seconds in found.items()]
@@ -110,19 +124,19 @@ def tables(results: dict[str, dict[int, dict]], workers: list[int], found: dict[
 
 def plot(results: dict[str, dict[int, dict]], workers: list[int]) -> str:
     fig, ax = figure(width=6.0, height=3.4)
+    w = max(workers)
     for backend, colour in zip(results, (BASE, MUTED)):
         sizes = list(results[backend])
-        for w, style in zip(workers, ("-", "--")):
-            seconds = [results[backend][s][w] for s in sizes]
-            ax.plot(sizes, seconds, style, marker="o", color=colour,
-                    label=f"{backend}, {w} process{'es' if w > 1 else ''}")
+        for name, style in ((LIBRARY, "-"), (CLI, "--")):
+            seconds = [results[backend][s][(name, w)] for s in sizes]
+            ax.plot(sizes, seconds, style, marker="o", color=colour, label=f"{backend}, {name}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     sizes = sorted({s for by_size in results.values() for s in by_size})
     ax.set_xticks(sizes, labels=[f"{s:,}" for s in sizes])
     ax.minorticks_off()
     ax.set_xlabel("records in the log")
-    ax.set_ylabel("verify: chain and checkpoints (s)")
+    ax.set_ylabel(f"verify the whole log, {processes(w)} (s)")
     ax.set_title("Audit log: time to verify the whole log against its size")
     ax.legend(loc="upper left")
     return save_figure(fig, "audit-verify", "python benchmarks/audit/bench_million.py --write-docs")
