@@ -62,7 +62,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/audit/bench_proofs.py --write-docs
 	$(PY) benchmarks/protect/flood.py
 	$(PY) benchmarks/drift/detection.py --trials 40
-	$(PY) benchmarks/drift/time_to_page.py --write-readme
+	$(PY) benchmarks/drift/time_to_page.py --write-docs
 	$(PY) benchmarks/inference_cost.py
 	$(PY) benchmarks/investigate_day.py
 

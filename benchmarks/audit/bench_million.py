@@ -25,6 +25,7 @@ from pathlib import Path
 from pg_server import fresh_schema, postgres
 
 from mlobs.audit import AuditLog, AuditSettings, Decision
+from mlobs.audit.trust_verify import verify_log  # what `mlobs audit verify` runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from docs_page import BASE, MUTED, figure, save_figure, write_section  # noqa: E402
@@ -50,8 +51,6 @@ def build(log: AuditLog, have: int, n: int, subjects: int) -> float:
 
 def verify_seconds(log: AuditLog, url: str, workers: int) -> dict[tuple[str, int], float]:
     """(verifier, workers) -> median of 3 runs, the two verifiers alternating."""
-    from mlobs.audit.trust_verify import verify_log  # what `mlobs audit verify` runs
-
     checks = {LIBRARY: lambda: log.verify(workers=workers),
               CLI: lambda: verify_log(url, log.signer.public, workers=workers)}
     runs: dict[str, list[float]] = {name: [] for name in checks}
