@@ -28,6 +28,20 @@ def write_section(name: str, markdown: str, path: Path = PAGE) -> None:
     path.write_text(pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text))
 
 
+def docs_arguments(parser, page: Path = PAGE) -> None:
+    """`--note` and `--write-docs`: the options of every benchmark that writes into a docs page."""
+    parser.add_argument("--note", default="", help="a sentence on the machine's state (e.g. shared, under load)")
+    parser.add_argument("--write-docs", action="store_true", help=f"rewrite this benchmark's block in docs/{page.name}")
+
+
+def publish(markdown: str, section: str, write_docs: bool, path: Path = PAGE, figure=None) -> None:
+    """Print a benchmark's markdown; with `write_docs`, write it into its block of `path`, under its
+    figure if it has one (`figure()` is drawn only then: a printed run leaves docs/img alone)."""
+    print(markdown)
+    if write_docs:
+        write_section(section, f"{figure()}\n\n{markdown}" if figure else markdown, path)
+
+
 def figure(width: float = 7.0, height: float = 3.6):
     """A new figure and its axes in the docs' style."""
     import matplotlib

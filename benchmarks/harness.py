@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from docs_page import docs_arguments, publish  # noqa: F401 (publish: the scripts take it from here)
+
 from mlobs.local.ports import free_port, wait_for_http
 
 
@@ -240,7 +242,7 @@ def arguments(rounds: int = 3, seconds: int = 10) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--seconds", type=int, default=seconds)
-    parser.add_argument("--write-docs", action="store_true", help="rewrite the table in docs/benchmarks.md")
+    docs_arguments(parser)
     return parser.parse_args()
 
 
@@ -254,10 +256,3 @@ def trained(name: str) -> tuple[Path, str]:
                    env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
     return workdir, artifacts
 
-
-def publish(table: str, section: str, write_docs: bool) -> None:
-    print(table)
-    if write_docs:
-        from docs_page import write_section
-
-        write_section(section, table)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from docs_page import write_section  # noqa: E402
+from docs_page import docs_arguments, publish  # noqa: E402
 from overhead import cpu_cells, overhead_figure  # noqa: E402
 
 DOC = HERE.parent / "docs" / "benchmarks-telemetry.md"
@@ -92,8 +92,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--note", default="", help="a sentence on the machine's state")
-    parser.add_argument("--write-docs", action="store_true", help=f"rewrite the table in {DOC.name}")
+    docs_arguments(parser, DOC)
     args = parser.parse_args()
     results: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for _ in range(args.rounds):
@@ -107,11 +106,9 @@ def main() -> int:
     markdown = "\n".join(rows) + (
         f"\n\n{args.rounds} alternating rounds of {args.requests:,} requests per variant, one process each, "
         f"on CPU 0 (`python benchmarks/telemetry_inprocess.py`), {time.strftime('%Y-%m-%d')}. {args.note}")
-    print(markdown)
-    if args.write_docs:
-        embed = overhead_figure(results, BARE, "telemetry-inprocess", "mlobs alone, in process: CPU added per request",
-                                "python benchmarks/telemetry_inprocess.py --write-docs")
-        write_section("inprocess", f"{embed}\n\n{markdown}", DOC)
+    publish(markdown, "inprocess", args.write_docs, DOC, lambda: overhead_figure(
+        results, BARE, "telemetry-inprocess", "mlobs alone, in process: CPU added per request",
+        "python benchmarks/telemetry_inprocess.py --write-docs"))
     return 0
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
-from docs_page import write_section  # noqa: E402
+from docs_page import docs_arguments, publish  # noqa: E402
 from harness import trained, wrk_script  # noqa: E402
 from overhead import cpu_cells, overhead_figure  # noqa: E402
 from support.otlp import OtlpSink  # noqa: E402
@@ -159,14 +159,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--seconds", type=int, default=2)
-    parser.add_argument("--note", default="", help="a sentence on the machine's state (e.g. shared, under load)")
-    parser.add_argument("--write-docs", action="store_true", help=f"rewrite the table in {DOC.name}")
+    docs_arguments(parser, DOC)
     args = parser.parse_args()
     results = run(args.rounds, args.seconds)
-    markdown = table(results, args.rounds, args.seconds, args.note)
-    print(markdown)
-    if args.write_docs:
-        write_section("telemetry", f"{figure(results)}\n\n{markdown}", DOC)
+    publish(table(results, args.rounds, args.seconds, args.note), "telemetry", args.write_docs, DOC,
+            lambda: figure(results))
     return 0
 
 

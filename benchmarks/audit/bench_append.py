@@ -19,7 +19,7 @@ from pg_server import fresh_schema, postgres
 from mlobs.audit import AuditLog, AuditSettings, Decision
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from docs_page import BASE, MUTED, figure, save_figure, write_section  # noqa: E402
+from docs_page import BASE, MUTED, docs_arguments, figure, publish, save_figure  # noqa: E402
 
 SIZES = {1: 500, 10: 3_000, 100: 20_000, 1_000: 60_000}
 SQLITE, POSTGRES = "SQLite (WAL, synchronous=FULL)", "PostgreSQL"
@@ -91,8 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres",
                         help="a postgresql:// URL to benchmark as well, or `local` for a throwaway server")
-    parser.add_argument("--note", default="", help="a sentence on the machine's state (e.g. shared, under load)")
-    parser.add_argument("--write-docs", action="store_true", help="rewrite the figure and table in docs/benchmarks.md")
+    docs_arguments(parser)
     args = parser.parse_args()
     with postgres(args.postgres) as pg_url:
         rates = measure(pg_url)
@@ -100,9 +99,7 @@ def main() -> None:
         f"\n\nEach row commits its records in groups of that size through the real writer, every record "
         f"awaited as durable. `python benchmarks/audit/bench_append.py{' --postgres' if args.postgres else ''}`, "
         f"{time.strftime('%Y-%m-%d')}. {args.note}")
-    print(markdown)
-    if args.write_docs:
-        write_section("audit-append", f"{plot(rates)}\n\n{markdown}")
+    publish(markdown, "audit-append", args.write_docs, figure=lambda: plot(rates))
 
 
 if __name__ == "__main__":

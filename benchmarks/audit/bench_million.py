@@ -28,7 +28,7 @@ from mlobs.audit import AuditLog, AuditSettings, Decision
 from mlobs.audit.trust_verify import verify_log  # what `mlobs audit verify` runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from docs_page import BASE, MUTED, figure, save_figure, write_section  # noqa: E402
+from docs_page import BASE, MUTED, docs_arguments, figure, publish, save_figure  # noqa: E402
 
 SQLITE, POSTGRES = "SQLite", "PostgreSQL"
 LIBRARY, CLI = "AuditLog.verify()", "mlobs audit verify"
@@ -147,8 +147,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="reuse or keep the SQLite log in this directory")
     parser.add_argument("--postgres",
                         help="a postgresql:// URL to benchmark as well, or `local` for a throwaway server")
-    parser.add_argument("--note", default="", help="a sentence on the machine's state (e.g. shared, under load)")
-    parser.add_argument("--write-docs", action="store_true", help="rewrite the figure and tables in docs/benchmarks.md")
+    docs_arguments(parser)
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     workers = sorted({1, os.cpu_count() or 1})
@@ -165,9 +164,7 @@ def main() -> None:
     markdown = tables(results, workers, found) + (
         f"\n\n`python benchmarks/audit/bench_million.py --sizes {args.sizes}"
         f"{' --postgres' if args.postgres else ''}`, {time.strftime('%Y-%m-%d')}. {args.note}")
-    print(markdown)
-    if args.write_docs:
-        write_section("audit-verify", f"{plot(results, workers)}\n\n{markdown}")
+    publish(markdown, "audit-verify", args.write_docs, figure=lambda: plot(results, workers))
 
 
 if __name__ == "__main__":

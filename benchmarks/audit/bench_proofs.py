@@ -56,12 +56,14 @@ def tree_costs(log: AuditLog, records: int) -> list[tuple[str, str]]:
 
 
 def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for the docs helpers
+    from docs_page import docs_arguments, publish
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="reuse or keep the log in this directory")
     parser.add_argument("--no-tree", action="store_true", help="appends without the tree, for comparison")
-    parser.add_argument("--note", default="", help="a sentence on the machine's state (e.g. shared, under load)")
-    parser.add_argument("--write-docs", action="store_true", help="rewrite the table in docs/benchmarks.md")
+    docs_arguments(parser)
     args = parser.parse_args()
     if args.no_tree:
         import mlobs.audit.log
@@ -138,12 +140,7 @@ def main() -> None:
                            *(f"| {name} | {value} |" for name, value in rows)]) + (
         f"\n\nOne run; prove and check-proof over 300 random decisions. `python benchmarks/audit/bench_proofs.py "
         f"--records {args.records}`, {time.strftime('%Y-%m-%d')}. {args.note}")
-    print(markdown)
-    if args.write_docs:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from docs_page import write_section
-
-        write_section("audit-proofs", markdown)
+    publish(markdown, "audit-proofs", args.write_docs)
 
 
 if __name__ == "__main__":

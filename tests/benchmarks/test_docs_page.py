@@ -68,3 +68,20 @@ def test_every_figure_a_docs_page_embeds_is_in_docs_img_and_every_figure_there_i
     embedded = {m for page in docs_page.DOCS.rglob("*.md") for m in re.findall(r"\]\(img/([^)]+)\)", page.read_text())}
     on_disk = {p.name for p in docs_page.IMG.glob("*.svg")}
     assert embedded == on_disk
+
+
+def test_a_printed_run_draws_no_figure_and_leaves_the_page_alone(tmp_path, img, capsys):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE)
+    docs_page.publish("| a | table |", "one", False, page, figure=lambda: draw("unwanted"))
+    assert capsys.readouterr().out == "| a | table |\n"
+    assert page.read_text() == PAGE and not img.exists()
+
+
+def test_a_run_that_writes_the_docs_puts_its_figure_above_its_table(tmp_path, img):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE)
+    docs_page.publish("| a | table |", "two", True, page, figure=lambda: draw("two"))
+    block = "<!-- bench:two:start -->\n![A title](img/two.svg)\n\n| a | table |\n<!-- bench:two:end -->"
+    assert block in page.read_text()
+    assert (img / "two.svg").exists()
