@@ -50,17 +50,19 @@ test: $(STAMP) check
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not integration and not slow"
 
-## Benchmarks (minutes each; run them on a quiet machine). Those given --write-readme rewrite their
-## README table; the others print a table to paste under "Benchmarks" in the README.
+## Benchmarks (minutes each; run them on a quiet machine). Those given --write-docs rewrite their
+## tables and figures (SVG in docs/img/) between the markers in docs/benchmarks*.md; the others print
+## a table. The audit store runs on SQLite and on a throwaway PostgreSQL server.
 bench: $(STAMP)
 	$(PY) benchmarks/telemetry_overhead.py --write-docs
 	$(PY) benchmarks/telemetry_inprocess.py --write-docs
-	$(PY) benchmarks/audit_overhead.py --write-readme
-	$(PY) benchmarks/audit/bench_append.py
-	$(PY) benchmarks/audit/bench_million.py
+	$(PY) benchmarks/audit_overhead.py --write-docs
+	$(PY) benchmarks/audit/bench_append.py --postgres local --write-docs
+	$(PY) benchmarks/audit/bench_million.py --postgres local --write-docs
+	$(PY) benchmarks/audit/bench_proofs.py --write-docs
 	$(PY) benchmarks/protect/flood.py
 	$(PY) benchmarks/drift/detection.py --trials 40
-	$(PY) benchmarks/drift/time_to_page.py --write-readme
+	$(PY) benchmarks/drift/time_to_page.py --write-docs
 	$(PY) benchmarks/inference_cost.py
 	$(PY) benchmarks/investigate_day.py
 

@@ -1,6 +1,6 @@
 """Credit endpoint with the audit log off and on (SQLite, durable, group commit), in one run.
 
-    python benchmarks/audit_overhead.py [--rounds 24] [--seconds 4] [--write-readme]
+    python benchmarks/audit_overhead.py [--rounds 24] [--seconds 4] [--write-docs]
 
 Rounds are cycles of short bursts, one per variant, with every variant's service running.
 """
@@ -59,7 +59,7 @@ def main() -> int:
         f"`python benchmarks/audit_overhead.py --rounds {args.rounds} --seconds {args.seconds}`, "
         f"{time.strftime('%Y-%m-%d')}."
     )
-    publish(table, "audit-endpoint", args.write_readme)
+    publish(table, "audit-endpoint", args.write_docs)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import random
@@ -18,18 +19,65 @@ from pathlib import Path
 
 import httpx
 
+from docs_page import docs_arguments, publish  # noqa: F401 (publish: the scripts take it from here)
+
 from mlobs.local.ports import free_port, wait_for_http
 
 
-def start_service(name: str, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+def start_service(name: str, env: dict, log: Path, pin: bool = True,
+                  wait_s: float = 60) -> tuple[subprocess.Popen, str]:
+    """`mlobs serve NAME` with `env`, on CPU 0 when pinned (the load runs on CPU 1); once it answers."""
     port = free_port()
-    process = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "mlobs.cli", "serve", name, "--port", str(port)],
-        env={**os.environ, **env}, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-    )
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [*(["taskset", "-c", "0"] if pin else []), sys.executable, "-m", "mlobs.cli", "serve", name,
+             "--port", str(port)],
+            env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/healthz", 60)
+    try:
+        wait_for_http(f"{url}/healthz", wait_s)
+    except BaseException:  # a service that never answered is not left running
+        process.kill()
+        process.wait()
+        raise
     return process, url
+
+
+@contextlib.contextmanager
+def serving(name: str, env: dict, pin: bool = True, wait_s: float = 60):
+    """The reference service `name`, trained into a fresh directory and started with `env` on top of
+    no audit log and no access log; its URL while the block runs, then stopped."""
+    workdir, artifacts = trained(name)
+    base = {"MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_AUDIT__ENABLED": "false", "MLOBS_ACCESS_LOG": "false"}
+    process, url = start_service(name, {**base, **env}, workdir / "service.log", pin, wait_s)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def paced_client(url: str, seconds: float, rate: float, key: str, body) -> tuple[list[float], int, int]:
+    """One client with API key `key` sending `body(i)` one request at a time at `rate` per second:
+    (latencies of the 200s, answers that were not 200, requests sent)."""
+    latencies, failed, interval, sent = [], 0, 1.0 / rate, 0
+    with httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=10) as client:
+        next_at = time.perf_counter()
+        end = next_at + seconds
+        while next_at < end:
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            t0 = time.perf_counter()
+            answer = client.post("/predict", json=body(sent))
+            sent += 1
+            if answer.status_code == 200:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                failed += 1
+            next_at += interval
+    return latencies, failed, sent
 
 
 _NEW_ID = "NEW_SUBJECT_ID"  # no Lua pattern characters: gsub matches it as it is
@@ -194,7 +242,7 @@ def arguments(rounds: int = 3, seconds: int = 10) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--seconds", type=int, default=seconds)
-    parser.add_argument("--write-readme", action="store_true")
+    docs_arguments(parser)
     return parser.parse_args()
 
 
@@ -208,10 +256,3 @@ def trained(name: str) -> tuple[Path, str]:
                    env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
     return workdir, artifacts
 
-
-def publish(table: str, section: str, write_readme: bool) -> None:
-    print(table)
-    if write_readme:
-        from readme import write_section
-
-        write_section(section, table)

@@ -11,15 +11,20 @@ model, and it is steadier on a shared machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from docs_page import docs_arguments, publish  # noqa: E402
+from overhead import cpu_cells, overhead_figure  # noqa: E402
+
 DOC = HERE.parent / "docs" / "benchmarks-telemetry.md"
+BARE = "bare (no telemetry)"
 VARIANTS = {
-    "bare (no telemetry)": "bare",
+    BARE: "bare",
     "mlobs, no span processor": "none",
     "mlobs, spans to a no-op exporter": "null",
     "mlobs, exported (OTLP/HTTP)": "exported",
@@ -87,8 +92,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--note", default="", help="a sentence on the machine's state")
-    parser.add_argument("--write-docs", action="store_true", help=f"rewrite the table in {DOC.name}")
+    docs_arguments(parser, DOC)
     args = parser.parse_args()
     results: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for _ in range(args.rounds):
@@ -96,23 +100,15 @@ def main() -> int:
             out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", ONE_RUN, mode, str(args.requests),
                                   str(HERE.parent / "tests")], capture_output=True, text=True, check=True)
             results[name].append(float(out.stdout.strip().splitlines()[-1]))
-    bare = results["bare (no telemetry)"]
     rows = ["| variant | CPU per request (median) | added over bare (median) | added, range of rounds |",
             "|---|---|---|---|"]
-    for name, values in results.items():
-        added = [v - b for v, b in zip(values, bare)]
-        extra = " | |" if name.startswith("bare") else (
-            f"{statistics.median(added):+.0f} µs | {min(added):+.0f} to {max(added):+.0f} µs |")
-        rows.append(f"| {name} | {statistics.median(values):.0f} µs | {extra}")
+    rows += [f"| {name} | {cpu_cells(values, results[BARE], name == BARE)} |" for name, values in results.items()]
     markdown = "\n".join(rows) + (
         f"\n\n{args.rounds} alternating rounds of {args.requests:,} requests per variant, one process each, "
-        f"on CPU 0 (`python benchmarks/telemetry_inprocess.py`). {args.note}")
-    print(markdown)
-    if args.write_docs:
-        sys.path.insert(0, str(HERE))
-        from readme import write_section
-
-        write_section("inprocess", markdown, DOC)
+        f"on CPU 0 (`python benchmarks/telemetry_inprocess.py`), {time.strftime('%Y-%m-%d')}. {args.note}")
+    publish(markdown, "inprocess", args.write_docs, DOC, lambda: overhead_figure(
+        results, BARE, "telemetry-inprocess", "mlobs alone, in process: CPU added per request",
+        "python benchmarks/telemetry_inprocess.py --write-docs"))
     return 0
 
 

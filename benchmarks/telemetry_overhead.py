@@ -27,8 +27,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
+from docs_page import docs_arguments, publish  # noqa: E402
 from harness import trained, wrk_script  # noqa: E402
-from readme import write_section  # noqa: E402
+from overhead import cpu_cells, overhead_figure  # noqa: E402
 from support.otlp import OtlpSink  # noqa: E402
 
 from mlobs.local.ports import free_port, wait_for_http  # noqa: E402
@@ -42,6 +43,7 @@ TEXTS = [
     "Honestly the app is fast, clean and does exactly what it promises.",
 ]
 BARE = "bare (no telemetry)"
+STANDARD = "standard stack, exported"
 
 
 def variants(sink_url: str) -> dict[str, tuple[list[str] | None, dict]]:
@@ -57,7 +59,7 @@ def variants(sink_url: str) -> dict[str, tuple[list[str] | None, dict]]:
                                                 "OTEL_TRACES_SAMPLER_ARG": "0.1"}),
         "mlobs, exported, one span (MLOBS_INFERENCE_SPAN=false)": (None, {**exported,
                                                                          "MLOBS_INFERENCE_SPAN": "false"}),
-        "standard stack, exported": (standard, {**off, "MLOBS_TELEMETRY_ENABLED": "false",
+        STANDARD: (standard, {**off, "MLOBS_TELEMETRY_ENABLED": "false",
                                                 "OTEL_EXPORTER_OTLP_ENDPOINT": sink_url}),
     }
 
@@ -136,13 +138,9 @@ def table(results: dict[str, dict[str, list[float]]], rounds: int, seconds: int,
             "| throughput (median) | throughput / bare (range) |",
             "|---|---|---|---|---|---|"]
     for name, r in results.items():
-        added = [c - b for c, b in zip(r["cpu_us"], bare_cpu)]
         ratios = [x / b for x, b in zip(r["rps"], bare_rps)]
-        rows.append(
-            f"| {name} | {statistics.median(r['cpu_us']):,.0f} µs | "
-            + ("" if name == BARE else f"{statistics.median(added):+,.0f} µs")
-            + f" | {'' if name == BARE else f'{min(added):+,.0f} to {max(added):+,.0f} µs'}"
-            + f" | {statistics.median(r['rps']):,.0f} req/s | {min(ratios):.2f}-{max(ratios):.2f} |")
+        rows.append(f"| {name} | {cpu_cells(r['cpu_us'], bare_cpu, name == BARE)} "
+                    f"| {statistics.median(r['rps']):,.0f} req/s | {min(ratios):.2f}-{max(ratios):.2f} |")
     return "\n".join(rows) + (
         f"\n\n{rounds} interleaved rounds of {seconds} s bursts per variant (wrk, 32 connections, CPU 1; uvicorn, "
         f"CPU 0); each round's figure is paired with the bare service's in the same round (the mean of a burst "
@@ -151,17 +149,21 @@ def table(results: dict[str, dict[str, list[float]]], rounds: int, seconds: int,
     )
 
 
+def figure(results: dict[str, dict[str, list[float]]]) -> str:
+    cpu = {name: r["cpu_us"] for name, r in results.items()}
+    return overhead_figure(cpu, BARE, "telemetry-overhead", "Sentiment service: server CPU added by telemetry",
+                           "python benchmarks/telemetry_overhead.py --write-docs", highlight=STANDARD)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--seconds", type=int, default=2)
-    parser.add_argument("--note", default="", help="a sentence on the machine's state (e.g. shared, under load)")
-    parser.add_argument("--write-docs", action="store_true", help=f"rewrite the table in {DOC.name}")
+    docs_arguments(parser, DOC)
     args = parser.parse_args()
-    markdown = table(run(args.rounds, args.seconds), args.rounds, args.seconds, args.note)
-    print(markdown)
-    if args.write_docs:
-        write_section("telemetry", markdown, DOC)
+    results = run(args.rounds, args.seconds)
+    publish(table(results, args.rounds, args.seconds, args.note), "telemetry", args.write_docs, DOC,
+            lambda: figure(results))
     return 0
 
 

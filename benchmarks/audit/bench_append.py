@@ -1,19 +1,28 @@
-"""Durable appends per second through AuditLog (pseudonym, encryption, chain, group commit).
+"""Durable appends per second through AuditLog (pseudonym, encryption, chain, Merkle tree, group commit).
 
-Usage: python benchmarks/audit/bench_append.py [--postgres URL]
-Prints a markdown table. Each batch size is the writer's max_batch: records per commit.
+Usage: python benchmarks/audit/bench_append.py [--postgres URL|local] [--write-docs]
+Prints a markdown table; --write-docs also draws appends/s against records per commit into
+docs/img/audit-appends.svg and writes both into docs/benchmarks.md. Each batch size is the
+writer's max_batch: records per commit.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from pg_server import fresh_schema, postgres
+
 from mlobs.audit import AuditLog, AuditSettings, Decision
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from docs_page import BASE, MUTED, docs_arguments, figure, publish, save_figure  # noqa: E402
+
 SIZES = {1: 500, 10: 3_000, 100: 20_000, 1_000: 60_000}
+SQLITE, POSTGRES = "SQLite (WAL, synchronous=FULL)", "PostgreSQL"
 
 
 def decision(i: int) -> Decision:
@@ -38,30 +47,59 @@ def run(url: str, base: Path, batch: int, n: int) -> float:
         log.close()
 
 
-def fresh_schema(url: str, name: str) -> str:
-    import psycopg
+def measure(pg_url: str | None) -> dict[str, dict[int, float]]:
+    """backend -> records per commit -> durable appends per second."""
+    rates: dict[str, dict[int, float]] = {SQLITE: {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for batch, n in SIZES.items():
+            base = Path(tmp) / f"sqlite-{batch}"
+            rates[SQLITE][batch] = run(f"sqlite:///{base / 'audit.db'}", base, batch, n)
+            print(f"{SQLITE}, {batch} per commit: {rates[SQLITE][batch]:,.0f}/s", file=sys.stderr)
+        if pg_url:
+            rates[POSTGRES] = {}
+            for batch, n in SIZES.items():
+                url = fresh_schema(pg_url, f"bench_{batch}")
+                rates[POSTGRES][batch] = run(url, Path(tmp) / f"pg-{batch}", batch, n)
+                print(f"{POSTGRES}, {batch} per commit: {rates[POSTGRES][batch]:,.0f}/s", file=sys.stderr)
+    return rates
 
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        conn.execute(f"CREATE SCHEMA {name}")
-    return f"{url}?options=-csearch_path%3D{name}"
+
+def table(rates: dict[str, dict[int, float]]) -> str:
+    rows = ["| backend | records per commit | durable appends/s |", "|---|---:|---:|"]
+    rows += [f"| {backend} | {batch:,} | {rate:,.0f} |" for backend, r in rates.items() for batch, rate in r.items()]
+    return "\n".join(rows)
+
+
+def plot(rates: dict[str, dict[int, float]]) -> str:
+    fig, ax = figure(width=6.0, height=3.4)
+    for (backend, r), colour, offset in zip(rates.items(), (BASE, MUTED), (6, -13)):  # labels above, below
+        ax.plot(list(r), list(r.values()), marker="o", color=colour, label=f"{backend}, with the Merkle tree")
+        for batch, rate in r.items():
+            ax.annotate(f"{rate:,.0f}", (batch, rate), xytext=(0, offset), textcoords="offset points", ha="center")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(list(SIZES), labels=[f"{b:,}" for b in SIZES])
+    ax.margins(x=0.08, y=0.15)  # room for the labels above and below the ends
+    ax.set_xlabel("records per commit (the writer's group)")
+    ax.set_ylabel("durable appends per second")
+    ax.set_title("Audit log: durable appends against records per commit")
+    ax.legend(loc="lower right")
+    return save_figure(fig, "audit-appends", "python benchmarks/audit/bench_append.py --write-docs")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--postgres", help="a postgresql:// URL to benchmark as well")
+    parser.add_argument("--postgres",
+                        help="a postgresql:// URL to benchmark as well, or `local` for a throwaway server")
+    docs_arguments(parser)
     args = parser.parse_args()
-    print("| backend | records per commit | durable appends/s |")
-    print("|---|---:|---:|")
-    with tempfile.TemporaryDirectory() as tmp:
-        for batch, n in SIZES.items():
-            base = Path(tmp) / f"sqlite-{batch}"
-            rate = run(f"sqlite:///{base / 'audit.db'}", base, batch, n)
-            print(f"| SQLite (WAL, synchronous=FULL) | {batch:,} | {rate:,.0f} |", flush=True)
-        if args.postgres:
-            for batch, n in SIZES.items():
-                rate = run(fresh_schema(args.postgres, f"bench_{batch}"), Path(tmp) / f"pg-{batch}", batch, n)
-                print(f"| PostgreSQL | {batch:,} | {rate:,.0f} |", flush=True)
+    with postgres(args.postgres) as pg_url:
+        rates = measure(pg_url)
+    markdown = table(rates) + (
+        f"\n\nEach row commits its records in groups of that size through the real writer, every record "
+        f"awaited as durable. `python benchmarks/audit/bench_append.py{' --postgres' if args.postgres else ''}`, "
+        f"{time.strftime('%Y-%m-%d')}. {args.note}")
+    publish(markdown, "audit-append", args.write_docs, figure=lambda: plot(rates))
 
 
 if __name__ == "__main__":

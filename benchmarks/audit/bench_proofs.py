@@ -1,8 +1,9 @@
 """The Merkle tree's costs on a SQLite audit log: appends with the tree, the cost of a signed
 checkpoint, prove and check-proof, proof sizes, and a full verification with the tree heads.
 
-Usage: python benchmarks/audit/bench_proofs.py [--records N] [--keep DIR]
-Builds the log through the real writer at 1,000 records per commit, then prints a markdown table.
+Usage: python benchmarks/audit/bench_proofs.py [--records N] [--keep DIR] [--write-docs]
+Builds the log through the real writer at 1,000 records per commit, then prints a markdown table;
+--write-docs also writes it into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -54,10 +56,14 @@ def tree_costs(log: AuditLog, records: int) -> list[tuple[str, str]]:
 
 
 def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for the docs helpers
+    from docs_page import docs_arguments, publish
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="reuse or keep the log in this directory")
     parser.add_argument("--no-tree", action="store_true", help="appends without the tree, for comparison")
+    docs_arguments(parser)
     args = parser.parse_args()
     if args.no_tree:
         import mlobs.audit.log
@@ -130,10 +136,11 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
 
-    print(f"| measure ({size:,} records, SQLite) | value |")
-    print("|---|---:|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    markdown = "\n".join([f"| measure ({size:,} records, SQLite) | value |", "|---|---:|",
+                           *(f"| {name} | {value} |" for name, value in rows)]) + (
+        f"\n\nOne run; prove and check-proof over 300 random decisions. `python benchmarks/audit/bench_proofs.py "
+        f"--records {args.records}`, {time.strftime('%Y-%m-%d')}. {args.note}")
+    publish(markdown, "audit-proofs", args.write_docs)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Start a throwaway PostgreSQL server for the audit benchmarks and print its URL.
 
 Usage: python benchmarks/audit/pg_server.py start DIR   -> prints postgresql://... ; stop with: stop DIR
-Runs initdb/pg_ctl as the `postgres` user when run as root (postgres refuses root).
+Runs initdb/pg_ctl as the `postgres` user when run as root (postgres refuses root). The benchmarks
+take `--postgres URL`, or `--postgres local` for a server of their own for the run (`postgres()`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -43,6 +45,32 @@ def stop(root: Path) -> None:
     subprocess.run(_as_pg() + [str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-m", "fast", "stop"],
                    capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres(url: str | None):
+    """The server a benchmark's `--postgres` names: None, a URL as given, or for "local" a throwaway
+    server started for the run and stopped after it."""
+    if url != "local":
+        yield url
+        return
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="mlobs-bench-pg-"))
+    try:
+        yield start(root)
+    finally:
+        stop(root)
+
+
+def fresh_schema(url: str, name: str) -> str:
+    """A URL whose connections work in schema `name`, emptied first."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        conn.execute(f"CREATE SCHEMA {name}")
+    return f"{url}?options=-csearch_path%3D{name}"
 
 
 if __name__ == "__main__":

@@ -16,9 +16,7 @@ import asyncio
 import json
 import multiprocessing
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from mlobs.protect import hash_key
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 # benchmarks/harness.py is importable only once benchmarks/ is on the path.
-from harness import free_port, pct, wait_for_http  # noqa: E402
+from harness import paced_client, pct, serving  # noqa: E402
 
 LIGHT_KEY, HEAVY_KEY = "bench-light-" + "l" * 32, "bench-heavy-" + "h" * 32
 TEXT = "The room was spotless and the staff were friendly, but breakfast was a bit bland."
@@ -38,23 +36,7 @@ BATCH = [f"{TEXT} ({i})" for i in range(64)]  # about 5,500 characters: within t
 
 def light_client(url: str, seconds: float, rate: float) -> tuple[list[float], int]:
     """(latencies of 200s, answers that were not 200)."""
-    latencies, failed, interval = [], 0, 1.0 / rate
-    with httpx.Client(base_url=url, headers={"authorization": f"Bearer {LIGHT_KEY}"}, timeout=10) as client:
-        next_at = time.perf_counter()
-        end = next_at + seconds
-        sent = 0
-        while next_at < end:
-            delay = next_at - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            t0 = time.perf_counter()
-            answer = client.post("/predict", json={"text": f"{TEXT} {sent}"})
-            sent += 1
-            if answer.status_code == 200:
-                latencies.append(time.perf_counter() - t0)
-            else:
-                failed += 1
-            next_at += interval
+    latencies, failed, _ = paced_client(url, seconds, rate, LIGHT_KEY, lambda i: {"text": f"{TEXT} {i}"})
     return latencies, failed
 
 
@@ -88,21 +70,10 @@ def main() -> int:
                         help="run every request inline on the event loop (no worker pool): the baseline")
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
-    workdir = Path(tempfile.mkdtemp(prefix="mlobs-fairness-"))
-    artifacts = os.environ.get("MLOBS_ARTIFACTS_DIR", str(workdir / "artifacts"))
-    subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "sentiment", "--quiet"],
-                   env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
-    env = {**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_AUDIT__ENABLED": "false",
-           "MLOBS_ACCESS_LOG": "false", "MLOBS_PROTECT__MAX_CONCURRENCY": str(args.heavy_concurrency + 4),
+    env = {"MLOBS_PROTECT__MAX_CONCURRENCY": str(args.heavy_concurrency + 4),
            "MLOBS_PROTECT__INLINE_LOAD": "1.0" if args.inline else "0.05",
            "MLOBS_PROTECT__API_KEYS": json.dumps({"light": hash_key(LIGHT_KEY), "heavy": hash_key(HEAVY_KEY)})}
-    port = free_port()
-    server = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "mlobs.cli", "serve", "sentiment", "--port", str(port)],
-        env=env, stdout=open(workdir / "server.log", "ab"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/healthz", 60)
+    with serving("sentiment", env) as url:
         light_client(url, 2, args.rate)  # warm-up
         alone = light_client(url, args.seconds, args.rate)
         out = multiprocessing.Queue()
@@ -112,9 +83,6 @@ def main() -> int:
         beside = light_client(url, args.seconds, args.rate)
         counts = out.get(timeout=args.seconds + 60)
         heavy.join()
-    finally:
-        server.terminate()
-        server.wait(10)
     print(f"\nFairness benchmark: protected sentiment service, uvicorn 1 worker on CPU 0, clients on CPU 1; "
           f"light client paced at {args.rate:g} req/s (one text), heavy client {args.heavy_concurrency} "
           f"requests of {len(BATCH)} texts in flight; {args.seconds:g} s per phase; "

@@ -12,10 +12,7 @@ import argparse
 import asyncio
 import io
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +21,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from harness import free_port, pct, wait_for_http  # noqa: E402
+from harness import pct, serving  # noqa: E402
 
 from mlobs.protect import hash_key  # noqa: E402
 
@@ -76,24 +73,10 @@ def main() -> int:
     parser.add_argument("--inline", action="store_true",
                         help="decode and infer every request inline on the event loop (no worker pool): the baseline")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="mlobs-vision-fairness-"))
-    artifacts = os.environ.get("MLOBS_ARTIFACTS_DIR", str(workdir / "artifacts"))
-    subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "vision", "--quiet"],
-                   env={**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts}, check=True)
-    env = {**os.environ, "MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_AUDIT__ENABLED": "false",
-           "MLOBS_ACCESS_LOG": "false", "MLOBS_PROTECT__INLINE_LOAD": "1.0" if args.inline else "0.05",
+    env = {"MLOBS_PROTECT__INLINE_LOAD": "1.0" if args.inline else "0.05",
            "MLOBS_PROTECT__API_KEYS": json.dumps({"light": hash_key(LIGHT_KEY), "heavy": hash_key(HEAVY_KEY)})}
-    port = free_port()
-    with open(workdir / "server.log", "ab") as log:
-        server = subprocess.Popen([sys.executable, "-m", "mlobs.cli", "serve", "vision", "--port", str(port)],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/healthz", 120)
+    with serving("vision", env, pin=False, wait_s=120) as url:
         alone, beside, counts = asyncio.run(run(url, args.requests, args.heavy))
-    finally:
-        server.terminate()
-        server.wait(10)
     mode = "every request inline (baseline)" if args.inline else "large requests on the fair worker pool"
     print(f"\nVision: light client single 28x28 PNGs; heavy client {args.heavy} requests of four 1000x1000 PNGs "
           f"in flight; {mode}.\n")
