@@ -25,7 +25,7 @@ from pathlib import Path
 from pg_server import fresh_schema, postgres
 
 from mlobs.audit import AuditLog, AuditSettings, Decision
-from mlobs.audit.trust_verify import verify_log  # what `mlobs audit verify` runs
+from mlobs.audit.verification.trust_verify import verify_log  # what `mlobs audit verify` runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from docs_page import BASE, MUTED, docs_arguments, figure, publish, save_figure  # noqa: E402
