@@ -22,6 +22,7 @@ from mlobs.drift.detectors import (
     SoftmaxKS,
     TabularChiSquare,
     TabularKS,
+    TextExceedance,
     TextOOV,
 )
 from mlobs.drift.settings import DriftSettings
@@ -84,6 +85,8 @@ def plan(
         planned.append(Planned(ImageExceedance(alpha, settings.exceedance_quantile), "images", _field("image")))
     if "texts" in reference and "vocabulary" in reference:
         planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))
+        planned.append(Planned(TextExceedance(reference["vocabulary"], alpha, settings.exceedance_quantile), "texts",
+                               _field("text", dtype=str)))
     if "numeric" in reference and "numeric_features" in reference:
         numeric = list(reference["numeric_features"])
         planned.append(Planned(TabularKS(numeric, alpha), "numeric", _columns(numeric, np.float32)))

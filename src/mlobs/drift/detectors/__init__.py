@@ -8,7 +8,7 @@ from mlobs.drift.detectors.exceedance import ConfidenceExceedance, ImageExceedan
 from mlobs.drift.detectors.image_stats import ImageStatsKS
 from mlobs.drift.detectors.softmax_ks import SoftmaxKS
 from mlobs.drift.detectors.tabular import TabularChiSquare, TabularKS
-from mlobs.drift.detectors.text_oov import TextOOV
+from mlobs.drift.detectors.text_oov import TextExceedance, TextOOV
 
 __all__ = [
     "ConfidenceExceedance",
@@ -21,5 +21,6 @@ __all__ = [
     "SoftmaxKS",
     "TabularChiSquare",
     "TabularKS",
+    "TextExceedance",
     "TextOOV",
 ]
