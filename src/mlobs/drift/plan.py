@@ -82,7 +82,7 @@ def plan(
         planned.append(Planned(ImageStatsKS(alpha), "images", _field("image")))
         mmd = EmbeddingMMD(alpha, n_permutations=settings.mmd_permutations)
         planned.append(Planned(mmd, "images", _field("image")))
-        planned.append(Planned(ImageExceedance(alpha, settings.exceedance_quantile), "images", _field("image")))
+        planned.append(Planned(ImageExceedance(alpha, settings.image_exceedance_quantile), "images", _field("image")))
     if "texts" in reference and "vocabulary" in reference:
         planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))
         planned.append(Planned(TextExceedance(reference["vocabulary"], alpha, settings.exceedance_quantile), "texts",
