@@ -59,8 +59,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/audit/bench_append.py
 	$(PY) benchmarks/audit/bench_million.py
 	$(PY) benchmarks/protect/flood.py
-	$(PY) benchmarks/drift/detection.py --trials 40
-	$(PY) benchmarks/drift/time_to_page.py --write-readme
+	$(PY) benchmarks/drift/detection.py --trials 40 --write-docs
+	$(PY) benchmarks/drift/detection.py --calibrated --write-docs
+	$(PY) benchmarks/drift/time_to_page.py --write-docs
 	$(PY) benchmarks/inference_cost.py
 	$(PY) benchmarks/investigate_day.py
 

@@ -2,7 +2,9 @@
 shortened intervals (1 s scrape and evaluation, 50-image windows, a page needing every window over
 8 s to agree, Alertmanager group_wait 1 s). Normal vision traffic, then rotated images.
 
-    python benchmarks/drift/time_to_page.py [--runs 3] [--write-readme]
+    python benchmarks/drift/time_to_page.py [--runs 3] [--write-docs]
+
+--write-docs puts the table into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def one_run(artifacts: Path, lead_in: float = 10.0, drift_seconds: float = 40.0)
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     artifacts = Path(tempfile.mkdtemp())
     model.train(artifacts)
@@ -50,7 +52,7 @@ def main() -> int:
     )
     table += f"\n\n`python benchmarks/drift/time_to_page.py`, {time.strftime('%Y-%m-%d')}."
     print(table)
-    if args.write_readme:
+    if args.write_docs:
         from readme import write_section
 
         write_section("time-to-page", table)
