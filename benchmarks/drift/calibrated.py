@@ -376,9 +376,11 @@ def render(result: dict, args) -> str:
         for row in res["rows"]:
             raw, cal, n = row["rates"]
             lines.append(f"| {model_name} | {row['name']} | {row['drop']:+.1f} | {pct(cal['softmax_ks'])} / "
-                         f"{pct(cal['confidence_exceedance'])} / {input_exceedance(cal)} / {pct(cal['output'])} / {pct(cal['any'])} |")
+                         f"{pct(cal['confidence_exceedance'])} / {input_exceedance(cal)} / {pct(cal['output'])} / "
+                         f"{pct(cal['any'])} |")
             if row["name"].startswith("10%") and row["drop"] >= 3:
-                mixture_goal.append((f"{model_name} {row['name']}", row["drop"], best_exceedance(cal), cal["any"]))
+                name = f"{model_name} {row['name']}"
+                mixture_goal.append((name, row["drop"], best_exceedance(cal), cal["any"]))
     met = [g for g in mixture_goal if max(g[2], g[3]) >= 0.9]
     lines += [
         "",

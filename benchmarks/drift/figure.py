@@ -17,7 +17,8 @@ def mixture_curves(result: dict) -> dict[str, list[tuple[float, float]]]:
     clean = float(np.mean([r["fpr"][200][1]["any"] for r in vision["references"]]))
     for m in vision["mixtures"]:
         share, family = m["name"].split(" ", 1)
-        curves.setdefault(f"vision: {family}", [(0.0, clean)]).append((float(share.rstrip("%")) / 100, m["rates"]["any"]))
+        point = (float(share.rstrip("%")) / 100, m["rates"]["any"])
+        curves.setdefault(f"vision: {family}", [(0.0, clean)]).append(point)
     for model in ("sentiment", "credit"):
         rows = result[model]["rows"]
         none = next(r for r in rows if r["name"] == "none")["rates"][1]["any"]
