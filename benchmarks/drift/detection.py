@@ -266,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.write_docs:
             import figure
 
-            calibrated.write_docs(table)
             figure.draw(result)
+            calibrated.write_docs(table)
         return 0
     publish(render(run(args), args.trials), "drift", args.write_docs)
     return 0

@@ -23,8 +23,8 @@ def mixture_curves(result: dict) -> dict[str, list[tuple[float, float]]]:
         rows = result[model]["rows"]
         none = next(r for r in rows if r["name"] == "none")["rates"][1]["any"]
         for row in rows:
-            share, family = row["name"].split(" ", 1)
-            if share != "100%":
+            share, _, family = row["name"].partition(" ")
+            if share.endswith("%") and share != "100%":
                 curves.setdefault(f"{model}: {family}", [(0.0, none)]).append(
                     (float(share.rstrip("%")) / 100, row["rates"][1]["any"]))
     return curves
@@ -37,19 +37,24 @@ def draw(result: dict, path: Path = FIGURE) -> Path:
     matplotlib.rcParams["svg.hashsalt"] = "mlobs-drift"  # the same result gives the same file
     import matplotlib.pyplot as plt
 
-    whole = result["vision"]["whole"]
-    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    vision = result["vision"]
+    clean = {w: {k: float(np.mean([r["fpr"][w][1][k] for r in vision["references"]])) for k in ("output", "any")}
+             for w in WINDOWS}
+    whole = [{"name": "none (clean)", "drop": 0.0, "rates": clean}, *vision["whole"]]
+    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 5.8), gridspec_kw={"width_ratios": [1.3, 1]})
     y = np.arange(len(whole))
-    height = 0.38
-    for i, w in enumerate(WINDOWS):
-        bars.barh(y + (i - 0.5) * height, [row["rates"][w]["any"] * 100 for row in whole], height,
-                  label=f"window {w}")
+    series = [(k, w) for k in ("output", "any") for w in WINDOWS]
+    height = 0.8 / len(series)
+    for i, (kind, w) in enumerate(series):
+        label = f"{'output detectors' if kind == 'output' else 'any detector'}, window {w}"
+        bars.barh(y + (i - (len(series) - 1) / 2) * height, [row["rates"][w][kind] * 100 for row in whole], height,
+                  label=label)
     bars.set_yticks(y, [f"{row['name']} ({row['drop']:+.0f} pts)" for row in whole], fontsize=8)
     bars.invert_yaxis()
     bars.set_xlim(0, 100)
-    bars.set_xlabel("windows flagged by any detector (%)")
+    bars.set_xlabel("windows flagged (%)")
     bars.set_title("Vision: every image shifted", fontsize=10)
-    bars.legend(fontsize=8, loc="lower right")
+    bars.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     for name, points in mixture_curves(result).items():
         curves.plot([s * 100 for s, _ in points], [r * 100 for _, r in points], marker="o", label=name)
     curves.axhline(90, color="grey", linestyle=":", linewidth=1)
