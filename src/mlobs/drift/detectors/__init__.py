@@ -1,4 +1,6 @@
-"""Drift detectors behind one small interface (Alibi Detect does the statistics; BSL 1.1 licence).
+"""Drift detectors behind one small interface. Alibi Detect (BSL 1.1 licence) runs the KS and chi-square
+tests; the embedding MMD runs Alibi's permutation test batched in torch (mmd_test), and the exceedance
+tests are numpy and scipy alone.
 
 Importing this package is cheap: alibi-detect and torch load on the first fit()."""
 
