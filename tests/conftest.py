@@ -56,10 +56,8 @@ def sinks() -> Sinks:
 
 @pytest.fixture(scope="session")
 def vision_model(artifacts_dir):
-    """Trained once per session: (ModelInfo, version_dir). Its drift thresholds are calibrated on 50
-    held-out windows per detector and size instead of 200: the tests need a model, not the calibration's
-    precision, and the embedding MMD's permutation tests dominate training time."""
+    """Trained once per session, as the service trains it (full drift calibration): (ModelInfo, version_dir)."""
     from mlobs_services.vision import model
 
-    info = model.train(artifacts_dir, progress=False, params={"calibration_trials": 50})
+    info = model.train(artifacts_dir, progress=False)
     return info, artifacts_dir / "vision" / info.version

@@ -17,12 +17,13 @@ combined decision: any of the three at alpha/3 (Bonferroni across detectors), so
 rate stays at or below 5%. The no-shift row gets NULL_TRIALS per window: its rate has the tight goal,
 and 400 trials put a 95% interval of about +-2 points around it.
 
-Run: .venv/bin/python benchmarks/drift/detection.py [--artifacts DIR] [--trials 40] [--write-readme]
+Run: .venv/bin/python benchmarks/drift/detection.py [--artifacts DIR] [--trials 40] [--write-docs]
+(--write-docs puts the table into docs/benchmarks.md).
 
 With --calibrated it measures instead what the exporter does with one fixed reference per version:
 calibrated false-positive rates over several fixed references, mixtures of shifted traffic for vision,
 sentiment and credit, and the error of the accuracy estimate (benchmarks/drift/calibrated.py; results
-in docs/drift.md with --write-docs).
+in docs/drift.md, and the figure docs/img/drift-detection.svg, with --write-docs).
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ def render(result: dict, trials: int) -> str:
     lines += [
         "",
         "`python benchmarks/drift/detection.py --trials "
-        f"{trials} --write-readme` (vision model; method in the script's docstring). \"stats\" is `image_stats` "
+        f"{trials} --write-docs` (vision model; method in the script's docstring). \"stats\" is `image_stats` "
         "(KS on per-image mean, standard deviation and Laplacian energy), \"MMD\" is `embedding_mmd`; each column "
         "runs at alpha 0.05 as the exporter does. \"any\" is the combined decision: any of the three at alpha/3. "
         "The class-prior window of 1000 is n/a: after the reference too few images of classes 0-2 remain to draw "
@@ -248,23 +249,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", type=Path, default=None, help="artifacts dir (default: a temp dir)")
     parser.add_argument("--trials", type=int, default=40, help="windows per cell at sizes 50 and 200 (half at 1000)")
-    parser.add_argument("--write-readme", action="store_true")
     parser.add_argument("--calibrated", action="store_true",
                         help="fixed references with calibrated thresholds, mixtures and the accuracy estimate")
     parser.add_argument("--references", type=int, default=3, help="fixed references (with --calibrated)")
     parser.add_argument("--calibration-trials", type=int, default=200, help="windows per detector and size")
-    parser.add_argument("--write-docs", action="store_true", help="write the --calibrated tables into docs/drift.md")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="write the table into docs/benchmarks.md (with --calibrated: the tables into "
+                             "docs/drift.md and the figure docs/img/drift-detection.svg)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.calibrated:
         import calibrated
 
-        table = calibrated.run(args)
+        table, result = calibrated.run(args)
         print(table)
         if args.write_docs:
+            import figure
+
+            figure.draw(result)
             calibrated.write_docs(table)
         return 0
-    publish(render(run(args), args.trials), "drift", args.write_readme)
+    publish(render(run(args), args.trials), "drift", args.write_docs)
     return 0
 
 

@@ -50,6 +50,31 @@ def test_a_fixed_reference_whose_raw_ks_rate_is_high_is_corrected_on_fresh_windo
     assert calibration.threshold("softmax_ks", 200) < 0.05 / 4
 
 
+def test_a_small_pool_still_gives_a_threshold_that_holds_for_windows_it_never_saw():
+    # Windows of 200 from a pool of 500 share most rows: their p-values spread too little, and a threshold
+    # taken from them alone is too loose for live windows. Across several unlucky references and pools
+    # the default (double-bootstrap) calibration keeps fresh windows at the target.
+    rng = np.random.default_rng(8)
+    flagged = windows = 0
+    for seed in range(4):
+        reference = {"probs": unlucky_reference(rng)}
+        calibration = Calibration(calibrate(reference, {"probs": softmax_outputs(rng, 500)}, windows=(200,),
+                                            trials=200, seed=seed))
+        ks = next(p for p in plan(reference, DriftSettings(), calibration) if p.detector.name == "softmax_ks")
+        fresh = [softmax_outputs(rng, 200) for _ in range(100)]
+        flagged += round(rate(ks.detector, ks.decide, fresh) * len(fresh))
+        windows += len(fresh)
+    assert calibration.data["sampling"] == "double-bootstrap"
+    assert wilson(flagged, windows)[1] <= 0.05, flagged
+
+
+def test_an_unknown_sampling_is_refused():
+    rng = np.random.default_rng(9)
+    with pytest.raises(ValueError, match="unknown sampling"):
+        calibrate({"probs": softmax_outputs(rng, 100)}, {"probs": softmax_outputs(rng, 100)}, trials=2,
+                  sampling="jackknife")
+
+
 def test_the_threshold_is_never_raised_above_the_nominal_one():
     assert choose_threshold(np.linspace(0.2, 1.0, 200), nominal=0.05) == 0.05
 

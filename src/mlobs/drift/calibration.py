@@ -3,12 +3,19 @@
 A two-sample test's p-value is uniform only when the reference is drawn afresh with each window.
 The exporter keeps one reference per model version, and conditional on that one sample a test's
 false-positive rate can be anywhere from 0 to several times its nominal level, the same on every
-window. So at training each detector is scored on many windows drawn (without repeats inside a
-window) from a held-out pool disjoint from the reference, and its p-value threshold is lowered
-until the false-positive rate on those windows has a 95% upper bound at or below the target. The
-threshold is never raised above the nominal one. The calibration is written beside the reference
-(drift_calibration.json) with its trials, pool sizes and rates; the exporter applies it and exports
-the threshold in use (mlobs_drift_threshold).
+window. So at training each detector is scored on many windows drawn from a held-out pool disjoint
+from the reference, and its p-value threshold is lowered until the false-positive rate on those
+windows has a 95% upper bound at or below the target. The threshold is never raised above the
+nominal one. The calibration is written beside the reference (drift_calibration.json) with its
+trials, pool sizes and rates; the exporter applies it and exports the threshold in use
+(mlobs_drift_threshold).
+
+How the windows are drawn matters when the pool is small. Windows of 200 drawn without repeats from
+a pool of 500 vary less than windows of live traffic (they share most rows), and the pool itself
+is one finite sample: a threshold right for its windows is too loose for another pool's. By
+default each window is drawn from a fresh bootstrap copy of the pool, with replacement
+("double-bootstrap"): its spread is then that of the pool's own sampling error plus a live
+window's, so the threshold holds for windows of traffic the pool never saw.
 """
 
 from __future__ import annotations
@@ -87,13 +94,30 @@ class Calibration:
         return rules[-1].threshold
 
 
+SAMPLINGS = ("double-bootstrap", "bootstrap", "subsample")
+
+
+def draw_window(rng: np.random.Generator, rows: int, window: int, sampling: str) -> np.ndarray:
+    """Row indices of one calibration window from a pool of `rows`: "subsample" (no row twice: too
+    little spread from a small pool), "bootstrap" (a live window's spread around the pool) or
+    "double-bootstrap" (a live window's spread around a population the pool is one sample of)."""
+    if sampling == "subsample":
+        return rng.choice(rows, window, replace=False)
+    if sampling == "bootstrap":
+        return rng.choice(rows, window, replace=True)
+    if sampling == "double-bootstrap":
+        return rng.choice(rng.choice(rows, rows, replace=True), window, replace=True)
+    raise ValueError(f"unknown sampling {sampling!r}; one of {SAMPLINGS}")
+
+
 def _window_p_value(detector, window: np.ndarray) -> tuple[float, float]:
     results = detector.score(window)
     return min(r.p_value for r in results), results[0].threshold
 
 
 def calibrate(reference: dict[str, np.ndarray], pool: dict[str, np.ndarray], *, settings: DriftSettings | None = None,
-              windows=WINDOWS, trials: int = 200, target: float = TARGET, seed: int = 0) -> dict:
+              windows=WINDOWS, trials: int = 200, target: float = TARGET, seed: int = 0,
+              sampling: str = SAMPLINGS[0]) -> dict:
     """Calibrate every detector `plan` makes for `reference` on windows drawn from `pool` (the same keys
     as the reference, rows disjoint from it). Returns the JSON-ready calibration."""
     from mlobs.drift.plan import plan
@@ -111,7 +135,7 @@ def calibrate(reference: dict[str, np.ndarray], pool: dict[str, np.ndarray], *, 
                 continue
             p_values, nominal = [], None
             for _ in range(trials):
-                value, nominal = _window_p_value(p.detector, data[rng.choice(len(data), w, replace=False)])
+                value, nominal = _window_p_value(p.detector, data[draw_window(rng, len(data), w, sampling)])
                 p_values.append(value)
             p_values = np.asarray(p_values)
             threshold = choose_threshold(p_values, nominal, target)
@@ -120,8 +144,9 @@ def calibrate(reference: dict[str, np.ndarray], pool: dict[str, np.ndarray], *, 
                           "calibrated_rate": float(np.mean(p_values < threshold))})
         detectors[p.detector.name] = {"reference_rows": int(len(reference[p.reference_key])),
                                       "pool_rows": int(len(data)), "rules": rules}
-    return {"format": FORMAT, "target": target, "method": "held-out windows disjoint from the reference, "
-            "threshold at the 95% upper bound of the false-positive rate", "detectors": detectors}
+    return {"format": FORMAT, "target": target, "sampling": sampling,
+            "method": f"held-out windows disjoint from the reference ({sampling}), threshold at the 95% upper "
+            "bound of the false-positive rate", "detectors": detectors}
 
 
 def write_calibration(directory: Path | str, reference: dict[str, np.ndarray], pool: dict[str, np.ndarray], *,

@@ -22,6 +22,7 @@ from mlobs.drift.detectors import (
     SoftmaxKS,
     TabularChiSquare,
     TabularKS,
+    TextExceedance,
     TextOOV,
 )
 from mlobs.drift.settings import DriftSettings
@@ -81,9 +82,11 @@ def plan(
         planned.append(Planned(ImageStatsKS(alpha), "images", _field("image")))
         mmd = EmbeddingMMD(alpha, n_permutations=settings.mmd_permutations)
         planned.append(Planned(mmd, "images", _field("image")))
-        planned.append(Planned(ImageExceedance(alpha, settings.exceedance_quantile), "images", _field("image")))
+        planned.append(Planned(ImageExceedance(alpha, settings.image_exceedance_quantile), "images", _field("image")))
     if "texts" in reference and "vocabulary" in reference:
         planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))
+        planned.append(Planned(TextExceedance(reference["vocabulary"], alpha, settings.exceedance_quantile), "texts",
+                               _field("text", dtype=str)))
     if "numeric" in reference and "numeric_features" in reference:
         numeric = list(reference["numeric_features"])
         planned.append(Planned(TabularKS(numeric, alpha), "numeric", _columns(numeric, np.float32)))

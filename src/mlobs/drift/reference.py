@@ -5,7 +5,7 @@ save_reference(version_dir, **arrays). Keys the drift exporter understands (mlob
 
     probs        (n, classes) float  softmax outputs on held-out data           -> softmax KS
     images       (n, [c,] h, w) float preprocessed held-out images              -> image stats KS, embedding MMD
-    texts        (n,) str  held-out texts, with vocabulary (v,) str             -> text OOV rate
+    texts        (n,) str  held-out texts, with vocabulary (v,) str             -> text OOV rate, text exceedance
     numeric      (n, f) float, with numeric_features (f,) str                  -> tabular KS
     categorical  (n, f) str,   with categorical_features (f,) str              -> tabular chi-square
 

@@ -27,6 +27,9 @@ class DriftSettings(BaseModel):
     mmd_permutations: int = Field(100, gt=0)
     # confidence_exceedance counts inputs less confident than this quantile of the reference's.
     exceedance_quantile: float = Field(0.9, ge=0.5, lt=1.0)
+    # image_exceedance counts images farther from their nearest reference image than this quantile of the
+    # reference's own such distances; a shifted image lands far past it, so a high cut keeps clean ones out.
+    image_exceedance_quantile: float = Field(0.95, ge=0.5, lt=1.0)
     # Drift per segment of traffic (the sample's "segment": the client by default): the top-N segments by
     # volume get their own `segment` label, the rest "_other"; only these (cheap, output) detectors run.
     segment_top_n: int = Field(5, ge=0)

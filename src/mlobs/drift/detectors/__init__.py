@@ -1,4 +1,6 @@
-"""Drift detectors behind one small interface (Alibi Detect does the statistics; BSL 1.1 licence).
+"""Drift detectors behind one small interface. Alibi Detect (BSL 1.1 licence) runs the KS and chi-square
+tests; the embedding MMD runs Alibi's permutation test batched in torch (mmd_test), and the exceedance
+tests are numpy and scipy alone.
 
 Importing this package is cheap: alibi-detect and torch load on the first fit()."""
 
@@ -8,7 +10,7 @@ from mlobs.drift.detectors.exceedance import ConfidenceExceedance, ImageExceedan
 from mlobs.drift.detectors.image_stats import ImageStatsKS
 from mlobs.drift.detectors.softmax_ks import SoftmaxKS
 from mlobs.drift.detectors.tabular import TabularChiSquare, TabularKS
-from mlobs.drift.detectors.text_oov import TextOOV
+from mlobs.drift.detectors.text_oov import TextExceedance, TextOOV
 
 __all__ = [
     "ConfidenceExceedance",
@@ -21,5 +23,6 @@ __all__ = [
     "SoftmaxKS",
     "TabularChiSquare",
     "TabularKS",
+    "TextExceedance",
     "TextOOV",
 ]

@@ -46,22 +46,14 @@ class EmbeddingMMD:
         self._shape: tuple[int, int, int] | None = None
 
     def fit(self, reference: np.ndarray) -> None:
-        from alibi_detect.cd import MMDDrift
+        from mlobs.drift.detectors.mmd_test import MMDPermutationTest
 
         reference = as_images(reference)
         self._shape = reference.shape[1:]
         self._encoder = build_encoder(*self._shape, latent_dim=self.latent_dim, seed=self.seed)
-        self._engine = MMDDrift(
-            self.embed(reference),
-            backend="pytorch",
-            p_val=self.p_value,
-            n_permutations=self.n_permutations,
-            # The kernel width from reference and window pooled, not from the reference alone: a
-            # symmetric function of the pooled sample keeps the permutation test exact. (On the
-            # benchmark's null it changed no decision: MMD alone flags 6.2% at window 50 either way.)
-            configure_kernel_from_x_ref=False,
-            device="cpu",
-        )
+        # Alibi's MMDDrift test (Gaussian kernel, bandwidth by the median heuristic on each window's
+        # distances to the reference) with the permutations batched: the same answer, several times faster.
+        self._engine = MMDPermutationTest(self.embed(reference), self.n_permutations)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         import torch
@@ -80,16 +72,16 @@ class EmbeddingMMD:
         embedded = self.embed(window)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the permutation test gives the same answer for the same window
-            data = self._engine.predict(embedded)["data"]
+            test = self._engine.test(embedded)
         # Alibi's p-value is the share of permutations at least as extreme, which can be 0; counting the
         # observed split as one of them (Phipson & Smyth 2010) keeps the test valid at small thresholds.
-        p_value = (float(data["p_val"]) * self.n_permutations + 1.0) / (self.n_permutations + 1.0)
+        p_value = (test.p_value * self.n_permutations + 1.0) / (self.n_permutations + 1.0)
         return [
             DriftResult(
                 detector=self.name,
                 feature="",
                 p_value=p_value,
-                statistic=float(data["distance"]),
+                statistic=test.mmd2,
                 threshold=self.p_value,
                 drift=p_value < self.p_value,
             )

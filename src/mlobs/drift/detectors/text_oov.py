@@ -1,5 +1,6 @@
-"""The text signal: each text's out-of-vocabulary rate against the training vocabulary, compared with
-held-out reference texts by a two-sample KS test (alibi KSDrift on one feature)."""
+"""The text signals: each text's out-of-vocabulary rate against the training vocabulary, compared with
+held-out reference texts by a two-sample KS test over the window (alibi KSDrift on one feature), and
+counted text by text past the reference's own quantile (a drifting share of texts)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from mlobs.drift.detectors.base import DriftResult, require_fitted
+from mlobs.drift.detectors.exceedance import ConfidenceExceedance
 
 _TOKEN = re.compile(r"[a-z0-9']+")
 
@@ -60,3 +62,18 @@ class TextOOV:
                 drift=bool(data["is_drift"]),
             )
         ]
+
+
+class TextExceedance(ConfidenceExceedance):
+    """Per-input score: the text's own out-of-vocabulary rate, counted past the reference's 90% quantile
+    of it (see ConfidenceExceedance). A share of texts from another domain (slang, hashtags, another
+    language) is seen where the whole window's OOV distribution barely moves. An input detector; one
+    tokenisation and set lookup per token, as text_oov."""
+
+    def __init__(self, vocabulary: Iterable[str], p_value: float = 0.05, quantile: float = 0.9,
+                 tokenizer: Callable[[str], list[str]] = tokenize, name: str = "text_exceedance") -> None:
+        super().__init__(p_value, quantile, name)
+        self._oov = TextOOV(vocabulary, p_value, tokenizer)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        return self._oov.oov_rates(x)[:, 0].astype(np.float64)
