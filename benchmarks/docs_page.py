@@ -42,15 +42,15 @@ def publish(markdown: str, section: str, write_docs: bool, path: Path = PAGE, fi
         write_section(section, f"{figure()}\n\n{markdown}" if figure else markdown, path)
 
 
-def figure(width: float = 7.0, height: float = 3.6):
-    """A new figure and its axes in the docs' style."""
+def figure(width: float = 7.0, height: float = 3.6, **subplots):
+    """A new figure and its axes in the docs' style (`subplots`: ncols, gridspec_kw ... for several)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     matplotlib.rcParams.update(STYLE)  # a benchmark is a process of its own: its figures share the style
-    return pyplot.subplots(figsize=(width, height), layout="constrained")
+    return pyplot.subplots(figsize=(width, height), layout="constrained", **subplots)
 
 
 def save_figure(fig, name: str, command: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
-FIGURE = Path(__file__).resolve().parents[2] / "docs" / "img" / "drift-detection.svg"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from docs_page import figure, save_figure  # noqa: E402
+
 WINDOWS = (50, 200)
 
 
@@ -30,18 +33,13 @@ def mixture_curves(result: dict) -> dict[str, list[tuple[float, float]]]:
     return curves
 
 
-def draw(result: dict, path: Path = FIGURE) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.hashsalt"] = "mlobs-drift"  # the same result gives the same file
-    import matplotlib.pyplot as plt
-
+def draw(result: dict) -> str:
+    """Draw docs/img/drift-detection.svg; returns the markdown that embeds it."""
     vision = result["vision"]
     clean = {w: {k: float(np.mean([r["fpr"][w][1][k] for r in vision["references"]])) for k in ("output", "any")}
              for w in WINDOWS}
     whole = [{"name": "none (clean)", "drop": 0.0, "rates": clean}, *vision["whole"]]
-    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 5.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    fig, (bars, curves) = figure(12, 5.8, ncols=2, gridspec_kw={"width_ratios": [1.3, 1]})
     y = np.arange(len(whole))
     series = [(k, w) for k in ("output", "any") for w in WINDOWS]
     height = 0.8 / len(series)
@@ -64,8 +62,4 @@ def draw(result: dict, path: Path = FIGURE) -> Path:
     curves.set_title("A drifting share of traffic", fontsize=10)
     curves.legend(fontsize=7, loc="lower right")
     fig.suptitle("Drift detection with one fixed, calibrated reference per model version", fontsize=11)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=path.suffix.lstrip("."), metadata={"Date": None})
-    plt.close(fig)
-    return path
+    return save_figure(fig, "drift-detection", "python benchmarks/drift/detection.py --calibrated --write-docs")
