@@ -24,6 +24,15 @@ def sentiment_model(artifacts_dir):
     return model.train(artifacts_dir, progress=False)
 
 
+@pytest.fixture(scope="session")
+def credit_model(artifacts_dir):
+    """Trained once per session. Training is deterministic, so every test that trains the credit model
+    into `artifacts_dir` again would publish this same version: take this fixture instead."""
+    from mlobs_services.credit import model
+
+    return model.train(artifacts_dir, progress=False)
+
+
 @pytest.fixture
 def settings(artifacts_dir) -> Settings:
     return Settings(artifacts_dir=artifacts_dir, _env_file=None)

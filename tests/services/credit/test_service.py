@@ -14,13 +14,6 @@ from mlobs_services.credit.service import create_app
 CANARY = "Canary-Quetzalcoatl-4417"
 
 
-@pytest.fixture(scope="module")
-def credit_model(artifacts_dir):
-    from mlobs_services.credit import model
-
-    return model.train(artifacts_dir, progress=False)
-
-
 @pytest.fixture
 def audited_settings(settings, tmp_path):
     return settings.model_copy(update={"audit": settings.audit.model_copy(update={
