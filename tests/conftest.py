@@ -64,11 +64,15 @@ def sinks() -> Sinks:
 
 
 @pytest.fixture(scope="session")
-def vision_model(artifacts_dir):
-    """Trained once per session: (ModelInfo, version_dir). Its drift thresholds are calibrated on 50
-    held-out windows per detector and size instead of 200: the tests need a model, not the calibration's
-    precision, and the embedding MMD's permutation tests dominate training time."""
+def vision_model(request, artifacts_dir):
+    """Trained once per session: (ModelInfo, version_dir). Its drift thresholds are calibrated on fewer
+    held-out windows per detector and size than the shipped 200, since the embedding MMD's permutation
+    tests dominate training time: 50 when the session runs an integration test with this model (the
+    on-call ones page on its drift thresholds), 10 otherwise (the other tests need a model and a
+    calibration file, not the calibration's precision)."""
     from mlobs_services.vision import model
 
-    info = model.train(artifacts_dir, progress=False, params={"calibration_trials": 50})
+    live = any(item.get_closest_marker("integration") and "vision_model" in item.fixturenames
+               for item in request.session.items)
+    info = model.train(artifacts_dir, progress=False, params={"calibration_trials": 50 if live else 10})
     return info, artifacts_dir / "vision" / info.version
