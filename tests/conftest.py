@@ -67,12 +67,12 @@ def sinks() -> Sinks:
 def vision_model(request, artifacts_dir):
     """Trained once per session: (ModelInfo, version_dir). Its drift thresholds are calibrated on fewer
     held-out windows per detector and size than the shipped 200, since the embedding MMD's permutation
-    tests dominate training time: 50 when the session runs an integration test with this model (the
-    on-call ones page on its drift thresholds), 10 otherwise (the other tests need a model and a
-    calibration file, not the calibration's precision)."""
+    tests dominate training time: 50 when the session runs an integration test that may serve this
+    model from the session's artifacts (the on-call ones page on its drift thresholds), 10 otherwise
+    (the other tests need a model and a calibration file, not the calibration's precision)."""
     from mlobs_services.vision import model
 
-    live = any(item.get_closest_marker("integration") and "vision_model" in item.fixturenames
+    live = any(item.get_closest_marker("integration") and "artifacts_dir" in item.fixturenames
                for item in request.session.items)
     info = model.train(artifacts_dir, progress=False, params={"calibration_trials": 50 if live else 10})
     return info, artifacts_dir / "vision" / info.version
