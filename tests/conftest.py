@@ -24,6 +24,15 @@ def sentiment_model(artifacts_dir):
     return model.train(artifacts_dir, progress=False)
 
 
+@pytest.fixture(scope="session")
+def credit_model(artifacts_dir):
+    """Trained once per session. Training is deterministic, so every test that trains the credit model
+    into `artifacts_dir` again would publish this same version: take this fixture instead."""
+    from mlobs_services.credit import model
+
+    return model.train(artifacts_dir, progress=False)
+
+
 @pytest.fixture
 def settings(artifacts_dir) -> Settings:
     return Settings(artifacts_dir=artifacts_dir, _env_file=None)
@@ -55,9 +64,14 @@ def sinks() -> Sinks:
 
 
 @pytest.fixture(scope="session")
-def vision_model(artifacts_dir):
-    """Trained once per session, as the service trains it (full drift calibration): (ModelInfo, version_dir)."""
+def vision_model(request, artifacts_dir):
+    """Trained once per session: (ModelInfo, version_dir). With the shipped drift calibration when the
+    session runs an integration test that may serve this model from the session's artifacts (the
+    on-call ones page on its drift thresholds); otherwise calibrated on 10 held-out windows per detector
+    and size, since the other tests need a model and a calibration file, not the calibration's precision."""
     from mlobs_services.vision import model
 
-    info = model.train(artifacts_dir, progress=False)
+    live = any(item.get_closest_marker("integration") and "artifacts_dir" in item.fixturenames
+               for item in request.session.items)
+    info = model.train(artifacts_dir, progress=False, params=None if live else {"calibration_trials": 10})
     return info, artifacts_dir / "vision" / info.version

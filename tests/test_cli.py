@@ -4,9 +4,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from mlobs.audit import AuditLog, AuditSettings, Decision
 
 
+@pytest.mark.slow  # a fresh interpreter running the CLI
 def test_a_reader_that_stops_early_ends_the_command_quietly_with_the_sigpipe_status(tmp_path):
     url = f"sqlite:///{tmp_path / 'audit' / 'audit.db'}"
     log = AuditLog.open(AuditSettings(store_url=url), base_dir=tmp_path / "audit")

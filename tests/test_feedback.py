@@ -73,6 +73,7 @@ def test_the_memory_stays_within_its_byte_bound_and_forgets_the_oldest_first():
     assert memory.claim(rid(4_999), 0, f"client-{4_999 % 3}").status == ACCEPTED
 
 
+@pytest.mark.slow  # 20,000 entries under tracemalloc
 def test_the_byte_accounting_is_not_below_what_the_entries_really_take():
     memory = PredictionMemory(10**9, CLASSES)
     ids = [rid(i) for i in range(20_000)]  # made before measuring: the service holds its own ids

@@ -21,6 +21,7 @@ def unfrozen():
     gc.set_threshold(*thresholds)
 
 
+@pytest.mark.slow  # a full collection of the whole test session's heap
 def test_freezing_moves_the_live_heap_out_of_the_collectors_reach():
     keep = [object() for _ in range(10)]  # noqa: F841
     freeze_startup_heap()
@@ -39,7 +40,7 @@ def test_instrument_alone_leaves_the_garbage_collector_as_it_was(tmp_path):
         assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
 
 
-@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("enabled", [pytest.param(True, marks=pytest.mark.slow), False])  # slow: a full collection
 def test_an_app_tuning_its_gc_freezes_its_heap_at_startup_unless_told_not_to(enabled, tmp_path):
     app = FastAPI()
     settings = Settings(gc_freeze=enabled, telemetry_enabled=False, artifacts_dir=tmp_path)
@@ -78,7 +79,8 @@ def test_setting_the_young_threshold_leaves_the_older_generations_alone():
 
 def test_an_app_tuning_its_gc_sets_its_young_threshold_at_startup(tmp_path):
     app = FastAPI()
-    settings = Settings(gc_young_threshold=12_345, telemetry_enabled=False, artifacts_dir=tmp_path)
+    # Not frozen: freezing collects the whole heap first, which this test does not need to pay for.
+    settings = Settings(gc_young_threshold=12_345, gc_freeze=False, telemetry_enabled=False, artifacts_dir=tmp_path)
     instrument(app, MODEL, settings=settings)
     tune_gc(app, settings)
     assert gc.get_threshold()[0] != 12_345

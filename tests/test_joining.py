@@ -9,6 +9,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a fresh interpreter per case
+
 PRELUDE = """
 import json
 from fastapi import FastAPI

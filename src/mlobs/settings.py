@@ -34,13 +34,17 @@ class Settings(BaseSettings):
     # false: no telemetry at all (the benchmarks' bare baseline).
     telemetry_enabled: bool = True
     # Garbage-collector tuning for apps that opt in with mlobs.heap.tune_gc (the reference services
-    # do); unset, the app's own defaults apply. Freeze the startup heap once the app has started:
+    # do; they freeze); unset, the app's own default applies. true: once the app has started, move
+    # its startup heap (libraries, model) out of the collector's reach, so full collections on the
+    # request path stop walking it.
     gc_freeze: bool | None = None
-    # Collect the young generation after this many net new objects, not Python's 700:
+    # Collect the young generation after this many net new objects instead of Python's 700 (the
+    # reference services use 10,000: each request's objects stay alive across its awaits, which
+    # made collections five times as frequent); unset, the app's own default applies.
     gc_young_threshold: int | None = Field(None, gt=0)
     # One JSON access log line per request, written by mlobs (the server's own is silenced).
     access_log: bool = True
-    log_level: str = "INFO"  # of the JSON log writer
+    log_level: str = "INFO"  # lowest level the JSON log writer keeps (a logging level name: DEBUG, INFO, ...)
     log_queue_size: int = Field(10_000, gt=0)  # lines the log writer holds before it drops (and counts) the rest
 
     max_body_bytes: int = Field(1_000_000, gt=0)  # bytes of a request body
@@ -69,6 +73,8 @@ class Settings(BaseSettings):
     # /metrics and JSON logs on stdout stay on either way.
     metrics_exporter: str = Field("prometheus", validation_alias=AliasChoices("OTEL_METRICS_EXPORTER",
                                                                               "MLOBS_METRICS_EXPORTER"))
+    # "otlp": every JSON log line is also sent as an OTLP/HTTP log record (batched off the request
+    # path, drops counted); "none", the default, keeps logs on stdout for the platform's collector.
     logs_exporter: str = Field("none", validation_alias=AliasChoices("OTEL_LOGS_EXPORTER", "MLOBS_LOGS_EXPORTER"))
     # Where spans go by OTLP/HTTP (e.g. http://collector:4318); unset, no span leaves the process.
     otlp_endpoint: str | None = Field(

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from mlobs.audit import AuditLog
 
 CHILD = r"""
@@ -29,6 +31,7 @@ threading.Event().wait()
 """
 
 
+@pytest.mark.slow  # a writer process killed under load
 def test_sigkill_under_load_loses_no_acknowledged_record(store_url, tmp_path, clock):
     child = subprocess.Popen([sys.executable, "-c", CHILD, store_url, str(tmp_path)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -232,6 +232,7 @@ def test_the_cli_names_the_first_bad_record_and_exits_non_zero(original, copy, c
     assert "record seq 33" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # verifier processes
 def test_checked_by_several_processes_the_same_log_gives_the_same_answers(original, copy):
     key = load_public_key(original / "keys" / "checkpoint_signing.pub.pem")
     witnessed = Witnessed(read_notes(original / "witness"), "w")

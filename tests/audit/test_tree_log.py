@@ -146,6 +146,7 @@ def test_each_complete_block_of_sixteen_keeps_its_leaf_hashes_across_groups(make
         close()
 
 
+@pytest.mark.slow  # 1.5 s of steady appends
 def test_under_steady_load_a_head_is_signed_at_least_every_interval(audit_settings, store_url):
     import time
 

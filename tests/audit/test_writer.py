@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 
 import pytest
 from audit.factories import decision
@@ -183,3 +184,29 @@ def test_a_lone_caller_commits_alone_without_waiting_for_company(log):
     assert log.store.commits == 5
     assert log.stats()["batches"] == 5
 
+
+
+def test_a_log_closed_while_a_commit_is_in_flight_commits_what_waits_and_signs_its_tail(make_faulty):
+    log, store = make_faulty(checkpoint_every=1000)
+    store.release.clear()
+    first = log.submit(decision(0))
+    assert store.entered.wait(5)  # the first commit is in flight
+    second = log.submit(decision(1))  # waits for the committer
+    closing = threading.Thread(target=log.close)
+    closing.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until the log refuses new records: it is closing
+        try:
+            log.submit(decision(2))
+        except AuditUnavailable:
+            break
+        time.sleep(0.01)
+    time.sleep(0.05)
+    store.release.set()
+    closing.join(10)
+    assert not closing.is_alive()
+    assert first.result(0).seq == 1 and second.result(0).seq == 2
+    reopened = open_store(log.settings.store_url)
+    head, _ = reopened.head()  # the records above, and any probe that got in before the close
+    assert head >= 2 and [cp.seq for cp in reopened.checkpoints()][-1:] == [head]
+    reopened.close()

@@ -34,6 +34,7 @@ def rate(detector, decide, windows) -> float:
     return float(np.mean([any(r.drift for r in decide(detector.score(w), len(w))) for w in windows]))
 
 
+@pytest.mark.slow  # hundreds of KS windows
 def test_a_fixed_reference_whose_raw_ks_rate_is_high_is_corrected_on_fresh_windows():
     rng = np.random.default_rng(5)
     reference = {"probs": unlucky_reference(rng)}

@@ -57,6 +57,7 @@ def test_scoring_before_fit_is_a_clear_error():
         SoftmaxKS().score(np.zeros((3, 2)))
 
 
+@pytest.mark.slow  # MMD permutation tests over many windows
 def test_embedding_mmd_catches_mild_noise_on_images():
     rng = np.random.default_rng(2)
     base = np.zeros((400, 1, 12, 12), dtype=np.float32)

@@ -8,11 +8,10 @@ from mlobs.drift.estimate import AccuracyEstimator
 
 
 @pytest.fixture(scope="module")
-def credit(artifacts_dir):
+def credit(artifacts_dir, credit_model):
     from mlobs_services.credit import model
 
-    info = model.train(artifacts_dir, progress=False)
-    directory = artifacts_dir / "credit" / info.version
+    directory = artifacts_dir / "credit" / credit_model.version
     return model.load(directory), load_calibration(directory).estimator
 
 

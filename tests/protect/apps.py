@@ -26,9 +26,3 @@ def build(service: str, settings, sinks, ps: ProtectSettings | None = None):
     settings = settings.model_copy(update={"protect": ps or protect_settings()})
     app = create_app(settings, configure_logging=False, **sinks.kwargs())
     return app, getattr(app.state, "protection", None)
-
-
-def train_credit(artifacts_dir):
-    from mlobs_services.credit import model
-
-    return model.train(artifacts_dir, progress=False)

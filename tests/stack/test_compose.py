@@ -41,6 +41,7 @@ def test_compose_file_validates_with_the_real_compose_tool(compose):
             "loki", "tempo", "grafana"} <= compose["services"].keys()
 
 
+@pytest.mark.slow  # a second run of the real docker-compose
 def test_compose_needs_no_variable_and_interpolates_none():
     env = {k: v for k, v in os.environ.items() if not k.startswith("GF_")}
     result = subprocess.run([compose_tool(), "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True,

@@ -15,6 +15,7 @@ def test_the_rule_files_pass_promtool_check():
     assert "SUCCESS" in out
 
 
+@pytest.mark.slow  # promtool evaluates every alert's cases over hours of simulated series
 def test_the_rule_unit_tests_pass_promtool_test():
     out = tools.test_rules(*sorted(ROOT.glob("alerts/tests/*.test.yml")))
     assert out.count("SUCCESS") == len(list(ROOT.glob("alerts/tests/*.test.yml")))

@@ -19,6 +19,12 @@ def test_a_setting_is_described_by_the_comment_above_it():
     assert "Collect the young generation" in row
 
 
+def test_every_setting_has_a_meaning():
+    rows = [line for line in reference_docs.configuration().splitlines() if line.startswith("| `")]
+    assert len(rows) > 90
+    assert [row.split(" | ")[0] for row in rows if row.endswith("|  |")] == []
+
+
 def test_every_catalog_metric_is_listed_under_its_promql_name():
     text = reference_docs.metrics()
     assert f"`{HTTP_REQUEST_DURATION.name}` | histogram" in text

@@ -25,6 +25,7 @@ def _ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"request_id": "r"})
 
 
+@pytest.mark.slow  # a 1.5 s run at a fixed rate
 def test_the_offered_rate_is_respected_over_a_short_run(scripted_workload):
     seen = []
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field, SecretStr
 class AuditSettings(BaseModel):
     """Every audit knob. Paths left as None are placed under a base directory by `resolved`."""
 
+    # false: no audit log is opened; the services answer decisions without an audit receipt (and never
+    # 503 for the log) and only count security events.
     enabled: bool = True
     # "sqlite:///abs/path/audit.db" or "postgresql://user@host:port/db"
     store_url: str | None = None
@@ -20,14 +22,21 @@ class AuditSettings(BaseModel):
     # Optional append-only copy of every signed checkpoint, ideally on other media.
     checkpoint_mirror: Path | None = None
 
+    # Days the raw request payloads (encrypted, for debugging) are kept before a purge deletes them;
+    # `mlobs audit verify` reports a raw row kept more than a day past this, by the verifier's setting.
     raw_retention_days: float = Field(7.0, gt=0)
     # Model artifacts are kept this long after they leave service, so that their decisions can be
     # replayed (`mlobs audit prune-artifacts`): 25 months, as Reg B 1002.12(b) asks.
     artifact_retention_days: float = Field(761.0, gt=0)
     # A service purges raw payloads past their retention this often (0: only `mlobs audit purge`).
     raw_purge_interval_s: float = Field(3600.0, ge=0)
+    # Records accepted but not yet durable, at most: past it a decision is refused at once (503)
+    # rather than queued behind a store that has stopped keeping up.
     queue_size: int = Field(10_000, gt=0)
+    # Records per group commit (one transaction, one fsync), at most: under load a group holds what
+    # arrived during the previous commit, so the cost of an fsync is shared by up to this many.
     max_batch: int = Field(1_000, gt=0)
+    # A signed checkpoint each time the log grows past another multiple of this many records.
     checkpoint_every: int = Field(10_000, gt=0)
     # A signed checkpoint at least this often while records arrive, and this long after the last
     # record when they stop: at most about this much of the log is ever covered by no signature.
@@ -39,7 +48,11 @@ class AuditSettings(BaseModel):
     # SHA-256 (hex) of the raw Ed25519 checkpoint key that `mlobs audit verify` trusts when no
     # --public-key is given; the key in the log's own directory is never trusted by itself.
     public_key_fingerprint: str | None = None
+    # Seconds a request waits for its record to become durable; past it the decision answers 503,
+    # never without a record.
     append_timeout_s: float = Field(10.0, gt=0)
+    # Seconds a SQLite connection (the log's, the subject keys') waits for a lock another writer
+    # holds before failing; processes sharing one log take turns within it.
     busy_timeout_s: float = Field(10.0, gt=0)
     # New subject keys are appended (cheap), then move into the key store's table ordered by
     # pseudonym at least this many at a time (up to ten times as many when the store is large).

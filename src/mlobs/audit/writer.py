@@ -237,7 +237,7 @@ class Writer:
                 self._idle.wait()
             with self._lock:
                 group = self._groups.popleft() if self._groups else None
-                if not self._groups:
+                if not self._groups and not self._closed:  # close()'s wake-up must outlive this group
                     self._wake.clear()
                 closing = self._closed and group is None
             if closing:

@@ -6,24 +6,39 @@ from pydantic import BaseModel, Field
 
 
 class DriftSettings(BaseModel):
-    # Shipper side (model services).
-    exporter_url: str | None = None  # e.g. http://127.0.0.1:9108 ; None turns shipping off
+    # Shipper side (model services): the drift exporter samples go to, e.g. http://127.0.0.1:9108;
+    # unset, nothing is shipped.
+    exporter_url: str | None = None
+    # Share of predictions shipped (0 to 1), drawn at random per prediction.
     sample_rate: float = Field(1.0, ge=0.0, le=1.0)
+    # Samples per POST to the exporter, at most.
     batch_size: int = Field(64, gt=0)
+    # Samples waiting to be shipped, at most; past it new ones are dropped and counted, never waited for.
     queue_size: int = Field(2_048, gt=0)
+    # Seconds one POST to the exporter may take; a failed one drops its batch (counted) and backs off.
     timeout_seconds: float = Field(0.5, gt=0.0)
+    # Seconds a batch waits to fill before it is sent part full.
     flush_interval_seconds: float = Field(1.0, gt=0.0)
 
-    # Exporter side.
+    # Exporter side. Not read: the exporter listens where `mlobs serve drift-exporter --host H --port P`
+    # says (the compose stack and the manifests give it 0.0.0.0:9108).
     host: str = "127.0.0.1"
+    # Not read either (see host); 9108 is the exporter's port in the stack, /ingest and /metrics.
     port: int = Field(9108, gt=0, lt=65536)
+    # Samples per window, per model version (and per segment): each test compares the latest this many
+    # with the reference; 200 is the window the detectors are calibrated and benchmarked at.
     window_size: int = Field(200, gt=1)
     # Evaluate after this many new samples (None: window_size, i.e. non-overlapping windows).
     evaluate_every: int | None = Field(None, gt=0)
     # Also evaluate a partial window this often (seconds) if it holds min_window_samples; 0 turns it off.
     evaluation_interval_seconds: float = Field(0.0, ge=0.0)
+    # A window with fewer samples is never tested (a segment's neither); 50 is the smallest calibrated size.
     min_window_samples: int = Field(50, gt=1)
+    # Significance level of each test (after its own multiple-testing correction); a version with a
+    # calibration decides by the calibrated threshold instead, so that its false-positive rate holds.
     p_value: float = Field(0.05, gt=0.0, lt=1.0)
+    # Permutations of the image-embedding MMD test: its cost grows in proportion, and its smallest
+    # p-value is 1 / (permutations + 1), so keep it well above 1 / p_value.
     mmd_permutations: int = Field(100, gt=0)
     # confidence_exceedance counts inputs less confident than this quantile of the reference's.
     exceedance_quantile: float = Field(0.9, ge=0.5, lt=1.0)
@@ -33,6 +48,10 @@ class DriftSettings(BaseModel):
     # Drift per segment of traffic (the sample's "segment": the client by default): the top-N segments by
     # volume get their own `segment` label, the rest "_other"; only these (cheap, output) detectors run.
     segment_top_n: int = Field(5, ge=0)
+    # The detectors run per segment, by name: output tests, cheap enough to run per client.
     segment_detectors: tuple[str, ...] = ("softmax_ks", "confidence_exceedance")
+    # Seconds before a version whose reference could not be loaded is tried again (meanwhile its samples
+    # are not tested and mlobs_drift_reference_missing is 1).
     reference_retry_seconds: float = Field(30.0, ge=0.0)
+    # Samples one POST /ingest may carry; a larger batch is refused with 400.
     max_ingest_samples: int = Field(10_000, gt=0)

@@ -11,6 +11,8 @@ from mlobs.protect.roles import ROLES
 
 
 class ProtectSettings(BaseModel):
+    # false: protect() installs nothing (no authentication, limits, worker pool or security headers)
+    # and logs a warning at start.
     enabled: bool = True
     # "auto": on when any key is configured (dev runs without keys); "required": refuse to start
     # without keys (compose, production); "off": every caller is "anonymous".
@@ -22,8 +24,9 @@ class ProtectSettings(BaseModel):
     # client_id -> roles, e.g. MLOBS_PROTECT__ROLES='{"labelling-team": ["labeller"]}' (mlobs.protect.roles.ROLES).
     roles: dict[str, list[str]] = Field(default_factory=dict)
 
-    # Per-client token bucket: sustained requests per second and burst.
+    # Per-client token bucket: sustained requests per second; past it 429 `rate_limited` with Retry-After.
     rate_per_s: float = Field(100.0, gt=0)
+    # The bucket's size: requests one client may send at once above its rate before it is limited.
     burst: int = Field(200, gt=0)
     # Requests one client may have in flight at once: a flood queues at its own door.
     max_concurrency: int = Field(8, gt=0)
@@ -43,26 +46,34 @@ class ProtectSettings(BaseModel):
     audit_events_per_s: float = Field(10.0, gt=0)
 
     # Work budget of one request, summed over its items (413 `over_budget` before any decoding).
-    max_request_pixels: int = Field(4_000_000, gt=0)  # vision: decoded pixels of all images
-    max_batch_chars: int = Field(20_000, gt=0)  # sentiment: characters of all texts
-    # Worker pool for large requests (mlobs.protect.workers): threads, how many one client may hold
-    # at once, how many more it may queue (then 429 `busy`), and the share of its budget under which
-    # a request runs inline on the event loop.
+    # vision: decoded pixels of all its images, read from their headers.
+    max_request_pixels: int = Field(4_000_000, gt=0)
+    # sentiment: characters of all its texts (413 `over_budget` before inference).
+    max_batch_chars: int = Field(20_000, gt=0)
+    # Worker pool for large requests (mlobs.protect.workers): this many threads decode and infer the
+    # requests over inline_load of their budget, so the event loop keeps answering probes meanwhile.
     workers: int = Field(2, gt=0)
+    # Jobs one client may run on the pool at once; 1 with 2 workers leaves a worker for the others.
     worker_share: int = Field(1, gt=0)
+    # Large requests one client may queue beyond its share; one more gets 429 `busy` at once.
     max_waiting_per_client: int = Field(8, ge=0)
+    # Share of its work budget (0 to 1) under which a request runs inline on the event loop: a thread
+    # hop costs more than a sub-millisecond model call.
     inline_load: float = Field(0.05, ge=0, le=1)
 
-    # Slow clients (the server `mlobs serve` runs, mlobs.protect.server): the request head must
-    # arrive within header_timeout_s of its first byte (408), the body within body_timeout_s of the
-    # head (connection closed); at most this many open connections per client address.
+    # Slow clients (the server `mlobs serve` runs, mlobs.protect.server): seconds the request head
+    # may take from its first byte; past it 408 and the connection is closed.
     header_timeout_s: float = Field(10.0, gt=0)
+    # Seconds the body may take after the head; past it the connection is closed (a body_timeout refusal).
     body_timeout_s: float = Field(30.0, gt=0)
+    # Open connections from one client address, at most; one more is answered 503 and closed.
     max_connections_per_address: int = Field(64, gt=0)
 
     # Failed authentication per source address: after this many failures within the window, the
     # address gets 429 for the rest of the window, whatever key it sends.
     auth_failures_per_address: int = Field(20, gt=0)
+    # Seconds of that window: a key guesser gets auth_failures_per_address tries per window, and a
+    # client with a mistyped key recovers by itself when it ends.
     auth_failure_window_s: float = Field(60.0, gt=0)
 
     @field_validator("roles")

@@ -17,12 +17,9 @@ from mlobs_services.credit.service import create_app
 
 
 @pytest.fixture(scope="module")
-def credit_log(tmp_path_factory, artifacts_dir):
+def credit_log(tmp_path_factory, artifacts_dir, credit_model):
     """A log of 30 real credit decisions (each with its raw request), made once."""
     from conftest import Sinks
-    from mlobs_services.credit import model
-
-    model.train(artifacts_dir, progress=False)
     root = tmp_path_factory.mktemp("credit-log")
     env = {"MLOBS_ARTIFACTS_DIR": str(artifacts_dir), "MLOBS_AUDIT__STORE_URL": f"sqlite:///{root / 'audit.db'}",
            "MLOBS_AUDIT__KEYS_DIR": str(root / "keys")}

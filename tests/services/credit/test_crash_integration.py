@@ -42,10 +42,8 @@ async def load_until_killed(url: str, process: subprocess.Popen, acknowledged: l
     await asyncio.gather(killer(), *(client(w) for w in range(16)))
 
 
-def test_a_killed_service_loses_no_acknowledged_decision_and_its_chain_verifies(tmp_path, artifacts_dir):
-    from mlobs_services.credit import model
-
-    model.train(artifacts_dir, progress=False)
+def test_a_killed_service_loses_no_acknowledged_decision_and_its_chain_verifies(tmp_path, artifacts_dir,
+                                                                               credit_model):
     env = {"MLOBS_ARTIFACTS_DIR": str(artifacts_dir), "MLOBS_AUDIT__STORE_URL": f"sqlite:///{tmp_path / 'a.db'}",
            "MLOBS_AUDIT__KEYS_DIR": str(tmp_path / "keys"), "MLOBS_ACCESS_LOG": "false"}
     acknowledged: list[str] = []

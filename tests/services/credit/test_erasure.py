@@ -23,13 +23,6 @@ CANARY = {
 }
 
 
-@pytest.fixture(scope="module")
-def credit_model(artifacts_dir):
-    from mlobs_services.credit import model
-
-    return model.train(artifacts_dir, progress=False)
-
-
 @pytest.fixture
 def audit_dir(tmp_path):
     return tmp_path / "audit"

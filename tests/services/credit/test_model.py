@@ -10,16 +10,15 @@ from mlobs import artifacts
 from mlobs_services.credit import data, model
 
 
-def test_training_reports_discrimination_and_approval_rate(artifacts_dir):
-    info = model.train(artifacts_dir, progress=False)
+def test_training_reports_discrimination_and_approval_rate(credit_model):
+    info = credit_model
     assert info.metrics["held_out_auc"] > 0.7
     assert 0.6 < info.metrics["held_out_approval_rate"] < 0.97
     assert info.classes == ("approve", "decline")
 
 
-def test_reason_codes_name_the_features_that_raised_the_risk(artifacts_dir):
-    model.train(artifacts_dir, progress=False)
-    credit = model.load(artifacts.version_dir(artifacts_dir, "credit"))
+def test_reason_codes_name_the_features_that_raised_the_risk(artifacts_dir, credit_model):
+    credit = model.load(artifacts.version_dir(artifacts_dir, "credit", credit_model.version))
     base = data.generate(1, seed=5)[0]["features"]
     risky = {**base, "debt_to_income": 0.9, "num_delinquencies": 7}
     assert credit.default_probability([risky])[0] > credit.default_probability([base])[0]

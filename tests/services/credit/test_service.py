@@ -14,18 +14,12 @@ from mlobs_services.credit.service import create_app
 CANARY = "Canary-Quetzalcoatl-4417"
 
 
-@pytest.fixture(scope="module")
-def credit_model(artifacts_dir):
-    from mlobs_services.credit import model
-
-    return model.train(artifacts_dir, progress=False)
-
-
 @pytest.fixture
 def audited_settings(settings, tmp_path):
     return settings.model_copy(update={"audit": settings.audit.model_copy(update={
         "store_url": f"sqlite:///{tmp_path / 'audit.db'}", "keys_dir": tmp_path / "keys",
-        "subject_keys_path": tmp_path / "keys" / "subject_keys.db"})})
+        "subject_keys_path": tmp_path / "keys" / "subject_keys.db",
+        "checkpoint_interval_s": 0.2})})  # the tests that wait for a signed head wait less
 
 
 @pytest.fixture
@@ -152,7 +146,7 @@ def test_the_answer_carries_a_receipt_that_an_inclusion_proof_confirms(service, 
     assert [a["audit"]["leaf_index"] for a in answers] == [0, 1, 2]
     reader, close = open_reader(audited_settings.audit.store_url)
     try:
-        deadline = time.monotonic() + 10  # the log signs its quiet tail within a second
+        deadline = time.monotonic() + 10  # the log signs its quiet tail within checkpoint_interval_s
         while reader.note_covering(3) is None and time.monotonic() < deadline:
             time.sleep(0.05)
         bundle = make_bundle(reader, answers[1]["decision_id"], sqlite=True)

@@ -18,7 +18,10 @@ class WitnessSettings(BaseModel):
     dir: Path = Path("audit-witness")
     # The witness's name on its cosignatures.
     name: str = Field("mlobs.local/witness", min_length=1, pattern=r"^[^\s+]+$")
+    # Seconds between two polls of the log's latest checkpoint (each new one is proven consistent with
+    # the last cosigned one, then cosigned): a rollback or split view is seen within about this long.
     interval_s: float = Field(5.0, gt=0)
+    # Seconds one request to the log's service may take before the poll counts as refused.
     timeout_s: float = Field(10.0, gt=0)
     # /healthz answers 503 (and mlobs_audit_witness_healthy is 0) once no round has reached the log and verified
     # what it served for this long; longer than a slow round (the interval plus two requests' timeouts).
