@@ -20,12 +20,7 @@ class DriftSettings(BaseModel):
     # Seconds a batch waits to fill before it is sent part full.
     flush_interval_seconds: float = Field(1.0, gt=0.0)
 
-    # Exporter side. Not read: the exporter listens where `mlobs serve drift-exporter --host H --port P`
-    # says (the compose stack and the manifests give it 0.0.0.0:9108).
-    host: str = "127.0.0.1"
-    # Not read either (see host); 9108 is the exporter's port in the stack, /ingest and /metrics.
-    port: int = Field(9108, gt=0, lt=65536)
-    # Samples per window, per model version (and per segment): each test compares the latest this many
+    # Exporter side. Samples per window, per model version (and per segment): each test compares the latest this many
     # with the reference; 200 is the window the detectors are calibrated and benchmarked at.
     window_size: int = Field(200, gt=1)
     # Evaluate after this many new samples (None: window_size, i.e. non-overlapping windows).
