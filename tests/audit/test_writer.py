@@ -129,6 +129,32 @@ def test_an_async_caller_timing_out_does_not_cancel_the_others(faulty):
     assert log.append(decision(3)).seq == 4 and log.verify().ok
 
 
+@pytest.mark.parametrize("patient_first", [True, False])
+def test_callers_sharing_a_group_each_time_out_at_their_own_deadline(faulty, patient_first):
+    log, store = faulty
+    store.release.clear()
+    log.submit(decision(0))
+    assert store.entered.wait(5)  # the next two records will share a group
+
+    async def scenario():
+        async def wait(pending, timeout):
+            try:
+                return await pending.wait(timeout)
+            except TimeoutError:
+                return "timed out"
+
+        timeouts = (5.0, 0.2) if patient_first else (0.2, 5.0)
+        callers = [asyncio.ensure_future(wait(log.submit(decision(i + 1)), t)) for i, t in enumerate(timeouts)]
+        hasty_one, patient_one = sorted(callers, key=lambda c: timeouts[callers.index(c)])
+        assert await hasty_one == "timed out"
+        assert not patient_one.done()  # the group's timer goes on for the caller still within its deadline
+        store.release.set()
+        return await patient_one
+
+    receipt = asyncio.run(scenario())
+    assert receipt.seq in (2, 3) and log.verify().ok
+
+
 def test_a_cancelled_async_caller_leaves_its_neighbours_in_the_group_to_finish(faulty):
     log, store = faulty
     store.release.clear()
