@@ -8,6 +8,7 @@ import pytest
 from audit.factories import decision
 
 from mlobs.audit import AuditLog, AuditUnavailable
+from mlobs.audit.errors import SubjectErased
 from mlobs.audit.backends import open_store
 
 
@@ -209,3 +210,25 @@ def test_a_lone_caller_commits_alone_without_waiting_for_company(log):
     assert log.store.commits == 5
     assert log.stats()["batches"] == 5
 
+
+
+def test_new_subjects_first_seen_in_one_group_get_a_pseudonym_and_a_key_each(make_faulty):
+    log, store = make_faulty(queue_size=10, append_timeout_s=5)
+    store.release.clear()
+    log.submit(decision(0, subject="earlier"))
+    assert store.entered.wait(5)  # the next three records share a group, two of them one new subject's
+    group = [log.submit(decision(i, subject=s)) for i, s in ((1, "new-a"), (2, "new-a"), (3, "new-b"))]
+    store.release.set()
+    receipts = [p.result(5) for p in group]
+    rows = {r.decision_id: log.query(decision_id=r.decision_id)[0] for r in receipts}
+    a1, a2, b = (rows[r.decision_id]["subject"] for r in receipts)
+    assert a1 == a2 != b
+    assert {x["subject"] for x in log.query(subject="new-a")} == {a1}
+    for i, r in enumerate(receipts, start=1):
+        assert log.personal(r.decision_id, reason="test", actor="auditor") == {"name": f"Person {i}"}
+    log.forget("new-a", actor="dpo")
+    assert log.query(subject="new-a") == []
+    assert [x["subject"] for x in log.query(subject="new-b", event_type="decision")] == [b]
+    with pytest.raises(SubjectErased):
+        log.personal(receipts[1].decision_id, reason="test", actor="auditor")
+    assert log.personal(receipts[2].decision_id, reason="test", actor="auditor") == {"name": "Person 3"}

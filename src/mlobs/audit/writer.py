@@ -380,12 +380,15 @@ class Writer:
             d = item.decision
             if item.erase:
                 _erase(batch, item)
+            fresh = False
             if item.lookup is not None and d is not None:
-                mapped[index] = batch.key_for(mapping_name(item.lookup))
+                name = mapping_name(item.lookup)
+                mapped[index] = batch.key_for(name)
                 item.pseudonym = pseudonym_of(mapped[index])
+                fresh = name in batch.new  # a subject first seen in this batch: a pseudonym just drawn
             needs_key = d is not None and item.pseudonym and (
                 d.personal is not None or d.raw is not None or d.model_inputs is not None)
-            keyed.append(batch.key_for(item.pseudonym) if needs_key else None)
+            keyed.append(batch.key_for(item.pseudonym, made_here=fresh) if needs_key else None)
         replaced = batch.commit()
         for index, mapping in mapped.items():
             if replaced.get(mapping, mapping) != mapping:  # another process mapped this new subject first
