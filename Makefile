@@ -55,7 +55,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/telemetry_overhead.py --write-docs
 	$(PY) benchmarks/telemetry_inprocess.py --write-docs
-	$(PY) benchmarks/audit_overhead.py --write-readme
+	$(PY) benchmarks/audit_overhead.py --write-docs
 	$(PY) benchmarks/audit/bench_append.py
 	$(PY) benchmarks/audit/bench_million.py
 	$(PY) benchmarks/protect/flood.py
