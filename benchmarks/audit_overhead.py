@@ -3,12 +3,13 @@
     python benchmarks/audit_overhead.py [--rounds 24] [--seconds 4] [--write-docs]
 
 Every variant's service runs at once, idle but for its own bursts of load (wrk, 32 connections,
-from CPU 1 against uvicorn on CPU 0), one burst per variant in turn each cycle. The figure to
-compare is the server's CPU per request: utime + stime of every thread of the service's process
-(the event loop and the audit log's own threads alike) from /proc, read before a burst and after
-the pause that follows it (the subject lookup trails commits by up to a second), divided by the
-requests answered. The audit log starts no other process, so nothing it costs is left out.
-Throughput beside it swings with whatever else the machine runs.
+from CPU 1 against uvicorn on CPU 0), one burst per variant each cycle, in an order that rotates.
+The figure to compare is the server's CPU per request: utime + stime of every thread of the service's process
+(the event loop and the audit log's own threads alike) from /proc, from the start of one of its
+bursts to the start of its next, divided by the requests of the burst: work that trails a burst
+(the subject lookup, merging new subjects' keys) is counted wherever it lands. The audit log
+starts no other process, so nothing it costs is left out. The services share a core, so one's
+trailing work slows another's burst: throughput beside the CPU figure is the noisier of the two.
 """
 
 from __future__ import annotations
@@ -51,15 +52,23 @@ def total_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * TICK_S
 
 
-def burst(pid: int, url: str, seconds: int, script: Path) -> dict:
-    before, threads_before = total_cpu(pid), thread_cpu(pid)
-    load = under_load(url, seconds, script)
-    time.sleep(PAUSE_S)  # the trailing background work is the burst's
-    requests = load["rps"] * seconds
-    per_thread = thread_cpu(pid)
-    per_thread.subtract(threads_before)
-    return {**load, "cpu_us": (total_cpu(pid) - before) / requests * 1e6,
-            "threads": {name: s / requests * 1e6 for name, s in per_thread.items()}}
+class Meter:
+    """A service's CPU since its last burst began, charged to that burst's requests."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.requests = 0.0
+        self._total, self._threads = total_cpu(pid), thread_cpu(pid)
+
+    def charge(self) -> tuple[float, dict[str, float]] | None:
+        """(CPU µs a request, per thread) of the last burst, with whatever ran after it; then start anew."""
+        total, now = total_cpu(self.pid), thread_cpu(self.pid)
+        spent, requests, threads = total - self._total, self.requests, now.copy()
+        threads.subtract(self._threads)
+        self._total, self._threads, self.requests = total, now, 0.0
+        if not requests:
+            return None
+        return spent / requests * 1e6, {name: s / requests * 1e6 for name, s in threads.items()}
 
 
 def run(rounds: int, seconds: int) -> tuple[dict[str, dict], dict[str, dict]]:
@@ -88,15 +97,33 @@ def run(rounds: int, seconds: int) -> tuple[dict[str, dict], dict[str, dict]]:
         for _, url, script in services.values():
             under_load(url, 2, script)  # warm-up: the recurring applicants' keys exist from here on
             time.sleep(PAUSE_S)
+        meters = {variant: Meter(process.pid) for variant, (process, _, _) in services.items()}
+
+        def charge(variant: str) -> None:
+            charged = meters[variant].charge()
+            if charged is not None:
+                results[variant]["cpu_us"].append(charged[0])
+                threads[variant].update(charged[1])
+
+        names = list(services)
         for cycle in range(rounds):
-            for variant, (process, url, script) in services.items():
-                b = burst(process.pid, url, seconds, script)
+            # The order rotates: each service's burst follows each other's as often, and with it
+            # the other's trailing work on the shared core.
+            for variant in names[cycle % len(names):] + names[:cycle % len(names)]:
+                _, url, script = services[variant]
+                charge(variant)  # the previous burst, and everything the service did since
+                load = under_load(url, seconds, script)
+                meters[variant].requests = load["rps"] * seconds
                 r = results[variant]
-                for key, name in (("rps", "rps"), ("cpu_us", "cpu_us"), ("load_p50", "p50"), ("load_p99", "p99")):
-                    r[key].append(b[name])
-                threads[variant].update(b["threads"])
-            print(f"cycle {cycle + 1}: " + ", ".join(f"{v} {r['rps'][-1]:.0f} req/s {r['cpu_us'][-1]:.0f} µs"
+                for key, name in (("rps", "rps"), ("load_p50", "p50"), ("load_p99", "p99")):
+                    r[key].append(load[name])
+                time.sleep(PAUSE_S)
+            if cycle:
+                print(f"cycle {cycle}: " + ", ".join(f"{v} {r['rps'][-2]:.0f} req/s {r['cpu_us'][-1]:.0f} µs"
                                                      for v, r in results.items()), file=sys.stderr)
+        time.sleep(PAUSE_S)
+        for variant in services:
+            charge(variant)
         for _ in range(3):
             for variant, (_, url, _) in services.items():
                 results[variant]["lat"].extend(paced_latencies(url, bodies, 10, new_field=fresh.get(variant)))
@@ -133,12 +160,13 @@ def table(results: dict[str, dict], threads: dict[str, dict], rounds: int, secon
         f"thread, means over the bursts); the ratios are off over on for CPU and on over off for throughput, "
         f"so 0.90 is the goal for both, each with a bootstrap interval over the cycles. The three services "
         f"run side by side, uvicorn pinned to CPU 0, wrk (32 connections) on CPU 1; {rounds} cycles of one "
-        f"{seconds} s burst per service in turn, {PAUSE_S} s apart. 500 distinct applicants sent again and "
-        f"again (their subject keys exist after the warm-up), or, in the last row, an applicant id never sent "
-        f"before in every request (a new pseudonym and key each time); each audit-on service has its own log "
-        f"and key store. At 200 req/s one request at a time (a lone caller: its record never waits for "
-        f"others), three rounds of 10 s; under full load, wrk's median and p99 (medians of the bursts), where "
-        f"a record shares its commit with every record that arrived while the previous commit ran. "
+        f"{seconds} s burst per service, in an order that rotates, {PAUSE_S} s apart. 500 distinct applicants "
+        f"sent again and again (their subject keys exist after the warm-up), or, in the last row, an "
+        f"applicant id never sent before in every request (a new pseudonym and key each time); each audit-on "
+        f"service has its own log and key store. At 200 req/s one request at a time (a lone caller: its "
+        f"record never waits for others), three rounds of 10 s; under full load, wrk's median and p99 "
+        f"(medians of the bursts), where a record shares its commit with every record that arrived while "
+        f"the previous commit ran. "
         f"`python benchmarks/audit_overhead.py --rounds {rounds} --seconds {seconds}`, "
         f"{time.strftime('%Y-%m-%d')}{note}."
     )
