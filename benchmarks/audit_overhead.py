@@ -2,22 +2,76 @@
 
     python benchmarks/audit_overhead.py [--rounds 24] [--seconds 4] [--write-docs]
 
-Rounds are cycles of short bursts, one per variant, with every variant's service running.
+Every variant's service runs at once, idle but for its own bursts of load (wrk, 32 connections,
+from CPU 1 against uvicorn on CPU 0), one burst per variant each cycle, in an order that rotates.
+The figure to compare is the server's CPU per request: utime + stime of every thread of the service's process
+(the event loop and the audit log's own threads alike) from /proc, from the start of one of its
+bursts to the start of its next, divided by the requests of the burst: work that trails a burst
+(the subject lookup, merging new subjects' keys) is counted wherever it lands. The audit log
+starts no other process, so nothing it costs is left out. The services share a core, so one's
+trailing work slows another's burst: throughput beside the CPU figure is the noisier of the two.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
+from collections import Counter
+from pathlib import Path
 
-from harness import arguments, interleave, pct, publish, ratio_interval, trained
+from harness import paced_latencies, pct, publish, ratio_interval, start_service, trained, under_load, wrk_script
 
 from mlobs_services.credit import data
 
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+PAUSE_S = 1.5
+NEW = "audit on, every request a new applicant"
 
-def main() -> int:
-    args = arguments(rounds=24, seconds=4)
+
+def thread_cpu(pid: int) -> Counter:
+    """CPU seconds (utime + stime) of each thread of a process, summed by the thread's kernel
+    name: the audit log names its threads ("audit-committer"), the rest share the process's."""
+    out: Counter = Counter()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        out[name if name.startswith("audit-") else "event loop and the rest"] += (int(fields[11]) + int(fields[12]))
+    return Counter({name: ticks * TICK_S for name, ticks in out.items()})
+
+
+def total_cpu(pid: int) -> float:
+    """The whole process, ended threads included (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_S
+
+
+class Meter:
+    """A service's CPU since its last burst began, charged to that burst's requests."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.requests = 0.0
+        self._total, self._threads = total_cpu(pid), thread_cpu(pid)
+
+    def charge(self) -> tuple[float, dict[str, float]] | None:
+        """(CPU µs a request, per thread) of the last burst, with whatever ran after it; then start anew."""
+        total, now = total_cpu(self.pid), thread_cpu(self.pid)
+        spent, requests, threads = total - self._total, self.requests, now.copy()
+        threads.subtract(self._threads)
+        self._total, self._threads, self.requests = total, now, 0.0
+        if not requests:
+            return None
+        return spent / requests * 1e6, {name: s / requests * 1e6 for name, s in threads.items()}
+
+
+def run(rounds: int, seconds: int) -> tuple[dict[str, dict], dict[str, dict]]:
     workdir, artifacts = trained("credit")
     bodies = [{k: r[k] for k in ("applicant_id", "personal", "features")} for r in data.generate(500, seed=123)]
 
@@ -26,40 +80,113 @@ def main() -> int:
         return {"MLOBS_AUDIT__STORE_URL": f"sqlite:///{workdir / name / 'audit.db'}",
                 "MLOBS_AUDIT__KEYS_DIR": str(workdir / name / "keys")}
 
-    new_applicants = "audit on, every request a new applicant"
     variants = {
         "audit off": {"MLOBS_AUDIT__ENABLED": "false"},
         "audit on (SQLite WAL, synchronous=FULL)": audit_on("recurring"),
-        new_applicants: audit_on("new"),
+        NEW: audit_on("new"),
     }
-    results = interleave("credit", variants, bodies, workdir, args.rounds, args.seconds,
-                         {"MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_ACCESS_LOG": "true"},
-                         new_field={new_applicants: "applicant_id"})
-    off = next(iter(results.values()))["rps"]
-    rows = ["| credit endpoint | throughput (req/s) | ratio to audit off (90% interval) | p50 at 200 req/s "
-            "| p99 at 200 req/s | p50 / p99 under full load |",
-            "|---|---|---|---|---|---|"]
+    fresh = {NEW: "applicant_id"}
+    base = {"MLOBS_ARTIFACTS_DIR": artifacts, "MLOBS_ACCESS_LOG": "true"}
+    results = {v: {"rps": [], "cpu_us": [], "lat": [], "load_p50": [], "load_p99": []} for v in variants}
+    threads: dict[str, Counter] = {v: Counter() for v in variants}
+    services: dict[str, tuple[subprocess.Popen, str, Path]] = {}
+    try:
+        for i, (variant, env) in enumerate(variants.items()):
+            process, url = start_service("credit", {**base, **env}, workdir / f"service-{i}.log")
+            services[variant] = process, url, wrk_script(bodies, workdir / f"bodies-{i}.lua", fresh.get(variant))
+        for _, url, script in services.values():
+            under_load(url, 2, script)  # warm-up: the recurring applicants' keys exist from here on
+            time.sleep(PAUSE_S)
+        meters = {variant: Meter(process.pid) for variant, (process, _, _) in services.items()}
+
+        def charge(variant: str) -> None:
+            charged = meters[variant].charge()
+            if charged is not None:
+                results[variant]["cpu_us"].append(charged[0])
+                threads[variant].update(charged[1])
+
+        names = list(services)
+        for cycle in range(rounds):
+            # The order rotates: each service's burst follows each other's as often, and with it
+            # the other's trailing work on the shared core.
+            for variant in names[cycle % len(names):] + names[:cycle % len(names)]:
+                _, url, script = services[variant]
+                charge(variant)  # the previous burst, and everything the service did since
+                load = under_load(url, seconds, script)
+                meters[variant].requests = load["rps"] * seconds
+                r = results[variant]
+                for key, name in (("rps", "rps"), ("load_p50", "p50"), ("load_p99", "p99")):
+                    r[key].append(load[name])
+                time.sleep(PAUSE_S)
+            if cycle:
+                print(f"cycle {cycle}: " + ", ".join(f"{v} {r['rps'][-2]:.0f} req/s {r['cpu_us'][-1]:.0f} µs"
+                                                     for v, r in results.items()), file=sys.stderr)
+        time.sleep(PAUSE_S)
+        for variant in services:
+            charge(variant)
+        for _ in range(3):
+            for variant, (_, url, _) in services.items():
+                results[variant]["lat"].extend(paced_latencies(url, bodies, 10, new_field=fresh.get(variant)))
+                time.sleep(PAUSE_S)
+    finally:
+        for process, _, _ in services.values():
+            process.terminate()
+            process.wait()
+    means = {v: {name: us / rounds for name, us in t.items()} for v, t in threads.items()}
+    return results, means
+
+
+def table(results: dict[str, dict], threads: dict[str, dict], rounds: int, seconds: int, note: str) -> str:
+    off = next(iter(results.values()))
+    rows = ["| credit endpoint | server CPU per request (mean) | off / on, CPU (90% interval) | throughput (req/s) "
+            "| on / off, throughput (90% interval) | p50 / p99 at 200 req/s | p50 / p99 under full load |",
+            "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        ratio, low, high = ratio_interval(r["rps"], off)
-        interval = f" ({low:.3f} to {high:.3f})" if r["rps"] is not off else ""
-        rows.append(f"| {name} | {statistics.mean(r['rps']):,.0f} | {ratio:.3f}{interval} "
-                    f"| {pct(r['lat'], 0.5) * 1e3:.2f} ms | {pct(r['lat'], 0.99) * 1e3:.2f} ms "
-                    f"| {statistics.median(r['load_p50']) * 1e3:.0f} / "
-                    f"{statistics.median(r['load_p99']) * 1e3:.0f} ms |")
-    table = "\n".join(rows) + (
-        f"\n\nThe three services run side by side, uvicorn pinned to CPU 0, wrk (32 connections) on CPU 1; "
-        f"{args.rounds} cycles of one {args.seconds} s burst of load per service in turn, 1.5 s apart; throughput "
-        f"is the mean over a service's bursts, the ratio that of the means, and its interval a bootstrap over "
-        f"the cycles. 500 distinct applicants, sent again and again (their subject keys exist after the "
-        f"first burst), or, in the last row, an applicant id never sent before in every request (a new "
-        f"subject key each time); each audit-on service has its own log and key store. At 200 req/s one "
-        f"request at a time (a lone caller: its record never waits for others), three rounds of 10 s; under "
-        f"full load, wrk's median and p99 over its 32 connections (medians of the bursts), where a record "
-        f"shares its commit with every record that arrived while the previous commit ran. "
-        f"`python benchmarks/audit_overhead.py --rounds {args.rounds} --seconds {args.seconds}`, "
-        f"{time.strftime('%Y-%m-%d')}."
+        cpu, cpu_low, cpu_high = ratio_interval(off["cpu_us"], r["cpu_us"])
+        rps, rps_low, rps_high = ratio_interval(r["rps"], off["rps"])
+        same = r is off
+        rows.append(
+            f"| {name} | {statistics.mean(r['cpu_us']):,.0f} µs "
+            f"| {'1' if same else f'{cpu:.3f} ({cpu_low:.3f} to {cpu_high:.3f})'} "
+            f"| {statistics.mean(r['rps']):,.0f} | {'1' if same else f'{rps:.3f} ({rps_low:.3f} to {rps_high:.3f})'} "
+            f"| {pct(r['lat'], 0.5) * 1e3:.2f} / {pct(r['lat'], 0.99) * 1e3:.2f} ms "
+            f"| {statistics.median(r['load_p50']) * 1e3:.0f} / {statistics.median(r['load_p99']) * 1e3:.0f} ms |")
+    rows += ["", "| credit endpoint | " + " | ".join(_thread_names(threads)) + " |",
+             "|---|" + "---|" * len(_thread_names(threads))]
+    for name, per in threads.items():
+        rows.append(f"| {name} | " + " | ".join(f"{per.get(t, 0):.0f} µs" for t in _thread_names(threads)) + " |")
+    return "\n".join(rows) + (
+        f"\n\nCPU per request of the service's process, all its threads (the second table splits it by "
+        f"thread, means over the bursts); the ratios are off over on for CPU and on over off for throughput, "
+        f"so 0.90 is the goal for both, each with a bootstrap interval over the cycles. The three services "
+        f"run side by side, uvicorn pinned to CPU 0, wrk (32 connections) on CPU 1; {rounds} cycles of one "
+        f"{seconds} s burst per service, in an order that rotates, {PAUSE_S} s apart. 500 distinct applicants "
+        f"sent again and again (their subject keys exist after the warm-up), or, in the last row, an "
+        f"applicant id never sent before in every request (a new pseudonym and key each time); each audit-on "
+        f"service has its own log and key store. At 200 req/s one request at a time (a lone caller: its "
+        f"record never waits for others), three rounds of 10 s; under full load, wrk's median and p99 "
+        f"(medians of the bursts), where a record shares its commit with every record that arrived while "
+        f"the previous commit ran. "
+        f"`python benchmarks/audit_overhead.py --rounds {rounds} --seconds {seconds}`, "
+        f"{time.strftime('%Y-%m-%d')}{note}."
     )
-    publish(table, "audit-endpoint", args.write_docs)
+
+
+def _thread_names(threads: dict[str, dict]) -> list[str]:
+    """The threads that cost anything (half a µs a request or more), the service's own first."""
+    names = {n for per in threads.values() for n, us in per.items() if us >= 0.5}
+    return sorted(names, key=lambda n: (n.startswith("audit-"), n))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=24)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--note", default="", help="appended to the caption, e.g. ', under load'")
+    parser.add_argument("--write-docs", action="store_true", help="rewrite the table in docs/benchmarks.md")
+    args = parser.parse_args()
+    results, threads = run(args.rounds, args.seconds)
+    publish(table(results, threads, args.rounds, args.seconds, args.note), "audit-endpoint", args.write_docs)
     return 0
 
 

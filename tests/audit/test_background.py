@@ -45,3 +45,28 @@ def test_the_audit_logs_own_threads_run_as_batch_work_and_its_callers_do_not(tmp
     }
     assert set(policies.values()) == {os.SCHED_BATCH}
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
+def test_the_audit_logs_threads_are_named_in_the_kernel_so_top_and_profilers_tell_them_apart(tmp_path, clock):
+    log = AuditLog.open(AuditSettings(store_url=f"sqlite:///{tmp_path / 'audit.db'}").resolved(tmp_path), clock=clock)
+    try:
+        log.append(decision(1))
+        threads = {t.name: t.native_id for t in threading.enumerate()}
+        expected = {"mlobs-audit-committer": "audit-committer", "mlobs-audit-writer": "audit-writer"}
+        deadline = time.monotonic() + 10
+        while True:  # a thread names itself on its first lines
+            comms = {name: _comm(threads[name]) for name in expected}
+            if comms == expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+    finally:
+        log.close()
+    assert comms == expected
+
+
+def _comm(tid: int) -> str:
+    try:
+        with open(f"/proc/self/task/{tid}/comm") as handle:
+            return handle.read().strip()
+    except OSError:
+        return "gone"

@@ -9,6 +9,7 @@ import pytest
 from audit.factories import decision
 
 from mlobs.audit import AuditLog, AuditUnavailable
+from mlobs.audit.errors import SubjectErased
 from mlobs.audit.storage.backends import open_store
 
 
@@ -130,6 +131,32 @@ def test_an_async_caller_timing_out_does_not_cancel_the_others(faulty):
     assert log.append(decision(3)).seq == 4 and log.verify().ok
 
 
+@pytest.mark.parametrize("patient_first", [True, False])
+def test_callers_sharing_a_group_each_time_out_at_their_own_deadline(faulty, patient_first):
+    log, store = faulty
+    store.release.clear()
+    log.submit(decision(0))
+    assert store.entered.wait(5)  # the next two records will share a group
+
+    async def scenario():
+        async def wait(pending, timeout):
+            try:
+                return await pending.wait(timeout)
+            except TimeoutError:
+                return "timed out"
+
+        timeouts = (5.0, 0.2) if patient_first else (0.2, 5.0)
+        callers = [asyncio.ensure_future(wait(log.submit(decision(i + 1)), t)) for i, t in enumerate(timeouts)]
+        hasty_one, patient_one = sorted(callers, key=lambda c: timeouts[callers.index(c)])
+        assert await hasty_one == "timed out"
+        assert not patient_one.done()  # the group's timer goes on for the caller still within its deadline
+        store.release.set()
+        return await patient_one
+
+    receipt = asyncio.run(scenario())
+    assert receipt.seq in (2, 3) and log.verify().ok
+
+
 def test_a_cancelled_async_caller_leaves_its_neighbours_in_the_group_to_finish(faulty):
     log, store = faulty
     store.release.clear()
@@ -210,3 +237,25 @@ def test_a_log_closed_while_a_commit_is_in_flight_commits_what_waits_and_signs_i
     head, _ = reopened.head()  # the records above, and any probe that got in before the close
     assert head >= 2 and [cp.seq for cp in reopened.checkpoints()][-1:] == [head]
     reopened.close()
+
+
+def test_new_subjects_first_seen_in_one_group_get_a_pseudonym_and_a_key_each(make_faulty):
+    log, store = make_faulty(queue_size=10, append_timeout_s=5)
+    store.release.clear()
+    log.submit(decision(0, subject="earlier"))
+    assert store.entered.wait(5)  # the next three records share a group, two of them one new subject's
+    group = [log.submit(decision(i, subject=s)) for i, s in ((1, "new-a"), (2, "new-a"), (3, "new-b"))]
+    store.release.set()
+    receipts = [p.result(5) for p in group]
+    rows = {r.decision_id: log.query(decision_id=r.decision_id)[0] for r in receipts}
+    a1, a2, b = (rows[r.decision_id]["subject"] for r in receipts)
+    assert a1 == a2 != b
+    assert {x["subject"] for x in log.query(subject="new-a")} == {a1}
+    for i, r in enumerate(receipts, start=1):
+        assert log.personal(r.decision_id, reason="test", actor="auditor") == {"name": f"Person {i}"}
+    log.forget("new-a", actor="dpo")
+    assert log.query(subject="new-a") == []
+    assert [x["subject"] for x in log.query(subject="new-b", event_type="decision")] == [b]
+    with pytest.raises(SubjectErased):
+        log.personal(receipts[1].decision_id, reason="test", actor="auditor")
+    assert log.personal(receipts[2].decision_id, reason="test", actor="auditor") == {"name": "Person 3"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import os
 import queue
 import threading
@@ -44,16 +45,71 @@ class _Outcome:
         self.future: Future = Future()
         # Running futures cannot be cancelled: one caller giving up must not cancel its neighbours.
         self.future.set_running_or_notify_cancel()
-        self._loops: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopWait] = {}
 
-    def for_loop(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
-        """The outcomes as a future of `loop`, one per loop and group: a commit wakes an event
+    def for_loop(self, loop: asyncio.AbstractEventLoop) -> _LoopWait:
+        """The outcomes as seen from `loop`, one per loop and group: a commit wakes an event
         loop once, however many of its requests the group holds. Only `loop` touches it."""
-        shared = self._loops.get(loop)
-        if shared is None:
-            shared = self._loops[loop] = loop.create_future()
+        waits = self._loops.get(loop)
+        if waits is None:
+            waits = self._loops[loop] = _LoopWait(loop)
+            shared = waits.shared
             self.future.add_done_callback(lambda done: _settle_from_thread(loop, shared, done))
-        return shared
+        return waits
+
+
+class _LoopWait:
+    """A group's outcomes on one event loop, and the callers there waiting for them, each with
+    a future of its own (cancelling a caller cancels only that) and a deadline. One timer per
+    group serves every deadline, soonest first: a timer armed and cancelled per record cost
+    the event loop more than the rest of the record's handover."""
+
+    __slots__ = ("loop", "shared", "waiters", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.shared: asyncio.Future = loop.create_future()
+        self.waiters: list[tuple[float, asyncio.Future]] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.shared.add_done_callback(self._wake_all)
+
+    def waiter(self, timeout: float | None) -> asyncio.Future:
+        """A future that is done when the group's outcomes are, or `timeout` seconds from now."""
+        waiter = self.loop.create_future()
+        if timeout is None:
+            self.waiters.append((math.inf, waiter))
+            return waiter
+        deadline = self.loop.time() + timeout
+        self.waiters.append((deadline, waiter))
+        if self.timer is None or deadline < self.timer.when():
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._expire)
+        return waiter
+
+    def _wake_all(self, _: object) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for _, waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters.clear()
+
+    def _expire(self) -> None:
+        """Wake the callers whose deadline has come; the timer goes on for the others."""
+        self.timer, now, waiting = None, self.loop.time(), []
+        for deadline, waiter in self.waiters:
+            if waiter.done():
+                continue
+            if deadline <= now:
+                waiter.set_result(None)
+            else:
+                waiting.append((deadline, waiter))
+        self.waiters = waiting
+        soonest = min((deadline for deadline, _ in waiting), default=math.inf)
+        if soonest < math.inf:
+            self.timer = self.loop.call_at(soonest, self._expire)
 
 
 class _Group:
@@ -119,25 +175,12 @@ class Pending:
     async def wait(self, timeout: float | None = None):
         """Await without blocking the event loop. Raises TimeoutError after `timeout` seconds;
         giving up (or being cancelled) leaves the record and its neighbours in the group alone."""
-        loop = asyncio.get_running_loop()
-        shared = self._outcome.for_loop(loop)
+        waits = self._outcome.for_loop(asyncio.get_running_loop())
+        shared = waits.shared
         if not shared.done():
             # What asyncio.wait_for does, without a Task per call: a waiter of our own, woken
             # by the group or by the deadline, so cancelling this caller cancels only the waiter.
-            waiter = loop.create_future()
-
-            def wake(_: object) -> None:
-                if not waiter.done():
-                    waiter.set_result(None)
-
-            shared.add_done_callback(wake)
-            deadline = loop.call_later(timeout, wake, None) if timeout is not None else None
-            try:
-                await waiter
-            finally:
-                shared.remove_done_callback(wake)
-                if deadline is not None:
-                    deadline.cancel()
+            await waits.waiter(timeout)
             if not shared.done():
                 raise TimeoutError(f"audit record not durable within {timeout} s")
         return self._unwrap(shared.result()[self._index])
@@ -337,12 +380,15 @@ class Writer:
             d = item.decision
             if item.erase:
                 _erase(batch, item)
+            fresh = False
             if item.lookup is not None and d is not None:
-                mapped[index] = batch.key_for(mapping_name(item.lookup))
+                name = mapping_name(item.lookup)
+                mapped[index] = batch.key_for(name)
                 item.pseudonym = pseudonym_of(mapped[index])
+                fresh = name in batch.new  # a subject first seen in this batch: a pseudonym just drawn
             needs_key = d is not None and item.pseudonym and (
                 d.personal is not None or d.raw is not None or d.model_inputs is not None)
-            keyed.append(batch.key_for(item.pseudonym) if needs_key else None)
+            keyed.append(batch.key_for(item.pseudonym, made_here=fresh) if needs_key else None)
         replaced = batch.commit()
         for index, mapping in mapped.items():
             if replaced.get(mapping, mapping) != mapping:  # another process mapped this new subject first

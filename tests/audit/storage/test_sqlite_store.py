@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.storage.sqlite_store import SqliteStore
 from mlobs.audit.storage.store import Query
 
@@ -44,3 +45,22 @@ def test_records_table_has_no_generated_columns_to_compute_on_insert(store):
 def test_records_table_has_no_random_key_index_for_commits_to_write(store):
     names = {row[0] for row in store._reader().execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
     assert "audit_records_by_subject" not in names and "audit_records_by_trace" not in names
+
+
+def test_verify_finds_the_erased_pseudonyms_through_the_erasure_index_without_a_scan(store):
+    issued: list[str] = []
+    reader = store._reader()
+
+    def query(sql, params):
+        issued.append(sql)
+        return reader.execute(sql, params).fetchall()
+
+    source = RowSource(query, sqlite=True)
+    assert source.erased_pseudonyms() == set()
+    steps = " ".join(row[3] for row in reader.execute(f"EXPLAIN QUERY PLAN {issued[-1]}"))
+    assert steps == "SCAN audit_records USING INDEX audit_records_erasures"
+
+
+def test_the_erasure_index_holds_erasure_records_only_so_a_decisions_insert_writes_nothing_to_it(store):
+    (sql,) = store._reader().execute("SELECT sql FROM sqlite_master WHERE name = 'audit_records_erasures'").fetchone()
+    assert sql.endswith("WHERE json_extract(header, '$[2]') = 'erasure'")

@@ -338,11 +338,13 @@ class KeyBatch:
     def prefetch(self, pseudonyms: set[str]) -> None:
         self._store.prefetch(pseudonyms - self.destroyed)
 
-    def key_for(self, pseudonym: str) -> bytes:
+    def key_for(self, pseudonym: str, made_here: bool = False) -> bytes:
+        """The key of `pseudonym`, made if it has none. made_here: the pseudonym was drawn in this
+        batch (a new subject's mapping), so no store can hold a key for it: none is looked up."""
         key = self.new.get(pseudonym)
         if key is not None:
             return key
-        if pseudonym not in self.destroyed:
+        if not made_here and pseudonym not in self.destroyed:
             key = self._store.get(pseudonym, refresh=False)
             if key is not None:
                 return key

@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS audit_records (
 );
 CREATE INDEX IF NOT EXISTS audit_records_by_decision ON audit_records ({field("decision_id")});
 CREATE INDEX IF NOT EXISTS audit_records_by_ts ON audit_records ({field("ts")});
+-- Erasure records only (a partial index: a decision's insert evaluates its condition and writes
+-- nothing to it), so that verify finds the erased pseudonyms without reading every record.
+CREATE INDEX IF NOT EXISTS audit_records_erasures ON audit_records (seq) WHERE {field("event_type")} = 'erasure';
 -- Subjects and trace ids are looked up in a side database (sqlite_lookup); logs made before it
 -- indexed them here, in every commit.
 DROP INDEX IF EXISTS audit_records_by_subject;

@@ -1,8 +1,9 @@
-"""Recompute the Merkle roots a log's signed heads claim, a leaf range per process.
+"""Check a log's chain and recompute the Merkle roots its signed heads claim, in one read of the
+records, a seq range per process (SQLite or PostgreSQL).
 
-Each range [lo, hi) is hashed into a compact range (its aligned perfect subtrees), with a snapshot
-at every signed size inside it; the parent joins the ranges in order and compares each root.
-`python -m mlobs.audit.verification.tree_verify` is the worker: a JSON job on stdin, the ranges on stdout.
+Each range is hashed into a compact range (its aligned perfect subtrees), with a snapshot at every
+signed size inside it; the parent joins the ranges in order and compares each root.
+`python -m mlobs.audit.verification.tree_verify` is the worker: a JSON job on stdin, its results on stdout.
 """
 
 from __future__ import annotations
@@ -19,27 +20,6 @@ from mlobs.audit.merkle import CompactRange
 
 CHUNK = 10_000
 _SRC = str(Path(__file__).resolve().parents[3])
-
-
-def _rows(url: str, lo: int, hi: int):
-    """(header, payload) of records lo+1..hi as bytes, in chunks."""
-    sql = "SELECT header, payload FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq"
-    if url.startswith("sqlite:///"):
-        from mlobs.audit.verification.sqlite_verify import connect_readonly
-
-        conn = connect_readonly(url.removeprefix("sqlite:///"))
-        try:
-            for first in range(lo, hi, CHUNK):
-                yield conn.execute(sql, (first, min(hi, first + CHUNK))).fetchall()
-        finally:
-            conn.close()
-        return
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        for first in range(lo, hi, CHUNK):
-            rows = conn.execute(sql.replace("?", "%s"), (first, min(hi, first + CHUNK))).fetchall()
-            yield [(h.encode(), bytes(p)) for h, p in rows]
 
 
 class _Hasher:
@@ -63,23 +43,19 @@ class _Hasher:
         self.rng.append_leaves(leaves)
 
 
-def hash_range(url: str, lo: int, hi: int, stops: list[int]) -> tuple[dict[int, list], list]:
-    """The compact range of leaves [lo, hi) and its snapshot at each size in `stops` (lo < s <= hi)."""
-    hasher = _Hasher(lo, stops)
-    for rows in _rows(url, lo, hi):
-        hasher.feed(rows)
-    if hasher.rng.end != hi:
-        raise LookupError(f"records {hasher.rng.end + 1}..{hi} are missing")
-    return hasher.snapshots, hasher.rng.nodes
-
-
 def chain_and_tree(url: str, lo: int, hi: int, pinned: dict[int, str], stops: list[int]):
-    """For SQLite, one read of records lo..hi (seq) for both the chain check and the tree: the
-    chain's Segment, and the tree's snapshots and compact range (complete if the chain was intact)."""
+    """One read of records lo..hi (seq) for both the chain check and the tree: the chain's
+    Segment, and the tree's snapshots and compact range (complete if the chain was intact)."""
     from mlobs.audit.record import GENESIS_HASH
     from mlobs.audit.verification.sqlite_verify import check_range, connect_readonly
 
     hasher = _Hasher(lo - 1, stops)
+    if not url.startswith("sqlite:///"):
+        from mlobs.audit.verify import check_segment
+        from mlobs.audit.verification.verify_worker import postgres_rows
+
+        rows = _hashed(postgres_rows(url, lo, hi), hasher)
+        return check_segment(rows, pinned, lo, GENESIS_HASH if lo == 1 else None), hasher.snapshots, hasher.rng.nodes
     conn = connect_readonly(url.removeprefix("sqlite:///"))
     try:
         segment = check_range(conn, lo, hi, pinned, GENESIS_HASH if lo == 1 else None, on_rows=hasher.feed)
@@ -88,17 +64,17 @@ def chain_and_tree(url: str, lo: int, hi: int, pinned: dict[int, str], stops: li
     return segment, hasher.snapshots, hasher.rng.nodes
 
 
-def roots_mismatch(url: str, wanted: dict[int, bytes], head_seq: int, workers: int = 1) -> int | None:
-    """The smallest signed size whose root the records do not give, or None."""
-    sizes = sorted(s for s in wanted if s <= head_seq)
-    if not sizes:
-        return None
-    top = sizes[-1]
-    workers = max(1, min(workers, top // CHUNK or 1))
-    step = -(-top // workers)
-    jobs = [("tree", url, lo, min(top, lo + step), [s for s in sizes if lo < s <= min(top, lo + step)])
-            for lo in range(0, top, step)]
-    return first_mismatch(_run(jobs, lambda job: hash_range(*job[1:])), wanted)
+def _hashed(rows, hasher: _Hasher, chunk: int = CHUNK):
+    """The rows (seq, header, payload, hash) as they are, each also hashed into the tree (a chunk
+    at a time). Rows after a break in the chain may go unhashed: the chain's problem is reported."""
+    held = []
+    for row in rows:
+        held.append((row[1].encode(), row[2]))
+        if len(held) >= chunk:
+            hasher.feed(held)
+            held = []
+        yield row
+    hasher.feed(held)
 
 
 def first_mismatch(results, wanted: dict[int, bytes]) -> int | None:
@@ -114,9 +90,9 @@ def first_mismatch(results, wanted: dict[int, bytes]) -> int | None:
     return None
 
 
-def verify_sqlite(url: str, head_seq: int, pinned: dict[int, str], sizes: list[int], workers: int):
-    """Chain and tree of a SQLite log in one read, a seq range per process: (segments, bounds,
-    tree results) for verify.finish and first_mismatch."""
+def verify_in_one_read(url: str, head_seq: int, pinned: dict[int, str], sizes: list[int], workers: int):
+    """Chain and tree of a log in one read, a seq range per process: (segments, bounds, tree
+    results) for verify.finish and first_mismatch."""
     step = -(-head_seq // workers)
     bounds = [(lo, min(head_seq, lo + step - 1)) for lo in range(1, head_seq + 1, step)]
     jobs = [("both", url, lo, hi, {s: h for s, h in pinned.items() if lo <= s <= hi},
@@ -174,13 +150,9 @@ def main() -> None:
     def enc(nodes):
         return [(level, index, h.hex()) for level, index, h in nodes]
 
-    if mode == "tree":
-        snapshots, final = hash_range(*job)
-        out = {}
-    else:
-        url, lo, hi, pinned, stops = job
-        segment, snapshots, final = chain_and_tree(url, lo, hi, {int(s): h for s, h in pinned.items()}, stops)
-        out = {"segment": asdict(segment)}
+    url, lo, hi, pinned, stops = job
+    segment, snapshots, final = chain_and_tree(url, lo, hi, {int(s): h for s, h in pinned.items()}, stops)
+    out = {"segment": asdict(segment)}
     out.update(snapshots={str(s): enc(n) for s, n in snapshots.items()}, final=enc(final))
     sys.stdout.buffer.write(orjson.dumps(out))
 

@@ -34,7 +34,6 @@ from mlobs.audit.checkpoint_note import (
     verify_cosignature,
 )
 from mlobs.audit.merkle import CompactRange
-from mlobs.audit.verification.parallel_verify import verify_parallel
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.keys.signing import Checkpoint, key_id_of
@@ -45,7 +44,7 @@ from mlobs.audit.storage.tree_store import (
     postgres_query,
     sqlite_query,
 )
-from mlobs.audit.verification.tree_verify import first_mismatch, roots_mismatch, verify_sqlite
+from mlobs.audit.verification.tree_verify import first_mismatch, verify_in_one_read
 
 from mlobs.audit.verify import Problem, VerifyReport, _report, check_signatures, finish
 
@@ -224,24 +223,21 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     for size, seen in witnessed.items():
         wanted.setdefault(size, seen.root)
 
-    # The hash chain against the signed chain checkpoints (first bad record named), and for
-    # SQLite the tree in the same read.
+    # The hash chain against the signed chain checkpoints (first bad record named), and the
+    # tree in the same read of the records.
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if head_seq >= 200_000 else 1
     workers = max(1, min(workers, head_seq))
     if len(keys) == 1 and any(cp.key_id != key_id_of(public) for cp in view.checkpoints):
         _rotated_keys(view, keys)
-    trees = None
-    if view.url.startswith("sqlite:///"):
-        pinned, n_checkpoints, problem = check_signatures(view.checkpoints, keys)
-        if problem is not None:
-            report = _report(0, GENESIS_HASH, n_checkpoints, started, problem)
-        else:
-            sizes = sorted(s for s in wanted if s <= head_seq)
-            segments, bounds, trees = verify_sqlite(view.url, head_seq, pinned, sizes, workers)
-            report = finish(segments, pinned, n_checkpoints, started, bounds)
+    trees: list = []
+    pinned, n_checkpoints, problem = check_signatures(view.checkpoints, keys)
+    if problem is not None:
+        report = _report(0, GENESIS_HASH, n_checkpoints, started, problem)
     else:
-        report = verify_parallel(view.url, head_seq, view.checkpoints, keys, workers)
+        sizes = sorted(s for s in wanted if s <= head_seq)
+        segments, bounds, trees = verify_in_one_read(view.url, head_seq, pinned, sizes, workers)
+        report = finish(segments, pinned, n_checkpoints, started, bounds)
     report.checkpoints_checked += len(heads)
     if not report.ok:
         pinned_at = report.problem.seq if "contradicts the signed checkpoint" in report.problem.what else None
@@ -272,7 +268,7 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
                                   f"checkpoint at size {largest}, the log's latest is at size {latest_kept}", report)
 
     # Every signed root against the records.
-    bad = first_mismatch(trees, wanted) if trees is not None else roots_mismatch(view.url, wanted, head_seq, workers)
+    bad = first_mismatch(trees, wanted)
     if bad is not None:
         where = "a witness's cosigned" if bad not in heads else "its signed"
         report = fail(None, f"the records 1..{bad} do not give the root of {where} checkpoint at size {bad} "

@@ -29,10 +29,11 @@ def check_range(url: str, lo: int, hi: int, pinned: dict[int, str]) -> Segment:
             return check_sqlite_range(conn, lo, hi, pinned, start_prev)
         finally:
             conn.close()
-    return check_segment(_postgres_rows(url, lo, hi), pinned, lo, start_prev)
+    return check_segment(postgres_rows(url, lo, hi), pinned, lo, start_prev)
 
 
-def _postgres_rows(url: str, lo: int, hi: int, chunk: int = 10_000) -> Iterator[tuple]:
+def postgres_rows(url: str, lo: int, hi: int, chunk: int = 10_000) -> Iterator[tuple]:
+    """Records lo..hi (seq, header, payload, hash) of a PostgreSQL log, streamed by a server-side cursor."""
     import psycopg
 
     from mlobs.audit.storage.store import SELECT_COLUMNS
