@@ -25,6 +25,7 @@ from mlobs.audit.errors import (
 from mlobs.audit.verification.parallel_verify import verify_parallel
 from mlobs.audit.keys.pseudonym import Keyring
 from mlobs.audit.record import (
+    AUDIT_SERVICE,
     EVENT_ERASURE,
     EVENT_PERSONAL_ACCESS,
     Decision,
@@ -44,7 +45,6 @@ from mlobs.audit.verify import Problem, VerifyReport, verify_rows
 from mlobs.audit.writer import Pending, Writer
 
 _log = logging.getLogger(__name__)
-AUDIT_SERVICE = "mlobs.audit"
 PARALLEL_FROM = 200_000  # records; below this, starting processes costs more than it saves
 
 

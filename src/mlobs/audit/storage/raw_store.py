@@ -24,12 +24,11 @@ from cryptography.exceptions import InvalidTag
 from mlobs.audit.background import start_thread
 from mlobs.audit.keys.encryption import decrypt
 from mlobs.audit.errors import RawRefused
-from mlobs.audit.record import EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
+from mlobs.audit.record import AUDIT_SERVICE, EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
 from mlobs.audit.verify import Problem
 
 log = logging.getLogger(__name__)
 
-AUDIT_SERVICE = "mlobs.audit"
 _CHUNK = 10_000  # raw rows checked at a time: memory stays bounded whatever the store holds
 GRACE = timedelta(days=1)  # how long past its expiry verify tolerates a row (purges run hourly)
 
