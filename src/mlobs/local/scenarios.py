@@ -120,14 +120,14 @@ def run(plan: Plan) -> list[Outcome]:
     extra: list[Child] = []
     try:
         stack.start()
-        started = time.time()
-        injected = {s: stack.shift_at for s in plan.scenarios}
-        _sleep_until(stack.shift_at)
-        for service in takeovers:
+        sending = _traffic_sending(stack)
+        injected = {s: sending[s] + plan.baseline_s for s in plan.scenarios}
+        for service in sorted(takeovers, key=injected.get):
+            _sleep_until(injected[service])
             injected[service] = _take_over(stack, service, bad_dir, options, plan, extra)
         _sleep_until(max(injected.values()) + plan.after_s)
         prom = Prometheus(stack.prometheus.url, deadline_s=30.0)
-        window = Window(started, time.time(), min_step=MIN_STEP_S)
+        window = Window(min(sending.values()), time.time(), min_step=MIN_STEP_S)
         for service, scenario in plan.scenarios.items():
             report = investigate(prom, service, window)
             plan.outcomes.append(Outcome(service, scenario, injected[service], report))
@@ -138,6 +138,21 @@ def run(plan: Plan) -> list[Outcome]:
     return plan.outcomes
 
 
+def _traffic_sending(stack: LocalStack, timeout: float = 180.0) -> dict[str, float]:
+    """When each service's traffic began to send (its first line, written once its workload is loaded):
+    the clock its scenario delay, and so the injection, counts from."""
+    sending: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(sending) < len(stack.traffic):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"traffic did not start within {timeout:.0f} s; logs in {stack.workdir}")
+        for child in stack.traffic:
+            if child.name not in sending and "mlobs traffic:" in child.log_tail():
+                sending[child.name] = time.time()
+        time.sleep(0.2)
+    return {name.removeprefix("traffic-"): moment for name, moment in sending.items()}
+
+
 def _take_over(stack: LocalStack, service: str, bad_dir: Path, options: Options, plan: Plan,
                extra: list[Child]) -> float:
     """A second instance with the bad version comes up on the standby port, then gets all the traffic."""
@@ -146,8 +161,7 @@ def _take_over(stack: LocalStack, service: str, bad_dir: Path, options: Options,
     audit = stack.workdir / "audit" / f"{service}-takeover"
     env.update(MLOBS_ARTIFACTS_DIR=str(bad_dir), MLOBS_AUDIT__STORE_URL=f"sqlite:///{audit / 'audit.db'}",
                MLOBS_AUDIT__KEYS_DIR=str(audit / "keys"))
-    new = Service(service, options.standby_ports[service], {}, stack.workdir / f"{service}-takeover.log")
-    new.env = env
+    new = Service(service, options.standby_ports[service], env, stack.workdir / f"{service}-takeover.log")
     extra.append(new)
     new.start()
     new.wait_ready()
@@ -156,6 +170,10 @@ def _take_over(stack: LocalStack, service: str, bad_dir: Path, options: Options,
                     seed=99, log_path=stack.workdir / f"traffic-{service}-takeover.log")
     extra.append(child)
     child.start()
+    while "mlobs traffic:" not in child.log_tail():  # loading its workload takes seconds: no gap in traffic
+        if not child.running:
+            raise RuntimeError(f"traffic to the {service} takeover exited: {child.log_tail()}")
+        time.sleep(0.2)
     at = time.time()
     for t in stack.traffic:
         if t.name == f"traffic-{service}":
