@@ -22,6 +22,25 @@ def test_the_plans_cover_every_cause_and_a_clean_run():
     assert {scenario for plan in PLANS for scenario in plan.values()} == set(sc.EXPECTED)
 
 
+@pytest.mark.parametrize("service", ["credit", "vision", "sentiment"])
+def test_every_scenario_a_service_supports_names_traffic_its_workload_or_any_service_can_send(service, tmp_path):
+    from mlobs import registry
+    from mlobs.traffic import faults
+
+    for scenario in sc.EXPECTED:
+        if not sc.supported(service, scenario):
+            continue
+        traffic = sc.Plan(tmp_path, tmp_path, {service: scenario}).traffic_scenario(service)
+        if not faults.is_generic(traffic):
+            assert registry.load(service).workload(traffic, 0).scenario == traffic
+
+
+def test_sentiment_has_no_bad_version_and_says_so_before_anything_starts(tmp_path):
+    assert not sc.supported("sentiment", sc.BAD_VERSION)
+    with pytest.raises(ValueError, match="not available for sentiment"):
+        sc.run(sc.Plan(tmp_path, tmp_path, {"sentiment": sc.BAD_VERSION}))
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_each_injected_cause_is_ranked_first_and_a_clean_run_finds_no_cause(
