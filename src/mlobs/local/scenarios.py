@@ -19,7 +19,7 @@ from mlobs.investigate.window import Window
 from mlobs.local import bad_version
 from mlobs.local.ports import free_port
 from mlobs.local.service import Child, Service, traffic
-from mlobs.local.stack import LocalStack, Options
+from mlobs.local.stack import MODEL_SERVICES, LocalStack, Options
 from mlobs.traffic import faults
 
 CLEAN = "clean"
@@ -105,7 +105,7 @@ def run(plan: Plan) -> list[Outcome]:
         if not supported(service, scenario):
             raise ValueError(f"scenario {scenario!r} is not available for {service}")
     workdir = Path(plan.workdir)
-    takeovers = [s for s, sc in plan.scenarios.items() if sc == BAD_VERSION]
+    takeovers = [s for s, scenario in plan.scenarios.items() if scenario == BAD_VERSION]
     bad_dir = workdir / "bad-artifacts"
     for service in takeovers:
         bad_version.publish(service, plan.artifacts_dir, bad_dir)
@@ -113,8 +113,8 @@ def run(plan: Plan) -> list[Outcome]:
     options = Options(
         workdir=workdir, artifacts_dir=plan.artifacts_dir, ports_base=0, rate=plan.rate,
         traffic_seconds=plan.baseline_s + plan.after_s + 120, scenario_delay=plan.baseline_s, interval=SCRAPE,
-        shifts={s: plan.traffic_scenario(s) for s in ("sentiment", "vision", "credit")},
-        service_env={s: fault_env for s, sc in plan.scenarios.items() if sc == LATENCY_FAULT},
+        shifts={s: plan.traffic_scenario(s) for s in MODEL_SERVICES},
+        service_env={s: fault_env for s, scenario in plan.scenarios.items() if scenario == LATENCY_FAULT},
         standby_ports={s: free_port() for s in takeovers})
     stack = LocalStack(options)
     extra: list[Child] = []
