@@ -46,7 +46,8 @@ def test_sentiment_has_no_bad_version_and_says_so_before_anything_starts(tmp_pat
 def test_each_injected_cause_is_ranked_first_and_a_clean_run_finds_no_cause(
         tmp_path, artifacts_dir, vision_model, sentiment_model):
     train_credit(artifacts_dir)  # every model trained before the stacks start, so they never train at once
-    plans = [sc.Plan(tmp_path / f"stack-{i}", artifacts_dir, dict(p)) for i, p in enumerate(PLANS)]
+    plans = [sc.Plan(tmp_path / f"stack-{i}", artifacts_dir, dict(p), baseline_s=45, after_s=60)
+             for i, p in enumerate(PLANS)]
     with ThreadPoolExecutor(len(plans)) as pool:
         outcomes = [o for result in pool.map(sc.run, plans) for o in result]
     table = "\n".join(f"{o.service} {o.scenario}: expected {o.expected}, ranked first {o.top} ({o.top_score})"
