@@ -7,6 +7,7 @@ from mlobs.stackgen.slos import CREDIT_APPROVAL_RATE as KPI
 
 P = c.PREDICTIONS
 CPU = c.INFERENCE_CPU
+CLIENT_CPU = c.CLIENT_INFERENCE_CPU
 BY_VERSION = f"{c.MODEL}, {c.MODEL_VERSION}"
 CREDIT = f'{c.MODEL}="credit"'
 APPROVED = 'class="approve"'
@@ -42,4 +43,16 @@ dashboard = make("business", "mlobs / Business view", tags=("business",), panels
                 prom(f"sum by ({BY_VERSION}) (rate({q(CPU, series=CPU.total)}[$__rate_interval])) "
                      f"/ sum by ({BY_VERSION}) (rate({q(P, series=P.total)}[$__rate_interval]))",
                      "{{model}} {{model_version}}"), unit="s")],
+    [timeseries(f"Inference cost per hour by client (at {config.CPU_HOUR_PRICE:g} per CPU-hour)",
+                prom(f"sum by ({c.MODEL}, {c.CLIENT}) (rate({q(CLIENT_CPU, series=CLIENT_CPU.total)}"
+                     f"[$__rate_interval])) * {config.CPU_HOUR_PRICE:g}", "{{model}} {{client}}"),
+                unit="short", stack=True,
+                description="CPU time of the model calls by the client protection identified "
+                            "(mlobs_client_inference_cpu_seconds_total; \"anonymous\" without API keys). The "
+                            "first clients to be active get their own line, at most MLOBS_CLIENT_COST_TOP_N; the "
+                            "rest share \"_other\"."),
+     timeseries("Share of inference CPU by client",
+                prom(f"sum by ({c.CLIENT}) (rate({q(CLIENT_CPU, series=CLIENT_CPU.total)}[$__rate_interval])) "
+                     f"/ scalar(sum (rate({q(CLIENT_CPU, series=CLIENT_CPU.total)}[$__rate_interval])))",
+                     "{{client}}"), unit="percentunit", stack=True)],
 ]))

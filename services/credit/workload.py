@@ -13,6 +13,11 @@ SCENARIOS = {"normal": None, "income-shift": "income", "purpose-shift": "purpose
 # A share of the applicants with incomes 40% lower (one broker or region), the rest as normal.
 MIXTURES = mixture_scenarios("income-shift")
 SCENARIOS.update(dict.fromkeys(MIXTURES))
+# A class-prior shift: applicants who will default make up this share of traffic (about 11% normally),
+# each one a real applicant of the normal population.
+CLASS_PRIOR = "class-prior"
+SCENARIOS[CLASS_PRIOR] = None
+PRIOR_DEFAULT_SHARE = 0.5
 POOL_SIZE = 5000
 SEED_OFFSET = 1000  # not the training applicants
 BAD_SHARE = 0.02
@@ -58,4 +63,14 @@ def workload(scenario: str = "normal", seed: int = 7) -> CreditWorkload:
     if scenario in MIXTURES:
         shifted = round(POOL_SIZE * MIXTURES[scenario])
         rows = rows[: POOL_SIZE - shifted] + data.generate(n=shifted, seed=seed + SEED_OFFSET + 1, shift="income")
+    if scenario == CLASS_PRIOR:
+        rows = _with_default_share(rows, PRIOR_DEFAULT_SHARE)
     return CreditWorkload(scenario, rows)
+
+
+def _with_default_share(rows: list[dict], share: float) -> list[dict]:
+    """The same applicants, the defaulters repeated until they are `share` of the pool."""
+    defaulted = [r for r in rows if r["defaulted"]]
+    repaid = [r for r in rows if not r["defaulted"]]
+    wanted = round(len(repaid) * share / (1 - share))
+    return repaid + [defaulted[i % len(defaulted)] for i in range(wanted)]

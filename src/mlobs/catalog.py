@@ -74,6 +74,16 @@ INFERENCE_CPU = Metric(
     "CPU time spent in model inference calls (the calling thread's CPU around each call): cost by model version.",
     MODEL_LABELS,
 )
+# The same CPU by the client protection identified (bounded: mlobs.client_cost). A metric of its own, so
+# the series by model version above keep their meaning and cardinality.
+CLIENT = "client"
+CLIENT_INFERENCE_CPU = Metric(
+    "mlobs_client_inference_cpu_seconds",
+    "counter",
+    "CPU time spent in model inference calls by client (the first clients to be active get their own "
+    "label, at most MLOBS_CLIENT_COST_TOP_N; the rest are \"_other\"): cost by client.",
+    (*MODEL_LABELS, CLIENT),
+)
 PREDICTIONS = Metric(
     "mlobs_predictions",
     "counter",
@@ -144,6 +154,7 @@ SERVICE_METRICS = (
     HTTP_REQUEST_DURATION,
     INFERENCE_DURATION,
     INFERENCE_CPU,
+    CLIENT_INFERENCE_CPU,
     PREDICTIONS,
     PREDICTION_CONFIDENCE,
     FEEDBACK,

@@ -71,7 +71,7 @@ class Telemetry:
         self.model = model
         self.settings = settings
         self.registry = registry
-        self.metrics = ServiceMetrics(registry, service, model)
+        self.metrics = ServiceMetrics(registry, service, model, settings.client_cost_top_n)
         self.tracer_provider = tracer_provider
         self._owns_provider = owns_provider
         self.tracer = tracer_provider.get_tracer("mlobs")
@@ -106,7 +106,7 @@ class Telemetry:
         """fn(*args) inside inference(), inline or on a worker (MLOBS_INFERENCE_TIMEOUT_S, protection's pool);
         its CPU time is read on whichever thread runs it."""
         with self.inference(batch_size, cpu=False):
-            return await self.runner.run(functools.partial(_charged, self.metrics.inference_cpu, fn), *args)
+            return await self.runner.run(functools.partial(_charged, self.metrics.charge_cpu, fn), *args)
 
     def record_predictions(self, classes, confidences) -> None:
         for cls, confidence in zip(classes, confidences):
@@ -178,13 +178,13 @@ class NullTelemetry:
         pass
 
 
-def _charged(counter, fn, *args):
-    """fn(*args), adding the CPU time of the thread that runs it to `counter`."""
+def _charged(charge, fn, *args):
+    """fn(*args), charging the CPU time of the thread that runs it with `charge(seconds)`."""
     start = time.thread_time()
     try:
         return fn(*args)
     finally:
-        counter.inc(time.thread_time() - start)
+        charge(time.thread_time() - start)
 
 
 class _Inference:
@@ -218,7 +218,7 @@ class _Inference:
     def __exit__(self, exc_type, exc, tb):
         elapsed = time.perf_counter() - self._start
         if self._cpu:
-            self._telemetry.metrics.inference_cpu.inc(time.thread_time() - self._cpu_start)
+            self._telemetry.metrics.charge_cpu(time.thread_time() - self._cpu_start)
         span = self._span
         if span is not None:
             if self._token is None:  # the request's span: timing as attributes

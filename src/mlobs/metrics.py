@@ -10,6 +10,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from mlobs import catalog
 from mlobs.catalog import Metric
+from mlobs.client_cost import ClientCost
 from mlobs.model_info import ModelInfo
 
 _KINDS = {"counter": Counter, "histogram": Histogram, "gauge": Gauge}
@@ -39,7 +40,7 @@ def make(metric: Metric, registry: CollectorRegistry) -> MetricWrapperBase:
 class ServiceMetrics:
     """The instruments of one service serving one model version, with label children bound once."""
 
-    def __init__(self, registry: CollectorRegistry, service: str, model: ModelInfo):
+    def __init__(self, registry: CollectorRegistry, service: str, model: ModelInfo, client_top_n: int = 10):
         self.registry = registry
         self.service = service
         self.model_labels = (service, model.name, model.version)
@@ -50,6 +51,7 @@ class ServiceMetrics:
         self._dropped = make(catalog.TELEMETRY_DROPPED, registry)
         self.inference = make(catalog.INFERENCE_DURATION, registry).labels(*self.model_labels)
         self.inference_cpu = make(catalog.INFERENCE_CPU, registry).labels(*self.model_labels)
+        self.client_cpu = ClientCost(make(catalog.CLIENT_INFERENCE_CPU, registry), self.model_labels, client_top_n)
         self.confidence = make(catalog.PREDICTION_CONFIDENCE, registry).labels(*self.model_labels)
         make(catalog.MODEL_INFO, registry).labels(
             *self.model_labels, model.training_data_hash, model.code_revision
@@ -59,6 +61,11 @@ class ServiceMetrics:
         self._prediction_children = {c: self._predictions.labels(*self.model_labels, c) for c in model.classes}
         for outcome in (catalog.OUTCOME_CORRECT, catalog.OUTCOME_INCORRECT):
             self._feedback.labels(*self.model_labels, outcome)
+
+    def charge_cpu(self, seconds: float) -> None:
+        """Inference CPU: by model version, and by the client of the request being served."""
+        self.inference_cpu.inc(seconds)
+        self.client_cpu.charge(seconds)
 
     def http(self, method: str, route: str, status: int):
         key = (method, route, status)

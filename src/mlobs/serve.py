@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from mlobs import artifacts, logs, registry
+from mlobs.faults.middleware import install as install_faults
 from mlobs.protect.server import strict_protocol
 from mlobs.settings import get_settings
 
@@ -21,6 +22,7 @@ def serve(name: str, host: str, port: int) -> int:
         print(f"no {model_name} model in {settings.artifacts_dir}: training it first")
         module.train(settings, progress=True)
     app = module.create_app(settings)
+    install_faults(app, settings.fault)
     if not model_name:  # a model service's instrument() set up JSON logs; do the same for the others
         logs.install(logs.JsonLogWriter({"service": name}), settings.log_level)
     # log_config=None keeps uvicorn from replacing the JSON logging the app installed. The strict

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mlobs.audit.settings import AuditSettings
 from mlobs.audit.witness.settings import WitnessSettings
 from mlobs.drift.settings import DriftSettings
+from mlobs.faults.settings import FaultSettings
 from mlobs.oncall.settings import OncallSettings
 from mlobs.protect.settings import ProtectSettings
 
@@ -64,6 +65,8 @@ class Settings(BaseSettings):
     trust_incoming_trace: bool = False
     # A child span per inference call; false: its timing as attributes of the request's span (cheaper).
     inference_span: bool = True
+    # Clients that get their own `client` label on mlobs_client_inference_cpu_seconds_total; the rest are "_other".
+    client_cost_top_n: int = Field(10, ge=0)
 
     # Standard OpenTelemetry variables; the SDK reads the rest (sampler, headers, resource).
     service_name: str | None = Field(None, validation_alias=AliasChoices("OTEL_SERVICE_NAME", "MLOBS_SERVICE_NAME"))
@@ -87,6 +90,8 @@ class Settings(BaseSettings):
     drift: DriftSettings = Field(default_factory=DriftSettings)
     protect: ProtectSettings = Field(default_factory=ProtectSettings)
     oncall: OncallSettings = Field(default_factory=OncallSettings)
+    # Injected /predict faults for scenario runs (MLOBS_FAULT__*); off by default.
+    fault: FaultSettings = Field(default_factory=FaultSettings)
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,12 @@ def test_drifting_inputs_that_made_the_model_unsure_lead_the_output_shift():
     assert ranked[1].score < 1.0
 
 
+def test_drifting_inputs_lead_the_output_shift_they_caused_even_when_the_shift_scores_higher():
+    ranked = rank([_finding("output_shift", 0.94), _finding("input_drift", 0.62)],
+                  {"class_tvd": 0.14, "confidence_drop": 0.042})
+    assert [f.key for f in ranked] == ["input_drift", "output_shift"]
+
+
 def test_a_class_mix_shift_with_steady_confidence_leads_the_input_detectors_that_echo_it():
     ranked = rank([_finding("input_drift", 1.0), _finding("output_shift", 1.0)],
                   {"class_tvd": 0.3, "confidence_drop": 0.0})

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 
 import httpx
@@ -14,6 +11,7 @@ from mlobs.local.__main__ import parse
 from mlobs.local.pages import PageWatch
 from mlobs.local.stack import ONCALL, Options, alertmanager_config
 from mlobs.stackgen import config
+from support.native_stack import NativeStack
 
 
 def test_alertmanager_in_the_native_run_sends_to_the_receivers_loopback_port_from_the_ports_base(tmp_path):
@@ -54,28 +52,13 @@ def test_the_watch_stays_quiet_when_the_receiver_does_not_answer():
 @pytest.mark.slow
 def test_the_native_stack_reaches_a_drift_page_at_the_receiver_and_keeps_running(tmp_path, artifacts_dir):
     """The same code path as `make local`, only with short timings: windows of 50 at 20 req/s, 1 s scrapes."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlobs.local", "--ports-base", "0", "--interval", "1s", "--workdir", str(tmp_path),
-         "--artifacts-dir", str(artifacts_dir), "--rate", "20", "--drift-window", "50", "--scenario-delay", "15",
-         "--drift-page-window", "15s", "--alert-wait", "1s", "--duration", "400"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    try:
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("PAGE:"):
-                break
-        output = "".join(lines)
-        assert lines and lines[-1].startswith("PAGE: EstimatedAccuracyDrop"), output
-        assert "after the shift" in lines[-1], output
-        pages_url = lines[-1].rsplit(" ", 1)[1].strip()
+    with NativeStack(tmp_path, artifacts_dir, "--rate", "20", "--drift-window", "50", "--scenario-delay", "15",
+                     "--drift-page-window", "15s", "--alert-wait", "1s", duration=400) as local:
+        page = local.read_until(prefix="PAGE:")
+        assert page.startswith("PAGE: EstimatedAccuracyDrop"), local.output
+        assert "after the shift" in page, local.output
+        pages_url = page.rsplit(" ", 1)[1].strip()
         time.sleep(2)
-        assert process.poll() is None, output  # still running after the page
+        assert local.process.poll() is None, local.output  # still running after the page
         kept = httpx.get(pages_url, params={"alertname": "EstimatedAccuracyDrop"}, timeout=5).json()["notifications"]
         assert kept and kept[0]["alerts"][0]["labels"]["severity"] == "page"
-        process.send_signal(signal.SIGTERM)
-        rest = process.communicate(timeout=60)[0]
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, output + rest

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from mlobs.local.stack import OFFSETS, Options, rule_files
+from support.native_stack import NativeStack
 
 
 def test_ports_are_offsets_from_the_base_or_free_when_the_base_is_zero(tmp_path):
@@ -55,26 +53,12 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.integration
 def test_sigterm_stops_every_child_of_the_native_stack(tmp_path, artifacts_dir):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlobs.local", "--ports-base", "0", "--interval", "1s", "--workdir", str(tmp_path),
-         "--artifacts-dir", str(artifacts_dir), "--duration", "600"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    try:
-        for line in process.stdout:
-            lines.append(line)
-            if "Ctrl-C stops everything" in line:
-                break
-        output = "".join(lines)
-        assert "Prometheus" in output and "vision" in output, output
-        children = _descendants(process.pid)
-        assert len(children) >= 9, output  # 4 services, Prometheus, Alertmanager, 3 traffic generators
-        process.send_signal(signal.SIGTERM)
-        rest = process.communicate(timeout=60)[0]
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, output + rest
-    assert "stopped" in rest
+    with NativeStack(tmp_path, artifacts_dir) as local:
+        assert "Prometheus" in local.output and "vision" in local.output, local.output
+        children = _descendants(local.process.pid)
+        assert len(children) >= 9, local.output  # 4 services, Prometheus, Alertmanager, 3 traffic generators
+        code = local.stop()
+    assert code == 0, local.output + local.rest
+    assert "stopped" in local.rest
     time.sleep(0.5)
     assert not [pid for pid in children if _alive(pid)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlobs import catalog
 from mlobs.investigate.model import Breach
 from mlobs.investigate.prometheus import Prometheus
 from mlobs.investigate.signals import Signals
@@ -28,6 +29,8 @@ class Candidate:
     lower_is_worse: bool = False
     two_sided: bool = False  # a KPI held within a band: a move either way counts
     budget: float | None = None
+    # One series per label value (e.g. per class), each its own signal: the one that moved most counts.
+    per_series: str = ""
 
 
 def _pct(x: float) -> str:
@@ -49,6 +52,11 @@ CANDIDATES = (
               lambda b, a: f"/predict traffic fell from {b:.2f} to {a:.2f} req/s", lower_is_worse=True),
 )
 
+# A change whose two means are this few standard errors apart is noise (a few slow requests when
+# traffic is low, a handful of wrong answers), whatever its size.
+MIN_T = 3.0
+
+
 def _band(kpi):
     def query(signals: Signals) -> str:
         return kpi.ratio_expr(signals.w, match(kpi.metric, "service", signals.service))
@@ -57,6 +65,10 @@ def _band(kpi):
 
 
 CANDIDATES += tuple(_band(k) for k in KPIS)
+# The class mix: a prior shift moves it with no SLO burning and accuracy unchanged.
+CANDIDATES += (Candidate("prediction-mix", Signals.class_share, 0.10,
+                         lambda b, a: f"share of predictions moved from {_pct(b)} to {_pct(a)}",
+                         two_sided=True, per_series=catalog.PREDICTIONS.labels[-1]),)
 # The business SLOs on correct feedback are online accuracy, read from the same counters.
 ALIASES = {s.name: "online-accuracy" for s in BUSINESS_SLOS}
 SLO_NAMES = tuple(c.name for c in CANDIDATES) + tuple(ALIASES)
@@ -73,14 +85,21 @@ def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = N
         series = prom.range(query, window.start, window.end, window.step)
         if not series:
             continue
-        values = np.nanmax(np.vstack([s.values for s in series]), axis=0) if len(series) > 1 else series[0].values
-        change = change_point(series[0].times, values)
-        if change is None:
-            continue
-        severity = _severity(candidate, change.before, change.after)
-        if severity >= 1.0 and (best is None or severity > best.severity):
-            best = Breach(candidate.name, change.at, change.before, change.after, round(severity, 2),
-                          candidate.describe(change.before, change.after), query)
+        if candidate.per_series:
+            tracks = [(s.labels.get(candidate.per_series, "?"), s.values) for s in series]
+        elif len(series) > 1:
+            tracks = [("", np.nanmax(np.vstack([s.values for s in series]), axis=0))]
+        else:
+            tracks = [("", series[0].values)]
+        for label, values in tracks:
+            change = change_point(series[0].times, values)
+            if change is None or change.t < MIN_T:
+                continue
+            severity = _severity(candidate, change.before, change.after)
+            if severity >= 1.0 and (best is None or severity > best.severity):
+                text = candidate.describe(change.before, change.after)
+                best = Breach(candidate.name, change.at, change.before, change.after, round(severity, 2),
+                              f"{candidate.per_series} {label!r}: {text}" if label else text, query)
     return best
 
 

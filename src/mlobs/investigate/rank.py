@@ -23,9 +23,9 @@ def rank(findings: list[Finding], notes: dict) -> list[Finding]:
         # Covariate drift makes the model less sure of itself; a shift in the class mix with steady
         # confidence is a change in what arrives (a prior shift) that input detectors only echo.
         if notes.get("class_tvd", 0) >= 0.1 and notes.get("confidence_drop", 0) < 0.02:
-            drift.score = round(drift.score * EXPLAINED, 3)
+            _explained_by(drift, shift)
         else:
-            shift.score = round(shift.score * EXPLAINED, 3)
+            _explained_by(shift, drift)
     for cause, explained in EXPLAINS.items():
         c = by_key.get(cause)
         if c is None or c.score < CAUSE_SCORE:
@@ -35,3 +35,9 @@ def rank(findings: list[Finding], notes: dict) -> list[Finding]:
             if other is not None and other.score <= c.score:
                 other.score = round(other.score * EXPLAINED, 3)
     return sorted(findings, key=lambda f: (-round(f.score, 2), HYPOTHESES.index(f.key)))
+
+
+def _explained_by(symptom: Finding, cause: Finding) -> None:
+    """The symptom never outranks its cause, however strong its own evidence (a windowed drift detector
+    flags only once its window has filled with shifted inputs; the class mix moves at once)."""
+    symptom.score = round(min(symptom.score * EXPLAINED, cause.score), 3)

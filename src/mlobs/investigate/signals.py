@@ -84,6 +84,12 @@ class Signals:
                 f"({self._of(detected, detected.name)})")
 
     # Outputs.
+    def class_share(self) -> str:
+        """Each predicted class's share of the predictions (one series per class)."""
+        predictions, cls = catalog.PREDICTIONS, catalog.PREDICTIONS.labels[-1]
+        return (f"{self._rate(predictions, predictions.total, by=cls)} / ignoring ({cls}) group_left "
+                f"{self._rate(predictions, predictions.total)}")
+
     def class_rate(self) -> str:
         return self._rate(catalog.PREDICTIONS, catalog.PREDICTIONS.total, by=catalog.PREDICTIONS.labels[-1])
 

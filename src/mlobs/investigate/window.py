@@ -15,11 +15,13 @@ MAX_POINTS = 240
 class Window:
     start: float
     end: float
+    # The finest grid: 15 s suits production scrape intervals; a stack scraped every second may go lower.
+    min_step: float = 15.0
 
     @property
     def step(self) -> float:
-        """Grid spacing so that a range query returns at most MAX_POINTS points (never under 15 s)."""
-        return max(15.0, (self.end - self.start) / MAX_POINTS)
+        """Grid spacing so that a range query returns at most MAX_POINTS points (never under `min_step`)."""
+        return max(self.min_step, (self.end - self.start) / MAX_POINTS)
 
     @property
     def rate_window(self) -> str:

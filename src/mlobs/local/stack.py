@@ -47,6 +47,10 @@ class Options:
     alert_wait: str = "10s"
     environment: str = "local"
     shifts: dict[str, str] = field(default_factory=lambda: dict(SHIFTS))
+    # Extra environment of one service's process, e.g. a fault setting for a scenario run.
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Ports a second instance of a service will take over on: scraped under the same job from the start.
+    standby_ports: dict[str, int] = field(default_factory=dict)
 
     def port(self, name: str) -> int:
         return free_port() if self.ports_base == 0 else self.ports_base + OFFSETS[name]
@@ -84,6 +88,12 @@ def alertmanager_config(receiver_url: str, wait: str) -> dict:
     return fast_alertmanager_config(f"{receiver_url}{config.ONCALL_PATH}", wait)
 
 
+def _add_standby_targets(prom_config: dict, standby_ports: dict[str, int]) -> None:
+    for job in prom_config["scrape_configs"]:
+        if job["job_name"] in standby_ports:
+            job["static_configs"][0]["targets"].append(f"127.0.0.1:{standby_ports[job['job_name']]}")
+
+
 class LocalStack:
     def __init__(self, options: Options):
         self.options = options
@@ -113,6 +123,7 @@ class LocalStack:
                    MLOBS_AUDIT__KEYS_DIR=str(audit / "keys"))
         if name == witness.WATCHED:
             env.update(witness.log_env(self.witness_token))
+        env.update(o.service_env.get(name, {}))
         return env
 
     def _start_witness(self) -> None:
@@ -151,6 +162,7 @@ class LocalStack:
                 alertmanager_port=self.alertmanager.port,
                 rule_files=local_rule_files(prom_dir, o.drift_page_window), environment=o.environment,
                 interval=o.interval)
+            _add_standby_targets(prom_config, o.standby_ports)
             self.prometheus = self.stack.enter_context(Prometheus(
                 prom_config, prom_dir, port=o.port("prometheus"), features=(), flags=prometheus_config.FLAGS))
             for i, name in enumerate(MODEL_SERVICES):

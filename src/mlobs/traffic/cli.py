@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from mlobs import registry
+from mlobs.traffic import faults
 from mlobs.traffic.detect import DetectionError, detect_service
 from mlobs.traffic.runner import ARRIVALS, Phase, RunConfig, run_traffic
 from mlobs.traffic.stats import Stats, format_summary
@@ -45,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--rate", type=_positive(float), required=True, help="mean requests per second")
     p.add_argument("--duration", type=_positive(float), required=True, help="seconds to send for")
     p.add_argument("--service", help="service name (default: the model named by GET TARGET/healthz)")
-    p.add_argument("--scenario", default=NORMAL, help="workload scenario (default: normal)")
+    p.add_argument("--scenario", default=NORMAL,
+                   help=f"workload scenario (default: normal; {faults.OUTAGE} for any service)")
     p.add_argument(
         "--scenario-delay", type=_non_negative, default=0.0, metavar="SECONDS",
         help="send the normal scenario for this long first, then switch to --scenario",
@@ -74,10 +76,14 @@ def _phases(args: argparse.Namespace, service: str) -> list[Phase]:
         raise ValueError(f"cannot load the {service} service module: {exc}") from None
     if not callable(getattr(module, "workload", None)):
         raise ValueError(f"the {service} service module {module.__name__} has no workload(scenario, seed)")
-    scenario = module.workload(args.scenario, args.seed)
+    if faults.is_generic(args.scenario):
+        scenario = Phase(args.scenario_delay, faults.Renamed(module.workload(NORMAL, args.seed), args.scenario),
+                         faults.VOLUMES[args.scenario])
+    else:
+        scenario = Phase(args.scenario_delay, module.workload(args.scenario, args.seed))
     if args.scenario == NORMAL or args.scenario_delay == 0:
-        return [Phase(0.0, scenario)]
-    return [Phase(0.0, module.workload(NORMAL, args.seed)), Phase(args.scenario_delay, scenario)]
+        return [Phase(0.0, scenario.workload, scenario.volume)]
+    return [Phase(0.0, module.workload(NORMAL, args.seed)), scenario]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,10 +28,11 @@ MAX_LAG_S = 0.25
 
 @dataclass(frozen=True)
 class Phase:
-    """From `start_s` seconds into the run, requests come from `workload`."""
+    """From `start_s` seconds into the run, requests come from `workload`; only `volume` of them are sent."""
 
     start_s: float
     workload: Workload
+    volume: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ async def run_traffic(
                     continue
                 wants_feedback = rng.random() < config.feedback_rate
                 phase = _phase_at(phases, t)
+                if phase.volume < 1.0 and rng.random() >= phase.volume:
+                    continue  # the scenario's traffic never arrives (an upstream outage)
                 request = phase.workload.next_request(rng)
                 if len(pending) >= config.concurrency:
                     stats.skipped += 1

@@ -1,0 +1,45 @@
+"""Which signal broke and when: a real step is a breach, a few noisy points at low traffic are not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlobs.investigate import breach
+from mlobs.investigate.prometheus import Series
+from mlobs.investigate.signals import Signals
+from mlobs.investigate.window import Window
+
+WINDOW = Window(0.0, 180.0, min_step=3.0)
+TIMES = np.arange(0.0, 180.0, 3.0)
+
+
+class Answers:
+    """A Prometheus that answers each query from the series given for the signal that built it."""
+
+    def __init__(self, **by_signal: list[Series]):
+        signals = Signals("svc", WINDOW.rate_window)
+        self.by_query = {getattr(signals, name)(): series for name, series in by_signal.items()}
+
+    def range(self, query, start, end, step):
+        return self.by_query.get(query, [])
+
+
+def _series(values, **labels) -> Series:
+    return Series(labels, TIMES, np.asarray(values, dtype=float))
+
+
+def test_two_slow_requests_at_the_end_of_a_quiet_range_are_no_latency_breach():
+    ratio = np.zeros(len(TIMES))
+    ratio[-2:] = [0.0625, 0.0455]  # one slow request among 16, then among 22
+    assert breach.find(Answers(latency_error_ratio=[_series(ratio)]), Signals("svc", "12s"), WINDOW) is None
+
+
+def test_a_class_mix_that_moves_with_nothing_else_is_a_breach_with_its_onset_at_the_step():
+    step = len(TIMES) // 2
+    favoured = np.where(np.arange(len(TIMES)) < step, 0.3, 0.68) + np.random.default_rng(1).normal(0, 0.02, len(TIMES))
+    found = breach.find(Answers(class_share=[_series(favoured, **{"class": "favoured"}),
+                                             _series(1 - favoured, **{"class": "rest"})]),
+                        Signals("svc", "12s"), WINDOW)
+    assert found is not None and found.signal == "prediction-mix"
+    assert found.onset == TIMES[step]
+    assert "class 'favoured'" in found.text or "class 'rest'" in found.text
