@@ -81,7 +81,7 @@ def main() -> int:
         print(report)
     if args.write_docs:
         sys.path.insert(0, str(HERE))
-        from readme import write_section
+        from docs_page import write_section
 
         write_section("scenarios", markdown, DOC)
         if report:

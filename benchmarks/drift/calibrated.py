@@ -345,7 +345,8 @@ def render(result: dict, args) -> str:
         f"Calibrated thresholds of the first reference: {thresholds}. Calibration took "
         f"{np.mean([r['seconds'] for r in refs]):.0f} s per reference (all detectors, both sizes).",
         f"**Goal** (each detector at most 5% with its 95% interval top at most 5%, windows 50 and 200), vision, "
-        f"pooled over the fixed references: {'met' if goal_ok else '**not met**'}. \"output\" (softmax KS or exceedance) and \"any\" are unions of "
+        f"pooled over the fixed references: {'met' if goal_ok else '**not met**'}. "
+        "\"output\" (softmax KS or exceedance) and \"any\" are unions of "
         "separately calibrated detectors, so their rate can reach the sum of theirs; alerts fire per detector and "
         "the page needs an output detector and the accuracy estimate to agree.",
         "",
