@@ -65,9 +65,9 @@ def sinks() -> Sinks:
 
 @pytest.fixture(scope="session")
 def vision_model(request, artifacts_dir):
-    """Trained once per session: (ModelInfo, version_dir). With the shipped drift calibration when the
-    session runs an integration test that may serve this model from the session's artifacts (the
-    on-call ones page on its drift thresholds); otherwise calibrated on 10 held-out windows per detector
+    """Trained once per test run: (ModelInfo, version_dir). With the shipped drift calibration when the
+    run includes an integration test that may serve this model from the shared artifacts (the on-call
+    ones page on its drift thresholds); otherwise calibrated on 10 held-out windows per detector
     and size, since the other tests need a model and a calibration file, not the calibration's precision."""
     from mlobs_services.vision import model
 
