@@ -9,11 +9,11 @@ import pytest
 from mlobs import artifacts
 from mlobs.local import bad_version
 from mlobs_services.credit import data
-from protect.apps import train_credit
 
 
-def test_the_mislabelled_credit_model_is_a_new_version_that_reverses_its_decisions(artifacts_dir, tmp_path):
-    good = train_credit(artifacts_dir)
+def test_the_mislabelled_credit_model_is_a_new_version_that_reverses_its_decisions(artifacts_dir, tmp_path,
+                                                                                   credit_model):
+    good = credit_model
     bad = bad_version.publish("credit", artifacts_dir, tmp_path)
     assert bad.version != good.version and "mislabelled" in bad.params
     assert artifacts.require(artifacts_dir, "credit")[1].version == good.version  # the original is still latest

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from mlobs.local import scenarios as sc
-from protect.apps import train_credit
 
 PLANS = (
     {"credit": sc.BAD_VERSION, "vision": sc.LATENCY_FAULT, "sentiment": sc.CLEAN},
@@ -44,8 +43,8 @@ def test_sentiment_has_no_bad_version_and_says_so_before_anything_starts(tmp_pat
 @pytest.mark.integration
 @pytest.mark.slow
 def test_each_injected_cause_is_ranked_first_and_a_clean_run_finds_no_cause(
-        tmp_path, artifacts_dir, vision_model, sentiment_model):
-    train_credit(artifacts_dir)  # every model trained before the stacks start, so they never train at once
+        tmp_path, artifacts_dir, vision_model, sentiment_model, credit_model):
+    # Every model is trained (by the fixtures) before the stacks start, so they never train at once.
     plans = [sc.Plan(tmp_path / f"stack-{i}", artifacts_dir, dict(p), baseline_s=45, after_s=60)
              for i, p in enumerate(PLANS)]
     with ThreadPoolExecutor(len(plans)) as pool:

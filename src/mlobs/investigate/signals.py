@@ -20,8 +20,8 @@ HTTP = catalog.HTTP_REQUEST_DURATION
 CONFIDENCE = catalog.PREDICTION_CONFIDENCE
 FEEDBACK = catalog.FEEDBACK
 VERSION = catalog.MODEL_VERSION
-# Detectors that test the model's outputs; every other detector tests its inputs.
-OUTPUT_DETECTORS = ("softmax_ks",)
+# Detectors that test the model's outputs (the alerts' list); every other detector tests its inputs.
+OUTPUT_DETECTORS = config.OUTPUT_DETECTORS
 # Exported by the drift exporter when it estimates accuracy without labels; absent otherwise.
 ESTIMATED_ACCURACY = "mlobs_estimated_accuracy"
 
