@@ -251,8 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=40, help="windows per cell at sizes 50 and 200 (half at 1000)")
     parser.add_argument("--calibrated", action="store_true",
                         help="fixed references with calibrated thresholds, mixtures and the accuracy estimate")
-    parser.add_argument("--references", type=int, default=3, help="fixed references (with --calibrated)")
+    parser.add_argument("--references", type=int, default=5, help="fixed references (with --calibrated)")
     parser.add_argument("--calibration-trials", type=int, default=200, help="windows per detector and size")
+    parser.add_argument("--null-windows", type=int, default=400,
+                        help="clean windows per fixed reference and size (with --calibrated)")
     parser.add_argument("--write-docs", action="store_true",
                         help="write the table into docs/benchmarks.md (with --calibrated: the tables into "
                              "docs/drift.md and the figure docs/img/drift-detection.svg)")

@@ -22,8 +22,9 @@ NAME = "sentiment"
 MODEL_FILE = "model.joblib"
 PARAMS = {
     "corpus": {"n": 4000, "seed": 7, "domain": "reviews", "test_fraction": 0.2},
-    # Fresh reviews, disjoint from training and reference, for the drift calibration (seed + 2000).
-    "calibration": {"n": 4000, "seed_offset": 2000, "trials": 200},
+    # Fresh reviews, disjoint from training and reference, for the drift calibration (seed + 2000): many,
+    # so that the pool's own sampling error is small beside a window's.
+    "calibration": {"n": 20_000, "seed_offset": 2000, "trials": 200},
     "tfidf": {"ngram_range": [1, 2], "min_df": 2, "sublinear_tf": True},
     "logreg": {"C": 4.0, "max_iter": 2000},
 }

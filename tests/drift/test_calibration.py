@@ -8,7 +8,9 @@ from mlobs.drift.calibration import (
     Calibration,
     calibrate,
     choose_threshold,
+    TARGET,
     load_calibration,
+    rate_bound,
     wilson,
     write_calibration,
 )
@@ -84,7 +86,18 @@ def test_the_threshold_admits_no_more_windows_than_the_upper_bound_allows():
     p = np.random.default_rng(0).uniform(0, 0.2, 400)
     t = choose_threshold(p, nominal=0.05)
     hits = int(np.sum(p < t))
-    assert wilson(hits, 400)[1] <= 0.05 < wilson(hits + 2, 400)[1]
+    assert rate_bound(hits, 400) <= TARGET < rate_bound(hits + 1, 400)
+
+
+def test_a_calibrated_threshold_exceeds_the_target_rate_in_at_most_one_calibration_in_twenty():
+    # Null p-values are uniform, so a threshold's false-positive rate is the threshold itself: over many
+    # calibrations of 200 windows, the share whose threshold lets more than TARGET through is the
+    # bound's miss rate (exactly P(Binomial(200, TARGET) <= 1) = 3.9%).
+    rng = np.random.default_rng(11)
+    thresholds = np.array([choose_threshold(rng.uniform(size=200), nominal=1.0) for _ in range(4000)])
+    missed = float(np.mean(thresholds > TARGET))
+    assert 0.025 < missed <= 0.05, missed
+    assert 0.005 < float(np.median(thresholds)) < TARGET  # not a threshold so low that nothing is flagged
 
 
 def test_a_window_between_calibrated_sizes_takes_the_larger_windows_threshold():
@@ -130,3 +143,26 @@ def test_softmax_ks_alone_still_decides_at_its_nominal_level_without_a_calibrati
     ks = SoftmaxKS(0.05)
     ks.fit(softmax_outputs(rng, 300))
     assert ks.score(softmax_outputs(rng, 100))[0].threshold == pytest.approx(0.05 / 4)
+
+
+@pytest.mark.slow  # five references, each calibrated twice and scored on 200 fresh windows
+def test_a_threshold_that_bounds_only_its_own_windows_at_5_percent_is_brought_under_5_percent_on_traffic():
+    # The held-out pool is never quite the traffic: here live outputs lean a little further (tilt 0.15)
+    # than the pool's. Bounding the calibration windows' own rate at 5% lets more than 5% of clean live
+    # windows through; at the default target (2.5%) the same windows stay under 5%, interval top included.
+    rng = np.random.default_rng(21)
+    at_5 = at_default = windows = 0
+    for seed in range(5):
+        reference = {"probs": unlucky_reference(rng)}
+        pool = {"probs": softmax_outputs(rng, 2000)}
+        live = [softmax_outputs(rng, 200, tilt=0.15) for _ in range(200)]
+        loose = Calibration(calibrate(reference, pool, windows=(200,), trials=200, seed=seed, target=0.05))
+        default = Calibration(calibrate(reference, pool, windows=(200,), trials=200, seed=seed))
+        ks = next(p for p in plan(reference, DriftSettings()) if p.detector.name == "softmax_ks").detector
+        p_values = np.array([min(r.p_value for r in ks.score(w)) for w in live])
+        at_5 += int(np.sum(p_values < loose.threshold("softmax_ks", 200)))
+        at_default += int(np.sum(p_values < default.threshold("softmax_ks", 200)))
+        windows += len(live)
+    assert default.target == TARGET and loose.target == 0.05 and default.method == "order-statistic"
+    assert at_5 / windows > 0.05, at_5
+    assert at_default / windows <= 0.05 and wilson(at_default, windows)[1] <= 0.05, at_default

@@ -196,6 +196,30 @@ def test_a_calibrated_version_uses_and_exports_its_calibrated_threshold_and_esti
         assert "mlobs_estimated_accuracy{" in client.get("/metrics").text
 
 
+def test_the_calibration_target_and_method_the_artifact_records_are_exported_on_metrics(tmp_path):
+    import json
+
+    from mlobs.drift.calibration import CALIBRATION_FILE, write_calibration
+
+    rng = np.random.default_rng(9)
+    directory = tmp_path / "sentiment" / "v1"
+    reference = {"probs": probs(rng, 400), "texts": np.array(texts(rng, 400, 0.05)), "vocabulary": np.array(VOCABULARY)}
+    save_reference(directory, **reference)
+    write_calibration(directory, reference, {"probs": probs(rng, 800), "texts": np.array(texts(rng, 800, 0.05))},
+                      trials=20, windows=(100,), target=0.01)
+    recorded = json.loads((directory / CALIBRATION_FILE).read_text())
+    settings = Settings(artifacts_dir=tmp_path, drift=DriftSettings(window_size=100, min_window_samples=50),
+                        _env_file=None)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        ingest(client, samples(rng, 100))
+        assert app.state.engine.wait_idle(30)
+        scraped = client.get("/metrics").text
+    line = next(x for x in scraped.splitlines() if x.startswith("mlobs_drift_calibration_target{"))
+    assert f'method="{recorded["method"]}"' in line and 'model_version="v1"' in line
+    assert recorded["method"] == "order-statistic" and float(line.rsplit(" ", 1)[1]) == recorded["target"] == 0.01
+
+
 def test_a_drifting_client_is_seen_in_its_own_segment_while_the_others_stay_clean(tmp_path):
     rng = np.random.default_rng(8)
     save_reference(tmp_path / "sentiment" / "v1", probs=probs(rng, 400), texts=texts(rng, 400, 0.05),

@@ -4,9 +4,14 @@ A two-sample test's p-value is uniform only when the reference is drawn afresh w
 The exporter keeps one reference per model version, and conditional on that one sample a test's
 false-positive rate can be anywhere from 0 to several times its nominal level, the same on every
 window. So at training each detector is scored on many windows drawn from a held-out pool disjoint
-from the reference, and its p-value threshold is lowered until the false-positive rate on those
-windows has a 95% upper bound at or below the target. The threshold is never raised above the
-nominal one. The calibration is written beside the reference (drift_calibration.json) with its
+from the reference, and its p-value threshold is set where the false-positive rate has a 95% upper
+confidence bound at or below TARGET (2.5%) ("order-statistic"): the threshold is the (k+1)-th
+smallest of n calibration p-values, whose rate exceeds the target only if fewer than k+1 of the n
+windows fall below the target's quantile of the p-values, a Binomial(n, target) tail; k is the
+largest count for which that tail is at most 5%. TARGET is half the 5% the detectors are held to in
+service: the other half is the margin for live windows that differ from the pool's, and it keeps
+the rate low enough for a few hundred clean windows to show it under 5%. The threshold is never
+raised above the nominal one. The calibration is written beside the reference (drift_calibration.json) with its
 trials, pool sizes and rates; the exporter applies it and exports the threshold in use
 (mlobs_drift_threshold).
 
@@ -24,6 +29,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +39,9 @@ from mlobs.drift.settings import DriftSettings
 
 CALIBRATION_FILE = "drift_calibration.json"
 WINDOWS = (50, 200)
-TARGET = 0.05
+TARGET = 0.025  # the calibration windows' false-positive rate, bounded with CONFIDENCE
+CONFIDENCE = 0.95
+METHOD = "order-statistic"
 FORMAT = 1
 
 
@@ -47,16 +55,46 @@ def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def choose_threshold(p_values: np.ndarray, nominal: float, target: float = TARGET) -> float:
-    """The largest threshold at or below `nominal` whose rate over these null windows has a 95%
-    upper bound at or below `target` (the decision is p < threshold)."""
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1)))
+
+
+def rate_bound(k: int, n: int, confidence: float = CONFIDENCE) -> float:
+    """Upper `confidence` bound on the false-positive rate of the threshold at the (k+1)-th smallest of
+    n null p-values: the rate r at which P(Binomial(n, r) <= k) = 1 - confidence (bisection)."""
+    if k >= n:
+        return 1.0
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        if binomial_cdf(k, n, mid) > 1 - confidence:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+@lru_cache(maxsize=64)
+def admitted(n: int, target: float = TARGET, confidence: float = CONFIDENCE) -> int:
+    """The most null windows of n a threshold may admit while its rate's upper `confidence` bound stays at
+    or below `target`; -1 if even none is enough (too few windows to show the target)."""
+    k = -1
+    while k + 1 < n and binomial_cdf(k + 1, n, target) <= 1 - confidence:
+        k += 1
+    return k
+
+
+def choose_threshold(p_values: np.ndarray, nominal: float, target: float = TARGET,
+                     confidence: float = CONFIDENCE) -> float:
+    """The threshold (decision p < threshold) at the order statistic of these null p-values whose
+    false-positive rate has an upper `confidence` bound at or below `target`, never above `nominal`.
+    With too few windows for any order statistic to show the target, the smallest p-value: the
+    strictest rule the windows support (its bound, recorded by calibrate, says how far it is from it)."""
     p = np.sort(np.asarray(p_values, dtype=np.float64))
-    n = len(p)
-    allowed = 0
-    while allowed + 1 <= n and wilson(allowed + 1, n)[1] <= target:
-        allowed += 1
-    # p < p[allowed] admits at most `allowed` windows (fewer with ties).
-    candidate = p[allowed] if allowed < n else 1.0
+    k = max(admitted(len(p), target, confidence), 0)
+    # p < p[k] admits at most k windows (fewer with ties).
+    candidate = p[k] if k < len(p) else 1.0
     return float(min(nominal, candidate))
 
 
@@ -68,6 +106,7 @@ class Rule:
     trials: int
     nominal_rate: float  # share of calibration windows flagged at the nominal threshold
     calibrated_rate: float
+    rate_bound: float | None = None  # upper CONFIDENCE bound on the calibrated threshold's rate
 
 
 class Calibration:
@@ -79,6 +118,8 @@ class Calibration:
             name: sorted((Rule(**r) for r in d["rules"]), key=lambda r: r.window)
             for name, d in data.get("detectors", {}).items()
         }
+        self.target: float | None = data.get("target")
+        self.method: str = data.get("method", "")
         estimator = data.get("accuracy_estimator")
         self.estimator = AccuracyEstimator.from_dict(estimator) if estimator else None
 
@@ -139,14 +180,16 @@ def calibrate(reference: dict[str, np.ndarray], pool: dict[str, np.ndarray], *, 
                 p_values.append(value)
             p_values = np.asarray(p_values)
             threshold = choose_threshold(p_values, nominal, target)
+            flagged = int(np.sum(p_values < threshold))
             rules.append({"window": w, "threshold": threshold, "nominal": nominal, "trials": trials,
                           "nominal_rate": float(np.mean(p_values < nominal)),
-                          "calibrated_rate": float(np.mean(p_values < threshold))})
+                          "calibrated_rate": flagged / trials, "rate_bound": rate_bound(flagged, trials)})
         detectors[p.detector.name] = {"reference_rows": int(len(reference[p.reference_key])),
                                       "pool_rows": int(len(data)), "rules": rules}
-    return {"format": FORMAT, "target": target, "sampling": sampling,
-            "method": f"held-out windows disjoint from the reference ({sampling}), threshold at the 95% upper "
-            "bound of the false-positive rate", "detectors": detectors}
+    return {"format": FORMAT, "target": target, "confidence": CONFIDENCE, "method": METHOD, "sampling": sampling,
+            "description": f"held-out windows disjoint from the reference ({sampling}); each threshold at the "
+            f"order statistic of the windows' p-values whose false-positive rate has a {CONFIDENCE:.0%} upper "
+            f"bound at or below {target:.1%}, never above the nominal threshold", "detectors": detectors}
 
 
 def write_calibration(directory: Path | str, reference: dict[str, np.ndarray], pool: dict[str, np.ndarray], *,

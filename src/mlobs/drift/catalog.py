@@ -11,6 +11,7 @@ REASON = "reason"
 DETECTOR_LABELS = MODEL_LABELS + (DETECTOR,)
 RESULT_LABELS = DETECTOR_LABELS + (FEATURE,)
 SEGMENT = "segment"
+METHOD = "method"
 SEGMENT_LABELS = DETECTOR_LABELS + (SEGMENT,)
 
 EVALUATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -33,6 +34,14 @@ DRIFT_THRESHOLD = Metric(
     "p-value threshold in use for the last drift test: calibrated for the deployed reference and window "
     "size when the model version has a calibration, else nominal after multiple-testing correction.",
     RESULT_LABELS,
+)
+DRIFT_CALIBRATION_TARGET = Metric(
+    "mlobs_drift_calibration_target",
+    "gauge",
+    "False-positive rate the model version's drift thresholds were calibrated for at training, as read from "
+    "its calibration file (each threshold's rate on held-out windows has a 95% upper bound at or below it), "
+    "by calibration method.",
+    MODEL_LABELS + (METHOD,),
 )
 DRIFT_DETECTED = Metric(
     "mlobs_drift_detected",
@@ -155,6 +164,7 @@ EXPORTER_METRICS = (
     DRIFT_P_VALUE,
     DRIFT_STATISTIC,
     DRIFT_THRESHOLD,
+    DRIFT_CALIBRATION_TARGET,
     DRIFT_DETECTED,
     DRIFT_WINDOW_SAMPLES,
     DRIFT_LAST_EVALUATION,

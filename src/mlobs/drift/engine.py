@@ -268,6 +268,9 @@ class DriftEngine:
             self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(1)
             return None
         self._plans[(model, version)] = planned
+        if calibration is not None and calibration.target is not None:
+            self._metric(catalog.DRIFT_CALIBRATION_TARGET).labels(service, model, version, calibration.method).set(
+                calibration.target)
         if calibration is not None and calibration.estimator is not None:
             self._estimators[(model, version)] = calibration.estimator
         self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(0)
