@@ -55,7 +55,7 @@ class DriftEngine:
         self._estimators: dict[tuple[str, str], AccuracyEstimator] = {}
         self._segments = Segments(settings.segment_top_n)
         self._lock = threading.Lock()
-        self._due: queue.Queue[Key] = queue.Queue()
+        self._due: queue.Queue[Key | None] = queue.Queue()  # None wakes the worker to stop
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -106,6 +106,7 @@ class DriftEngine:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._due.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -151,6 +152,8 @@ class DriftEngine:
             except queue.Empty:
                 self._queue_by_cadence()
                 continue
+            if key is None:
+                break
             try:
                 self.evaluate(key)
             except Exception:  # the worker must survive anything a window holds
