@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlobs import artifacts, registry
+from mlobs.drift.calibration import CALIBRATION_FILE
 from mlobs.local.alertmanager import Alertmanager
 from mlobs.local.ports import free_port
 from mlobs.local.prometheus import Prometheus
@@ -56,12 +57,20 @@ class Options:
         return free_port() if self.ports_base == 0 else self.ports_base + OFFSETS[name]
 
 
+def needs_training(artifacts_dir: Path, model: str) -> bool:
+    """No published version, or one made before drift calibration: without its calibration the exporter
+    runs nominal thresholds and estimates no accuracy, so the stack's drift page could never fire."""
+    directory = artifacts.version_dir(artifacts_dir, model)
+    return directory is None or not (directory / CALIBRATION_FILE).exists()
+
+
 def train_missing(artifacts_dir: Path, log_path: Path) -> list[str]:
-    """Train every model whose artifact is missing (the drift exporter needs them all); returns what was trained."""
+    """Train every model whose artifact is missing or uncalibrated (the drift exporter needs them all);
+    returns what was trained."""
     trained = []
     for name in MODEL_SERVICES:
         model = registry.load(name).NAME
-        if artifacts.version_dir(artifacts_dir, model) is None:
+        if needs_training(artifacts_dir, model):
             with open(log_path, "ab") as log:
                 subprocess.run([sys.executable, "-m", "mlobs.cli", "train", name, "--quiet"], check=True,
                                env={**os.environ, "MLOBS_ARTIFACTS_DIR": str(artifacts_dir)}, stdout=log,
