@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -61,6 +63,18 @@ def value(app, name: str, detector: str, feature: str | None = "") -> float | No
     if feature is not None:
         labels["feature"] = feature
     return app.state.registry.get_sample_value(name, labels)
+
+
+@contextmanager
+def after_one_window(artifacts_dir, rng):
+    """The exporter over `artifacts_dir`, once it has evaluated one window of 100 sentiment samples."""
+    settings = Settings(artifacts_dir=artifacts_dir, drift=DriftSettings(window_size=100, min_window_samples=50),
+                        _env_file=None)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        ingest(client, samples(rng, 100))
+        assert app.state.engine.wait_idle(30)
+        yield app, client
 
 
 def test_a_full_window_is_evaluated_and_exposed_with_model_version_and_detector_labels(exporter):
@@ -178,12 +192,7 @@ def test_a_calibrated_version_uses_and_exports_its_calibrated_threshold_and_esti
     labels = np.array([rng.choice(3, p=row) for row in reference["probs"]])  # calibrated by construction
     write_calibration(tmp_path / "sentiment" / "v1", reference, pool, trials=60, windows=(100,),
                       labelled_probs=reference["probs"], labels=labels)
-    settings = Settings(artifacts_dir=tmp_path, drift=DriftSettings(window_size=100, min_window_samples=50),
-                        _env_file=None)
-    app = create_app(settings)
-    with TestClient(app) as client:
-        ingest(client, samples(rng, 100))
-        assert app.state.engine.wait_idle(30)
+    with after_one_window(tmp_path, rng) as (app, client):
         calibration = app.state.engine._plans[("sentiment", "v1")][0].calibration
         assert value(app, "mlobs_drift_threshold", "softmax_ks") == calibration.threshold("softmax_ks", 100)
         who = {"service": "sentiment-api", "model": "sentiment", "model_version": "v1"}
@@ -208,12 +217,7 @@ def test_the_calibration_target_and_method_the_artifact_records_are_exported_on_
     write_calibration(directory, reference, {"probs": probs(rng, 800), "texts": np.array(texts(rng, 800, 0.05))},
                       trials=20, windows=(100,), target=0.01)
     recorded = json.loads((directory / CALIBRATION_FILE).read_text())
-    settings = Settings(artifacts_dir=tmp_path, drift=DriftSettings(window_size=100, min_window_samples=50),
-                        _env_file=None)
-    app = create_app(settings)
-    with TestClient(app) as client:
-        ingest(client, samples(rng, 100))
-        assert app.state.engine.wait_idle(30)
+    with after_one_window(tmp_path, rng) as (app, client):
         scraped = client.get("/metrics").text
     line = next(x for x in scraped.splitlines() if x.startswith("mlobs_drift_calibration_target{"))
     assert f'method="{recorded["method"]}"' in line and 'model_version="v1"' in line
