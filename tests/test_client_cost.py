@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from mlobs.client_cost import OTHER, PROMOTE_AFTER
+from mlobs.client_cost import MAX_CLIENT_CHARS, OTHER, PROMOTE_AFTER
 from mlobs.metrics import ServiceMetrics
 from mlobs.model_info import ModelInfo
 from mlobs.protect.client import current_client
@@ -50,6 +50,15 @@ def test_a_client_seen_only_a_few_times_is_counted_as_other_and_keeps_no_label()
     assert set(_client_series(registry)) == {OTHER}
     _charge_as(metrics, "one-off", 1)
     assert _client_series(registry)["one-off"] > 0
+
+
+def test_a_client_id_longer_than_the_label_limit_keeps_its_label_after_it_is_given_one():
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics(registry, "svc", ModelInfo("m", "v1", "d", "c"), client_top_n=5)
+    long_id = "tenant-" + "x" * 200
+    _charge_as(metrics, long_id, PROMOTE_AFTER + 10, seconds=1.0)
+    series = _client_series(registry)
+    assert series[long_id[:MAX_CLIENT_CHARS]] == 11.0 and series[OTHER] == PROMOTE_AFTER - 1
 
 
 def test_a_protected_service_charges_each_api_keys_client_for_its_own_predictions(settings, sinks, sentiment_model):

@@ -37,9 +37,12 @@ class ClientCost:
         child.inc(seconds)
 
     def _admit(self, client: str):
+        client = client[:MAX_CLIENT_CHARS]
+        labelled = self._children.get(client)  # a long id, labelled under its first MAX_CLIENT_CHARS
+        if labelled is not None:
+            return labelled
         if len(self._children) >= self.top_n:
             return self._other
-        client = client[:MAX_CLIENT_CHARS]
         calls = self._calls.get(client, 0) + 1
         if calls < PROMOTE_AFTER:
             if client not in self._calls and len(self._calls) >= CANDIDATES:
