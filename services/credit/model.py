@@ -154,3 +154,16 @@ def drift_arrays(model: CreditModel, features: list[dict]) -> dict[str, np.ndarr
 
 def load(directory: Path) -> CreditModel:
     return joblib.load(Path(directory) / MODEL_FILE)
+
+
+def mislabel(directory) -> str:
+    """Turn the artifact in `directory` into the model a label-column bug would train: the default label
+    inverted (for scenario runs: `mlobs.local.bad_version`). Returns what was done."""
+    import joblib
+
+    path = Path(directory) / "model.joblib"
+    model = joblib.load(path)
+    model.logreg.coef_ = -model.logreg.coef_
+    model.logreg.intercept_ = -model.logreg.intercept_
+    joblib.dump(model, path)
+    return "default label inverted"

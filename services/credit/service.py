@@ -18,6 +18,7 @@ from mlobs.protect import protect
 from mlobs.settings import Settings
 
 NAME = credit_model.NAME
+mislabel = credit_model.mislabel  # the registry's bad-version entry (scenario runs only)
 DESCRIPTIONS = dict(credit_model.REASONS.values())
 
 

@@ -212,3 +212,20 @@ if __name__ == "__main__":
     import sys
 
     print(json.dumps(train(sys.argv[1] if len(sys.argv) > 1 else "artifacts", progress=True).metrics))
+
+
+SWAPPED_DIGITS = ((3, 5), (4, 9))
+
+
+def mislabel(directory) -> str:
+    """Turn the artifact in `directory` into the model mislabelled training data would give: two pairs of
+    digits swapped in the output layer (for scenario runs: `mlobs.local.bad_version`)."""
+    path = Path(directory) / "model.pt"
+    state = torch.load(path, map_location="cpu")
+    order = list(range(state["head.3.bias"].shape[0]))
+    for a, b in SWAPPED_DIGITS:
+        order[a], order[b] = order[b], order[a]
+    state["head.3.weight"] = state["head.3.weight"][order].clone()
+    state["head.3.bias"] = state["head.3.bias"][order].clone()
+    torch.save(state, path)
+    return "digits " + ", ".join(f"{a}/{b}" for a, b in SWAPPED_DIGITS) + " swapped"

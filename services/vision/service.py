@@ -20,6 +20,7 @@ from mlobs_services.vision.decode import load, open_image
 from mlobs_services.vision.workload import workload  # noqa: F401  (the registry's traffic entry)
 
 NAME = vision_model.MODEL_NAME
+mislabel = vision_model.mislabel  # the registry's bad-version entry (scenario runs only)
 IMAGE_TYPES = ("image/png", "image/jpeg")
 
 

@@ -9,6 +9,7 @@ from types import ModuleType
 #   train(settings, progress=True) -> ModelInfo     build the artifact deterministically
 #   create_app(settings) -> FastAPI                  the instrumented service
 #   workload(scenario: str, seed: int)               traffic for `mlobs traffic`
+#   mislabel(version_dir) -> str (optional)          a bad version for scenario runs (mlobs.local.bad_version)
 # The drift exporter has no model: it provides only create_app(settings).
 SERVICES: dict[str, str] = {
     "sentiment": "mlobs_services.sentiment.service",

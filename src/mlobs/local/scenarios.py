@@ -94,7 +94,7 @@ class Plan:
 
 def supported(service: str, scenario: str) -> bool:
     if scenario == BAD_VERSION:
-        return service in bad_version.MISLABEL
+        return bad_version.supported(service)
     return scenario in EXPECTED and (scenario not in TRAFFIC or service in TRAFFIC[scenario]
                                      or "*" in TRAFFIC[scenario])
 
