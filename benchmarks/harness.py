@@ -58,11 +58,14 @@ def serving(name: str, env: dict, pin: bool = True, wait_s: float = 60):
         process.wait(10)
 
 
-def paced_client(url: str, seconds: float, rate: float, key: str, body) -> tuple[list[float], int, int]:
-    """One client with API key `key` sending `body(i)` one request at a time at `rate` per second:
-    (latencies of the 200s, answers that were not 200, requests sent)."""
+def paced_client(url: str, seconds: float, rate: float, key: str, body,
+                 address: str = "127.0.0.1") -> tuple[list[float], int, int]:
+    """One client with API key `key`, connecting from `address`, sending `body(i)` one request at a
+    time at `rate` per second: (latencies of the 200s, answers that were not 200, requests sent)."""
     latencies, failed, interval, sent = [], 0, 1.0 / rate, 0
-    with httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=10) as client:
+    transport = httpx.HTTPTransport(local_address=address)
+    with httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=10,
+                      transport=transport) as client:
         next_at = time.perf_counter()
         end = next_at + seconds
         while next_at < end:

@@ -27,6 +27,8 @@ def serve(name: str, host: str, port: int) -> int:
         logs.install(logs.JsonLogWriter({"service": name}), settings.log_level)
     # log_config=None keeps uvicorn from replacing the JSON logging the app installed. The strict
     # protocol refuses ambiguous request framing and bounds slow clients (mlobs.protect.server).
+    # Trusted proxies are also the peers whose X-Forwarded-For uvicorn believes (None: its default).
+    proxies = settings.protect.trusted_proxies or None
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
-                http=strict_protocol(settings.protect))
+                http=strict_protocol(settings.protect), forwarded_allow_ips=proxies)
     return 0

@@ -6,9 +6,10 @@ import socket
 import time
 
 
-def exchange(port: int, data: bytes, timeout: float = 5.0) -> bytes:
-    """Send `data`, then read until the server closes the connection or `timeout` passes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+def exchange(port: int, data: bytes, timeout: float = 5.0, source: str = "127.0.0.1") -> bytes:
+    """Send `data` from the address `source` (any of 127/8 is this host's loopback), then read
+    until the server closes the connection or `timeout` passes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0)) as sock:
         sock.sendall(data)
         return read_until_closed(sock, timeout)
 

@@ -10,7 +10,8 @@ hold the server. This protocol:
   with Transfer-Encoding, a folded header line, or a line ending in LF without CR;
 - answers 408 and closes when the head is not complete `header_timeout_s` after its first byte (or
   after the connection opened), and closes when the body is not complete `body_timeout_s` after the head;
-- answers 503 and closes a connection over `max_connections_per_address` from one client address;
+- answers 503 and closes a connection over `max_connections_per_address` from one client address,
+  except from `trusted_proxies` (a proxy carries every client's connections);
 - counts every request h11 cannot parse (invalid_http) and lets only a few of uvicorn's per-request
   warnings ("Invalid HTTP request received.") reach the log each second, so garbage sent in a loop
   is a counter, not a log flood.
@@ -20,6 +21,7 @@ hold the server. This protocol:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 
@@ -112,6 +114,7 @@ class StrictH11Protocol(H11Protocol):
     header_timeout_s = 10.0
     body_timeout_s = 30.0
     max_connections_per_address = 64
+    trusted_proxies: tuple = ()  # ipaddress networks whose connections are not capped
 
     def __init__(self, config, server_state, app_state, _loop=None):
         super().__init__(config, server_state, app_state, _loop)
@@ -131,7 +134,7 @@ class StrictH11Protocol(H11Protocol):
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         address = self.client[0] if self.client else None
-        if address is not None:
+        if address is not None and not self._from_proxy(address):
             open_now = self._open_by_address.get(address, 0) + 1
             if open_now > self.max_connections_per_address:
                 self._count("per_address_cap")
@@ -143,6 +146,15 @@ class StrictH11Protocol(H11Protocol):
             self._open_by_address[address] = open_now
             self._address = address
         self._arm_head_timer()
+
+    def _from_proxy(self, address: str) -> bool:
+        if not self.trusted_proxies:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:  # not an IP address (a Unix socket's peer): capped like any other
+            return False
+        return any(ip in network for network in self.trusted_proxies)
 
     def connection_lost(self, exc) -> None:
         if self._address is not None:
@@ -214,4 +226,5 @@ def strict_protocol(ps) -> type[StrictH11Protocol]:
     return type("StrictH11Protocol", (StrictH11Protocol,), {
         "header_timeout_s": ps.header_timeout_s, "body_timeout_s": ps.body_timeout_s,
         "max_connections_per_address": ps.max_connections_per_address,
+        "trusted_proxies": tuple(ipaddress.ip_network(p) for p in ps.trusted_proxies),
     })

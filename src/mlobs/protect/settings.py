@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -68,6 +69,12 @@ class ProtectSettings(BaseModel):
     body_timeout_s: float = Field(30.0, gt=0)
     # Open connections from one client address, at most; one more is answered 503 and closed.
     max_connections_per_address: int = Field(64, gt=0)
+    # Addresses or networks (CIDR) of the reverse proxies in front of the service, e.g.
+    # '["10.0.0.0/8"]'. A proxy carries every client's connections, so its own are not capped per
+    # address (each client's key still has its limits), and its X-Forwarded-For is believed: the
+    # per-address limits then see the client's address. Empty: every address is capped, and
+    # uvicorn's default (FORWARDED_ALLOW_IPS, else loopback) decides whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Failed authentication per source address: after this many failures within the window, the
     # address gets 429 for the rest of the window, whatever key it sends.
@@ -75,6 +82,19 @@ class ProtectSettings(BaseModel):
     # Seconds of that window: a key guesser gets auth_failures_per_address tries per window, and a
     # client with a mistyped key recovers by itself when it ends.
     auth_failure_window_s: float = Field(60.0, gt=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        # Written as networks ("10.1.2.3/8" -> "10.0.0.0/8"): uvicorn takes a network with host bits
+        # set for a literal name and would silently believe no one.
+        networks = []
+        for proxy in proxies:
+            try:
+                networks.append(str(ipaddress.ip_network(proxy.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (CIDR)") from None
+        return networks
 
     @field_validator("roles")
     @classmethod

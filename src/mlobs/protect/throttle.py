@@ -3,8 +3,9 @@ refused (429) until the window ends, whatever key it sends next. Guessing keys c
 a window per `limit` guesses; a client with a typo recovers by itself.
 
 Memory is bounded: at most `max_addresses` are tracked; expired ones go first, then the oldest.
-Behind a reverse proxy every request comes from the proxy: run uvicorn with --proxy-headers and
---forwarded-allow-ips so the client address is the real one, or this throttles everyone at once.
+Behind a reverse proxy every request comes from the proxy: name it in trusted_proxies (`mlobs serve`
+then believes its X-Forwarded-For; your own uvicorn: --forwarded-allow-ips) so the address is the
+client's, or this throttles everyone at once.
 """
 
 from __future__ import annotations
