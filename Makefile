@@ -60,7 +60,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/audit/bench_append.py --postgres local --write-docs
 	$(PY) benchmarks/audit/bench_million.py --postgres local --write-docs
 	$(PY) benchmarks/audit/bench_proofs.py --write-docs
-	$(PY) benchmarks/protect/flood.py
+	$(PY) benchmarks/protect/flood.py --write-docs
 	$(PY) benchmarks/drift/detection.py --trials 40 --write-docs
 	$(PY) benchmarks/drift/detection.py --calibrated --write-docs
 	$(PY) benchmarks/drift/time_to_page.py --write-docs
