@@ -11,9 +11,13 @@ that reference on windows of the calibration pool (mlobs.drift.calibration, as t
 scored on windows of the evaluation pool: clean windows give the false-positive rate with the
 deployed reference, at the nominal threshold ("raw") and at the calibrated one. Windows inside the
 evaluation pool overlap across trials (no image repeats inside a window), so the intervals assume
-more independence than there is. Sentiment and credit: `--null-windows` clean windows per size of
-fresh generated traffic against their shipped reference and calibration, no row in two windows of
-a size, so the windows are independent trials.
+more independence than there is. The shipped vision artifact (`mlobs train vision`: its own model,
+reference and calibration, none of them the benchmark model's) is evaluated as well ("shipped"):
+its input detectors on windows of the images it was trained on, the only clean images disjoint
+from its reference and its calibration pool; its output detectors cannot be, since every held-out
+image outside its reference is in its calibration pool. Sentiment and credit: `--null-windows`
+clean windows per size of fresh generated traffic against their shipped reference and
+calibration, no row in two windows of a size, so the windows are independent trials.
 
 Mixtures: a window of 200 from the evaluation pool of which a share (5, 10, 20%) is shifted.
 Sentiment and credit: their trained artifacts (reference and calibration as written at training),
