@@ -1,10 +1,10 @@
-"""Drift: p-values and statistics per detector and feature against the threshold, drift state, window fill,
-with online accuracy beside it (drift is not accuracy loss)."""
+"""Drift: p-values and statistics per detector and feature against the threshold, drift state, the calibration
+each version decides with, window fill, with online accuracy beside it (drift is not accuracy loss)."""
 
 from mlobs import catalog as c
 from mlobs.drift import catalog as d
 from mlobs.stackgen.accuracy_panel import accuracy_targets
-from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, timeseries
+from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, table, timeseries
 
 D = f"{c.MODEL}, {c.MODEL_VERSION}, {d.DETECTOR}, {d.FEATURE}"
 
@@ -24,6 +24,20 @@ dashboard = make("drift", "mlobs / Drift", tags=("drift",), panels=grid([
                      "{{model_version}} {{detector}} {{segment}}"),
                 description="Output detectors run on each segment's samples alone: one client or source drifting "
                             "shows here before the whole traffic does.")],
+    [row("Calibration in use")],
+    [timeseries("Calibrated false-positive target per version",
+                prom(f"max by ({c.MODEL}, {c.MODEL_VERSION}, {d.METHOD}) ({q(d.DRIFT_CALIBRATION_TARGET)})",
+                     "{{model}} {{model_version}} {{method}}"),
+                unit="percentunit",
+                description="The share of clean windows each detector of the version was calibrated to flag at "
+                            "most, as its drift_calibration.json records it (each rule's rate on held-out windows "
+                            "has a 95% upper bound at or below it). A version with no series here has no "
+                            "calibration and decides at nominal thresholds: expect more false alarms from it."),
+     table("Threshold in use per detector and feature",
+           prom(f"max by ({D}) ({q(d.DRIFT_THRESHOLD)})", instant=True),
+           description="The p-value threshold of each detector's last test: calibrated for the deployed reference "
+                       "and the window's size, else nominal (Bonferroni-corrected). A threshold far below the "
+                       "nominal one is a reference whose raw false-positive rate was high.")],
     [row("Beside it: estimated and online accuracy")],
     [timeseries("Online accuracy from feedback (1h) and estimated accuracy per window",
                 *accuracy_targets(),

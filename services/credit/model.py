@@ -22,6 +22,7 @@ from mlobs.drift.calibration import write_calibration
 from mlobs.drift.reference import save_reference
 from mlobs.model_info import ModelInfo
 from mlobs_services.credit import data
+from mlobs_services.credit.coarsen import coarse
 
 NAME = "credit"
 MODEL_FILE = "model.joblib"
@@ -29,7 +30,8 @@ NUMERIC = ("income", "employment_years", "loan_amount", "debt_to_income", "credi
            "num_open_accounts", "num_delinquencies", "loan_to_income")
 CATEGORICAL = data.CATEGORICAL
 CLASSES = ("approve", "decline")
-# The inputs the drift exporter watches: the model's own, never personal fields (age included).
+# The inputs the drift exporter watches: the model's own, never personal fields (age included), and the
+# numbers only coarsened (drift_features).
 DRIFT_NUMERIC = tuple(n for n in data.NUMERIC if n != "age")
 PARAMS = {"data": {"n": 20_000, "seed": 11, "test_fraction": 0.2}, "C": 1.0, "approve_below": 0.2,
           # Fresh applicants, disjoint from training and reference, for the drift calibration: many, so
@@ -144,11 +146,18 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     return info
 
 
+def drift_features(features: dict) -> dict:
+    """The features of one applicant the service ships to the drift exporter: the numbers the drift
+    detectors watch at three significant figures (coarsen), the categories as they are."""
+    return {**{n: coarse(features[n]) for n in DRIFT_NUMERIC}, **{n: features[n] for n in CATEGORICAL}}
+
+
 def drift_arrays(model: CreditModel, features: list[dict]) -> dict[str, np.ndarray]:
-    """What the drift reference (and its calibration pool) holds for these applicants."""
+    """What the drift reference (and its calibration pool) holds for these applicants: their numbers
+    coarsened as the service ships them (drift_features)."""
     p = model.default_probability(features)
     return {"probs": np.column_stack([1 - p, p]),
-            "numeric": np.array([[f[n] for n in DRIFT_NUMERIC] for f in features], dtype=float),
+            "numeric": np.array([[d[n] for n in DRIFT_NUMERIC] for d in map(drift_features, features)], dtype=float),
             "categorical": np.array([[f[n] for n in CATEGORICAL] for f in features])}
 
 

@@ -78,7 +78,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
         probability, outcome, output, reasons = await telemetry.predict(decide, model, features)
         telemetry.record_predictions([outcome], [max(probability, 1 - probability)])
         telemetry.ship({"probs": [1 - probability, probability],
-                        "features": {k: features[k] for k in (*credit_model.DRIFT_NUMERIC, *credit_model.CATEGORICAL)},
+                        "features": credit_model.drift_features(features),
                         "segment": client_of(request)})
         body = {"decision": outcome, **output,
                 "reasons": [{"code": c, "description": DESCRIPTIONS[c]} for c in reasons],

@@ -8,6 +8,7 @@ from mlobs.drift.calibration import (
     Calibration,
     calibrate,
     choose_threshold,
+    draw_window,
     TARGET,
     load_calibration,
     rate_bound,
@@ -56,7 +57,7 @@ def test_a_fixed_reference_whose_raw_ks_rate_is_high_is_corrected_on_fresh_windo
 def test_a_small_pool_still_gives_a_threshold_that_holds_for_windows_it_never_saw():
     # Windows of 200 from a pool of 500 share most rows: their p-values spread too little, and a threshold
     # taken from them alone is too loose for live windows. Across several unlucky references and pools
-    # the default (double-bootstrap) calibration keeps fresh windows at the target.
+    # the default (nested-bootstrap) calibration keeps fresh windows at the target.
     rng = np.random.default_rng(8)
     flagged = windows = 0
     for seed in range(4):
@@ -67,8 +68,24 @@ def test_a_small_pool_still_gives_a_threshold_that_holds_for_windows_it_never_sa
         fresh = [softmax_outputs(rng, 200) for _ in range(100)]
         flagged += round(rate(ks.detector, ks.decide, fresh) * len(fresh))
         windows += len(fresh)
-    assert calibration.data["sampling"] == "double-bootstrap"
+    assert calibration.data["sampling"] == "nested-bootstrap"
     assert wilson(flagged, windows)[1] <= 0.05, flagged
+
+
+def test_a_nested_bootstrap_window_counts_the_pools_sampling_error_twice():
+    # A window's mean varies around the pool's by the window's own error (1/200 for unit variance);
+    # a bootstrap copy adds the pool's (1/500), a copy of a copy adds it twice.
+    rng = np.random.default_rng(3)
+    pool = rng.normal(0.0, 1.0, 500)
+    pool = (pool - pool.mean()) / pool.std()
+
+    def spread(sampling: str) -> float:
+        return float(np.var([pool[draw_window(rng, 500, 200, sampling)].mean() for _ in range(3000)]))
+
+    window, pool_error = 1 / 200, 1 / 500
+    assert spread("bootstrap") == pytest.approx(window, rel=0.1)
+    assert spread("double-bootstrap") == pytest.approx(window + pool_error, rel=0.1)
+    assert spread("nested-bootstrap") == pytest.approx(window + 2 * pool_error, rel=0.1)
 
 
 def test_an_unknown_sampling_is_refused():
@@ -150,14 +167,16 @@ def test_a_threshold_that_bounds_only_its_own_windows_at_5_percent_is_brought_un
     # The held-out pool is never quite the traffic: here live outputs lean a little further (tilt 0.15)
     # than the pool's. Bounding the calibration windows' own rate at 5% lets more than 5% of clean live
     # windows through; at the default target (2.5%) the same windows stay under 5%, interval top included.
+    # Both count the pool's sampling error once (double-bootstrap), so the margin shown is the target's alone.
     rng = np.random.default_rng(21)
     at_5 = at_default = windows = 0
     for seed in range(5):
         reference = {"probs": unlucky_reference(rng)}
         pool = {"probs": softmax_outputs(rng, 2000)}
         live = [softmax_outputs(rng, 200, tilt=0.15) for _ in range(200)]
-        loose = Calibration(calibrate(reference, pool, windows=(200,), trials=200, seed=seed, target=0.05))
-        default = Calibration(calibrate(reference, pool, windows=(200,), trials=200, seed=seed))
+        options = {"windows": (200,), "trials": 200, "seed": seed, "sampling": "double-bootstrap"}
+        loose = Calibration(calibrate(reference, pool, target=0.05, **options))
+        default = Calibration(calibrate(reference, pool, **options))
         ks = next(p for p in plan(reference, DriftSettings()) if p.detector.name == "softmax_ks").detector
         p_values = np.array([min(r.p_value for r in ks.score(w)) for w in live])
         at_5 += int(np.sum(p_values < loose.threshold("softmax_ks", 200)))

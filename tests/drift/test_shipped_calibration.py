@@ -15,7 +15,7 @@ def test_a_shipped_calibration_records_its_target_and_method_and_bounds_every_ru
     info = request.getfixturevalue(fixture)
     data = json.loads((artifacts_dir / info.name / info.version / CALIBRATION_FILE).read_text())
     assert (data["target"], data["confidence"], data["method"]) == (TARGET, 0.95, "order-statistic")
-    assert data["sampling"] == "double-bootstrap" and data["detectors"]
+    assert data["sampling"] == "nested-bootstrap" and data["detectors"]
     for name, detector in data["detectors"].items():
         assert detector["pool_rows"] >= 20_000, name
         assert [r["window"] for r in detector["rules"]] == [50, 200], name

@@ -17,10 +17,15 @@ trials, pool sizes and rates; the exporter applies it and exports the threshold 
 
 How the windows are drawn matters when the pool is small. Windows of 200 drawn without repeats from
 a pool of 500 vary less than windows of live traffic (they share most rows), and the pool itself
-is one finite sample: a threshold right for its windows is too loose for another pool's. By
-default each window is drawn from a fresh bootstrap copy of the pool, with replacement
-("double-bootstrap"): its spread is then that of the pool's own sampling error plus a live
-window's, so the threshold holds for windows of traffic the pool never saw.
+is one finite sample: a threshold right for its windows is too loose for another sample's. A window
+drawn with replacement from a bootstrap copy of the pool ("double-bootstrap") spreads as much as
+the pool's own sampling error plus a live window's, but around the pool, not around the population:
+a pool that happens to sit to one side of the population gives a threshold too loose for traffic on
+the other side. So by default each window is drawn from a bootstrap copy of a bootstrap copy
+("nested-bootstrap"): the pool's sampling error counted twice, the margin for traffic (or another
+sample of it, as an evaluation pool is) to sit as far on the other side, plus a window's own
+spread. With a large pool the error is small and the threshold barely moves; with a small one it
+is what a fixed reference needs to hold its rate on another sample, not only on average.
 """
 
 from __future__ import annotations
@@ -135,19 +140,23 @@ class Calibration:
         return rules[-1].threshold
 
 
-SAMPLINGS = ("double-bootstrap", "bootstrap", "subsample")
+SAMPLINGS = ("nested-bootstrap", "double-bootstrap", "bootstrap", "subsample")
 
 
 def draw_window(rng: np.random.Generator, rows: int, window: int, sampling: str) -> np.ndarray:
     """Row indices of one calibration window from a pool of `rows`: "subsample" (no row twice: too
-    little spread from a small pool), "bootstrap" (a live window's spread around the pool) or
-    "double-bootstrap" (a live window's spread around a population the pool is one sample of)."""
+    little spread from a small pool), "bootstrap" (a live window's spread around the pool),
+    "double-bootstrap" (a live window's spread around a population the pool is one sample of) or
+    "nested-bootstrap" (around another finite sample of that population, as traffic is)."""
     if sampling == "subsample":
         return rng.choice(rows, window, replace=False)
     if sampling == "bootstrap":
         return rng.choice(rows, window, replace=True)
     if sampling == "double-bootstrap":
         return rng.choice(rng.choice(rows, rows, replace=True), window, replace=True)
+    if sampling == "nested-bootstrap":
+        copy = rng.choice(rng.choice(rows, rows, replace=True), rows, replace=True)
+        return rng.choice(copy, window, replace=True)
     raise ValueError(f"unknown sampling {sampling!r}; one of {SAMPLINGS}")
 
 
