@@ -396,8 +396,8 @@ def shipped_vision_rows(shipped: dict) -> list[str]:
             rule = shipped["rules"][name][w]
             lines.append(f"| {name} | {w} | n/a | n/a (calibration windows: {pct(rule.calibrated_rate)}, 95% bound "
                          f"{pct(rule.rate_bound)}, n={rule.trials}) | n/a | not measurable |")
-    lines += ["", f"**Goal**, shipped vision artifact: input detectors {sum(met)} of {len(met)} detector and size cells "
-              "met; output detectors not measurable without more held-out images."]
+    lines += ["", f"**Goal**, shipped vision artifact: input detectors {sum(met)} of {len(met)} detector and size "
+              "cells met; output detectors not measurable without more held-out images."]
     return lines
 
 
