@@ -1,0 +1,69 @@
+"""Black-box shift estimation on synthetic mixtures whose class priors are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlobs.drift.prior import PriorShiftEstimator
+
+MEANS = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+
+
+def draw(rng: np.random.Generator, prior, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs of a three-class Gaussian mixture with this class prior, and their classes."""
+    labels = rng.choice(len(prior), n, p=prior)
+    return MEANS[labels] + rng.normal(0, 1, (n, 2)), labels
+
+
+def classifier(x: np.ndarray) -> np.ndarray:
+    """A fixed, imperfect classifier: softmax of each class mean's negative squared distance."""
+    logits = -0.5 * np.square(x[:, None, :] - MEANS[None]).sum(axis=2)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def estimator():
+    x, y = draw(np.random.default_rng(0), [0.6, 0.3, 0.1], 5000)
+    return PriorShiftEstimator(classifier(x), y)
+
+
+@pytest.mark.parametrize("prior", [[0.2, 0.3, 0.5], [0.05, 0.9, 0.05], [0.6, 0.3, 0.1]])
+def test_the_class_mix_of_unlabelled_traffic_is_estimated_within_a_few_points(estimator, prior):
+    x, _ = draw(np.random.default_rng(1), prior, 5000)
+    estimate = estimator.estimate(classifier(x))
+    assert np.allclose(estimate.shares, prior, atol=0.04), estimate.shares
+    assert estimate.shares.sum() == pytest.approx(1.0)
+
+
+def test_the_weights_are_the_ratio_of_the_estimated_to_the_held_out_prior(estimator):
+    x, _ = draw(np.random.default_rng(2), [0.2, 0.3, 0.5], 5000)
+    estimate = estimator.estimate(classifier(x))
+    assert np.allclose(estimate.weights * estimator.prior, estimate.shares)
+    assert estimate.weights[2] > 3  # the rare class is five times as common
+
+
+def test_a_class_that_vanished_gets_no_negative_share(estimator):
+    x, _ = draw(np.random.default_rng(3), [0.5, 0.5, 0.0], 300)
+    estimate = estimator.estimate(classifier(x))
+    assert np.all(estimate.shares >= 0)
+    assert estimate.shares[2] < 0.05
+
+
+def test_outputs_that_do_not_depend_on_the_class_cannot_estimate_a_prior():
+    x, y = draw(np.random.default_rng(4), [0.6, 0.3, 0.1], 1000)
+    constant = np.tile([0.5, 0.3, 0.2], (len(y), 1))
+    with pytest.raises(ValueError, match="ill-conditioned"):
+        PriorShiftEstimator(constant, y)
+
+
+def test_a_class_with_no_held_out_row_is_refused_by_name():
+    x, y = draw(np.random.default_rng(5), [0.5, 0.5, 0.0], 1000)
+    with pytest.raises(ValueError, match=r"classes \[2\] have no held-out row"):
+        PriorShiftEstimator(classifier(x), y)
+
+
+def test_probabilities_of_the_wrong_width_are_refused(estimator):
+    with pytest.raises(ValueError, match="3"):
+        estimator.estimate(np.full((10, 2), 0.5))
