@@ -13,7 +13,7 @@ from mlobs.local import scenarios as sc
 
 PLANS = (
     {"credit": sc.BAD_VERSION, "vision": sc.LATENCY_FAULT, "sentiment": sc.CLEAN},
-    {"credit": sc.OUTAGE, "vision": sc.CLASS_PRIOR, "sentiment": sc.INPUT_DRIFT},
+    {"credit": sc.CLASS_PRIOR, "vision": sc.OUTAGE, "sentiment": sc.INPUT_DRIFT},
 )
 
 
