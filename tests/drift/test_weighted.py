@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import ks_2samp
 
 from mlobs.drift.detectors import ImageStatsKS, SoftmaxKS, TabularChiSquare, TabularKS
-from mlobs.drift.weighted import effective_size, reweighted, weighted_chi_square, weighted_ks
+from mlobs.drift.weighted import columns, effective_size, reweighted, weighted_chi_square, weighted_ks
 
 
 def test_equal_weights_give_scipys_asymptotic_ks_p_value():
@@ -30,7 +30,7 @@ def test_equal_weights_give_the_tabular_detectors_p_values_unseen_categories_inc
                                   (TabularChiSquare(["u", "v"]), categorical, window_categorical)):
         detector.fit(ref)
         plain = detector.score(window)
-        weighted = reweighted(detector, ref, np.ones(len(ref)), window)
+        weighted = reweighted(detector, columns(detector, ref), np.ones(len(ref)), window)
         assert [r.feature for r in weighted] == [r.feature for r in plain]
         assert [r.threshold for r in weighted] == pytest.approx([r.threshold for r in plain])
         assert [r.p_value for r in weighted] == pytest.approx([r.p_value for r in plain], rel=1e-4)
@@ -42,7 +42,7 @@ def test_equal_weights_give_the_image_statistics_p_values():
     detector = ImageStatsKS()
     detector.fit(images)
     plain = detector.score(window)
-    weighted = reweighted(detector, images, np.ones(300), window)
+    weighted = reweighted(detector, columns(detector, images), np.ones(300), window)
     assert [r.p_value for r in weighted] == pytest.approx([r.p_value for r in plain], rel=1e-4)
 
 
@@ -79,4 +79,4 @@ def test_weights_that_are_negative_or_all_zero_are_refused():
 
 def test_a_detector_with_no_weighted_form_says_so():
     with pytest.raises(ValueError, match="softmax_ks.*no reweighted test"):
-        reweighted(SoftmaxKS(), np.ones((10, 2)), np.ones(10), np.ones((10, 2)))
+        columns(SoftmaxKS(), np.ones((10, 2)))

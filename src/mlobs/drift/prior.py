@@ -26,7 +26,7 @@ import numpy as np
 
 from mlobs.drift.detectors import DriftResult
 from mlobs.drift.plan import Planned
-from mlobs.drift.weighted import reweightable, reweighted
+from mlobs.drift.weighted import columns, reweightable, reweighted
 
 OUTPUTS = "probs"  # the reference key of the tests of the model's outputs; every other key is an input
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def explain(estimator: PriorShiftEstimator, planned: list[Planned], reference: d
             samples: list[dict], results: dict[str, list[DriftResult]]) -> Explanation:
     """Estimate the window's class mix and re-run each flagged input test against the reference weighted to
     it, decided by the detector's own (calibrated) threshold. `results` holds this window's decided results
-    by detector name; `reference` the reference arrays of the detectors that can be reweighted."""
+    by detector name; `reference` the reference `columns` of each detector that can be reweighted, by name."""
     probs = np.asarray([s["probs"] for s in samples if s.get("probs") is not None], dtype=np.float64)
     estimate = estimator.estimate(probs)
     weights = estimator.row_weights(estimate)
@@ -110,18 +110,18 @@ def explain(estimator: PriorShiftEstimator, planned: list[Planned], reference: d
         if p.reference_key == OUTPUTS or not any(r.drift for r in results.get(name, ())):
             continue
         flagged.append(name)
-        if not reweightable(p.detector) or p.reference_key not in reference:
+        if not reweightable(p.detector) or name not in reference:
             unweighable.append(name)
             continue
         window = p.extract(samples)
-        decided = p.decide(reweighted(p.detector, reference[p.reference_key], weights, window), len(window))
+        decided = p.decide(reweighted(p.detector, reference[name], weights, window), len(window))
         if any(r.drift for r in decided):
             still.append(name)
     return Explanation(estimate, tuple(flagged), tuple(still), tuple(unweighable))
 
 
 class PriorShift:
-    """One model version's estimator, with the reference arrays its reweighted tests need and its class names."""
+    """One model version's estimator, the reference columns of its reweighted tests and its class names."""
 
     def __init__(self, estimator: PriorShiftEstimator, reference: dict[str, np.ndarray], classes: list[str]) -> None:
         if len(classes) != estimator.classes:
@@ -163,12 +163,14 @@ def load_prior_shift(directory: Path | str, reference: dict[str, np.ndarray], pl
     except ValueError as exc:
         log.warning("no class-prior estimate for %s/%s: %s", directory.parent.name, directory.name, exc)
         return None
-    needed = {p.reference_key: reference[p.reference_key] for p in planned
-              if p.reference_key != OUTPUTS and reweightable(p.detector)}
-    for key, rows in needed.items():
+    prepared = {}
+    for p in planned:
+        if p.reference_key == OUTPUTS or not reweightable(p.detector):
+            continue
+        rows = reference[p.reference_key]
         if len(rows) != len(reference[LABELS]):
-            log.warning("no reweighted %s tests for %s/%s: %d reference rows but %d labels", key,
+            log.warning("no reweighted %s test for %s/%s: %d reference rows but %d labels", p.detector.name,
                         directory.parent.name, directory.name, len(rows), len(reference[LABELS]))
-            needed = {}
-            break
-    return PriorShift(estimator, needed, _class_names(directory, estimator.classes))
+            continue
+        prepared[p.detector.name] = columns(p.detector, rows)
+    return PriorShift(estimator, prepared, _class_names(directory, estimator.classes))

@@ -73,21 +73,25 @@ def reweightable(detector: object) -> bool:
     return isinstance(detector, (TabularKS, TabularChiSquare, ImageStatsKS))
 
 
-def reweighted(detector: object, reference: np.ndarray, weights: np.ndarray, window: np.ndarray) -> list[DriftResult]:
-    """The detector's test with each reference row weighted; ValueError for a detector whose test has no
-    weighted form here (see `reweightable`)."""
+def columns(detector: object, rows: np.ndarray) -> np.ndarray:
+    """What the detector's test compares, one column per feature (image statistics for images): computed
+    once for a reference. ValueError for a detector whose test has no weighted form here."""
     if isinstance(detector, TabularKS):
-        ref, win = np.asarray(reference, dtype=np.float32), np.asarray(window, dtype=np.float32)
-        test = weighted_ks
+        out = np.asarray(rows, dtype=np.float32)
     elif isinstance(detector, ImageStatsKS):
-        ref, win = image_statistics(reference), image_statistics(window)
-        test = weighted_ks
+        out = image_statistics(rows)
     elif isinstance(detector, TabularChiSquare):
-        ref, win = np.asarray(reference, dtype=object), np.asarray(window, dtype=object)
-        test = weighted_chi_square
+        out = np.asarray(rows, dtype=object)
     else:
         raise ValueError(f"detector {getattr(detector, 'name', detector)!r} has no reweighted test")
-    if ref.ndim != 2 or win.ndim != 2 or ref.shape[1] != len(detector.features) or win.shape[1] != ref.shape[1]:
-        raise ValueError(f"expected (samples, {len(detector.features)}) arrays, got {ref.shape} and {win.shape}")
-    pairs = [test(ref[:, j], weights, win[:, j]) for j in range(ref.shape[1])]
+    if out.ndim != 2 or out.shape[1] != len(detector.features):
+        raise ValueError(f"expected (samples, {len(detector.features)}) for {detector.name}, got {out.shape}")
+    return out
+
+
+def reweighted(detector: object, reference: np.ndarray, weights: np.ndarray, window: np.ndarray) -> list[DriftResult]:
+    """The detector's test of the window against `reference` (its `columns`) with each reference row weighted."""
+    win = columns(detector, window)
+    test = weighted_chi_square if isinstance(detector, TabularChiSquare) else weighted_ks
+    pairs = [test(reference[:, j], weights, win[:, j]) for j in range(reference.shape[1])]
     return _results(detector.name, detector.features, detector.p_value, pairs)
