@@ -56,13 +56,15 @@ def main() -> int:
     decline = prior.classes.index("decline")
     print(f"credit {directory.name}: {len(reference['labels'])} held-out reference rows, "
           f"{prior.estimator.prior[decline]:.1%} defaulted; windows of {args.window}")
+    cbpe = load_calibration(directory).estimator
     print("| traffic | defaulters (true) | estimated share, mean (sd) | input tests flagged | of those explained "
           "by the class mix | estimate + reweighted tests per window (median, max) |")
     print("|---|---|---|---|---|---|")
+    accuracy_rows = []
     for scenario in SCENARIOS:
         pool = workload.workload(scenario).applications
         rng = random.Random(11)
-        shares, flagged, explained, costs = [], 0, 0, []
+        shares, flagged, explained, costs, accuracy = [], 0, 0, [], []
         for _ in range(args.windows):
             rows = [rng.choice(pool) for _ in range(args.window)]
             window = samples(model, rows)
@@ -73,9 +75,23 @@ def main() -> int:
             shares.append(explanation.estimate.shares[decline])
             flagged += bool(explanation.flagged)
             explained += explanation.explains
+            probs = np.asarray([s["probs"] for s in window])
+            true = float(np.mean(probs.argmax(axis=1) == np.array([r["defaulted"] for r in rows], dtype=int)))
+            plain = cbpe.estimate(probs).accuracy
+            exported = prior.estimator.accuracy(explanation.estimate, probs) if explanation.explains else None
+            accuracy.append((true, plain, exported.accuracy if exported else plain,
+                             np.nan if exported is None else exported.lower <= true <= exported.upper))
         truth = np.mean([r["defaulted"] for r in pool])
         print(f"| {scenario} | {truth:.1%} | {np.mean(shares):.1%} ({np.std(shares):.1%}) | {flagged}/{args.windows} "
               f"| {explained}/{flagged} | {np.median(costs) * 1e3:.1f} ms, {np.max(costs) * 1e3:.1f} ms |")
+        a = np.array(accuracy, dtype=float)
+        accuracy_rows.append(f"| {scenario} | {a[:, 0].mean():.1%} | {a[:, 1].mean():.1%} "
+                             f"({np.abs(a[:, 1] - a[:, 0]).mean() * 100:.1f}) | {a[:, 2].mean():.1%} "
+                             f"({np.abs(a[:, 2] - a[:, 0]).mean() * 100:.1f}) | {int(np.nansum(a[:, 3]))}/{int(np.isfinite(a[:, 3]).sum())} |")
+    print("\n| traffic | true accuracy | CBPE (mean absolute error, points) | exported: the class mix's accuracy where "
+          "it explains the inputs, else CBPE (error) | explained windows whose 95% interval holds the truth |")
+    print("|---|---|---|---|---|")
+    print("\n".join(accuracy_rows))
     return 0
 
 

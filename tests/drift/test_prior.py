@@ -67,3 +67,13 @@ def test_a_class_with_no_held_out_row_is_refused_by_name():
 def test_probabilities_of_the_wrong_width_are_refused(estimator):
     with pytest.raises(ValueError, match="3"):
         estimator.estimate(np.full((10, 2), 0.5))
+
+
+def test_the_accuracy_under_a_prior_shift_is_the_held_out_recall_weighted_by_the_new_mix(estimator):
+    x, y = draw(np.random.default_rng(6), [0.1, 0.1, 0.8], 2000)
+    probs = classifier(x)
+    truth = float(np.mean(probs.argmax(axis=1) == y))
+    accuracy = estimator.accuracy(estimator.estimate(probs), probs)
+    assert accuracy.accuracy == pytest.approx(truth, abs=0.03)
+    assert accuracy.lower <= truth <= accuracy.upper
+    assert accuracy.upper - accuracy.lower < 0.1

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from mlobs.drift.calibration import load_calibration
 from mlobs.drift.exporter import create_app
 from mlobs.drift.reference import load_reference, save_reference
 from mlobs.drift.settings import DriftSettings
@@ -29,9 +30,11 @@ def shipped(model, rows: list[dict]) -> list[dict]:
 
 
 def run_windows(artifacts_dir, version: str, scenario: str) -> list[dict]:
-    """Send WINDOWS windows of the scenario's traffic; the exporter's prior-shift metrics after each."""
+    """Send WINDOWS windows of the scenario's traffic; the exporter's prior-shift metrics after each, with the
+    window's true accuracy and its CBPE estimate."""
     directory = artifacts_dir / "credit" / version
     model = credit.load(directory)
+    cbpe = load_calibration(directory).estimator
     pool = workload.workload(scenario).applications
     rng = random.Random(5)
     settings = Settings(artifacts_dir=artifacts_dir, drift=DriftSettings(window_size=WINDOW, segment_top_n=0),
@@ -40,11 +43,15 @@ def run_windows(artifacts_dir, version: str, scenario: str) -> list[dict]:
     seen = []
     with TestClient(app) as client:
         for _ in range(WINDOWS):
-            samples = shipped(model, [rng.choice(pool) for _ in range(WINDOW)])
+            rows = [rng.choice(pool) for _ in range(WINDOW)]
+            samples = shipped(model, rows)
             body = {"service": "credit", "model": "credit", "model_version": version, "samples": samples}
             assert client.post("/ingest", json=body).status_code == 202
             assert app.state.engine.wait_idle(60)
-            seen.append(read(app, version))
+            probs = np.array([s["probs"] for s in samples])
+            truth = np.array([r["defaulted"] for r in rows], dtype=int)
+            seen.append({**read(app, version), "true_accuracy": float(np.mean(probs.argmax(axis=1) == truth)),
+                         "cbpe": cbpe.estimate(probs).accuracy})
     return seen
 
 
@@ -53,6 +60,7 @@ def read(app, version: str) -> dict:
     labels = {"service": "credit", "model": "credit", "model_version": version}
     return {
         "explains": registry.get_sample_value("mlobs_drift_prior_shift_explains_input", labels),
+        "accuracy": registry.get_sample_value("mlobs_estimated_accuracy", labels),
         "decline": registry.get_sample_value("mlobs_drift_estimated_class_share", {**labels, "class": "decline"}),
         "decline_reference": registry.get_sample_value("mlobs_drift_reference_class_share",
                                                        {**labels, "class": "decline"}),
@@ -71,10 +79,19 @@ def test_half_the_applicants_defaulting_is_estimated_and_explains_the_input_drif
     assert sum(s["explains"] for s in flagged) >= len(flagged) - 1, seen
 
 
+def test_a_window_the_class_mix_explains_estimates_the_accuracy_that_mix_gives_not_cbpes(credit_model, artifacts_dir):
+    seen = [s for s in run_windows(artifacts_dir, credit_model.version, workload.CLASS_PRIOR) if s["explains"]]
+    assert seen
+    for s in seen:  # CBPE keeps to the held-out accuracy while the defaulters the model misses multiply
+        assert s["cbpe"] - s["true_accuracy"] > 0.15, s
+        assert abs(s["accuracy"] - s["true_accuracy"]) < 0.12, s
+
+
 def test_incomes_forty_percent_lower_are_not_explained_away_by_any_class_mix(credit_model, artifacts_dir):
     seen = run_windows(artifacts_dir, credit_model.version, "income-shift")
     assert all(s["input_drift"] == 1 for s in seen), seen
     assert all(s["explains"] == 0 for s in seen), seen
+    assert all(s["accuracy"] == pytest.approx(s["cbpe"]) for s in seen), seen  # covariate shift keeps CBPE
 
 
 def test_normal_traffic_keeps_the_held_out_class_mix_and_explains_nothing(credit_model, artifacts_dir):

@@ -21,7 +21,7 @@ from mlobs.drift import catalog
 from mlobs.drift.calibration import load_calibration
 from mlobs.drift.estimate import AccuracyEstimator
 from mlobs.drift.plan import Planned, plan
-from mlobs.drift.prior import PriorShift, load_prior_shift
+from mlobs.drift.prior import Explanation, PriorShift, load_prior_shift
 from mlobs.drift.reference import load_reference, reference_dir
 from mlobs.drift.segments import Segments
 from mlobs.drift.settings import DriftSettings
@@ -191,8 +191,8 @@ class DriftEngine:
             self._metric(catalog.DRIFT_SAMPLES_DROPPED).labels(*key, catalog.REASON_NO_REFERENCE).inc(len(samples))
             return
         results = {p.detector.name: self._evaluate_one(key, p, samples) for p in planned}
-        self._estimate(key, samples)
-        self._explain_prior(key, planned, samples, results)
+        explanation = self._explain_prior(key, planned, samples, results)
+        self._estimate(key, samples, explanation)
         self._evaluate_segments(key, planned, samples)
 
     def _evaluate_segments(self, key: Key, planned: list[Planned], samples: list[dict]) -> None:
@@ -215,7 +215,8 @@ class DriftEngine:
                 self._metric(catalog.SEGMENT_DRIFT_DETECTED).labels(*labels).set(int(any(r.drift for r in results)))
                 self._metric(catalog.SEGMENT_DRIFT_EVALUATIONS).labels(*labels).inc()
 
-    def _estimate(self, key: Key, samples: list[dict]) -> None:
+    def _estimate(self, key: Key, samples: list[dict], explanation: Explanation | None = None) -> None:
+        """CBPE, or for a window whose input change the class mix explains, the accuracy that mix gives."""
         estimator = self._estimators.get(key[1:])
         if estimator is None:
             return
@@ -223,7 +224,10 @@ class DriftEngine:
             probs = np.asarray([s["probs"] for s in samples if s.get("probs") is not None], dtype=np.float64)
             if len(probs) < self.settings.min_window_samples:
                 return
-            estimate = estimator.estimate(probs)
+            if explanation is not None and explanation.explains:
+                estimate = self._priors[key[1:]].estimator.accuracy(explanation.estimate, probs)
+            else:
+                estimate = estimator.estimate(probs)
         except Exception as exc:
             log.warning("accuracy estimate failed on %s: %s", "/".join(key), exc)
             return
@@ -232,21 +236,23 @@ class DriftEngine:
         self._metric(catalog.ESTIMATED_ACCURACY_UPPER).labels(*key).set(estimate.upper)
         self._metric(catalog.ESTIMATED_ACCURACY_BASELINE).labels(*key).set(estimator.baseline)
 
-    def _explain_prior(self, key: Key, planned: list[Planned], samples: list[dict], results: dict) -> None:
+    def _explain_prior(self, key: Key, planned: list[Planned], samples: list[dict],
+                       results: dict) -> Explanation | None:
         prior = self._priors.get(key[1:])
         if prior is None:
-            return
+            return None
         try:
             if sum(1 for s in samples if s.get("probs") is not None) < self.settings.min_window_samples:
-                return
+                return None
             explanation = prior.explain(planned, samples, {k: v for k, v in results.items() if v is not None})
         except Exception as exc:
             log.warning("class-prior estimate failed on %s: %s", "/".join(key), exc)
-            return
+            return None
         for cls, share in zip(prior.classes, explanation.estimate.shares):
             self._metric(catalog.ESTIMATED_CLASS_SHARE).labels(*key, cls).set(float(share))
             self._metric(catalog.REFERENCE_CLASS_SHARE).labels(*key, cls).set(float(prior.reference_share(cls)))
         self._metric(catalog.PRIOR_SHIFT_EXPLAINS_INPUT).labels(*key).set(int(explanation.explains))
+        return explanation
 
     def _evaluate_one(self, key: Key, p: Planned, samples: list[dict]) -> list | None:
         """Run one detector on the window and export its results; returns them as decided (None if not run)."""

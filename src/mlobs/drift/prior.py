@@ -62,6 +62,9 @@ class PriorShiftEstimator:
             raise ValueError(f"the held-out confusion matrix is ill-conditioned (condition number {condition:.3g}): "
                              "the model's outputs barely differ between classes")
         self.labels = labels
+        predicted = probs.argmax(axis=1)
+        # P(pred = y | true = y): unchanged by a prior shift, which leaves each class's inputs as they were.
+        self.recall = np.array([float(np.mean(predicted[labels == j] == j)) for j in range(k)])
 
     @property
     def classes(self) -> int:
@@ -77,6 +80,12 @@ class PriorShiftEstimator:
             q = self.prior.copy()
         q = q / q.sum()
         return PriorEstimate(q, q / self.prior)
+
+    def accuracy(self, estimate: PriorEstimate, probs: np.ndarray):
+        """The window's accuracy if the class mix is all that changed (mlobs.drift.estimate)."""
+        from mlobs.drift.estimate import prior_shift_accuracy
+
+        return prior_shift_accuracy(estimate.shares, self.recall, self.confusion, self.prior, probs)
 
     def row_weights(self, estimate: PriorEstimate) -> np.ndarray:
         """The weight of each held-out reference row: w(its true label)."""
