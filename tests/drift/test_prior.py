@@ -77,3 +77,22 @@ def test_the_accuracy_under_a_prior_shift_is_the_held_out_recall_weighted_by_the
     assert accuracy.accuracy == pytest.approx(truth, abs=0.03)
     assert accuracy.lower <= truth <= accuracy.upper
     assert accuracy.upper - accuracy.lower < 0.1
+
+
+def test_a_flagged_input_test_with_no_weighted_form_leaves_the_input_change_unexplained(estimator):
+    from mlobs.drift.detectors import DriftResult
+    from mlobs.drift.plan import plan
+    from mlobs.drift.prior import explain
+    from mlobs.drift.settings import DriftSettings
+
+    x, y = draw(np.random.default_rng(7), [0.6, 0.3, 0.1], 300)
+    reference = {"probs": classifier(x), "labels": y, "texts": np.array(["good film"] * 300),
+                 "vocabulary": np.array(["good", "film"])}
+    planned = plan(reference, DriftSettings())
+    window = [{"probs": p.tolist(), "text": "qq zz"} for p in classifier(draw(np.random.default_rng(8), [0.1, 0.3, 0.6],
+                                                                                  200)[0])]
+    flagged = {"text_oov": [DriftResult("text_oov", "", 1e-9, 1.0, 0.05, True)]}
+    explanation = explain(PriorShiftEstimator(reference["probs"], y), planned, {}, window, flagged)
+    assert explanation.flagged == ("text_oov",) and explanation.unweighable == ("text_oov",)
+    assert not explanation.explains
+    assert explanation.estimate.shares[2] > 0.4  # the mix is still estimated and exported

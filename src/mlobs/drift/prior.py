@@ -25,11 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from mlobs.drift.detectors import DriftResult
+from mlobs.drift.estimate import Estimate, prior_shift_accuracy
 from mlobs.drift.plan import Planned
 from mlobs.drift.weighted import columns, reweightable, reweighted
 
-OUTPUTS = "probs"  # the reference key of the tests of the model's outputs; every other key is an input
 log = logging.getLogger(__name__)
+
+OUTPUTS = "probs"  # the reference key of the tests of the model's outputs; every other key is an input
 LABELS = "labels"  # the reference key of the held-out rows' true class indices
 # A confusion matrix this ill-conditioned would amplify a window's noise past any use.
 MAX_CONDITION = 1e4
@@ -81,10 +83,8 @@ class PriorShiftEstimator:
         q = q / q.sum()
         return PriorEstimate(q, q / self.prior)
 
-    def accuracy(self, estimate: PriorEstimate, probs: np.ndarray):
+    def accuracy(self, estimate: PriorEstimate, probs: np.ndarray) -> Estimate:
         """The window's accuracy if the class mix is all that changed (mlobs.drift.estimate)."""
-        from mlobs.drift.estimate import prior_shift_accuracy
-
         return prior_shift_accuracy(estimate.shares, self.recall, self.confusion, self.prior, probs)
 
     def row_weights(self, estimate: PriorEstimate) -> np.ndarray:
