@@ -194,7 +194,7 @@ def _prior_shift(ctx: Context, f: Finding) -> None:
         if math.isfinite(share):
             estimated[item.labels.get("class", "?")] = share
     if estimated:
-        moved = max(estimated, key=lambda c: abs(estimated[c] - reference.get(c, estimated[c])))
+        moved = max(estimated, key=lambda c: estimated[c] - reference.get(c, estimated[c]))  # the class that grew
         held_out = f" ({reference[moved] * 100:.0f}% in the held-out data)" if moved in reference else ""
         mix = f"puts {moved!r} at {estimated[moved] * 100:.0f}% of the traffic after the onset{held_out}"
     else:
