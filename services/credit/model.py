@@ -126,7 +126,8 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
     with Staging(artifacts_dir, NAME) as staging:
         joblib.dump(model, staging.path / MODEL_FILE)
         reference = drift_arrays(model, [r["features"] for r in test_rows])
-        save_reference(staging.path, **reference, numeric_features=np.array(DRIFT_NUMERIC),
+        # labels: the true class of each held-out reference row, for the exporter's class-prior estimate.
+        save_reference(staging.path, **reference, labels=truth.astype(int), numeric_features=np.array(DRIFT_NUMERIC),
                        categorical_features=np.array(list(CATEGORICAL)))
         k = PARAMS["calibration"]
         pool = data.generate(n=k["n"], seed=p["seed"] + k["seed_offset"])

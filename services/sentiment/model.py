@@ -65,14 +65,16 @@ def train(artifacts_dir: Path, progress: bool = True) -> ModelInfo:
         # What the drift exporter compares live traffic with: held-out outputs, texts and the vocabulary.
         reference = {"probs": test_probs, "texts": np.array(test_texts),
                      "vocabulary": np.array(sorted(pipeline.named_steps["tfidf"].vocabulary_))}
-        save_reference(staging.path, **reference)
+        classes = list(pipeline.classes_)
+        labels = np.array([classes.index(y) for _, y in test_set])
+        # labels: the true class of each held-out reference row, for the exporter's class-prior estimate.
+        save_reference(staging.path, **reference, labels=labels)
         k = PARAMS["calibration"]
         pool_texts = [t for t, _ in corpus.generate(n=k["n"], seed=c["seed"] + k["seed_offset"], domain=c["domain"])]
-        classes = list(pipeline.classes_)
         write_calibration(staging.path, reference,
                           {"probs": pipeline.predict_proba(pool_texts), "texts": np.array(pool_texts)},
                           trials=k["trials"], seed=c["seed"], labelled_probs=test_probs,
-                          labels=np.array([classes.index(y) for _, y in test_set]))
+                          labels=labels)
         info = staging.publish(
             data_hash=corpus.corpus_hash(examples)[:12],
             params=PARAMS,

@@ -38,6 +38,9 @@ class State:
     rejected: tuple[tuple[str, float], ...] = (("wrong_type", 0.002),)  # reason, share of requests
     drift: tuple[tuple[str, str, bool], ...] = (("tabular_ks", "income", False), ("softmax_ks", "all", False))
     scraped: bool = True
+    # The drift exporter's class-prior verdict (None: the version has no held-out labels, nothing exported):
+    # whether the input drift is what the class mix, estimated as `classes`, alone gives.
+    prior_explains: bool | None = None
 
 
 @dataclass
@@ -112,6 +115,12 @@ class History:
             for detector, feature, flagged in s.drift:
                 emit(drift_catalog.DRIFT_DETECTED.name, "gauge", drift_catalog.DRIFT_DETECTED.name,
                      {**base, "detector": detector, "feature": feature}, t, float(flagged), counter=False)
+            if s.prior_explains is not None:
+                explains = drift_catalog.PRIOR_SHIFT_EXPLAINS_INPUT.name
+                emit(explains, "gauge", explains, base, t, float(s.prior_explains), counter=False)
+                for cls, share in s.classes:
+                    estimated = drift_catalog.ESTIMATED_CLASS_SHARE.name
+                    emit(estimated, "gauge", estimated, {**base, "class": cls}, t, share, counter=False)
             emit("up", "gauge", "up", {"job": self.service, "instance": "svc:8000"}, t, 1.0, counter=False)
 
         out = []
@@ -132,7 +141,7 @@ def _lognormal_cdf(x: float, median: float, sigma: float) -> float:
     return 0.5 * (1 + math.erf((math.log(x) - math.log(median)) / (sigma * math.sqrt(2))))
 
 
-CREDIT = State()
+CREDIT = State(prior_explains=False)
 VISION = State(rate=8.0, latency_median=0.012, confidence=0.95, accuracy=0.97,
                classes=tuple((str(d), 0.1) for d in range(10)), rejected=(("not_an_image", 0.001),),
                drift=(("image_stats", "mean", False), ("embedding_mmd", "all", False), ("softmax_ks", "all", False)))
@@ -152,6 +161,13 @@ def _prior_shift(base: State) -> tuple[tuple[str, float], ...]:
 def scenarios(base: State) -> dict[str, tuple[State, str | None]]:
     first, second = base.classes[0][0], base.classes[1][0]
     moved = min(0.15, base.classes[0][1] * 0.8)  # share of predictions a bad version moves between two classes
+    explained = {}
+    if base.prior_explains is not None:
+        # Defaulters' inputs move and the model is less sure of itself, as under a covariate shift: only
+        # the exporter's estimate tells them apart.
+        explained["class-prior shift the model is less sure of"] = (replace(
+            base, classes=_prior_shift(base), accuracy=base.accuracy - 0.04, confidence=base.confidence - 0.045,
+            prior_explains=True, drift=_drifted(base, inputs=True, outputs=True)), "output_shift")
     return {
         "clean": (base, None),
         "upstream outage drops a field": (replace(
@@ -168,4 +184,5 @@ def scenarios(base: State) -> dict[str, tuple[State, str | None]]:
             classes=((first, base.classes[0][1] - moved), (second, base.classes[1][1] + moved)) + base.classes[2:]),
             "model_version"),
         "latency fault": (replace(base, latency_median=0.16, latency_sigma=0.5), "serving"),
+        **explained,
     }

@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from investigate.answers import TIMES, WINDOW, Answers
+from investigate.answers import series as _series
+
 from mlobs.investigate import breach
-from mlobs.investigate.prometheus import Series
 from mlobs.investigate.signals import Signals
-from mlobs.investigate.window import Window
-
-WINDOW = Window(0.0, 180.0, min_step=3.0)
-TIMES = np.arange(0.0, 180.0, 3.0)
-
-
-class Answers:
-    """A Prometheus that answers each query from the series given for the signal that built it."""
-
-    def __init__(self, **by_signal: list[Series]):
-        signals = Signals("svc", WINDOW.rate_window)
-        self.by_query = {getattr(signals, name)(): series for name, series in by_signal.items()}
-
-    def range(self, query, start, end, step):
-        return self.by_query.get(query, [])
-
-
-def _series(values, **labels) -> Series:
-    return Series(labels, TIMES, np.asarray(values, dtype=float))
 
 
 def test_two_slow_requests_at_the_end_of_a_quiet_range_are_no_latency_breach():

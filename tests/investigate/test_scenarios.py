@@ -14,7 +14,7 @@ from mlobs.investigate.window import Window
 pytestmark = pytest.mark.integration
 CASES = [f"{base}: {scenario}" for base in ("credit", "vision") for scenario in (
     "clean", "upstream outage drops a field", "input drift", "class-prior shift", "bad model version",
-    "latency fault", "input drift after the service started")]
+    "latency fault", "input drift after the service started")] + ["credit: class-prior shift the model is less sure of"]
 
 
 def _window(history):

@@ -12,8 +12,8 @@ import pytest
 from mlobs.local import scenarios as sc
 
 PLANS = (
-    {"credit": sc.BAD_VERSION, "vision": sc.LATENCY_FAULT, "sentiment": sc.CLEAN},
-    {"credit": sc.OUTAGE, "vision": sc.CLASS_PRIOR, "sentiment": sc.INPUT_DRIFT},
+    {"credit": sc.BAD_VERSION, "vision": sc.LATENCY_FAULT, "sentiment": sc.OUTAGE},
+    {"credit": sc.CLASS_PRIOR, "vision": sc.CLEAN, "sentiment": sc.INPUT_DRIFT},
 )
 
 

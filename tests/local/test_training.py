@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from mlobs.drift.calibration import CALIBRATION_FILE
+from mlobs.drift.reference import save_reference
 from mlobs.local.stack import needs_training
 
 
@@ -29,3 +32,15 @@ def test_a_version_made_before_drift_calibration_is_trained_again(tmp_path):
 def test_a_calibrated_version_is_used_as_it_is(tmp_path):
     publish(tmp_path, "sentiment", "c4l", "model.joblib", "reference.npz", CALIBRATION_FILE)
     assert not needs_training(tmp_path, "sentiment")
+
+
+def test_a_version_whose_reference_has_outputs_but_no_held_out_labels_is_trained_again(tmp_path):
+    publish(tmp_path, "credit", "n0l4b", "model.joblib", CALIBRATION_FILE)
+    save_reference(tmp_path / "credit" / "n0l4b", probs=np.full((10, 2), 0.5), numeric=np.zeros((10, 1)))
+    assert needs_training(tmp_path, "credit")
+
+
+def test_a_version_whose_reference_has_held_out_labels_is_used_as_it_is(tmp_path):
+    publish(tmp_path, "credit", "l4b", "model.joblib", CALIBRATION_FILE)
+    save_reference(tmp_path / "credit" / "l4b", probs=np.full((10, 2), 0.5), labels=np.zeros(10, dtype=int))
+    assert not needs_training(tmp_path, "credit")

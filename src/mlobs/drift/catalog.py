@@ -154,6 +154,29 @@ ESTIMATED_ACCURACY_BASELINE = Metric(
 ESTIMATED_ACCURACY_METRICS = (ESTIMATED_ACCURACY, ESTIMATED_ACCURACY_LOWER, ESTIMATED_ACCURACY_UPPER,
                               ESTIMATED_ACCURACY_BASELINE)
 
+CLASS = "class"
+ESTIMATED_CLASS_SHARE = Metric(
+    "mlobs_drift_estimated_class_share",
+    "gauge",
+    "Share of each true class in the last window, estimated without labels from the model's outputs and its "
+    "held-out confusion matrix (black-box shift estimation); absent for a version whose reference has no labels.",
+    MODEL_LABELS + (CLASS,),
+)
+REFERENCE_CLASS_SHARE = Metric(
+    "mlobs_drift_reference_class_share",
+    "gauge",
+    "Share of each true class in the model version's held-out reference: what the estimated share is compared with.",
+    MODEL_LABELS + (CLASS,),
+)
+PRIOR_SHIFT_EXPLAINS_INPUT = Metric(
+    "mlobs_drift_prior_shift_explains_input",
+    "gauge",
+    "1 if the last window's input drift tests flagged and none flags against the reference reweighted to the "
+    "estimated class shares (the input change is what a shift of the class mix alone gives), else 0.",
+    MODEL_LABELS,
+)
+PRIOR_SHIFT_METRICS = (ESTIMATED_CLASS_SHARE, REFERENCE_CLASS_SHARE, PRIOR_SHIFT_EXPLAINS_INPUT)
+
 # Values of the reason label.
 REASON_QUEUE_FULL = "queue_full"
 REASON_EXPORT_FAILED = "export_failed"
@@ -176,5 +199,6 @@ EXPORTER_METRICS = (
     DRIFT_SAMPLES_DROPPED,
     *ESTIMATED_ACCURACY_METRICS,
     *SEGMENT_METRICS,
+    *PRIOR_SHIFT_METRICS,
 )
 SHIPPER_METRICS = (DRIFT_SAMPLES_DROPPED, DRIFT_SAMPLES_SHIPPED)

@@ -21,6 +21,7 @@ from mlobs.drift import catalog
 from mlobs.drift.calibration import load_calibration
 from mlobs.drift.estimate import AccuracyEstimator
 from mlobs.drift.plan import Planned, plan
+from mlobs.drift.prior import Explanation, PriorShift, load_prior_shift
 from mlobs.drift.reference import load_reference, reference_dir
 from mlobs.drift.segments import Segments
 from mlobs.drift.settings import DriftSettings
@@ -53,6 +54,7 @@ class DriftEngine:
         self._windows: dict[Key, _Window] = {}
         self._plans: dict[tuple[str, str], list[Planned] | _Missing] = {}
         self._estimators: dict[tuple[str, str], AccuracyEstimator] = {}
+        self._priors: dict[tuple[str, str], PriorShift] = {}
         self._segments = Segments(settings.segment_top_n)
         self._lock = threading.Lock()
         self._due: queue.Queue[Key | None] = queue.Queue()  # None wakes the worker to stop
@@ -188,9 +190,9 @@ class DriftEngine:
         if planned is None:
             self._metric(catalog.DRIFT_SAMPLES_DROPPED).labels(*key, catalog.REASON_NO_REFERENCE).inc(len(samples))
             return
-        for p in planned:
-            self._evaluate_one(key, p, samples)
-        self._estimate(key, samples)
+        results = {p.detector.name: self._evaluate_one(key, p, samples) for p in planned}
+        explanation = self._explain_prior(key, planned, samples, results)
+        self._estimate(key, samples, explanation)
         self._evaluate_segments(key, planned, samples)
 
     def _evaluate_segments(self, key: Key, planned: list[Planned], samples: list[dict]) -> None:
@@ -213,7 +215,8 @@ class DriftEngine:
                 self._metric(catalog.SEGMENT_DRIFT_DETECTED).labels(*labels).set(int(any(r.drift for r in results)))
                 self._metric(catalog.SEGMENT_DRIFT_EVALUATIONS).labels(*labels).inc()
 
-    def _estimate(self, key: Key, samples: list[dict]) -> None:
+    def _estimate(self, key: Key, samples: list[dict], explanation: Explanation | None = None) -> None:
+        """CBPE, or for a window whose input change the class mix explains, the accuracy that mix gives."""
         estimator = self._estimators.get(key[1:])
         if estimator is None:
             return
@@ -221,7 +224,10 @@ class DriftEngine:
             probs = np.asarray([s["probs"] for s in samples if s.get("probs") is not None], dtype=np.float64)
             if len(probs) < self.settings.min_window_samples:
                 return
-            estimate = estimator.estimate(probs)
+            if explanation is not None and explanation.explains:
+                estimate = self._priors[key[1:]].estimator.accuracy(explanation.estimate, probs)
+            else:
+                estimate = estimator.estimate(probs)
         except Exception as exc:
             log.warning("accuracy estimate failed on %s: %s", "/".join(key), exc)
             return
@@ -230,20 +236,39 @@ class DriftEngine:
         self._metric(catalog.ESTIMATED_ACCURACY_UPPER).labels(*key).set(estimate.upper)
         self._metric(catalog.ESTIMATED_ACCURACY_BASELINE).labels(*key).set(estimator.baseline)
 
-    def _evaluate_one(self, key: Key, p: Planned, samples: list[dict]) -> None:
+    def _explain_prior(self, key: Key, planned: list[Planned], samples: list[dict],
+                       results: dict) -> Explanation | None:
+        prior = self._priors.get(key[1:])
+        if prior is None:
+            return None
+        try:
+            if sum(1 for s in samples if s.get("probs") is not None) < self.settings.min_window_samples:
+                return None
+            explanation = prior.explain(planned, samples, {k: v for k, v in results.items() if v is not None})
+        except Exception as exc:
+            log.warning("class-prior estimate failed on %s: %s", "/".join(key), exc)
+            return None
+        for cls, share in zip(prior.classes, explanation.estimate.shares):
+            self._metric(catalog.ESTIMATED_CLASS_SHARE).labels(*key, cls).set(float(share))
+            self._metric(catalog.REFERENCE_CLASS_SHARE).labels(*key, cls).set(float(prior.reference_share(cls)))
+        self._metric(catalog.PRIOR_SHIFT_EXPLAINS_INPUT).labels(*key).set(int(explanation.explains))
+        return explanation
+
+    def _evaluate_one(self, key: Key, p: Planned, samples: list[dict]) -> list | None:
+        """Run one detector on the window and export its results; returns them as decided (None if not run)."""
         name = p.detector.name
         labels = (*key, name)
         try:
             window = p.extract(samples)
             if len(window) < self.settings.min_window_samples:
-                return
+                return None
             started = time.perf_counter()
             results = p.decide(p.detector.score(window), len(window))
             elapsed = time.perf_counter() - started
         except Exception as exc:
             self._metric(catalog.DRIFT_EVALUATION_ERRORS).labels(*labels).inc()
             log.warning("drift detector %s failed on %s: %s", name, "/".join(key), exc)
-            return
+            return None
         for r in results:
             self._metric(catalog.DRIFT_P_VALUE).labels(*labels, r.feature).set(r.p_value)
             self._metric(catalog.DRIFT_STATISTIC).labels(*labels, r.feature).set(r.statistic)
@@ -253,6 +278,7 @@ class DriftEngine:
         self._metric(catalog.DRIFT_EVALUATION_DURATION).labels(*labels).observe(elapsed)
         self._metric(catalog.DRIFT_EVALUATIONS).labels(*labels).inc()
         self._metric(catalog.DRIFT_LAST_EVALUATION).labels(*labels).set(time.time())
+        return results
 
     def _plan(self, service: str, model: str, version: str) -> list[Planned] | None:
         cached = self._plans.get((model, version))
@@ -263,7 +289,8 @@ class DriftEngine:
         try:
             directory = reference_dir(self.artifacts_dir, model, version)
             calibration = load_calibration(directory)
-            planned = plan(load_reference(directory), self.settings, calibration)
+            reference = load_reference(directory)
+            planned = plan(reference, self.settings, calibration)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             log.error("no drift tests for %s/%s: %s", model, version, reason)
@@ -276,6 +303,9 @@ class DriftEngine:
                 calibration.target)
         if calibration is not None and calibration.estimator is not None:
             self._estimators[(model, version)] = calibration.estimator
+        prior = load_prior_shift(directory, reference, planned)
+        if prior is not None:
+            self._priors[(model, version)] = prior
         self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(0)
         return planned
 

@@ -6,6 +6,11 @@ calibrated confidence of its predictions, with an interval from the Poisson-bino
 that many independent predictions. It is right as long as P(correct | confidence) holds: under
 covariate shift it does; under prior shift (the class mix changes, each class's confidence does
 not) and concept shift (the same inputs now mean other labels) it does not, and only labels tell.
+
+Under a class-prior shift the accuracy follows from the class mix instead: each class's inputs, and
+so the model's recall on each class, stay as they were, and acc = sum_y q(y) P(pred = y | true = y)
+with q the mix black-box shift estimation gives (`prior_shift_accuracy`). The exporter uses it only for
+windows whose input change the class mix explains (mlobs.drift.prior); every other window keeps CBPE.
 """
 
 from __future__ import annotations
@@ -66,3 +71,21 @@ class AccuracyEstimator:
     @classmethod
     def from_dict(cls, data: dict) -> AccuracyEstimator:
         return cls(data["confidence"], data["correct"], data["baseline"], data["fitted_on"])
+
+
+def prior_shift_accuracy(shares: np.ndarray, recall: np.ndarray, confusion: np.ndarray, prior: np.ndarray,
+                         probs: np.ndarray) -> Estimate:
+    """Accuracy of a window under a class-prior shift: sum_y q(y) recall(y), `shares` q estimated from the
+    window's `probs` with `confusion` C and held-out `prior` p (mlobs.drift.prior). Its interval is the
+    delta method's: unclipped, q = p * C^-1 mu is linear in the window's mean output mu, so the accuracy
+    is a . mu with a = C^-T (p * recall), of variance a' S a / n (S the window's output covariance); plus,
+    as CBPE's, the binomial spread of that many predictions around their expected accuracy."""
+    probs = np.asarray(probs, dtype=np.float64)
+    n = len(probs)
+    if n < 2:
+        raise ValueError("need at least two predictions to estimate accuracy under a prior shift")
+    accuracy = float(np.clip(np.dot(shares, recall), 0.0, 1.0))
+    a = np.linalg.solve(np.asarray(confusion, dtype=np.float64).T, np.asarray(prior) * np.asarray(recall))
+    variance = (float(a @ np.atleast_2d(np.cov(probs, rowvar=False)) @ a) + accuracy * (1.0 - accuracy)) / n
+    half = Z95 * float(np.sqrt(max(variance, 0.0)))
+    return Estimate(accuracy, max(0.0, accuracy - half), min(1.0, accuracy + half), n)

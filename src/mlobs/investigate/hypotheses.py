@@ -25,6 +25,7 @@ SCRAPE_GAP = 0.3         # 30% of points without a scrape score 1
 LABEL_DROP = 0.5         # half as much feedback per prediction
 CLASS_SHIFT = 0.15       # total variation distance of the class mix
 CONFIDENCE_DROP = 0.08   # mean confidence of the predicted class
+PRIOR_EXPLAINS = 0.3     # more of the points after the onset where the class mix explains the input drift
 LATENCY_RISE = 1.0       # p99 doubled scores 1
 LATENCY_MIN = 0.02       # and at least 20 ms more
 ERRORS_5XX = 0.02        # 2 more points of 5xx score 1
@@ -167,7 +168,40 @@ def output_shift(ctx: Context) -> Finding:
             f.add(f"{series.labels.get('detector')} (the model's outputs against its reference) flagged drift in "
                   f"{after * 100:.0f}% of evaluations after the onset", s.drift_detected(), rise * 0.9)
     ctx.notes.update(class_tvd=tvd, confidence_drop=drop)
+    _prior_shift(ctx, f)
     return f
+
+
+def _prior_shift(ctx: Context, f: Finding) -> None:
+    """The drift exporter's black-box shift estimate: the true class mix of the traffic, and whether the
+    input drift is what that mix alone gives (the reference reweighted to it no longer drifts)."""
+    s = ctx.signals
+    series = ctx.range(s.prior_shift_explains())
+    if not series:
+        return
+    times, values = series[0].times, series[0].values
+    before = fraction_true(times, values, ctx.window.start, ctx.onset - ctx.guard)
+    after = fraction_true(times, values, ctx.onset, ctx.window.end + 1)
+    rise = (after if math.isfinite(after) else 0.0) - (before if math.isfinite(before) else 0.0)
+    ctx.notes["prior_explains"] = rise
+    if rise < PRIOR_EXPLAINS:
+        return
+    reference = {item.labels.get("class", "?"): float(np.nanmean(item.values))
+                 for item in ctx.range(s.reference_class_share()) if np.isfinite(item.values).any()}
+    estimated = {}
+    for item in ctx.range(s.estimated_class_share()):
+        share = split_means(item.times, item.values, ctx.onset, ctx.guard)[1]
+        if math.isfinite(share):
+            estimated[item.labels.get("class", "?")] = share
+    if estimated:
+        moved = max(estimated, key=lambda c: estimated[c] - reference.get(c, estimated[c]))  # the class that grew
+        held_out = f" ({reference[moved] * 100:.0f}% in the held-out data)" if moved in reference else ""
+        mix = f"puts {moved!r} at {estimated[moved] * 100:.0f}% of the traffic after the onset{held_out}"
+    else:
+        mix = "moved"
+    f.add(f"estimated without labels from the model's outputs, the class mix {mix}; that mix alone explains the "
+          f"input drift in {after * 100:.0f}% of the points after the onset (the reference reweighted to it no "
+          f"longer drifts)", s.estimated_class_share(), min(1.0, rise / PRIOR_EXPLAINS * 0.5))
 
 
 def model_version(ctx: Context) -> Finding:

@@ -83,6 +83,20 @@ class Signals:
         return (f"max by ({drift_catalog.DETECTOR}, {drift_catalog.FEATURE}) "
                 f"({self._of(detected, detected.name)})")
 
+    # Class mix estimated without labels by the drift exporter (absent for versions without held-out labels).
+    def prior_shift_explains(self) -> str:
+        """1 while the exporter finds the input drift explained by the estimated class mix alone."""
+        explains = drift_catalog.PRIOR_SHIFT_EXPLAINS_INPUT
+        return f"max({self._of(explains, explains.name)})"
+
+    def estimated_class_share(self) -> str:
+        share = drift_catalog.ESTIMATED_CLASS_SHARE
+        return f"avg by ({drift_catalog.CLASS}) ({self._of(share, share.name)})"
+
+    def reference_class_share(self) -> str:
+        share = drift_catalog.REFERENCE_CLASS_SHARE
+        return f"avg by ({drift_catalog.CLASS}) ({self._of(share, share.name)})"
+
     # Outputs.
     def class_share(self) -> str:
         """Each predicted class's share of the predictions (one series per class)."""

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from mlobs import artifacts, registry
 from mlobs.drift.calibration import CALIBRATION_FILE
+from mlobs.drift.prior import LABELS, OUTPUTS
+from mlobs.drift.reference import REFERENCE_FILE
 from mlobs.local.alertmanager import Alertmanager
 from mlobs.local.ports import free_port
 from mlobs.local.prometheus import Prometheus
@@ -58,10 +60,25 @@ class Options:
 
 
 def needs_training(artifacts_dir: Path, model: str) -> bool:
-    """No published version, or one made before drift calibration: without its calibration the exporter
-    runs nominal thresholds and estimates no accuracy, so the stack's drift page could never fire."""
+    """No published version, or one made before drift calibration (without it the exporter runs nominal
+    thresholds and estimates no accuracy, so the stack's drift page could never fire), or one whose
+    reference holds the model's outputs but not the held-out labels the class-prior estimate needs."""
     directory = artifacts.version_dir(artifacts_dir, model)
-    return directory is None or not (directory / CALIBRATION_FILE).exists()
+    if directory is None or not (directory / CALIBRATION_FILE).exists():
+        return True
+    keys = reference_keys(directory)
+    return OUTPUTS in keys and LABELS not in keys
+
+
+def reference_keys(directory: Path) -> set[str]:
+    """The arrays a version's drift reference holds (read from the archive's index, not loaded)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(directory / REFERENCE_FILE) as archive:
+            return {name.removesuffix(".npy") for name in archive.namelist()}
+    except (OSError, zipfile.BadZipFile):
+        return set()
 
 
 def train_missing(artifacts_dir: Path, log_path: Path) -> list[str]:
