@@ -87,7 +87,8 @@ def main() -> int:
         a = np.array(accuracy, dtype=float)
         accuracy_rows.append(f"| {scenario} | {a[:, 0].mean():.1%} | {a[:, 1].mean():.1%} "
                              f"({np.abs(a[:, 1] - a[:, 0]).mean() * 100:.1f}) | {a[:, 2].mean():.1%} "
-                             f"({np.abs(a[:, 2] - a[:, 0]).mean() * 100:.1f}) | {int(np.nansum(a[:, 3]))}/{int(np.isfinite(a[:, 3]).sum())} |")
+                             f"({np.abs(a[:, 2] - a[:, 0]).mean() * 100:.1f}) "
+                             f"| {int(np.nansum(a[:, 3]))}/{int(np.isfinite(a[:, 3]).sum())} |")
     print("\n| traffic | true accuracy | CBPE (mean absolute error, points) | exported: the class mix's accuracy where "
           "it explains the inputs, else CBPE (error) | explained windows whose 95% interval holds the truth |")
     print("|---|---|---|---|---|")

@@ -142,7 +142,8 @@ class PriorShift:
     def reference_share(self, cls: str) -> float:
         return float(self.estimator.prior[self.classes.index(cls)])
 
-    def explain(self, planned: list[Planned], samples: list[dict], results: dict[str, list[DriftResult]]) -> Explanation:
+    def explain(self, planned: list[Planned], samples: list[dict],
+                results: dict[str, list[DriftResult]]) -> Explanation:
         return explain(self.estimator, planned, self.reference, samples, results)
 
 
@@ -156,7 +157,8 @@ def _class_names(directory: Path, classes: int) -> list[str]:
     return names if len(names) == classes else [str(i) for i in range(classes)]
 
 
-def load_prior_shift(directory: Path | str, reference: dict[str, np.ndarray], planned: list[Planned]) -> PriorShift | None:
+def load_prior_shift(directory: Path | str, reference: dict[str, np.ndarray],
+                     planned: list[Planned]) -> PriorShift | None:
     """The version's class-prior estimator, or None (logged) if its reference cannot give one: no model
     outputs, or no held-out labels (a version trained before they were written: train it again)."""
     directory = Path(directory)
