@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -25,8 +26,16 @@ def request(key: str = ALICE_KEY, forwarded_for: str | None = None) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + BODY
 
 
-def hold(port: int, source: str, n: int) -> list[socket.socket]:
-    return [socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) for _ in range(n)]
+@contextmanager
+def holding(port: int, source: str, n: int):
+    """`n` idle connections open from `source` for the duration."""
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) for _ in range(n)]
+    try:
+        time.sleep(0.2)  # the server has accepted them all
+        yield
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def test_a_proxy_written_with_host_bits_is_kept_as_its_network():
@@ -50,26 +59,16 @@ def service(tmp_path_factory, artifacts_dir, sentiment_model):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_one_address_at_its_connection_cap_leaves_another_address_served(service):
-    held = hold(service.port, "127.0.0.1", 4)
-    try:
-        time.sleep(0.2)
+    with holding(service.port, "127.0.0.1", 4):
         assert status_of(exchange(service.port, request(), timeout=3)) == 503
         assert status_of(exchange(service.port, request(), source=ELSEWHERE)) == 200
-    finally:
-        for sock in held:
-            sock.close()
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_the_proxy_may_hold_more_connections_than_the_cap(service):
-    held = hold(service.port, PROXY, 8)
-    try:
-        time.sleep(0.2)
+    with holding(service.port, PROXY, 8):
         assert status_of(exchange(service.port, request(), source=PROXY)) == 200
-    finally:
-        for sock in held:
-            sock.close()
 
 
 @pytest.mark.integration
