@@ -1,5 +1,6 @@
 """Drift: p-values and statistics per detector and feature against the threshold, drift state, the calibration
-each version decides with, window fill, with online accuracy beside it (drift is not accuracy loss)."""
+each version decides with, the class mix estimated without labels, window fill, with online accuracy beside it
+(drift is not accuracy loss)."""
 
 from mlobs import catalog as c
 from mlobs.drift import catalog as d
@@ -38,6 +39,22 @@ dashboard = make("drift", "mlobs / Drift", tags=("drift",), panels=grid([
            description="The p-value threshold of each detector's last test: calibrated for the deployed reference "
                        "and the window's size, else nominal (Bonferroni-corrected). A threshold far below the "
                        "nominal one is a reference whose raw false-positive rate was high.")],
+    [row("Class mix without labels")],
+    [timeseries("Estimated share of each true class against the held-out reference",
+                prom(f"max by ({c.MODEL}, {c.MODEL_VERSION}, {d.CLASS}) ({q(d.ESTIMATED_CLASS_SHARE)})",
+                     "estimated {{model_version}} {{class}}"),
+                prom(f"max by ({c.MODEL}, {c.MODEL_VERSION}, {d.CLASS}) ({q(d.REFERENCE_CLASS_SHARE)})",
+                     "reference {{model_version}} {{class}}"),
+                unit="percentunit",
+                description="Each window's class mix, estimated from the model's outputs and its held-out "
+                            "confusion matrix (black-box shift estimation), with no labels. A version trained "
+                            "without held-out labels in its reference has no series here."),
+     timeseries("Input drift explained by the class mix (1 = explained)",
+                prom(f"max by ({c.MODEL}, {c.MODEL_VERSION}) ({q(d.PRIOR_SHIFT_EXPLAINS_INPUT)})",
+                     "{{model}} {{model_version}}"),
+                description="1: the input tests flagged, and none flags against the reference reweighted to the "
+                            "estimated mix. More of one kind of case arrives, each looking as before (a prior "
+                            "shift), rather than the inputs themselves changing.")],
     [row("Beside it: estimated and online accuracy")],
     [timeseries("Online accuracy from feedback (1h) and estimated accuracy per window",
                 *accuracy_targets(),

@@ -47,3 +47,18 @@ def test_the_calibration_panels_sit_under_their_own_row_before_the_accuracy_row(
     start = titles.index("Calibration in use")
     assert {titles[start + 1], titles[start + 2]} == {"Calibrated false-positive target per version",
                                                       "Threshold in use per detector and feature"}
+
+
+def test_the_estimated_class_mix_is_shown_beside_the_reference_mix_per_class():
+    (panel,) = _panels_querying(d.ESTIMATED_CLASS_SHARE.name)
+    assert panel is _panels_querying(d.REFERENCE_CLASS_SHARE.name)[0]
+    assert panel["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    for target in panel["targets"]:
+        assert _grouping(target["expr"]) == {"model", "model_version", d.CLASS}
+        assert "{{class}}" in target["legendFormat"]
+
+
+def test_a_panel_says_whether_the_class_mix_explains_the_input_drift():
+    (panel,) = _panels_querying(d.PRIOR_SHIFT_EXPLAINS_INPUT.name)
+    (target,) = panel["targets"]
+    assert _grouping(target["expr"]) <= set(d.PRIOR_SHIFT_EXPLAINS_INPUT.labels)
