@@ -31,6 +31,10 @@ class Candidate:
     budget: float | None = None
     # One series per label value (e.g. per class), each its own signal: the one that moved most counts.
     per_series: str = ""
+    # For a ratio of counters: the PromQL of (events, trials) over a range, so that a change is tested
+    # on the counts themselves (the grid's points share their rate windows, so their spread understates
+    # the noise of a handful of events).
+    counts: Callable[[Signals, str], tuple[str, str]] | None = None
 
 
 def _pct(x: float) -> str:
@@ -45,7 +49,8 @@ CANDIDATES = (
               lambda b, a: f"requests answered 5xx rose from {_pct(b)} to {_pct(a)}",
               budget=AVAILABILITY.budget),
     Candidate("online-accuracy", Signals.online_error_rate, 0.03,
-              lambda b, a: f"online accuracy fell from {_pct(1 - b)} to {_pct(1 - a)}"),
+              lambda b, a: f"online accuracy fell from {_pct(1 - b)} to {_pct(1 - a)}",
+              counts=Signals.feedback_counts),
     Candidate("estimated-accuracy", Signals.estimated_error_rate, 0.03,
               lambda b, a: f"estimated accuracy fell from {_pct(1 - b)} to {_pct(1 - a)}"),
     Candidate("request-volume", Signals.predict_rate, 0.5,
@@ -96,11 +101,31 @@ def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = N
             if change is None or change.t < MIN_T:
                 continue
             severity = _severity(candidate, change.before, change.after)
+            if severity >= 1.0 and candidate.counts is not None:
+                if _counted_z(prom, signals, candidate.counts, window, change.at) < MIN_T:
+                    continue
             if severity >= 1.0 and (best is None or severity > best.severity):
                 text = candidate.describe(change.before, change.after)
                 best = Breach(candidate.name, change.at, change.before, change.after, round(severity, 2),
                               f"{candidate.per_series} {label!r}: {text}" if label else text, query)
     return best
+
+
+def _counted_z(prom: Prometheus, signals: Signals, counts: Callable[[Signals, str], tuple[str, str]],
+               window: Window, at: float) -> float:
+    """How many standard errors the share of events after `at` is above the share before it: a
+    two-proportion z statistic on the counts of each side (0 when either side has none)."""
+    def counted(end: float, seconds: float) -> tuple[float, float]:
+        events, trials = counts(signals, f"{max(1, int(seconds))}s")
+        return tuple(sum(v for _, v in prom.instant(q, end) if math.isfinite(v)) for q in (events, trials))
+
+    events_before, before = counted(at, at - window.start)
+    events_after, after = counted(window.end, window.end - at)
+    if before <= 0 or after <= 0:
+        return 0.0
+    pooled = (events_before + events_after) / (before + after)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / before + 1 / after))
+    return (events_after / after - events_before / before) / spread if spread > 0 else 0.0
 
 
 def _severity(c: Candidate, before: float, after: float) -> float:

@@ -95,7 +95,8 @@ def pipeline(ctx: Context) -> Finding:
     if up:
         after_mask = up[0].times >= ctx.onset
         missing = 1 - fraction_true(up[0].times, up[0].values, ctx.onset, ctx.window.end + 1)
-        if after_mask.any() and missing >= 0.1:
+        # One missed scrape (a busy moment past the scrape timeout) is not a broken pipeline.
+        if after_mask.any() and missing >= 0.1 and missing * after_mask.sum() >= 2:
             f.add(f"the service was not scraped in {missing * 100:.0f}% of the points after the onset",
                   s.scrape_up(), missing / SCRAPE_GAP)
     fb_before, fb_after = ctx.means(s.feedback_rate())

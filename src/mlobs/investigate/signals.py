@@ -57,6 +57,12 @@ class Signals:
         return (f"({self._rate(FEEDBACK, FEEDBACK.total, wrong, by=by)} or 0 * "
                 f"{self._rate(FEEDBACK, FEEDBACK.total, by=by)}) / {self._rate(FEEDBACK, FEEDBACK.total, by=by)}")
 
+    def feedback_counts(self, over: str) -> tuple[str, str]:
+        """(incorrect, all) feedback counted over the `over` before the query's time."""
+        wrong = match(FEEDBACK, catalog.FEEDBACK.labels[-1], catalog.OUTCOME_INCORRECT)
+        return (f"sum(increase({self._of(FEEDBACK, FEEDBACK.total, wrong)}[{over}]))",
+                f"sum(increase({self._of(FEEDBACK, FEEDBACK.total)}[{over}]))")
+
     def estimated_error_rate(self) -> str:
         return f'1 - min({ESTIMATED_ACCURACY}{{{catalog.SERVICE}="{self.service}"}})'
 
