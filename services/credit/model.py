@@ -169,9 +169,7 @@ def load(directory: Path) -> CreditModel:
 def mislabel(directory) -> str:
     """Turn the artifact in `directory` into the model a label-column bug would train: the default label
     inverted (for scenario runs: `mlobs.local.bad_version`). Returns what was done."""
-    import joblib
-
-    path = Path(directory) / "model.joblib"
+    path = Path(directory) / MODEL_FILE
     model = joblib.load(path)
     model.logreg.coef_ = -model.logreg.coef_
     model.logreg.intercept_ = -model.logreg.intercept_

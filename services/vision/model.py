@@ -26,6 +26,7 @@ from mlobs.drift.reference import save_reference
 from mlobs.model_info import ModelInfo
 
 MODEL_NAME = "vision"
+MODEL_FILE = "model.pt"
 IMAGE_SIZE = 28
 CLASSES = tuple(str(d) for d in range(10))
 PARAMS = {
@@ -165,7 +166,7 @@ def train(artifacts_dir: Path | str, progress: bool = False, params: dict | None
 
     reference = {"probs": probs["reference"], "images": x["reference"].numpy()}
     with Staging(artifacts_dir, MODEL_NAME) as staging:
-        torch.save(model.state_dict(), staging.path / "model.pt")
+        torch.save(model.state_dict(), staging.path / MODEL_FILE)
         save_reference(staging.path, **reference, labels=labels[parts["reference"]],
                        pixels=pixels[parts["reference"]])
         # Decision rules for this reference, from windows of the disjoint holdout pool; the accuracy
@@ -204,14 +205,8 @@ def load(directory: Path | str) -> tuple[DigitCNN, ModelInfo]:
     directory = Path(directory)
     info = load_info(directory)
     model = DigitCNN(len(info.classes))
-    model.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(directory / MODEL_FILE, map_location="cpu", weights_only=True))
     return model.eval(), info
-
-
-if __name__ == "__main__":
-    import sys
-
-    print(json.dumps(train(sys.argv[1] if len(sys.argv) > 1 else "artifacts", progress=True).metrics))
 
 
 SWAPPED_DIGITS = ((3, 5), (4, 9))
@@ -220,7 +215,7 @@ SWAPPED_DIGITS = ((3, 5), (4, 9))
 def mislabel(directory) -> str:
     """Turn the artifact in `directory` into the model mislabelled training data would give: two pairs of
     digits swapped in the output layer (for scenario runs: `mlobs.local.bad_version`)."""
-    path = Path(directory) / "model.pt"
+    path = Path(directory) / MODEL_FILE
     state = torch.load(path, map_location="cpu")
     order = list(range(state["head.3.bias"].shape[0]))
     for a, b in SWAPPED_DIGITS:
@@ -229,3 +224,9 @@ def mislabel(directory) -> str:
     state["head.3.bias"] = state["head.3.bias"][order].clone()
     torch.save(state, path)
     return "digits " + ", ".join(f"{a}/{b}" for a, b in SWAPPED_DIGITS) + " swapped"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(train(sys.argv[1] if len(sys.argv) > 1 else "artifacts", progress=True).metrics))
