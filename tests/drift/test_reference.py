@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlobs.drift.reference import load_reference, reference_dir, save_reference
+from mlobs.drift.reference import REFERENCE_FILE, load_reference, reference_dir, reference_keys, save_reference
 
 
 def test_a_saved_reference_loads_back_with_its_arrays(tmp_path):
@@ -26,3 +26,12 @@ def test_reference_dir_follows_the_artifact_convention_and_refuses_paths(tmp_pat
     assert reference_dir(tmp_path, "vision", "abc123") == tmp_path / "vision" / "abc123"
     with pytest.raises(ValueError):
         reference_dir(tmp_path, "vision", "../etc")
+
+
+def test_reference_keys_names_the_saved_arrays_and_nothing_for_a_missing_or_broken_file(tmp_path):
+    save_reference(tmp_path / "v1", probs=np.eye(2), labels=np.array([0, 1]))
+    assert reference_keys(tmp_path / "v1") == {"probs", "labels"}
+    assert reference_keys(tmp_path / "absent") == set()
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / REFERENCE_FILE).write_bytes(b"not a zip archive")
+    assert reference_keys(tmp_path / "v2") == set()

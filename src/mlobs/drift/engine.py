@@ -21,7 +21,7 @@ from mlobs.drift import catalog
 from mlobs.drift.calibration import load_calibration
 from mlobs.drift.estimate import AccuracyEstimator
 from mlobs.drift.plan import Planned, plan
-from mlobs.drift.prior import Explanation, PriorShift, load_prior_shift
+from mlobs.drift.prior import Explanation, PriorShift, load_prior_shift, window_probs
 from mlobs.drift.reference import load_reference, reference_dir
 from mlobs.drift.segments import Segments
 from mlobs.drift.settings import DriftSettings
@@ -191,8 +191,13 @@ class DriftEngine:
             self._metric(catalog.DRIFT_SAMPLES_DROPPED).labels(*key, catalog.REASON_NO_REFERENCE).inc(len(samples))
             return
         results = {p.detector.name: self._evaluate_one(key, p, samples) for p in planned}
-        explanation = self._explain_prior(key, planned, samples, results)
-        self._estimate(key, samples, explanation)
+        try:
+            probs = window_probs(samples)
+        except (TypeError, ValueError) as exc:  # outputs of mixed shapes: no class mix or estimate to give
+            log.warning("model outputs of %s unusable: %s", "/".join(key), exc)
+        else:
+            explanation = self._explain_prior(key, planned, samples, results, probs)
+            self._estimate(key, probs, explanation)
         self._evaluate_segments(key, planned, samples)
 
     def _evaluate_segments(self, key: Key, planned: list[Planned], samples: list[dict]) -> None:
@@ -215,13 +220,12 @@ class DriftEngine:
                 self._metric(catalog.SEGMENT_DRIFT_DETECTED).labels(*labels).set(int(any(r.drift for r in results)))
                 self._metric(catalog.SEGMENT_DRIFT_EVALUATIONS).labels(*labels).inc()
 
-    def _estimate(self, key: Key, samples: list[dict], explanation: Explanation | None = None) -> None:
+    def _estimate(self, key: Key, probs: np.ndarray, explanation: Explanation | None = None) -> None:
         """CBPE, or for a window whose input change the class mix explains, the accuracy that mix gives."""
         estimator = self._estimators.get(key[1:])
         if estimator is None:
             return
         try:
-            probs = np.asarray([s["probs"] for s in samples if s.get("probs") is not None], dtype=np.float64)
             if len(probs) < self.settings.min_window_samples:
                 return
             if explanation is not None and explanation.explains:
@@ -236,15 +240,15 @@ class DriftEngine:
         self._metric(catalog.ESTIMATED_ACCURACY_UPPER).labels(*key).set(estimate.upper)
         self._metric(catalog.ESTIMATED_ACCURACY_BASELINE).labels(*key).set(estimator.baseline)
 
-    def _explain_prior(self, key: Key, planned: list[Planned], samples: list[dict],
-                       results: dict) -> Explanation | None:
+    def _explain_prior(self, key: Key, planned: list[Planned], samples: list[dict], results: dict,
+                       probs: np.ndarray) -> Explanation | None:
         prior = self._priors.get(key[1:])
         if prior is None:
             return None
         try:
-            if sum(1 for s in samples if s.get("probs") is not None) < self.settings.min_window_samples:
+            if len(probs) < self.settings.min_window_samples:
                 return None
-            explanation = prior.explain(planned, samples, {k: v for k, v in results.items() if v is not None})
+            explanation = prior.explain(planned, samples, {k: v for k, v in results.items() if v is not None}, probs)
         except Exception as exc:
             log.warning("class-prior estimate failed on %s: %s", "/".join(key), exc)
             return None

@@ -105,12 +105,18 @@ class Explanation:
         return bool(self.flagged) and not self.still_flagged and not self.unweighable
 
 
+def window_probs(samples: list[dict]) -> np.ndarray:
+    """The model outputs a window holds, one row per sample that carries them."""
+    return np.asarray([s["probs"] for s in samples if s.get("probs") is not None], dtype=np.float64)
+
+
 def explain(estimator: PriorShiftEstimator, planned: list[Planned], reference: dict[str, np.ndarray],
-            samples: list[dict], results: dict[str, list[DriftResult]]) -> Explanation:
+            samples: list[dict], results: dict[str, list[DriftResult]], probs: np.ndarray | None = None) -> Explanation:
     """Estimate the window's class mix and re-run each flagged input test against the reference weighted to
     it, decided by the detector's own (calibrated) threshold. `results` holds this window's decided results
-    by detector name; `reference` the reference `columns` of each detector that can be reweighted, by name."""
-    probs = np.asarray([s["probs"] for s in samples if s.get("probs") is not None], dtype=np.float64)
+    by detector name; `reference` the reference `columns` of each detector that can be reweighted, by name;
+    `probs` the window's outputs if the caller has them already (`window_probs`)."""
+    probs = window_probs(samples) if probs is None else probs
     estimate = estimator.estimate(probs)
     weights = estimator.row_weights(estimate)
     flagged, still, unweighable = [], [], []
@@ -142,9 +148,9 @@ class PriorShift:
     def reference_share(self, cls: str) -> float:
         return float(self.estimator.prior[self.classes.index(cls)])
 
-    def explain(self, planned: list[Planned], samples: list[dict],
-                results: dict[str, list[DriftResult]]) -> Explanation:
-        return explain(self.estimator, planned, self.reference, samples, results)
+    def explain(self, planned: list[Planned], samples: list[dict], results: dict[str, list[DriftResult]],
+                probs: np.ndarray | None = None) -> Explanation:
+        return explain(self.estimator, planned, self.reference, samples, results, probs)
 
 
 def _class_names(directory: Path, classes: int) -> list[str]:

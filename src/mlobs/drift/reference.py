@@ -15,6 +15,7 @@ Reference rows must come from data the model was not trained on, or the null is 
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,13 @@ def load_reference(directory: Path | str) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"no drift reference at {path}; train this model version to write one")
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def reference_keys(directory: Path | str) -> set[str]:
+    """The arrays a version's reference holds, read from the archive's index without loading them
+    (empty if there is no readable reference)."""
+    try:
+        with zipfile.ZipFile(Path(directory) / REFERENCE_FILE) as archive:
+            return {name.removesuffix(".npy") for name in archive.namelist()}
+    except (OSError, zipfile.BadZipFile):
+        return set()

@@ -15,7 +15,7 @@ from pathlib import Path
 from mlobs import artifacts, registry
 from mlobs.drift.calibration import CALIBRATION_FILE
 from mlobs.drift.prior import LABELS, OUTPUTS
-from mlobs.drift.reference import REFERENCE_FILE
+from mlobs.drift.reference import reference_keys
 from mlobs.local.alertmanager import Alertmanager
 from mlobs.local.ports import free_port
 from mlobs.local.prometheus import Prometheus
@@ -68,17 +68,6 @@ def needs_training(artifacts_dir: Path, model: str) -> bool:
         return True
     keys = reference_keys(directory)
     return OUTPUTS in keys and LABELS not in keys
-
-
-def reference_keys(directory: Path) -> set[str]:
-    """The arrays a version's drift reference holds (read from the archive's index, not loaded)."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(directory / REFERENCE_FILE) as archive:
-            return {name.removesuffix(".npy") for name in archive.namelist()}
-    except (OSError, zipfile.BadZipFile):
-        return set()
 
 
 def train_missing(artifacts_dir: Path, log_path: Path) -> list[str]:
