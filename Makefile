@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/protect/flood.py --write-docs
 	$(PY) benchmarks/drift/detection.py --trials 40 --write-docs
 	$(PY) benchmarks/drift/detection.py --calibrated --write-docs
+	$(PY) benchmarks/drift/agreement.py --write-docs
 	$(PY) benchmarks/drift/time_to_page.py --write-docs
 	$(PY) benchmarks/inference_cost.py
 	$(PY) benchmarks/investigate_day.py
