@@ -25,3 +25,38 @@ def test_a_reader_that_stops_early_ends_the_command_quietly_with_the_sigpipe_sta
     stderr = proc.stderr.read()
     assert proc.wait(60) == 141
     assert b"Traceback" not in stderr and b"BrokenPipe" not in stderr
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlobs.cli", *args], env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow  # a fresh interpreter running the CLI
+def test_a_malformed_setting_is_named_by_its_variable_without_its_value_or_a_traceback(tmp_path):
+    secret_looking = "sk-live-0123456789"
+    done = run_cli("serve", "credit", "--port", "0", env={
+        "MLOBS_ARTIFACTS_DIR": str(tmp_path), "MLOBS_AUDIT__ENABLED": secret_looking, "MLOBS_MAX_BATCH": "-1"})
+    assert done.returncode == 2
+    assert "invalid setting MLOBS_AUDIT__ENABLED: Input should be a valid boolean" in done.stderr
+    assert "invalid setting MLOBS_MAX_BATCH: Input should be greater than 0" in done.stderr
+    assert "Traceback" not in done.stderr and secret_looking not in done.stderr
+
+
+def test_a_setting_read_from_an_otel_variable_is_named_by_that_variable():
+    from pydantic import ValidationError
+
+    from mlobs.settings import Settings, settings_problems
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(OTEL_SERVICE_NAME=5, max_batch=0)
+    assert settings_problems(caught.value).splitlines() == [
+        "invalid setting MLOBS_MAX_BATCH: Input should be greater than 0",
+        "invalid setting OTEL_SERVICE_NAME: Input should be a valid string"]
+
+
+@pytest.mark.slow  # a fresh interpreter running the CLI
+def test_only_services_with_a_model_can_be_trained():
+    done = run_cli("train", "oncall")
+    assert done.returncode == 2
+    assert "invalid choice: 'oncall' (choose from 'credit', 'sentiment', 'vision')" in done.stderr

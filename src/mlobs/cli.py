@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from pydantic import ValidationError
+
 from mlobs import __version__, registry
 
 VERSION = f"mlobs {__version__}"
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="build a model artifact deterministically")
-    train.add_argument("service", choices=registry.service_names())
+    train.add_argument("service", choices=registry.model_names())
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 
@@ -60,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ValidationError as exc:
+        from mlobs.settings import Settings, settings_problems
+
+        if exc.title != Settings.__name__:
+            raise
+        print(f"mlobs: {settings_problems(exc)}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader went away (`mlobs audit query | head`): stop without a traceback, and with
         # what a shell reports for a tool ended by SIGPIPE, so that no one mistakes it for a

@@ -19,6 +19,8 @@ SERVICES: dict[str, str] = {
     "oncall": "mlobs.oncall.receiver",  # no model either: create_app(settings) only
     "audit-witness": "mlobs.audit.witness.service",
 }
+# The services above that serve a model (train, workload): what `mlobs train` and the stacks train.
+MODEL_SERVICES = ("sentiment", "vision", "credit")
 
 # Model name -> module providing replay(artifact_dir: Path, inputs: dict) -> {"output", "outcome",
 # "reason_codes"}: the decision that artifact makes on those exact inputs (`mlobs audit replay`).
@@ -35,6 +37,10 @@ def replayer(model: str) -> ModuleType | None:
 
 def service_names() -> list[str]:
     return sorted(SERVICES)
+
+
+def model_names() -> list[str]:
+    return sorted(MODEL_SERVICES)
 
 
 def load(name: str) -> ModuleType:

@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlobs.audit.settings import AuditSettings
@@ -95,5 +95,20 @@ class Settings(BaseSettings):
 
 
 @lru_cache(maxsize=1)
+def settings_problems(exc: ValidationError) -> str:
+    """What is wrong with the environment's settings, one line per variable, without the values
+    (a malformed secret must not reach a terminal or a log)."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        if loc and loc[0] not in Settings.model_fields:
+            name = loc[0]  # a field read from a variable of its own (OTEL_*): pydantic names that variable
+        else:
+            name = Settings.model_config["env_prefix"] + Settings.model_config["env_nested_delimiter"].join(
+                loc).upper()
+        lines.append(f"invalid setting {name}: {error['msg']}")
+    return "\n".join(lines)
+
+
 def get_settings() -> Settings:
     return Settings()

@@ -24,7 +24,7 @@ from mlobs.local import witness
 from mlobs.local.service import Child, Service, traffic
 from mlobs.stackgen import config, prometheus_config
 
-MODEL_SERVICES = ("sentiment", "vision", "credit")
+MODEL_SERVICES = registry.MODEL_SERVICES
 EXPORTER = "drift-exporter"
 ONCALL = "oncall"
 # Port = base + offset; base 0 picks free ports.
