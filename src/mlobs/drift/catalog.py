@@ -183,6 +183,20 @@ REASON_EXPORT_FAILED = "export_failed"
 REASON_NO_REFERENCE = "no_reference"
 REASON_CLOSED = "closed"
 
+# POST /ingest refusals on the exporter, by a reason of a fixed set: their names come from whoever
+# posted, so none of them becomes a label.
+INGEST_REFUSED = Metric(
+    "mlobs_drift_ingest_refused",
+    "counter",
+    "Batches the drift exporter refused at POST /ingest (no valid ingest token, body too large, not a batch, "
+    "a stream beyond the streams it tracks), by reason.",
+    (REASON,),
+)
+REFUSED_UNAUTHORIZED = "unauthorized"
+REFUSED_TOO_LARGE = "too_large"
+REFUSED_BAD_BATCH = "bad_batch"
+REFUSED_TOO_MANY_STREAMS = "too_many_streams"
+
 EXPORTER_METRICS = (
     DRIFT_P_VALUE,
     DRIFT_STATISTIC,

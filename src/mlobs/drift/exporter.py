@@ -1,8 +1,15 @@
-"""The drift exporter service: POST /ingest, GET /metrics, GET /healthz."""
+"""The drift exporter service: POST /ingest, GET /metrics, GET /healthz.
+
+POST /ingest decides what drift the exporter sees, so it is guarded: the shared ingest token when one is
+set (MLOBS_DRIFT__INGEST_TOKEN), a body limit applied while the body streams, and a bound on the
+(service, model, version) streams it tracks, since each one holds a window and its own series.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+import secrets
 from contextlib import asynccontextmanager
 
 import orjson
@@ -10,8 +17,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from mlobs.drift import catalog
 from mlobs.drift.engine import DriftEngine
+from mlobs.metrics import make
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -40,6 +50,19 @@ def _parse(body: bytes, max_samples: int) -> tuple[str, str, str, list[dict]]:
     return names["service"], names["model"], names["model_version"], samples
 
 
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as its declared length or the bytes received so far pass `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     """settings: mlobs.settings.Settings (reads .drift and .artifacts_dir)."""
     registry = registry if registry is not None else CollectorRegistry()
@@ -55,12 +78,40 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.registry = registry
 
+    drift = settings.drift
+    refused = make(catalog.INGEST_REFUSED, registry)
+    for reason in (catalog.REFUSED_UNAUTHORIZED, catalog.REFUSED_TOO_LARGE, catalog.REFUSED_BAD_BATCH,
+                   catalog.REFUSED_TOO_MANY_STREAMS):
+        refused.labels(reason)
+    expected = f"Bearer {drift.ingest_token.get_secret_value()}".encode() if drift.ingest_token else None
+    if expected is None:
+        log.warning("POST /ingest takes batches from anyone who reaches this port: set MLOBS_DRIFT__INGEST_TOKEN "
+                    "on the exporter and the services unless only the services can reach it")
+    streams: set[tuple[str, str, str]] = set()  # touched on the event loop only
+
+    def refuse(reason: str, status: int, message: str, headers: dict | None = None) -> JSONResponse:
+        refused.labels(reason).inc()
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
     @app.post("/ingest", status_code=202)
     async def ingest(request: Request):
+        if expected is not None and not secrets.compare_digest(
+                request.headers.get("authorization", "").encode(), expected):
+            return refuse(catalog.REFUSED_UNAUTHORIZED, 401, "a valid ingest token is required (Authorization: Bearer)",
+                          {"www-authenticate": "Bearer"})
+        body = await _body_within(request, drift.max_ingest_bytes)
+        if body is None:
+            return refuse(catalog.REFUSED_TOO_LARGE, 413, f"the body may have at most {drift.max_ingest_bytes} bytes")
         try:
-            service, model, version, samples = _parse(await request.body(), settings.drift.max_ingest_samples)
+            service, model, version, samples = _parse(body, drift.max_ingest_samples)
         except _BadBatch as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            return refuse(catalog.REFUSED_BAD_BATCH, 400, str(exc))
+        key = (service, model, version)
+        if key not in streams:
+            if len(streams) >= drift.max_streams:
+                return refuse(catalog.REFUSED_TOO_MANY_STREAMS, 429,
+                              f"the exporter tracks {drift.max_streams} (service, model, version) streams at most")
+            streams.add(key)
         accepted = engine.ingest(service, model, version, samples)
         return JSONResponse({"accepted": accepted, "received": len(samples)}, status_code=202)
 

@@ -68,6 +68,7 @@ class DriftShipper:
         flush_interval: float = 1.0,
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
     ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError(f"sample_rate must be in [0, 1], got {sample_rate}")
@@ -86,7 +87,10 @@ class DriftShipper:
         self._stop = threading.Event()
         self._backoff = 0.0
         self._retry_at = 0.0
-        self._client = httpx.Client(timeout=timeout, transport=transport)
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(timeout=timeout, transport=transport, headers=headers)
         dropped, shipped = _metrics(registry if registry is not None else REGISTRY)
         labels = (self.service, model, model_version)
         self._dropped = {
@@ -121,6 +125,7 @@ class DriftShipper:
             service=service,
             registry=registry,
             flush_interval=settings.flush_interval_seconds,
+            token=settings.ingest_token.get_secret_value() if settings.ingest_token else None,
         )
 
     def offer(self, sample: dict) -> None:
@@ -177,7 +182,7 @@ class DriftShipper:
                 default=_encode_default,
                 option=orjson.OPT_SERIALIZE_NUMPY,
             )
-            response = self._client.post(self.url, content=body, headers={"content-type": "application/json"})
+            response = self._client.post(self.url, content=body)
             response.raise_for_status()
         except Exception as exc:
             self._dropped[catalog.REASON_EXPORT_FAILED].inc(len(batch))
