@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from mlobs.drift import catalog
 from mlobs.drift.engine import DriftEngine
 from mlobs.metrics import make
+from mlobs.protect.body import body_within
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -48,19 +49,6 @@ def _parse(body: bytes, max_samples: int) -> tuple[str, str, str, list[dict]]:
     if len(samples) > max_samples:
         raise _BadBatch(f"at most {max_samples} samples per batch, got {len(samples)}")
     return names["service"], names["model"], names["model_version"], samples
-
-
-async def _body_within(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as its declared length or the bytes received so far pass `limit`."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -99,7 +87,7 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
                 request.headers.get("authorization", "").encode(), expected):
             return refuse(catalog.REFUSED_UNAUTHORIZED, 401, "a valid ingest token is required (Authorization: Bearer)",
                           {"www-authenticate": "Bearer"})
-        body = await _body_within(request, drift.max_ingest_bytes)
+        body = await body_within(request, drift.max_ingest_bytes)
         if body is None:
             return refuse(catalog.REFUSED_TOO_LARGE, 413, f"the body may have at most {drift.max_ingest_bytes} bytes")
         try:

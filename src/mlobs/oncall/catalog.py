@@ -25,6 +25,8 @@ REJECTED = Metric(
 # Any alertname beyond this many distinct ones is counted as OTHER: the receiver takes whatever is
 # posted to it, and a label per arbitrary name would grow without bound.
 MAX_ALERTNAMES = 200
+# Severities come from the alert's labels or the route's query string, as freely as names: a few are real.
+MAX_SEVERITIES = 10
 OTHER = "_other"
 NO_SEVERITY = "none"
 

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from mlobs.oncall import catalog
 from mlobs.oncall.payload import WebhookMessage
 from mlobs.oncall.store import NotificationStore
+from mlobs.protect.body import body_within
 
 log = logging.getLogger("mlobs.oncall")
 
@@ -35,18 +36,21 @@ class _Counters:
         self.notifications = Counter(n.name, n.help, n.labels, registry=registry)
         self.rejected = Counter(r.name, r.help, r.labels, registry=registry)
         self._names: set[str] = set()
+        self._severities: set[str] = set()
 
-    def alertname(self, name: str) -> str:
-        if name in self._names or len(self._names) < catalog.MAX_ALERTNAMES:
-            self._names.add(name)
-            return name
+    @staticmethod
+    def _bounded(seen: set[str], value: str, bound: int) -> str:
+        if value in seen or len(seen) < bound:
+            seen.add(value)
+            return value
         return catalog.OTHER
 
     def count(self, message: WebhookMessage, route_severity: str | None) -> None:
         for alert in message.alerts:
+            name = self._bounded(self._names, alert.labels.get("alertname", ""), catalog.MAX_ALERTNAMES)
             severity = alert.labels.get("severity") or route_severity or catalog.NO_SEVERITY
-            self.notifications.labels(self.alertname(alert.labels.get("alertname", "")), severity,
-                                      alert.status).inc()
+            severity = self._bounded(self._severities, severity, catalog.MAX_SEVERITIES)
+            self.notifications.labels(name, severity, alert.status).inc()
 
 
 def _refuse(counters: _Counters, reason: str, status: int, detail: object) -> JSONResponse:
@@ -72,8 +76,8 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
 
     @app.post("/alerts")
     async def alerts(request: Request, severity: str | None = Query(None)):
-        body = await request.body()
-        if len(body) > settings.oncall.max_body_bytes:
+        body = await body_within(request, settings.oncall.max_body_bytes)
+        if body is None:
             return _refuse(counters, "too_large", 413, f"body over {settings.oncall.max_body_bytes} bytes")
         try:
             message = WebhookMessage.model_validate(orjson.loads(body))
