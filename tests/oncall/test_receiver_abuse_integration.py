@@ -91,3 +91,28 @@ def test_label_values_with_newlines_and_markup_are_kept_verbatim_and_journalled_
     assert pages.headers["content-type"] == "application/json"
     assert pages.json()["notifications"][-1]["alerts"][0]["labels"]["model"] == hostile
     assert not httpx.get(f"{service.url}/pages", params={"alertname": "Forged"}).json()["notifications"]
+
+
+def big_message(i: int, size: int) -> dict:
+    """A notification of about `size` bytes (its one alert's labels are also its common labels)."""
+    return message(alert(name=f"Big{i}", padding="x" * (size // 2 - 1000)))
+
+
+@pytest.mark.slow
+def test_a_flood_of_large_notifications_keeps_memory_and_disk_within_their_bounds(tmp_path):
+    keep, journal_max, size = 4_000_000, 3_000_000, 900_000
+    env = {"MLOBS_ONCALL__MAX_BODY_BYTES": str(1_000_000), "MLOBS_ONCALL__KEEP_BYTES": str(keep),
+           "MLOBS_ONCALL__JOURNAL_PATH": str(tmp_path / "pages.jsonl"),
+           "MLOBS_ONCALL__JOURNAL_MAX_BYTES": str(journal_max)}
+    with ServiceProcess("oncall", env, tmp_path / "oncall.log") as service, httpx.Client(timeout=10) as client:
+        for i in range(150):
+            assert client.post(f"{service.url}/alerts", json=big_message(i, size)).status_code == 200
+        pages = client.get(f"{service.url}/pages")
+    kept = pages.json()["notifications"]
+    assert 1 <= len(kept) <= keep // size
+    assert len(pages.content) <= keep
+    assert kept[-1]["alerts"][0]["labels"]["alertname"] == "Big149"  # the newest are the ones kept
+    on_disk = sum(path.stat().st_size for path in tmp_path.glob("pages.jsonl*"))
+    assert on_disk <= 2 * journal_max + size + 10_000
+    last = (tmp_path / "pages.jsonl").read_bytes().splitlines()[-1]
+    assert orjson.loads(last)["alerts"][0]["labels"]["alertname"] == "Big149"

@@ -5,9 +5,9 @@
     GET  /metrics   mlobs_oncall_notifications_total{alertname,severity,status}
     GET  /healthz, /readyz
 
-Each notification is kept in memory (the last `keep`), written as one JSON log line, and appended to a
-JSON-lines journal when `journal_path` is set. Alertmanager retries a 5xx, so only a payload that can
-never be accepted gets a 4xx.
+Each notification is kept in memory (the last `keep`, within `keep_bytes`), written as one JSON log line,
+and appended to a JSON-lines journal when `journal_path` is set (rotated past `journal_max_bytes`).
+Alertmanager retries a 5xx, so only a payload that can never be accepted gets a 4xx.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     """settings: mlobs.settings.Settings (reads .oncall)."""
     registry = registry if registry is not None else CollectorRegistry()
     counters = _Counters(registry)
-    store = NotificationStore(settings.oncall.keep, settings.oncall.journal_path)
+    oncall = settings.oncall
+    store = NotificationStore(oncall.keep, oncall.journal_path, oncall.keep_bytes, oncall.journal_max_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
