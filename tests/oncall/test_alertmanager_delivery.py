@@ -40,3 +40,33 @@ def test_an_alert_posted_to_alertmanager_arrives_at_the_receiver_as_a_counted_pa
                 in metrics)
     assert "InputDriftDetected" in (tmp_path / "pages.jsonl").read_text()
     assert '"message":"on-call notification"' in (tmp_path / "oncall.log").read_text()
+
+
+def pages(receiver_url: str, alertname: str) -> list[dict]:
+    return httpx.get(f"{receiver_url}/pages", params={"alertname": alertname}).json()["notifications"]
+
+
+def test_a_receiver_with_a_token_takes_alertmanagers_pages_and_refuses_a_forged_one(tmp_path):
+    token = "oncall-token-Vb3nQ8rT1yU6iO0pA5sD"
+    (tmp_path / "token").write_text(token)
+    with ServiceProcess("oncall", {"MLOBS_ONCALL__TOKEN": token}, tmp_path / "oncall.log") as receiver:
+        am_config = fast_alertmanager_config(f"{receiver.url}{config.ONCALL_PATH}")
+        for route in am_config["receivers"]:
+            for hook in route["webhook_configs"]:
+                hook["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": str(tmp_path / "token")}}
+        forged = {"version": "4", "groupKey": "{}", "status": "firing", "receiver": "oncall-page", "alerts": [
+            {"status": "firing", "labels": {"alertname": "Forged"}, "startsAt": "2026-01-01T00:00:00Z"}]}
+        for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": token}):
+            assert httpx.post(f"{receiver.url}/alerts", json=forged, headers=headers).status_code == 401
+        with Alertmanager(am_config, tmp_path) as am:
+            now = datetime.now(timezone.utc).isoformat()
+            httpx.post(f"{am.url}/api/v2/alerts", timeout=5, json=[{
+                "labels": {"alertname": "InputDriftDetected", "severity": "page"}, "startsAt": now}]).raise_for_status()
+            deadline, kept = time.monotonic() + 30, []
+            while not kept and time.monotonic() < deadline:
+                kept = pages(receiver.url, "InputDriftDetected")
+                time.sleep(0.2)
+        assert kept, (tmp_path / "oncall.log").read_text()[-2000:]
+        assert not pages(receiver.url, "Forged")
+        metrics = httpx.get(f"{receiver.url}/metrics").text
+        assert f'{catalog.REJECTED.total}{{reason="unauthorized"}} 3.0' in metrics

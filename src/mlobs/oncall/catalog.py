@@ -18,7 +18,7 @@ NOTIFICATIONS = Metric(
 REJECTED = Metric(
     "mlobs_oncall_rejected_notifications",
     "counter",
-    "Webhook requests refused (not JSON, not Alertmanager's payload version 4, too large).",
+    "Webhook requests refused (not JSON, not Alertmanager's payload version 4, too large, no valid token).",
     ("reason",),
 )
 

@@ -1,6 +1,7 @@
 """The on-call receiver service (`mlobs serve oncall`).
 
-    POST /alerts    Alertmanager's webhook (payload version 4); 200 once kept, 400/413 refused
+    POST /alerts    Alertmanager's webhook (payload version 4); 200 once kept, 400/413 refused, 401 without
+                    the token when one is set (MLOBS_ONCALL__TOKEN)
     GET  /pages     what arrived, oldest first; filters: alertname, status, severity, since (unix time)
     GET  /metrics   mlobs_oncall_notifications_total{alertname,severity,status}
     GET  /healthz, /readyz
@@ -13,6 +14,7 @@ Alertmanager retries a 5xx, so only a payload that can never be accepted gets a 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from contextlib import asynccontextmanager
 
@@ -75,8 +77,16 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     app.state.store = store
     app.state.registry = registry
 
+    expected = f"Bearer {oncall.token.get_secret_value()}".encode() if oncall.token else None
+    if expected is None:
+        log.warning("POST /alerts takes pages from anyone who reaches this port: set MLOBS_ONCALL__TOKEN here and "
+                    "in Alertmanager's webhook_config unless only Alertmanager can reach it")
+
     @app.post("/alerts")
     async def alerts(request: Request, severity: str | None = Query(None)):
+        if expected is not None and not secrets.compare_digest(
+                request.headers.get("authorization", "").encode(), expected):
+            return _refuse(counters, "unauthorized", 401, "a valid token is required (Authorization: Bearer)")
         body = await body_within(request, settings.oncall.max_body_bytes)
         if body is None:
             return _refuse(counters, "too_large", 413, f"body over {settings.oncall.max_body_bytes} bytes")
