@@ -90,6 +90,32 @@ def test_a_shipper_given_the_token_by_its_settings_delivers_its_samples(exporter
                for line in series(exporter.url))
 
 
+INVALID_SAMPLES = [
+    {"probs": [5.0, -3.0, 1e308]},  # not probabilities: KS would see drift, CBPE an accuracy of 1
+    {"probs": [None, 0.5, 0.5]},  # a NaN the shipper serialised as null
+    {"probs": [0.9, 0.9, 0.9]},  # does not sum to 1
+    {"probs": [True, False, False]},
+    {"probs": "0.2,0.3,0.5"},
+    {"probs": [[0.2, 0.3, 0.5]]},
+    {"probs": [1.0]},
+    {"probs": [0.2, 0.3, 0.5], "text": ["not", "a", "string"]},
+    {"probs": [0.2, 0.3, 0.5], "features": [1, 2]},
+    {"probs": [0.2, 0.3, 0.5], "segment": {"client": "alice"}},
+]
+
+
+def test_samples_that_are_not_what_a_model_ships_are_dropped_and_counted_and_the_rest_ingested(exporter):
+    valid = [{"probs": [0.2, 0.3, 0.5], "text": "fine", "segment": "alice"}] * 10
+    body = orjson.dumps({"service": "sentiment", "model": "sentiment", "model_version": "v1",
+                         "samples": valid + INVALID_SAMPLES})
+    response = post(exporter.url, body)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"accepted": 10, "received": 10 + len(INVALID_SAMPLES)}
+    dropped = [line for line in series(exporter.url) if line.startswith("mlobs_drift_samples_dropped_total{")
+               and 'reason="invalid_sample"' in line and 'service="sentiment"' in line]
+    assert dropped and float(dropped[0].rsplit(" ", 1)[1]) == len(INVALID_SAMPLES)
+
+
 def test_a_thousand_invented_names_never_grow_the_exporters_series_or_health_answer_past_a_bound(exporter):
     for i in range(MAX_STREAMS + 2):  # fill every stream the exporter tracks
         post(exporter.url, batch(service=f"filler-{i}"))

@@ -182,6 +182,7 @@ REASON_QUEUE_FULL = "queue_full"
 REASON_EXPORT_FAILED = "export_failed"
 REASON_NO_REFERENCE = "no_reference"
 REASON_CLOSED = "closed"
+REASON_INVALID_SAMPLE = "invalid_sample"  # on the exporter: a sample no model service ships (see exporter.py)
 
 # POST /ingest refusals on the exporter, by a reason of a fixed set: their names come from whoever
 # posted, so none of them becomes a label.

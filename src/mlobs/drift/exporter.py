@@ -51,6 +51,29 @@ def _parse(body: bytes, max_samples: int) -> tuple[str, str, str, list[dict]]:
     return names["service"], names["model"], names["model_version"], samples
 
 
+_PROBABILITY_SUM_TOLERANCE = 1e-3
+
+
+def _is_probabilities(value) -> bool:
+    if not isinstance(value, list) or len(value) < 2:
+        return False
+    if not all(type(p) in (float, int) and 0.0 <= p <= 1.0 for p in value):  # bool, None, NaN and inf fail here
+        return False
+    return abs(sum(value) - 1.0) <= _PROBABILITY_SUM_TOLERANCE
+
+
+def _is_valid_sample(sample: dict) -> bool:
+    """A sample as a model service ships it: one bad sample would fail the whole window it lands in (an array
+    of rows of mixed types cannot be built), and values outside [0, 1] would be tested as if they were outputs."""
+    probs = sample.get("probs")
+    if probs is not None and not _is_probabilities(probs):
+        return False
+    for field, kind in (("text", str), ("image", list), ("features", dict), ("segment", str)):
+        if sample.get(field) is not None and not isinstance(sample[field], kind):
+            return False
+    return True
+
+
 def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     """settings: mlobs.settings.Settings (reads .drift and .artifacts_dir)."""
     registry = registry if registry is not None else CollectorRegistry()
@@ -68,6 +91,7 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
 
     drift = settings.drift
     refused = make(catalog.INGEST_REFUSED, registry)
+    dropped = make(catalog.DRIFT_SAMPLES_DROPPED, registry)
     for reason in (catalog.REFUSED_UNAUTHORIZED, catalog.REFUSED_TOO_LARGE, catalog.REFUSED_BAD_BATCH,
                    catalog.REFUSED_TOO_MANY_STREAMS):
         refused.labels(reason)
@@ -100,7 +124,10 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
                 return refuse(catalog.REFUSED_TOO_MANY_STREAMS, 429,
                               f"the exporter tracks {drift.max_streams} (service, model, version) streams at most")
             streams.add(key)
-        accepted = engine.ingest(service, model, version, samples)
+        valid = [sample for sample in samples if _is_valid_sample(sample)]
+        if len(valid) < len(samples):
+            dropped.labels(service, model, version, catalog.REASON_INVALID_SAMPLE).inc(len(samples) - len(valid))
+        accepted = engine.ingest(service, model, version, valid) if valid else 0
         return JSONResponse({"accepted": accepted, "received": len(samples)}, status_code=202)
 
     @app.get("/metrics")
