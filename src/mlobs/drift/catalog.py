@@ -96,7 +96,9 @@ DRIFT_REFERENCE_MISSING = Metric(
 DRIFT_SAMPLES_DROPPED = Metric(
     "mlobs_drift_samples_dropped",
     "counter",
-    "Drift samples dropped so that inference never waits, by reason.",
+    "Drift samples dropped, by reason: by a service so that inference never waits (queue_full, export_failed, "
+    "closed); by the exporter, samples of a version without reference (no_reference) or that no model ships "
+    "(invalid_sample).",
     MODEL_LABELS + (REASON,),
 )
 DRIFT_SAMPLES_SHIPPED = Metric(
