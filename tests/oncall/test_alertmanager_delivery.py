@@ -70,3 +70,22 @@ def test_a_receiver_with_a_token_takes_alertmanagers_pages_and_refuses_a_forged_
         assert not pages(receiver.url, "Forged")
         metrics = httpx.get(f"{receiver.url}/metrics").text
         assert f'{catalog.REJECTED.total}{{reason="unauthorized"}} 3.0' in metrics
+
+
+@pytest.mark.slow
+def test_a_group_of_thousands_of_alerts_still_reaches_the_receiver_as_one_truncated_page(tmp_path):
+    # Alertmanager does not retry a 4xx: a notification over the receiver's body limit would be a lost page.
+    with ServiceProcess("oncall", {}, tmp_path / "oncall.log") as receiver, \
+            Alertmanager(fast_alertmanager_config(f"{receiver.url}{config.ONCALL_PATH}"), tmp_path) as am:
+        now = datetime.now(timezone.utc).isoformat()
+        alerts = [{"labels": {"alertname": "ServiceDown", "severity": "page", "instance": f"10.0.{i // 250}.{i % 250}"},
+                   "annotations": {"description": "d" * 2_000}, "startsAt": now} for i in range(3_000)]
+        httpx.post(f"{am.url}/api/v2/alerts", timeout=30, json=alerts).raise_for_status()
+        deadline, kept = time.monotonic() + 30, []
+        while not kept and time.monotonic() < deadline:
+            kept = pages(receiver.url, "ServiceDown")
+            time.sleep(0.2)
+        rejected = httpx.get(f"{receiver.url}/metrics").text
+    assert kept, rejected[-1500:]
+    assert kept[0]["truncatedAlerts"] > 0
+    assert len(kept[0]["alerts"]) + kept[0]["truncatedAlerts"] == 3_000
