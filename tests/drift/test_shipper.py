@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from mlobs.drift.settings import DriftSettings
 from mlobs.drift.shipper import DriftShipper
+from support.hostile_exporter import DRIP_BODY, DRIP_HEAD, HostileExporter
 
 DROPPED = "mlobs_drift_samples_dropped_total"
 SHIPPED = "mlobs_drift_samples_shipped_total"
@@ -132,59 +133,17 @@ def test_an_invalid_sample_rate_is_refused():
         DriftShipper("http://x", "m", "v", sample_rate=2.0, registry=CollectorRegistry())
 
 
-class DrippingExporter:
-    """A broken exporter on loopback: it reads the request, then sends its answer one byte at a time, each
-    byte within any read timeout, so the answer never ends (head first when `head_too` is set)."""
-
-    def __init__(self, head_too: bool = False):
-        self.head_too = head_too
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
-
-    def _drip(self, conn):
-        head = b"HTTP/1.1 202 Accepted\r\ncontent-length: 1000000\r\n"
-        with conn:
-            try:
-                conn.recv(1 << 20)
-                if self.head_too:
-                    answer = head + b"x-padding: " + b"a" * 1_000_000
-                else:
-                    conn.sendall(head + b"\r\n")
-                    answer = b" " * 1_000_000
-                for byte in answer:
-                    if self.stop.wait(0.05):
-                        return
-                    conn.sendall(bytes([byte]))
-            except OSError:
-                return
-
-    def close(self):
-        self.stop.set()
-        self.server.close()
-
-
-@pytest.mark.parametrize("head_too", [False, True], ids=["body", "head"])
-def test_an_exporter_dripping_its_answer_costs_a_batch_its_timeout_not_the_shipper_its_thread(head_too):
-    exporter = DrippingExporter(head_too)
+@pytest.mark.parametrize("mode", [DRIP_BODY, DRIP_HEAD])
+def test_an_exporter_dripping_its_answer_costs_a_batch_its_timeout_not_the_shipper_its_thread(mode):
     registry = CollectorRegistry()
-    s = shipper(exporter.url, registry, timeout=0.3)
-    try:
-        for i in range(10):
-            s.offer({"probs": [0.1, 0.9], "i": i})
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and count(registry, DROPPED, reason="export_failed") < 10:
-            time.sleep(0.05)
-        assert count(registry, DROPPED, reason="export_failed") == 10
-    finally:
-        s.close(timeout=1.0)
-        exporter.close()
+    with HostileExporter(mode) as exporter:
+        s = shipper(exporter.url, registry, timeout=0.3)
+        try:
+            for i in range(10):
+                s.offer({"probs": [0.1, 0.9], "i": i})
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and count(registry, DROPPED, reason="export_failed") < 10:
+                time.sleep(0.05)
+            assert count(registry, DROPPED, reason="export_failed") == 10
+        finally:
+            s.close(timeout=1.0)
