@@ -51,7 +51,7 @@ def _parse(body: bytes, max_samples: int) -> tuple[str, str, str, list[dict]]:
     return names["service"], names["model"], names["model_version"], samples
 
 
-_PROBABILITY_SUM_TOLERANCE = 1e-3
+_PROBABILITY_SUM_TOLERANCE = 1e-2  # float16 outputs of a few classes stay well within it
 
 
 def _is_probabilities(value) -> bool:
