@@ -89,3 +89,23 @@ def test_a_group_of_thousands_of_alerts_still_reaches_the_receiver_as_one_trunca
     assert kept, rejected[-1500:]
     assert kept[0]["truncatedAlerts"] > 0
     assert len(kept[0]["alerts"]) + kept[0]["truncatedAlerts"] == 3_000
+
+
+def test_label_values_with_newlines_and_markup_pass_through_alertmanager_verbatim_into_one_page(tmp_path):
+    hostile = '</pre><script>alert(1)</script>\nalertname="Forged"\r\n{{ .Status }}'
+    with ServiceProcess("oncall", {"MLOBS_ONCALL__JOURNAL_PATH": str(tmp_path / "pages.jsonl")},
+                        tmp_path / "oncall.log") as receiver, \
+            Alertmanager(fast_alertmanager_config(f"{receiver.url}{config.ONCALL_PATH}"), tmp_path) as am:
+        now = datetime.now(timezone.utc).isoformat()
+        httpx.post(f"{am.url}/api/v2/alerts", timeout=5, json=[{
+            "labels": {"alertname": "InputDriftDetected", "severity": "page", "model": hostile},
+            "annotations": {"summary": hostile}, "startsAt": now}]).raise_for_status()
+        deadline, kept = time.monotonic() + 30, []
+        while not kept and time.monotonic() < deadline:
+            kept = pages(receiver.url, "InputDriftDetected")
+            time.sleep(0.2)
+        assert kept, (tmp_path / "oncall.log").read_text()[-2000:]
+        assert kept[0]["alerts"][0]["labels"]["model"] == hostile
+        assert kept[0]["alerts"][0]["annotations"]["summary"] == hostile
+        assert not pages(receiver.url, "Forged")
+    assert len((tmp_path / "pages.jsonl").read_bytes().splitlines()) == 1
