@@ -8,11 +8,13 @@ import socket
 import time
 
 import httpx
+import numpy as np
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
 from mlobs.drift import catalog
+from mlobs.drift.reference import save_reference
 from mlobs.drift.shipper import DriftShipper
 from mlobs.settings import Settings
 from protect.raw import status_of
@@ -29,7 +31,8 @@ SHIPPED = catalog.DRIFT_SAMPLES_SHIPPED.total
 @pytest.fixture(scope="module")
 def exporter(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("exporter-ingest")
-    (workdir / "artifacts").mkdir()
+    probs = np.random.default_rng(0).dirichlet([4.0, 2.0, 1.0], 400)
+    save_reference(workdir / "artifacts" / "sentiment" / "v1", probs=probs)  # three classes
     env = {"MLOBS_ARTIFACTS_DIR": str(workdir / "artifacts"), "MLOBS_DRIFT__INGEST_TOKEN": TOKEN,
            "MLOBS_DRIFT__MAX_INGEST_BYTES": str(MAX_BYTES), "MLOBS_DRIFT__MAX_STREAMS": str(MAX_STREAMS)}
     with ServiceProcess("drift-exporter", env, workdir / "exporter.log") as running:
@@ -98,6 +101,7 @@ INVALID_SAMPLES = [
     {"probs": "0.2,0.3,0.5"},
     {"probs": [[0.2, 0.3, 0.5]]},
     {"probs": [1.0]},
+    {"probs": [0.5, 0.5]},  # two classes where the version's reference has three
     {"probs": [0.2, 0.3, 0.5], "text": ["not", "a", "string"]},
     {"probs": [0.2, 0.3, 0.5], "features": [1, 2]},
     {"probs": [0.2, 0.3, 0.5], "segment": {"client": "alice"}},

@@ -11,7 +11,9 @@ import logging
 import re
 import secrets
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -19,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from mlobs.drift import catalog
 from mlobs.drift.engine import DriftEngine
+from mlobs.drift.reference import REFERENCE_FILE, reference_dir
 from mlobs.metrics import make
 from mlobs.protect.body import body_within
 
@@ -54,19 +57,33 @@ def _parse(body: bytes, max_samples: int) -> tuple[str, str, str, list[dict]]:
 _PROBABILITY_SUM_TOLERANCE = 1e-2  # float16 outputs of a few classes stay well within it
 
 
-def _is_probabilities(value) -> bool:
-    if not isinstance(value, list) or len(value) < 2:
+def _reference_classes(artifacts_dir: Path, model: str, version: str) -> int | None:
+    """Classes of the version's reference outputs; None while it has no reference holding them."""
+    path = reference_dir(artifacts_dir, model, version) / REFERENCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            probs = data["probs"] if "probs" in data.files else None
+            return int(probs.shape[1]) if probs is not None and probs.ndim == 2 else None
+    except (OSError, ValueError):
+        return None
+
+
+def _is_probabilities(value, classes: int | None) -> bool:
+    if not isinstance(value, list) or len(value) < 2 or (classes is not None and len(value) != classes):
         return False
     if not all(type(p) in (float, int) and 0.0 <= p <= 1.0 for p in value):  # bool, None, NaN and inf fail here
         return False
     return abs(sum(value) - 1.0) <= _PROBABILITY_SUM_TOLERANCE
 
 
-def _is_valid_sample(sample: dict) -> bool:
+def _is_valid_sample(sample: dict, classes: int | None) -> bool:
     """A sample as a model service ships it: one bad sample would fail the whole window it lands in (an array
-    of rows of mixed types cannot be built), and values outside [0, 1] would be tested as if they were outputs."""
+    of rows of mixed types or lengths cannot be built), and values outside [0, 1] would be tested as if they
+    were outputs. `classes`: the reference's number of classes, when known."""
     probs = sample.get("probs")
-    if probs is not None and not _is_probabilities(probs):
+    if probs is not None and not _is_probabilities(probs, classes):
         return False
     for field, kind in (("text", str), ("image", list), ("features", dict), ("segment", str)):
         if sample.get(field) is not None and not isinstance(sample[field], kind):
@@ -100,6 +117,7 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
         log.warning("POST /ingest takes batches from anyone who reaches this port: set MLOBS_DRIFT__INGEST_TOKEN "
                     "on the exporter and the services unless only the services can reach it")
     streams: set[tuple[str, str, str]] = set()  # touched on the event loop only
+    reference_classes: dict[tuple[str, str], int | None] = {}  # per tracked stream's version, so bounded too
 
     def refuse(reason: str, status: int, message: str, headers: dict | None = None) -> JSONResponse:
         refused.labels(reason).inc()
@@ -124,7 +142,10 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
                 return refuse(catalog.REFUSED_TOO_MANY_STREAMS, 429,
                               f"the exporter tracks {drift.max_streams} (service, model, version) streams at most")
             streams.add(key)
-        valid = [sample for sample in samples if _is_valid_sample(sample)]
+        classes = reference_classes.get((model, version))
+        if classes is None:
+            classes = reference_classes[(model, version)] = _reference_classes(settings.artifacts_dir, model, version)
+        valid = [sample for sample in samples if _is_valid_sample(sample, classes)]
         if len(valid) < len(samples):
             dropped.labels(service, model, version, catalog.REASON_INVALID_SAMPLE).inc(len(samples) - len(valid))
         accepted = engine.ingest(service, model, version, valid) if valid else 0
