@@ -139,11 +139,23 @@ def test_a_bad_batch_gets_a_clear_400(exporter):
     assert client.post("/ingest", json={"model": "m", "model_version": "v1", "samples": [1]}).status_code == 400
 
 
-def test_samples_with_broken_fields_count_an_evaluation_error_and_the_worker_survives(exporter):
+def test_samples_of_the_wrong_length_are_dropped_at_ingest_and_the_good_ones_still_fill_a_window(exporter):
     client, app = exporter
     rng = np.random.default_rng(5)
-    broken = [{"probs": [0.5, 0.5], "text": "good"} for _ in range(100)]  # 2 classes, the reference has 3
-    ingest(client, broken)
+    broken = [{"probs": [0.5, 0.5], "text": "good"} for _ in range(10)]  # 2 classes, the reference has 3
+    assert ingest(client, broken + samples(rng, 100)).json() == {"accepted": 100, "received": 110}
+    assert app.state.engine.wait_idle(30)
+    assert value(app, "mlobs_drift_evaluations_total", "softmax_ks", None) == 1
+    assert value(app, "mlobs_drift_evaluation_errors_total", "softmax_ks", None) is None
+    assert app.state.registry.get_sample_value("mlobs_drift_samples_dropped_total", {
+        "service": "sentiment-api", "model": "sentiment", "model_version": "v1", "reason": "invalid_sample"}) == 10
+
+
+def test_broken_fields_that_reach_the_engine_count_an_evaluation_error_and_the_worker_survives(exporter):
+    client, app = exporter
+    rng = np.random.default_rng(5)
+    broken = [{"probs": [0.5, 0.5], "text": "good"} for _ in range(100)]  # past the exporter's own checks
+    app.state.engine.ingest("sentiment-api", "sentiment", "v1", broken)
     assert app.state.engine.wait_idle(30)
     assert value(app, "mlobs_drift_evaluation_errors_total", "softmax_ks", None) == 1
     ingest(client, samples(rng, 100))

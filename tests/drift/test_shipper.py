@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import httpx
 import numpy as np
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from mlobs.drift.settings import DriftSettings
 from mlobs.drift.shipper import DriftShipper
+from support.hostile_exporter import DRIP_BODY, DRIP_HEAD, HostileExporter
 
 DROPPED = "mlobs_drift_samples_dropped_total"
 SHIPPED = "mlobs_drift_samples_shipped_total"
@@ -129,3 +131,19 @@ def test_shipping_is_off_without_an_exporter_url():
 def test_an_invalid_sample_rate_is_refused():
     with pytest.raises(ValueError, match="sample_rate"):
         DriftShipper("http://x", "m", "v", sample_rate=2.0, registry=CollectorRegistry())
+
+
+@pytest.mark.parametrize("mode", [DRIP_BODY, DRIP_HEAD])
+def test_an_exporter_dripping_its_answer_costs_a_batch_its_timeout_not_the_shipper_its_thread(mode):
+    registry = CollectorRegistry()
+    with HostileExporter(mode) as exporter:
+        s = shipper(exporter.url, registry, timeout=0.3)
+        try:
+            for i in range(10):
+                s.offer({"probs": [0.1, 0.9], "i": i})
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and count(registry, DROPPED, reason="export_failed") < 10:
+                time.sleep(0.05)
+            assert count(registry, DROPPED, reason="export_failed") == 10
+        finally:
+            s.close(timeout=1.0)

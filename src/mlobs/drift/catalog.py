@@ -96,7 +96,9 @@ DRIFT_REFERENCE_MISSING = Metric(
 DRIFT_SAMPLES_DROPPED = Metric(
     "mlobs_drift_samples_dropped",
     "counter",
-    "Drift samples dropped so that inference never waits, by reason.",
+    "Drift samples dropped, by reason: by a service so that inference never waits (queue_full, export_failed, "
+    "closed); by the exporter, samples of a version without reference (no_reference) or that no model ships "
+    "(invalid_sample).",
     MODEL_LABELS + (REASON,),
 )
 DRIFT_SAMPLES_SHIPPED = Metric(
@@ -182,6 +184,21 @@ REASON_QUEUE_FULL = "queue_full"
 REASON_EXPORT_FAILED = "export_failed"
 REASON_NO_REFERENCE = "no_reference"
 REASON_CLOSED = "closed"
+REASON_INVALID_SAMPLE = "invalid_sample"  # on the exporter: a sample no model service ships (see exporter.py)
+
+# POST /ingest refusals on the exporter, by a reason of a fixed set: their names come from whoever
+# posted, so none of them becomes a label.
+INGEST_REFUSED = Metric(
+    "mlobs_drift_ingest_refused",
+    "counter",
+    "Batches the drift exporter refused at POST /ingest (no valid ingest token, body too large, not a batch, "
+    "a stream beyond the streams it tracks), by reason.",
+    (REASON,),
+)
+REFUSED_UNAUTHORIZED = "unauthorized"
+REFUSED_TOO_LARGE = "too_large"
+REFUSED_BAD_BATCH = "bad_batch"
+REFUSED_TOO_MANY_STREAMS = "too_many_streams"
 
 EXPORTER_METRICS = (
     DRIFT_P_VALUE,

@@ -1,17 +1,31 @@
-"""The drift exporter service: POST /ingest, GET /metrics, GET /healthz."""
+"""The drift exporter service: POST /ingest, GET /metrics, GET /healthz.
+
+POST /ingest decides what drift the exporter sees, so it is guarded: the shared ingest token when one is
+set (MLOBS_DRIFT__INGEST_TOKEN), a body limit applied while the body streams, and a bound on the
+(service, model, version) streams it tracks, since each one holds a window and its own series.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+import secrets
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from mlobs.drift import catalog
 from mlobs.drift.engine import DriftEngine
+from mlobs.drift.reference import REFERENCE_FILE, reference_dir
+from mlobs.metrics import make
+from mlobs.protect.body import body_within
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -40,6 +54,43 @@ def _parse(body: bytes, max_samples: int) -> tuple[str, str, str, list[dict]]:
     return names["service"], names["model"], names["model_version"], samples
 
 
+_PROBABILITY_SUM_TOLERANCE = 1e-2  # float16 outputs of a few classes stay well within it
+
+
+def _reference_classes(artifacts_dir: Path, model: str, version: str) -> int | None:
+    """Classes of the version's reference outputs; None while it has no reference holding them."""
+    path = reference_dir(artifacts_dir, model, version) / REFERENCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            probs = data["probs"] if "probs" in data.files else None
+            return int(probs.shape[1]) if probs is not None and probs.ndim == 2 else None
+    except (OSError, ValueError):
+        return None
+
+
+def _is_probabilities(value, classes: int | None) -> bool:
+    if not isinstance(value, list) or len(value) < 2 or (classes is not None and len(value) != classes):
+        return False
+    if not all(type(p) in (float, int) and 0.0 <= p <= 1.0 for p in value):  # bool, None, NaN and inf fail here
+        return False
+    return abs(sum(value) - 1.0) <= _PROBABILITY_SUM_TOLERANCE
+
+
+def _is_valid_sample(sample: dict, classes: int | None) -> bool:
+    """A sample as a model service ships it: one bad sample would fail the whole window it lands in (an array
+    of rows of mixed types or lengths cannot be built), and values outside [0, 1] would be tested as if they
+    were outputs. `classes`: the reference's number of classes, when known."""
+    probs = sample.get("probs")
+    if probs is not None and not _is_probabilities(probs, classes):
+        return False
+    for field, kind in (("text", str), ("image", list), ("features", dict), ("segment", str)):
+        if sample.get(field) is not None and not isinstance(sample[field], kind):
+            return False
+    return True
+
+
 def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     """settings: mlobs.settings.Settings (reads .drift and .artifacts_dir)."""
     registry = registry if registry is not None else CollectorRegistry()
@@ -55,13 +106,49 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.registry = registry
 
+    drift = settings.drift
+    refused = make(catalog.INGEST_REFUSED, registry)
+    dropped = make(catalog.DRIFT_SAMPLES_DROPPED, registry)
+    for reason in (catalog.REFUSED_UNAUTHORIZED, catalog.REFUSED_TOO_LARGE, catalog.REFUSED_BAD_BATCH,
+                   catalog.REFUSED_TOO_MANY_STREAMS):
+        refused.labels(reason)
+    expected = f"Bearer {drift.ingest_token.get_secret_value()}".encode() if drift.ingest_token else None
+    if expected is None:
+        log.warning("POST /ingest takes batches from anyone who reaches this port: set MLOBS_DRIFT__INGEST_TOKEN "
+                    "on the exporter and the services unless only the services can reach it")
+    streams: set[tuple[str, str, str]] = set()  # touched on the event loop only
+    reference_classes: dict[tuple[str, str], int | None] = {}  # per tracked stream's version, so bounded too
+
+    def refuse(reason: str, status: int, message: str, headers: dict | None = None) -> JSONResponse:
+        refused.labels(reason).inc()
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
     @app.post("/ingest", status_code=202)
     async def ingest(request: Request):
+        if expected is not None and not secrets.compare_digest(
+                request.headers.get("authorization", "").encode(), expected):
+            return refuse(catalog.REFUSED_UNAUTHORIZED, 401, "a valid ingest token is required (Authorization: Bearer)",
+                          {"www-authenticate": "Bearer"})
+        body = await body_within(request, drift.max_ingest_bytes)
+        if body is None:
+            return refuse(catalog.REFUSED_TOO_LARGE, 413, f"the body may have at most {drift.max_ingest_bytes} bytes")
         try:
-            service, model, version, samples = _parse(await request.body(), settings.drift.max_ingest_samples)
+            service, model, version, samples = _parse(body, drift.max_ingest_samples)
         except _BadBatch as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        accepted = engine.ingest(service, model, version, samples)
+            return refuse(catalog.REFUSED_BAD_BATCH, 400, str(exc))
+        key = (service, model, version)
+        if key not in streams:
+            if len(streams) >= drift.max_streams:
+                return refuse(catalog.REFUSED_TOO_MANY_STREAMS, 429,
+                              f"the exporter tracks {drift.max_streams} (service, model, version) streams at most")
+            streams.add(key)
+        classes = reference_classes.get((model, version))
+        if classes is None:
+            classes = reference_classes[(model, version)] = _reference_classes(settings.artifacts_dir, model, version)
+        valid = [sample for sample in samples if _is_valid_sample(sample, classes)]
+        if len(valid) < len(samples):
+            dropped.labels(service, model, version, catalog.REASON_INVALID_SAMPLE).inc(len(samples) - len(valid))
+        accepted = engine.ingest(service, model, version, valid) if valid else 0
         return JSONResponse({"accepted": accepted, "received": len(samples)}, status_code=202)
 
     @app.get("/metrics")

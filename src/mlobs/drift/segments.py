@@ -3,6 +3,9 @@ bounded `segment` label: the top-N segments by volume get their own value, the r
 
 Volumes are counted over at most CANDIDATES segments per model version (the smallest is forgotten
 when a new one arrives), so neither memory nor label values grow with the number of segments seen.
+A series, once made, stays on /metrics: a sender naming a new segment every window could otherwise
+push each into the top-N in turn. So a segment already labelled wins a tie, and at most
+LABELS_PER_TOP x top-N segments are ever labelled per version; past that, new ones are "_other".
 """
 
 from __future__ import annotations
@@ -10,16 +13,27 @@ from __future__ import annotations
 OTHER = "_other"
 CANDIDATES = 64
 MAX_SEGMENT_CHARS = 64
+LABELS_PER_TOP = 4
 
 
 class Segments:
     def __init__(self, top_n: int):
         self.top_n = top_n
+        self.max_labels = LABELS_PER_TOP * top_n
         self._counts: dict[tuple, dict[str, int]] = {}
+        self._labelled: dict[tuple, set[str]] = {}
 
     def _top(self, key: tuple) -> set[str]:
         counts = self._counts.get(key, {})
-        return set(sorted(counts, key=lambda s: (-counts[s], s))[: self.top_n])
+        labelled = self._labelled.setdefault(key, set())
+        # By volume; on a tie the segment labelled before, then the one seen first (the sort is stable).
+        ranked = sorted(counts, key=lambda s: (-counts[s], s not in labelled))[: self.top_n]
+        top = set()
+        for segment in ranked:
+            if segment in labelled or len(labelled) < self.max_labels:
+                labelled.add(segment)
+                top.add(segment)
+        return top
 
     def count(self, key: tuple, samples: list[dict]) -> None:
         counts = self._counts.setdefault(key, {})

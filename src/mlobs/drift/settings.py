@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class DriftSettings(BaseModel):
@@ -19,6 +19,10 @@ class DriftSettings(BaseModel):
     timeout_seconds: float = Field(0.5, gt=0.0)
     # Seconds a batch waits to fill before it is sent part full.
     flush_interval_seconds: float = Field(1.0, gt=0.0)
+    # Shared secret of the shippers and the exporter: shippers send it as `Authorization: Bearer`, and the
+    # exporter refuses a POST /ingest without it (401). Unset, /ingest takes batches from whoever reaches its
+    # port, and they decide what drift it sees: set it wherever the port is reachable beyond the services.
+    ingest_token: SecretStr | None = None
 
     # Exporter side. Samples per window, per model version (and per segment): each test compares the latest this many
     # with the reference; 200 is the window the detectors are calibrated and benchmarked at.
@@ -50,3 +54,9 @@ class DriftSettings(BaseModel):
     reference_retry_seconds: float = Field(30.0, ge=0.0)
     # Samples one POST /ingest may carry; a larger batch is refused with 400.
     max_ingest_samples: int = Field(10_000, gt=0)
+    # Bytes one POST /ingest may carry; a larger body is refused with 413 as soon as its length says so (or its
+    # stream passes it). A default batch of 64 images of 28x28 is about 1 MB.
+    max_ingest_bytes: int = Field(32_000_000, gt=0)
+    # (service, model, version) streams the exporter keeps windows and series for; a batch of one more is refused
+    # with 429, so invented names grow neither memory nor /metrics. A restart forgets retired versions.
+    max_streams: int = Field(256, gt=0)

@@ -3,6 +3,10 @@
 offer() is O(1), never blocks and never raises: it samples, then puts into a bounded queue. A
 background thread batches and POSTs with a short timeout. Anything that cannot be delivered
 (full queue, exporter down, shutdown) is dropped and counted in mlobs_drift_samples_dropped_total.
+
+The timeout bounds the whole POST, not each read: an exporter that answers a byte at a time, each
+within a read timeout, would otherwise hold the thread for as long as its answer lasts. At the
+deadline the connection's socket is shut down, which ends a read blocked on it.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import socket
 import threading
 import time
 import weakref
@@ -68,6 +73,7 @@ class DriftShipper:
         flush_interval: float = 1.0,
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
     ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError(f"sample_rate must be in [0, 1], got {sample_rate}")
@@ -86,7 +92,12 @@ class DriftShipper:
         self._stop = threading.Event()
         self._backoff = 0.0
         self._retry_at = 0.0
-        self._client = httpx.Client(timeout=timeout, transport=transport)
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(timeout=timeout, transport=transport, headers=headers)
+        self.timeout = timeout
+        self._socket: socket.socket | None = None  # the connection's socket, cut when a POST passes its deadline
         dropped, shipped = _metrics(registry if registry is not None else REGISTRY)
         labels = (self.service, model, model_version)
         self._dropped = {
@@ -121,6 +132,7 @@ class DriftShipper:
             service=service,
             registry=registry,
             flush_interval=settings.flush_interval_seconds,
+            token=settings.ingest_token.get_secret_value() if settings.ingest_token else None,
         )
 
     def offer(self, sample: dict) -> None:
@@ -177,7 +189,12 @@ class DriftShipper:
                 default=_encode_default,
                 option=orjson.OPT_SERIALIZE_NUMPY,
             )
-            response = self._client.post(self.url, content=body, headers={"content-type": "application/json"})
+            deadline = threading.Timer(self.timeout, self._cut)
+            deadline.start()
+            try:
+                response = self._client.post(self.url, content=body, extensions={"trace": self._trace})
+            finally:
+                deadline.cancel()
             response.raise_for_status()
         except Exception as exc:
             self._dropped[catalog.REASON_EXPORT_FAILED].inc(len(batch))
@@ -187,6 +204,18 @@ class DriftShipper:
             return
         self._backoff = 0.0
         self._shipped.inc(len(batch))
+
+    def _trace(self, event: str, info: dict) -> None:
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            self._socket = info["return_value"].get_extra_info("socket")
+
+    def _cut(self) -> None:
+        sock = self._socket
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _drop_rest(self, reason: str) -> None:
         while True:

@@ -1,18 +1,20 @@
 """The on-call receiver service (`mlobs serve oncall`).
 
-    POST /alerts    Alertmanager's webhook (payload version 4); 200 once kept, 400/413 refused
+    POST /alerts    Alertmanager's webhook (payload version 4); 200 once kept, 400/413 refused, 401 without
+                    the token when one is set (MLOBS_ONCALL__TOKEN)
     GET  /pages     what arrived, oldest first; filters: alertname, status, severity, since (unix time)
     GET  /metrics   mlobs_oncall_notifications_total{alertname,severity,status}
     GET  /healthz, /readyz
 
-Each notification is kept in memory (the last `keep`), written as one JSON log line, and appended to a
-JSON-lines journal when `journal_path` is set. Alertmanager retries a 5xx, so only a payload that can
-never be accepted gets a 4xx.
+Each notification is kept in memory (the last `keep`, within `keep_bytes`), written as one JSON log line,
+and appended to a JSON-lines journal when `journal_path` is set (rotated past `journal_max_bytes`).
+Alertmanager retries a 5xx, so only a payload that can never be accepted gets a 4xx.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from contextlib import asynccontextmanager
 
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 from mlobs.oncall import catalog
 from mlobs.oncall.payload import WebhookMessage
 from mlobs.oncall.store import NotificationStore
+from mlobs.protect.body import body_within
 
 log = logging.getLogger("mlobs.oncall")
 
@@ -35,18 +38,21 @@ class _Counters:
         self.notifications = Counter(n.name, n.help, n.labels, registry=registry)
         self.rejected = Counter(r.name, r.help, r.labels, registry=registry)
         self._names: set[str] = set()
+        self._severities: set[str] = set()
 
-    def alertname(self, name: str) -> str:
-        if name in self._names or len(self._names) < catalog.MAX_ALERTNAMES:
-            self._names.add(name)
-            return name
+    @staticmethod
+    def _bounded(seen: set[str], value: str, bound: int) -> str:
+        if value in seen or len(seen) < bound:
+            seen.add(value)
+            return value
         return catalog.OTHER
 
     def count(self, message: WebhookMessage, route_severity: str | None) -> None:
         for alert in message.alerts:
+            name = self._bounded(self._names, alert.labels.get("alertname", ""), catalog.MAX_ALERTNAMES)
             severity = alert.labels.get("severity") or route_severity or catalog.NO_SEVERITY
-            self.notifications.labels(self.alertname(alert.labels.get("alertname", "")), severity,
-                                      alert.status).inc()
+            severity = self._bounded(self._severities, severity, catalog.MAX_SEVERITIES)
+            self.notifications.labels(name, severity, alert.status).inc()
 
 
 def _refuse(counters: _Counters, reason: str, status: int, detail: object) -> JSONResponse:
@@ -59,7 +65,8 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     """settings: mlobs.settings.Settings (reads .oncall)."""
     registry = registry if registry is not None else CollectorRegistry()
     counters = _Counters(registry)
-    store = NotificationStore(settings.oncall.keep, settings.oncall.journal_path)
+    oncall = settings.oncall
+    store = NotificationStore(oncall.keep, oncall.journal_path, oncall.keep_bytes, oncall.journal_max_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -70,10 +77,18 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     app.state.store = store
     app.state.registry = registry
 
+    expected = f"Bearer {oncall.token.get_secret_value()}".encode() if oncall.token else None
+    if expected is None:
+        log.warning("POST /alerts takes pages from anyone who reaches this port: set MLOBS_ONCALL__TOKEN here and "
+                    "in Alertmanager's webhook_config unless only Alertmanager can reach it")
+
     @app.post("/alerts")
     async def alerts(request: Request, severity: str | None = Query(None)):
-        body = await request.body()
-        if len(body) > settings.oncall.max_body_bytes:
+        if expected is not None and not secrets.compare_digest(
+                request.headers.get("authorization", "").encode(), expected):
+            return _refuse(counters, "unauthorized", 401, "a valid token is required (Authorization: Bearer)")
+        body = await body_within(request, settings.oncall.max_body_bytes)
+        if body is None:
             return _refuse(counters, "too_large", 413, f"body over {settings.oncall.max_body_bytes} bytes")
         try:
             message = WebhookMessage.model_validate(orjson.loads(body))

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class OncallSettings(BaseModel):
     # Notifications kept in memory for GET /pages (oldest dropped first).
     keep: int = Field(1_000, gt=0)
+    # Bytes (as JSON) the notifications kept in memory may take, at most (oldest dropped first): `keep`
+    # notifications of up to max_body_bytes each would otherwise hold gigabytes.
+    keep_bytes: int = Field(64_000_000, gt=0)
     # Also append every notification to this file, one JSON object per line (None: memory and log only).
     journal_path: Path | None = None
+    # Bytes the journal may grow to; past it the file is renamed to `<journal_path>.1` (replacing the one
+    # before) and a new one started, so the journal takes at most about twice this on disk.
+    journal_max_bytes: int = Field(256_000_000, gt=0)
+    # Shared secret with Alertmanager: POST /alerts without `Authorization: Bearer <token>` is refused with 401
+    # (Alertmanager's webhook_config sends it with http_config.authorization.credentials_file). Unset, anyone
+    # who reaches the port can post pages.
+    token: SecretStr | None = None
     # Alertmanager sends one group per request; a group of thousands of alerts is still far below this.
     max_body_bytes: int = Field(4_000_000, gt=0)

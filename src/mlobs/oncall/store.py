@@ -1,7 +1,9 @@
-"""The notifications the receiver keeps: a bounded list for GET /pages and an optional JSON-lines journal."""
+"""The notifications the receiver keeps: a list for GET /pages bounded in count and bytes, and an optional
+JSON-lines journal bounded on disk (rotated once to `<path>.1`, so the oldest pages are the ones let go)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from pathlib import Path
@@ -10,10 +12,14 @@ import orjson
 
 
 class NotificationStore:
-    def __init__(self, keep: int, journal_path: Path | None = None):
-        self._items: deque[dict] = deque(maxlen=keep)
+    def __init__(self, keep: int, journal_path: Path | None = None, keep_bytes: int | None = None,
+                 journal_max_bytes: int | None = None):
+        self._items: deque[tuple[dict, int]] = deque()
+        self._keep, self._keep_bytes = keep, keep_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         self._journal = None
+        self._journal_max_bytes = journal_max_bytes
         if journal_path is not None:
             journal_path = Path(journal_path)
             journal_path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,17 +29,31 @@ class NotificationStore:
     def add(self, notification: dict) -> None:
         line = orjson.dumps(notification) + b"\n"
         with self._lock:
-            self._items.append(notification)
+            self._items.append((notification, len(line)))
+            self._bytes += len(line)
+            # The newest is kept even alone over the byte bound: it is the page someone must see.
+            while len(self._items) > 1 and (len(self._items) > self._keep
+                                            or (self._keep_bytes is not None and self._bytes > self._keep_bytes)):
+                self._bytes -= self._items.popleft()[1]
             if self._journal is not None:
+                self._rotate_before(len(line))
                 # Flushed per notification: pages are rare, and one lost on a crash is one nobody saw.
                 self._journal.write(line)
                 self._journal.flush()
+
+    def _rotate_before(self, size: int) -> None:
+        written = self._journal.tell()
+        if self._journal_max_bytes is None or written == 0 or written + size <= self._journal_max_bytes:
+            return
+        self._journal.close()
+        os.replace(self._journal_path, self._journal_path.with_name(self._journal_path.name + ".1"))
+        self._journal = open(self._journal_path, "ab")
 
     def select(self, alertname: str | None = None, status: str | None = None, severity: str | None = None,
                since: float | None = None) -> list[dict]:
         """Notifications (oldest first) holding at least one alert that matches every filter given."""
         with self._lock:
-            items = list(self._items)
+            items = [n for n, _ in self._items]
         out = []
         for n in items:
             if since is not None and n["received_at"] < since:

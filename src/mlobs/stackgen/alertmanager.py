@@ -10,6 +10,14 @@ from mlobs.stackgen.alerts import inhibit_rules
 from mlobs.stackgen.yamlout import dump
 
 GROUP_BY = ["alertname", "slo", catalog.SERVICE, catalog.MODEL, catalog.MODEL_VERSION, "job"]
+# Alerts one webhook notification carries at most; the rest are counted in its truncatedAlerts. A group of
+# thousands would otherwise pass the receiver's body limit (MLOBS_ONCALL__MAX_BODY_BYTES, 4 MB: 8 KB an
+# alert here), and a refused notification is a page nobody gets.
+WEBHOOK_MAX_ALERTS = 500
+
+
+def _webhook(url: str) -> dict:
+    return {"url": url, "send_resolved": True, "max_alerts": WEBHOOK_MAX_ALERTS}
 
 
 def _routes(page: str, ticket: str) -> dict:
@@ -34,9 +42,9 @@ def config_dict(webhook_url: str = config.ONCALL_WEBHOOK_URL) -> dict:
         "route": _routes("oncall-page", "oncall-ticket"),
         "receivers": [
             {"name": "oncall-page",
-             "webhook_configs": [{"url": f"{webhook_url}{sep}severity=page", "send_resolved": True}]},
+             "webhook_configs": [_webhook(f"{webhook_url}{sep}severity=page")]},
             {"name": "oncall-ticket",
-             "webhook_configs": [{"url": f"{webhook_url}{sep}severity=ticket", "send_resolved": True}]},
+             "webhook_configs": [_webhook(f"{webhook_url}{sep}severity=ticket")]},
         ],
         "inhibit_rules": copy.deepcopy(inhibit_rules()),
     }
@@ -79,7 +87,7 @@ def pagerduty_example() -> dict:
                 "send_resolved": True,
             }]},
             {"name": "oncall-ticket",
-             "webhook_configs": [{"url": f"{config.ONCALL_WEBHOOK_URL}?severity=ticket", "send_resolved": True}]},
+             "webhook_configs": [_webhook(f"{config.ONCALL_WEBHOOK_URL}?severity=ticket")]},
         ],
         "inhibit_rules": copy.deepcopy(inhibit_rules()),
     }
