@@ -189,3 +189,44 @@ def test_the_audit_witness_watches_the_credit_log_with_a_generated_token_and_a_p
     assert "p.exists() or shutil.copyfile('/credit-data/keys/checkpoint_signing.pub.pem'" in publisher["command"][-1]
     assert witness["depends_on"]["audit-log-key"]["condition"] == "service_completed_successfully"
     assert "8090/healthz" in " ".join(witness["healthcheck"]["test"])
+
+
+def test_every_published_port_is_on_the_hosts_loopback_only(compose):
+    # Prometheus (with its lifecycle API), Alertmanager's silences, the exporter's ingest and the receiver's
+    # pages would otherwise answer anyone who can reach the host.
+    published = [(name, port) for name, service in compose["services"].items() for port in service.get("ports", [])]
+    assert published
+    assert [(n, p) for n, p in published if not str(p).startswith("127.0.0.1:")] == []
+
+
+def test_drift_samples_and_pages_need_tokens_made_once_on_the_first_run(compose):
+    services = compose["services"]
+    generator = services["internal-tokens"]["command"][-1]
+    assert "secrets.token_urlsafe" in generator and "p.exists() or" in generator
+    ingest = "MLOBS_DRIFT__INGEST_TOKEN=\"$$(cat /var/lib/mlobs/drift-ingest-token/token)\""
+    for name in ("sentiment", "vision", "credit", "drift-exporter"):
+        assert ingest in services[name]["command"][-1], name
+        mounts = {_short(v) for v in services[name]["volumes"]}
+        assert "drift-ingest-token:/var/lib/mlobs/drift-ingest-token:ro" in mounts
+        assert services[name]["depends_on"]["internal-tokens"]["condition"] == "service_completed_successfully"
+    oncall, am = services["oncall"], services["alertmanager"]
+    assert "MLOBS_ONCALL__TOKEN=\"$$(cat /var/lib/mlobs/oncall-token/token)\"" in oncall["command"][-1]
+    assert "oncall-token:/var/lib/mlobs/oncall-token:ro" in {_short(v) for v in oncall["volumes"]}
+    # Alertmanager reads the same file through its own mount of the volume, at the path its config names.
+    mount = next(m for m in map(_short, am["volumes"]) if m.startswith("oncall-token:"))
+    target = mount.split(":")[1]
+    generated = yaml.safe_load((ROOT / "stack/alertmanager/alertmanager.yml").read_text())
+    files = {w["http_config"]["authorization"]["credentials_file"]
+             for r in generated["receivers"] for w in r["webhook_configs"]}
+    assert files == {f"{target}/token"}
+    assert am["depends_on"]["internal-tokens"]["condition"] == "service_completed_successfully"
+    # The services never mount the receiver's token, nor the receiver the exporter's.
+    assert not any(_short(v).startswith("oncall-token:") for n in ("sentiment", "vision", "credit", "drift-exporter")
+                   for v in services[n]["volumes"])
+    assert not any(_short(v).startswith("drift-ingest-token:") for v in oncall["volumes"] + am["volumes"])
+
+
+def test_the_image_has_a_directory_owned_by_its_user_for_each_token_volume(compose):
+    dockerfile = (ROOT / "stack/mlobs/Dockerfile").read_text()
+    for volume in ("drift-ingest-token", "oncall-token", "audit-witness-token"):
+        assert f"/var/lib/mlobs/{volume}" in dockerfile  # a new named volume takes the image directory's owner

@@ -67,3 +67,18 @@ def test_prometheus_loads_and_evaluates_every_generated_rule_without_error(stack
     unhealthy = [f"{r['name']}: {r.get('lastError')}" for r in rules if r.get("health") == "err"]
     assert not unhealthy, "\n".join(unhealthy)
     assert len(rules) == len(rule_queries())
+
+
+def test_the_exporter_and_the_receiver_refuse_anyone_without_the_runs_tokens(stack):
+    import httpx
+
+    from mlobs.local.stack import EXPORTER, ONCALL
+
+    sample = {"service": "vision", "model": "vision", "model_version": "forged", "samples": [{"probs": [1.0]}]}
+    page = {"status": "firing", "alerts": [{"status": "firing", "labels": {"alertname": "Forged"}}]}
+    for url, body in ((f"{stack.services[EXPORTER].url}/ingest", sample),
+                      (f"{stack.services[ONCALL].url}/alerts?severity=page", page)):
+        for headers in ({}, {"authorization": "Bearer wrong"}):
+            assert httpx.post(url, json=body, headers=headers, timeout=5).status_code == 401, (url, headers)
+    pages = httpx.get(f"{stack.services[ONCALL].url}/pages", timeout=5).json()
+    assert "Forged" not in str(pages)

@@ -3,6 +3,7 @@ receiver's service name and port (127.0.0.1 inside Alertmanager's container is A
 
 from __future__ import annotations
 
+import shlex
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +18,14 @@ def webhook_urls(am: dict) -> list[str]:
     return [w["url"] for r in am["receivers"] for w in r.get("webhook_configs", [])]
 
 
+def served(command: list[str]) -> list[str]:
+    """The process a compose command runs: its argument list, or for `sh -c "VAR=... exec CMD"` what it execs."""
+    if command[:2] == ["sh", "-c"]:
+        words = shlex.split(command[2])
+        return words[words.index("exec") + 1:]
+    return command
+
+
 def unreachable_from_compose(am: dict, compose: dict) -> list[str]:
     """Webhook URLs Alertmanager's container cannot reach: loopback, an unknown service, or a port the
     service does not listen on (its `mlobs serve ... --port`)."""
@@ -27,7 +36,7 @@ def unreachable_from_compose(am: dict, compose: dict) -> list[str]:
         if parts.hostname in LOOPBACK or service is None:
             bad.append(f"{url}: {parts.hostname} is not a compose service")
             continue
-        command = service.get("command") or []
+        command = served(service.get("command") or [])
         port = int(command[command.index("--port") + 1]) if "--port" in command else None
         if port != (parts.port or 80):
             bad.append(f"{url}: {parts.hostname} listens on {port}")

@@ -134,3 +134,22 @@ def test_each_dashboard_config_map_fits_kubectl_applys_annotation_limit():
     # Client-side `kubectl apply` copies the object into an annotation, and annotations hold 256 KiB in all.
     for m in kind("ConfigMap"):
         assert sum(len(v) for v in m["data"].values()) < 200_000, m["metadata"]["name"]
+
+
+def _secret_ref(name: str, variable: str) -> dict:
+    _, container = _container(name)
+    return {e["name"]: e for e in container["env"]}[variable]["valueFrom"]["secretKeyRef"]
+
+
+def test_the_exporter_and_every_service_share_one_optional_ingest_token_secret():
+    refs = [_secret_ref(n, "MLOBS_DRIFT__INGEST_TOKEN") for n in ("drift-exporter", "sentiment", "vision", "credit")]
+    assert {(r["name"], r["key"], r["optional"]) for r in refs} == {(kubernetes.INGEST_SECRET, "token", True)}
+
+
+def test_the_receiver_reads_the_token_alertmanagers_generated_config_sends():
+    ref = _secret_ref(config.ONCALL_SERVICE, "MLOBS_ONCALL__TOKEN")
+    assert (ref["name"], ref["key"], ref["optional"]) == (kubernetes.ONCALL_SECRET, "token", True)
+    am = yaml.safe_load((config.ROOT / "stack/alertmanager/alertmanager.yml").read_text())
+    hooks = [w for r in am["receivers"] for w in r["webhook_configs"]]
+    files = {w["http_config"]["authorization"]["credentials_file"] for w in hooks}
+    assert files == {config.ONCALL_TOKEN_FILE}

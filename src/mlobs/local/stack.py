@@ -5,6 +5,7 @@ packages with the generated rule files, and traffic for every service. No Docker
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from mlobs import artifacts, registry
 from mlobs.drift.calibration import CALIBRATION_FILE
 from mlobs.drift.prior import LABELS, OUTPUTS
+from mlobs.audit.keys.pseudonym import write_private
 from mlobs.drift.reference import reference_keys
 from mlobs.local.alertmanager import Alertmanager
 from mlobs.local.ports import free_port
@@ -98,9 +100,11 @@ def local_rule_files(workdir: Path, drift_page_window: str, root: Path = config.
     return [str(drift) if Path(f).name == drift.name else f for f in rule_files(root)]
 
 
-def alertmanager_config(receiver_url: str, wait: str) -> dict:
-    """The generated Alertmanager config, sending to the on-call receiver at `receiver_url` (its base URL)."""
-    return fast_alertmanager_config(f"{receiver_url}{config.ONCALL_PATH}", wait)
+def alertmanager_config(receiver_url: str, wait: str, token_file: Path | None = None) -> dict:
+    """The generated Alertmanager config, sending to the on-call receiver at `receiver_url` (its base URL),
+    with the receiver's token from `token_file`."""
+    return fast_alertmanager_config(f"{receiver_url}{config.ONCALL_PATH}", wait,
+                                    str(token_file) if token_file is not None else None)
 
 
 def _add_standby_targets(prom_config: dict, standby_ports: dict[str, int]) -> None:
@@ -121,19 +125,23 @@ class LocalStack:
         self.alertmanager: Alertmanager | None = None
         self.shift_at: float | None = None  # unix time the traffic shifts begin
         self.witness_token = witness.new_token()  # made for this run: the credit service and its witness
+        # Made for this run too: drift samples to the exporter, and Alertmanager's pages to the receiver.
+        self.ingest_token = secrets.token_urlsafe(32)
+        self.oncall_token = secrets.token_urlsafe(32)
 
     def _service_env(self, name: str) -> dict[str, str]:
         o = self.options
         env = {"MLOBS_ARTIFACTS_DIR": str(o.artifacts_dir), "MLOBS_ENVIRONMENT": o.environment,
                "OTEL_SERVICE_NAME": name}
         if name == EXPORTER:
-            env.update(MLOBS_DRIFT__WINDOW_SIZE=str(o.drift_window))
+            env.update(MLOBS_DRIFT__WINDOW_SIZE=str(o.drift_window), MLOBS_DRIFT__INGEST_TOKEN=self.ingest_token)
             return env
         if name == ONCALL:
-            env.update(MLOBS_ONCALL__JOURNAL_PATH=str(self.workdir / "pages.jsonl"))
+            env.update(MLOBS_ONCALL__JOURNAL_PATH=str(self.workdir / "pages.jsonl"),
+                       MLOBS_ONCALL__TOKEN=self.oncall_token)
             return env
         audit = self.workdir / "audit" / name
-        env.update(MLOBS_DRIFT__EXPORTER_URL=self.services[EXPORTER].url,
+        env.update(MLOBS_DRIFT__EXPORTER_URL=self.services[EXPORTER].url, MLOBS_DRIFT__INGEST_TOKEN=self.ingest_token,
                    MLOBS_AUDIT__STORE_URL=f"sqlite:///{audit / 'audit.db'}",
                    MLOBS_AUDIT__KEYS_DIR=str(audit / "keys"))
         if name == witness.WATCHED:
@@ -167,8 +175,11 @@ class LocalStack:
             self._start_witness()
             am_dir = w / "alertmanager"
             am_dir.mkdir(exist_ok=True)
+            token_file = am_dir / "oncall-token"
+            write_private(token_file, self.oncall_token.encode())
             self.alertmanager = self.stack.enter_context(Alertmanager(
-                alertmanager_config(self.services[ONCALL].url, o.alert_wait), am_dir, port=o.port("alertmanager")))
+                alertmanager_config(self.services[ONCALL].url, o.alert_wait, token_file), am_dir,
+                port=o.port("alertmanager")))
             prom_dir = w / "prometheus"
             prom_dir.mkdir(exist_ok=True)
             prom_config = prometheus_config.local_config(

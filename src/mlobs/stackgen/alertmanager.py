@@ -16,8 +16,11 @@ GROUP_BY = ["alertname", "slo", catalog.SERVICE, catalog.MODEL, catalog.MODEL_VE
 WEBHOOK_MAX_ALERTS = 500
 
 
-def _webhook(url: str) -> dict:
-    return {"url": url, "send_resolved": True, "max_alerts": WEBHOOK_MAX_ALERTS}
+def _webhook(url: str, token_file: str | None = None) -> dict:
+    hook = {"url": url, "send_resolved": True, "max_alerts": WEBHOOK_MAX_ALERTS}
+    if token_file is not None:  # the receiver's MLOBS_ONCALL__TOKEN, read by Alertmanager at each send
+        hook["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": token_file}}
+    return hook
 
 
 def _routes(page: str, ticket: str) -> dict:
@@ -34,17 +37,18 @@ def _routes(page: str, ticket: str) -> dict:
     }
 
 
-def config_dict(webhook_url: str = config.ONCALL_WEBHOOK_URL) -> dict:
-    """The default config: every alert to the on-call webhook, pages and tickets told apart by receiver."""
+def config_dict(webhook_url: str = config.ONCALL_WEBHOOK_URL, token_file: str | None = None) -> dict:
+    """The default config: every alert to the on-call webhook, pages and tickets told apart by receiver;
+    with `token_file`, each webhook call carries the receiver's token read from that file."""
     sep = "&" if "?" in webhook_url else "?"
     return {
         "global": {"resolve_timeout": "5m"},
         "route": _routes("oncall-page", "oncall-ticket"),
         "receivers": [
             {"name": "oncall-page",
-             "webhook_configs": [_webhook(f"{webhook_url}{sep}severity=page")]},
+             "webhook_configs": [_webhook(f"{webhook_url}{sep}severity=page", token_file)]},
             {"name": "oncall-ticket",
-             "webhook_configs": [_webhook(f"{webhook_url}{sep}severity=ticket")]},
+             "webhook_configs": [_webhook(f"{webhook_url}{sep}severity=ticket", token_file)]},
         ],
         "inhibit_rules": copy.deepcopy(inhibit_rules()),
     }
@@ -96,7 +100,7 @@ def pagerduty_example() -> dict:
 def files() -> dict[str, str]:
     src = "src/mlobs/stackgen/alertmanager.py"
     return {
-        "stack/alertmanager/alertmanager.yml": dump(config_dict(), source=src),
+        "stack/alertmanager/alertmanager.yml": dump(config_dict(token_file=config.ONCALL_TOKEN_FILE), source=src),
         "stack/alertmanager/examples/slack.yml": dump(
             slack_example(), source=src + " (example: put the Slack webhook URL in the api_url_file)"),
         "stack/alertmanager/examples/pagerduty.yml": dump(

@@ -54,6 +54,8 @@ ONCALL_SERVICE = "oncall"
 ONCALL_PORT = 9095
 ONCALL_PATH = "/alerts"
 ONCALL_WEBHOOK_URL = f"http://{ONCALL_SERVICE}:{ONCALL_PORT}{ONCALL_PATH}"
+# The receiver's token as compose's Alertmanager reads it (the internal-tokens one-shot writes it there).
+ONCALL_TOKEN_FILE = "/etc/alertmanager/oncall-token/token"
 
 # Where Grafana reaches the backends (compose service names) and where it finds the dashboards.
 PROMETHEUS_URL = "http://prometheus:9090"

@@ -78,18 +78,28 @@ WITNESS_LOG_KEY = "mlobs-audit-log-key"
 WITNESS_PORT = 8090
 WITNESS_DIR = "/var/lib/mlobs/audit-witness"
 WITNESS_KEY_DIR = "/etc/mlobs/audit-log-key"
+# Tokens of the internal endpoints, from Secrets the operator creates (docs/kubernetes.md): drift samples to the
+# exporter's /ingest (it and the three services) and pages to the receiver (it and your Alertmanager's webhook).
+# Optional: without a Secret the endpoint is open to every pod that can reach its Service.
+INGEST_SECRET = "mlobs-drift-ingest"
+ONCALL_SECRET = "mlobs-oncall"
+INGEST_TOKEN = {"MLOBS_DRIFT__INGEST_TOKEN": SecretRef(INGEST_SECRET, "token", optional=True)}
+ONCALL_TOKEN = {"MLOBS_ONCALL__TOKEN": SecretRef(ONCALL_SECRET, "token", optional=True)}
 
 COMPONENTS = (
     Component("sentiment", _serve("sentiment", 8000), 8000, "250m", "512Mi", "1Gi", SHIPPER,
-              data_dir="/var/lib/mlobs"),
-    Component("vision", _serve("vision", 8000), 8000, "500m", "1Gi", "2Gi", SHIPPER, data_dir="/var/lib/mlobs"),
+              data_dir="/var/lib/mlobs", secret_env=INGEST_TOKEN),
+    Component("vision", _serve("vision", 8000), 8000, "500m", "1Gi", "2Gi", SHIPPER, data_dir="/var/lib/mlobs",
+              secret_env=INGEST_TOKEN),
     # Its witness endpoints answer the witness's token; without the Secret they stay off (403).
     Component("credit", _serve("credit", 8000), 8000, "250m", "512Mi", "1Gi", SHIPPER, data_dir="/var/lib/mlobs",
-              secret_env={"MLOBS_AUDIT__WITNESS_TOKEN": SecretRef(WITNESS_SECRET, "token", optional=True)}),
-    Component("drift-exporter", _serve("drift-exporter", 9108), 9108, "500m", "1Gi", "3Gi", OTLP),
+              secret_env={"MLOBS_AUDIT__WITNESS_TOKEN": SecretRef(WITNESS_SECRET, "token", optional=True),
+                          **INGEST_TOKEN}),
+    Component("drift-exporter", _serve("drift-exporter", 9108), 9108, "500m", "1Gi", "3Gi", OTLP,
+              secret_env=INGEST_TOKEN),
     Component(config.ONCALL_SERVICE, _serve("oncall", config.ONCALL_PORT), config.ONCALL_PORT, "50m", "128Mi",
               "256Mi", {"MLOBS_ONCALL__JOURNAL_PATH": "/var/lib/mlobs/oncall/pages.jsonl"}, artifacts=False,
-              data_dir="/var/lib/mlobs/oncall", startup_seconds=30),
+              data_dir="/var/lib/mlobs/oncall", startup_seconds=30, secret_env=ONCALL_TOKEN),
     # The witness that cosigns audit checkpoints (`mlobs serve audit-witness`): its own state, no models.
     # It exits at start without its source, token and key. Probes ask /livez: its /healthz turns 503 while it
     # cannot reach or verify the log, which neither a restart nor leaving the Service fixes (and out of the
