@@ -90,6 +90,8 @@ def install_handlers(app: FastAPI, metrics: ServiceMetrics | None) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error")
+        if exc.status_code == 400:  # a body FastAPI could not parse (too deeply nested, not UTF-8): an input refused
+            count(code)
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:

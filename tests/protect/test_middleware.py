@@ -171,3 +171,15 @@ def test_a_forced_exception_answers_500_without_trace_path_or_internals(settings
     for leak in ("Traceback", "/srv", "secret", "conv2", "RuntimeError", ".py"):
         assert leak not in answer.text
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("body", [b"[" * 5_000 + b"]" * 5_000, b'{"text": "\xff\xfe not utf-8"}', b'{"text": '],
+                         ids=["nested past the parser's depth", "not utf-8", "cut short"])
+def test_a_body_the_parser_refuses_is_answered_400_and_counted_as_a_rejected_input(sentiment, sinks, body):
+    client, _ = sentiment
+    answer = client.post("/predict", content=body, headers={**auth(), "content-type": "application/json"})
+    assert answer.status_code in (400, 422)
+    code = answer.json()["error"]["code"]
+    counted = [s for m in sinks.registry.collect() if m.name == "mlobs_rejected_inputs" for s in m.samples
+               if s.name.endswith("_total") and s.labels.get("reason") == code]
+    assert [s.value for s in counted] == [1.0]
