@@ -36,3 +36,15 @@ def test_image_stats_reads_the_shipped_image_and_scores_the_window():
 def test_a_reference_with_no_known_signal_is_a_clear_error():
     with pytest.raises(ValueError, match="no known signal"):
         plan({"labels": np.arange(3)}, DriftSettings())
+
+
+def test_an_image_of_another_shape_or_not_numeric_is_left_out_and_the_window_still_tested():
+    rng = np.random.default_rng(0)
+    reference = {"images": rng.random((60, 1, 8, 8)).astype(np.float32)}
+    planned = plan(reference, DriftSettings())
+    good = [{"image": rng.random((1, 8, 8)).tolist()} for _ in range(40)]
+    bad = [{"image": [[0.5] * 8]}, {"image": [[["x"] * 8] * 8]}, {"image": rng.random((1, 9, 9)).tolist()}]
+    for p in planned:
+        window = p.extract(good + bad)
+        assert window.shape == (40, 1, 8, 8), p.detector.name
+        assert p.decide(p.detector.score(window), len(window))

@@ -190,7 +190,8 @@ class DriftEngine:
         if planned is None:
             self._metric(catalog.DRIFT_SAMPLES_DROPPED).labels(*key, catalog.REASON_NO_REFERENCE).inc(len(samples))
             return
-        results = {p.detector.name: self._evaluate_one(key, p, samples) for p in planned}
+        counted: set[str] = set()  # fields whose malformed rows this window has counted
+        results = {p.detector.name: self._evaluate_one(key, p, samples, counted) for p in planned}
         try:
             probs = window_probs(samples)
         except (TypeError, ValueError) as exc:  # outputs of mixed shapes: no class mix or estimate to give
@@ -258,12 +259,19 @@ class DriftEngine:
         self._metric(catalog.PRIOR_SHIFT_EXPLAINS_INPUT).labels(*key).set(int(explanation.explains))
         return explanation
 
-    def _evaluate_one(self, key: Key, p: Planned, samples: list[dict]) -> list | None:
-        """Run one detector on the window and export its results; returns them as decided (None if not run)."""
+    def _evaluate_one(self, key: Key, p: Planned, samples: list[dict], counted: set[str]) -> list | None:
+        """Run one detector on the window and export its results; returns them as decided (None if not run).
+        Rows its extraction left out (not shaped as the reference's) are counted once per field in `counted`."""
         name = p.detector.name
         labels = (*key, name)
         try:
             window = p.extract(samples)
+            if p.field is not None and p.field not in counted:
+                counted.add(p.field)
+                left_out = sum(1 for s in samples if s.get(p.field) is not None) - len(window)
+                if left_out:
+                    dropped = self._metric(catalog.DRIFT_SAMPLES_DROPPED)
+                    dropped.labels(*key, catalog.REASON_INVALID_SAMPLE).inc(left_out)
             if len(window) < self.settings.min_window_samples:
                 return None
             started = time.perf_counter()

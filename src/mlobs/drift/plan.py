@@ -37,6 +37,7 @@ class Planned:
     reference_key: str
     extract: Callable[[list[dict]], np.ndarray]  # samples -> the window array (rows without the field skipped)
     calibration: Calibration | None = None
+    field: str | None = None  # the sample's field extract reads, where it leaves out rows not shaped as the reference's
 
     def decide(self, results: list, window: int) -> list:
         """The results under the threshold calibrated for this reference and window size, if any."""
@@ -46,10 +47,23 @@ class Planned:
         return [replace(r, threshold=threshold, drift=r.p_value < threshold) for r in results]
 
 
-def _field(key: str, dtype: object = np.float32) -> Callable[[list[dict]], np.ndarray]:
+def _field(key: str, dtype: object = np.float32, shape: tuple[int, ...] | None = None
+           ) -> Callable[[list[dict]], np.ndarray]:
+    """The window's `key` values as one array. With `shape` (a reference row's), a value of another shape or
+    not numeric is left out rather than failing the whole window's array."""
     def extract(samples: list[dict]) -> np.ndarray:
         rows = [s[key] for s in samples if s.get(key) is not None]
-        return np.asarray(rows, dtype=dtype) if rows else np.empty((0,), dtype=dtype)
+        if shape is None:
+            return np.asarray(rows, dtype=dtype) if rows else np.empty((0,), dtype=dtype)
+        kept = []
+        for row in rows:
+            try:
+                array = np.asarray(row, dtype=dtype)
+            except (TypeError, ValueError):
+                continue
+            if array.shape == shape:
+                kept.append(array)
+        return np.stack(kept) if kept else np.empty((0, *shape), dtype=dtype)
 
     return extract
 
@@ -76,13 +90,17 @@ def plan(
     planned: list[Planned] = []
     alpha = settings.p_value
     if "probs" in reference:
-        planned.append(Planned(SoftmaxKS(alpha), "probs", _field("probs")))
-        planned.append(Planned(ConfidenceExceedance(alpha, settings.exceedance_quantile), "probs", _field("probs")))
+        outputs = _field("probs", shape=tuple(reference["probs"].shape[1:]))
+        planned.append(Planned(SoftmaxKS(alpha), "probs", outputs, field="probs"))
+        planned.append(Planned(ConfidenceExceedance(alpha, settings.exceedance_quantile), "probs", outputs,
+                               field="probs"))
     if "images" in reference:
-        planned.append(Planned(ImageStatsKS(alpha), "images", _field("image")))
+        images = _field("image", shape=tuple(reference["images"].shape[1:]))
+        planned.append(Planned(ImageStatsKS(alpha), "images", images, field="image"))
         mmd = EmbeddingMMD(alpha, n_permutations=settings.mmd_permutations)
-        planned.append(Planned(mmd, "images", _field("image")))
-        planned.append(Planned(ImageExceedance(alpha, settings.image_exceedance_quantile), "images", _field("image")))
+        planned.append(Planned(mmd, "images", images, field="image"))
+        planned.append(Planned(ImageExceedance(alpha, settings.image_exceedance_quantile), "images", images,
+                               field="image"))
     if "texts" in reference and "vocabulary" in reference:
         planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))
         planned.append(Planned(TextExceedance(reference["vocabulary"], alpha, settings.exceedance_quantile), "texts",
