@@ -10,8 +10,8 @@ from pathlib import Path
 
 import orjson
 
-from mlobs.audit.errors import AuditError
 from mlobs.audit.proof_cli import register as register_proofs
+from mlobs.audit.proof_cli import run_on_log as _run
 from mlobs.audit.record import HEADER_COLUMNS
 
 CSV_COLUMNS = [c for c in HEADER_COLUMNS] + ["hash", "inputs", "output", "reason_codes", "latency_ms", "personal",
@@ -83,28 +83,6 @@ def _whoami() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
-
-
-def _open(read_only: bool = False):
-    from mlobs.audit.log import AuditLog
-    from mlobs.settings import Settings
-
-    return AuditLog.open(Settings(), read_only=read_only)
-
-
-def _run(args: argparse.Namespace, action, read_only: bool = False) -> int:
-    try:
-        log = _open(read_only)
-    except (AuditError, OSError, ValueError) as exc:
-        print(f"audit: cannot open the audit log: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return action(log)
-    except AuditError as exc:
-        print(f"audit: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        log.close()
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -211,7 +189,11 @@ def _prune_artifacts(args: argparse.Namespace) -> int:
     from mlobs.settings import Settings
 
     settings = Settings()
-    gone = prune(args.artifacts_dir or settings.artifacts_dir, settings.audit.artifact_retention_days)
+    root = args.artifacts_dir or settings.artifacts_dir
+    if not Path(root).is_dir():
+        print(f"audit: no artifacts directory at {root}", file=sys.stderr)
+        return 2
+    gone = prune(root, settings.audit.artifact_retention_days)
     for path in gone:
         print(f"deleted {path}")
     print(f"deleted {len(gone)} artifacts retired over {settings.audit.artifact_retention_days:g} days ago")

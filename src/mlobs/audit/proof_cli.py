@@ -58,6 +58,36 @@ def _settings():
     return resolve_settings()
 
 
+def _open(read_only: bool = False):
+    """The existing log: a command never creates one (a mistyped path would get a new log, new keys and a
+    reassuring answer about a log that is not the real one)."""
+    from mlobs.audit.log import AuditLog, resolve_settings
+    from mlobs.audit.verification.trust_verify import open_view
+
+    audit = resolve_settings()
+    open_view(audit.store_url).close()  # LogMissing if there is no audit log there; creates nothing
+    return AuditLog.open(audit, read_only=read_only)
+
+
+def run_on_log(args: argparse.Namespace, action, read_only: bool = False) -> int:
+    """`action(log)` on the existing log; exit 2 with the reason if there is none or it fails."""
+    from mlobs.audit.errors import AuditError
+    from mlobs.audit.verification.trust_verify import LogMissing
+
+    try:
+        log = _open(read_only)
+    except (AuditError, LogMissing, OSError, ValueError) as exc:
+        print(f"audit: cannot open the audit log: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return action(log)
+    except AuditError as exc:
+        print(f"audit: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        log.close()
+
+
 def _verify(args: argparse.Namespace) -> int:
     from mlobs.audit.keys.signing import load_public_key, read_checkpoint_file
     from mlobs.audit.verification.trust_verify import (
@@ -182,14 +212,11 @@ def _check_proof(args: argparse.Namespace) -> int:
 def _rotate_key(args: argparse.Namespace) -> int:
     from mlobs.audit.checkpoint_note import fingerprint
     from mlobs.audit.keys.key_rotation import rotate
-    from mlobs.audit.log import AuditLog
-    from mlobs.settings import Settings
 
-    log = AuditLog.open(Settings())
-    try:
+    def action(log) -> int:
         public = rotate(log, args.actor)
-    finally:
-        log.close()
-    print(f"checkpoint key rotated; new key fingerprint {fingerprint(public)} "
-          f"(publish {log.settings.keys_dir}/checkpoint_signing.pub.pem)")
-    return 0
+        print(f"checkpoint key rotated; new key fingerprint {fingerprint(public)} "
+              f"(publish {log.settings.keys_dir}/checkpoint_signing.pub.pem)")
+        return 0
+
+    return run_on_log(args, action)
