@@ -193,12 +193,15 @@ def _prove(args: argparse.Namespace) -> int:
 def _check_proof(args: argparse.Namespace) -> int:
     from mlobs.audit.checkpoint_note import NoteError
     from mlobs.audit.merkle import ProofError
-    from mlobs.audit.verification.proofs import check_bundle
+    from mlobs.audit.verification.proofs import MAX_BUNDLE_BYTES, check_bundle
     from mlobs.audit.keys.signing import load_public_key
 
     try:
         public = load_public_key(args.public_key)
-        data = args.file.read_bytes()
+        with open(args.file, "rb") as handle:
+            data = handle.read(MAX_BUNDLE_BYTES + 1)
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise ValueError(f"{args.file} is over {MAX_BUNDLE_BYTES} bytes: no inclusion proof is that large")
         results = [check_bundle(data, public, load_public_key(w)) for w in args.witness_key] or \
             [check_bundle(data, public)]
     except (NoteError, ProofError, ValueError, KeyError, OSError, orjson.JSONDecodeError) as exc:
