@@ -142,9 +142,17 @@ def load_witness(source: str, witness_key=None):
     if source.startswith(("http://", "https://")):
         import httpx
 
-        response = httpx.get(source.rstrip("/") + "/checkpoints", timeout=10)
-        response.raise_for_status()
-        notes = response.json()["notes"]
+        url = source.rstrip("/") + "/checkpoints"
+        try:
+            response = httpx.get(url, timeout=10)
+            response.raise_for_status()
+            notes = response.json()["notes"]
+        except httpx.HTTPError as exc:
+            raise ValueError(f"cannot read the witness at {url}: {exc}") from None
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{url} did not answer with a witness's checkpoints") from None
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise ValueError(f"{url} did not answer with a witness's checkpoints")
     else:
         from mlobs.audit.witness.store import COSIGNED, read_notes
 

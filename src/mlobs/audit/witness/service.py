@@ -27,12 +27,12 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from mlobs.audit.checkpoint_note import NoteError, TreeHead, cosign, open_checkpoint
+from mlobs.audit.checkpoint_note import NoteError, TreeHead, cosign, open_checkpoint, verify_cosignature
 from mlobs.audit.keys.signing import load_public_key
 from mlobs.audit.merkle import ProofError, verify_consistency
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.settings import WitnessSettings
-from mlobs.audit.witness.store import WitnessStore
+from mlobs.audit.witness.store import COSIGNED, WitnessStore
 from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
@@ -56,8 +56,7 @@ class Witness:
         self.store = WitnessStore(settings.dir)
         self.client = client or httpx.Client(base_url=settings.source_url, timeout=settings.timeout_s)
         self._headers = {"Authorization": f"Bearer {settings.token.get_secret_value()}"}
-        latest = self.store.latest()
-        self.head: TreeHead | None = open_checkpoint(latest, self.log_key) if latest else None
+        self.head: TreeHead | None = self._checked_store()
         self.refused = 0
         self.last_error: str | None = None
         self._clock = clock
@@ -72,6 +71,25 @@ class Witness:
         self._success_time = make(catalog.WITNESS_LAST_SUCCESS, self.registry)
         self._success_time.set(time.time())
         make(catalog.WITNESS_HEALTHY, self.registry).set_function(lambda: float(self.healthy()))
+
+    def _checked_store(self) -> TreeHead | None:
+        """The last head this witness cosigned, once every kept line is checked: each signed by the log,
+        cosigned by this witness, larger than the one before. An older checkpoint appended to the file
+        would otherwise become the head after a restart, and the rollback to it would be cosigned."""
+        head = None
+        try:
+            for number, note in enumerate(self.store.notes(), 1):
+                where = f"{self.store.dir / COSIGNED} line {number}"
+                opened = open_checkpoint(note, self.log_key)
+                verify_cosignature(note, self.store.private.public_key())
+                if head is not None and opened.size <= head.size:
+                    raise ValueError(f"{where}: tree size {opened.size} after {head.size} (the file was edited)")
+                head = opened
+        except NoteError as exc:
+            raise SystemExit(f"audit-witness: {where}: {exc} (the file was edited)") from None
+        except ValueError as exc:
+            raise SystemExit(f"audit-witness: {exc}") from None
+        return head
 
     def poll(self) -> TreeHead | None:
         """One round: returns the newly cosigned head, or None. Raises nothing."""

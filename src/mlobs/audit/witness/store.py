@@ -57,4 +57,15 @@ def read_notes(directory: Path) -> list[str]:
     path = Path(directory) / COSIGNED
     if not path.exists():
         return []
-    return [orjson.loads(line)["note"] for line in path.read_bytes().splitlines() if line.strip()]
+    notes = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            entry = None
+        if not isinstance(entry, dict) or not isinstance(entry.get("note"), str):
+            raise ValueError(f"{path} line {number} is not a cosigned checkpoint (the file was edited)")
+        notes.append(entry["note"])
+    return notes

@@ -1,0 +1,104 @@
+"""Attacks on the witness from outside its design list: its store edited on disk, sizes no store holds,
+an unreachable or impostor witness given to verify."""
+
+from __future__ import annotations
+
+import argparse
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from audit import attacker
+from audit.factories import decision
+from audit.witness_helpers import TOKEN, log_app, witness_for
+from mlobs.audit.cli import register
+from mlobs.audit.witness.store import COSIGNED
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _witnessed(log, store_url, audit_settings, directory, sizes=(10, 20, 30)):
+    """A witness that cosigned the log at each of `sizes`."""
+    witness = witness_for(log_app(store_url), audit_settings.keys_dir / "checkpoint_signing.pub.pem", directory)
+    done = 0
+    for size in sizes:
+        for i in range(done, size):
+            log.append(decision(i))
+        done = size
+        log.checkpoint()
+        assert witness.poll().size == size
+    return witness
+
+
+def _lines(directory) -> list[bytes]:
+    return (directory / COSIGNED).read_bytes().splitlines()
+
+
+def test_a_witness_whose_store_had_an_older_checkpoint_appended_refuses_to_start_rather_than_cosign_a_rollback(
+        log, store_url, audit_settings, tmp_path):
+    directory = tmp_path / "witness"
+    _witnessed(log, store_url, audit_settings, directory)
+    lines = _lines(directory)
+    (directory / COSIGNED).write_bytes(b"\n".join(lines + [lines[1]]) + b"\n")  # size 20 made the latest again
+    log.close()
+    attacker.run(store_url, [("DELETE FROM audit_records WHERE seq > 20", ()),
+                             ("DELETE FROM audit_tree_heads WHERE size > 20", ()),
+                             ("DELETE FROM audit_checkpoints WHERE seq > 20", ())])
+    with pytest.raises(SystemExit, match="tree size 20 after 30"):
+        witness_for(log_app(store_url), audit_settings.keys_dir / "checkpoint_signing.pub.pem", directory)
+
+
+def test_a_log_checkpoint_the_witness_never_cosigned_planted_in_its_store_stops_it_at_start(
+        log, store_url, audit_settings, tmp_path):
+    directory = tmp_path / "witness"
+    _witnessed(log, store_url, audit_settings, directory, sizes=(10,))
+    for i in range(10, 15):
+        log.append(decision(i))
+    log.checkpoint()
+    plain = TestClient(log_app(store_url)).get("/audit/checkpoint", headers=AUTH).text
+    with open(directory / COSIGNED, "ab") as handle:
+        handle.write(orjson.dumps({"size": 15, "note": plain}) + b"\n")
+    with pytest.raises(SystemExit, match="line 2: the checkpoint carries no cosignature"):
+        witness_for(log_app(store_url), audit_settings.keys_dir / "checkpoint_signing.pub.pem", directory)
+
+
+@pytest.mark.parametrize("line", [b"garbage", b"[1]", b'{"size": 1}', b'{"size": 1, "note": 5}'])
+def test_a_malformed_line_in_the_witness_store_stops_the_witness_and_verify_with_a_message(
+        log, store_url, audit_settings, tmp_path, line, monkeypatch, capsys):
+    directory = tmp_path / "witness"
+    _witnessed(log, store_url, audit_settings, directory, sizes=(10,))
+    with open(directory / COSIGNED, "ab") as handle:
+        handle.write(line + b"\n")
+    with pytest.raises(SystemExit, match="line 2 is not a cosigned checkpoint"):
+        witness_for(log_app(store_url), audit_settings.keys_dir / "checkpoint_signing.pub.pem", directory)
+    assert _verify(monkeypatch, store_url, audit_settings, "--witness", str(directory)) == 1
+    assert "line 2 is not a cosigned checkpoint" in capsys.readouterr().err
+
+
+def _verify(monkeypatch, store_url, audit_settings, *argv: str) -> int:
+    monkeypatch.setenv("MLOBS_AUDIT__STORE_URL", store_url)
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "verify", "--public-key",
+                              str(audit_settings.keys_dir / "checkpoint_signing.pub.pem"), *argv])
+    return args.func(args)
+
+
+def test_verify_given_an_unreachable_witness_url_fails_with_a_message(log, store_url, audit_settings, monkeypatch,
+                                                                       capsys):
+    from mlobs.local.ports import free_port
+
+    log.append(decision(1))
+    log.close()
+    assert _verify(monkeypatch, store_url, audit_settings, "--witness", f"http://127.0.0.1:{free_port()}") == 1
+    assert "cannot read the witness" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("first, to", [(1, 2**63), (2**63, 2**63), (1, 10**30), (10**30, 10**30)])
+def test_a_consistency_request_for_a_size_no_store_can_hold_is_refused_not_an_error(log, store_url, first, to):
+    log.append(decision(1))
+    log.checkpoint()
+    client = TestClient(log_app(store_url), raise_server_exceptions=False)
+    response = client.get("/audit/consistency", params={"from": first, "to": to}, headers=AUTH)
+    assert response.status_code == 422
