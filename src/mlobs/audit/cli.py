@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query.add_argument("--event-type", help="decision, erasure, raw_access, personal_access")
     query.add_argument("--since", help="ISO time, inclusive")
     query.add_argument("--until", help="ISO time, exclusive")
-    query.add_argument("--limit", type=int)
+    query.add_argument("--limit", type=count(0))
     query.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     query.set_defaults(func=_query)
 
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay = sub.add_parser("replay", help="re-run decisions with the exact artifact that made them; "
                                            "exit 1 on any difference, 3 if one cannot be replayed")
     replay.add_argument("decision_ids", nargs="*", metavar="DECISION_ID")
-    replay.add_argument("--sample", type=int, help="also replay N decisions drawn at random")
+    replay.add_argument("--sample", type=count(1), help="also replay N decisions drawn at random")
     replay.add_argument("--model-version", help="draw the sample from this model version only")
     replay.add_argument("--artifacts-dir", type=Path, help="default: MLOBS_ARTIFACTS_DIR")
     replay.add_argument("--actor", default=_whoami())
@@ -76,6 +76,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     public = sub.add_parser("public-key", help="print the checkpoint public key (PEM)")
     public.set_defaults(func=_public_key)
+
+
+def count(least: int):
+    """An argparse type: a whole number from `least` up to what a store's integer holds."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not least <= value < 2**63:
+            raise argparse.ArgumentTypeError(f"{value} is not between {least} and 2**63 - 1")
+        return value
+    return parse
 
 
 def _whoami() -> str:

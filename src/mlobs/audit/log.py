@@ -190,6 +190,8 @@ class AuditLog:
         erasure under their (now unlinkable) pseudonym. Their records stay, the chain still verifies,
         and the raw id no longer finds them. The writer resolves the pseudonyms in the erasure's
         own batch, so a decision queued just before it is erased too."""
+        if not subject or not subject.strip():
+            raise AuditError("forget needs the subject's id (it was empty)")
         record = Decision(
             service=AUDIT_SERVICE,
             model="",

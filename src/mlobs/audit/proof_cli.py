@@ -81,7 +81,7 @@ def run_on_log(args: argparse.Namespace, action, read_only: bool = False) -> int
         return 2
     try:
         return action(log)
-    except AuditError as exc:
+    except (AuditError, ValueError, OSError) as exc:  # a bound that does not parse, an output not writable
         print(f"audit: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -112,7 +112,11 @@ def _verify(args: argparse.Namespace) -> int:
             print("audit verify: FAILED: the export's public key is not the trusted key (re-signed export?)",
                   file=sys.stderr)
             return 1
-        extra = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
+        try:
+            extra = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
+        except (ValueError, OSError) as exc:
+            print(f"audit verify: FAILED: {exc}", file=sys.stderr)
+            return 1
         return _report(verify_bundle(args.bundle, extra), args.json)
     try:
         audit = _settings()
@@ -121,9 +125,11 @@ def _verify(args: argparse.Namespace) -> int:
         witness = None
         if args.witness:
             witness = load_witness(args.witness, load_public_key(args.witness_key) if args.witness_key else None)
+        kept = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
         report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
                             allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
-                            workers=args.workers, raw_retention_days=audit.raw_retention_days)
+                            workers=args.workers, raw_retention_days=audit.raw_retention_days,
+                            extra_checkpoints=kept)
     except (LogMissing, ValueError, OSError) as exc:
         print(f"audit verify: FAILED: {exc}", file=sys.stderr)
         return 1
@@ -192,7 +198,11 @@ def _prove(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"audit prove: {exc} (write it with --json)", file=sys.stderr)
         return 1
-    args.out.write_bytes(data)
+    try:
+        args.out.write_bytes(data)
+    except OSError as exc:
+        print(f"audit prove: cannot write {args.out}: {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {args.out} ({len(data)} bytes): decision {args.decision_id}, record {bundle['leaf_index'] + 1} "
           f"of {bundle['tree_size']}, {len(bundle['inclusion'])} proof hashes")
     return 0

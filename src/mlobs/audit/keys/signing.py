@@ -98,11 +98,15 @@ def signature_ok(checkpoint: Checkpoint, public_keys: Iterable[Ed25519PublicKey]
 
 
 def read_checkpoint_file(path: Path) -> list[Checkpoint]:
-    """Checkpoints kept outside the store, one JSON object per line."""
+    """Checkpoints kept outside the store, one JSON object per line; ValueError naming the first line
+    that is not one (a file that cannot be read must not pass as a file with nothing in it)."""
     out = []
-    for line in Path(path).read_bytes().splitlines():
+    for number, line in enumerate(Path(path).read_bytes().splitlines(), 1):
         if line.strip():
-            out.append(Checkpoint(**orjson.loads(line)))
+            try:
+                out.append(Checkpoint(**orjson.loads(line)))
+            except (orjson.JSONDecodeError, TypeError):
+                raise ValueError(f"{path} line {number} is not a signed checkpoint") from None
     return out
 
 

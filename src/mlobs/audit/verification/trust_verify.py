@@ -132,10 +132,13 @@ def open_view(url: str) -> LogView:
 
 def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None = None, allow_empty: bool = False,
                allow_unsigned_tail: bool = False, workers: int | None = None, raw_retention_days: float = 7.0,
-               now: datetime | None = None) -> VerifyReport:
-    """Everything verify checks (see the module's docstring), the first bad seq named."""
+               now: datetime | None = None, extra_checkpoints: list[Checkpoint] | None = None) -> VerifyReport:
+    """Everything verify checks (see the module's docstring), the first bad seq named.
+    `extra_checkpoints`: signed chain checkpoints kept apart from the log (its mirror file), checked
+    with the log's own: they show a truncation or rewrite whose checkpoints were deleted from the store."""
     started = time.perf_counter()
     view = open_view(url)
+    view.checkpoints = sorted(view.checkpoints + list(extra_checkpoints or []), key=lambda cp: cp.seq)
     try:
         # The type and raw-store checks run in the database (without the GIL) while the chain is checked.
         with ThreadPoolExecutor(1, thread_name_prefix="mlobs-audit-rows") as pool:
@@ -191,6 +194,8 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
             size = _largest(witness, [public])[0]
             return fail(1, f"the log is empty but witness {witness.source} cosigned a tree of {size} records "
                            "(the log was truncated or replaced)")
+        if view.checkpoints:
+            return fail(1, f"truncated: the log is empty but a checkpoint covers seq {view.checkpoints[-1].seq}")
         if not allow_empty:
             return fail(None, "the log holds no records (pass --allow-empty if an empty log is expected)")
         report = VerifyReport(True, 0, 0, GENESIS_HASH, 0)
