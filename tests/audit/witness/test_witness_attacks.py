@@ -102,3 +102,15 @@ def test_a_consistency_request_for_a_size_no_store_can_hold_is_refused_not_an_er
     client = TestClient(log_app(store_url), raise_server_exceptions=False)
     response = client.get("/audit/consistency", params={"from": first, "to": to}, headers=AUTH)
     assert response.status_code == 422
+
+
+def test_verify_says_when_it_did_not_check_the_witness_cosignatures(log, store_url, audit_settings, tmp_path,
+                                                                     monkeypatch, capsys):
+    directory = tmp_path / "witness"
+    _witnessed(log, store_url, audit_settings, directory, sizes=(10,))
+    log.close()
+    assert _verify(monkeypatch, store_url, audit_settings, "--witness", str(directory)) == 0
+    assert "cosignatures NOT checked (no --witness-key given)" in capsys.readouterr().out
+    assert _verify(monkeypatch, store_url, audit_settings, "--witness", str(directory),
+                   "--witness-key", str(directory / "witness_key.pub.pem")) == 0
+    assert "each cosigned by the witness's key" in capsys.readouterr().out
