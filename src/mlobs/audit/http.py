@@ -24,7 +24,7 @@ MAX_SIZE = 2**63 - 1  # the largest tree size a store's integer column holds; la
 
 def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
     def authorized(authorization: str | None = Header(None)) -> None:
-        if token is None:
+        if token is None or not token.get_secret_value().strip():
             raise HTTPException(403, "witness endpoints are off: set MLOBS_AUDIT__WITNESS_TOKEN")
         given = (authorization or "").encode()
         if not secrets.compare_digest(given, f"Bearer {token.get_secret_value()}".encode()):

@@ -128,3 +128,33 @@ def test_the_witness_follows_a_key_rotation_the_old_key_signed_and_goes_on_cosig
         log.append(decision(i))
     log.checkpoint()
     assert witness.poll() is not None, witness.last_error
+
+
+@pytest.mark.parametrize("token", ["", "   "], ids=["empty", "blank"])
+def test_an_empty_witness_token_leaves_the_endpoints_off_instead_of_open_to_an_empty_bearer(
+        log, store_url, monkeypatch, token):
+    from mlobs.settings import Settings
+
+    monkeypatch.setenv("MLOBS_AUDIT__WITNESS_TOKEN", token)  # as `$(cat missing-file)` sets it
+    configured = Settings(_env_file=None).audit.witness_token
+    log.append(decision(1))
+    log.checkpoint()
+    from fastapi import FastAPI
+
+    from mlobs.audit.http import audit_router
+
+    app = FastAPI()
+    app.include_router(audit_router(store_url, configured))
+    client = TestClient(app)
+    for header in ("Bearer ", "Bearer", f"Bearer {token}"):
+        assert client.get("/audit/checkpoint", headers={"Authorization": header}).status_code in (401, 403)
+
+
+def test_a_witness_token_too_short_to_resist_guessing_is_refused_at_start(monkeypatch):
+    from pydantic import ValidationError
+
+    from mlobs.settings import Settings
+
+    monkeypatch.setenv("MLOBS_AUDIT__WITNESS_TOKEN", "secret")
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings(_env_file=None)

@@ -49,7 +49,8 @@ class Refused(ValueError):
 class Witness:
     def __init__(self, settings: WitnessSettings, client: httpx.Client | None = None,
                  registry: CollectorRegistry | None = None, clock=time.monotonic) -> None:
-        if not settings.source_url or settings.log_public_key is None or settings.token is None:
+        if (not settings.source_url or settings.log_public_key is None or settings.token is None
+                or not settings.token.get_secret_value().strip()):
             raise SystemExit("audit-witness needs MLOBS_AUDIT_WITNESS__SOURCE_URL, __TOKEN and __LOG_PUBLIC_KEY")
         self.settings = settings
         self.log_key = load_public_key(settings.log_public_key)
