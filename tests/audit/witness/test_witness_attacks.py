@@ -4,9 +4,18 @@ an unreachable or impostor witness given to verify."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
+import threading
+import time
+import tracemalloc
 
+import httpx
 import orjson
 import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from starlette.testclient import TestClient
 
 from audit import attacker
@@ -158,3 +167,60 @@ def test_a_witness_token_too_short_to_resist_guessing_is_refused_at_start(monkey
     monkeypatch.setenv("MLOBS_AUDIT__WITNESS_TOKEN", "secret")
     with pytest.raises(ValidationError, match="at least 16 characters"):
         Settings(_env_file=None)
+
+
+def _chunks(head: bytes, filler: bytes, total: int):
+    yield head
+    for _ in range(total // len(filler) if filler else 0):
+        yield filler
+
+
+@contextlib.contextmanager
+def hostile_log(checkpoint, proof=(b'{"proof": []}', b"", 0)):
+    """A log served on a real socket that answers the witness with what it likes, streamed: each answer
+    is (first bytes, filler, filler length), made as it is sent."""
+    app = FastAPI()
+    app.get("/audit/checkpoint")(lambda: StreamingResponse(_chunks(*checkpoint), media_type="text/plain"))
+    app.get("/audit/consistency")(lambda: StreamingResponse(_chunks(*proof), media_type="application/json"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=30)
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+GIANT = 200 * 1024 * 1024
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("answer", ["a giant checkpoint", "a giant proof", "a proof that is a list",
+                                    "a checkpoint not UTF-8"])
+def test_a_hostile_log_answering_the_witness_with_junk_is_refused_and_counted_without_exhausting_it(
+        log, store_url, audit_settings, tmp_path, answer):
+    witness = _witnessed(log, store_url, audit_settings, tmp_path / "witness", sizes=(10,))
+    for i in range(10, 20):
+        log.append(decision(i))
+    log.checkpoint()
+    real = TestClient(log_app(store_url)).get("/audit/checkpoint", headers=AUTH).content
+    checkpoint, proof = {"a giant checkpoint": ((b"", b"x" * 65536, GIANT), None),
+                         "a giant proof": ((real, b"", 0), (b'{"proof": ["', b"A" * 65536, GIANT)),
+                         "a proof that is a list": ((real, b"", 0), (b"[1, 2]", b"", 0)),
+                         "a checkpoint not UTF-8": ((b"\xff\xfe" * 10, b"", 0), None)}[answer]
+    with hostile_log(checkpoint, *([proof] if proof else [])) as client:
+        witness.client = client
+        tracemalloc.start()
+        try:
+            assert witness.poll() is None and witness.refused == 1 and witness.head.size == 10
+            assert "RemoteProtocolError" not in witness.last_error  # refused for what the log sent
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, peak

@@ -23,6 +23,7 @@ import time
 from contextlib import asynccontextmanager
 
 import httpx
+import orjson
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -36,6 +37,7 @@ from mlobs.audit.witness.store import COSIGNED, WitnessStore
 from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
+MAX_ANSWER = 64 * 1024  # bytes: a checkpoint with 100 cosignatures, or a proof of 64 hashes, is far less
 
 
 class Refused(ValueError):
@@ -96,7 +98,7 @@ class Witness:
         """One round: returns the newly cosigned head, or None. Raises nothing."""
         try:
             head = self._poll()
-        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError) as exc:
+        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError, TypeError) as exc:
             self.refused += 1
             self._refusals.labels(_reason(exc)).inc()
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -114,12 +116,24 @@ class Witness:
     def healthy(self) -> bool:
         return self.last_success_age() <= self.settings.stale_after_s
 
+    def _get(self, path: str, params: dict | None = None) -> tuple[int, bytes]:
+        """(status, body) of a request to the log, reading at most MAX_ANSWER bytes: the log is what a
+        witness distrusts, and a checkpoint or proof of any real log is a few kilobytes."""
+        with self.client.stream("GET", path, params=params, headers=self._headers) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER:
+                    raise ValueError(f"the log's answer to {path} is over {MAX_ANSWER} bytes")
+            if response.status_code != 404:
+                response.raise_for_status()
+            return response.status_code, bytes(body)
+
     def _poll(self) -> TreeHead | None:
-        response = self.client.get("/audit/checkpoint", headers=self._headers)
-        if response.status_code == 404:
+        status, body = self._get("/audit/checkpoint")
+        if status == 404:
             return None  # nothing signed yet
-        response.raise_for_status()
-        note = response.text
+        note = body.decode("utf-8")
         head = open_checkpoint(note, self.log_key)
         old = self.head
         if old is not None:
@@ -131,10 +145,10 @@ class Witness:
                     raise Refused(catalog.SPLIT_VIEW,
                                   f"split view: a second signed tree of size {head.size} with another root")
                 return None
-            proof = self.client.get("/audit/consistency", params={"from": old.size, "to": head.size},
-                                    headers=self._headers)
-            proof.raise_for_status()
-            hashes = [base64.b64decode(h) for h in proof.json()["proof"]]
+            status, body = self._get("/audit/consistency", {"from": old.size, "to": head.size})
+            if status == 404:
+                raise ValueError(f"the log has no consistency proof to its own checkpoint of size {head.size}")
+            hashes = [base64.b64decode(h) for h in orjson.loads(body)["proof"]]
             verify_consistency(old.size, head.size, old.root, head.root, hashes)
         cosigned = cosign(note, self.settings.name, self.store.private, int(time.time()))
         self.store.keep(head.size, cosigned)
