@@ -174,7 +174,16 @@ def _row_problem(url: str, now: datetime, retention_days: float) -> Problem | No
         conn.execute("SET default_transaction_read_only = on")
         query, is_sqlite = postgres_query(conn), False
     try:
-        return row_checks.check(RowSource(query, is_sqlite), now, retention_days)
+        problem = row_checks.check(RowSource(query, is_sqlite), now, retention_days)
+        if problem is None and is_sqlite:
+            from mlobs.audit.storage.sqlite_lookup import first_unlisted
+
+            unlisted = first_unlisted(conn, Path(url.removeprefix("sqlite:///")))
+            if unlisted is not None:
+                problem = Problem(unlisted[0], None, f"the lookup beside the log does not list this record under its "
+                                                     f"{unlisted[1]}: a query by {unlisted[1]} would not return it "
+                                                     "(the lookup was edited; delete it and the log rebuilds it)")
+        return problem
     finally:
         conn.close()
 
