@@ -120,3 +120,14 @@ def test_a_count_out_of_range_is_a_usage_error(cli, capsys, argv):
     with pytest.raises(SystemExit) as exit_:
         cli[0](*argv)
     assert exit_.value.code == 2 and argv[1] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("subject", ["A-never-seen", "alice"], ids=["a mistyped id", "an id erased before"])
+def test_forget_that_finds_nothing_to_erase_says_so_and_exits_non_zero(cli, capsys, subject):
+    run = cli[0]
+    if subject == "alice":
+        assert run("forget", "alice") == 0
+        assert "subject erased" in capsys.readouterr().out
+    assert run("forget", subject) == 1
+    out = capsys.readouterr()
+    assert "nothing erased" in out.err and "subject erased" not in out.out

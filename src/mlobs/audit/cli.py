@@ -147,6 +147,12 @@ def _export(args: argparse.Namespace) -> int:
 def _forget(args: argparse.Namespace) -> int:
     def action(log) -> int:
         receipt = log.forget(args.subject, actor=args.actor, reason=args.reason)
+        record = log.query(decision_id=receipt.decision_id)
+        if record and not (record[0].get("output") or {}).get("erased_keys_for"):
+            # A mistyped id or one erased before: saying "erased" would leave the real subject's data in place.
+            print(f"audit: nothing is linked to this subject id (never seen, mistyped, or erased before): nothing "
+                  f"erased; the request is recorded as seq {receipt.seq}", file=sys.stderr)
+            return 1
         print(f"subject erased; erasure recorded as seq {receipt.seq} (decision {receipt.decision_id})")
         return 0
 
