@@ -131,3 +131,24 @@ def test_forget_that_finds_nothing_to_erase_says_so_and_exits_non_zero(cli, caps
     assert run("forget", subject) == 1
     out = capsys.readouterr()
     assert "nothing erased" in out.err and "subject erased" not in out.out
+
+
+@pytest.mark.parametrize("edit", ["a line that is not JSON", "a JSON list", "an object without the fields",
+                                  "a line cut short", "the records file removed", "a checkpoint line not one"])
+def test_an_exported_bundle_edited_into_bad_shape_fails_verify_with_a_message(cli, capsys, tmp_path, edit):
+    run, key = cli[0], cli[2]
+    out = tmp_path / "export"
+    assert run("export", str(out)) == 0
+    records, checkpoints = out / "records.jsonl", out / "checkpoints.jsonl"
+    if edit == "the records file removed":
+        records.unlink()
+    elif edit == "a line cut short":
+        records.write_bytes(records.read_bytes()[:300])
+    elif edit == "a checkpoint line not one":
+        checkpoints.write_bytes(checkpoints.read_bytes() + b"[1]\n")
+    else:
+        line = {"a line that is not JSON": b"garbage", "a JSON list": b"[1, 2]", "an object without the fields": b"{}"}
+        records.write_bytes(records.read_bytes() + line[edit] + b"\n")
+    capsys.readouterr()
+    assert run("verify", "--public-key", key, "--bundle", str(out)) == 1
+    assert capsys.readouterr().err.startswith("audit verify: FAILED: ")

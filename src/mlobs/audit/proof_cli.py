@@ -114,10 +114,11 @@ def _verify(args: argparse.Namespace) -> int:
             return 1
         try:
             extra = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
+            report = verify_bundle(args.bundle, extra)
         except (ValueError, OSError) as exc:
             print(f"audit verify: FAILED: {exc}", file=sys.stderr)
             return 1
-        return _report(verify_bundle(args.bundle, extra), args.json)
+        return _report(report, args.json)
     try:
         audit = _settings()
         public = trusted_key(args.public_key, audit.public_key_fingerprint,
