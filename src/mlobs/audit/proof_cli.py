@@ -81,6 +81,8 @@ def run_on_log(args: argparse.Namespace, action, read_only: bool = False) -> int
         return 2
     try:
         return action(log)
+    except BrokenPipeError:
+        raise  # a reader that stopped early: the command line ends quietly with the SIGPIPE status
     except (AuditError, ValueError, OSError) as exc:  # a bound that does not parse, an output not writable
         print(f"audit: {exc}", file=sys.stderr)
         return 2
