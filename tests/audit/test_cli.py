@@ -204,3 +204,54 @@ def test_query_and_export_sign_nothing_over_an_unsigned_tail(cli, tmp_path, stor
     assert run("verify", *key_args(tmp_path)) == 1
     assert "covered by no signed checkpoint" in capsys.readouterr().out
     assert signed() == before
+
+
+def _no_log_here(kind: str, directory) -> str:
+    """A store URL pointing at something that is not an audit log."""
+    path = directory / "audit.db"
+    if kind == "empty file":
+        path.write_bytes(b"")
+    elif kind == "not SQLite":
+        path.write_bytes(b"not a database\n" * 100)
+    elif kind == "directory":
+        path.mkdir()
+    return f"sqlite:///{path}"
+
+
+COMMANDS = [["query"], ["export", "{tmp}/out"], ["forget", "alice"], ["purge"],
+            ["raw", "--decision-id", "d1", "--reason", "audit"], ["replay", "d1"], ["checkpoint"], ["public-key"],
+            ["rotate-key"], ["prove", "d1", "--out", "{tmp}/p.bin"], ["verify", "--public-key", "{tmp}/k.pem"],
+            ["prune-artifacts", "--artifacts-dir", "{tmp}/no-artifacts"]]
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty file", "not SQLite", "directory"])
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_every_command_on_a_place_holding_no_audit_log_fails_with_a_message_and_creates_nothing(
+        command, kind, tmp_path, monkeypatch, capsys):
+    place = tmp_path / "place"
+    place.mkdir()
+    monkeypatch.setenv("MLOBS_ARTIFACTS_DIR", str(place / "artifacts"))
+    monkeypatch.setenv("MLOBS_AUDIT__STORE_URL", _no_log_here(kind, place))
+    monkeypatch.setenv("MLOBS_AUDIT__KEYS_DIR", str(place / "keys"))
+    before = sorted(place.rglob("*"))
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", *[part.format(tmp=place) for part in command]])
+    assert args.func(args) != 0
+    err = capsys.readouterr().err
+    assert err.strip() and "Traceback" not in err
+    assert sorted(place.rglob("*")) == before
+
+
+def test_an_operator_pointed_at_the_wrong_keys_dir_is_refused_and_the_subject_is_not_reported_erased(
+        cli, capsys, tmp_path, monkeypatch):
+    run, receipts = cli
+    monkeypatch.setenv("MLOBS_AUDIT__KEYS_DIR", str(tmp_path / "mistyped-keys"))
+    assert run("forget", "alice") == 2
+    err = capsys.readouterr()
+    assert "refusing to make new keys" in err.err and "erased" not in err.out
+    assert not (tmp_path / "mistyped-keys").exists()
+    monkeypatch.delenv("MLOBS_AUDIT__KEYS_DIR")
+    assert run("query", "--subject", "alice") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert run("verify", *key_args(tmp_path)) == 0

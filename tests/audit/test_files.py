@@ -42,3 +42,21 @@ def test_an_existing_world_readable_database_and_its_wal_are_narrowed(tmp_path):
         p.chmod(0o644)
     private_sqlite(path)
     assert _mode(path) == 0o600 and _mode(Path(f"{path}-wal")) == 0o600
+
+
+def test_world_readable_secret_keys_found_beside_a_log_or_a_witness_are_narrowed_when_they_are_loaded(tmp_path):
+    from mlobs.audit.witness.store import KEY, WitnessStore
+
+    base = tmp_path / "audit"
+    settings = AuditSettings().resolved(base)
+    with AuditLog.open(settings, base_dir=base) as log:
+        log.append(decision(1))
+    WitnessStore(tmp_path / "witness")
+    secrets = [settings.keys_dir / "checkpoint_signing.pem", settings.keys_dir / "pseudonym_keyring.json",
+               tmp_path / "witness" / KEY]
+    for path in secrets:
+        path.chmod(0o644)  # restored from a backup, or copied under the umask
+    with AuditLog.open(settings, base_dir=base, read_only=True):
+        pass
+    WitnessStore(tmp_path / "witness")
+    assert {p.name: oct(_mode(p)) for p in secrets if _mode(p) != 0o600} == {}

@@ -132,6 +132,24 @@ def test_quiet_log_signs_its_tail_within_the_interval(make_log, store_url):
     assert [s for s, _ in notes(store_url)] == [1]
 
 
+def test_a_tail_left_unsigned_by_a_killed_process_is_signed_soon_after_a_restart_with_no_new_decision(
+        make_log, store_url):
+    import time
+
+    killed = make_log(checkpoint_every=1000, checkpoint_interval_s=3600)
+    for i in range(10):
+        killed.append(decision(i))
+    killed.checkpoint()
+    for i in range(10, 15):
+        killed.append(decision(i))  # then the process dies: nothing signs records 11..15
+    restarted = make_log(checkpoint_every=1000, checkpoint_interval_s=0.2)
+    deadline = time.monotonic() + 10
+    while notes(store_url)[-1][0] < 15 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [s for s, _ in notes(store_url)] == [10, 15]
+    assert open_checkpoint(notes(store_url)[-1][1], restarted.signer.public).size == 15
+
+
 def test_each_complete_block_of_sixteen_keeps_its_leaf_hashes_across_groups(make_log, store_url):
     log = make_log(max_batch=7, checkpoint_every=100_000)  # groups that straddle blocks
     for p in [log.submit(decision(i)) for i in range(100)]:

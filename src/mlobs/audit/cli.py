@@ -10,8 +10,8 @@ from pathlib import Path
 
 import orjson
 
-from mlobs.audit.errors import AuditError
 from mlobs.audit.proof_cli import register as register_proofs
+from mlobs.audit.proof_cli import run_on_log as _run
 from mlobs.audit.record import HEADER_COLUMNS
 
 CSV_COLUMNS = [c for c in HEADER_COLUMNS] + ["hash", "inputs", "output", "reason_codes", "latency_ms", "personal",
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query.add_argument("--event-type", help="decision, erasure, raw_access, personal_access")
     query.add_argument("--since", help="ISO time, inclusive")
     query.add_argument("--until", help="ISO time, exclusive")
-    query.add_argument("--limit", type=int)
+    query.add_argument("--limit", type=count(0))
     query.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     query.set_defaults(func=_query)
 
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay = sub.add_parser("replay", help="re-run decisions with the exact artifact that made them; "
                                            "exit 1 on any difference, 3 if one cannot be replayed")
     replay.add_argument("decision_ids", nargs="*", metavar="DECISION_ID")
-    replay.add_argument("--sample", type=int, help="also replay N decisions drawn at random")
+    replay.add_argument("--sample", type=count(1), help="also replay N decisions drawn at random")
     replay.add_argument("--model-version", help="draw the sample from this model version only")
     replay.add_argument("--artifacts-dir", type=Path, help="default: MLOBS_ARTIFACTS_DIR")
     replay.add_argument("--actor", default=_whoami())
@@ -78,33 +78,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     public.set_defaults(func=_public_key)
 
 
+def count(least: int):
+    """An argparse type: a whole number from `least` up to what a store's integer holds."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not least <= value < 2**63:
+            raise argparse.ArgumentTypeError(f"{value} is not between {least} and 2**63 - 1")
+        return value
+    return parse
+
+
 def _whoami() -> str:
     try:
         return getpass.getuser()
     except Exception:
         return "unknown"
-
-
-def _open(read_only: bool = False):
-    from mlobs.audit.log import AuditLog
-    from mlobs.settings import Settings
-
-    return AuditLog.open(Settings(), read_only=read_only)
-
-
-def _run(args: argparse.Namespace, action, read_only: bool = False) -> int:
-    try:
-        log = _open(read_only)
-    except (AuditError, OSError, ValueError) as exc:
-        print(f"audit: cannot open the audit log: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return action(log)
-    except AuditError as exc:
-        print(f"audit: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        log.close()
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -156,6 +147,12 @@ def _export(args: argparse.Namespace) -> int:
 def _forget(args: argparse.Namespace) -> int:
     def action(log) -> int:
         receipt = log.forget(args.subject, actor=args.actor, reason=args.reason)
+        record = log.query(decision_id=receipt.decision_id)
+        if record and not (record[0].get("output") or {}).get("erased_keys_for"):
+            # A mistyped id or one erased before: saying "erased" would leave the real subject's data in place.
+            print(f"audit: nothing is linked to this subject id (never seen, mistyped, or erased before): nothing "
+                  f"erased; the request is recorded as seq {receipt.seq}", file=sys.stderr)
+            return 1
         print(f"subject erased; erasure recorded as seq {receipt.seq} (decision {receipt.decision_id})")
         return 0
 
@@ -211,7 +208,11 @@ def _prune_artifacts(args: argparse.Namespace) -> int:
     from mlobs.settings import Settings
 
     settings = Settings()
-    gone = prune(args.artifacts_dir or settings.artifacts_dir, settings.audit.artifact_retention_days)
+    root = args.artifacts_dir or settings.artifacts_dir
+    if not Path(root).is_dir():
+        print(f"audit: no artifacts directory at {root}", file=sys.stderr)
+        return 2
+    gone = prune(root, settings.audit.artifact_retention_days)
     for path in gone:
         print(f"deleted {path}")
     print(f"deleted {len(gone)} artifacts retired over {settings.audit.artifact_retention_days:g} days ago")

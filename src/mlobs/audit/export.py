@@ -72,11 +72,15 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def bundle_rows(outdir: Path) -> Iterator[tuple]:
+    """The stored rows a bundle's records.jsonl holds; ValueError naming the first line that is not one."""
     with open(Path(outdir) / "records.jsonl", "rb") as handle:
-        for line in handle:
-            item = orjson.loads(line)
-            item["payload"] = item["payload"].encode("utf-8")
-            yield tuple(item[c] for c in STORED_COLUMNS)
+        for number, line in enumerate(handle, 1):
+            try:
+                item = orjson.loads(line)
+                item["payload"] = item["payload"].encode("utf-8")
+                yield tuple(item[c] for c in STORED_COLUMNS)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise ValueError(f"records.jsonl line {number} is not an exported record (edited or cut)") from None
 
 
 def verify_bundle(outdir: Path, extra_checkpoints: list[Checkpoint] | None = None) -> VerifyReport:

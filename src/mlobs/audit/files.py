@@ -65,6 +65,13 @@ def private_sqlite(path: Path) -> Path:
     return Path(path)
 
 
+def read_secret(path: Path) -> bytes:
+    """A key file's bytes, the file narrowed to 0600 first: a key restored from a backup or copied
+    with the umask's 0644 is readable by everyone until the next write, which for a key is never."""
+    _narrow(Path(path))
+    return Path(path).read_bytes()
+
+
 def _narrow(path: Path) -> None:
     try:
         if path.stat().st_mode & 0o777 != FILE_MODE:

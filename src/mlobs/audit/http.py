@@ -19,10 +19,12 @@ from pydantic import SecretStr
 from mlobs.audit.merkle import ProofError, consistency_proof
 from mlobs.audit.storage.tree_store import TreeMissing, open_reader
 
+MAX_SIZE = 2**63 - 1  # the largest tree size a store's integer column holds; larger is a 422, not a 500
+
 
 def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
     def authorized(authorization: str | None = Header(None)) -> None:
-        if token is None:
+        if token is None or not token.get_secret_value().strip():
             raise HTTPException(403, "witness endpoints are off: set MLOBS_AUDIT__WITNESS_TOKEN")
         given = (authorization or "").encode()
         if not secrets.compare_digest(given, f"Bearer {token.get_secret_value()}".encode()):
@@ -42,7 +44,8 @@ def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
         return PlainTextResponse(latest[1], media_type="text/plain; charset=utf-8")
 
     @router.get("/consistency")
-    def consistency(first: int = Query(..., alias="from", gt=0), to: int = Query(..., gt=0)) -> dict:
+    def consistency(first: int = Query(..., alias="from", gt=0, le=MAX_SIZE),
+                    to: int = Query(..., gt=0, le=MAX_SIZE)) -> dict:
         reader, close = open_reader(store_url)
         try:
             if reader.note_covering(to) is None or reader.head()[0] < to:

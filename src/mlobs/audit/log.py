@@ -67,6 +67,18 @@ def resolve_settings(settings: Any = None, base_dir: Path | None = None) -> Audi
     return audit.resolved(base) if base is not None else audit
 
 
+KEY_FILES = ("checkpoint_signing.pem", "pseudonym_keyring.json")
+
+
+def _refuse_new_keys_beside_records(store: AuditStore, keys_dir: Path) -> None:
+    """New keys are made for a new log only: beside records, a fresh signing key would sign heads no
+    verifier trusts, and a fresh keyring would find no subject (an erasure that erases nothing)."""
+    missing = [name for name in KEY_FILES if not (keys_dir / name).is_file()]
+    if missing and store.head()[0] > 0:
+        raise AuditError(f"the log holds {store.head()[0]} records but {keys_dir} has no {' or '.join(missing)}: "
+                         "refusing to make new keys for it (restore its keys or set MLOBS_AUDIT__KEYS_DIR to them)")
+
+
 class AuditLog:
     def __init__(
         self,
@@ -116,9 +128,15 @@ class AuditLog:
         read_only: for commands that only read; closing it signs nothing."""
         audit = resolve_settings(settings, base_dir)
         keys_dir = Path(audit.keys_dir)
+        store = store or open_store(audit.store_url, audit.busy_timeout_s)
+        try:
+            _refuse_new_keys_beside_records(store, keys_dir)
+        except BaseException:
+            store.close()
+            raise
         return cls(
             audit,
-            store or open_store(audit.store_url, audit.busy_timeout_s),
+            store,
             SubjectKeyStore(Path(audit.subject_keys_path), audit.busy_timeout_s, audit.subject_keys_merge_at),
             Keyring.load_or_create(keys_dir / "pseudonym_keyring.json"),
             Signer.load_or_create(keys_dir),
@@ -172,6 +190,8 @@ class AuditLog:
         erasure under their (now unlinkable) pseudonym. Their records stay, the chain still verifies,
         and the raw id no longer finds them. The writer resolves the pseudonyms in the erasure's
         own batch, so a decision queued just before it is erased too."""
+        if not subject or not subject.strip():
+            raise AuditError("forget needs the subject's id (it was empty)")
         record = Decision(
             service=AUDIT_SERVICE,
             model="",

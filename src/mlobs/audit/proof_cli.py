@@ -58,6 +58,38 @@ def _settings():
     return resolve_settings()
 
 
+def _open(read_only: bool = False):
+    """The existing log: a command never creates one (a mistyped path would get a new log, new keys and a
+    reassuring answer about a log that is not the real one)."""
+    from mlobs.audit.log import AuditLog, resolve_settings
+    from mlobs.audit.verification.trust_verify import open_view
+
+    audit = resolve_settings()
+    open_view(audit.store_url).close()  # LogMissing if there is no audit log there; creates nothing
+    return AuditLog.open(audit, read_only=read_only)
+
+
+def run_on_log(args: argparse.Namespace, action, read_only: bool = False) -> int:
+    """`action(log)` on the existing log; exit 2 with the reason if there is none or it fails."""
+    from mlobs.audit.errors import AuditError
+    from mlobs.audit.verification.trust_verify import LogMissing
+
+    try:
+        log = _open(read_only)
+    except (AuditError, LogMissing, OSError, ValueError) as exc:
+        print(f"audit: cannot open the audit log: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return action(log)
+    except BrokenPipeError:
+        raise  # a reader that stopped early: the command line ends quietly with the SIGPIPE status
+    except (AuditError, ValueError, OSError) as exc:  # a bound that does not parse, an output not writable
+        print(f"audit: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        log.close()
+
+
 def _verify(args: argparse.Namespace) -> int:
     from mlobs.audit.keys.signing import load_public_key, read_checkpoint_file
     from mlobs.audit.verification.trust_verify import (
@@ -82,8 +114,13 @@ def _verify(args: argparse.Namespace) -> int:
             print("audit verify: FAILED: the export's public key is not the trusted key (re-signed export?)",
                   file=sys.stderr)
             return 1
-        extra = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
-        return _report(verify_bundle(args.bundle, extra), args.json)
+        try:
+            extra = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
+            report = verify_bundle(args.bundle, extra)
+        except (ValueError, OSError) as exc:
+            print(f"audit verify: FAILED: {exc}", file=sys.stderr)
+            return 1
+        return _report(report, args.json)
     try:
         audit = _settings()
         public = trusted_key(args.public_key, audit.public_key_fingerprint,
@@ -91,9 +128,11 @@ def _verify(args: argparse.Namespace) -> int:
         witness = None
         if args.witness:
             witness = load_witness(args.witness, load_public_key(args.witness_key) if args.witness_key else None)
+        kept = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
         report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
                             allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
-                            workers=args.workers, raw_retention_days=audit.raw_retention_days)
+                            workers=args.workers, raw_retention_days=audit.raw_retention_days,
+                            extra_checkpoints=kept)
     except (LogMissing, ValueError, OSError) as exc:
         print(f"audit verify: FAILED: {exc}", file=sys.stderr)
         return 1
@@ -112,9 +151,17 @@ def load_witness(source: str, witness_key=None):
     if source.startswith(("http://", "https://")):
         import httpx
 
-        response = httpx.get(source.rstrip("/") + "/checkpoints", timeout=10)
-        response.raise_for_status()
-        notes = response.json()["notes"]
+        url = source.rstrip("/") + "/checkpoints"
+        try:
+            response = httpx.get(url, timeout=10)
+            response.raise_for_status()
+            notes = response.json()["notes"]
+        except httpx.HTTPError as exc:
+            raise ValueError(f"cannot read the witness at {url}: {exc}") from None
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{url} did not answer with a witness's checkpoints") from None
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise ValueError(f"{url} did not answer with a witness's checkpoints")
     else:
         from mlobs.audit.witness.store import COSIGNED, read_notes
 
@@ -154,7 +201,11 @@ def _prove(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"audit prove: {exc} (write it with --json)", file=sys.stderr)
         return 1
-    args.out.write_bytes(data)
+    try:
+        args.out.write_bytes(data)
+    except OSError as exc:
+        print(f"audit prove: cannot write {args.out}: {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {args.out} ({len(data)} bytes): decision {args.decision_id}, record {bundle['leaf_index'] + 1} "
           f"of {bundle['tree_size']}, {len(bundle['inclusion'])} proof hashes")
     return 0
@@ -163,12 +214,15 @@ def _prove(args: argparse.Namespace) -> int:
 def _check_proof(args: argparse.Namespace) -> int:
     from mlobs.audit.checkpoint_note import NoteError
     from mlobs.audit.merkle import ProofError
-    from mlobs.audit.verification.proofs import check_bundle
+    from mlobs.audit.verification.proofs import MAX_BUNDLE_BYTES, check_bundle
     from mlobs.audit.keys.signing import load_public_key
 
     try:
         public = load_public_key(args.public_key)
-        data = args.file.read_bytes()
+        with open(args.file, "rb") as handle:
+            data = handle.read(MAX_BUNDLE_BYTES + 1)
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise ValueError(f"{args.file} is over {MAX_BUNDLE_BYTES} bytes: no inclusion proof is that large")
         results = [check_bundle(data, public, load_public_key(w)) for w in args.witness_key] or \
             [check_bundle(data, public)]
     except (NoteError, ProofError, ValueError, KeyError, OSError, orjson.JSONDecodeError) as exc:
@@ -182,14 +236,11 @@ def _check_proof(args: argparse.Namespace) -> int:
 def _rotate_key(args: argparse.Namespace) -> int:
     from mlobs.audit.checkpoint_note import fingerprint
     from mlobs.audit.keys.key_rotation import rotate
-    from mlobs.audit.log import AuditLog
-    from mlobs.settings import Settings
 
-    log = AuditLog.open(Settings())
-    try:
+    def action(log) -> int:
         public = rotate(log, args.actor)
-    finally:
-        log.close()
-    print(f"checkpoint key rotated; new key fingerprint {fingerprint(public)} "
-          f"(publish {log.settings.keys_dir}/checkpoint_signing.pub.pem)")
-    return 0
+        print(f"checkpoint key rotated; new key fingerprint {fingerprint(public)} "
+              f"(publish {log.settings.keys_dir}/checkpoint_signing.pub.pem)")
+        return 0
+
+    return run_on_log(args, action)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+MIN_TOKEN_LENGTH = 16
 
 
 class AuditSettings(BaseModel):
@@ -43,7 +45,8 @@ class AuditSettings(BaseModel):
     checkpoint_interval_s: float = Field(1.0, gt=0)
     # The log's name in its signed checkpoints (the C2SP origin line and the key name).
     origin: str = Field("mlobs.local/audit", min_length=1, pattern=r"^[^\s+]+$")
-    # Bearer token a witness presents to GET /audit/checkpoint and /audit/consistency (unset: refused).
+    # Bearer token a witness presents to GET /audit/checkpoint and /audit/consistency (unset or empty:
+    # refused; shorter than 16 characters: an error at start).
     witness_token: SecretStr | None = None
     # SHA-256 (hex) of the raw Ed25519 checkpoint key that `mlobs audit verify` trusts when no
     # --public-key is given; the key in the log's own directory is never trusted by itself.
@@ -58,6 +61,17 @@ class AuditSettings(BaseModel):
     # pseudonym at least this many at a time (up to ten times as many when the store is large).
     # Every process holds the appended ones in memory, about 250 bytes each.
     subject_keys_merge_at: int = Field(10_000, gt=0)
+
+    @field_validator("witness_token")
+    @classmethod
+    def _a_token_worth_the_name(cls, token: SecretStr | None) -> SecretStr | None:
+        """Empty is unset (a token file read by `$(cat ...)` that is missing gives ""; as a token it would
+        let in anyone who sends "Bearer "); a short one is refused rather than guessed."""
+        if token is None or not token.get_secret_value().strip():
+            return None
+        if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the witness token must be at least {MIN_TOKEN_LENGTH} characters")
+        return token
 
     def resolved(self, base_dir: Path) -> AuditSettings:
         """A copy with every unset path placed under base_dir."""

@@ -260,7 +260,10 @@ class Checkpointer:
         tree = self._log.tree
         while not self._stop.wait(self._interval):
             signed = tree.signed.size if tree.signed is not None else 0
-            if tree.failure is None and tree.size > signed and not self._log._writer.pending:
+            # Not yet taken up at the store's head (nothing appended since the open): a tail that a
+            # killed process left unsigned would wait for the next decision; one request takes it up.
+            unread = tree._range is None
+            if tree.failure is None and (tree.size > signed or unread) and not self._log._writer.pending:
                 try:
                     self._log._writer.submit(Pending(None, format_ts(self._log._clock()), checkpoint=True))
                 except AuditUnavailable:

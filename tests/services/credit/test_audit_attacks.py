@@ -1,4 +1,5 @@
-"""Raw-store and type attacks on a copy of a log the credit service made: `mlobs audit verify` names them."""
+"""Attacks on a copy of a log the credit service made: `mlobs audit verify` names them, and the operator's
+commands refuse what would leave a subject's data in place."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import os
 import shutil
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -72,3 +74,43 @@ def test_an_attack_on_the_copy_fails_verify_naming_the_first_bad_seq(copy, capsy
     attacker.run(copy, attack)
     code, out = verify(capsys)
     assert code == 1 and f"record seq {seq}" in out and what in out, out
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", *argv])
+    return args.func(args)
+
+
+def test_an_applicant_hidden_from_the_lookup_still_has_their_record_named_by_verify(copy, capsys, tmp_path):
+    import sqlite3
+
+    from mlobs.audit.storage.sqlite_lookup import lookup_path
+
+    applicant = data.generate(30, seed=31)[11]["applicant_id"]
+    assert cli("query", "--subject", applicant) == 0
+    seq = orjson.loads(capsys.readouterr().out.splitlines()[0])["seq"]
+    with sqlite3.connect(lookup_path(tmp_path / "audit.db")) as conn:
+        conn.execute("DELETE FROM lookup_by_subject WHERE seq = ?", (seq,))
+    assert cli("query", "--subject", applicant) == 0 and capsys.readouterr().out == ""  # hidden from their request
+    code, out = verify(capsys)
+    assert code == 1 and f"record seq {seq}" in out and "lookup" in out, out
+
+
+def test_forgetting_a_mistyped_applicant_id_erases_nothing_and_says_so(copy, capsys):
+    applicant = data.generate(30, seed=31)[3]["applicant_id"]
+    assert cli("forget", applicant[:-1] + "X") == 1
+    assert "nothing erased" in capsys.readouterr().err
+    assert cli("query", "--subject", applicant) == 0 and capsys.readouterr().out.strip()
+    assert cli("forget", applicant) == 0 and "subject erased" in capsys.readouterr().out
+    assert cli("query", "--subject", applicant) == 0 and capsys.readouterr().out == ""
+
+
+def test_an_operator_pointing_at_missing_keys_is_refused_before_anything_is_signed(copy, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLOBS_AUDIT__KEYS_DIR", str(tmp_path / "restored-without-keys"))
+    assert cli("checkpoint") == 2
+    assert "refusing to make new keys" in capsys.readouterr().err
+    monkeypatch.setenv("MLOBS_AUDIT__KEYS_DIR", str(tmp_path / "keys"))
+    code, out = verify(capsys)
+    assert code == 0, out

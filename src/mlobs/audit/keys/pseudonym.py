@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from mlobs.audit.files import private_dir
+from mlobs.audit.files import private_dir, read_secret
 
 
 def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
@@ -53,7 +53,7 @@ class Keyring:
     def load_or_create(cls, path: Path) -> Keyring:
         path = Path(path)
         if path.exists():
-            data = orjson.loads(path.read_bytes())
+            data = orjson.loads(read_secret(path))
             keys = {kid: base64.b64decode(k) for kid, k in data["keys"].items()}
             return cls(keys, data["active"], path)
         ring = cls({"k1": secrets.token_bytes(32)}, "k1", path)

@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mlobs.audit.files import private_file
+from mlobs.audit.files import private_file, read_secret
 from mlobs.audit.keys.pseudonym import write_private
 
 
@@ -69,7 +69,7 @@ class Signer:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
             write_private(path, pem, exclusive=True)  # if another process won, use its key
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        private = serialization.load_pem_private_key(read_secret(path), password=None)
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")
         signer = cls(private)
@@ -98,11 +98,15 @@ def signature_ok(checkpoint: Checkpoint, public_keys: Iterable[Ed25519PublicKey]
 
 
 def read_checkpoint_file(path: Path) -> list[Checkpoint]:
-    """Checkpoints kept outside the store, one JSON object per line."""
+    """Checkpoints kept outside the store, one JSON object per line; ValueError naming the first line
+    that is not one (a file that cannot be read must not pass as a file with nothing in it)."""
     out = []
-    for line in Path(path).read_bytes().splitlines():
+    for number, line in enumerate(Path(path).read_bytes().splitlines(), 1):
         if line.strip():
-            out.append(Checkpoint(**orjson.loads(line)))
+            try:
+                out.append(Checkpoint(**orjson.loads(line)))
+            except (orjson.JSONDecodeError, TypeError):
+                raise ValueError(f"{path} line {number} is not a signed checkpoint") from None
     return out
 
 

@@ -37,6 +37,7 @@ CREATE INDEX IF NOT EXISTS audit_records_decision ON audit_records (decision_id)
 CREATE INDEX IF NOT EXISTS audit_records_trace ON audit_records (trace_id);
 CREATE INDEX IF NOT EXISTS audit_records_ts ON audit_records (ts);
 CREATE INDEX IF NOT EXISTS audit_records_erasures ON audit_records (seq) WHERE event_type = 'erasure';
+CREATE INDEX IF NOT EXISTS audit_records_rotations ON audit_records (seq) WHERE event_type = 'key_rotation';
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     seq BIGINT PRIMARY KEY,
     hash TEXT NOT NULL,

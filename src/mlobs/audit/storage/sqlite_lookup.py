@@ -81,6 +81,38 @@ def candidates(name: str, values: list[str]) -> tuple[str, list[str]]:
     return sql, [*(value[:KEY_CHARS] for value in values), *values]
 
 
+def first_unlisted(conn: sqlite3.Connection, log_path: Path) -> tuple[int, str] | None:
+    """(seq, field) of the first record up to the lookup's mark that the lookup does not list under its
+    subject or trace id: a query by that value would not return it, so an edited lookup could hide a
+    subject's records from their access request. None when there is no lookup, or one made for another
+    history or unreadable (the log's next open rebuilds it). `conn` reads the log, opened with uri=True."""
+    path = lookup_path(log_path)
+    if not path.is_file():
+        return None
+    try:
+        conn.execute("ATTACH DATABASE ? AS lookup", (f"file:{path}?mode=ro",))
+    except sqlite3.DatabaseError:
+        return None
+    try:
+        mark = conn.execute("SELECT seq, hash FROM lookup.lookup_position").fetchone()
+        if not mark or not mark[0] or conn.execute(
+                "SELECT hash FROM main.audit_records WHERE seq = ?", (mark[0],)).fetchone() != (mark[1],):
+            return None
+        found = []
+        for name, table in TABLES.items():
+            seq = conn.execute(
+                f"SELECT min(seq) FROM (SELECT seq >> {BUCKET_BITS} AS bucket, key, seq FROM (SELECT "
+                f"substr({header_field(name)}, 1, {KEY_CHARS}) AS key, seq FROM main.audit_records WHERE seq <= ?) "
+                f"WHERE key IS NOT NULL EXCEPT SELECT bucket, key, seq FROM lookup.{table})", (mark[0],)).fetchone()[0]
+            if seq is not None:
+                found.append((seq, name))
+        return min(found) if found else None
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        conn.execute("DETACH DATABASE lookup")
+
+
 class Lookup:
     """Keeps the side database caught up: at open, `delay_s` after a commit or as soon as
     `most_behind` records wait (on a thread of its own, started by the first commit), and at close."""

@@ -41,6 +41,8 @@ CREATE INDEX IF NOT EXISTS audit_records_by_ts ON audit_records ({field("ts")});
 -- Erasure records only (a partial index: a decision's insert evaluates its condition and writes
 -- nothing to it), so that verify finds the erased pseudonyms without reading every record.
 CREATE INDEX IF NOT EXISTS audit_records_erasures ON audit_records (seq) WHERE {field("event_type")} = 'erasure';
+-- Key rotations likewise: verify looks for them in every log (a rotated key is retired past its rotation).
+CREATE INDEX IF NOT EXISTS audit_records_rotations ON audit_records (seq) WHERE {field("event_type")} = 'key_rotation';
 -- Subjects and trace ids are looked up in a side database (sqlite_lookup); logs made before it
 -- indexed them here, in every commit.
 DROP INDEX IF EXISTS audit_records_by_subject;

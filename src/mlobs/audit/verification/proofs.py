@@ -99,14 +99,41 @@ class ProofResult:
         return out
 
 
+_FIELDS = {"format": str, "decision_id": str, "leaf_index": int, "tree_size": int, "inclusion": list,
+           "checkpoint": str}
+
+
+def _check_shape(bundle) -> None:
+    """ProofError unless the bundle has every field a check reads, each of its type (whatever a file holds)."""
+    if not isinstance(bundle, dict):
+        raise ProofError("not a bundle: a bundle is a JSON object")
+    if bundle.get("format") != FORMAT:
+        raise ProofError(f"not an {FORMAT} bundle")
+    for name, kind in _FIELDS.items():
+        value = bundle.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ProofError(f"the bundle's {name} is missing or not a {kind.__name__}")
+    if not all(isinstance(h, str) for h in bundle["inclusion"]):
+        raise ProofError("the bundle's inclusion path is not a list of base64 hashes")
+    if "record" in bundle:
+        record = bundle["record"]
+        if not (isinstance(record, dict) and isinstance(record.get("header"), str)
+                and isinstance(record.get("payload"), str) and isinstance(bundle.get("record_hash"), str)):
+            raise ProofError("the bundle's record is not a header and a payload with a record hash")
+    elif not isinstance(bundle.get("leaf_hash"), str):
+        raise ProofError("the bundle holds neither a record nor a leaf hash")
+
+
 def check_bundle(data: bytes | dict, public: Ed25519PublicKey, witness: Ed25519PublicKey | None = None) -> ProofResult:
     """Verify a bundle offline; raises ProofError or NoteError with the reason."""
     if isinstance(data, (bytes, bytearray)) and bytes(data[: len(compact.MAGIC)]) == compact.MAGIC:
         bundle = compact.decode(bytes(data))
     else:
-        bundle = orjson.loads(data) if isinstance(data, (bytes, bytearray, str)) else data
-    if bundle.get("format") != FORMAT:
-        raise ProofError(f"not an {FORMAT} bundle")
+        try:
+            bundle = orjson.loads(data) if isinstance(data, (bytes, bytearray, str)) else data
+        except orjson.JSONDecodeError as exc:
+            raise ProofError(f"not a bundle: {exc}") from None
+    _check_shape(bundle)
     head: TreeHead = open_checkpoint(bundle["checkpoint"], public)
     witnessed = verify_cosignature(bundle["checkpoint"], witness) if witness is not None else None
     if head.size != bundle["tree_size"]:
@@ -114,17 +141,26 @@ def check_bundle(data: bytes | dict, public: Ed25519PublicKey, witness: Ed25519P
     index = bundle["leaf_index"]
     if "record" in bundle:
         header, payload = bundle["record"]["header"], bundle["record"]["payload"].encode()
-        fields = orjson.loads(header)
+        try:
+            fields = orjson.loads(header)
+        except orjson.JSONDecodeError:
+            fields = None
+        if not isinstance(fields, list) or len(fields) < 4:
+            raise ProofError("the record's header is not a record header")
         if fields[0] != index + 1 or fields[3] != bundle["decision_id"]:
             raise ProofError("the record is not the decision and place the bundle names")
         if hashlib.sha256(header.encode() + b"\n" + payload).hexdigest() != bundle["record_hash"]:
             raise ProofError("the record does not match its record hash")
         leaf = leaf_hash(entry(header, payload))
     else:
-        leaf = base64.b64decode(bundle["leaf_hash"])
-    proof = [base64.b64decode(h) for h in bundle["inclusion"]]
+        leaf = base64.b64decode(bundle["leaf_hash"], validate=True)
+    proof = [base64.b64decode(h, validate=True) for h in bundle["inclusion"]]
     verify_inclusion(index, head.size, leaf, proof, head.root)
     return ProofResult(bundle["decision_id"], index, head.size, head.origin, witnessed, "record" in bundle)
 
 
-__all__ = ["FORMAT", "NoteError", "ProofError", "ProofMissing", "ProofResult", "check_bundle", "make_bundle"]
+# Far above any real bundle (a record and at most 64 path hashes): check-proof reads no more than this.
+MAX_BUNDLE_BYTES = 1 << 20
+
+__all__ = ["FORMAT", "MAX_BUNDLE_BYTES", "NoteError", "ProofError", "ProofMissing", "ProofResult", "check_bundle",
+           "make_bundle"]

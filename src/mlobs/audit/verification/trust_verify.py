@@ -16,6 +16,7 @@ verifier brings (never the one beside the log):
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -131,16 +132,21 @@ def open_view(url: str) -> LogView:
 
 def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None = None, allow_empty: bool = False,
                allow_unsigned_tail: bool = False, workers: int | None = None, raw_retention_days: float = 7.0,
-               now: datetime | None = None) -> VerifyReport:
-    """Everything verify checks (see the module's docstring), the first bad seq named."""
+               now: datetime | None = None, extra_checkpoints: list[Checkpoint] | None = None) -> VerifyReport:
+    """Everything verify checks (see the module's docstring), the first bad seq named.
+    `extra_checkpoints`: signed chain checkpoints kept apart from the log (its mirror file), checked
+    with the log's own: they show a truncation or rewrite whose checkpoints were deleted from the store."""
     started = time.perf_counter()
     view = open_view(url)
+    view.checkpoints = sorted(view.checkpoints + list(extra_checkpoints or []), key=lambda cp: cp.seq)
     try:
         # The type and raw-store checks run in the database (without the GIL) while the chain is checked.
-        with ThreadPoolExecutor(1, thread_name_prefix="mlobs-audit-rows") as pool:
+        with ThreadPoolExecutor(2, thread_name_prefix="mlobs-audit-rows") as pool:
             rows = pool.submit(_row_problem, url, now or datetime.now(timezone.utc), raw_retention_days)
+            lookup = pool.submit(_lookup_problem, url)
             report = _verify(view, public, witness, allow_empty, allow_unsigned_tail, workers, started)
-            problem = rows.result() if report.head_seq else None
+            found = [p for p in (rows.result(), lookup.result()) if p is not None] if report.head_seq else []
+            problem = min(found, key=lambda p: (p.seq is None, p.seq or 0)) if found else None
     finally:
         view.close()
     if problem is not None:
@@ -175,6 +181,28 @@ def _row_problem(url: str, now: datetime, retention_days: float) -> Problem | No
         conn.close()
 
 
+def _lookup_problem(url: str) -> Problem | None:
+    """The SQLite log's lookup against its records, on a read-only connection of its own (a scan of
+    its own, about 1 s for 300,000 records, beside the chain's)."""
+    if not url.startswith("sqlite:///"):
+        return None  # PostgreSQL indexes its records in their own table
+    import sqlite3
+
+    from mlobs.audit.storage.sqlite_lookup import first_unlisted
+
+    path = Path(url.removeprefix("sqlite:///"))
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        unlisted = first_unlisted(conn, path)
+    finally:
+        conn.close()
+    if unlisted is None:
+        return None
+    return Problem(unlisted[0], None, f"the lookup beside the log does not list this record under its {unlisted[1]}: "
+                                      f"a query by {unlisted[1]} would not return it (the lookup was edited; delete it "
+                                      "and the log rebuilds it)")
+
+
 def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, started) -> VerifyReport:
     head_seq, _ = view.reader.head()
     notes = view.reader.notes()
@@ -190,31 +218,31 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
             size = _largest(witness, [public])[0]
             return fail(1, f"the log is empty but witness {witness.source} cosigned a tree of {size} records "
                            "(the log was truncated or replaced)")
+        if view.checkpoints:
+            return fail(1, f"truncated: the log is empty but a checkpoint covers seq {view.checkpoints[-1].seq}")
         if not allow_empty:
             return fail(None, "the log holds no records (pass --allow-empty if an empty log is expected)")
         report = VerifyReport(True, 0, 0, GENESIS_HASH, 0)
         report.notes.append("empty log")
         return report
 
-    # Signed tree heads of the log itself, with the trusted key and the keys it rotated to.
+    # Signed tree heads of the log itself, with the trusted key and the keys it rotated to; each
+    # rotated key is retired from the rotation on (signed_by: which key signed each head).
     keys = [public]
+    retired = _rotated_keys(view, keys)
     heads: dict[int, TreeHead] = {}
+    signed_by: dict[int, str] = {}
     for size, note in notes:
         try:
-            head = open_with(note, keys)
+            head = open_with(note, keys, signed_by)
         except NoteError as exc:
-            if len(keys) == 1 and _rotated_keys(view, keys):
-                try:
-                    head = open_with(note, keys)
-                except NoteError:
-                    return fail(size, f"the signed checkpoint at tree size {size} does not verify with the trusted "
-                                      f"key: {exc}")
-            else:
-                return fail(size, f"the signed checkpoint at tree size {size} does not verify with the trusted key: "
-                                  f"{exc}")
+            return fail(size, f"the signed checkpoint at tree size {size} does not verify with the trusted key: {exc}")
         if head.size != size:
             return fail(size, f"the checkpoint stored at tree size {size} is for size {head.size}")
         heads[size] = head
+    reused = retired_key_reused(signed_by, view.checkpoints, retired)
+    if reused is not None:
+        return fail(*reused)
 
     # What a witness cosigned: checked against the log once the chain is known to be sound.
     witnessed: dict[int, TreeHead] = {}
@@ -228,8 +256,6 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if head_seq >= 200_000 else 1
     workers = max(1, min(workers, head_seq))
-    if len(keys) == 1 and any(cp.key_id != key_id_of(public) for cp in view.checkpoints):
-        _rotated_keys(view, keys)
     trees: list = []
     pinned, n_checkpoints, problem = check_signatures(view.checkpoints, keys)
     if problem is not None:
@@ -250,6 +276,10 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     if witness is not None:
         if witness_problem is not None:
             return fail(None, witness_problem, report)
+        cosigned = ("each cosigned by the witness's key" if witness.public_key else
+                    "their cosignatures NOT checked (no --witness-key given)")
+        report.notes.append(f"witness {witness.source}: {len(witness.notes)} checkpoints signed by the log, "
+                            f"the largest at size {largest}; {cosigned}")
         if largest > head_seq:
             return fail(head_seq + 1, f"witness {witness.source} cosigned a tree of {largest} records but the log "
                                       f"holds {head_seq}: records {head_seq + 1}..{largest} were removed "
@@ -289,32 +319,74 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     return report
 
 
-def open_with(note: str, keys: list) -> TreeHead:
-    """The head of a checkpoint signed by any of `keys`; raises the first key's NoteError otherwise."""
+def open_with(note: str, keys: list, signed_by: dict[int, str] | None = None) -> TreeHead:
+    """The head of a checkpoint signed by any of `keys`; raises the first key's NoteError otherwise.
+    `signed_by` gets {size: key id} of the key that signed it."""
     first = None
     for public in keys:
         try:
-            return open_checkpoint(note, public)
+            head = open_checkpoint(note, public)
         except NoteError as exc:
             first = first or exc
+            continue
+        if signed_by is not None:
+            signed_by[head.size] = key_id_of(public)
+        return head
     raise first
 
 
-def _rotated_keys(view: LogView, keys: list) -> bool:
-    """Extend `keys` with every key that a rotation record, signed by a key already trusted, names."""
+def _rotated_keys(view: LogView, keys: list) -> dict[str, int]:
+    """Extend `keys` with every key that a rotation record, signed by a key already trusted, names;
+    returns {key id: seq of the rotation record} of each key rotated away."""
     from mlobs.audit.keys.key_rotation import EVENT_KEY_ROTATION, new_key_in
 
+    # The condition as the partial index states it, so that the index serves it.
     column = "json_extract(header, '$[2]')" if view.url.startswith("sqlite:///") else "event_type"
-    rows = view.reader._query(f"SELECT seq, payload FROM audit_records WHERE {column} = ? ORDER BY seq",
-                              (EVENT_KEY_ROTATION,))
-    added = False
-    for _, payload in rows:
+    try:
+        rows = view.reader._query(f"SELECT seq, payload FROM audit_records WHERE {column} = '{EVENT_KEY_ROTATION}' "
+                                  "ORDER BY seq", ())
+    except sqlite3.DatabaseError:
+        rows = []  # a header that is not JSON (its index dropped): the record checks name it and verify fails
+    retired: dict[str, int] = {}
+    for seq, payload in rows:
         try:
-            keys.append(new_key_in(orjson.loads(bytes(payload))["details"]["statement"], keys))
-            added = True
+            note = orjson.loads(bytes(payload))["details"]["statement"]
+            new = new_key_in(note, keys)
         except (NoteError, KeyError, TypeError, ValueError, orjson.JSONDecodeError):
             continue  # a rotation not signed by a trusted key grants nothing
-    return added
+        for old in keys:
+            if key_id_of(old) not in retired and _signs(note, old):
+                retired[key_id_of(old)] = seq
+        keys.append(new)
+    return retired
+
+
+def _signs(note: str, public) -> bool:
+    from mlobs.audit.keys.key_rotation import new_key_in
+
+    try:
+        new_key_in(note, [public])
+    except NoteError:
+        return False
+    return True
+
+
+def retired_key_reused(signed_by: dict[int, str], checkpoints: list, retired: dict[str, int]) -> tuple | None:
+    """(size, what) of the first tree head or chain checkpoint a rotated key signed past the last one
+    it may: the first that covers its rotation record. Otherwise a leaked key, the usual reason to
+    rotate, could sign a rewritten history after its rotation and pass."""
+    signed = sorted([(size, kid, "tree head") for size, kid in signed_by.items()]
+                    + [(cp.seq, cp.key_id, "chain checkpoint") for cp in checkpoints])
+    last: dict[str, int] = {}
+    for size, kid, what in signed:
+        rotation = retired.get(kid)
+        if rotation is None or size < rotation:
+            continue
+        last.setdefault(kid, size)
+        if size > last[kid]:
+            return size, (f"the {what} at size {size} is signed by a key retired by the rotation record at seq "
+                          f"{rotation}, after its last head at size {last[kid]} (a retired key re-used)")
+    return None
 
 
 def _largest(witness: Witnessed, keys: list, into: dict | None = None) -> tuple[int, str | None]:

@@ -23,19 +23,21 @@ import time
 from contextlib import asynccontextmanager
 
 import httpx
+import orjson
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from mlobs.audit.checkpoint_note import NoteError, TreeHead, cosign, open_checkpoint
+from mlobs.audit.checkpoint_note import NoteError, TreeHead, cosign, open_checkpoint, verify_cosignature
 from mlobs.audit.keys.signing import load_public_key
 from mlobs.audit.merkle import ProofError, verify_consistency
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.settings import WitnessSettings
-from mlobs.audit.witness.store import WitnessStore
+from mlobs.audit.witness.store import COSIGNED, WitnessStore
 from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
+MAX_ANSWER = 64 * 1024  # bytes: a checkpoint with 100 cosignatures, or a proof of 64 hashes, is far less
 
 
 class Refused(ValueError):
@@ -49,15 +51,15 @@ class Refused(ValueError):
 class Witness:
     def __init__(self, settings: WitnessSettings, client: httpx.Client | None = None,
                  registry: CollectorRegistry | None = None, clock=time.monotonic) -> None:
-        if not settings.source_url or settings.log_public_key is None or settings.token is None:
+        if (not settings.source_url or settings.log_public_key is None or settings.token is None
+                or not settings.token.get_secret_value().strip()):
             raise SystemExit("audit-witness needs MLOBS_AUDIT_WITNESS__SOURCE_URL, __TOKEN and __LOG_PUBLIC_KEY")
         self.settings = settings
         self.log_key = load_public_key(settings.log_public_key)
         self.store = WitnessStore(settings.dir)
         self.client = client or httpx.Client(base_url=settings.source_url, timeout=settings.timeout_s)
         self._headers = {"Authorization": f"Bearer {settings.token.get_secret_value()}"}
-        latest = self.store.latest()
-        self.head: TreeHead | None = open_checkpoint(latest, self.log_key) if latest else None
+        self.head: TreeHead | None = self._checked_store()
         self.refused = 0
         self.last_error: str | None = None
         self._clock = clock
@@ -73,11 +75,30 @@ class Witness:
         self._success_time.set(time.time())
         make(catalog.WITNESS_HEALTHY, self.registry).set_function(lambda: float(self.healthy()))
 
+    def _checked_store(self) -> TreeHead | None:
+        """The last head this witness cosigned, once every kept line is checked: each signed by the log,
+        cosigned by this witness, larger than the one before. An older checkpoint appended to the file
+        would otherwise become the head after a restart, and the rollback to it would be cosigned."""
+        head = None
+        try:
+            for number, note in enumerate(self.store.notes(), 1):
+                where = f"{self.store.dir / COSIGNED} line {number}"
+                opened = open_checkpoint(note, self.log_key)
+                verify_cosignature(note, self.store.private.public_key())
+                if head is not None and opened.size <= head.size:
+                    raise ValueError(f"{where}: tree size {opened.size} after {head.size} (the file was edited)")
+                head = opened
+        except NoteError as exc:
+            raise SystemExit(f"audit-witness: {where}: {exc} (the file was edited)") from None
+        except ValueError as exc:
+            raise SystemExit(f"audit-witness: {exc}") from None
+        return head
+
     def poll(self) -> TreeHead | None:
         """One round: returns the newly cosigned head, or None. Raises nothing."""
         try:
             head = self._poll()
-        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError) as exc:
+        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError, TypeError) as exc:
             self.refused += 1
             self._refusals.labels(_reason(exc)).inc()
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -95,12 +116,24 @@ class Witness:
     def healthy(self) -> bool:
         return self.last_success_age() <= self.settings.stale_after_s
 
+    def _get(self, path: str, params: dict | None = None) -> tuple[int, bytes]:
+        """(status, body) of a request to the log, reading at most MAX_ANSWER bytes: the log is what a
+        witness distrusts, and a checkpoint or proof of any real log is a few kilobytes."""
+        with self.client.stream("GET", path, params=params, headers=self._headers) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER:
+                    raise ValueError(f"the log's answer to {path} is over {MAX_ANSWER} bytes")
+            if response.status_code != 404:
+                response.raise_for_status()
+            return response.status_code, bytes(body)
+
     def _poll(self) -> TreeHead | None:
-        response = self.client.get("/audit/checkpoint", headers=self._headers)
-        if response.status_code == 404:
+        status, body = self._get("/audit/checkpoint")
+        if status == 404:
             return None  # nothing signed yet
-        response.raise_for_status()
-        note = response.text
+        note = body.decode("utf-8")
         head = open_checkpoint(note, self.log_key)
         old = self.head
         if old is not None:
@@ -112,10 +145,10 @@ class Witness:
                     raise Refused(catalog.SPLIT_VIEW,
                                   f"split view: a second signed tree of size {head.size} with another root")
                 return None
-            proof = self.client.get("/audit/consistency", params={"from": old.size, "to": head.size},
-                                    headers=self._headers)
-            proof.raise_for_status()
-            hashes = [base64.b64decode(h) for h in proof.json()["proof"]]
+            status, body = self._get("/audit/consistency", {"from": old.size, "to": head.size})
+            if status == 404:
+                raise ValueError(f"the log has no consistency proof to its own checkpoint of size {head.size}")
+            hashes = [base64.b64decode(h) for h in orjson.loads(body)["proof"]]
             verify_consistency(old.size, head.size, old.root, head.root, hashes)
         cosigned = cosign(note, self.settings.name, self.store.private, int(time.time()))
         self.store.keep(head.size, cosigned)

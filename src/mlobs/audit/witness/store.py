@@ -14,7 +14,7 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mlobs.audit.files import private_dir, private_file
+from mlobs.audit.files import private_dir, private_file, read_secret
 from mlobs.audit.keys.pseudonym import write_private
 from mlobs.audit.keys.signing import public_key_pem
 
@@ -32,7 +32,7 @@ class WitnessStore:
             pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
             write_private(path, pem, exclusive=True)
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        private = serialization.load_pem_private_key(read_secret(path), password=None)
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")
         self.private = private
@@ -57,4 +57,15 @@ def read_notes(directory: Path) -> list[str]:
     path = Path(directory) / COSIGNED
     if not path.exists():
         return []
-    return [orjson.loads(line)["note"] for line in path.read_bytes().splitlines() if line.strip()]
+    notes = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            entry = None
+        if not isinstance(entry, dict) or not isinstance(entry.get("note"), str):
+            raise ValueError(f"{path} line {number} is not a cosigned checkpoint (the file was edited)")
+        notes.append(entry["note"])
+    return notes
