@@ -2,6 +2,9 @@
 
     GET /audit/checkpoint                 the latest signed checkpoint (C2SP note, text/plain)
     GET /audit/consistency?from=M&to=N    {"from", "to", "proof": [base64 hashes]} (RFC 9162)
+    GET /audit/rotations?after=N          {"rotations": [...]}: each key rotation record at leaf N or later,
+                                          with the first checkpoint covering it and its inclusion proof
+                                          (mlobs.audit.keys.key_rotation.followed_key checks one)
 
 Both need `Authorization: Bearer <MLOBS_AUDIT__WITNESS_TOKEN>`; with no token configured they
 refuse every request. They read the store on a read-only connection of their own.
@@ -16,10 +19,16 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import SecretStr
 
-from mlobs.audit.merkle import ProofError, consistency_proof
+from mlobs.audit.keys.key_rotation import EVENT_KEY_ROTATION
+from mlobs.audit.merkle import ProofError, consistency_proof, inclusion_proof
 from mlobs.audit.storage.tree_store import TreeMissing, open_reader
 
 MAX_SIZE = 2**63 - 1  # the largest tree size a store's integer column holds; larger is a 422, not a 500
+MAX_ROTATIONS = 16  # per answer: a witness asks again from the last one it followed
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else bytes(value).decode()
 
 
 def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
@@ -56,5 +65,29 @@ def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
         finally:
             close()
         return {"from": first, "to": to, "proof": [base64.b64encode(h).decode() for h in proof]}
+
+    @router.get("/rotations")
+    def rotations(after: int = Query(0, ge=0, le=MAX_SIZE)) -> dict:
+        # The condition as the partial index on rotation records states it, so that the index serves it.
+        column = "json_extract(header, '$[2]')" if store_url.startswith("sqlite:") else "event_type"
+        reader, close = open_reader(store_url)
+        found = []
+        try:
+            rows = reader._query(f"SELECT seq, header, payload FROM audit_records WHERE {column} = "
+                                 f"'{EVENT_KEY_ROTATION}' AND seq > ? ORDER BY seq LIMIT ?", (after, MAX_ROTATIONS))
+            for seq, header, payload in rows:
+                covering = reader.note_covering(seq)
+                if covering is None:
+                    break  # not signed yet: the old key signs a head covering it before the new key signs any
+                size, note = covering
+                found.append({"leaf_index": seq - 1, "header": _text(header), "payload": _text(payload),
+                              "tree_size": size, "checkpoint": note,
+                              "inclusion": [base64.b64encode(h).decode()
+                                            for h in inclusion_proof(reader.subtree, seq - 1, size)]})
+        except (ProofError, TreeMissing) as exc:
+            raise HTTPException(400, str(exc)) from None
+        finally:
+            close()
+        return {"rotations": found}
 
     return router

@@ -125,8 +125,6 @@ def test_verify_says_when_it_did_not_check_the_witness_cosignatures(log, store_u
     assert "each cosigned by the witness's key" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, reason="the witness trusts only the log key it was configured with; following a "
-                                       "rotation needs the log to serve the rotation record with its inclusion proof")
 def test_the_witness_follows_a_key_rotation_the_old_key_signed_and_goes_on_cosigning(
         log, store_url, audit_settings, tmp_path):
     from mlobs.audit.keys.key_rotation import rotate

@@ -12,6 +12,10 @@ The old key then signs a tree head covering the record, and only then does the l
 new key. A verifier that trusts the old key trusts the new one from that record on, and only if
 that statement verifies with a key it already trusts. Run it with one writing process: another
 process would go on signing with the old key until it restarts.
+
+A witness, which holds no copy of the log, follows a rotation from its evidence (`followed_key`): the
+rotation record's bytes, the first checkpoint covering it (signed by the old key) and the record's
+inclusion proof in that tree, as the log's `GET /audit/rotations` serves them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import base64
 import os
 from pathlib import Path
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -31,10 +36,13 @@ from mlobs.audit.checkpoint_note import (
     NoteError,
     NoteSigner,
     Signature,
+    TreeHead,
     key_id,
+    open_checkpoint,
     split,
     vkey,
 )
+from mlobs.audit.merkle import leaf_hash, verify_inclusion
 from mlobs.audit.keys.pseudonym import write_private
 from mlobs.audit.keys.signing import Signer, public_key_pem
 
@@ -68,6 +76,28 @@ def new_key_in(note: str, trusted: list[Ed25519PublicKey]) -> Ed25519PublicKey:
                     raise NoteError("the key rotation statement names no Ed25519 key of this log")
                 return Ed25519PublicKey.from_public_bytes(raw[1:])
     raise NoteError("the key rotation statement is not signed by a trusted key")
+
+
+def followed_key(evidence: dict, trusted: Ed25519PublicKey) -> tuple[TreeHead, Ed25519PublicKey]:
+    """(the checkpoint covering the rotation, the key it rotates to), from a rotation's evidence:
+    {"leaf_index", "header", "payload", "tree_size", "checkpoint", "inclusion": [base64 hashes]}. The
+    checkpoint must be signed by `trusted`, the record included in its tree, and the statement the record
+    holds signed by `trusted` too. Raises NoteError or ProofError (mlobs.audit.merkle)."""
+    try:
+        index, header, payload = int(evidence["leaf_index"]), str(evidence["header"]), str(evidence["payload"])
+        proof = [base64.b64decode(h, validate=True) for h in evidence["inclusion"]]
+        head = open_checkpoint(evidence["checkpoint"], trusted)
+        fields = orjson.loads(header)
+        statement_note = orjson.loads(payload)["details"]["statement"]
+    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError) as exc:
+        raise NoteError(f"key rotation evidence is malformed: {exc}") from None
+    if head.size != evidence.get("tree_size") or not isinstance(fields, list) or len(fields) < 3:
+        raise NoteError("key rotation evidence does not match its checkpoint")
+    if fields[0] != index + 1 or fields[2] != EVENT_KEY_ROTATION:
+        raise NoteError(f"the record at leaf {index} is not a key rotation")
+    # The leaf entry as the log hashes it (mlobs.audit.storage.tree_store.entry): header, newline, payload.
+    verify_inclusion(index, head.size, leaf_hash(header.encode() + b"\n" + payload.encode()), proof, head.root)
+    return head, new_key_in(statement_note, [trusted])
 
 
 def rotate(log, actor: str) -> Ed25519PublicKey:

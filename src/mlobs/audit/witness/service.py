@@ -6,6 +6,11 @@ the log's key (configured here, never fetched) and consistent with everything it
 before; a smaller tree (rollback), another root at the same size (split view) or a failed proof
 is refused, logged and counted, and the witness keeps its last good checkpoint.
 
+A checkpoint the key does not open may follow a key rotation: the witness then asks for the
+rotation's evidence (GET /audit/rotations) and trusts the new key only if the key it trusts signed
+both the statement naming it and a checkpoint, consistent with its history, that includes the
+rotation record. From then on the old key opens nothing, so a leaked one cannot sign a new head.
+
     GET /checkpoints        {"notes": [...]}: every cosigned checkpoint, oldest first
     GET /checkpoint         the latest cosigned checkpoint (text/plain)
     GET /healthz            200, or 503 once no round has reached and verified the log for stale_after_s:
@@ -29,11 +34,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from mlobs.audit.checkpoint_note import NoteError, TreeHead, cosign, open_checkpoint, verify_cosignature
+from mlobs.audit.keys.key_rotation import followed_key
 from mlobs.audit.keys.signing import load_public_key
 from mlobs.audit.merkle import ProofError, verify_consistency
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.settings import WitnessSettings
-from mlobs.audit.witness.store import COSIGNED, WitnessStore
+from mlobs.audit.witness.store import COSIGNED, ROTATIONS, WitnessStore
 from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
@@ -57,6 +63,7 @@ class Witness:
         self.settings = settings
         self.log_key = load_public_key(settings.log_public_key)
         self.store = WitnessStore(settings.dir)
+        self._followed = 0  # leaves of the log up to the last key rotation followed
         self.client = client or httpx.Client(base_url=settings.source_url, timeout=settings.timeout_s)
         self._headers = {"Authorization": f"Bearer {settings.token.get_secret_value()}"}
         self.head: TreeHead | None = self._checked_store()
@@ -80,18 +87,40 @@ class Witness:
         cosigned by this witness, larger than the one before. An older checkpoint appended to the file
         would otherwise become the head after a restart, and the rollback to it would be cosigned."""
         head = None
+        where = f"{self.store.dir / ROTATIONS}"
         try:
+            rotations = self.store.rotations()
             for number, note in enumerate(self.store.notes(), 1):
                 where = f"{self.store.dir / COSIGNED} line {number}"
-                opened = open_checkpoint(note, self.log_key)
+                try:
+                    opened = open_checkpoint(note, self.log_key)
+                except NoteError:
+                    if not rotations:
+                        raise
+                    where = f"{self.store.dir / ROTATIONS}, followed before {COSIGNED} line {number}"
+                    self._trust(rotations.pop(0))  # a checkpoint of the key the next rotation named
+                    where = f"{self.store.dir / COSIGNED} line {number}"
+                    opened = open_checkpoint(note, self.log_key)
                 verify_cosignature(note, self.store.private.public_key())
                 if head is not None and opened.size <= head.size:
                     raise ValueError(f"{where}: tree size {opened.size} after {head.size} (the file was edited)")
                 head = opened
         except NoteError as exc:
             raise SystemExit(f"audit-witness: {where}: {exc} (the file was edited)") from None
-        except ValueError as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise SystemExit(f"audit-witness: {exc}") from None
+        try:
+            for evidence in rotations:  # followed after the last checkpoint cosigned
+                self._trust(evidence)
+        except (NoteError, ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"audit-witness: {self.store.dir / ROTATIONS}: {exc} (the file was edited)") from None
+        return head
+
+    def _trust(self, evidence: dict) -> TreeHead:
+        """Follow one key rotation: from its evidence, the key the trusted one rotated to (raises otherwise)."""
+        head, new = followed_key(evidence, self.log_key)
+        self.log_key = new
+        self._followed = int(evidence["leaf_index"]) + 1
         return head
 
     def poll(self) -> TreeHead | None:
@@ -134,7 +163,51 @@ class Witness:
         if status == 404:
             return None  # nothing signed yet
         note = body.decode("utf-8")
-        head = open_checkpoint(note, self.log_key)
+        try:
+            head = open_checkpoint(note, self.log_key)
+        except NoteError:
+            if not self._follow_rotations():
+                raise
+            head = open_checkpoint(note, self.log_key)
+        return self._accept(note, head)
+
+    def _follow_rotations(self) -> bool:
+        """Follow every key rotation the log shows evidence of past the last one followed; whether any was."""
+        status, body = self._get("/audit/rotations", {"after": self._followed})
+        if status == 404:
+            return False
+        followed = False
+        for evidence in orjson.loads(body)["rotations"]:
+            head, new = followed_key(evidence, self.log_key)
+            self._in_history(head)
+            self.store.keep_rotation(evidence)
+            self.log_key = new
+            self._followed = int(evidence["leaf_index"]) + 1
+            followed = True
+        return followed
+
+    def _in_history(self, head: TreeHead) -> None:
+        """The rotation's checkpoint is part of what this witness cosigned, or extends it consistently."""
+        old = self.head
+        if old is None:
+            return
+        first, second = (head, old) if head.size <= old.size else (old, head)
+        if first.size == second.size:
+            if first.root != second.root:
+                raise Refused(catalog.SPLIT_VIEW, f"split view: the key rotation's tree of size {head.size} "
+                                                  "has another root than the one cosigned")
+            return
+        self._consistent(first, second)
+
+    def _consistent(self, first: TreeHead, second: TreeHead) -> None:
+        """Raises unless the log proves the larger tree `second` extends `first`."""
+        status, body = self._get("/audit/consistency", {"from": first.size, "to": second.size})
+        if status == 404:
+            raise ValueError(f"the log has no consistency proof to its own checkpoint of size {second.size}")
+        hashes = [base64.b64decode(h) for h in orjson.loads(body)["proof"]]
+        verify_consistency(first.size, second.size, first.root, second.root, hashes)
+
+    def _accept(self, note: str, head: TreeHead) -> TreeHead | None:
         old = self.head
         if old is not None:
             if head.size < old.size:
@@ -145,11 +218,7 @@ class Witness:
                     raise Refused(catalog.SPLIT_VIEW,
                                   f"split view: a second signed tree of size {head.size} with another root")
                 return None
-            status, body = self._get("/audit/consistency", {"from": old.size, "to": head.size})
-            if status == 404:
-                raise ValueError(f"the log has no consistency proof to its own checkpoint of size {head.size}")
-            hashes = [base64.b64decode(h) for h in orjson.loads(body)["proof"]]
-            verify_consistency(old.size, head.size, old.root, head.root, hashes)
+            self._consistent(old, head)
         cosigned = cosign(note, self.settings.name, self.store.private, int(time.time()))
         self.store.keep(head.size, cosigned)
         self.head = head

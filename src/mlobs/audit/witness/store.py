@@ -3,6 +3,7 @@
     <dir>/witness_key.pem       the witness's Ed25519 private key (0600)
     <dir>/witness_key.pub.pem   its public key, for `--witness-key`
     <dir>/cosigned.jsonl        one {"size", "note"} object per cosigned checkpoint, in order
+    <dir>/rotations.jsonl       the evidence of each key rotation of the log it followed, in order
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mlobs.audit.keys.signing import public_key_pem
 KEY = "witness_key.pem"
 PUBLIC_KEY = "witness_key.pub.pem"
 COSIGNED = "cosigned.jsonl"
+ROTATIONS = "rotations.jsonl"
 
 
 class WitnessStore:
@@ -46,8 +48,26 @@ class WitnessStore:
         return notes[-1] if notes else None
 
     def keep(self, size: int, note: str) -> None:
-        with open(private_file(self.dir / COSIGNED), "ab") as handle:
-            handle.write(orjson.dumps({"size": size, "note": note}) + b"\n")
+        self._append(COSIGNED, {"size": size, "note": note})
+
+    def keep_rotation(self, evidence: dict) -> None:
+        self._append(ROTATIONS, evidence)
+
+    def rotations(self) -> list[dict]:
+        path = self.dir / ROTATIONS
+        if not path.exists():
+            return []
+        found = []
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            try:
+                found.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                raise ValueError(f"{path} line {number} is not key rotation evidence (the file was edited)") from None
+        return found
+
+    def _append(self, name: str, entry: dict) -> None:
+        with open(private_file(self.dir / name), "ab") as handle:
+            handle.write(orjson.dumps(entry) + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
 
