@@ -163,3 +163,30 @@ def test_the_raw_command_refuses_a_deleted_row_cleanly(three, store_url, audit_s
     args = parser.parse_args(["audit", "raw", "--decision-id", receipts[0].decision_id, "--reason", "ticket 7"])
     assert args.func(args) == 2
     assert "refused: missing from the raw store" in capsys.readouterr().err
+
+
+def _auditor_verifies(store_url, audit_settings, now, retention_days: float):
+    from mlobs.audit.keys.signing import load_public_key
+    from mlobs.audit.verification.trust_verify import verify_log
+
+    public = load_public_key(audit_settings.keys_dir / "checkpoint_signing.pub.pem")
+    return verify_log(store_url, public, raw_retention_days=retention_days, now=now)
+
+
+def test_rows_a_recorded_purge_deleted_under_a_shorter_retention_pass_an_auditor_who_keeps_longer(
+        make_log, store_url, audit_settings, clock):
+    log = make_log(raw_retention_days=3)
+    for i in range(3):
+        log.append(decision(i, raw={"body": f"r{i}"}))
+    clock.advance(days=3, seconds=1)
+    kept = log.append(decision(9, raw={"body": "newer"}))
+    assert log.purge() == 3
+    log.checkpoint()
+    now = clock.now
+    log.close()
+    # The auditor's own setting is 7 days: the three rows purged at 3 are inside it, and the purge is recorded.
+    assert _auditor_verifies(store_url, audit_settings, now, 7.0).ok
+    # A row no purge covers is still named when deleted.
+    attacker.run(store_url, [("DELETE FROM audit_raw_rows WHERE seq = ?", (kept.seq,))])
+    report = _auditor_verifies(store_url, audit_settings, now, 7.0)
+    assert not report.ok and report.problem.seq == kept.seq and "missing" in report.problem.what

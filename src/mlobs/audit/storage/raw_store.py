@@ -166,11 +166,14 @@ def _check(source, now: datetime, kept: timedelta, marked: list[int]) -> Problem
                 problems.append(Problem(seq, record and record["decision_id"], what))
                 break
     unmatched = [expected[seq] for seq in sorted(expected) if expected[seq]["ts"] >= window]
-    # The decisions within their retention whose row was not found: fine if their subject was erased.
+    # The decisions within their retention whose row was not found: fine if their subject was erased, or
+    # if a purge the log records deleted it (an operator's retention shorter than the verifier's).
     erased = source.erased_pseudonyms() if unmatched else set()
+    unmatched = [record for record in unmatched if record["subject"] not in erased]
+    purged_before = source.purged_before() if unmatched else None
     for record in unmatched:
-        seq = record["seq"]
-        if record["subject"] not in erased:
-            problems.append(Problem(seq, record["decision_id"], "raw row missing from the raw store (deleted)"))
+        if purged_before is None or record["ts"] >= purged_before:
+            problems.append(Problem(record["seq"], record["decision_id"],
+                                    "raw row missing from the raw store (deleted)"))
             break
     return min(problems, key=lambda p: p.seq) if problems else None

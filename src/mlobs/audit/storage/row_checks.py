@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 import orjson
 
-from mlobs.audit.record import EVENT_ERASURE, QUERY_FIELDS, format_ts
+from mlobs.audit.record import EVENT_ERASURE, EVENT_RAW_PURGE, QUERY_FIELDS, format_ts
 from mlobs.audit.verify import Problem
 
 SWEEP_MARGIN = 10_000  # records: how far seq order may trail time order (a queue's worth)
@@ -101,6 +101,20 @@ class RowSource:
             except (orjson.JSONDecodeError, AttributeError, TypeError):
                 continue  # an unreadable record is named by the type and chain checks
         return out
+
+
+    def purged_before(self) -> str | None:
+        """The time before which the log's latest recorded purge deleted raw payloads (its operator's
+        retention, which may be shorter than the verifier's), or None if the log records no purge.
+        Read backwards from the newest record: purges run on a schedule, so one is near the end."""
+        rows = self._query(f"SELECT payload FROM audit_records WHERE {self._field('event_type')} = "
+                           f"'{EVENT_RAW_PURGE}' ORDER BY seq DESC LIMIT 1", ())
+        try:
+            before = orjson.loads(bytes(rows[0][0]) if not isinstance(rows[0][0], str) else rows[0][0])[
+                "details"]["recorded_before"] if rows else None
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None  # an unreadable record is named by the type and chain checks
+        return before if isinstance(before, str) else None
 
 
 def window_start(now: datetime, retention_days: float) -> str:
