@@ -3,7 +3,6 @@ client that is not one of the services (no token, invented names, oversized bodi
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 
@@ -17,7 +16,7 @@ from mlobs.drift import catalog
 from mlobs.drift.reference import save_reference
 from mlobs.drift.shipper import DriftShipper
 from mlobs.settings import Settings
-from protect.raw import status_of
+from protect.raw import status_of, stream_until_answered
 from support.processes import ServiceProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -153,14 +152,6 @@ def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(exporter):
 def test_a_chunked_body_over_the_limit_is_cut_off_with_413_while_it_streams(exporter):
     head = (f"POST /ingest HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\n"
             "transfer-encoding: chunked\r\n\r\n").encode()
-    chunk = b"%x\r\n%s\r\n" % (10_000, b" " * 10_000)
-    sent, response = 0, b""
-    with socket.create_connection(("127.0.0.1", exporter.port), timeout=5) as sock:
-        sock.sendall(head)
-        while sent < 100 * MAX_BYTES and not response:
-            sock.sendall(chunk)
-            sent += 10_000
-            if select.select([sock], [], [], 0.001)[0]:  # answered while the body still streams
-                response = sock.recv(65536)
+    sent, response = stream_until_answered(exporter.port, head, 100 * MAX_BYTES)
     assert status_of(response) == 413, response[:200]
     assert sent < 10 * MAX_BYTES

@@ -3,7 +3,6 @@ invented severities, and label values holding newlines and markup."""
 
 from __future__ import annotations
 
-import select
 import socket
 
 import httpx
@@ -11,7 +10,7 @@ import orjson
 import pytest
 
 from oncall.payloads import alert, message
-from protect.raw import exchange, status_of
+from protect.raw import exchange, status_of, stream_until_answered
 from support.processes import ServiceProcess
 
 pytestmark = [pytest.mark.integration]
@@ -44,15 +43,7 @@ def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(receiver):
 def test_a_chunked_body_over_the_limit_is_cut_off_with_413_while_it_streams(receiver):
     service, _ = receiver
     head = b"POST /alerts HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
-    chunk = b"%x\r\n%s\r\n" % (10_000, b" " * 10_000)
-    sent, response = 0, b""
-    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as sock:
-        sock.sendall(head)
-        while sent < 100 * MAX_BYTES and not response:
-            sock.sendall(chunk)
-            sent += 10_000
-            if select.select([sock], [], [], 0.001)[0]:  # answered while the body still streams
-                response = sock.recv(65536)
+    sent, response = stream_until_answered(service.port, head, 100 * MAX_BYTES)
     assert status_of(response) == 413, response[:200]
     assert sent < 10 * MAX_BYTES
 

@@ -49,3 +49,20 @@ def is_closed(sock: socket.socket, timeout: float) -> bool:
         return False
     except ConnectionResetError:
         return True
+
+
+def stream_until_answered(port: int, head: bytes, most: int) -> tuple[int, bytes]:
+    """Send `head`, then chunks of 10,000 spaces until the server answers or `most` bytes went;
+    returns (bytes of body sent, the answer's first bytes)."""
+    import select
+
+    chunk = b"%x\r\n%s\r\n" % (10_000, b" " * 10_000)
+    sent, response = 0, b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)
+        while sent < most and not response:
+            sock.sendall(chunk)
+            sent += 10_000
+            if select.select([sock], [], [], 0.001)[0]:  # answered while the body still streams
+                response = sock.recv(65536)
+    return sent, response

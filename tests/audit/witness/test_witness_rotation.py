@@ -25,6 +25,25 @@ def grow(log, first: int, last: int) -> None:
     log.checkpoint()
 
 
+def followed(log, store_url, key, directory):
+    """A witness that cosigned 10 records, then followed a rotation to 21: (witness, the new key)."""
+    witness = witness_for(log_app(store_url), key, directory)
+    grow(log, 0, 10)
+    assert witness.poll().size == 10
+    new_key = rotate(log, "ops")
+    grow(log, 10, 20)
+    assert witness.poll().size == 21, witness.last_error  # the rotation record is a leaf too
+    return witness, new_key
+
+
+def latest_note(store_url) -> str:
+    reader, close = open_reader(store_url)
+    try:
+        return reader.latest_note()[1]
+    finally:
+        close()
+
+
 def pinned_key(audit_settings, tmp_path):
     """The log's public key as the witness's operator copied it before any rotation."""
     pinned = tmp_path / "pinned.pub.pem"
@@ -35,12 +54,7 @@ def pinned_key(audit_settings, tmp_path):
 def test_a_restarted_witness_follows_the_kept_rotation_and_goes_on_cosigning(log, store_url, audit_settings,
                                                                              tmp_path):
     key = pinned_key(audit_settings, tmp_path)
-    witness = witness_for(log_app(store_url), key, tmp_path / "witness")
-    grow(log, 0, 10)
-    assert witness.poll().size == 10
-    new_key = rotate(log, "ops")
-    grow(log, 10, 20)
-    assert witness.poll().size == 21, witness.last_error
+    witness, new_key = followed(log, store_url, key, tmp_path / "witness")
     assert witness.log_key.public_bytes_raw() == new_key.public_bytes_raw()
     restarted = witness_for(log_app(store_url), key, tmp_path / "witness")  # configured with the old key still
     assert restarted.head.size == 21
@@ -51,19 +65,9 @@ def test_a_restarted_witness_follows_the_kept_rotation_and_goes_on_cosigning(log
 def test_a_head_the_retired_key_signs_after_the_rotation_is_refused(log, store_url, audit_settings, tmp_path):
     key = pinned_key(audit_settings, tmp_path)
     old = log.signer.private_key()
-    witness = witness_for(log_app(store_url), key, tmp_path / "witness")
-    grow(log, 0, 10)
-    witness.poll()
-    rotate(log, "ops")
-    grow(log, 10, 20)
-    assert witness.poll().size == 21
+    witness, _ = followed(log, store_url, key, tmp_path / "witness")
     # The leaked old key signs a larger tree with a forged root; the log is made to serve it as its latest.
-    reader, close = open_reader(store_url)
-    try:
-        _, note = reader.latest_note()
-    finally:
-        close()
-    head = open_checkpoint(note, log.signer.public)
+    head = open_checkpoint(latest_note(store_url), log.signer.public)
     forged = NoteSigner(head.origin, old).sign(replace(head, size=26, root=b"\x07" * 32))
     log.close()
     attacker.run(store_url, [("INSERT INTO audit_tree_heads (size, note) VALUES (?, ?)", (26, forged))])
@@ -83,12 +87,7 @@ def test_a_rotation_to_a_key_the_trusted_one_never_named_grants_nothing(log, sto
                         output={}, details={"actor": "insider", "statement": note}))
     log.checkpoint()
     assert witness.poll().size == 11  # the real key still signs: nothing to follow yet
-    reader, close = open_reader(store_url)
-    try:
-        _, latest = reader.latest_note()
-    finally:
-        close()
-    real = open_checkpoint(latest, load_public_key(key))
+    real = open_checkpoint(latest_note(store_url), load_public_key(key))
     forged = NoteSigner(log.settings.origin, third).sign(replace(real, size=12, root=b"\x01" * 32))
     log.close()
     attacker.run(store_url, [("INSERT INTO audit_tree_heads (size, note) VALUES (?, ?)", (12, forged))])
@@ -98,13 +97,8 @@ def test_a_rotation_to_a_key_the_trusted_one_never_named_grants_nothing(log, sto
 
 
 def test_a_witness_whose_kept_rotation_was_edited_refuses_to_start(log, store_url, audit_settings, tmp_path):
-    key = pinned_key(audit_settings, tmp_path)
-    witness = witness_for(log_app(store_url), key, tmp_path / "witness")
-    grow(log, 0, 10)
-    witness.poll()
-    rotate(log, "ops")
-    grow(log, 10, 20)
-    assert witness.poll().size == 21
+    followed(log, store_url, pinned_key(audit_settings, tmp_path), tmp_path / "witness")
+    key = tmp_path / "pinned.pub.pem"
     kept = tmp_path / "witness" / "rotations.jsonl"
     kept.write_bytes(kept.read_bytes().replace(b'"leaf_index":10', b'"leaf_index":9'))
     with pytest.raises(SystemExit, match="rotations.jsonl"):
