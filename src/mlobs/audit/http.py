@@ -13,30 +13,24 @@ refuse every request. They read the store on a read-only connection of their own
 from __future__ import annotations
 
 import base64
-import secrets
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import SecretStr
 
-from mlobs.audit.keys.key_rotation import EVENT_KEY_ROTATION
+from mlobs.tokens import bearer_matches, expected_bearer
 from mlobs.audit.merkle import ProofError, consistency_proof, inclusion_proof
-from mlobs.audit.storage.tree_store import TreeMissing, open_reader
+from mlobs.audit.storage.tree_store import TreeMissing, _text, open_reader, rotation_records
 
 MAX_SIZE = 2**63 - 1  # the largest tree size a store's integer column holds; larger is a 422, not a 500
 MAX_ROTATIONS = 16  # per answer: a witness asks again from the last one it followed
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else bytes(value).decode()
 
 
 def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
     def authorized(authorization: str | None = Header(None)) -> None:
         if token is None or not token.get_secret_value().strip():
             raise HTTPException(403, "witness endpoints are off: set MLOBS_AUDIT__WITNESS_TOKEN")
-        given = (authorization or "").encode()
-        if not secrets.compare_digest(given, f"Bearer {token.get_secret_value()}".encode()):
+        if not bearer_matches(authorization, expected_bearer(token)):
             raise HTTPException(401, "a witness token is needed", headers={"WWW-Authenticate": "Bearer"})
 
     router = APIRouter(prefix="/audit", dependencies=[Depends(authorized)])
@@ -68,14 +62,11 @@ def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
 
     @router.get("/rotations")
     def rotations(after: int = Query(0, ge=0, le=MAX_SIZE)) -> dict:
-        # The condition as the partial index on rotation records states it, so that the index serves it.
-        column = "json_extract(header, '$[2]')" if store_url.startswith("sqlite:") else "event_type"
         reader, close = open_reader(store_url)
         found = []
         try:
-            rows = reader._query(f"SELECT seq, header, payload FROM audit_records WHERE {column} = "
-                                 f"'{EVENT_KEY_ROTATION}' AND seq > ? ORDER BY seq LIMIT ?", (after, MAX_ROTATIONS))
-            for seq, header, payload in rows:
+            for seq, header, payload in rotation_records(reader, store_url.startswith("sqlite:///"), after,
+                                                         MAX_ROTATIONS):
                 covering = reader.note_covering(seq)
                 if covering is None:
                     break  # not signed yet: the old key signs a head covering it before the new key signs any

@@ -137,6 +137,11 @@ def header_text(header: tuple | list) -> str:
     return orjson.dumps(header).decode()
 
 
+def entry(header: str | bytes, payload: bytes) -> bytes:
+    """A record's leaf entry: the exact bytes its chain hash covers."""
+    return (header.encode() if isinstance(header, str) else header) + b"\n" + bytes(payload)
+
+
 def record_hash(header: str, payload: bytes) -> str:
     """SHA-256 over the header's canonical JSON text, a newline, and the payload bytes (hex)."""
     return hashlib.sha256(header.encode() + b"\n" + payload).hexdigest()

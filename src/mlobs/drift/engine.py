@@ -21,7 +21,7 @@ from mlobs.drift import catalog
 from mlobs.drift.calibration import load_calibration
 from mlobs.drift.estimate import AccuracyEstimator
 from mlobs.drift.plan import Planned, plan
-from mlobs.drift.prior import Explanation, PriorShift, load_prior_shift, window_probs
+from mlobs.drift.prior import Explanation, PriorShift, load_prior_shift
 from mlobs.drift.reference import load_reference, reference_dir
 from mlobs.drift.segments import Segments
 from mlobs.drift.settings import DriftSettings
@@ -190,13 +190,11 @@ class DriftEngine:
         if planned is None:
             self._metric(catalog.DRIFT_SAMPLES_DROPPED).labels(*key, catalog.REASON_NO_REFERENCE).inc(len(samples))
             return
-        counted: set[str] = set()  # fields whose malformed rows this window has counted
-        results = {p.detector.name: self._evaluate_one(key, p, samples, counted) for p in planned}
-        try:
-            probs = window_probs(samples)
-        except (TypeError, ValueError) as exc:  # outputs of mixed shapes: no class mix or estimate to give
-            log.warning("model outputs of %s unusable: %s", "/".join(key), exc)
-        else:
+        windows: dict[int, np.ndarray] = {}  # by extractor: the detectors reading one field share its window
+        results = {p.detector.name: self._evaluate_one(key, p, samples, windows) for p in planned}
+        outputs = next((p for p in planned if p.field == "probs"), None)
+        probs = windows.get(id(outputs.extract)) if outputs is not None else None
+        if probs is not None:  # the outputs as the detectors saw them, so the same rows left out
             explanation = self._explain_prior(key, planned, samples, results, probs)
             self._estimate(key, probs, explanation)
         self._evaluate_segments(key, planned, samples)
@@ -259,19 +257,25 @@ class DriftEngine:
         self._metric(catalog.PRIOR_SHIFT_EXPLAINS_INPUT).labels(*key).set(int(explanation.explains))
         return explanation
 
-    def _evaluate_one(self, key: Key, p: Planned, samples: list[dict], counted: set[str]) -> list | None:
-        """Run one detector on the window and export its results; returns them as decided (None if not run).
-        Rows its extraction left out (not shaped as the reference's) are counted once per field in `counted`."""
-        name = p.detector.name
-        labels = (*key, name)
-        try:
-            window = p.extract(samples)
-            if p.field is not None and p.field not in counted:
-                counted.add(p.field)
+    def _window(self, key: Key, p: Planned, samples: list[dict], windows: dict[int, np.ndarray]) -> np.ndarray:
+        """The detector's window array, extracted once per extractor; the rows an extraction left out (not
+        shaped as the reference's) are counted once."""
+        window = windows.get(id(p.extract))
+        if window is None:
+            window = windows[id(p.extract)] = p.extract(samples)
+            if p.field is not None:
                 left_out = sum(1 for s in samples if s.get(p.field) is not None) - len(window)
                 if left_out:
                     dropped = self._metric(catalog.DRIFT_SAMPLES_DROPPED)
                     dropped.labels(*key, catalog.REASON_INVALID_SAMPLE).inc(left_out)
+        return window
+
+    def _evaluate_one(self, key: Key, p: Planned, samples: list[dict], windows: dict[int, np.ndarray]) -> list | None:
+        """Run one detector on the window and export its results; returns them as decided (None if not run)."""
+        name = p.detector.name
+        labels = (*key, name)
+        try:
+            window = self._window(key, p, samples, windows)
             if len(window) < self.settings.min_window_samples:
                 return None
             started = time.perf_counter()

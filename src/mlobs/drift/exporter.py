@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from mlobs.drift.engine import DriftEngine
 from mlobs.drift.reference import REFERENCE_FILE, reference_dir
 from mlobs.metrics import make
 from mlobs.protect.body import body_within
+from mlobs.tokens import bearer_matches, expected_bearer
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -112,7 +112,7 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     for reason in (catalog.REFUSED_UNAUTHORIZED, catalog.REFUSED_TOO_LARGE, catalog.REFUSED_BAD_BATCH,
                    catalog.REFUSED_TOO_MANY_STREAMS):
         refused.labels(reason)
-    expected = f"Bearer {drift.ingest_token.get_secret_value()}".encode() if drift.ingest_token else None
+    expected = expected_bearer(drift.ingest_token)
     if expected is None:
         log.warning("POST /ingest takes batches from anyone who reaches this port: set MLOBS_DRIFT__INGEST_TOKEN "
                     "on the exporter and the services unless only the services can reach it")
@@ -125,8 +125,7 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
 
     @app.post("/ingest", status_code=202)
     async def ingest(request: Request):
-        if expected is not None and not secrets.compare_digest(
-                request.headers.get("authorization", "").encode(), expected):
+        if expected is not None and not bearer_matches(request.headers.get("authorization"), expected):
             return refuse(catalog.REFUSED_UNAUTHORIZED, 401, "a valid ingest token is required (Authorization: Bearer)",
                           {"www-authenticate": "Bearer"})
         body = await body_within(request, drift.max_ingest_bytes)

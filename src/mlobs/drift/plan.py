@@ -102,9 +102,10 @@ def plan(
         planned.append(Planned(ImageExceedance(alpha, settings.image_exceedance_quantile), "images", images,
                                field="image"))
     if "texts" in reference and "vocabulary" in reference:
-        planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", _field("text", dtype=str)))
+        texts = _field("text", dtype=str)
+        planned.append(Planned(TextOOV(reference["vocabulary"], alpha), "texts", texts))
         planned.append(Planned(TextExceedance(reference["vocabulary"], alpha, settings.exceedance_quantile), "texts",
-                               _field("text", dtype=str)))
+                               texts))
     if "numeric" in reference and "numeric_features" in reference:
         numeric = list(reference["numeric_features"])
         planned.append(Planned(TabularKS(numeric, alpha), "numeric", _columns(numeric, np.float32)))

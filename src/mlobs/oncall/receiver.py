@@ -14,7 +14,6 @@ Alertmanager retries a 5xx, so only a payload that can never be accepted gets a 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from contextlib import asynccontextmanager
 
@@ -28,6 +27,7 @@ from mlobs.oncall import catalog
 from mlobs.oncall.payload import WebhookMessage
 from mlobs.oncall.store import NotificationStore
 from mlobs.protect.body import body_within
+from mlobs.tokens import bearer_matches, expected_bearer
 
 log = logging.getLogger("mlobs.oncall")
 
@@ -77,15 +77,14 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     app.state.store = store
     app.state.registry = registry
 
-    expected = f"Bearer {oncall.token.get_secret_value()}".encode() if oncall.token else None
+    expected = expected_bearer(oncall.token)
     if expected is None:
         log.warning("POST /alerts takes pages from anyone who reaches this port: set MLOBS_ONCALL__TOKEN here and "
                     "in Alertmanager's webhook_config unless only Alertmanager can reach it")
 
     @app.post("/alerts")
     async def alerts(request: Request, severity: str | None = Query(None)):
-        if expected is not None and not secrets.compare_digest(
-                request.headers.get("authorization", "").encode(), expected):
+        if expected is not None and not bearer_matches(request.headers.get("authorization"), expected):
             return _refuse(counters, "unauthorized", 401, "a valid token is required (Authorization: Bearer)")
         body = await body_within(request, settings.oncall.max_body_bytes)
         if body is None:

@@ -43,6 +43,7 @@ from mlobs.audit.checkpoint_note import (
     vkey,
 )
 from mlobs.audit.merkle import leaf_hash, verify_inclusion
+from mlobs.audit.record import entry
 from mlobs.audit.keys.pseudonym import write_private
 from mlobs.audit.keys.signing import Signer, public_key_pem
 
@@ -95,8 +96,7 @@ def followed_key(evidence: dict, trusted: Ed25519PublicKey) -> tuple[TreeHead, E
         raise NoteError("key rotation evidence does not match its checkpoint")
     if fields[0] != index + 1 or fields[2] != EVENT_KEY_ROTATION:
         raise NoteError(f"the record at leaf {index} is not a key rotation")
-    # The leaf entry as the log hashes it (mlobs.audit.storage.tree_store.entry): header, newline, payload.
-    verify_inclusion(index, head.size, leaf_hash(header.encode() + b"\n" + payload.encode()), proof, head.root)
+    verify_inclusion(index, head.size, leaf_hash(entry(header, payload.encode())), proof, head.root)
     return head, new_key_in(statement_note, [trusted])
 
 

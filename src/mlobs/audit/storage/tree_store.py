@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from mlobs.audit.merkle import leaf_hash, node_hash
+from mlobs.audit.record import entry  # noqa: F401 (re-exported: the storage modules take it from here)
 
 STRIDE = 4
 LEVEL_SHIFT = 56  # node id = level << 56 | index: one integer key, ordered by level then index
@@ -55,11 +56,6 @@ def node_id(level: int, index: int) -> int:
 
 def stored_level(level: int) -> bool:
     return level > 0 and level % STRIDE == 0
-
-
-def entry(header: str | bytes, payload: bytes) -> bytes:
-    """A record's leaf entry: the exact bytes its chain hash covers."""
-    return (header.encode() if isinstance(header, str) else header) + b"\n" + bytes(payload)
 
 
 def insert_sqlite(conn, nodes: list[tuple], note: tuple[int, str] | None) -> None:
@@ -199,6 +195,17 @@ def sqlite_query(conn) -> Callable[[str, tuple], list]:
 
 def postgres_query(conn) -> Callable[[str, tuple], list]:
     return lambda sql, params: conn.execute(sql.replace("?", "%s"), params).fetchall()
+
+
+def rotation_records(reader: TreeReader, sqlite: bool, after: int = 0, limit: int = -1) -> list[tuple]:
+    """(seq, header, payload) of the key rotation records past seq `after`, by seq (at most `limit`). The
+    condition is written as the partial index of rotations states it, so that the index serves it."""
+    from mlobs.audit.keys.key_rotation import EVENT_KEY_ROTATION
+
+    column = "json_extract(header, '$[2]')" if sqlite else "event_type"
+    return reader._query(f"SELECT seq, header, payload FROM audit_records WHERE {column} = '{EVENT_KEY_ROTATION}' "
+                         "AND seq > ? ORDER BY seq" + (" LIMIT ?" if limit >= 0 else ""),
+                         (after, limit) if limit >= 0 else (after,))
 
 
 def open_reader(url: str, readonly: bool = True):

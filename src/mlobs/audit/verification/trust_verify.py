@@ -338,17 +338,15 @@ def open_with(note: str, keys: list, signed_by: dict[int, str] | None = None) ->
 def _rotated_keys(view: LogView, keys: list) -> dict[str, int]:
     """Extend `keys` with every key that a rotation record, signed by a key already trusted, names;
     returns {key id: seq of the rotation record} of each key rotated away."""
-    from mlobs.audit.keys.key_rotation import EVENT_KEY_ROTATION, new_key_in
+    from mlobs.audit.keys.key_rotation import new_key_in
+    from mlobs.audit.storage.tree_store import rotation_records
 
-    # The condition as the partial index states it, so that the index serves it.
-    column = "json_extract(header, '$[2]')" if view.url.startswith("sqlite:///") else "event_type"
     try:
-        rows = view.reader._query(f"SELECT seq, payload FROM audit_records WHERE {column} = '{EVENT_KEY_ROTATION}' "
-                                  "ORDER BY seq", ())
+        rows = rotation_records(view.reader, view.url.startswith("sqlite:///"))
     except sqlite3.DatabaseError:
         rows = []  # a header that is not JSON (its index dropped): the record checks name it and verify fails
     retired: dict[str, int] = {}
-    for seq, payload in rows:
+    for seq, _, payload in rows:
         try:
             note = orjson.loads(bytes(payload))["details"]["statement"]
             new = new_key_in(note, keys)

@@ -116,12 +116,14 @@ class Witness:
             raise SystemExit(f"audit-witness: {self.store.dir / ROTATIONS}: {exc} (the file was edited)") from None
         return head
 
-    def _trust(self, evidence: dict) -> TreeHead:
-        """Follow one key rotation: from its evidence, the key the trusted one rotated to (raises otherwise)."""
-        head, new = followed_key(evidence, self.log_key)
-        self.log_key = new
+    def _trust(self, evidence: dict) -> None:
+        """Follow one key rotation kept in the store: from its evidence, the key the trusted one rotated to."""
+        _, new = followed_key(evidence, self.log_key)
+        self._adopt(new, evidence)
+
+    def _adopt(self, key, evidence: dict) -> None:
+        self.log_key = key
         self._followed = int(evidence["leaf_index"]) + 1
-        return head
 
     def poll(self) -> TreeHead | None:
         """One round: returns the newly cosigned head, or None. Raises nothing."""
@@ -181,8 +183,7 @@ class Witness:
             head, new = followed_key(evidence, self.log_key)
             self._in_history(head)
             self.store.keep_rotation(evidence)
-            self.log_key = new
-            self._followed = int(evidence["leaf_index"]) + 1
+            self._adopt(new, evidence)
             followed = True
         return followed
 
