@@ -80,3 +80,39 @@ def test_a_page_from_before_the_shift_does_not_count_and_the_failure_says_why():
 
     result = checks.page(backends(handler), shift_at=100.0, deadline_s=0)
     assert not result.ok and "1 from before the shift" in result.detail
+
+
+def _receiver_heartbeat_state(beats: int, timeout_s: float) -> dict:
+    """GET /heartbeat as the real receiver answers it, after `beats` heartbeats (none: checked past the timeout)."""
+    from fastapi.testclient import TestClient
+    from prometheus_client import CollectorRegistry
+
+    from mlobs.oncall.receiver import create_app
+    from mlobs.settings import Settings
+    from oncall.payloads import alert, message
+
+    app = create_app(Settings(_env_file=None, oncall={"heartbeat_timeout_s": timeout_s}), CollectorRegistry())
+    with TestClient(app) as client:
+        for _ in range(beats):
+            client.post("/heartbeat", json=message(alert("PagingHeartbeat", severity="heartbeat")))
+        app.state.heartbeat.started_at -= 2 * timeout_s
+        app.state.heartbeat.check()
+        return client.get("/heartbeat").json()
+
+
+def test_a_receiver_paging_that_the_paging_path_is_silent_fails_the_heartbeat_check_with_the_runbook():
+    state = _receiver_heartbeat_state(beats=0, timeout_s=300)
+    result = checks.heartbeat(backends(lambda r: httpx.Response(200, json=state)), deadline_s=0)
+    assert not result.ok and "PagingPathSilent" in result.detail and "paging-path.md" in result.detail
+
+
+def test_a_receiver_with_a_recent_heartbeat_passes_the_heartbeat_check():
+    state = _receiver_heartbeat_state(beats=1, timeout_s=300)
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json=state)
+
+    result = checks.heartbeat(backends(handler), deadline_s=0)
+    assert result.ok and "s ago" in result.detail and seen == ["/heartbeat"]

@@ -19,7 +19,10 @@ def test_alertmanager_in_the_native_run_sends_to_the_receivers_loopback_port_fro
     receiver = f"http://127.0.0.1:{options.port(ONCALL)}"
     am = alertmanager_config(receiver, "10s")
     urls = [w["url"] for r in am["receivers"] for w in r.get("webhook_configs", [])]
-    assert urls and all(u.startswith(f"http://127.0.0.1:21095{config.ONCALL_PATH}") for u in urls)
+    base = "http://127.0.0.1:21095"
+    assert urls and all(u.startswith(f"{base}{config.ONCALL_PATH}") or u == f"{base}{config.HEARTBEAT_PATH}"
+                        for u in urls)
+    assert f"{base}{config.HEARTBEAT_PATH}" in urls
 
 
 def test_the_default_run_never_ends_before_the_shift_and_its_drift_page_window_is_shorter_than_production():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 import yaml
 
 from mlobs.stackgen import config, grafana
@@ -20,9 +21,10 @@ def _yaml(prefix: str) -> list[dict]:
     return [yaml.safe_load(text) for rel, text in FILES.items() if rel.startswith(prefix)]
 
 
-def test_grafana_alert_provisioning_has_every_alert_once_with_a_stable_uid():
+def test_grafana_alert_provisioning_has_every_alert_but_the_prometheus_heartbeat_once_with_a_stable_uid():
     rules = [r for doc in _yaml("stack/grafana/alerting/") for g in doc.get("groups", []) for r in g["rules"]]
-    assert sorted(r["title"] for r in rules) == sorted(ALERTS)
+    # A Grafana copy of the heartbeat would keep beating while Prometheus is down.
+    assert sorted(r["title"] for r in rules) == sorted(set(ALERTS) - {config.HEARTBEAT_ALERT})
     assert len({r["uid"] for r in rules}) == len(rules)
     assert all(len(r["uid"]) <= 40 for r in rules)
     for r in rules:
@@ -41,9 +43,8 @@ def test_grafana_rules_inline_the_slo_recording_rules_they_cannot_see():
     assert grafana.uid("ServiceDown") == "mlobs-servicedown"
 
 
-def _route(*labels: str) -> str:
-    out = subprocess.run(["amtool", "config", "routes", "test",
-                          f"--config.file={config.ROOT / 'stack/alertmanager/alertmanager.yml'}", *labels],
+def _route(*labels: str, file: str = "stack/alertmanager/alertmanager.yml") -> str:
+    out = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={config.ROOT / file}", *labels],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
@@ -51,6 +52,18 @@ def _route(*labels: str) -> str:
 def test_alertmanager_routes_pages_and_tickets_to_their_receivers():
     assert _route("severity=page", "alertname=ServiceDown") == "oncall-page"
     assert _route("severity=ticket", "alertname=TelemetryDropped") == "oncall-ticket"
+
+
+@pytest.mark.parametrize("file, receiver", [("stack/alertmanager/alertmanager.yml", "oncall-heartbeat"),
+                                            ("stack/alertmanager/examples/slack.yml", "dead-mans-switch"),
+                                            ("stack/alertmanager/examples/pagerduty.yml", "dead-mans-switch")])
+def test_every_alertmanager_config_sends_the_heartbeat_to_a_dead_mans_switch_and_nothing_else_there(file, receiver):
+    assert _route(f"alertname={config.HEARTBEAT_ALERT}", "severity=heartbeat", file=file) == receiver
+    assert _route("alertname=ServiceDown", "severity=page", file=file) != receiver
+    assert _route("alertname=Unknown", file=file) != receiver
+    am = yaml.safe_load((config.ROOT / file).read_text())
+    [hook] = next(r for r in am["receivers"] if r["name"] == receiver)["webhook_configs"]
+    assert hook["send_resolved"] is False  # a resolved heartbeat is its absence, never a beat
 
 
 def test_alertmanager_holds_the_slo_ticket_while_its_page_fires():

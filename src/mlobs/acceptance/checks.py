@@ -160,6 +160,19 @@ def page(b: Backends, shift_at: float, deadline_s: float) -> Result:
     return retry("drift page at the on-call receiver", deadline_s, attempt, every=5.0)
 
 
+def heartbeat(b: Backends, deadline_s: float) -> Result:
+    """The paging path delivers: Alertmanager's PagingHeartbeat reached the receiver, which is not silent."""
+    def attempt():
+        state = b.get(f"{b.oncall}/heartbeat")
+        if state["silent"]:
+            raise BackendError(f"the receiver pages {oncall_catalog.SILENT_ALERT}: no heartbeat for over "
+                               f"{state['timeout_s']:g} s (alerts/runbooks/{oncall_catalog.SILENT_RUNBOOK})")
+        if state["last_heartbeat"] is None:
+            raise BackendError("no PagingHeartbeat has reached the on-call receiver yet")
+        return f"the last one {time.time() - state['last_heartbeat']:.0f} s ago"
+    return retry("paging heartbeat at the on-call receiver", deadline_s, attempt, every=5.0)
+
+
 def receiver_counted(b: Backends) -> Result:
     """The receiver's own counter saw the page (the metric the catalog names)."""
     text = b.client.get(f"{b.oncall}/metrics").text

@@ -57,6 +57,8 @@ def run(plan: Plan, say: Callable[[str], None] = print) -> list[Result]:
         if plan.loki_via_grafana:
             record(checks.loki_logs(b, trace_ids, plan.wait_seconds) if trace_ids
                    else Result("logs in Loki (via Grafana)", False, "no exemplar trace id to look up"))
+        # Prometheus resends firing alerts every minute; the heartbeat route sends one a minute after.
+        record(checks.heartbeat(b, max(plan.wait_seconds, 150.0)))
         while traffic.shift_at is None and traffic.error is None:
             time.sleep(0.1)
         shift_at = traffic.shift_at or time.time()

@@ -1,4 +1,5 @@
-"""What `make local` tells the terminal about pages: each firing drift page once, with the time since the shift."""
+"""What `make local` tells the terminal about pages: each firing drift page once, with the time since the shift,
+and the receiver's own page when the paging path falls silent."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import time
 import httpx
 
 from mlobs.local.rules import DRIFT_ALERT
+from mlobs.oncall.catalog import SILENT_ALERT
+
+TOLD = (DRIFT_ALERT, SILENT_ALERT)
 
 
 class PageWatch:
@@ -17,14 +21,14 @@ class PageWatch:
         self._next = 0.0
 
     def poll(self) -> list[str]:
-        """Lines for drift pages not told yet (none between polls `every` seconds apart, or if the receiver fails)."""
+        """Lines for pages not told yet (none between polls `every` seconds apart, or if the receiver fails)."""
         now = time.monotonic()
         if now < self._next:
             return []
         self._next = now + self.every
         try:
             response = httpx.get(f"{self.receiver_url}/pages", timeout=2,
-                                 params={"alertname": DRIFT_ALERT, "status": "firing", "severity": "page"})
+                                 params={"status": "firing", "severity": "page"})
             notifications = response.json()["notifications"]
         except (httpx.HTTPError, ValueError, KeyError):
             return []
@@ -34,10 +38,15 @@ class PageWatch:
         out = []
         for alert in notification["alerts"]:
             key = (alert.get("fingerprint", ""), alert.get("startsAt", ""))
-            if alert["labels"].get("alertname") != DRIFT_ALERT or alert["status"] != "firing" or key in self.seen:
+            name = alert["labels"].get("alertname")
+            if name not in TOLD or alert["status"] != "firing" or key in self.seen:
                 continue
             self.seen.add(key)
             labels = alert["labels"]
+            if name == SILENT_ALERT:
+                out.append(f"PAGE: {SILENT_ALERT}: {alert['annotations'].get('description', '')} "
+                           f"{self.receiver_url}/heartbeat")
+                continue
             after = ""
             if self.shift_at is not None:
                 seconds = notification["received_at"] - self.shift_at

@@ -23,10 +23,14 @@ def drift_rule_file(workdir: Path, window: str, min_windows: int = 3, for_: str 
     return path
 
 
-def fast_alertmanager_config(webhook_url: str, wait: str = "1s", token_file: str | None = None) -> dict:
+def fast_alertmanager_config(webhook_url: str, wait: str = "1s", token_file: str | None = None,
+                             heartbeat_every: str | None = None) -> dict:
     """The generated Alertmanager config pointed at `webhook_url`, with group_wait and group_interval `wait`
-    (and the receiver's token read from `token_file`, if given)."""
+    (and the receiver's token read from `token_file`, if given); with `heartbeat_every`, the heartbeat's
+    repeat_interval too (else it keeps the production one, about a minute)."""
     config = alertmanager.config_dict(webhook_url, token_file)
     for route in [config["route"], *config["route"]["routes"]]:
         route.update(group_wait=wait, group_interval=wait)
+        if heartbeat_every is not None and route["receiver"] == "oncall-heartbeat":
+            route["repeat_interval"] = heartbeat_every
     return config

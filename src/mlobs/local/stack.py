@@ -184,7 +184,8 @@ class LocalStack:
             prom_dir.mkdir(exist_ok=True)
             prom_config = prometheus_config.local_config(
                 {name: s.port for name, s in self.services.items() if name not in (ONCALL, witness.NAME)},
-                infra={ONCALL: self.services[ONCALL].port, witness.NAME: self.services[witness.NAME].port},
+                infra={ONCALL: self.services[ONCALL].port, witness.NAME: self.services[witness.NAME].port,
+                       "alertmanager": self.alertmanager.port},
                 alertmanager_port=self.alertmanager.port,
                 rule_files=local_rule_files(prom_dir, o.drift_page_window), environment=o.environment,
                 interval=o.interval)

@@ -22,6 +22,31 @@ REJECTED = Metric(
     ("reason",),
 )
 
+HEARTBEATS = Metric(
+    "mlobs_oncall_heartbeats",
+    "counter",
+    "PagingHeartbeat notifications received at POST /heartbeat: each one proves Prometheus, its rules, "
+    "Alertmanager and the token between Alertmanager and this receiver delivered.",
+    (),
+)
+PAGING_PATH_SILENT = Metric(
+    "mlobs_oncall_paging_path_silent",
+    "gauge",
+    "1 while no PagingHeartbeat has arrived within MLOBS_ONCALL__HEARTBEAT_TIMEOUT_S (the receiver then holds "
+    "its own PagingPathSilent page), else 0.",
+    (),
+)
+LAST_HEARTBEAT = Metric(
+    "mlobs_oncall_last_heartbeat_timestamp_seconds",
+    "gauge",
+    "Unix time of the last PagingHeartbeat received (0: none since start).",
+    (),
+)
+
+# The page the receiver raises itself when the heartbeat stops (it cannot come through Alertmanager).
+SILENT_ALERT = "PagingPathSilent"
+SILENT_RUNBOOK = "paging-path.md"
+
 # Any alertname beyond this many distinct ones is counted as OTHER: the receiver takes whatever is
 # posted to it, and a label per arbitrary name would grow without bound.
 MAX_ALERTNAMES = 200
@@ -30,4 +55,4 @@ MAX_SEVERITIES = 10
 OTHER = "_other"
 NO_SEVERITY = "none"
 
-METRICS = (NOTIFICATIONS, REJECTED)
+METRICS = (NOTIFICATIONS, REJECTED, HEARTBEATS, PAGING_PATH_SILENT, LAST_HEARTBEAT)

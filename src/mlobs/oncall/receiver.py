@@ -2,8 +2,10 @@
 
     POST /alerts    Alertmanager's webhook (payload version 4); 200 once kept, 400/413 refused, 401 without
                     the token when one is set (MLOBS_ONCALL__TOKEN)
+    POST /heartbeat the always-firing PagingHeartbeat, by the same webhook and token; counted, not kept
+    GET  /heartbeat the last heartbeat and whether the paging path is silent (mlobs.oncall.heartbeat)
     GET  /pages     what arrived, oldest first; filters: alertname, status, severity, since (unix time)
-    GET  /metrics   mlobs_oncall_notifications_total{alertname,severity,status}
+    GET  /metrics   mlobs_oncall_notifications_total{alertname,severity,status}, heartbeats, paging path silent
     GET  /healthz, /readyz
 
 Each notification is kept in memory (the last `keep`, within `keep_bytes`), written as one JSON log line,
@@ -13,6 +15,8 @@ Alertmanager retries a 5xx, so only a payload that can never be accepted gets a 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -24,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from pydantic import ValidationError
 
 from mlobs.oncall import catalog
+from mlobs.oncall.heartbeat import HeartbeatWatch
 from mlobs.oncall.payload import WebhookMessage
 from mlobs.oncall.store import NotificationStore
 from mlobs.protect.body import body_within
@@ -49,10 +54,18 @@ class _Counters:
 
     def count(self, message: WebhookMessage, route_severity: str | None) -> None:
         for alert in message.alerts:
-            name = self._bounded(self._names, alert.labels.get("alertname", ""), catalog.MAX_ALERTNAMES)
-            severity = alert.labels.get("severity") or route_severity or catalog.NO_SEVERITY
-            severity = self._bounded(self._severities, severity, catalog.MAX_SEVERITIES)
-            self.notifications.labels(name, severity, alert.status).inc()
+            self._count(alert.labels, alert.status, route_severity)
+
+    def count_own(self, notification: dict) -> None:
+        """Count a notification the receiver raised itself (as JSON, the shape /pages lists)."""
+        for alert in notification["alerts"]:
+            self._count(alert["labels"], alert["status"], notification["route_severity"])
+
+    def _count(self, labels: dict[str, str], status: str, route_severity: str | None) -> None:
+        name = self._bounded(self._names, labels.get("alertname", ""), catalog.MAX_ALERTNAMES)
+        severity = labels.get("severity") or route_severity or catalog.NO_SEVERITY
+        severity = self._bounded(self._severities, severity, catalog.MAX_SEVERITIES)
+        self.notifications.labels(name, severity, status).inc()
 
 
 def _refuse(counters: _Counters, reason: str, status: int, detail: object) -> JSONResponse:
@@ -67,14 +80,21 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     counters = _Counters(registry)
     oncall = settings.oncall
     store = NotificationStore(oncall.keep, oncall.journal_path, oncall.keep_bytes, oncall.journal_max_bytes)
+    watch = HeartbeatWatch(oncall.heartbeat_timeout_s, store, registry, counters.count_own)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        task = asyncio.create_task(watch.run()) if watch.enabled else None
         yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         store.close()
 
     app = FastAPI(title="mlobs on-call receiver", lifespan=lifespan)
     app.state.store = store
+    app.state.heartbeat = watch
     app.state.registry = registry
 
     expected = expected_bearer(oncall.token)
@@ -82,26 +102,46 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
         log.warning("POST /alerts takes pages from anyone who reaches this port: set MLOBS_ONCALL__TOKEN here and "
                     "in Alertmanager's webhook_config unless only Alertmanager can reach it")
 
-    @app.post("/alerts")
-    async def alerts(request: Request, severity: str | None = Query(None)):
+    async def received(request: Request) -> WebhookMessage | JSONResponse:
+        """The webhook message posted, or the refusal to answer with."""
         if expected is not None and not bearer_matches(request.headers.get("authorization"), expected):
             return _refuse(counters, "unauthorized", 401, "a valid token is required (Authorization: Bearer)")
         body = await body_within(request, settings.oncall.max_body_bytes)
         if body is None:
             return _refuse(counters, "too_large", 413, f"body over {settings.oncall.max_body_bytes} bytes")
         try:
-            message = WebhookMessage.model_validate(orjson.loads(body))
+            return WebhookMessage.model_validate(orjson.loads(body))
         except orjson.JSONDecodeError as exc:
             return _refuse(counters, "not_json", 400, str(exc))
         except ValidationError as exc:
             return _refuse(counters, "not_webhook_v4", 400,
                            [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors(include_url=False)])
+
+    @app.post("/alerts")
+    async def alerts(request: Request, severity: str | None = Query(None)):
+        message = await received(request)
+        if isinstance(message, JSONResponse):
+            return message
         notification = {"received_at": time.time(), "route_severity": severity,
                         **message.model_dump(mode="json")}
         store.add(notification)
         counters.count(message, severity)
         log.info("on-call notification", extra={"fields": {"notification": notification}})
         return {"kept": len(message.alerts)}
+
+    @app.post("/heartbeat")
+    async def heartbeat(request: Request):
+        message = await received(request)
+        if isinstance(message, JSONResponse):
+            return message
+        if message.status != "firing":  # Alertmanager resolving the heartbeat is its absence, not a beat
+            return {"heartbeat": False}
+        watch.beat()
+        return {"heartbeat": True}
+
+    @app.get("/heartbeat")
+    def heartbeat_state():
+        return watch.state()
 
     @app.get("/pages")
     def pages(alertname: str | None = None, status: str | None = None, severity: str | None = None,

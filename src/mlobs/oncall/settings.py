@@ -24,3 +24,8 @@ class OncallSettings(BaseModel):
     token: SecretStr | None = None
     # Alertmanager sends one group per request; a group of thousands of alerts is still far below this.
     max_body_bytes: int = Field(4_000_000, gt=0)
+    # Alertmanager posts the always-firing PagingHeartbeat alert to POST /heartbeat about once a minute. With no
+    # heartbeat for this many seconds (counted from start, then from the last one) the receiver raises its own
+    # page, PagingPathSilent: Prometheus, its rules, Alertmanager or the token between them has stopped
+    # delivering, and every other page with it. 0 turns the watch off (no heartbeat route configured).
+    heartbeat_timeout_s: float = Field(300.0, ge=0)

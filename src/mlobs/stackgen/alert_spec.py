@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SEVERITIES = ("page", "ticket")
+# "heartbeat": always firing, routed to a dead man's switch (the on-call receiver's /heartbeat), never to a person.
+SEVERITIES = ("page", "ticket", "heartbeat")
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,9 @@ class Alert:
     description: str
     runbook: str  # file name in alerts/runbooks/
     labels: dict[str, str] = field(default_factory=dict)
+    # False: a Prometheus rule only. The heartbeat proves Prometheus's own path to Alertmanager; a Grafana copy
+    # would keep beating while Prometheus is down.
+    grafana: bool = True
 
     def __post_init__(self):
         if self.severity not in SEVERITIES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from urllib.parse import urlsplit
 
 from mlobs import catalog
 from mlobs.stackgen import config
@@ -16,14 +17,25 @@ GROUP_BY = ["alertname", "slo", catalog.SERVICE, catalog.MODEL, catalog.MODEL_VE
 WEBHOOK_MAX_ALERTS = 500
 
 
-def _webhook(url: str, token_file: str | None = None) -> dict:
-    hook = {"url": url, "send_resolved": True, "max_alerts": WEBHOOK_MAX_ALERTS}
+# Alertmanager resends a firing group when, at a group_interval tick, the last send is older than
+# repeat_interval (notify.DedupStage.needsUpdate in 0.25). A repeat_interval equal to the group_interval would
+# miss every other tick by the send's own latency; a little less makes the heartbeat come at every tick.
+HEARTBEAT_REPEAT = "50s"
+
+
+def heartbeat_url(webhook_url: str) -> str:
+    """The receiver's /heartbeat beside the /alerts webhook at `webhook_url`."""
+    return urlsplit(webhook_url)._replace(path=config.HEARTBEAT_PATH, query="", fragment="").geturl()
+
+
+def _webhook(url: str, token_file: str | None = None, send_resolved: bool = True) -> dict:
+    hook = {"url": url, "send_resolved": send_resolved, "max_alerts": WEBHOOK_MAX_ALERTS}
     if token_file is not None:  # the receiver's MLOBS_ONCALL__TOKEN, read by Alertmanager at each send
         hook["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": token_file}}
     return hook
 
 
-def _routes(page: str, ticket: str) -> dict:
+def _routes(page: str, ticket: str, heartbeat: str) -> dict:
     return {
         "receiver": ticket,
         "group_by": GROUP_BY,
@@ -31,6 +43,9 @@ def _routes(page: str, ticket: str) -> dict:
         "group_interval": "5m",
         "repeat_interval": "12h",
         "routes": [
+            # First: the heartbeat is neither a page nor a ticket, and nothing inhibits it.
+            {"receiver": heartbeat, "matchers": [f'alertname="{config.HEARTBEAT_ALERT}"'], "group_wait": "0s",
+             "group_interval": config.HEARTBEAT_INTERVAL, "repeat_interval": HEARTBEAT_REPEAT},
             {"receiver": page, "matchers": ['severity="page"'], "group_wait": "10s", "repeat_interval": "1h"},
             {"receiver": ticket, "matchers": ['severity="ticket"'], "group_wait": "5m", "repeat_interval": "24h"},
         ],
@@ -38,13 +53,16 @@ def _routes(page: str, ticket: str) -> dict:
 
 
 def config_dict(webhook_url: str = config.ONCALL_WEBHOOK_URL, token_file: str | None = None) -> dict:
-    """The default config: every alert to the on-call webhook, pages and tickets told apart by receiver;
-    with `token_file`, each webhook call carries the receiver's token read from that file."""
+    """The default config: every alert to the on-call webhook, pages and tickets told apart by receiver, and
+    the heartbeat to the receiver's /heartbeat by the same token and network; with `token_file`, each webhook
+    call carries the receiver's token read from that file."""
     sep = "&" if "?" in webhook_url else "?"
     return {
         "global": {"resolve_timeout": "5m"},
-        "route": _routes("oncall-page", "oncall-ticket"),
+        "route": _routes("oncall-page", "oncall-ticket", "oncall-heartbeat"),
         "receivers": [
+            {"name": "oncall-heartbeat",
+             "webhook_configs": [_webhook(heartbeat_url(webhook_url), token_file, send_resolved=False)]},
             {"name": "oncall-page",
              "webhook_configs": [_webhook(f"{webhook_url}{sep}severity=page", token_file)]},
             {"name": "oncall-ticket",
@@ -53,6 +71,11 @@ def config_dict(webhook_url: str = config.ONCALL_WEBHOOK_URL, token_file: str | 
         "inhibit_rules": copy.deepcopy(inhibit_rules()),
     }
 
+
+# In production the heartbeat goes to a dead man's switch outside the stack, which pages by another channel
+# when it stops (a Healthchecks.io check, Opsgenie heartbeat, PagerDuty's or your own; a webhook POST each).
+DEAD_MANS_SWITCH = {"name": "dead-mans-switch", "webhook_configs": [
+    {"url": "https://deadmans-switch.example.invalid/REPLACE_WITH_YOUR_CHECK", "send_resolved": False}]}
 
 _SUMMARY = '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}'
 _RUNBOOKS = '{{ range .Alerts }}{{ .Annotations.runbook_url }}\n{{ end }}'
@@ -68,8 +91,9 @@ def slack_example() -> dict:
     }
     return {
         "global": {"resolve_timeout": "5m"},
-        "route": _routes("slack-page", "slack-ticket"),
+        "route": _routes("slack-page", "slack-ticket", DEAD_MANS_SWITCH["name"]),
         "receivers": [
+            copy.deepcopy(DEAD_MANS_SWITCH),
             {"name": "slack-page", "slack_configs": [{**slack, "channel": "#ml-oncall"}]},
             {"name": "slack-ticket", "slack_configs": [{**slack, "channel": "#ml-tickets"}]},
         ],
@@ -81,8 +105,9 @@ def pagerduty_example() -> dict:
     """Pages to PagerDuty (Events API v2), tickets to the webhook."""
     return {
         "global": {"resolve_timeout": "5m"},
-        "route": _routes("pagerduty", "oncall-ticket"),
+        "route": _routes("pagerduty", "oncall-ticket", DEAD_MANS_SWITCH["name"]),
         "receivers": [
+            copy.deepcopy(DEAD_MANS_SWITCH),
             {"name": "pagerduty", "pagerduty_configs": [{
                 "routing_key": "REPLACE_WITH_PAGERDUTY_ROUTING_KEY",
                 "severity": "critical",

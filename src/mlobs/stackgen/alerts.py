@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
-from mlobs.stackgen import audit_alerts, config, kpi, security, slo
+from mlobs.stackgen import audit_alerts, config, kpi, paging_alerts, security, slo
 from mlobs.stackgen.alert_spec import Alert, RuleGroup
 from mlobs.stackgen.promql import by, label, match, num, ratio, sel
 from mlobs.stackgen.slos import BUSINESS_SLOS, KPIS, SLOS
@@ -250,6 +250,7 @@ def rule_groups() -> list[RuleGroup]:
         RuleGroup("drift", "drift", tuple(drift_alerts())),
         security.group(),
         audit_alerts.group(),
+        paging_alerts.group(),
     ]
 
 

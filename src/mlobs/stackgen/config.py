@@ -54,6 +54,11 @@ ONCALL_SERVICE = "oncall"
 ONCALL_PORT = 9095
 ONCALL_PATH = "/alerts"
 ONCALL_WEBHOOK_URL = f"http://{ONCALL_SERVICE}:{ONCALL_PORT}{ONCALL_PATH}"
+# The always-firing PagingHeartbeat goes to the receiver's /heartbeat (beside ONCALL_PATH), about once a
+# HEARTBEAT_INTERVAL; the receiver pages when none came for MLOBS_ONCALL__HEARTBEAT_TIMEOUT_S.
+HEARTBEAT_ALERT = "PagingHeartbeat"
+HEARTBEAT_PATH = "/heartbeat"
+HEARTBEAT_INTERVAL = "1m"
 # The receiver's token as compose's Alertmanager reads it (the internal-tokens one-shot writes it there).
 ONCALL_TOKEN_FILE = "/etc/alertmanager/oncall-token/token"
 

@@ -90,7 +90,7 @@ def files(groups: list[RuleGroup]) -> dict[str, str]:
     records = _records(groups)
     by_file: dict[str, list[dict]] = {}
     for g in groups:
-        alerts = [r for r in g.rules if isinstance(r, Alert)]
+        alerts = [r for r in g.rules if isinstance(r, Alert) and r.grafana]
         if alerts:
             by_file.setdefault(g.file, []).append({
                 "orgId": config.GRAFANA_ORG_ID, "name": g.name, "folder": config.GRAFANA_FOLDER,

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
-from mlobs.stackgen import audit_alerts, config, kpi, security, slo
+from mlobs.stackgen import audit_alerts, config, kpi, paging_alerts, security, slo
 from mlobs.stackgen.promql import le, sel
 from mlobs.stackgen.ruletest_spec import Case, Expect, Sample, Suite, ramp
 from mlobs.stackgen.slos import (
@@ -298,4 +298,5 @@ def suites() -> tuple[Suite, ...]:
         Suite("drift", drift_cases()),
         security.cases(),
         audit_alerts.cases(),
+        paging_alerts.cases(),
     )
