@@ -42,6 +42,26 @@ def test_an_alert_posted_to_alertmanager_arrives_at_the_receiver_as_a_counted_pa
     assert '"message":"on-call notification"' in (tmp_path / "oncall.log").read_text()
 
 
+def test_a_full_disk_under_the_journal_lists_the_page_once_however_often_alertmanager_retries(tmp_path):
+    # /dev/full answers every write with ENOSPC, as a full disk does.
+    with ServiceProcess("oncall", {"MLOBS_ONCALL__JOURNAL_PATH": "/dev/full"}, tmp_path / "oncall.log") as receiver, \
+            Alertmanager(fast_alertmanager_config(f"{receiver.url}{config.ONCALL_PATH}"), tmp_path) as am:
+        now = datetime.now(timezone.utc).isoformat()
+        httpx.post(f"{am.url}/api/v2/alerts", timeout=5, json=[{
+            "labels": {"alertname": "InputDriftDetected", "severity": "page"}, "startsAt": now}]).raise_for_status()
+        deadline, failures = time.monotonic() + 60, 0.0
+        while failures < 3 and time.monotonic() < deadline:  # Alertmanager retries a 500
+            time.sleep(0.5)
+            metrics = httpx.get(f"{receiver.url}/metrics").text
+            failures = float(next(line.split()[-1] for line in metrics.splitlines()
+                                  if line.startswith(catalog.JOURNAL_FAILURES.total)))
+        assert failures >= 3, (tmp_path / "oncall.log").read_text()[-2000:]
+        assert len(pages(receiver.url, "InputDriftDetected")) == 1
+        assert (f'{catalog.NOTIFICATIONS.total}{{alertname="InputDriftDetected",severity="page",status="firing"}} 1.0'
+                in metrics)
+    assert "kept but not journaled" in (tmp_path / "oncall.log").read_text()
+
+
 def pages(receiver_url: str, alertname: str) -> list[dict]:
     return httpx.get(f"{receiver_url}/pages", params={"alertname": alertname}).json()["notifications"]
 

@@ -115,3 +115,38 @@ def test_metrics_expose_the_catalogued_counter(client):
     text = client.get("/metrics").text
     labels = 'alertname="InputDriftDetected",severity="page",status="firing"'
     assert f"mlobs_oncall_notifications_total{{{labels}}} 1.0" in text
+
+
+class FailingOnce:
+    """A journal file whose next write fails as a full disk does, then works."""
+
+    def __init__(self, real):
+        self.real, self.failed = real, False
+
+    def write(self, data):
+        if not self.failed:
+            self.failed = True
+            self.real.write(bytes(data[:10]))  # part of the line reached the disk before it filled
+            raise OSError(28, "No space left on device")
+        return self.real.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_journal_write_that_fails_answers_500_and_the_retry_is_journaled_once_and_listed_once(client, tmp_path):
+    client.post("/alerts", json=message(alert("Before")))
+    store = client.app.state.store
+    store._journal = FailingOnce(store._journal)
+    page = message(alert("DiskFull"))
+    first = client.post("/alerts?severity=page", json=page)
+    assert first.status_code == 500 and first.json()["error"] == "journal_failed"
+    assert [n["alerts"][0]["labels"]["alertname"] for n in client.get("/pages").json()["notifications"]] == [
+        "Before", "DiskFull"]  # listed at once: the journal is the copy, the page is what someone must see
+    assert client.post("/alerts?severity=page", json=page).status_code == 200  # Alertmanager's retry
+    assert len(client.get("/pages", params={"alertname": "DiskFull"}).json()["notifications"]) == 1
+    lines = (tmp_path / "pages.jsonl").read_text().splitlines()
+    assert [json.loads(line)["alerts"][0]["labels"]["alertname"] for line in lines] == ["Before", "DiskFull"]
+    metrics = client.get("/metrics").text
+    assert f"{catalog.JOURNAL_FAILURES.total} 1.0" in metrics
+    assert f'{catalog.NOTIFICATIONS.total}{{alertname="DiskFull",severity="page",status="firing"}} 1.0' in metrics

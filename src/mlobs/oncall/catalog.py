@@ -22,6 +22,13 @@ REJECTED = Metric(
     ("reason",),
 )
 
+JOURNAL_FAILURES = Metric(
+    "mlobs_oncall_journal_failures",
+    "counter",
+    "Notifications kept and listed but not written to the journal (a full or failing disk); each is answered "
+    "500, so Alertmanager retries it, and a retry is journaled without being listed twice.",
+    (),
+)
 HEARTBEATS = Metric(
     "mlobs_oncall_heartbeats",
     "counter",
@@ -55,4 +62,4 @@ MAX_SEVERITIES = 10
 OTHER = "_other"
 NO_SEVERITY = "none"
 
-METRICS = (NOTIFICATIONS, REJECTED, HEARTBEATS, PAGING_PATH_SILENT, LAST_HEARTBEAT)
+METRICS = (NOTIFICATIONS, REJECTED, JOURNAL_FAILURES, HEARTBEATS, PAGING_PATH_SILENT, LAST_HEARTBEAT)

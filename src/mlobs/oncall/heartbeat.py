@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from mlobs.oncall import catalog
-from mlobs.oncall.store import NotificationStore
+from mlobs.oncall.store import JournalError, NotificationStore
 from mlobs.stackgen import config
 
 log = logging.getLogger("mlobs.oncall")
@@ -68,7 +68,10 @@ class HeartbeatWatch:
         self.silent_since = now if firing else None
         self._silent.set(1 if firing else 0)
         notification = _notification(status, starts_at, now, self.last, self.timeout_s)
-        self._store.add(notification)
+        try:
+            self._store.add(notification)
+        except JournalError as exc:  # listed all the same: the journal is the copy, not the page
+            log.error("on-call notification kept but not journaled", extra={"fields": {"error": str(exc)}})
         self._count_page(notification)
         level = logging.ERROR if firing else logging.WARNING
         log.log(level, "on-call notification", extra={"fields": {"notification": notification}})
@@ -78,7 +81,10 @@ class HeartbeatWatch:
         every = min(5.0, max(self.timeout_s / 4, 0.05))
         while True:
             await asyncio.sleep(every)
-            self.check()
+            try:
+                self.check()
+            except Exception:  # the watch must outlive any one failure, or the silence it guards goes unseen
+                log.exception("heartbeat check failed")
 
 
 def _iso(ts: float | None) -> str:

@@ -10,7 +10,8 @@
 
 Each notification is kept in memory (the last `keep`, within `keep_bytes`), written as one JSON log line,
 and appended to a JSON-lines journal when `journal_path` is set (rotated past `journal_max_bytes`).
-Alertmanager retries a 5xx, so only a payload that can never be accepted gets a 4xx.
+Alertmanager retries a 5xx, so only a payload that can never be accepted gets a 4xx; a journal write that fails
+gets a 500 with the page listed already, and the retry is journaled without being listed twice.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pydantic import ValidationError
 from mlobs.oncall import catalog
 from mlobs.oncall.heartbeat import HeartbeatWatch
 from mlobs.oncall.payload import WebhookMessage
-from mlobs.oncall.store import NotificationStore
+from mlobs.oncall.store import JournalError, NotificationStore
 from mlobs.protect.body import body_within
 from mlobs.tokens import bearer_matches, expected_bearer
 
@@ -42,6 +43,8 @@ class _Counters:
         n, r = catalog.NOTIFICATIONS, catalog.REJECTED
         self.notifications = Counter(n.name, n.help, n.labels, registry=registry)
         self.rejected = Counter(r.name, r.help, r.labels, registry=registry)
+        j = catalog.JOURNAL_FAILURES
+        self.journal_failures = Counter(j.name, j.help, j.labels, registry=registry)
         self._names: set[str] = set()
         self._severities: set[str] = set()
 
@@ -66,6 +69,12 @@ class _Counters:
         severity = labels.get("severity") or route_severity or catalog.NO_SEVERITY
         severity = self._bounded(self._severities, severity, catalog.MAX_SEVERITIES)
         self.notifications.labels(name, severity, status).inc()
+
+
+def _identity(message: WebhookMessage, severity: str | None) -> tuple:
+    """What makes a retry of a notification the same notification."""
+    return (message.groupKey, message.status, severity,
+            tuple((a.fingerprint, a.status, a.startsAt, a.endsAt) for a in message.alerts))
 
 
 def _refuse(counters: _Counters, reason: str, status: int, detail: object) -> JSONResponse:
@@ -124,9 +133,19 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
             return message
         notification = {"received_at": time.time(), "route_severity": severity,
                         **message.model_dump(mode="json")}
-        store.add(notification)
-        counters.count(message, severity)
-        log.info("on-call notification", extra={"fields": {"notification": notification}})
+        try:
+            new = store.add(notification, _identity(message, severity))
+        except JournalError as exc:
+            # Listed already; a 5xx makes Alertmanager retry, and the retry is journaled, not listed again.
+            counters.journal_failures.inc()
+            if exc.new:
+                counters.count(message, severity)
+            log.error("on-call notification kept but not journaled", extra={"fields": {
+                "error": str(exc), "notification": notification}})
+            return JSONResponse({"error": "journal_failed", "detail": str(exc)}, status_code=500)
+        if new:
+            counters.count(message, severity)
+            log.info("on-call notification", extra={"fields": {"notification": notification}})
         return {"kept": len(message.alerts)}
 
     @app.post("/heartbeat")

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
 
 import orjson
+
+# Notifications kept in memory whose journal write failed, remembered so that Alertmanager's retry of the same
+# notification is journaled without being listed twice. Bounded: past it, the oldest are forgotten.
+UNJOURNALED_BOUND = 1_000
+
+
+class JournalError(OSError):
+    """The notification is kept in memory and listed, but not in the journal: answer 5xx so that it is retried.
+    `new`: it was listed by this call (not by an earlier try)."""
+
+    new = True
 
 
 class NotificationStore:
@@ -20,26 +31,56 @@ class NotificationStore:
         self._lock = threading.Lock()
         self._journal = None
         self._journal_max_bytes = journal_max_bytes
+        self._unjournaled: OrderedDict[object, None] = OrderedDict()
         if journal_path is not None:
             journal_path = Path(journal_path)
             journal_path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = open(journal_path, "ab")
+            self._journal = _open(journal_path)
             self._journal_path = journal_path
 
-    def add(self, notification: dict) -> None:
+    def add(self, notification: dict, key: object = None) -> bool:
+        """Keep `notification`; False if it was kept before under `key` and only its journal write is retried.
+        Raises JournalError when the journal write fails (the notification stays listed)."""
         line = orjson.dumps(notification) + b"\n"
         with self._lock:
-            self._items.append((notification, len(line)))
-            self._bytes += len(line)
-            # The newest is kept even alone over the byte bound: it is the page someone must see.
-            while len(self._items) > 1 and (len(self._items) > self._keep
-                                            or (self._keep_bytes is not None and self._bytes > self._keep_bytes)):
-                self._bytes -= self._items.popleft()[1]
+            retried = key is not None and key in self._unjournaled
+            if not retried:
+                self._items.append((notification, len(line)))
+                self._bytes += len(line)
+                # The newest is kept even alone over the byte bound: it is the page someone must see.
+                while len(self._items) > 1 and (len(self._items) > self._keep
+                                                or (self._keep_bytes is not None and self._bytes > self._keep_bytes)):
+                    self._bytes -= self._items.popleft()[1]
             if self._journal is not None:
-                self._rotate_before(len(line))
-                # Flushed per notification: pages are rare, and one lost on a crash is one nobody saw.
-                self._journal.write(line)
-                self._journal.flush()
+                try:
+                    self._rotate_before(len(line))
+                    self._append(line)
+                except OSError as exc:
+                    if key is not None:
+                        self._unjournaled[key] = None
+                        while len(self._unjournaled) > UNJOURNALED_BOUND:
+                            self._unjournaled.popitem(last=False)
+                    error = JournalError(exc.errno, f"journal write failed: {exc.strerror or exc}")
+                    error.new = not retried
+                    raise error from exc
+            if retried:
+                del self._unjournaled[key]
+            return not retried
+
+    def _append(self, line: bytes) -> None:
+        """Write the whole line, unbuffered (pages are rare, and one lost on a crash is one nobody saw), or
+        nothing: a failed write is cut back, so the journal never holds half a line."""
+        start = self._journal.tell()
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[self._journal.write(view):]
+        except OSError:
+            try:
+                os.ftruncate(self._journal.fileno(), start)
+            except OSError:
+                pass
+            raise
 
     def _rotate_before(self, size: int) -> None:
         written = self._journal.tell()
@@ -47,7 +88,7 @@ class NotificationStore:
             return
         self._journal.close()
         os.replace(self._journal_path, self._journal_path.with_name(self._journal_path.name + ".1"))
-        self._journal = open(self._journal_path, "ab")
+        self._journal = _open(self._journal_path)
 
     def select(self, alertname: str | None = None, status: str | None = None, severity: str | None = None,
                since: float | None = None) -> list[dict]:
@@ -65,6 +106,10 @@ class NotificationStore:
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()
+
+
+def _open(path: Path):
+    return open(path, "ab", buffering=0)
 
 
 def _matches(alert: dict, alertname: str | None, status: str | None, severity: str | None) -> bool:
