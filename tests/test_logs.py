@@ -55,3 +55,27 @@ def test_standard_logging_records_become_json_with_logger_and_exception():
     line = orjson.loads(stream.getvalue().splitlines()[0])
     assert line["message"] == "failed here" and line["level"] == "ERROR"
     assert line["logger"] == "test.mlobs.logs" and "ValueError: broken" in line["exception"]
+
+
+class RecordingBlockedStream(BlockedStream):
+    def __init__(self):
+        super().__init__()
+        self.written = b""
+
+    def write(self, data):
+        self.written += bytes(data)
+        return super().write(data)
+
+
+def test_a_blocked_stream_holds_at_most_the_queues_bytes_however_few_the_lines():
+    stream, dropped = RecordingBlockedStream(), []
+    writer = JsonLogWriter({}, stream=stream, max_queue=10_000, max_queue_bytes=100_000,
+                           on_dropped=dropped.append, interval=0.01)
+    writer.write("INFO", "unblocks nothing")
+    for _ in range(20):
+        writer.write("INFO", "x" * 30_000)
+    assert 1 <= sum(dropped) and 20 - sum(dropped) <= 100_000 // 30_000
+    stream.release.set()
+    writer.write("INFO", "after")  # room again once the stream drains
+    writer.close()
+    assert b'"message":"after"' in stream.written

@@ -83,6 +83,7 @@ class Telemetry:
             {"service": service, catalog.MODEL: model.name, catalog.MODEL_VERSION: model.version},
             stream=log_stream,
             max_queue=settings.log_queue_size,
+            max_queue_bytes=settings.log_queue_bytes,
             on_dropped=self.metrics.dropped("logs_queue_full").inc,
         )
         self.span_attributes = {MODEL_NAME_ATTR: model.name, MODEL_VERSION_ATTR: model.version}

@@ -2,7 +2,7 @@
 
 Lines are serialised by the caller (cheap, with orjson) and written by a
 background thread in batches, so a slow or blocked stdout never stalls a request:
-past the queue bound, lines are dropped and counted.
+past the queue's bound in lines or in bytes, lines are dropped and counted.
 """
 
 from __future__ import annotations
@@ -36,11 +36,17 @@ class JsonLogWriter:
         max_queue: int = 10_000,
         on_dropped: Callable[[int], None] = lambda n: None,
         interval: float = 0.05,
+        max_queue_bytes: int = 64 * 1024 * 1024,
     ):
         self._prefix = b"{" + orjson.dumps(static_fields)[1:-1] + b"," if static_fields else b"{"
         self._stream = stream if stream is not None else sys.stdout.buffer
         self._queue: deque[bytes] = deque()
         self._max_queue = max_queue
+        # Lines are as long as what they carry (a notification, a traceback): a bound in lines alone would let
+        # a blocked stdout hold gigabytes.
+        self._max_bytes = max_queue_bytes
+        self._bytes = 0
+        self._bytes_lock = threading.Lock()
         self._on_dropped = on_dropped
         self._interval = interval
         self._tees: list[Callable[[list[bytes]], None]] = []
@@ -61,10 +67,15 @@ class JsonLogWriter:
         self.write_line(self._prefix + orjson.dumps(record, default=str)[1:] + b"\n")
 
     def write_line(self, line: bytes) -> None:
-        if len(self._queue) >= self._max_queue:
+        with self._bytes_lock:
+            if len(self._queue) >= self._max_queue or self._bytes + len(line) > self._max_bytes:
+                dropped = True
+            else:
+                dropped = False
+                self._bytes += len(line)
+                self._queue.append(line)
+        if dropped:
             self._on_dropped(1)
-            return
-        self._queue.append(line)
 
     def tee(self, sink: Callable[[list[bytes]], None]) -> None:
         """Also hand every batch of lines to `sink` (on the writer's thread; it must not block)."""
@@ -73,8 +84,10 @@ class JsonLogWriter:
     def flush(self) -> None:
         lines = []
         queue = self._queue
-        while queue:
-            lines.append(queue.popleft())
+        with self._bytes_lock:
+            while queue:
+                lines.append(queue.popleft())
+            self._bytes = 0
         if lines:
             for sink in self._tees:
                 sink(lines)

@@ -211,13 +211,16 @@ class LogExporter(_Worker):
     """JSON log lines (as JsonLogWriter writes them) sent as OTLP log records in batches."""
 
     def __init__(self, resource: Resource, exporter, dropped, *, max_queue: int = 2048, batch: int = 512,
-                 interval_s: float = 1.0):
+                 interval_s: float = 1.0, max_queue_bytes: int = 16 * 1024 * 1024):
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
         self.resource = resource
         self.exporter = exporter
         self._queue: deque[bytes] = deque()
         self._max_queue = max_queue
+        # Bytes too: a line is as long as what it carries, and a collector that is down must not cost gigabytes.
+        self._max_bytes, self._bytes = max_queue_bytes, 0
+        self._queue_lock = threading.Lock()  # not the worker's lock: an export in progress must not block offer
         self._batch = batch
         self._queue_full = dropped("logs_otlp_queue_full")
         self._failed = dropped("logs_export_failed")
@@ -225,17 +228,24 @@ class LogExporter(_Worker):
         super().__init__("mlobs-otlp-logs", interval_s)
 
     def offer(self, lines: list[bytes]) -> None:
-        room = self._max_queue - len(self._queue)
-        if room < len(lines):
-            self._queue_full.inc(len(lines) - max(room, 0))
-            lines = lines[:max(room, 0)]
-        self._queue.extend(lines)
+        dropped = 0
+        with self._queue_lock:
+            for line in lines:
+                if len(self._queue) >= self._max_queue or self._bytes + len(line) > self._max_bytes:
+                    dropped += 1
+                    continue
+                self._bytes += len(line)
+                self._queue.append(line)
+        if dropped:
+            self._queue_full.inc(dropped)
 
     def run_once(self) -> None:
         from opentelemetry.sdk._logs.export import LogRecordExportResult
 
         while self._queue:
-            lines = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+            with self._queue_lock:
+                lines = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+                self._bytes -= sum(map(len, lines))
             records = [r for r in map(self._record, lines) if r is not None]
             try:
                 result = self.exporter.export(records)

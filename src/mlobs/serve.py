@@ -24,7 +24,8 @@ def serve(name: str, host: str, port: int) -> int:
     app = module.create_app(settings)
     install_faults(app, settings.fault)
     if not model_name:  # a model service's instrument() set up JSON logs; do the same for the others
-        logs.install(logs.JsonLogWriter({"service": name}), settings.log_level)
+        logs.install(logs.JsonLogWriter({"service": name}, max_queue=settings.log_queue_size,
+                                        max_queue_bytes=settings.log_queue_bytes), settings.log_level)
     # log_config=None keeps uvicorn from replacing the JSON logging the app installed. The strict
     # protocol refuses ambiguous request framing and bounds slow clients (mlobs.protect.server).
     # Trusted proxies are also the peers whose X-Forwarded-For uvicorn believes (None: its default).

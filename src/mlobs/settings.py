@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     access_log: bool = True
     log_level: str = "INFO"  # lowest level the JSON log writer keeps (a logging level name: DEBUG, INFO, ...)
     log_queue_size: int = Field(10_000, gt=0)  # lines the log writer holds before it drops (and counts) the rest
+    log_queue_bytes: int = Field(64 * 1024 * 1024, gt=0)  # and bytes: past either bound, lines are dropped
 
     max_body_bytes: int = Field(1_000_000, gt=0)  # bytes of a request body
     max_text_chars: int = Field(5_000, gt=0)  # characters of one text

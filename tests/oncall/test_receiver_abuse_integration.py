@@ -3,12 +3,16 @@ invented severities, and label values holding newlines and markup."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 import httpx
 import orjson
 import pytest
 
+from mlobs.local.ports import free_port, wait_for_http
 from oncall.payloads import alert, message
 from protect.raw import exchange, status_of, stream_until_answered
 from support.processes import ServiceProcess
@@ -107,3 +111,37 @@ def test_a_flood_of_large_notifications_keeps_memory_and_disk_within_their_bound
     assert on_disk <= 2 * journal_max + size + 10_000
     last = (tmp_path / "pages.jsonl").read_bytes().splitlines()[-1]
     assert orjson.loads(last)["alerts"][0]["labels"]["alertname"] == "Big149"
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.slow
+def test_a_stdout_nobody_reads_holds_at_most_the_log_queues_bytes_and_never_stalls_a_page(tmp_path):
+    # Each notification is logged whole: lines of 900 KB, behind a pipe whose reader never reads.
+    queue_bytes, size, count = 4_000_000, 900_000, 60
+    port = free_port()
+    env = {**os.environ, "MLOBS_ONCALL__MAX_BODY_BYTES": str(1_000_000), "MLOBS_ONCALL__KEEP_BYTES": str(1_000_000),
+           "MLOBS_LOG_QUEUE_BYTES": str(queue_bytes)}
+    process = subprocess.Popen([sys.executable, "-m", "mlobs.cli", "serve", "oncall", "--host", "127.0.0.1",
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/healthz", 60, "oncall")
+        with httpx.Client(timeout=10) as client:
+            client.post(f"{url}/alerts", json=big_message(0, size))  # the pipe fills; the writer blocks
+            before = _rss_bytes(process.pid)
+            for i in range(1, count):
+                assert client.post(f"{url}/alerts", json=big_message(i, size)).status_code == 200
+            grown = _rss_bytes(process.pid) - before
+            assert client.get(f"{url}/pages").json()["notifications"][-1]["alerts"][0]["labels"]["alertname"] == (
+                f"Big{count - 1}")
+    finally:
+        process.kill()
+        process.wait()
+    # Unbounded in bytes, the queue held every line: about count x size = 54 MB.
+    assert grown < queue_bytes + 20_000_000, f"grew {grown / 1e6:.0f} MB"
