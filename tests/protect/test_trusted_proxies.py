@@ -89,3 +89,14 @@ def test_a_forwarded_address_from_a_client_that_is_not_a_proxy_is_not_believed(s
     for i in range(3):
         assert status_of(exchange(service.port, request("wrong-key", f"198.51.100.{i}"), source=ELSEWHERE)) == 401
     assert status_of(exchange(service.port, request(ALICE_KEY, "198.51.100.99"), source=ELSEWHERE)) == 429
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_key_guesser_changing_ipv6_address_within_its_64_is_throttled_and_the_next_64_is_not(service):
+    # One IPv6 host holds a /64 and can take a new address per try: counted per address it is never throttled.
+    guesses = [f"2001:db8:77:1::{i:x}" for i in range(1, 4)]
+    for address in guesses:
+        assert status_of(exchange(service.port, request("wrong-key", address), source=PROXY)) == 401
+    assert status_of(exchange(service.port, request(ALICE_KEY, "2001:db8:77:1:dead:beef:0:1"), source=PROXY)) == 429
+    assert status_of(exchange(service.port, request(ALICE_KEY, "2001:db8:77:2::1"), source=PROXY)) == 200

@@ -13,6 +13,7 @@ from mlobs.protect.metrics import ProtectMetrics
 from mlobs.protect.safe import safe_path
 from mlobs.protect.settings import ProtectSettings
 from mlobs.protect.sketch import Diversity
+from mlobs.protect.sources import source
 from mlobs.protect.throttle import AuthThrottle
 
 log = logging.getLogger("mlobs.protect")
@@ -56,7 +57,7 @@ class Protection:
         """Retry-After seconds when the request's address has failed authentication too often, else 0."""
         if not self.auth_on:
             return 0
-        retry_after = self.throttle.retry_after(_address(scope))
+        retry_after = self.throttle.retry_after(self._source(scope))
         if retry_after:
             self.metrics.auth_failure("throttled").inc()
             self.events.emit("auth_throttled", address=_address(scope) or "", method=scope["method"],
@@ -77,7 +78,7 @@ class Protection:
             return clients.pop()
         reason = "conflicting" if clients else (reason or "invalid")
         self.metrics.auth_failure(reason).inc()
-        self.throttle.failed(_address(scope))
+        self.throttle.failed(self._source(scope))
         self.events.emit("auth_failure", reason=reason, method=scope["method"], path=safe_path(scope))
         return None
 
@@ -122,6 +123,9 @@ class Protection:
                 self.metrics.ood(client).inc()
         return score
 
+    def _source(self, scope) -> str | None:
+        """What the failed-authentication throttle counts: the client's address, or its IPv6 network."""
+        return source(_address(scope), self.settings.ipv6_source_prefix)
 
 
 def _address(scope) -> str | None:

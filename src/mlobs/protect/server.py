@@ -10,8 +10,9 @@ hold the server. This protocol:
   with Transfer-Encoding, a folded header line, or a line ending in LF without CR;
 - answers 408 and closes when the head is not complete `header_timeout_s` after its first byte (or
   after the connection opened), and closes when the body is not complete `body_timeout_s` after the head;
-- answers 503 and closes a connection over `max_connections_per_address` from one client address,
-  except from `trusted_proxies` (a proxy carries every client's connections);
+- answers 503 and closes a connection over `max_connections_per_address` from one client source (an
+  IPv4 address, or the IPv6 network of `ipv6_source_prefix`: mlobs.protect.sources), except from
+  `trusted_proxies` (a proxy carries every client's connections);
 - counts every request h11 cannot parse (invalid_http) and lets only a few of uvicorn's per-request
   warnings ("Invalid HTTP request received.") reach the log each second, so garbage sent in a loop
   is a counter, not a log flood.
@@ -28,6 +29,8 @@ import re
 import h11
 import orjson
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from mlobs.protect.sources import DEFAULT_IPV6_PREFIX, source
 
 from mlobs.errors import error_body
 from mlobs.protect.limits import TokenBucket
@@ -115,6 +118,7 @@ class StrictH11Protocol(H11Protocol):
     body_timeout_s = 30.0
     max_connections_per_address = 64
     trusted_proxies: tuple = ()  # ipaddress networks whose connections are not capped
+    ipv6_source_prefix = DEFAULT_IPV6_PREFIX
 
     def __init__(self, config, server_state, app_state, _loop=None):
         super().__init__(config, server_state, app_state, _loop)
@@ -135,10 +139,11 @@ class StrictH11Protocol(H11Protocol):
         super().connection_made(transport)
         address = self.client[0] if self.client else None
         if address is not None and not self._from_proxy(address):
+            address = source(address, self.ipv6_source_prefix)
             open_now = self._open_by_address.get(address, 0) + 1
             if open_now > self.max_connections_per_address:
                 self._count("per_address_cap")
-                self._note("connection refused: %d open from one address (max %d)", open_now - 1,
+                self._note("connection refused: %d open from %s (max %d)", open_now - 1, address,
                            self.max_connections_per_address)
                 transport.write(_BUSY_503)
                 transport.close()
@@ -227,4 +232,5 @@ def strict_protocol(ps) -> type[StrictH11Protocol]:
         "header_timeout_s": ps.header_timeout_s, "body_timeout_s": ps.body_timeout_s,
         "max_connections_per_address": ps.max_connections_per_address,
         "trusted_proxies": tuple(ipaddress.ip_network(p) for p in ps.trusted_proxies),
+        "ipv6_source_prefix": ps.ipv6_source_prefix,
     })

@@ -69,6 +69,10 @@ class ProtectSettings(BaseModel):
     body_timeout_s: float = Field(30.0, gt=0)
     # Open connections from one client address, at most; one more is answered 503 and closed.
     max_connections_per_address: int = Field(64, gt=0)
+    # An IPv6 client is counted by its network of this prefix length, not its address, by the connection
+    # cap and the failed-authentication throttle: one host usually holds a /64 and can change address per
+    # connection (mlobs.protect.sources). 128 counts single addresses.
+    ipv6_source_prefix: int = Field(64, ge=1, le=128)
     # Addresses or networks (CIDR) of the reverse proxies in front of the service, e.g.
     # '["10.0.0.0/8"]'. A proxy carries every client's connections, so its own are not capped per
     # address (each client's key still has its limits), and its X-Forwarded-For is believed: the
