@@ -1,8 +1,13 @@
-"""Service overview: traffic, errors and latency (with exemplars to traces) by model version."""
+"""Service overview: traffic, errors and latency (with exemplars to traces) by model version, and whether a
+page can reach on-call at all."""
+
+from grafanalib import core as g
 
 from mlobs import catalog as c
+from mlobs.oncall import catalog as oncall
 from mlobs.stackgen import config
-from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, table, timeseries
+from mlobs.stackgen.dashboards import RATE, dashboard as make, grid, prom, q, row, stat, table, timeseries
+from mlobs.stackgen.paging_alerts import FAILED
 from mlobs.stackgen.promql import ratio
 
 HTTP, INF = c.HTTP_REQUEST_DURATION, c.INFERENCE_DURATION
@@ -44,4 +49,17 @@ dashboard = make("service-overview", "mlobs / Service overview", tags=("service"
      table("Models in service",
            prom(f"max by ({c.SERVICE}, {c.MODEL}, {c.MODEL_VERSION}, training_data_hash, code_revision) "
                 f"({q(c.MODEL_INFO)})", instant=True))],
+    [row("Paging path")],
+    [stat("Since the last heartbeat at the on-call receiver",
+          prom(f"time() - max({oncall.LAST_HEARTBEAT.name})", instant=True), unit="s", decimals=0,
+          thresholds=[g.Threshold("green", 0, 0.0), g.Threshold("red", 1, 300.0)],
+          description=f"{config.HEARTBEAT_ALERT} arrives about once a minute; past 300 s the receiver pages "
+                      f"{oncall.SILENT_ALERT} itself (alerts/runbooks/paging-path.md)."),
+     stat("On-call receiver paging that the path is silent",
+          prom(f"max({oncall.PAGING_PATH_SILENT.name})", instant=True), decimals=0,
+          thresholds=[g.Threshold("green", 0, 0.0), g.Threshold("red", 1, 1.0)]),
+     timeseries("Alertmanager notifications failed by integration",
+                prom(f"sum by (integration) (rate({FAILED}[{RATE}]))", "{{integration}}"), unit="short",
+                description="Notifications Alertmanager could not deliver after its retries: each is a lost page "
+                            "or ticket (AlertmanagerNotificationsFailing).")],
 ]))
