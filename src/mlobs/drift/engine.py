@@ -22,7 +22,7 @@ from mlobs.drift.calibration import load_calibration
 from mlobs.drift.estimate import AccuracyEstimator
 from mlobs.drift.plan import Planned, plan
 from mlobs.drift.prior import Explanation, PriorShift, load_prior_shift
-from mlobs.drift.reference import load_reference, reference_dir
+from mlobs.drift.reference import load_reference, reference_classes, reference_dir
 from mlobs.drift.segments import Segments
 from mlobs.drift.settings import DriftSettings
 from mlobs.metrics import make
@@ -55,6 +55,9 @@ class DriftEngine:
         self._plans: dict[tuple[str, str], list[Planned] | _Missing] = {}
         self._estimators: dict[tuple[str, str], AccuracyEstimator] = {}
         self._priors: dict[tuple[str, str], PriorShift] = {}
+        # Classes of each version's reference outputs (None: no reference or no outputs in it), and when to
+        # read it again: never once the reference is loaded, else after reference_retry_seconds.
+        self._classes: dict[tuple[str, str], tuple[int | None, float]] = {}
         self._segments = Segments(settings.segment_top_n)
         self._lock = threading.Lock()
         self._due: queue.Queue[Key | None] = queue.Queue()  # None wakes the worker to stop
@@ -89,6 +92,19 @@ class DriftEngine:
                 self._due.put(key)
         self._metric(catalog.DRIFT_SAMPLES_RECEIVED).labels(*key).inc(len(samples))
         return len(samples)
+
+    def known_classes(self, model: str, version: str) -> tuple[bool, int | None]:
+        """(known, classes) of the version's reference outputs, from the loaded reference or a recent
+        read: no file I/O, so the event loop may call it."""
+        classes, read_again_at = self._classes.get((model, version), (None, 0.0))
+        return time.monotonic() < read_again_at, classes
+
+    def read_classes(self, model: str, version: str) -> int | None:
+        """The classes from the reference file's header: file I/O, so off the event loop."""
+        classes = reference_classes(reference_dir(self.artifacts_dir, model, version))
+        if not isinstance(self._plans.get((model, version)), list):  # a loaded reference's count stays
+            self._classes[(model, version)] = (classes, time.monotonic() + self.settings.reference_retry_seconds)
+        return classes
 
     def _is_due(self, window: _Window, now: float) -> bool:
         if window.queued or window.new == 0 or len(window.samples) < self.settings.min_window_samples:
@@ -314,6 +330,9 @@ class DriftEngine:
             self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(1)
             return None
         self._plans[(model, version)] = planned
+        probs = reference.get("probs")
+        self._classes[(model, version)] = (int(probs.shape[1]) if probs is not None and probs.ndim == 2 else None,
+                                           float("inf"))
         if calibration is not None and calibration.target is not None:
             self._metric(catalog.DRIFT_CALIBRATION_TARGET).labels(service, model, version, calibration.method).set(
                 calibration.target)
