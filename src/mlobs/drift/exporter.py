@@ -101,7 +101,6 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     if expected is None:
         log.warning("POST /ingest takes batches from anyone who reaches this port: set MLOBS_DRIFT__INGEST_TOKEN "
                     "on the exporter and the services unless only the services can reach it")
-    streams: set[tuple[str, str, str]] = set()  # touched on the event loop only
 
     def refuse(reason: str, status: int, message: str, headers: dict | None = None) -> JSONResponse:
         refused.labels(reason).inc()
@@ -119,12 +118,9 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
             service, model, version, samples = _parse(body, drift.max_ingest_samples)
         except _BadBatch as exc:
             return refuse(catalog.REFUSED_BAD_BATCH, 400, str(exc))
-        key = (service, model, version)
-        if key not in streams:
-            if len(streams) >= drift.max_streams:
-                return refuse(catalog.REFUSED_TOO_MANY_STREAMS, 429,
-                              f"the exporter tracks {drift.max_streams} (service, model, version) streams at most")
-            streams.add(key)
+        if not engine.admit((service, model, version)):
+            return refuse(catalog.REFUSED_TOO_MANY_STREAMS, 429,
+                          f"the exporter tracks {drift.max_streams} (service, model, version) streams at most")
         # The loaded reference's classes; a version not loaded yet has its reference's header read once in a
         # worker thread (again after reference_retry_seconds while it has none): no file I/O on the event loop.
         known, classes = engine.known_classes(model, version)
