@@ -191,3 +191,18 @@ def test_fifty_posts_start_no_thread_and_a_closed_shipper_leaves_none_running(mo
     assert count(registry, SHIPPED) == 50  # fifty POSTs, one sample each
     assert started_by_shipper == []
     assert not [t.name for t in set(threading.enumerate()) - before if t.name.startswith("mlobs-drift-shipper")]
+
+
+def test_closing_a_shipper_whose_post_outlasts_the_close_still_ends_that_post():
+    registry = CollectorRegistry()
+    before = set(threading.enumerate())
+    with HostileExporter(DRIP_BODY) as exporter:
+        s = shipper(exporter.url, registry, timeout=30.0)
+        s.offer({"probs": [0.1, 0.9]})
+        time.sleep(0.5)  # the batch leaves after its 0.05 s flush interval: its POST is dripping now
+        s.close(timeout=0.1)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and count(registry, DROPPED, reason="export_failed") < 1:
+            time.sleep(0.05)
+        assert count(registry, DROPPED, reason="export_failed") == 1
+        assert not [t.name for t in set(threading.enumerate()) - before if t.name.startswith("mlobs-drift-shipper")]

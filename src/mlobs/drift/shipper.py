@@ -81,8 +81,12 @@ class _Watchdog:
             self._deadline = None
 
     def close(self) -> None:
+        """Stop; a POST still in flight is cut now, since nothing would bound it after."""
         with self._changed:
             self._closed = True
+            if self._deadline is not None:
+                self._deadline = None
+                self._cut()
             self._changed.notify()
         self._thread.join(1.0)
 
