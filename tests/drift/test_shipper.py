@@ -3,6 +3,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import numpy as np
@@ -147,3 +148,61 @@ def test_an_exporter_dripping_its_answer_costs_a_batch_its_timeout_not_the_shipp
             assert count(registry, DROPPED, reason="export_failed") == 10
         finally:
             s.close(timeout=1.0)
+
+
+class _Accepting(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real exporter answers
+
+    def do_POST(self):  # noqa: N802 (the name http.server dispatches to)
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(202)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_fifty_posts_start_no_thread_and_a_closed_shipper_leaves_none_running(monkeypatch):
+    registry = CollectorRegistry()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    started_by_shipper: list[str] = []
+    start = threading.Thread.start
+
+    def counting_start(thread):
+        if threading.current_thread().name.startswith("mlobs-drift-shipper"):
+            started_by_shipper.append(thread.name)
+        start(thread)
+
+    before = set(threading.enumerate())
+    s = shipper(f"http://127.0.0.1:{server.server_address[1]}", registry, batch_size=1, timeout=0.5)
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    try:
+        for i in range(50):
+            s.offer({"probs": [0.1, 0.9], "i": i})
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and count(registry, SHIPPED) < i + 1:
+                time.sleep(0.002)
+    finally:
+        s.close(timeout=2.0)
+        server.shutdown()
+        server.server_close()
+    assert count(registry, SHIPPED) == 50  # fifty POSTs, one sample each
+    assert started_by_shipper == []
+    assert not [t.name for t in set(threading.enumerate()) - before if t.name.startswith("mlobs-drift-shipper")]
+
+
+def test_closing_a_shipper_whose_post_outlasts_the_close_still_ends_that_post():
+    registry = CollectorRegistry()
+    before = set(threading.enumerate())
+    with HostileExporter(DRIP_BODY) as exporter:
+        s = shipper(exporter.url, registry, timeout=30.0)
+        s.offer({"probs": [0.1, 0.9]})
+        time.sleep(0.5)  # the batch leaves after its 0.05 s flush interval: its POST is dripping now
+        s.close(timeout=0.1)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and count(registry, DROPPED, reason="export_failed") < 1:
+            time.sleep(0.05)
+        assert count(registry, DROPPED, reason="export_failed") == 1
+        assert not [t.name for t in set(threading.enumerate()) - before if t.name.startswith("mlobs-drift-shipper")]

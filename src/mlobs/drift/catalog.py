@@ -179,6 +179,14 @@ PRIOR_SHIFT_EXPLAINS_INPUT = Metric(
 )
 PRIOR_SHIFT_METRICS = (ESTIMATED_CLASS_SHARE, REFERENCE_CLASS_SHARE, PRIOR_SHIFT_EXPLAINS_INPUT)
 
+DRIFT_STREAMS_RETIRED = Metric(
+    "mlobs_drift_streams_retired",
+    "counter",
+    "(service, model, version) streams the exporter stopped tracking, with every series of theirs, because the "
+    "service sent another version of the model since and this one had no batch for MLOBS_DRIFT__RETIRE_AFTER_SECONDS.",
+    (),
+)
+
 # Values of the reason label.
 REASON_QUEUE_FULL = "queue_full"
 REASON_EXPORT_FAILED = "export_failed"
@@ -217,5 +225,6 @@ EXPORTER_METRICS = (
     *ESTIMATED_ACCURACY_METRICS,
     *SEGMENT_METRICS,
     *PRIOR_SHIFT_METRICS,
+    DRIFT_STREAMS_RETIRED,
 )
 SHIPPER_METRICS = (DRIFT_SAMPLES_DROPPED, DRIFT_SAMPLES_SHIPPED)

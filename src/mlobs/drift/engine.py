@@ -2,6 +2,10 @@
 
 Ingest only appends to a bounded window and, when the window is due, queues its key: fitting
 detectors and running tests happen on the worker thread, never on the ingest request path.
+
+The worker also retires streams a service has moved on from (another version of the model since,
+and none of this one for retire_after_seconds): their windows go, and so do their series, which would
+otherwise hold a retired version's last p-values and flags on /metrics until a restart.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from mlobs.drift.calibration import load_calibration
 from mlobs.drift.estimate import AccuracyEstimator
 from mlobs.drift.plan import Planned, plan
 from mlobs.drift.prior import Explanation, PriorShift, load_prior_shift
-from mlobs.drift.reference import load_reference, reference_dir
+from mlobs.drift.reference import load_reference, reference_classes, reference_dir
 from mlobs.drift.segments import Segments
 from mlobs.drift.settings import DriftSettings
 from mlobs.metrics import make
@@ -52,9 +56,14 @@ class DriftEngine:
         self.artifacts_dir = Path(artifacts_dir)
         self.every = settings.evaluate_every or settings.window_size
         self._windows: dict[Key, _Window] = {}
+        self._streams: dict[Key, float] = {}  # monotonic time of each tracked stream's last batch
+        self._retire_check_at = 0.0
         self._plans: dict[tuple[str, str], list[Planned] | _Missing] = {}
         self._estimators: dict[tuple[str, str], AccuracyEstimator] = {}
         self._priors: dict[tuple[str, str], PriorShift] = {}
+        # Classes of each version's reference outputs (None: no reference or no outputs in it), and when to
+        # read it again: never once the reference is loaded, else after reference_retry_seconds.
+        self._classes: dict[tuple[str, str], tuple[int | None, float]] = {}
         self._segments = Segments(settings.segment_top_n)
         self._lock = threading.Lock()
         self._due: queue.Queue[Key | None] = queue.Queue()  # None wakes the worker to stop
@@ -67,6 +76,17 @@ class DriftEngine:
 
     # --- ingest path (request thread): O(samples), no detector work -------------------------------
 
+    def admit(self, key: Key) -> bool:
+        """Track a batch of this stream; False if it would be one stream more than max_streams."""
+        with self._lock:
+            new = key not in self._streams
+            if new and len(self._streams) >= self.settings.max_streams:
+                return False
+            self._streams[key] = time.monotonic()
+        if new:
+            self._export_reference_state(key)
+        return True
+
     def ingest(self, service: str, model: str, version: str, samples: list[dict]) -> int:
         known = self._plans.get((model, version))
         if isinstance(known, _Missing) and time.monotonic() < known.retry_at:
@@ -77,6 +97,7 @@ class DriftEngine:
             return 0
         key = (service, model, version)
         with self._lock:
+            self._streams[key] = time.monotonic()
             window = self._windows.get(key)
             if window is None:
                 window = self._windows[key] = _Window(deque(maxlen=self.settings.window_size))
@@ -89,6 +110,19 @@ class DriftEngine:
                 self._due.put(key)
         self._metric(catalog.DRIFT_SAMPLES_RECEIVED).labels(*key).inc(len(samples))
         return len(samples)
+
+    def known_classes(self, model: str, version: str) -> tuple[bool, int | None]:
+        """(known, classes) of the version's reference outputs, from the loaded reference or a recent
+        read: no file I/O, so the event loop may call it."""
+        classes, read_again_at = self._classes.get((model, version), (None, 0.0))
+        return time.monotonic() < read_again_at, classes
+
+    def read_classes(self, model: str, version: str) -> int | None:
+        """The classes from the reference file's header: file I/O, so off the event loop."""
+        classes = reference_classes(reference_dir(self.artifacts_dir, model, version))
+        if not isinstance(self._plans.get((model, version)), list):  # a loaded reference's count stays
+            self._classes[(model, version)] = (classes, time.monotonic() + self.settings.reference_retry_seconds)
+        return classes
 
     def _is_due(self, window: _Window, now: float) -> bool:
         if window.queued or window.new == 0 or len(window.samples) < self.settings.min_window_samples:
@@ -149,6 +183,7 @@ class DriftEngine:
             log.exception("preloading drift references failed; they load on first use")
             self.ready.set()
         while not self._stop.is_set():
+            self._retire_idle(time.monotonic())
             try:
                 key = self._due.get(timeout=tick)
             except queue.Empty:
@@ -176,6 +211,39 @@ class DriftEngine:
                 self._windows[key].queued = True
                 self._idle.clear()
                 self._due.put(key)
+
+    def _retire_idle(self, now: float) -> None:
+        after = self.settings.retire_after_seconds
+        if after <= 0 or now < self._retire_check_at:
+            return
+        self._retire_check_at = now + min(after / 10, 5.0)
+        with self._lock:
+            newest: dict[tuple[str, str], float] = {}  # (service, model) -> its latest batch of any version
+            for (service, model, _), seen in self._streams.items():
+                newest[(service, model)] = max(newest.get((service, model), seen), seen)
+            retired = [key for key, seen in self._streams.items()
+                       if now - seen >= after and newest[key[:2]] > seen
+                       and not (key in self._windows and self._windows[key].queued)]
+            for key in retired:
+                self._retire(key)
+
+    def _retire(self, key: Key) -> None:
+        """Forget the stream and its series (under the lock, so no batch of it lands in between); its version's
+        reference, once no stream uses it, is loaded again if one comes back."""
+        service, model, version = key
+        del self._streams[key]
+        self._windows.pop(key, None)
+        self._segments.forget(key)
+        labels = dict(zip(catalog.MODEL_LABELS, key))
+        for metric in catalog.EXPORTER_METRICS:
+            if metric.labels[:len(catalog.MODEL_LABELS)] == catalog.MODEL_LABELS:
+                self._metric(metric).remove_by_labels(labels)
+        if not any(k[1:] == (model, version) for k in self._streams):
+            for held in (self._plans, self._estimators, self._priors, self._classes):
+                held.pop((model, version), None)
+        self._metric(catalog.DRIFT_STREAMS_RETIRED).inc()
+        log.info("retired drift stream %s: no batch for %.0f s and a newer version of %s since",
+                 "/".join(key), self.settings.retire_after_seconds, model)
 
     def evaluate(self, key: Key) -> None:
         service, model, version = key
@@ -311,19 +379,30 @@ class DriftEngine:
             reason = f"{type(exc).__name__}: {exc}"
             log.error("no drift tests for %s/%s: %s", model, version, reason)
             self._plans[(model, version)] = _Missing(reason, time.monotonic() + self.settings.reference_retry_seconds)
-            self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(1)
+            self._export_reference_state((service, model, version))
             return None
         self._plans[(model, version)] = planned
-        if calibration is not None and calibration.target is not None:
-            self._metric(catalog.DRIFT_CALIBRATION_TARGET).labels(service, model, version, calibration.method).set(
-                calibration.target)
+        probs = reference.get("probs")
+        self._classes[(model, version)] = (int(probs.shape[1]) if probs is not None and probs.ndim == 2 else None,
+                                           float("inf"))
         if calibration is not None and calibration.estimator is not None:
             self._estimators[(model, version)] = calibration.estimator
         prior = load_prior_shift(directory, reference, planned)
         if prior is not None:
             self._priors[(model, version)] = prior
-        self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(service, model, version).set(0)
+        self._export_reference_state((service, model, version))
         return planned
+
+    def _export_reference_state(self, key: Key) -> None:
+        """The stream's series of its version's reference: missing or not, and the calibration's target. Set when
+        the reference loads, and for a stream that arrives after (another service, or one retired and back)."""
+        planned = self._plans.get(key[1:])
+        if planned is None:
+            return
+        self._metric(catalog.DRIFT_REFERENCE_MISSING).labels(*key).set(int(isinstance(planned, _Missing)))
+        calibration = planned[0].calibration if isinstance(planned, list) and planned else None
+        if calibration is not None and calibration.target is not None:
+            self._metric(catalog.DRIFT_CALIBRATION_TARGET).labels(*key, calibration.method).set(calibration.target)
 
     def _metric(self, metric):
         return self.m[metric.name]

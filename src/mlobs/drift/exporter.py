@@ -10,17 +10,15 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from mlobs.drift import catalog
 from mlobs.drift.engine import DriftEngine
-from mlobs.drift.reference import REFERENCE_FILE, reference_dir
 from mlobs.metrics import make
 from mlobs.protect.body import body_within
 from mlobs.tokens import bearer_matches, expected_bearer
@@ -55,19 +53,6 @@ def _parse(body: bytes, max_samples: int) -> tuple[str, str, str, list[dict]]:
 
 
 _PROBABILITY_SUM_TOLERANCE = 1e-2  # float16 outputs of a few classes stay well within it
-
-
-def _reference_classes(artifacts_dir: Path, model: str, version: str) -> int | None:
-    """Classes of the version's reference outputs; None while it has no reference holding them."""
-    path = reference_dir(artifacts_dir, model, version) / REFERENCE_FILE
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            probs = data["probs"] if "probs" in data.files else None
-            return int(probs.shape[1]) if probs is not None and probs.ndim == 2 else None
-    except (OSError, ValueError):
-        return None
 
 
 def _is_probabilities(value, classes: int | None) -> bool:
@@ -116,8 +101,6 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     if expected is None:
         log.warning("POST /ingest takes batches from anyone who reaches this port: set MLOBS_DRIFT__INGEST_TOKEN "
                     "on the exporter and the services unless only the services can reach it")
-    streams: set[tuple[str, str, str]] = set()  # touched on the event loop only
-    reference_classes: dict[tuple[str, str], int | None] = {}  # per tracked stream's version, so bounded too
 
     def refuse(reason: str, status: int, message: str, headers: dict | None = None) -> JSONResponse:
         refused.labels(reason).inc()
@@ -135,15 +118,14 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
             service, model, version, samples = _parse(body, drift.max_ingest_samples)
         except _BadBatch as exc:
             return refuse(catalog.REFUSED_BAD_BATCH, 400, str(exc))
-        key = (service, model, version)
-        if key not in streams:
-            if len(streams) >= drift.max_streams:
-                return refuse(catalog.REFUSED_TOO_MANY_STREAMS, 429,
-                              f"the exporter tracks {drift.max_streams} (service, model, version) streams at most")
-            streams.add(key)
-        classes = reference_classes.get((model, version))
-        if classes is None:
-            classes = reference_classes[(model, version)] = _reference_classes(settings.artifacts_dir, model, version)
+        if not engine.admit((service, model, version)):
+            return refuse(catalog.REFUSED_TOO_MANY_STREAMS, 429,
+                          f"the exporter tracks {drift.max_streams} (service, model, version) streams at most")
+        # The loaded reference's classes; a version not loaded yet has its reference's header read once in a
+        # worker thread (again after reference_retry_seconds while it has none): no file I/O on the event loop.
+        known, classes = engine.known_classes(model, version)
+        if not known:
+            classes = await run_in_threadpool(engine.read_classes, model, version)
         valid = [sample for sample in samples if _is_valid_sample(sample, classes)]
         if len(valid) < len(samples):
             dropped.labels(service, model, version, catalog.REASON_INVALID_SAMPLE).inc(len(samples) - len(valid))

@@ -65,3 +65,17 @@ def reference_keys(directory: Path | str) -> set[str]:
             return {name.removesuffix(".npy") for name in archive.namelist()}
     except (OSError, zipfile.BadZipFile):
         return set()
+
+
+def reference_classes(directory: Path | str) -> int | None:
+    """Columns of the reference's `probs` (the model's classes), read from the array's header without
+    decompressing it; None if there is no readable reference or it holds no 2-d outputs."""
+    try:
+        with zipfile.ZipFile(Path(directory) / REFERENCE_FILE) as archive, archive.open("probs.npy") as member:
+            version = np.lib.format.read_magic(member)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, _, _ = read_header(member)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return int(shape[1]) if len(shape) == 2 else None

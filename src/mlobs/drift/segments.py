@@ -3,8 +3,8 @@ bounded `segment` label: the top-N segments by volume get their own value, the r
 
 Volumes are counted over at most CANDIDATES segments per model version (the smallest is forgotten
 when a new one arrives), so neither memory nor label values grow with the number of segments seen.
-A series, once made, stays on /metrics: a sender naming a new segment every window could otherwise
-push each into the top-N in turn. So a segment already labelled wins a tie, and at most
+A series, once made, stays on /metrics while its stream is tracked: a sender naming a new segment
+every window could otherwise push each into the top-N in turn. So a segment already labelled wins a tie, and at most
 LABELS_PER_TOP x top-N segments are ever labelled per version; past that, new ones are "_other".
 """
 
@@ -57,3 +57,8 @@ class Segments:
             label = segment[:MAX_SEGMENT_CHARS] if segment[:MAX_SEGMENT_CHARS] in top else OTHER
             groups.setdefault(label, []).append(sample)
         return groups
+
+    def forget(self, key: tuple) -> None:
+        """Drop a retired stream's volumes and labels."""
+        self._counts.pop(key, None)
+        self._labelled.pop(key, None)

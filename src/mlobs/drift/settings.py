@@ -58,5 +58,12 @@ class DriftSettings(BaseModel):
     # stream passes it). A default batch of 64 images of 28x28 is about 1 MB.
     max_ingest_bytes: int = Field(32_000_000, gt=0)
     # (service, model, version) streams the exporter keeps windows and series for; a batch of one more is refused
-    # with 429, so invented names grow neither memory nor /metrics. A restart forgets retired versions.
+    # with 429, so invented names grow neither memory nor /metrics.
     max_streams: int = Field(256, gt=0)
+    # Seconds without a batch after which a stream is retired once its service has sent another version of the
+    # model since: its window and every series it has on /metrics go (a dashboard or alert would otherwise read a
+    # version nobody serves as drifting, or not), counted in mlobs_drift_streams_retired_total. A stream whose
+    # service sent nothing newer stays, so a service that stops shipping keeps DriftEvaluationStale firing.
+    # Under DriftEvaluationStale's 900 s + 5 m, a retired version is gone before it would raise that ticket.
+    # 0 keeps every stream until a restart.
+    retire_after_seconds: float = Field(600.0, ge=0.0)

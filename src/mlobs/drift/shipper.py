@@ -6,7 +6,9 @@ background thread batches and POSTs with a short timeout. Anything that cannot b
 
 The timeout bounds the whole POST, not each read: an exporter that answers a byte at a time, each
 within a read timeout, would otherwise hold the thread for as long as its answer lasts. At the
-deadline the connection's socket is shut down, which ends a read blocked on it.
+deadline the connection's socket is shut down, which ends a read blocked on it. One watchdog thread
+per shipper, started with it, keeps that deadline: a POST only arms and disarms it, so shipping
+starts no thread per batch.
 """
 
 from __future__ import annotations
@@ -57,6 +59,54 @@ def ingest_url(url: str) -> str:
     return url if url.endswith("/ingest") else url + "/ingest"
 
 
+class _Watchdog:
+    """Calls `cut` when an armed deadline passes before it is disarmed. One thread for the life of the
+    shipper; arm() and disarm() only take a lock and notify it."""
+
+    def __init__(self, cut, name: str) -> None:
+        self._cut = cut
+        self._deadline: float | None = None
+        self._closed = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def arm(self, seconds: float) -> None:
+        with self._changed:
+            self._deadline = time.monotonic() + seconds
+            self._changed.notify()
+
+    def disarm(self) -> None:
+        with self._changed:
+            self._deadline = None
+
+    def close(self) -> None:
+        """Stop; a POST still in flight is cut now, since nothing would bound it after."""
+        with self._changed:
+            self._closed = True
+            if self._deadline is not None:
+                self._deadline = None
+                self._cut()
+            self._changed.notify()
+        self._thread.join(1.0)
+
+    def _run(self) -> None:
+        with self._changed:
+            while not self._closed:
+                if self._deadline is None:
+                    self._changed.wait()
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._changed.wait(left)
+                    continue
+                self._deadline = None
+                try:
+                    self._cut()  # under the lock: a POST that has disarmed meanwhile is never cut
+                except Exception:
+                    log.debug("cutting a late drift POST failed", exc_info=True)
+
+
 class DriftShipper:
     def __init__(
         self,
@@ -98,6 +148,7 @@ class DriftShipper:
         self._client = httpx.Client(timeout=timeout, transport=transport, headers=headers)
         self.timeout = timeout
         self._socket: socket.socket | None = None  # the connection's socket, cut when a POST passes its deadline
+        self._watchdog = _Watchdog(self._cut, name=f"mlobs-drift-shipper-watchdog-{model}")
         dropped, shipped = _metrics(registry if registry is not None else REGISTRY)
         labels = (self.service, model, model_version)
         self._dropped = {
@@ -155,6 +206,7 @@ class DriftShipper:
         self._closed = True
         self._stop.set()
         self._thread.join(timeout)
+        self._watchdog.close()
         self._drop_rest(catalog.REASON_CLOSED)
         self._client.close()
 
@@ -189,12 +241,11 @@ class DriftShipper:
                 default=_encode_default,
                 option=orjson.OPT_SERIALIZE_NUMPY,
             )
-            deadline = threading.Timer(self.timeout, self._cut)
-            deadline.start()
+            self._watchdog.arm(self.timeout)
             try:
                 response = self._client.post(self.url, content=body, extensions={"trace": self._trace})
             finally:
-                deadline.cancel()
+                self._watchdog.disarm()
             response.raise_for_status()
         except Exception as exc:
             self._dropped[catalog.REASON_EXPORT_FAILED].inc(len(batch))
