@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("--workers", type=int, help="processes (default: one per core from 200,000 records)")
     verify.add_argument("--checkpoints", type=Path, action="append", default=[],
                         help="a chain checkpoint file kept elsewhere (JSON lines); repeatable")
+    verify.add_argument("--origin", help="the log's name (MLOBS_AUDIT__ORIGIN where it runs): every signed tree "
+                                         "head, the log's and the witness's, must name exactly this log")
     verify.add_argument("--bundle", type=Path, help="verify an exported bundle instead of a live store")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_verify)
@@ -49,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--public-key", type=Path, required=True)
     check.add_argument("--witness-key", type=Path, action="append", default=[],
                        help="a witness's public key whose cosignature the checkpoint must carry; repeatable")
+    check.add_argument("--origin", help="the log's name (MLOBS_AUDIT__ORIGIN where it runs): the proof's checkpoint "
+                                        "must name exactly this log")
     check.set_defaults(func=_check_proof)
 
 
@@ -101,6 +105,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     if args.bundle is not None:
         from mlobs.audit.checkpoint_note import fingerprint
+
+        if args.origin is not None:
+            print("audit verify: --origin cannot be checked on an export: its chain checkpoints name no log",
+                  file=sys.stderr)
+            return 2
         from mlobs.audit.export import verify_bundle
 
         # An export carries its own key: it counts only if it is the key the verifier trusts.
@@ -132,7 +141,7 @@ def _verify(args: argparse.Namespace) -> int:
         report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
                             allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
                             workers=args.workers, raw_retention_days=audit.raw_retention_days,
-                            extra_checkpoints=kept)
+                            extra_checkpoints=kept, origin=args.origin)
     except (LogMissing, ValueError, OSError) as exc:
         print(f"audit verify: FAILED: {exc}", file=sys.stderr)
         return 1
@@ -223,8 +232,8 @@ def _check_proof(args: argparse.Namespace) -> int:
             data = handle.read(MAX_BUNDLE_BYTES + 1)
         if len(data) > MAX_BUNDLE_BYTES:
             raise ValueError(f"{args.file} is over {MAX_BUNDLE_BYTES} bytes: no inclusion proof is that large")
-        results = [check_bundle(data, public, load_public_key(w)) for w in args.witness_key] or \
-            [check_bundle(data, public)]
+        results = [check_bundle(data, public, load_public_key(w), args.origin) for w in args.witness_key] or \
+            [check_bundle(data, public, origin=args.origin)]
     except (NoteError, ProofError, ValueError, KeyError, OSError, orjson.JSONDecodeError) as exc:
         print(f"check-proof: FAILED: {exc}", file=sys.stderr)
         return 1
