@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("--allow-empty", action="store_true", help="an empty log is not a failure")
     verify.add_argument("--allow-unsigned-tail", action="store_true",
                         help="records after the last signed checkpoint are not a failure (a live log)")
-    verify.add_argument("--workers", type=int, help="processes (default: one per core from 200,000 records)")
+    verify.add_argument("--workers", type=worker_count, metavar="N",
+                        help="processes, 1 to four per core (default: one per core from 200,000 records)")
     verify.add_argument("--checkpoints", type=Path, action="append", default=[],
                         help="a chain checkpoint file kept elsewhere (JSON lines); repeatable")
     verify.add_argument("--origin", help="the log's name (MLOBS_AUDIT__ORIGIN where it runs): every signed tree "
@@ -54,6 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--origin", help="the log's name (MLOBS_AUDIT__ORIGIN where it runs): the proof's checkpoint "
                                         "must name exactly this log")
     check.set_defaults(func=_check_proof)
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: a number of verifier processes one check may start (parallel_verify.max_workers)."""
+    from mlobs.audit.verification.parallel_verify import checked_workers
+
+    try:
+        return checked_workers(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc) if text.strip().lstrip("+-").isdigit() else
+                                         f"{text!r} is not a whole number") from None
 
 
 def _settings():

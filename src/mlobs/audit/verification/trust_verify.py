@@ -45,6 +45,7 @@ from mlobs.audit.storage.tree_store import (
     postgres_query,
     sqlite_query,
 )
+from mlobs.audit.verification.parallel_verify import checked_workers
 from mlobs.audit.verification.tree_verify import first_mismatch, verify_in_one_read
 
 from mlobs.audit.verify import Problem, VerifyReport, _report, check_signatures, finish
@@ -260,7 +261,7 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     # tree in the same read of the records.
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if head_seq >= 200_000 else 1
-    workers = max(1, min(workers, head_seq))
+    workers = min(checked_workers(workers), head_seq)
     trees: list = []
     pinned, n_checkpoints, problem = check_signatures(view.checkpoints, keys)
     if problem is not None:
