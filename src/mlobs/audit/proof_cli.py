@@ -165,49 +165,78 @@ def _report(report, as_json: bool) -> int:
     return 0 if report.ok else 1
 
 
-def load_witness(source: str, witness_key=None):
-    """A witness's cosigned checkpoints, from its directory or its HTTP endpoint."""
+def load_witness(source: str, witness_key=None, covering: int | None = None):
+    """The witness's newest cosigned checkpoint, from its directory or its HTTP endpoint; with
+    `covering`, instead the first one whose tree holds record `covering` (what a proof needs).
+
+    The newest is all verify needs: it shows a rollback, a truncation or deleted checkpoints, and
+    the witness cosigned it only after checking it consistent with every one before, so records
+    that give its root give theirs too, and a second root at any smaller size is a rewrite the
+    newest root then shows. Its history grows by one checkpoint a poll; no read of it does."""
     from mlobs.audit.verification.trust_verify import Witnessed
 
     if source.startswith(("http://", "https://")):
-        import httpx
-
-        url = source.rstrip("/") + "/checkpoints"
-        try:
-            response = httpx.get(url, timeout=10)
-            response.raise_for_status()
-            notes = response.json()["notes"]
-        except httpx.HTTPError as exc:
-            raise ValueError(f"cannot read the witness at {url}: {exc}") from None
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(f"{url} did not answer with a witness's checkpoints") from None
-        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-            raise ValueError(f"{url} did not answer with a witness's checkpoints")
+        if covering is None:
+            body = _witness_get(source, "/checkpoint", None)
+            notes = [] if body is None else [body.decode("utf-8", "replace")]
+        else:
+            body = _witness_get(source, "/checkpoints", {"from": covering, "limit": 1})
+            try:
+                notes = orjson.loads(body or b'{"notes": []}')["notes"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                notes = None
+            if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+                raise ValueError(f"{source} did not answer with a witness's checkpoints")
     else:
-        from mlobs.audit.witness.store import COSIGNED, read_notes
+        from mlobs.audit.witness.store import COSIGNED, read_notes, read_notes_from
 
         if not (Path(source) / COSIGNED).exists():
             raise ValueError(f"{source} is not a witness directory (no {COSIGNED})")
-        notes = read_notes(Path(source))
+        # Every line is read (a local file; an edited line is named), the newest alone is checked.
+        notes = read_notes(Path(source))[-1:] if covering is None else read_notes_from(Path(source), covering, 1)
     return Witnessed(notes, source, witness_key)
 
 
+def _witness_get(source: str, path: str, params: dict | None) -> bytes | None:
+    """The body of a witness's answer (None for 404), read up to the size of one checkpoint: the
+    witness is another host, and what verify needs from it is a few kilobytes."""
+    import httpx
+
+    from mlobs.audit.witness.store import MAX_LINE
+
+    url = source.rstrip("/") + path
+    try:
+        with httpx.stream("GET", url, params=params, timeout=10) as response:
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_LINE:
+                    raise ValueError(f"the witness's answer at {url} is over {MAX_LINE} bytes: not a checkpoint")
+            return bytes(body)
+    except httpx.HTTPError as exc:
+        raise ValueError(f"cannot read the witness at {url}: {exc}") from None
+
+
 def _prove(args: argparse.Namespace) -> int:
-    from mlobs.audit.verification.proofs import ProofMissing, make_bundle
+    from mlobs.audit.verification.proofs import ProofMissing, find_record, make_bundle
     from mlobs.audit.keys.signing import load_public_key
     from mlobs.audit.verification.trust_verify import LogMissing, open_view, resolve_url
 
     try:
         audit = _settings()
         url = resolve_url(args.path, audit.store_url)
+        if args.witness and args.public_key is None:
+            raise ValueError("--witness needs --public-key to open the witness's checkpoints")
         view = open_view(url)
         notes, public = None, None
-        if args.witness:
-            if args.public_key is None:
-                raise ValueError("--witness needs --public-key to open the witness's checkpoints")
-            public = load_public_key(args.public_key)
-            notes = load_witness(args.witness).notes
         try:
+            if args.witness:
+                public = load_public_key(args.public_key)
+                seq = find_record(view.reader, args.decision_id, url.startswith("sqlite:///"))[0]
+                notes = load_witness(args.witness, covering=seq).notes
             bundle = make_bundle(view.reader, args.decision_id, sqlite=url.startswith("sqlite:///"), notes=notes,
                                  public=public, record=not args.hash_only)
         finally:

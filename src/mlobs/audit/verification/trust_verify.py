@@ -284,8 +284,8 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
             return fail(None, witness_problem, report)
         cosigned = ("each cosigned by the witness's key" if witness.public_key else
                     "their cosignatures NOT checked (no --witness-key given)")
-        report.notes.append(f"witness {witness.source}: {len(witness.notes)} checkpoints signed by the log, "
-                            f"the largest at size {largest}; {cosigned}")
+        report.notes.append(f"witness {witness.source}: {len(witness.notes)} of its checkpoints read, signed by the "
+                            f"log, the largest at size {largest}; {cosigned}")
         if largest > head_seq:
             return fail(head_seq + 1, f"witness {witness.source} cosigned a tree of {largest} records but the log "
                                       f"holds {head_seq}: records {head_seq + 1}..{largest} were removed "
