@@ -80,3 +80,18 @@ def test_verify_refuses_an_origin_it_cannot_check_on_an_export(two_logs, tmp_pat
     cli, _, key, _ = two_logs
     assert cli("verify", "--bundle", str(tmp_path / "export"), "--public-key", key, "--origin", BANK_A) == 2
     assert "--origin cannot be checked on an export" in capsys.readouterr().err
+
+
+def test_verify_with_an_origin_refuses_a_witness_that_holds_another_logs_checkpoint(two_logs):
+    import sqlite3
+
+    from mlobs.audit.keys.signing import load_public_key
+    from mlobs.audit.verification.trust_verify import Witnessed, verify_log
+
+    _, _, key, settings = two_logs
+    conn = sqlite3.connect(settings["b"].store_url.removeprefix("sqlite:///"))
+    other = conn.execute("SELECT note FROM audit_tree_heads ORDER BY size DESC LIMIT 1").fetchone()[0]
+    conn.close()
+    report = verify_log(settings["a"].store_url, load_public_key(key), witness=Witnessed([other], "w"), origin=BANK_A)
+    assert not report.ok and "witnesses another log" in report.problem.what
+    assert BANK_A in report.problem.what and BANK_B in report.problem.what
