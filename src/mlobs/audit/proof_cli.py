@@ -176,17 +176,13 @@ def load_witness(source: str, witness_key=None, covering: int | None = None):
     from mlobs.audit.verification.trust_verify import Witnessed
 
     if source.startswith(("http://", "https://")):
-        if covering is None:
-            body = _witness_get(source, "/checkpoint", None)
-            notes = [] if body is None else [body.decode("utf-8", "replace")]
-        else:
-            body = _witness_get(source, "/checkpoints", {"from": covering, "limit": 1})
-            try:
-                notes = orjson.loads(body or b'{"notes": []}')["notes"]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                notes = None
-            if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-                raise ValueError(f"{source} did not answer with a witness's checkpoints")
+        body = _witness_get(source, "/checkpoint", None) if covering is None else None
+        if body is not None:
+            notes = [body.decode("utf-8", "replace")]
+        else:  # a proof's checkpoint; or nothing cosigned yet, which a witness's list then confirms
+            notes = _witness_page(source, covering or 0)
+            if covering is None and notes:
+                raise ValueError(f"{source} has no newest checkpoint but lists one: not a witness's answers")
     else:
         from mlobs.audit.witness.store import COSIGNED, read_notes, read_notes_from
 
@@ -195,6 +191,18 @@ def load_witness(source: str, witness_key=None, covering: int | None = None):
         # Every line is read (a local file; an edited line is named), the newest alone is checked.
         notes = read_notes(Path(source))[-1:] if covering is None else read_notes_from(Path(source), covering, 1)
     return Witnessed(notes, source, witness_key)
+
+
+def _witness_page(source: str, start: int) -> list[str]:
+    """The witness's first cosigned checkpoint of a tree of `start` records or more, in a list (empty if none)."""
+    body = _witness_get(source, "/checkpoints", {"from": start, "limit": 1})
+    try:
+        notes = orjson.loads(body)["notes"] if body is not None else None
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        notes = None
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ValueError(f"{source} did not answer with a witness's checkpoints (is it the witness's URL?)")
+    return notes
 
 
 def _witness_get(source: str, path: str, params: dict | None) -> bytes | None:

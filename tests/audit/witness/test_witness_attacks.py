@@ -209,3 +209,51 @@ def test_a_hostile_log_answering_the_witness_with_junk_is_refused_and_counted_wi
         finally:
             tracemalloc.stop()
     assert peak < 16 * 1024 * 1024, peak
+
+
+@contextlib.contextmanager
+def served(app):
+    """`app` on a real loopback socket; yields its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("where", ["the log's own service", "a server answering 404 to everything"])
+def test_verify_given_a_url_that_is_no_witness_fails_rather_than_read_it_as_a_witness_with_nothing_cosigned(
+        log, store_url, audit_settings, monkeypatch, capsys, where):
+    log.append(decision(1))
+    log.checkpoint()
+    log.close()
+    with served(log_app(store_url) if where == "the log's own service" else FastAPI()) as url:
+        assert _verify(monkeypatch, store_url, audit_settings, "--witness", url) == 1
+    assert "did not answer with a witness's checkpoints" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_verify_reads_no_more_than_one_checkpoints_worth_of_a_giant_answer_from_a_witness(
+        log, store_url, audit_settings, monkeypatch, capsys):
+    log.append(decision(1))
+    log.checkpoint()
+    log.close()
+    app = FastAPI()
+    app.get("/checkpoint")(lambda: StreamingResponse(_chunks(b"", b"x" * 65536, GIANT), media_type="text/plain"))
+    with served(app) as url:
+        tracemalloc.start()
+        try:
+            assert _verify(monkeypatch, store_url, audit_settings, "--witness", url) == 1
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert "over 65536 bytes" in capsys.readouterr().err and peak < 16 * 1024 * 1024
