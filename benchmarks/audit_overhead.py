@@ -1,6 +1,6 @@
 """Credit endpoint with the audit log off and on (SQLite, durable, group commit), in one run.
 
-    python benchmarks/audit_overhead.py [--rounds 24] [--seconds 4] [--write-docs]
+    python benchmarks/audit_overhead.py [--rounds 24] [--seconds 4] [--restart-every 2] [--write-docs]
 
 Every variant's service runs at once, idle but for its own bursts of load (wrk, 32 connections,
 from CPU 1 against uvicorn on CPU 0), one burst per variant each cycle, in an order that rotates.
@@ -10,6 +10,12 @@ bursts to the start of its next, divided by the requests of the burst: work that
 (the subject lookup, merging new subjects' keys) is counted wherever it lands. The audit log
 starts no other process, so nothing it costs is left out. The services share a core, so one's
 trailing work slows another's burst: throughput beside the CPU figure is the noisier of the two.
+
+Two processes of the same code differ by a few percent, as much as the effect measured: every
+service is restarted every K cycles (--restart-every K; 0 keeps one process each for the whole
+run), so each figure averages over rounds / K processes, and each ratio's interval is taken over
+the blocks of K cycles (one ratio per block, from one process of each service), which carries
+the spread between processes.
 """
 
 from __future__ import annotations
@@ -71,7 +77,20 @@ class Meter:
         return spent / requests * 1e6, {name: s / requests * 1e6 for name, s in threads.items()}
 
 
-def run(rounds: int, seconds: int) -> tuple[dict[str, dict], dict[str, dict]]:
+def blocks_of(rounds: int, restart_every: int) -> list[int]:
+    """The block (one process of each service) of each cycle: a cycle its own block when nothing restarts."""
+    return [cycle // restart_every if restart_every else cycle for cycle in range(rounds)]
+
+
+def by_block(values: list[float], blocks: list[int]) -> list[float]:
+    """The sum of a block's values, per block in order."""
+    sums: dict[int, float] = {}
+    for block, value in zip(blocks, values):
+        sums[block] = sums.get(block, 0.0) + value
+    return list(sums.values())
+
+
+def run(rounds: int, seconds: int, restart_every: int = 0) -> tuple[dict[str, dict], dict[str, dict]]:
     workdir, artifacts = trained("credit")
     bodies = [{k: r[k] for k in ("applicant_id", "personal", "features")} for r in data.generate(500, seed=123)]
 
@@ -90,14 +109,28 @@ def run(rounds: int, seconds: int) -> tuple[dict[str, dict], dict[str, dict]]:
     results = {v: {"rps": [], "cpu_us": [], "lat": [], "load_p50": [], "load_p99": []} for v in variants}
     threads: dict[str, Counter] = {v: Counter() for v in variants}
     services: dict[str, tuple[subprocess.Popen, str, Path]] = {}
-    try:
+    meters: dict[str, Meter] = {}
+    scripts = {variant: wrk_script(bodies, workdir / f"bodies-{i}.lua", fresh.get(variant))
+               for i, variant in enumerate(variants)}
+
+    def start() -> None:
+        """A new process of every service (each keeps its store and keys), warmed up, its meter from here."""
         for i, (variant, env) in enumerate(variants.items()):
             process, url = start_service("credit", {**base, **env}, workdir / f"service-{i}.log")
-            services[variant] = process, url, wrk_script(bodies, workdir / f"bodies-{i}.lua", fresh.get(variant))
+            services[variant] = process, url, scripts[variant]
         for _, url, script in services.values():
             under_load(url, 2, script)  # warm-up: the recurring applicants' keys exist from here on
             time.sleep(PAUSE_S)
-        meters = {variant: Meter(process.pid) for variant, (process, _, _) in services.items()}
+        meters.update({variant: Meter(process.pid) for variant, (process, _, _) in services.items()})
+
+    def stop() -> None:
+        for process, _, _ in services.values():
+            process.terminate()
+            process.wait()
+        services.clear()
+
+    try:
+        start()
 
         def charge(variant: str) -> None:
             charged = meters[variant].charge()
@@ -107,6 +140,12 @@ def run(rounds: int, seconds: int) -> tuple[dict[str, dict], dict[str, dict]]:
 
         names = list(services)
         for cycle in range(rounds):
+            if restart_every and cycle and cycle % restart_every == 0:
+                time.sleep(seconds + PAUSE_S)  # the last burst's trailing work, about as long as any burst gets
+                for variant in names:
+                    charge(variant)
+                stop()
+                start()
             # The order rotates: each service's burst follows each other's as often, and with it
             # the other's trailing work on the shared core.
             for variant in names[cycle % len(names):] + names[:cycle % len(names)]:
@@ -129,21 +168,21 @@ def run(rounds: int, seconds: int) -> tuple[dict[str, dict], dict[str, dict]]:
                 results[variant]["lat"].extend(paced_latencies(url, bodies, 10, new_field=fresh.get(variant)))
                 time.sleep(PAUSE_S)
     finally:
-        for process, _, _ in services.values():
-            process.terminate()
-            process.wait()
+        stop()
     means = {v: {name: us / rounds for name, us in t.items()} for v, t in threads.items()}
     return results, means
 
 
-def table(results: dict[str, dict], threads: dict[str, dict], rounds: int, seconds: int, note: str) -> str:
+def table(results: dict[str, dict], threads: dict[str, dict], rounds: int, seconds: int, note: str,
+          restart_every: int = 0) -> str:
     off = next(iter(results.values()))
+    blocks = blocks_of(rounds, restart_every)
     rows = ["| credit endpoint | server CPU per request (mean) | off / on, CPU (90% interval) | throughput (req/s) "
             "| on / off, throughput (90% interval) | p50 / p99 at 200 req/s | p50 / p99 under full load |",
             "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        cpu, cpu_low, cpu_high = ratio_interval(off["cpu_us"], r["cpu_us"])
-        rps, rps_low, rps_high = ratio_interval(r["rps"], off["rps"])
+        cpu, cpu_low, cpu_high = ratio_interval(by_block(off["cpu_us"], blocks), by_block(r["cpu_us"], blocks))
+        rps, rps_low, rps_high = ratio_interval(by_block(r["rps"], blocks), by_block(off["rps"], blocks))
         same = r is off
         rows.append(
             f"| {name} | {statistics.mean(r['cpu_us']):,.0f} µs "
@@ -158,18 +197,27 @@ def table(results: dict[str, dict], threads: dict[str, dict], rounds: int, secon
     return "\n".join(rows) + (
         f"\n\nCPU per request of the service's process, all its threads (the second table splits it by "
         f"thread, means over the bursts); the ratios are off over on for CPU and on over off for throughput, "
-        f"so 0.90 is the goal for both, each with a bootstrap interval over the cycles. The three services "
-        f"run side by side, uvicorn pinned to CPU 0, wrk (32 connections) on CPU 1; {rounds} cycles of one "
-        f"{seconds} s burst per service, in an order that rotates, {PAUSE_S} s apart. 500 distinct applicants "
+        f"so 0.90 is the goal for both, each with a bootstrap interval over {_over(rounds, restart_every)}. "
+        f"The three services run side by side, uvicorn pinned to CPU 0, wrk (32 connections) on CPU 1; {rounds} "
+        f"cycles of one {seconds} s burst per service, in an order that rotates, {PAUSE_S} s apart. "
+        f"500 distinct applicants "
         f"sent again and again (their subject keys exist after the warm-up), or, in the last row, an "
         f"applicant id never sent before in every request (a new pseudonym and key each time); each audit-on "
         f"service has its own log and key store. At 200 req/s one request at a time (a lone caller: its "
         f"record never waits for others), three rounds of 10 s; under full load, wrk's median and p99 "
         f"(medians of the bursts), where a record shares its commit with every record that arrived while "
         f"the previous commit ran. "
-        f"`python benchmarks/audit_overhead.py --rounds {rounds} --seconds {seconds}`, "
+        f"`python benchmarks/audit_overhead.py --rounds {rounds} --seconds {seconds} --restart-every {restart_every}`, "
         f"{time.strftime('%Y-%m-%d')}{note}."
     )
+
+
+def _over(rounds: int, restart_every: int) -> str:
+    """What the interval is taken over, as the caption says it."""
+    if not restart_every:
+        return "the cycles (one process of each service for the whole run)"
+    return (f"the {len(set(blocks_of(rounds, restart_every)))} blocks of {restart_every} cycles (every service "
+            f"restarted at each block: a ratio per block, from one process of each)")
 
 
 def _thread_names(threads: dict[str, dict]) -> list[str]:
@@ -182,11 +230,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=24)
     parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--restart-every", type=int, default=2, metavar="K",
+                        help="restart every service every K cycles (0: one process each for the whole run)")
     parser.add_argument("--note", default="", help="appended to the caption, e.g. ', under load'")
     parser.add_argument("--write-docs", action="store_true", help="rewrite the table in docs/benchmarks.md")
     args = parser.parse_args()
-    results, threads = run(args.rounds, args.seconds)
-    publish(table(results, threads, args.rounds, args.seconds, args.note), "audit-endpoint", args.write_docs)
+    if args.restart_every < 0 or args.rounds < 1 or args.seconds < 1:
+        parser.error("--rounds and --seconds must be at least 1, --restart-every 0 or more")
+    results, threads = run(args.rounds, args.seconds, args.restart_every)
+    publish(table(results, threads, args.rounds, args.seconds, args.note, args.restart_every), "audit-endpoint",
+            args.write_docs)
     return 0
 
 

@@ -152,3 +152,44 @@ def test_an_exported_bundle_edited_into_bad_shape_fails_verify_with_a_message(cl
     capsys.readouterr()
     assert run("verify", "--public-key", key, "--bundle", str(out)) == 1
     assert capsys.readouterr().err.startswith("audit verify: FAILED: ")
+
+
+@pytest.mark.parametrize("workers", ["0", "-3", "100000", str(2**70), "1e9", "many"],
+                         ids=["zero", "negative", "absurd", "past 2**63", "a float", "not a number"])
+def test_verify_workers_out_of_range_is_a_usage_error_naming_the_bound(cli, capsys, workers):
+    from mlobs.audit.verification.parallel_verify import max_workers
+
+    run, _, key, _, _ = cli
+    with pytest.raises(SystemExit) as exit_:
+        run("verify", "--public-key", key, "--workers", workers)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--workers" in err
+    assert f"from 1 to {max_workers()}" in err or "is not a whole number" in err
+
+
+def test_verify_workers_from_the_shell_at_zero_exits_2_without_a_traceback(cli):
+    import subprocess
+    import sys
+
+    _, _, key, _, url = cli
+    done = subprocess.run([sys.executable, "-m", "mlobs.cli", "audit", "verify", url, "--public-key", key,
+                           "--workers", "0"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "workers must be" in done.stderr
+
+
+@pytest.mark.parametrize("workers", [0, -1, 10**6, True])
+def test_the_library_refuses_a_worker_count_no_machine_should_start(cli, workers):
+    from pathlib import Path
+
+    from mlobs.audit.keys.signing import load_public_key
+    from mlobs.audit.verification.trust_verify import verify_log
+
+    _, _, key, _, url = cli
+    with pytest.raises(ValueError, match="workers must be"):
+        verify_log(url, load_public_key(key), workers=workers)
+    log = AuditLog.open(AuditSettings(store_url=url), base_dir=Path(key).parent.parent, read_only=True)
+    try:
+        with pytest.raises(ValueError, match="workers must be"):
+            log.verify(workers=workers)
+    finally:
+        log.close()

@@ -19,6 +19,7 @@ from mlobs.audit.checkpoint_note import NoteSigner, TreeHead
 from mlobs.audit.merkle import CompactRange, leaf_hash
 from mlobs.audit.record import GENESIS_HASH, header_text, record_hash
 from mlobs.audit.keys.signing import Signer, load_public_key
+from mlobs.audit.proof_cli import load_witness
 from mlobs.audit.storage.tree_store import entry
 from mlobs.audit.verification.trust_verify import Witnessed, verify_log
 from mlobs.audit.witness.store import read_notes
@@ -77,9 +78,10 @@ def copy(original, tmp_path):
 
 
 def verify(original, url):
+    """What `verify --witness DIR --witness-key K` checks: the witness read as the command reads it."""
     return verify_log(url, load_public_key(original / "keys" / "checkpoint_signing.pub.pem"),
-                      witness=Witnessed(read_notes(original / "witness"), "w",
-                                        load_public_key(original / "witness" / "witness_key.pub.pem")))
+                      witness=load_witness(str(original / "witness"),
+                                           load_public_key(original / "witness" / "witness_key.pub.pem")))
 
 
 def rehash_from(url: str, first: int, edit) -> None:

@@ -23,3 +23,18 @@ def witness_for(app: FastAPI, log_public_key, directory, **kw) -> Witness:
     settings = WitnessSettings(source_url="http://log", token=SecretStr(TOKEN), log_public_key=log_public_key,
                                dir=directory)
     return Witness(settings, client=TestClient(app, base_url="http://log"), **kw)
+
+
+def witnessed_at(log, store_url: str, audit_settings, directory, sizes=(10, 20, 30)) -> Witness:
+    """A witness that cosigned the log at each of `sizes` (decisions appended up to each, then signed)."""
+    from audit.factories import decision
+
+    witness = witness_for(log_app(store_url), audit_settings.keys_dir / "checkpoint_signing.pub.pem", directory)
+    done = 0
+    for size in sizes:
+        for i in range(done, size):
+            log.append(decision(i))
+        done = size
+        log.checkpoint()
+        assert witness.poll().size == size
+    return witness

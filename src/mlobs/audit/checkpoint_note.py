@@ -162,6 +162,11 @@ class NoteSigner:
         return body.decode() + "\n" + signature.line()
 
 
+def note_origin(note: str | bytes) -> str:
+    """The origin line of a checkpoint, unverified: to name the log a note claims before trusting it."""
+    return TreeHead.parse(split(note)[0]).origin
+
+
 def open_checkpoint(note: str | bytes, public: Ed25519PublicKey, name: str | None = None) -> TreeHead:
     """The tree head of a checkpoint signed by `public` under the key name `name` (by default the
     checkpoint's own origin: the key id binds the two); raises NoteError otherwise."""

@@ -22,7 +22,7 @@ from mlobs.audit.errors import (
     AuditUnavailable,
     SubjectErased,
 )
-from mlobs.audit.verification.parallel_verify import verify_parallel
+from mlobs.audit.verification.parallel_verify import checked_workers, verify_parallel
 from mlobs.audit.keys.pseudonym import Keyring
 from mlobs.audit.record import (
     AUDIT_SERVICE,
@@ -312,13 +312,15 @@ class AuditLog:
     ) -> VerifyReport:
         """Recompute the chain and check every signed checkpoint, the store's and any kept elsewhere
         (a list, or a JSON-lines file such as the checkpoint mirror or an earlier export).
-        Long logs are checked by `workers` processes (default: one per core from 200,000 records)."""
+        Long logs are checked by `workers` processes (default: one per core from 200,000 records; at
+        most four per core, ValueError beyond)."""
         if isinstance(extra_checkpoints, (str, Path)):
             extra_checkpoints = read_checkpoint_file(Path(extra_checkpoints))
         checkpoints = list(self.store.checkpoints()) + list(extra_checkpoints or [])
         head_seq = self.store.head()[0]
         if workers is None:
             workers = min(os.cpu_count() or 1, 8) if head_seq >= PARALLEL_FROM else 1
+        checked_workers(workers)
         sqlite_path = getattr(self.store, "path", None)  # SQLite has a fast path, in this process too
         url = f"sqlite:///{sqlite_path}" if sqlite_path is not None else self.settings.store_url
         # The type and raw-store checks run in the database (without the GIL) while the chain is checked.

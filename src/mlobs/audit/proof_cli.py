@@ -21,9 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("--allow-empty", action="store_true", help="an empty log is not a failure")
     verify.add_argument("--allow-unsigned-tail", action="store_true",
                         help="records after the last signed checkpoint are not a failure (a live log)")
-    verify.add_argument("--workers", type=int, help="processes (default: one per core from 200,000 records)")
+    verify.add_argument("--workers", type=worker_count, metavar="N",
+                        help="processes, 1 to four per core (default: one per core from 200,000 records)")
     verify.add_argument("--checkpoints", type=Path, action="append", default=[],
                         help="a chain checkpoint file kept elsewhere (JSON lines); repeatable")
+    verify.add_argument("--origin", help="the log's name (MLOBS_AUDIT__ORIGIN where it runs): every signed tree "
+                                         "head, the log's and the witness's, must name exactly this log")
     verify.add_argument("--bundle", type=Path, help="verify an exported bundle instead of a live store")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_verify)
@@ -49,7 +52,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--public-key", type=Path, required=True)
     check.add_argument("--witness-key", type=Path, action="append", default=[],
                        help="a witness's public key whose cosignature the checkpoint must carry; repeatable")
+    check.add_argument("--origin", help="the log's name (MLOBS_AUDIT__ORIGIN where it runs): the proof's checkpoint "
+                                        "must name exactly this log")
     check.set_defaults(func=_check_proof)
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: a number of verifier processes one check may start (parallel_verify.max_workers)."""
+    from mlobs.audit.verification.parallel_verify import checked_workers
+
+    try:
+        return checked_workers(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc) if text.strip().lstrip("+-").isdigit() else
+                                         f"{text!r} is not a whole number") from None
 
 
 def _settings():
@@ -101,6 +117,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     if args.bundle is not None:
         from mlobs.audit.checkpoint_note import fingerprint
+
+        if args.origin is not None:
+            print("audit verify: --origin cannot be checked on an export: its chain checkpoints name no log",
+                  file=sys.stderr)
+            return 2
         from mlobs.audit.export import verify_bundle
 
         # An export carries its own key: it counts only if it is the key the verifier trusts.
@@ -132,7 +153,7 @@ def _verify(args: argparse.Namespace) -> int:
         report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
                             allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
                             workers=args.workers, raw_retention_days=audit.raw_retention_days,
-                            extra_checkpoints=kept)
+                            extra_checkpoints=kept, origin=args.origin)
     except (LogMissing, ValueError, OSError) as exc:
         print(f"audit verify: FAILED: {exc}", file=sys.stderr)
         return 1
@@ -144,49 +165,86 @@ def _report(report, as_json: bool) -> int:
     return 0 if report.ok else 1
 
 
-def load_witness(source: str, witness_key=None):
-    """A witness's cosigned checkpoints, from its directory or its HTTP endpoint."""
+def load_witness(source: str, witness_key=None, covering: int | None = None):
+    """The witness's newest cosigned checkpoint, from its directory or its HTTP endpoint; with
+    `covering`, instead the first one whose tree holds record `covering` (what a proof needs).
+
+    The newest is all verify needs: it shows a rollback, a truncation or deleted checkpoints, and
+    the witness cosigned it only after checking it consistent with every one before, so records
+    that give its root give theirs too, and a second root at any smaller size is a rewrite the
+    newest root then shows. Its history grows by one checkpoint a poll; no read of it does."""
     from mlobs.audit.verification.trust_verify import Witnessed
 
     if source.startswith(("http://", "https://")):
-        import httpx
-
-        url = source.rstrip("/") + "/checkpoints"
-        try:
-            response = httpx.get(url, timeout=10)
-            response.raise_for_status()
-            notes = response.json()["notes"]
-        except httpx.HTTPError as exc:
-            raise ValueError(f"cannot read the witness at {url}: {exc}") from None
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(f"{url} did not answer with a witness's checkpoints") from None
-        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-            raise ValueError(f"{url} did not answer with a witness's checkpoints")
+        body = _witness_get(source, "/checkpoint", None) if covering is None else None
+        if body is not None:
+            notes = [body.decode("utf-8", "replace")]
+        else:  # a proof's checkpoint; or nothing cosigned yet, which a witness's list then confirms
+            notes = _witness_page(source, covering or 0)
+            if covering is None and notes:
+                raise ValueError(f"{source} has no newest checkpoint but lists one: not a witness's answers")
     else:
-        from mlobs.audit.witness.store import COSIGNED, read_notes
+        from mlobs.audit.witness.store import COSIGNED, read_notes, read_notes_from
 
         if not (Path(source) / COSIGNED).exists():
             raise ValueError(f"{source} is not a witness directory (no {COSIGNED})")
-        notes = read_notes(Path(source))
+        # Every line is read (a local file; an edited line is named), the newest alone is checked.
+        notes = read_notes(Path(source))[-1:] if covering is None else read_notes_from(Path(source), covering, 1)
     return Witnessed(notes, source, witness_key)
 
 
+def _witness_page(source: str, start: int) -> list[str]:
+    """The witness's first cosigned checkpoint of a tree of `start` records or more, in a list (empty if none)."""
+    body = _witness_get(source, "/checkpoints", {"from": start, "limit": 1})
+    try:
+        notes = orjson.loads(body)["notes"] if body is not None else None
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        notes = None
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ValueError(f"{source} did not answer with a witness's checkpoints (is it the witness's URL?)")
+    return notes
+
+
+def _witness_get(source: str, path: str, params: dict | None) -> bytes | None:
+    """The body of a witness's answer (None for 404), read up to the size of one checkpoint: the
+    witness is another host, and what verify needs from it is a few kilobytes."""
+    import httpx
+
+    from mlobs.audit.witness.store import MAX_LINE
+
+    url = source.rstrip("/") + path
+    try:
+        with httpx.stream("GET", url, params=params, timeout=10) as response:
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_LINE:
+                    raise ValueError(f"the witness's answer at {url} is over {MAX_LINE} bytes: not a checkpoint")
+            return bytes(body)
+    except httpx.HTTPError as exc:
+        raise ValueError(f"cannot read the witness at {url}: {exc}") from None
+
+
 def _prove(args: argparse.Namespace) -> int:
-    from mlobs.audit.verification.proofs import ProofMissing, make_bundle
+    from mlobs.audit.verification.proofs import ProofMissing, find_record, make_bundle
     from mlobs.audit.keys.signing import load_public_key
     from mlobs.audit.verification.trust_verify import LogMissing, open_view, resolve_url
 
     try:
         audit = _settings()
         url = resolve_url(args.path, audit.store_url)
+        if args.witness and args.public_key is None:
+            raise ValueError("--witness needs --public-key to open the witness's checkpoints")
         view = open_view(url)
         notes, public = None, None
-        if args.witness:
-            if args.public_key is None:
-                raise ValueError("--witness needs --public-key to open the witness's checkpoints")
-            public = load_public_key(args.public_key)
-            notes = load_witness(args.witness).notes
         try:
+            if args.witness:
+                public = load_public_key(args.public_key)
+                seq = find_record(view.reader, args.decision_id, url.startswith("sqlite:///"))[0]
+                notes = load_witness(args.witness, covering=seq).notes
             bundle = make_bundle(view.reader, args.decision_id, sqlite=url.startswith("sqlite:///"), notes=notes,
                                  public=public, record=not args.hash_only)
         finally:
@@ -223,8 +281,8 @@ def _check_proof(args: argparse.Namespace) -> int:
             data = handle.read(MAX_BUNDLE_BYTES + 1)
         if len(data) > MAX_BUNDLE_BYTES:
             raise ValueError(f"{args.file} is over {MAX_BUNDLE_BYTES} bytes: no inclusion proof is that large")
-        results = [check_bundle(data, public, load_public_key(w)) for w in args.witness_key] or \
-            [check_bundle(data, public)]
+        results = [check_bundle(data, public, load_public_key(w), args.origin) for w in args.witness_key] or \
+            [check_bundle(data, public, origin=args.origin)]
     except (NoteError, ProofError, ValueError, KeyError, OSError, orjson.JSONDecodeError) as exc:
         print(f"check-proof: FAILED: {exc}", file=sys.stderr)
         return 1

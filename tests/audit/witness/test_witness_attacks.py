@@ -20,24 +20,11 @@ from starlette.testclient import TestClient
 
 from audit import attacker
 from audit.factories import decision
-from audit.witness_helpers import TOKEN, log_app, witness_for
+from audit.witness_helpers import TOKEN, log_app, witness_for, witnessed_at
 from mlobs.audit.cli import register
 from mlobs.audit.witness.store import COSIGNED
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _witnessed(log, store_url, audit_settings, directory, sizes=(10, 20, 30)):
-    """A witness that cosigned the log at each of `sizes`."""
-    witness = witness_for(log_app(store_url), audit_settings.keys_dir / "checkpoint_signing.pub.pem", directory)
-    done = 0
-    for size in sizes:
-        for i in range(done, size):
-            log.append(decision(i))
-        done = size
-        log.checkpoint()
-        assert witness.poll().size == size
-    return witness
 
 
 def _lines(directory) -> list[bytes]:
@@ -47,7 +34,7 @@ def _lines(directory) -> list[bytes]:
 def test_a_witness_whose_store_had_an_older_checkpoint_appended_refuses_to_start_rather_than_cosign_a_rollback(
         log, store_url, audit_settings, tmp_path):
     directory = tmp_path / "witness"
-    _witnessed(log, store_url, audit_settings, directory)
+    witnessed_at(log, store_url, audit_settings, directory)
     lines = _lines(directory)
     (directory / COSIGNED).write_bytes(b"\n".join(lines + [lines[1]]) + b"\n")  # size 20 made the latest again
     log.close()
@@ -61,7 +48,7 @@ def test_a_witness_whose_store_had_an_older_checkpoint_appended_refuses_to_start
 def test_a_log_checkpoint_the_witness_never_cosigned_planted_in_its_store_stops_it_at_start(
         log, store_url, audit_settings, tmp_path):
     directory = tmp_path / "witness"
-    _witnessed(log, store_url, audit_settings, directory, sizes=(10,))
+    witnessed_at(log, store_url, audit_settings, directory, sizes=(10,))
     for i in range(10, 15):
         log.append(decision(i))
     log.checkpoint()
@@ -76,7 +63,7 @@ def test_a_log_checkpoint_the_witness_never_cosigned_planted_in_its_store_stops_
 def test_a_malformed_line_in_the_witness_store_stops_the_witness_and_verify_with_a_message(
         log, store_url, audit_settings, tmp_path, line, monkeypatch, capsys):
     directory = tmp_path / "witness"
-    _witnessed(log, store_url, audit_settings, directory, sizes=(10,))
+    witnessed_at(log, store_url, audit_settings, directory, sizes=(10,))
     with open(directory / COSIGNED, "ab") as handle:
         handle.write(line + b"\n")
     with pytest.raises(SystemExit, match="line 2 is not a cosigned checkpoint"):
@@ -116,7 +103,7 @@ def test_a_consistency_request_for_a_size_no_store_can_hold_is_refused_not_an_er
 def test_verify_says_when_it_did_not_check_the_witness_cosignatures(log, store_url, audit_settings, tmp_path,
                                                                      monkeypatch, capsys):
     directory = tmp_path / "witness"
-    _witnessed(log, store_url, audit_settings, directory, sizes=(10,))
+    witnessed_at(log, store_url, audit_settings, directory, sizes=(10,))
     log.close()
     assert _verify(monkeypatch, store_url, audit_settings, "--witness", str(directory)) == 0
     assert "cosignatures NOT checked (no --witness-key given)" in capsys.readouterr().out
@@ -129,7 +116,7 @@ def test_the_witness_follows_a_key_rotation_the_old_key_signed_and_goes_on_cosig
         log, store_url, audit_settings, tmp_path):
     from mlobs.audit.keys.key_rotation import rotate
 
-    witness = _witnessed(log, store_url, audit_settings, tmp_path / "witness", sizes=(10,))
+    witness = witnessed_at(log, store_url, audit_settings, tmp_path / "witness", sizes=(10,))
     rotate(log, "ops")
     for i in range(10, 20):
         log.append(decision(i))
@@ -203,7 +190,7 @@ GIANT = 200 * 1024 * 1024
                                     "a checkpoint not UTF-8"])
 def test_a_hostile_log_answering_the_witness_with_junk_is_refused_and_counted_without_exhausting_it(
         log, store_url, audit_settings, tmp_path, answer):
-    witness = _witnessed(log, store_url, audit_settings, tmp_path / "witness", sizes=(10,))
+    witness = witnessed_at(log, store_url, audit_settings, tmp_path / "witness", sizes=(10,))
     for i in range(10, 20):
         log.append(decision(i))
     log.checkpoint()
@@ -222,3 +209,51 @@ def test_a_hostile_log_answering_the_witness_with_junk_is_refused_and_counted_wi
         finally:
             tracemalloc.stop()
     assert peak < 16 * 1024 * 1024, peak
+
+
+@contextlib.contextmanager
+def served(app):
+    """`app` on a real loopback socket; yields its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("where", ["the log's own service", "a server answering 404 to everything"])
+def test_verify_given_a_url_that_is_no_witness_fails_rather_than_read_it_as_a_witness_with_nothing_cosigned(
+        log, store_url, audit_settings, monkeypatch, capsys, where):
+    log.append(decision(1))
+    log.checkpoint()
+    log.close()
+    with served(log_app(store_url) if where == "the log's own service" else FastAPI()) as url:
+        assert _verify(monkeypatch, store_url, audit_settings, "--witness", url) == 1
+    assert "did not answer with a witness's checkpoints" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_verify_reads_no_more_than_one_checkpoints_worth_of_a_giant_answer_from_a_witness(
+        log, store_url, audit_settings, monkeypatch, capsys):
+    log.append(decision(1))
+    log.checkpoint()
+    log.close()
+    app = FastAPI()
+    app.get("/checkpoint")(lambda: StreamingResponse(_chunks(b"", b"x" * 65536, GIANT), media_type="text/plain"))
+    with served(app) as url:
+        tracemalloc.start()
+        try:
+            assert _verify(monkeypatch, store_url, audit_settings, "--witness", url) == 1
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert "over 65536 bytes" in capsys.readouterr().err and peak < 16 * 1024 * 1024

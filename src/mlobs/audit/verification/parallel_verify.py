@@ -14,6 +14,21 @@ from mlobs.audit.verify import VerifyReport, _report, check_signatures, finish
 from mlobs.audit.verification.verify_worker import check_range, job, segment_from_json
 
 _SRC = str(Path(__file__).resolve().parents[3])  # where `mlobs` is importable from
+WORKERS_PER_CORE = 4  # more processes than this per core only wait on one another and on the disk
+
+
+def max_workers() -> int:
+    """The most verifier processes one check may start."""
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+
+
+def checked_workers(workers: int) -> int:
+    """`workers` if a check may start that many processes; ValueError naming the range otherwise
+    (a mistyped count would start a process per record)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= max_workers():
+        raise ValueError(f"workers must be a whole number from 1 to {max_workers()} ({WORKERS_PER_CORE} per core), "
+                         f"not {workers!r}")
+    return workers
 
 
 def verify_parallel(

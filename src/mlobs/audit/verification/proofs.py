@@ -20,6 +20,7 @@ from mlobs.audit.verification import proof_compact as compact
 from mlobs.audit.checkpoint_note import (
     NoteError,
     TreeHead,
+    note_origin,
     open_checkpoint,
     verify_cosignature,
 )
@@ -124,8 +125,11 @@ def _check_shape(bundle) -> None:
         raise ProofError("the bundle holds neither a record nor a leaf hash")
 
 
-def check_bundle(data: bytes | dict, public: Ed25519PublicKey, witness: Ed25519PublicKey | None = None) -> ProofResult:
-    """Verify a bundle offline; raises ProofError or NoteError with the reason."""
+def check_bundle(data: bytes | dict, public: Ed25519PublicKey, witness: Ed25519PublicKey | None = None,
+                 origin: str | None = None) -> ProofResult:
+    """Verify a bundle offline; raises ProofError or NoteError with the reason. `origin`: the log the
+    checkpoint must name (every log defaults to the same origin, so a key trusted for two logs
+    would otherwise pass one log's proof as the other's)."""
     if isinstance(data, (bytes, bytearray)) and bytes(data[: len(compact.MAGIC)]) == compact.MAGIC:
         bundle = compact.decode(bytes(data))
     else:
@@ -134,6 +138,9 @@ def check_bundle(data: bytes | dict, public: Ed25519PublicKey, witness: Ed25519P
         except orjson.JSONDecodeError as exc:
             raise ProofError(f"not a bundle: {exc}") from None
     _check_shape(bundle)
+    if origin is not None and (named := note_origin(bundle["checkpoint"])) != origin:
+        raise ProofError(f"the proof's checkpoint is signed as the log {named!r}, not {origin!r} (a proof from "
+                         "another log)")
     head: TreeHead = open_checkpoint(bundle["checkpoint"], public)
     witnessed = verify_cosignature(bundle["checkpoint"], witness) if witness is not None else None
     if head.size != bundle["tree_size"]:

@@ -45,6 +45,7 @@ from mlobs.audit.storage.tree_store import (
     postgres_query,
     sqlite_query,
 )
+from mlobs.audit.verification.parallel_verify import checked_workers
 from mlobs.audit.verification.tree_verify import first_mismatch, verify_in_one_read
 
 from mlobs.audit.verify import Problem, VerifyReport, _report, check_signatures, finish
@@ -132,10 +133,12 @@ def open_view(url: str) -> LogView:
 
 def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None = None, allow_empty: bool = False,
                allow_unsigned_tail: bool = False, workers: int | None = None, raw_retention_days: float = 7.0,
-               now: datetime | None = None, extra_checkpoints: list[Checkpoint] | None = None) -> VerifyReport:
+               now: datetime | None = None, extra_checkpoints: list[Checkpoint] | None = None,
+               origin: str | None = None) -> VerifyReport:
     """Everything verify checks (see the module's docstring), the first bad seq named.
     `extra_checkpoints`: signed chain checkpoints kept apart from the log (its mirror file), checked
-    with the log's own: they show a truncation or rewrite whose checkpoints were deleted from the store."""
+    with the log's own: they show a truncation or rewrite whose checkpoints were deleted from the store.
+    `origin`: the log every signed tree head, the log's and the witness's, must name."""
     started = time.perf_counter()
     view = open_view(url)
     view.checkpoints = sorted(view.checkpoints + list(extra_checkpoints or []), key=lambda cp: cp.seq)
@@ -144,7 +147,7 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
         with ThreadPoolExecutor(2, thread_name_prefix="mlobs-audit-rows") as pool:
             rows = pool.submit(_row_problem, url, now or datetime.now(timezone.utc), raw_retention_days)
             lookup = pool.submit(_lookup_problem, url)
-            report = _verify(view, public, witness, allow_empty, allow_unsigned_tail, workers, started)
+            report = _verify(view, public, witness, allow_empty, allow_unsigned_tail, workers, started, origin)
             found = [p for p in (rows.result(), lookup.result()) if p is not None] if report.head_seq else []
             problem = min(found, key=lambda p: (p.seq is None, p.seq or 0)) if found else None
     finally:
@@ -203,7 +206,7 @@ def _lookup_problem(url: str) -> Problem | None:
                                       "and the log rebuilds it)")
 
 
-def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, started) -> VerifyReport:
+def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, started, origin) -> VerifyReport:
     head_seq, _ = view.reader.head()
     notes = view.reader.notes()
 
@@ -214,8 +217,8 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
         return report
 
     if head_seq == 0:
-        if witness is not None and _largest(witness, [public])[0] > 0:
-            size = _largest(witness, [public])[0]
+        if witness is not None and _largest(witness, [public], origin)[0] > 0:
+            size = _largest(witness, [public], origin)[0]
             return fail(1, f"the log is empty but witness {witness.source} cosigned a tree of {size} records "
                            "(the log was truncated or replaced)")
         if view.checkpoints:
@@ -239,6 +242,9 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
             return fail(size, f"the signed checkpoint at tree size {size} does not verify with the trusted key: {exc}")
         if head.size != size:
             return fail(size, f"the checkpoint stored at tree size {size} is for size {head.size}")
+        if origin is not None and head.origin != origin:
+            return fail(size, f"the signed checkpoint at tree size {size} names the log {head.origin!r}, not "
+                              f"{origin!r} (another log's checkpoint)")
         heads[size] = head
     reused = retired_key_reused(signed_by, view.checkpoints, retired)
     if reused is not None:
@@ -246,7 +252,7 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
 
     # What a witness cosigned: checked against the log once the chain is known to be sound.
     witnessed: dict[int, TreeHead] = {}
-    largest, witness_problem = (_largest(witness, keys, witnessed) if witness is not None else (0, None))
+    largest, witness_problem = (_largest(witness, keys, origin, witnessed) if witness is not None else (0, None))
     wanted = {s: h.root for s, h in heads.items()}
     for size, seen in witnessed.items():
         wanted.setdefault(size, seen.root)
@@ -255,7 +261,7 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
     # tree in the same read of the records.
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if head_seq >= 200_000 else 1
-    workers = max(1, min(workers, head_seq))
+    workers = min(checked_workers(workers), head_seq)
     trees: list = []
     pinned, n_checkpoints, problem = check_signatures(view.checkpoints, keys)
     if problem is not None:
@@ -278,8 +284,8 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
             return fail(None, witness_problem, report)
         cosigned = ("each cosigned by the witness's key" if witness.public_key else
                     "their cosignatures NOT checked (no --witness-key given)")
-        report.notes.append(f"witness {witness.source}: {len(witness.notes)} checkpoints signed by the log, "
-                            f"the largest at size {largest}; {cosigned}")
+        report.notes.append(f"witness {witness.source}: {len(witness.notes)} of its checkpoints read, signed by the "
+                            f"log, the largest at size {largest}; {cosigned}")
         if largest > head_seq:
             return fail(head_seq + 1, f"witness {witness.source} cosigned a tree of {largest} records but the log "
                                       f"holds {head_seq}: records {head_seq + 1}..{largest} were removed "
@@ -315,6 +321,9 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
         report.notes.append(what)
     report.notes = [n for n in report.notes if "covered by the chain only" not in n]
     report.notes.append(f"tree heads checked: {len(wanted)} (RFC 9162 roots recomputed from the records)")
+    named = sorted({h.origin for h in heads.values()})
+    if origin is None and named:
+        report.notes.append(f"the signed tree heads name the log {', '.join(map(repr, named))} (pin it with --origin)")
     report.seconds = time.perf_counter() - started
     return report
 
@@ -387,13 +396,16 @@ def retired_key_reused(signed_by: dict[int, str], checkpoints: list, retired: di
     return None
 
 
-def _largest(witness: Witnessed, keys: list, into: dict | None = None) -> tuple[int, str | None]:
+def _largest(witness: Witnessed, keys: list, origin: str | None, into: dict | None = None) -> tuple[int, str | None]:
     largest = 0
     for note in witness.notes:
         try:
             head = open_with(note, keys)
         except NoteError as exc:
             return largest, f"a checkpoint kept by witness {witness.source} is not signed by the trusted key: {exc}"
+        if origin is not None and head.origin != origin:
+            return largest, (f"witness {witness.source} holds a checkpoint of the log {head.origin!r}, not {origin!r} "
+                             "(it witnesses another log)")
         if witness.public_key is not None:
             try:
                 verify_cosignature(note, witness.public_key)

@@ -11,8 +11,11 @@ rotation's evidence (GET /audit/rotations) and trusts the new key only if the ke
 both the statement naming it and a checkpoint, consistent with its history, that includes the
 rotation record. From then on the old key opens nothing, so a leaked one cannot sign a new head.
 
-    GET /checkpoints        {"notes": [...]}: every cosigned checkpoint, oldest first
-    GET /checkpoint         the latest cosigned checkpoint (text/plain)
+    GET /checkpoint         the latest cosigned checkpoint (text/plain): what `verify --witness URL` reads
+    GET /checkpoints?from=SIZE&limit=N
+                            {"notes": [...]}: at most N (up to 1,000) cosigned checkpoints of trees of SIZE
+                            records or more, oldest first (`prove --witness URL` reads the first covering
+                            its record); without either parameter, every one (the whole history)
     GET /healthz            200, or 503 once no round has reached and verified the log for stale_after_s:
                             {"ok", "size", "refused", "last_error", "last_success_age_s", "stale_after_s"}
     GET /livez              200 while the process serves (restarting it would not bring a log back)
@@ -29,7 +32,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import orjson
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -44,6 +47,7 @@ from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
 MAX_ANSWER = 64 * 1024  # bytes: a checkpoint with 100 cosignatures, or a proof of 64 hashes, is far less
+MAX_PAGE = 1000  # cosigned checkpoints in one answer to /checkpoints?from=&limit=
 
 
 class Refused(ValueError):
@@ -257,8 +261,11 @@ def create_app(settings) -> FastAPI:
     app = FastAPI(title="mlobs audit witness", lifespan=lifespan)
 
     @app.get("/checkpoints")
-    def checkpoints() -> dict:
-        return {"notes": witness.store.notes()}
+    def checkpoints(start: int | None = Query(None, alias="from", ge=0, lt=2**63),
+                    limit: int | None = Query(None, ge=1, le=MAX_PAGE)) -> dict:
+        if start is None and limit is None:
+            return {"notes": witness.store.notes()}  # the whole history, as clients that page nothing expect
+        return {"notes": witness.store.notes_from(start or 0, limit or MAX_PAGE)}
 
     @app.get("/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:

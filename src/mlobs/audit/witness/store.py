@@ -44,8 +44,10 @@ class WitnessStore:
         return read_notes(self.dir)
 
     def latest(self) -> str | None:
-        notes = self.notes()
-        return notes[-1] if notes else None
+        return read_latest(self.dir)
+
+    def notes_from(self, size: int, limit: int) -> list[str]:
+        return read_notes_from(self.dir, size, limit)
 
     def keep(self, size: int, note: str) -> None:
         self._append(COSIGNED, {"size": size, "note": note})
@@ -72,20 +74,66 @@ class WitnessStore:
             os.fsync(handle.fileno())
 
 
+# Far above one cosigned checkpoint (a note with a hundred cosignatures is about 12 KB).
+MAX_LINE = 64 * 1024
+_BLOCK = 4096
+
+
 def read_notes(directory: Path) -> list[str]:
     """The cosigned checkpoints a witness directory holds, oldest first."""
+    return [entry["note"] for entry in _entries(directory)]
+
+
+def read_notes_from(directory: Path, size: int, limit: int) -> list[str]:
+    """At most `limit` cosigned checkpoints of trees of `size` records or more, oldest first."""
+    found = []
+    for entry in _entries(directory):
+        if entry["size"] >= size:
+            found.append(entry["note"])
+            if len(found) >= limit:
+                break
+    return found
+
+
+def read_latest(directory: Path) -> str | None:
+    """The newest cosigned checkpoint, read from the end of the file: the same few kilobytes
+    whatever the length of the history (it grows by one line a poll)."""
+    path = Path(directory) / COSIGNED
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        end = pos = handle.seek(0, os.SEEK_END)
+        tail = b""
+        while pos > 0 and not (tail.strip() and b"\n" in tail.rstrip()):
+            if end - pos > MAX_LINE:
+                raise ValueError(f"{path}: its last line is over {MAX_LINE} bytes, not a cosigned checkpoint "
+                                 "(the file was edited)")
+            step = min(_BLOCK, pos)
+            pos -= step
+            handle.seek(pos)
+            tail = handle.read(step) + tail
+    line = tail.rstrip().rsplit(b"\n", 1)[-1]
+    return _entry(line, f"{path}: its last line")["note"] if line.strip() else None
+
+
+def _entries(directory: Path):
     path = Path(directory) / COSIGNED
     if not path.exists():
-        return []
-    notes = []
-    for number, line in enumerate(path.read_bytes().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            entry = None
-        if not isinstance(entry, dict) or not isinstance(entry.get("note"), str):
-            raise ValueError(f"{path} line {number} is not a cosigned checkpoint (the file was edited)")
-        notes.append(entry["note"])
-    return notes
+        return
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                yield _entry(line, f"{path} line {number}")
+
+
+def _entry(line: bytes, where: str) -> dict:
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        entry = None
+    if (not isinstance(entry, dict) or not isinstance(entry.get("note"), str)
+            or not isinstance(entry.get("size"), int) or isinstance(entry.get("size"), bool)):
+        raise ValueError(f"{where} is not a cosigned checkpoint (the file was edited)")
+    return entry
