@@ -167,19 +167,8 @@ def hostile_log(checkpoint, proof=(b'{"proof": []}', b"", 0)):
     app = FastAPI()
     app.get("/audit/checkpoint")(lambda: StreamingResponse(_chunks(*checkpoint), media_type="text/plain"))
     app.get("/audit/consistency")(lambda: StreamingResponse(_chunks(*proof), media_type="application/json"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=30)
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
+    with served(app) as url:
+        yield httpx.Client(base_url=url, timeout=30)
 
 
 GIANT = 200 * 1024 * 1024
