@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -34,6 +35,7 @@ class HeartbeatWatch:
         self.started_at = clock()
         self.last: float | None = None
         self.silent_since: float | None = None
+        self._lock = threading.Lock()  # one page per silence, whichever thread looks first
         self._beats = Counter(catalog.HEARTBEATS.name, catalog.HEARTBEATS.help, registry=registry)
         self._silent = Gauge(catalog.PAGING_PATH_SILENT.name, catalog.PAGING_PATH_SILENT.help, registry=registry)
         self._last = Gauge(catalog.LAST_HEARTBEAT.name, catalog.LAST_HEARTBEAT.help, registry=registry)
@@ -43,20 +45,23 @@ class HeartbeatWatch:
         return self.timeout_s > 0
 
     def beat(self) -> None:
-        now = self._clock()
-        self.last = now
-        self._beats.inc()
-        self._last.set(now)
-        if self.silent_since is not None:
-            self._raise("resolved", now)
+        with self._lock:
+            now = self._clock()
+            self.last = now
+            self._beats.inc()
+            self._last.set(now)
+            if self.silent_since is not None:
+                self._raise("resolved", now)
 
     def check(self) -> None:
         """Raise the page once the heartbeat is overdue (counted from start until the first one arrives)."""
-        if not self.enabled or self.silent_since is not None:
+        if not self.enabled:
             return
-        now = self._clock()
-        if now - (self.last if self.last is not None else self.started_at) > self.timeout_s:
-            self._raise("firing", now)
+        with self._lock:
+            now = self._clock()
+            overdue = now - (self.last if self.last is not None else self.started_at) > self.timeout_s
+            if overdue and self.silent_since is None:
+                self._raise("firing", now)
 
     def state(self) -> dict:
         return {"timeout_s": self.timeout_s, "last_heartbeat": self.last, "silent": self.silent_since is not None,
