@@ -100,6 +100,12 @@ def local_rule_files(workdir: Path, drift_page_window: str, root: Path = config.
     return [str(drift) if Path(f).name == drift.name else f for f in rule_files(root)]
 
 
+# Prometheus drops the alerts of its first evaluations, made before it has found Alertmanager, and sends
+# firing ones again only every resend delay (1m by default): the heartbeat, always firing, would first
+# reach the receiver a minute after the start.
+FAST_RESEND = ("--rules.alert.resend-delay=10s",)
+
+
 def alertmanager_config(receiver_url: str, wait: str, token_file: Path | None = None) -> dict:
     """The generated Alertmanager config, sending to the on-call receiver at `receiver_url` (its base URL),
     with the receiver's token from `token_file`."""
@@ -191,7 +197,8 @@ class LocalStack:
                 interval=o.interval)
             _add_standby_targets(prom_config, o.standby_ports)
             self.prometheus = self.stack.enter_context(Prometheus(
-                prom_config, prom_dir, port=o.port("prometheus"), features=(), flags=prometheus_config.FLAGS))
+                prom_config, prom_dir, port=o.port("prometheus"), features=(),
+                flags=(*prometheus_config.FLAGS, *FAST_RESEND)))
             for i, name in enumerate(MODEL_SERVICES):
                 child = traffic(name, self.services[name].url, rate=o.rate, duration=o.traffic_seconds,
                                 scenario=o.shifts.get(name, "normal"), scenario_delay=o.scenario_delay, seed=i,
