@@ -101,6 +101,9 @@ def test_heartbeats_keep_it_quiet_and_the_next_one_after_a_silence_resolves_the_
     firing, resolved = silent_pages(client)
     assert (firing["status"], resolved["status"]) == ("firing", "resolved")
     assert resolved["alerts"][0]["startsAt"] == firing["alerts"][0]["startsAt"]
+    # Both name the last heartbeat before the silence, not the one that ended it.
+    said = {n["alerts"][0]["annotations"]["description"].split(" (")[0] for n in (firing, resolved)}
+    assert len(said) == 1 and "since the receiver started" not in said.pop()
     assert registry.get_sample_value(catalog.PAGING_PATH_SILENT.name) == 0
     assert client.get("/heartbeat").json()["silent"] is False
 

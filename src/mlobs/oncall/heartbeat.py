@@ -46,12 +46,12 @@ class HeartbeatWatch:
 
     def beat(self) -> None:
         with self._lock:
-            now = self._clock()
+            now, before = self._clock(), self.last
             self.last = now
             self._beats.inc()
             self._last.set(now)
             if self.silent_since is not None:
-                self._raise("resolved", now)
+                self._raise("resolved", now, before)
 
     def check(self) -> None:
         """Raise the page once the heartbeat is overdue (counted from start until the first one arrives)."""
@@ -61,18 +61,19 @@ class HeartbeatWatch:
             now = self._clock()
             overdue = now - (self.last if self.last is not None else self.started_at) > self.timeout_s
             if overdue and self.silent_since is None:
-                self._raise("firing", now)
+                self._raise("firing", now, self.last)
 
     def state(self) -> dict:
         return {"timeout_s": self.timeout_s, "last_heartbeat": self.last, "silent": self.silent_since is not None,
                 "silent_since": self.silent_since}
 
-    def _raise(self, status: str, now: float) -> None:
+    def _raise(self, status: str, now: float, last: float | None) -> None:
+        """`last`: the heartbeat before the silence (None: none since start)."""
         firing = status == "firing"
         starts_at = now if firing else self.silent_since
         self.silent_since = now if firing else None
         self._silent.set(1 if firing else 0)
-        notification = _notification(status, starts_at, now, self.last, self.timeout_s)
+        notification = _notification(status, starts_at, now, last, self.timeout_s)
         try:
             self._store.add(notification)
         except JournalError as exc:  # listed all the same: the journal is the copy, not the page
