@@ -11,12 +11,13 @@ import logging
 import sys
 import threading
 import traceback
-from collections import deque
 from datetime import datetime, timezone
 from typing import BinaryIO, Callable
 
 import orjson
 from opentelemetry import trace
+
+from mlobs.line_queue import LineQueue
 
 _INVALID = trace.INVALID_SPAN_CONTEXT
 
@@ -40,13 +41,7 @@ class JsonLogWriter:
     ):
         self._prefix = b"{" + orjson.dumps(static_fields)[1:-1] + b"," if static_fields else b"{"
         self._stream = stream if stream is not None else sys.stdout.buffer
-        self._queue: deque[bytes] = deque()
-        self._max_queue = max_queue
-        # Lines are as long as what they carry (a notification, a traceback): a bound in lines alone would let
-        # a blocked stdout hold gigabytes.
-        self._max_bytes = max_queue_bytes
-        self._bytes = 0
-        self._bytes_lock = threading.Lock()
+        self._queue = LineQueue(max_queue, max_queue_bytes)
         self._on_dropped = on_dropped
         self._interval = interval
         self._tees: list[Callable[[list[bytes]], None]] = []
@@ -67,14 +62,7 @@ class JsonLogWriter:
         self.write_line(self._prefix + orjson.dumps(record, default=str)[1:] + b"\n")
 
     def write_line(self, line: bytes) -> None:
-        with self._bytes_lock:
-            if len(self._queue) >= self._max_queue or self._bytes + len(line) > self._max_bytes:
-                dropped = True
-            else:
-                dropped = False
-                self._bytes += len(line)
-                self._queue.append(line)
-        if dropped:
+        if not self._queue.put_one(line):
             self._on_dropped(1)
 
     def tee(self, sink: Callable[[list[bytes]], None]) -> None:
@@ -82,12 +70,7 @@ class JsonLogWriter:
         self._tees.append(sink)
 
     def flush(self) -> None:
-        lines = []
-        queue = self._queue
-        with self._bytes_lock:
-            while queue:
-                lines.append(queue.popleft())
-            self._bytes = 0
+        lines = self._queue.take()
         if lines:
             for sink in self._tees:
                 sink(lines)

@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from datetime import datetime
 
 import orjson
@@ -21,6 +20,7 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.sdk.resources import Resource
 
 from mlobs import semconv
+from mlobs.line_queue import LineQueue
 from mlobs.catalog import HTTP_REQUEST_DURATION, SERVICE
 
 log = logging.getLogger("mlobs.otlp")
@@ -216,11 +216,8 @@ class LogExporter(_Worker):
 
         self.resource = resource
         self.exporter = exporter
-        self._queue: deque[bytes] = deque()
-        self._max_queue = max_queue
-        # Bytes too: a line is as long as what it carries, and a collector that is down must not cost gigabytes.
-        self._max_bytes, self._bytes = max_queue_bytes, 0
-        self._queue_lock = threading.Lock()  # not the worker's lock: an export in progress must not block offer
+        # Its own lock, not the worker's: an export in progress must not block offer.
+        self._queue = LineQueue(max_queue, max_queue_bytes)
         self._batch = batch
         self._queue_full = dropped("logs_otlp_queue_full")
         self._failed = dropped("logs_export_failed")
@@ -228,14 +225,7 @@ class LogExporter(_Worker):
         super().__init__("mlobs-otlp-logs", interval_s)
 
     def offer(self, lines: list[bytes]) -> None:
-        dropped = 0
-        with self._queue_lock:
-            for line in lines:
-                if len(self._queue) >= self._max_queue or self._bytes + len(line) > self._max_bytes:
-                    dropped += 1
-                    continue
-                self._bytes += len(line)
-                self._queue.append(line)
+        dropped = self._queue.put(lines)
         if dropped:
             self._queue_full.inc(dropped)
 
@@ -243,9 +233,7 @@ class LogExporter(_Worker):
         from opentelemetry.sdk._logs.export import LogRecordExportResult
 
         while self._queue:
-            with self._queue_lock:
-                lines = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
-                self._bytes -= sum(map(len, lines))
+            lines = self._queue.take(self._batch)
             records = [r for r in map(self._record, lines) if r is not None]
             try:
                 result = self.exporter.export(records)
