@@ -31,6 +31,6 @@ def fast_alertmanager_config(webhook_url: str, wait: str = "1s", token_file: str
     config = alertmanager.config_dict(webhook_url, token_file)
     for route in [config["route"], *config["route"]["routes"]]:
         route.update(group_wait=wait, group_interval=wait)
-        if heartbeat_every is not None and route["receiver"] == "oncall-heartbeat":
+        if heartbeat_every is not None and route["receiver"] == alertmanager.HEARTBEAT_RECEIVER:
             route["repeat_interval"] = heartbeat_every
     return config

@@ -4,8 +4,8 @@ Prometheus keeps one alert, PagingHeartbeat, always firing; Alertmanager sends i
 once a minute by the same webhook, token and network as every page. When it stops arriving, something on
 that path broke (Prometheus or its rule evaluation down, Alertmanager down or misrouted, the token file
 missing or wrong), and every page with it. No alert about that can travel the broken path, so the receiver
-raises the page itself: a PagingPathSilent notification in /pages and the journal, and a log line at error,
-resolved when heartbeats come back.
+raises the page itself (`page`, the receiver's: into /pages, the journal, the counter and the log), resolved
+when heartbeats come back.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from mlobs.oncall import catalog
-from mlobs.oncall.store import JournalError, NotificationStore
+from mlobs.oncall.payload import WebhookAlert, WebhookMessage
 from mlobs.stackgen import config
 
 log = logging.getLogger("mlobs.oncall")
@@ -28,10 +28,10 @@ RECEIVER = "mlobs-oncall"  # the notification's receiver field: the receiver its
 
 
 class HeartbeatWatch:
-    def __init__(self, timeout_s: float, store: NotificationStore, registry: CollectorRegistry,
-                 count_page, clock=time.time):
+    def __init__(self, timeout_s: float, registry: CollectorRegistry, page, clock=time.time):
+        """`page(message, received_at)`: keep a notification the receiver raised itself."""
         self.timeout_s = timeout_s
-        self._store, self._count_page, self._clock = store, count_page, clock
+        self._page, self._clock = page, clock
         self.started_at = clock()
         self.last: float | None = None
         self.silent_since: float | None = None
@@ -73,14 +73,7 @@ class HeartbeatWatch:
         starts_at = now if firing else self.silent_since
         self.silent_since = now if firing else None
         self._silent.set(1 if firing else 0)
-        notification = _notification(status, starts_at, now, last, self.timeout_s)
-        try:
-            self._store.add(notification)
-        except JournalError as exc:  # listed all the same: the journal is the copy, not the page
-            log.error("on-call notification kept but not journaled", extra={"fields": {"error": str(exc)}})
-        self._count_page(notification)
-        level = logging.ERROR if firing else logging.WARNING
-        log.log(level, "on-call notification", extra={"fields": {"notification": notification}})
+        self._page(_message(status, starts_at, now, last, self.timeout_s), now)
 
     async def run(self) -> None:
         """Check every few seconds until cancelled."""
@@ -97,21 +90,17 @@ def _iso(ts: float | None) -> str:
     return "" if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _notification(status: str, starts_at: float, now: float, last: float | None, timeout_s: float) -> dict:
+def _message(status: str, starts_at: float, now: float, last: float | None, timeout_s: float) -> WebhookMessage:
     since = f"since {_iso(last)}" if last is not None else "since the receiver started"
     labels = {"alertname": catalog.SILENT_ALERT, "severity": "page"}
-    alert = {
-        "status": status, "labels": labels,
-        "annotations": {
-            "summary": "No page can reach on-call: the PagingHeartbeat stopped arriving",
-            "description": f"No PagingHeartbeat {since} (bound {timeout_s:g} s). Prometheus, its rule evaluation, "
-                           "Alertmanager, or the token and network between Alertmanager and this receiver has "
-                           "stopped delivering, and every other page with it.",
-            "runbook_url": f"{config.RUNBOOK_BASE_URL}/{catalog.SILENT_RUNBOOK}"},
-        "startsAt": _iso(starts_at), "endsAt": _iso(now) if status == "resolved" else "",
-        "generatorURL": "", "fingerprint": "",
-    }
-    return {"received_at": now, "route_severity": "page", "version": "4",
-            "groupKey": f"{RECEIVER}/{catalog.SILENT_ALERT}", "truncatedAlerts": 0, "status": status,
-            "receiver": RECEIVER, "groupLabels": {"alertname": catalog.SILENT_ALERT}, "commonLabels": labels,
-            "commonAnnotations": alert["annotations"], "externalURL": "", "alerts": [alert]}
+    annotations = {
+        "summary": "No page can reach on-call: the PagingHeartbeat stopped arriving",
+        "description": f"No PagingHeartbeat {since} (bound {timeout_s:g} s). Prometheus, its rule evaluation, "
+                       "Alertmanager, or the token and network between Alertmanager and this receiver has "
+                       "stopped delivering, and every other page with it.",
+        "runbook_url": f"{config.RUNBOOK_BASE_URL}/{catalog.SILENT_RUNBOOK}"}
+    alert = WebhookAlert(status=status, labels=labels, annotations=annotations, startsAt=_iso(starts_at),
+                         endsAt=_iso(now) if status == "resolved" else "")
+    return WebhookMessage(version="4", groupKey=f"{RECEIVER}/{catalog.SILENT_ALERT}", status=status,
+                          receiver=RECEIVER, groupLabels={"alertname": catalog.SILENT_ALERT}, commonLabels=labels,
+                          commonAnnotations=annotations, alerts=[alert])

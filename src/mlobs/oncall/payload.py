@@ -38,3 +38,8 @@ class WebhookMessage(BaseModel):
     commonAnnotations: dict[str, str] = Field(default_factory=dict)  # noqa: N815
     externalURL: str = ""  # noqa: N815
     alerts: list[WebhookAlert]
+
+
+def kept(message: WebhookMessage, route_severity: str | None, received_at: float) -> dict:
+    """A notification as the receiver keeps, journals and lists it."""
+    return {"received_at": received_at, "route_severity": route_severity, **message.model_dump(mode="json")}

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from mlobs.oncall import catalog
 from mlobs.oncall.heartbeat import HeartbeatWatch
-from mlobs.oncall.payload import WebhookMessage
+from mlobs.oncall.payload import WebhookMessage, kept
 from mlobs.oncall.store import JournalError, NotificationStore
 from mlobs.protect.body import body_within
 from mlobs.tokens import bearer_matches, expected_bearer
@@ -57,18 +57,10 @@ class _Counters:
 
     def count(self, message: WebhookMessage, route_severity: str | None) -> None:
         for alert in message.alerts:
-            self._count(alert.labels, alert.status, route_severity)
-
-    def count_own(self, notification: dict) -> None:
-        """Count a notification the receiver raised itself (as JSON, the shape /pages lists)."""
-        for alert in notification["alerts"]:
-            self._count(alert["labels"], alert["status"], notification["route_severity"])
-
-    def _count(self, labels: dict[str, str], status: str, route_severity: str | None) -> None:
-        name = self._bounded(self._names, labels.get("alertname", ""), catalog.MAX_ALERTNAMES)
-        severity = labels.get("severity") or route_severity or catalog.NO_SEVERITY
-        severity = self._bounded(self._severities, severity, catalog.MAX_SEVERITIES)
-        self.notifications.labels(name, severity, status).inc()
+            name = self._bounded(self._names, alert.labels.get("alertname", ""), catalog.MAX_ALERTNAMES)
+            severity = alert.labels.get("severity") or route_severity or catalog.NO_SEVERITY
+            severity = self._bounded(self._severities, severity, catalog.MAX_SEVERITIES)
+            self.notifications.labels(name, severity, alert.status).inc()
 
 
 def _identity(message: WebhookMessage, severity: str | None) -> tuple:
@@ -89,7 +81,20 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     counters = _Counters(registry)
     oncall = settings.oncall
     store = NotificationStore(oncall.keep, oncall.journal_path, oncall.keep_bytes, oncall.journal_max_bytes)
-    watch = HeartbeatWatch(oncall.heartbeat_timeout_s, store, registry, counters.count_own)
+
+    def page_own(message: WebhookMessage, received_at: float) -> None:
+        """Keep a page the receiver raised itself; nobody would retry it, so a failed journal write only logs."""
+        notification = kept(message, "page", received_at)
+        try:
+            store.add(notification)
+        except JournalError as exc:  # listed all the same: the journal is the copy, not the page
+            counters.journal_failures.inc()
+            log.error("on-call notification kept but not journaled", extra={"fields": {"error": str(exc)}})
+        counters.count(message, "page")
+        level = logging.ERROR if message.status == "firing" else logging.WARNING
+        log.log(level, "on-call notification", extra={"fields": {"notification": notification}})
+
+    watch = HeartbeatWatch(oncall.heartbeat_timeout_s, registry, page_own)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -131,8 +136,7 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
         message = await received(request)
         if isinstance(message, JSONResponse):
             return message
-        notification = {"received_at": time.time(), "route_severity": severity,
-                        **message.model_dump(mode="json")}
+        notification = kept(message, severity, time.time())
         try:
             new = store.add(notification, _identity(message, severity))
         except JournalError as exc:

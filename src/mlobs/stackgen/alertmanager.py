@@ -21,6 +21,7 @@ WEBHOOK_MAX_ALERTS = 500
 # repeat_interval (notify.DedupStage.needsUpdate in 0.25). A repeat_interval equal to the group_interval would
 # miss every other tick by the send's own latency; a little less makes the heartbeat come at every tick.
 HEARTBEAT_REPEAT = "50s"
+HEARTBEAT_RECEIVER = "oncall-heartbeat"
 
 
 def heartbeat_url(webhook_url: str) -> str:
@@ -59,9 +60,9 @@ def config_dict(webhook_url: str = config.ONCALL_WEBHOOK_URL, token_file: str | 
     sep = "&" if "?" in webhook_url else "?"
     return {
         "global": {"resolve_timeout": "5m"},
-        "route": _routes("oncall-page", "oncall-ticket", "oncall-heartbeat"),
+        "route": _routes("oncall-page", "oncall-ticket", HEARTBEAT_RECEIVER),
         "receivers": [
-            {"name": "oncall-heartbeat",
+            {"name": HEARTBEAT_RECEIVER,
              "webhook_configs": [_webhook(heartbeat_url(webhook_url), token_file, send_resolved=False)]},
             {"name": "oncall-page",
              "webhook_configs": [_webhook(f"{webhook_url}{sep}severity=page", token_file)]},
