@@ -120,8 +120,9 @@ class DriftEngine:
     def read_classes(self, model: str, version: str) -> int | None:
         """The classes from the reference file's header: file I/O, so off the event loop."""
         classes = reference_classes(reference_dir(self.artifacts_dir, model, version))
-        if not isinstance(self._plans.get((model, version)), list):  # a loaded reference's count stays
-            self._classes[(model, version)] = (classes, time.monotonic() + self.settings.reference_retry_seconds)
+        with self._lock:  # the evaluator may load the reference meanwhile: its count and expiry stay
+            if not isinstance(self._plans.get((model, version)), list):
+                self._classes[(model, version)] = (classes, time.monotonic() + self.settings.reference_retry_seconds)
         return classes
 
     def _is_due(self, window: _Window, now: float) -> bool:
@@ -381,10 +382,11 @@ class DriftEngine:
             self._plans[(model, version)] = _Missing(reason, time.monotonic() + self.settings.reference_retry_seconds)
             self._export_reference_state((service, model, version))
             return None
-        self._plans[(model, version)] = planned
         probs = reference.get("probs")
-        self._classes[(model, version)] = (int(probs.shape[1]) if probs is not None and probs.ndim == 2 else None,
-                                           float("inf"))
+        with self._lock:  # the plan and its class count together, as read_classes checks them
+            self._plans[(model, version)] = planned
+            self._classes[(model, version)] = (int(probs.shape[1]) if probs is not None and probs.ndim == 2
+                                               else None, float("inf"))
         if calibration is not None and calibration.estimator is not None:
             self._estimators[(model, version)] = calibration.estimator
         prior = load_prior_shift(directory, reference, planned)

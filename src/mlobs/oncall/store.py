@@ -19,7 +19,9 @@ class JournalError(OSError):
     """The notification is kept in memory and listed, but not in the journal: answer 5xx so that it is retried.
     `new`: it was listed by this call (not by an earlier try)."""
 
-    new = True
+    def __init__(self, errno: int | None, message: str, *, new: bool) -> None:
+        super().__init__(errno, message)
+        self.new = new
 
 
 class NotificationStore:
@@ -60,9 +62,8 @@ class NotificationStore:
                         self._unjournaled[key] = None
                         while len(self._unjournaled) > UNJOURNALED_BOUND:
                             self._unjournaled.popitem(last=False)
-                    error = JournalError(exc.errno, f"journal write failed: {exc.strerror or exc}")
-                    error.new = not retried
-                    raise error from exc
+                    raise JournalError(exc.errno, f"journal write failed: {exc.strerror or exc}",
+                                       new=not retried) from exc
             if retried:
                 del self._unjournaled[key]
             return not retried
