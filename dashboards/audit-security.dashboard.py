@@ -24,6 +24,19 @@ dashboard = make("audit-security", "mlobs / Audit and security", tags=("audit", 
          description="Should be 0. Anything else: the store is down or its queue is full; see the service logs."),
      timeseries("Wait for durability (group commit)", prom(wait_quantile(0.5), "p50 {{service}}"),
                 prom(wait_quantile(0.99), "p99 {{service}}", ref="B"), unit="s")],
+    [timeseries("Room left on the audit log's volumes", prom(
+        f"{q(c.AUDIT_VOLUME_FREE)} / {q(c.AUDIT_VOLUME_SIZE)}", "{{service}} {{store}}"), unit="percentunit",
+        description="store=log: the records, raw payloads and lookup (SQLite); store=keys: the subject keys. "
+                    "When a volume is full, every decision is refused with a 503."),
+     timeseries("Days until the audit log's volumes are full, at the last 6 hours' rate", prom(
+         f"({q(c.AUDIT_VOLUME_FREE)} / -deriv({q(c.AUDIT_VOLUME_FREE)}[6h]) / 86400) > 0",
+         "{{service}} {{store}}"), unit="d",
+         description="Empty while a volume is not filling. AuditLogDiskFillingUp: under 4 days and 40% free."),
+     timeseries("Oldest raw payload held, against its retention (days)", prom(
+         f"{q(c.AUDIT_RAW_OLDEST_AGE)} / 86400", "oldest {{service}}"),
+         prom(f"{q(c.AUDIT_RAW_RETENTION)} / 86400", "retention {{service}}", ref="B"), unit="d",
+         description="Personal data in the raw store: purged once past its retention. "
+                     "AuditRawPayloadsPastRetention: more than 3 hours late.")],
     [row("Perimeter, by client")],
     [timeseries("Authentication failures (401) by reason", prom(
         f"sum by ({c.SERVICE}, reason) (rate({q(p.AUTH_FAILURES, series=p.AUTH_FAILURES.total)}[{RATE}]))",

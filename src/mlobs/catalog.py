@@ -148,7 +148,36 @@ AUDIT_INTEGRITY_FAILURES = Metric(
     "(rolled back, truncated or rewritten): nothing is signed or recorded until it is investigated.",
     MODEL_LABELS,
 )
-AUDIT_METRICS = (AUDIT_RECORDS, AUDIT_UNAVAILABLE, AUDIT_APPEND_DURATION, AUDIT_INTEGRITY_FAILURES)
+STORE = "store"  # which of the audit log's files a volume holds: "log" (SQLite) or "keys"
+AUDIT_STORES = ("log", "keys")
+AUDIT_VOLUME_FREE = Metric(
+    "mlobs_audit_volume_free_bytes",
+    "gauge",
+    "Bytes this process may still write on the filesystem that holds the audit log's store (the log on "
+    "SQLite, or the subject keys): when it runs out, every decision is refused with a 503.",
+    (SERVICE, STORE),
+)
+AUDIT_VOLUME_SIZE = Metric(
+    "mlobs_audit_volume_size_bytes",
+    "gauge",
+    "Size of the filesystem that holds the audit log's store.",
+    (SERVICE, STORE),
+)
+AUDIT_RAW_OLDEST_AGE = Metric(
+    "mlobs_audit_raw_oldest_age_seconds",
+    "gauge",
+    "Age of the oldest raw request payload the audit log still holds (0: none), as seen within the last "
+    "minute; it keeps growing when purges fail, are off or stall.",
+    (SERVICE,),
+)
+AUDIT_RAW_RETENTION = Metric(
+    "mlobs_audit_raw_retention_seconds",
+    "gauge",
+    "How long raw request payloads are kept before a purge deletes them (MLOBS_AUDIT__RAW_RETENTION_DAYS).",
+    (SERVICE,),
+)
+AUDIT_METRICS = (AUDIT_RECORDS, AUDIT_UNAVAILABLE, AUDIT_APPEND_DURATION, AUDIT_INTEGRITY_FAILURES,
+                 AUDIT_VOLUME_FREE, AUDIT_VOLUME_SIZE, AUDIT_RAW_OLDEST_AGE, AUDIT_RAW_RETENTION)
 
 SERVICE_METRICS = (
     HTTP_REQUEST_DURATION,

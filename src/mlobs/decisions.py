@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 from mlobs import catalog
-from mlobs.audit import AuditLog, AuditUnavailable, Decision, Receipt
+from mlobs.audit import AuditLog, AuditUnavailable, Decision, Receipt, volumes
 from mlobs.audit.http import audit_router
 from mlobs.audit.tree_log import IntegrityFailure
 from mlobs.audit.record import new_decision_id
@@ -32,6 +33,12 @@ class DecisionLog:
             self._unavailable = make(catalog.AUDIT_UNAVAILABLE, registry).labels(*labels)
             self._duration = make(catalog.AUDIT_APPEND_DURATION, registry).labels(*labels)
             self._integrity = make(catalog.AUDIT_INTEGRITY_FAILURES, registry).labels(*labels)
+            free, size = make(catalog.AUDIT_VOLUME_FREE, registry), make(catalog.AUDIT_VOLUME_SIZE, registry)
+            for store, directory in volumes.store_dirs(audit.settings).items():
+                free.labels(service, store).set_function(partial(volumes.free_bytes, directory))
+                size.labels(service, store).set_function(partial(volumes.size_bytes, directory))
+            make(catalog.AUDIT_RAW_OLDEST_AGE, registry).labels(service).set_function(audit.raw_oldest_age_s)
+            make(catalog.AUDIT_RAW_RETENTION, registry).labels(service).set(audit.settings.raw_retention_days * 86400)
 
     async def record(self, *, output, subject: str | None = None, inputs: dict | None = None,
                      personal: dict | None = None, outcome: str | None = None, reason_codes=(),

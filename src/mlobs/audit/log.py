@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -257,9 +258,15 @@ class AuditLog:
         return raw_store.purge(self)
 
     def start_purging(self) -> None:
-        """Purge on a schedule (raw_purge_interval_s) until close: what a service does."""
-        if self._purger is None and self.settings.raw_purge_interval_s > 0:
+        """Purge on a schedule (raw_purge_interval_s; 0: never) and watch the oldest raw payload held,
+        until close: what a service does."""
+        if self._purger is None:
             self._purger = raw_store.Purger(self, self.settings.raw_purge_interval_s)
+
+    def raw_oldest_age_s(self) -> float:
+        """Seconds since the oldest raw payload held was recorded, as last seen (within a minute) by the
+        thread start_purging started; NaN without it."""
+        return math.nan if self._purger is None else self._purger.oldest_age_s(self._clock())
 
     # -- reading -------------------------------------------------------------------------------
 

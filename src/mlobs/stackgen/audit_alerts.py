@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlobs.audit.witness import catalog as witness
+from mlobs.stackgen import audit_store_alerts
 from mlobs.catalog import AUDIT_INTEGRITY_FAILURES, MODEL, SERVICE
 from mlobs.stackgen.alert_spec import Alert, RuleGroup
 from mlobs.stackgen.promql import by, sel
@@ -46,6 +47,7 @@ def alerts() -> list[Alert]:
                         "checkpoints signed meanwhile are not witnessed.",
             runbook="audit-witness.md",
         ),
+        *audit_store_alerts.alerts(),
     ]
 
 
@@ -85,4 +87,5 @@ def cases() -> Suite:
               f'up{{job="{WITNESS_JOB}"}}': "1x12"},
              expects=(Expect("AuditWitnessStale", "5m"),
                       Expect("AuditWitnessStale", "9m", ({"job": WITNESS_JOB},)))),
+        *audit_store_alerts.cases(),
     ))

@@ -91,8 +91,11 @@ COMPONENTS = (
               data_dir="/var/lib/mlobs", secret_env=INGEST_TOKEN),
     Component("vision", _serve("vision", 8000), 8000, "500m", "1Gi", "2Gi", SHIPPER, data_dir="/var/lib/mlobs",
               secret_env=INGEST_TOKEN),
-    # Its witness endpoints answer the witness's token; without the Secret they stay off (403).
+    # Its witness endpoints answer the witness's token; without the Secret they stay off (403). Its volume holds
+    # the audit log: about 2.2 KB a decision for good and 0.7 KB for the raw store's week, so 20Gi hold about
+    # 8 million decisions (docs/kubernetes.md, sizing).
     Component("credit", _serve("credit", 8000), 8000, "250m", "512Mi", "1Gi", SHIPPER, data_dir="/var/lib/mlobs",
+              data_size="20Gi",
               secret_env={"MLOBS_AUDIT__WITNESS_TOKEN": SecretRef(WITNESS_SECRET, "token", optional=True),
                           **INGEST_TOKEN}),
     Component("drift-exporter", _serve("drift-exporter", 9108), 9108, "500m", "1Gi", "3Gi", OTLP,

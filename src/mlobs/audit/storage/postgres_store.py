@@ -164,6 +164,12 @@ class PostgresStore:
                           "WHERE a.ts < %s ORDER BY r.seq", (before_ts,))
         return [row[0] for row in rows]
 
+    def raw_oldest_ts(self) -> str | None:
+        """The record time of the oldest raw payload held (the lowest seq: records are stamped in order)."""
+        rows = self._read("SELECT a.ts FROM audit_raw_rows AS r JOIN audit_records AS a ON a.seq = r.seq "
+                          "ORDER BY r.seq LIMIT 1")
+        return rows[0][0] if rows else None
+
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks read them (on the reader connection)."""
         return RowSource(lambda sql, params: self._read(sql.replace("?", "%s"), params), sqlite=False)

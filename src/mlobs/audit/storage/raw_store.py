@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -99,25 +100,49 @@ def purge(audit_log) -> int:
 
 
 class Purger:
-    """Purges on a schedule, on a thread of its own: first after `first_s`, then every `every_s`."""
+    """On a thread of its own: purges every `every_s` (first after `first_s`; never when 0, for a log
+    purged by `mlobs audit purge` from elsewhere), and every `look_s` notes the record time of the
+    oldest raw payload still held, which `oldest_age_s` turns into an age without touching the store.
+    A purge that fails, is off, or a thread that stalls all leave that age growing, so the raw store's
+    retention is watched whatever stops it."""
 
-    def __init__(self, audit_log, every_s: float, first_s: float = 60.0) -> None:
+    def __init__(self, audit_log, every_s: float, first_s: float = 60.0, look_s: float = 60.0) -> None:
         self._log = audit_log
         self._every = every_s
         self._first = min(first_s, every_s)
+        self._look = look_s
+        self._oldest: datetime | None = None  # None: nothing held, or not looked yet
         self._stop = threading.Event()
         self._thread = start_thread(self._run, "mlobs-audit-purge")
 
+    def oldest_age_s(self, now: datetime) -> float:
+        """Seconds since the oldest raw payload held was recorded (0 when none is held)."""
+        oldest = self._oldest
+        return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+
     def _run(self) -> None:
-        wait = self._first
-        while not self._stop.wait(wait):
-            wait = self._every
-            try:
-                purged = purge(self._log)
-                if purged:
-                    log.info("audit: purged %d expired raw payloads", purged)
-            except Exception as exc:  # the next round tries again; reads refuse expired rows meanwhile
-                log.error("audit: raw purge failed: %s: %s", type(exc).__name__, exc)
+        due = time.monotonic() + self._first if self._every > 0 else None
+        while True:
+            self._note_oldest()
+            wait = self._look if due is None else min(self._look, max(0.0, due - time.monotonic()))
+            if self._stop.wait(wait):
+                return
+            if due is not None and time.monotonic() >= due:
+                due = time.monotonic() + self._every
+                try:
+                    purged = purge(self._log)
+                    if purged:
+                        log.info("audit: purged %d expired raw payloads", purged)
+                except Exception as exc:  # the next round tries again; reads refuse expired rows meanwhile
+                    log.error("audit: raw purge failed: %s: %s", type(exc).__name__, exc)
+
+    def _note_oldest(self) -> None:
+        try:
+            ts = self._log.store.raw_oldest_ts()
+        except Exception as exc:  # kept: the age keeps growing from the last one seen
+            log.error("audit: reading the oldest raw payload failed: %s: %s", type(exc).__name__, exc)
+            return
+        self._oldest = None if ts is None else parse_ts(ts)
 
     def stop(self) -> None:
         self._stop.set()

@@ -224,6 +224,12 @@ class SqliteStore:
                "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq")
         return [row[0] for row in self._reader().execute(sql, (before_ts,))]
 
+    def raw_oldest_ts(self) -> str | None:
+        """The record time of the oldest raw payload held (the lowest seq: records are stamped in order)."""
+        row = self._reader().execute("SELECT json_extract(a.header, '$[4]') FROM audit_raw_rows AS r "
+                                     "JOIN audit_records AS a ON a.seq = r.seq ORDER BY r.seq LIMIT 1").fetchone()
+        return row[0] if row else None
+
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks read them (on this thread's reader)."""
         return RowSource(tree_store.sqlite_query(self._reader()), sqlite=True)

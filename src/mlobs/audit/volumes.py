@@ -1,0 +1,43 @@
+"""The filesystems that hold an audit log's files, and how much room is left on them.
+
+A full disk does not lose decisions (each is refused with a 503 until it is durable), but it stops
+the service. Free space is read when Prometheus scrapes, so `predict_linear` can tell on-call days
+ahead, and nothing is done on the request path.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from mlobs.audit.settings import AuditSettings
+
+
+def store_dirs(resolved: AuditSettings) -> dict[str, Path]:
+    """{store: directory} of the files this process writes, from settings with every path set (an open
+    AuditLog's): the log, its raw store and lookup (on SQLite only; a PostgreSQL server's disk is its
+    own), and the subject keys."""
+    dirs = {}
+    if resolved.store_url and resolved.store_url.startswith("sqlite:///"):
+        dirs["log"] = Path(resolved.store_url.removeprefix("sqlite:///")).parent
+    if resolved.subject_keys_path is not None:
+        dirs["keys"] = Path(resolved.subject_keys_path).parent
+    return dirs
+
+
+def free_bytes(directory: Path) -> float:
+    """Bytes an unprivileged writer may still use there (the root reserve left out); NaN if unreadable."""
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return math.nan
+    return float(stat.f_bavail * stat.f_frsize)
+
+
+def size_bytes(directory: Path) -> float:
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return math.nan
+    return float(stat.f_blocks * stat.f_frsize)

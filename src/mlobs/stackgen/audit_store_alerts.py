@@ -1,0 +1,112 @@
+"""The audit log's storage: running out of room, decisions it could not make durable, and raw payloads
+kept past their retention. Alerts and promtool cases.
+
+A full volume loses no decision (each is refused with a 503 until it is durable) but stops the
+service, so the warning comes days ahead, from the trend of the free space, and the page hours ahead.
+"""
+
+from __future__ import annotations
+
+from mlobs.catalog import (AUDIT_RAW_OLDEST_AGE, AUDIT_RAW_RETENTION, AUDIT_UNAVAILABLE, AUDIT_VOLUME_FREE,
+                           AUDIT_VOLUME_SIZE, MODEL, SERVICE, STORE)
+from mlobs.stackgen.alert_spec import Alert
+from mlobs.stackgen.promql import by, sel
+from mlobs.stackgen.ruletest_spec import Case, Expect, ramp
+
+FREE, SIZE = AUDIT_VOLUME_FREE.name, AUDIT_VOLUME_SIZE.name
+TICKET_FREE, TICKET_HORIZON = 0.40, "4 * 86400"  # under 40% free and full within 4 days at the last 6 hours' rate
+PAGE_FREE, PAGE_TREND_FREE, PAGE_HORIZON = 0.05, 0.15, "4 * 3600"
+REFUSED_IN_5M = 3  # one refused decision is a retry for its caller; several in a row are an outage
+# Hourly purges keep the oldest payload under retention + 1 hour; verify names one a day past its expiry.
+RAW_LATE = "3 * 3600"
+
+
+def alerts() -> list[Alert]:
+    ratio = f"{FREE} / {SIZE}"
+    return [
+        Alert(
+            name="AuditLogDiskFillingUp",
+            expr=f"({ratio} < {TICKET_FREE}) and predict_linear({FREE}[6h], {TICKET_HORIZON}) < 0",
+            for_="1h",
+            severity="ticket",
+            summary="The volume of {{ $labels.service }}'s audit {{ $labels.store }} fills within 4 days",
+            description="At the rate of the last 6 hours, the filesystem that holds the audit {{ $labels.store }} "
+                        "(log: records, raw payloads and lookup; keys: the subject keys) is full within 4 days; then "
+                        "every decision is refused with a 503. Grow the volume: records are kept for the retention "
+                        "period and cannot be deleted.",
+            runbook="audit-log-disk.md",
+        ),
+        Alert(
+            name="AuditLogDiskAlmostFull",
+            expr=f"({ratio} < {PAGE_FREE}) or "
+                 f"(({ratio} < {PAGE_TREND_FREE}) and predict_linear({FREE}[6h], {PAGE_HORIZON}) < 0)",
+            for_="5m",
+            severity="page",
+            summary="The volume of {{ $labels.service }}'s audit {{ $labels.store }} is almost full",
+            description="Under 5% of the filesystem that holds the audit {{ $labels.store }} is free, or "
+                        "under 15% and full within 4 hours at the last 6 hours' rate. When it is full, every decision "
+                        "is refused with a 503 until there is room again.",
+            runbook="audit-log-disk.md",
+        ),
+        Alert(
+            name="AuditLogUnavailable",
+            expr=f"sum {by(SERVICE, MODEL)} (increase({AUDIT_UNAVAILABLE.total}[5m])) >= {REFUSED_IN_5M}",
+            for_="5m",
+            severity="page",
+            summary="{{ $labels.service }} refuses decisions: the audit log cannot make them durable",
+            description="Decisions are answered with a 503 because the audit log could not write them (a full disk, "
+                        "a locked or unreachable store, a failing key store). Nothing refused was recorded or "
+                        "answered; callers must retry.",
+            runbook="audit-log-disk.md",
+        ),
+        Alert(
+            name="AuditRawPayloadsPastRetention",
+            expr=f"{AUDIT_RAW_OLDEST_AGE.name} > {AUDIT_RAW_RETENTION.name} + {RAW_LATE}",
+            for_="15m",
+            severity="ticket",
+            summary="{{ $labels.service }} holds raw request payloads past their retention",
+            description="The oldest raw request payload (personal data, encrypted) is more than 3 hours past "
+                        "MLOBS_AUDIT__RAW_RETENTION_DAYS: purges fail, are off (MLOBS_AUDIT__RAW_PURGE_INTERVAL_S=0 "
+                        "with no `mlobs audit purge` run elsewhere) or stall. `mlobs audit verify` fails once one "
+                        "is a day late.",
+            runbook="audit-raw-retention.md",
+        ),
+    ]
+
+
+def cases() -> tuple[Case, ...]:
+    gib = 2**30
+    volume = (f'{SERVICE}="credit"', f'{STORE}="log"')
+    free, size = sel(FREE, *volume), sel(SIZE, *volume)
+    on_volume = ({SERVICE: "credit", STORE: "log"},)
+    week = 7 * 86400
+    age, retention = sel(AUDIT_RAW_OLDEST_AGE.name, f'{SERVICE}="credit"'), sel(AUDIT_RAW_RETENTION.name,
+                                                                              f'{SERVICE}="credit"')
+    refused = sel(AUDIT_UNAVAILABLE.total, f'{SERVICE}="credit"', f'{MODEL}="credit-gbm"', 'model_version="1"')
+    return (
+        Case("AuditLogDiskFillingUp fires when a volume under 40% free fills within 4 days",
+             {size: f"{100 * gib}x600", free: f"{35 * gib}-{gib // 100}x600"},  # 0.6 GiB an hour: 58 hours left
+             expects=(Expect("AuditLogDiskFillingUp", "8h", on_volume),)),
+        Case("AuditLogDiskFillingUp stays silent for a volume that stays at 30% free",
+             {size: f"{100 * gib}x600", free: f"{30 * gib}x600"},
+             expects=(Expect("AuditLogDiskFillingUp", "8h"), Expect("AuditLogDiskAlmostFull", "8h"))),
+        Case("AuditLogDiskAlmostFull fires when under 5% of the volume is free",
+             {size: f"{100 * gib}x60", free: f"{4 * gib}x60"},
+             expects=(Expect("AuditLogDiskAlmostFull", "30m", on_volume),)),
+        Case("AuditLogDiskAlmostFull fires when a volume under 15% free is full within 4 hours",
+             {size: f"{100 * gib}x120", free: f"{14 * gib}-{gib // 20}x120"},  # 3 GiB an hour
+             expects=(Expect("AuditLogDiskAlmostFull", "1h", on_volume),)),
+        Case("AuditLogUnavailable fires when decisions keep being refused for 5 minutes",
+             {refused: "0 0 " + ramp((2, 20), start=0)},
+             expects=(Expect("AuditLogUnavailable", "12m", ({SERVICE: "credit", MODEL: "credit-gbm"},)),)),
+        Case("AuditRawPayloadsPastRetention fires when the oldest raw payload stays more than 3 hours late",
+             {age: f"{week}+60x300", retention: f"{week}x300"},
+             expects=(Expect("AuditRawPayloadsPastRetention", "2h", ()),
+                      Expect("AuditRawPayloadsPastRetention", "3h20m", ({SERVICE: "credit"},)))),
+        Case("AuditRawPayloadsPastRetention stays silent while hourly purges keep the oldest under an hour late",
+             {age: " ".join([f"{week - 3600}+60x59"] * 5), retention: f"{week}x300"},
+             expects=(Expect("AuditRawPayloadsPastRetention", "4h"),)),
+        Case("AuditLogUnavailable stays silent for a single refused decision",
+             {refused: "0 0 1x20"},
+             expects=(Expect("AuditLogUnavailable", "5m"), Expect("AuditLogUnavailable", "12m"))),
+    )

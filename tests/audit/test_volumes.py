@@ -1,0 +1,24 @@
+"""Which filesystems hold an audit log's files."""
+
+from __future__ import annotations
+
+import math
+
+from mlobs.audit import volumes
+from mlobs.audit.settings import AuditSettings
+
+
+def test_a_log_on_sqlite_has_its_directory_and_the_keys_directory(tmp_path):
+    resolved = AuditSettings(store_url=f"sqlite:///{tmp_path / 'log' / 'audit.db'}", keys_dir=tmp_path / "k",
+                             subject_keys_path=tmp_path / "k" / "subject_keys.db")
+    assert volumes.store_dirs(resolved) == {"log": tmp_path / "log", "keys": tmp_path / "k"}
+
+
+def test_a_log_on_postgresql_exports_only_the_keys_volume(tmp_path):
+    resolved = AuditSettings(store_url="postgresql://audit@db/audit", keys_dir=tmp_path,
+                             subject_keys_path=tmp_path / "subject_keys.db")
+    assert volumes.store_dirs(resolved) == {"keys": tmp_path}
+
+
+def test_a_directory_that_does_not_exist_has_no_free_space_to_report(tmp_path):
+    assert math.isnan(volumes.free_bytes(tmp_path / "gone")) and math.isnan(volumes.size_bytes(tmp_path / "gone"))

@@ -1,0 +1,92 @@
+"""The credit service on a volume that fills up: decisions are refused, none acknowledged is lost, and
+they resume by themselves once there is room. A real filesystem of a few megabytes (tmpfs)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from mlobs import catalog
+from mlobs.audit import AuditLog
+from mlobs_services.credit import data
+from mlobs_services.credit.service import create_app
+
+VOLUME = "16m"
+LEFT_FREE = 192 * 1024  # bytes left beside the filler: a few dozen decisions
+
+
+@pytest.fixture
+def volume(tmp_path):
+    mount = tmp_path / "volume"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={VOLUME},mode=0700", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"a small filesystem cannot be mounted here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(volume, leave: int) -> None:
+    stat = os.statvfs(volume)
+    with open(volume / "filler", "wb") as handle:
+        handle.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
+
+
+def metric(client, name: str, **labels) -> float:
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return math.nan
+
+
+def application(i: int) -> dict:
+    row = data.generate(1, seed=i)[0]
+    return {"applicant_id": f"applicant-{uuid.uuid4().hex}", "personal": row["personal"], "features": row["features"]}
+
+
+def test_a_full_volume_refuses_decisions_loses_none_acknowledged_and_they_resume_once_there_is_room(
+        settings, sinks, credit_model, volume):
+    audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
+        "store_url": f"sqlite:///{volume / 'audit.db'}", "keys_dir": volume / "keys",
+        "subject_keys_path": volume / "keys" / "subject_keys.db", "checkpoint_interval_s": 0.2})})
+    app = create_app(audited, configure_logging=False, **sinks.kwargs())
+    answered, refused = [], 0
+    with TestClient(app) as client:
+        assert client.post("/predict", json=application(0)).status_code == 200
+        fill(volume, LEFT_FREE)
+        for i in range(1, 3000):
+            response = client.post("/predict", json=application(i))
+            if response.status_code == 200:
+                answered.append(response.json()["decision_id"])
+            else:
+                assert response.status_code == 503, response.text
+                refused += 1
+                if refused >= 5:
+                    break
+        assert refused >= 5, f"the volume never filled: {len(answered)} decisions answered"
+        assert metric(client, catalog.AUDIT_UNAVAILABLE.total, service="credit") >= 5
+        assert metric(client, catalog.AUDIT_VOLUME_FREE.name, store="log") < LEFT_FREE
+
+        (volume / "filler").unlink()
+        resumed = [client.post("/predict", json=application(5000 + i)) for i in range(20)]
+        assert [r.status_code for r in resumed] == [200] * 20
+        answered += [r.json()["decision_id"] for r in resumed]
+        assert metric(client, catalog.AUDIT_VOLUME_FREE.name, store="log") > 8 * 2**20
+
+    audit = AuditLog.open(audited)
+    try:
+        assert audit.verify().ok
+        kept = {r["decision_id"] for r in audit.query(event_type="decision", limit=100_000)}
+    finally:
+        audit.close()
+    assert set(answered) <= kept
