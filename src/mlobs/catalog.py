@@ -148,19 +148,19 @@ AUDIT_INTEGRITY_FAILURES = Metric(
     "(rolled back, truncated or rewritten): nothing is signed or recorded until it is investigated.",
     MODEL_LABELS,
 )
-STORE = "store"  # which of the audit log's files a volume holds: "log" (SQLite) or "keys"
-AUDIT_STORES = ("log", "keys")
+STORE = "store"  # what a volume holds: "log" (the audit log on SQLite), "keys" (subject keys), "witness"
 AUDIT_VOLUME_FREE = Metric(
     "mlobs_audit_volume_free_bytes",
     "gauge",
-    "Bytes this process may still write on the filesystem that holds the audit log's store (the log on "
-    "SQLite, or the subject keys): when it runs out, every decision is refused with a 503.",
+    "Bytes this process may still write on the filesystem that holds an audit store (the log on SQLite, the "
+    "subject keys, a witness's cosigned checkpoints): when the log's or the keys' runs out, every decision is "
+    "refused with a 503.",
     (SERVICE, STORE),
 )
 AUDIT_VOLUME_SIZE = Metric(
     "mlobs_audit_volume_size_bytes",
     "gauge",
-    "Size of the filesystem that holds the audit log's store.",
+    "Size of the filesystem that holds an audit store.",
     (SERVICE, STORE),
 )
 AUDIT_RAW_OLDEST_AGE = Metric(

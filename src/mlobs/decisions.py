@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 
 from mlobs import catalog
 from mlobs.audit import AuditLog, AuditUnavailable, Decision, Receipt, volumes
@@ -33,10 +32,7 @@ class DecisionLog:
             self._unavailable = make(catalog.AUDIT_UNAVAILABLE, registry).labels(*labels)
             self._duration = make(catalog.AUDIT_APPEND_DURATION, registry).labels(*labels)
             self._integrity = make(catalog.AUDIT_INTEGRITY_FAILURES, registry).labels(*labels)
-            free, size = make(catalog.AUDIT_VOLUME_FREE, registry), make(catalog.AUDIT_VOLUME_SIZE, registry)
-            for store, directory in volumes.store_dirs(audit.settings).items():
-                free.labels(service, store).set_function(partial(volumes.free_bytes, directory))
-                size.labels(service, store).set_function(partial(volumes.size_bytes, directory))
+            volumes.export(registry, service, volumes.store_dirs(audit.settings))
             make(catalog.AUDIT_RAW_OLDEST_AGE, registry).labels(service).set_function(audit.raw_oldest_age_s)
             make(catalog.AUDIT_RAW_RETENTION, registry).labels(service).set(audit.settings.raw_retention_days * 86400)
 

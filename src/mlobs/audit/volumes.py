@@ -11,7 +11,11 @@ import math
 import os
 from pathlib import Path
 
+from functools import partial
+
+from mlobs import catalog
 from mlobs.audit.settings import AuditSettings
+from mlobs.metrics import make
 
 
 def store_dirs(resolved: AuditSettings) -> dict[str, Path]:
@@ -41,3 +45,11 @@ def size_bytes(directory: Path) -> float:
     except OSError:
         return math.nan
     return float(stat.f_blocks * stat.f_frsize)
+
+
+def export(registry, service: str, dirs: dict[str, Path]) -> None:
+    """Free and total bytes of each store's filesystem, read at each scrape (a statvfs call each)."""
+    free, size = make(catalog.AUDIT_VOLUME_FREE, registry), make(catalog.AUDIT_VOLUME_SIZE, registry)
+    for store, directory in dirs.items():
+        free.labels(service, store).set_function(partial(free_bytes, directory))
+        size.labels(service, store).set_function(partial(size_bytes, directory))
