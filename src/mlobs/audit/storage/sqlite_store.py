@@ -26,6 +26,8 @@ from mlobs.audit.storage.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Que
 
 log = logging.getLogger(__name__)
 
+COMMITTER_CACHE_KIB = 65536  # SQLite's page cache of the committer's connection (64 MiB)
+READER_CACHE_KIB = 8192  # of every other connection's, for the log's pages
 LOOKUP_DELAY_S = 1.0  # how long the subject and trace lookups may trail a commit, unless MOST_BEHIND wait
 
 
@@ -119,6 +121,10 @@ class SqliteStore:
 
     def _connect_with_lookup(self) -> sqlite3.Connection:
         conn = self._connect()
+        # The lookup's catching up and the readers (checkpoints, purges, queries) go through the log in
+        # order and rarely read a page twice: a large cache of the log would only hold memory. The
+        # committer's keeps the indexes it updates at random; the lookup keeps its own (Lookup).
+        conn.execute(f"PRAGMA main.cache_size=-{READER_CACHE_KIB}")
         attach(conn, self.path)
         return conn
 
@@ -131,7 +137,7 @@ class SqliteStore:
         # rewritten by many commits are copied once; the WAL file is cut back after each checkpoint.
         conn.execute("PRAGMA wal_autocheckpoint=10000")
         conn.execute("PRAGMA journal_size_limit=67108864")
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute(f"PRAGMA cache_size=-{COMMITTER_CACHE_KIB}")
         return conn
 
     def _reader(self) -> sqlite3.Connection:
