@@ -19,7 +19,7 @@ rotation record. From then on the old key opens nothing, so a leaked one cannot 
                             "next" is there when more follow: ask again with from=SIZE2 for the next page.
                             Without parameters, the first page: a client pages through the whole history
                             oldest first by following "next" until an answer has none; every answer is
-                            bounded (about 0.5 MB at most), however long the history.
+                            bounded (a thousand checkpoints, about 0.5 MB), however long the history.
     GET /healthz            200, or 503 once no round has reached and verified the log for stale_after_s:
                             {"ok", "size", "refused", "last_error", "last_success_age_s", "stale_after_s"}
     GET /livez              200 while the process serves (restarting it would not bring a log back)
@@ -59,7 +59,7 @@ from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
 MAX_ANSWER = 64 * 1024  # bytes: a checkpoint with 100 cosignatures, or a proof of 64 hashes, is far less
-MAX_PAGE = 1000  # cosigned checkpoints in one answer to /checkpoints: about 0.5 MB
+MAX_PAGE = 1000  # cosigned checkpoints in one answer to /checkpoints: about 0.5 MB of one log's checkpoints
 
 
 class Refused(ValueError):
