@@ -118,26 +118,29 @@ class Witness:
         (`prove --witness`, `/checkpoints?from=`) checks its log signature and, with `check-proof
         --witness-key`, its cosignature, and refuses it. What no check of the directory can catch is a
         file cut back, or rewritten consistently, by someone who can write it: keep it off the log's host."""
-        where = f"{self.store.dir / ROTATIONS}"
         try:
-            keys = [self.log_key]
-            for evidence in self.store.rotations():
+            rotations = self.store.rotations()
+            kept = self.store.head()
+        except ValueError as exc:  # a line that is not what the witness writes, or out of order: named
+            raise SystemExit(f"audit-witness: {exc}") from None
+        keys = [self.log_key]
+        try:
+            for evidence in rotations:
                 self._trust(evidence)
                 keys.append(self.log_key)
-            where = f"{self.store.dir / COSIGNED}"
-            kept = self.store.head()
-            if kept is None:
-                return None
-            where = f"{self.store.dir / COSIGNED} line {kept.line}"
+        except (ValueError, KeyError, TypeError) as exc:  # NoteError and ProofError among them
+            raise SystemExit(f"audit-witness: {self.store.dir / ROTATIONS}: {exc} (the file was edited)") from None
+        if kept is None:
+            return None
+        where = f"{self.store.dir / COSIGNED} line {kept.line}"
+        try:
             head = _opened(kept.note, keys)
             verify_cosignature(kept.note, self.store.private.public_key())
-            if head.size != kept.size:
-                raise ValueError(f"{where}: a checkpoint of tree size {head.size} kept as one of {kept.size} "
-                                 "(the file was edited)")
         except NoteError as exc:
             raise SystemExit(f"audit-witness: {where}: {exc} (the file was edited)") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SystemExit(f"audit-witness: {exc}") from None
+        if head.size != kept.size:
+            raise SystemExit(f"audit-witness: {where}: a checkpoint of tree size {head.size} kept as one of "
+                             f"{kept.size} (the file was edited)")
         return head
 
     def _trust(self, evidence: dict) -> None:
