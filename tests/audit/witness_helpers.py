@@ -38,3 +38,26 @@ def witnessed_at(log, store_url: str, audit_settings, directory, sizes=(10, 20, 
         log.checkpoint()
         assert witness.poll().size == size
     return witness
+
+
+def signed_store(directory, sizes, origin: str = "mlobs.test/audit"):
+    """A witness directory holding a checkpoint of each of `sizes`, signed by a new log key and cosigned
+    by the directory's witness key, line for line as a witness keeps them; returns the log key's PEM path."""
+    import orjson
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mlobs.audit.checkpoint_note import NoteSigner, TreeHead, cosign
+    from mlobs.audit.keys.signing import public_key_pem
+    from mlobs.audit.witness.store import COSIGNED, WitnessStore
+
+    store = WitnessStore(directory)
+    log_key = Ed25519PrivateKey.generate()
+    pem = directory / "log.pub.pem"
+    pem.write_bytes(public_key_pem(log_key.public_key()))
+    signer = NoteSigner(origin, log_key)
+    with open(directory / COSIGNED, "ab") as out:
+        for size in sizes:
+            note = signer.sign(TreeHead(origin, size, size.to_bytes(32, "big")))
+            out.write(orjson.dumps({"size": size, "note": cosign(note, "mlobs.local/witness", store.private,
+                                                                 1_700_000_000 + size)}) + b"\n")
+    return pem

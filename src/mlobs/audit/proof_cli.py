@@ -184,12 +184,15 @@ def load_witness(source: str, witness_key=None, covering: int | None = None):
             if covering is None and notes:
                 raise ValueError(f"{source} has no newest checkpoint but lists one: not a witness's answers")
     else:
-        from mlobs.audit.witness.store import COSIGNED, read_notes, read_notes_from
+        from mlobs.audit.witness.store import COSIGNED, read_head, read_notes_from
 
         if not (Path(source) / COSIGNED).exists():
             raise ValueError(f"{source} is not a witness directory (no {COSIGNED})")
-        # Every line is read (a local file; an edited line is named), the newest alone is checked.
-        notes = read_notes(Path(source))[-1:] if covering is None else read_notes_from(Path(source), covering, 1)
+        if covering is None:  # every line scanned as the witness does at start (an edited one is named)
+            head = read_head(Path(source))
+            notes = [head.note] if head else []
+        else:  # the one line the proof needs, found by bisection; its signatures are the proof's to check
+            notes = read_notes_from(Path(source), covering, 1)
     return Witnessed(notes, source, witness_key)
 
 

@@ -237,6 +237,7 @@ class LocalStack:
                 if name != witness.NAME]
         if witness.NAME in self.services:
             url = self.services[witness.NAME].url
-            out += [(witness.NAME, f"{url}/checkpoints  (of {witness.WATCHED}'s audit log; health {url}/healthz)")]
+            out += [(witness.NAME, f"{url}/checkpoint  (newest cosigned of {witness.WATCHED}'s audit log; all, "
+                                   f"1,000 a page: {url}/checkpoints; health {url}/healthz)")]
         out += [("logs", str(self.workdir))]
         return out

@@ -103,3 +103,17 @@ def test_a_witness_whose_kept_rotation_was_edited_refuses_to_start(log, store_ur
     kept.write_bytes(kept.read_bytes().replace(b'"leaf_index":10', b'"leaf_index":9'))
     with pytest.raises(SystemExit, match="rotations.jsonl"):
         witness_for(log_app(store_url), key, tmp_path / "witness")
+
+
+def test_a_witness_whose_kept_rotation_proof_was_edited_refuses_to_start_naming_the_file(
+        log, store_url, audit_settings, tmp_path):
+    import orjson
+
+    followed(log, store_url, pinned_key(audit_settings, tmp_path), tmp_path / "witness")
+    kept = tmp_path / "witness" / "rotations.jsonl"
+    evidence = orjson.loads(kept.read_bytes())
+    assert evidence["inclusion"], "a rotation record inside a tree of 11 has a proof path"
+    evidence["inclusion"][0] = "A" * 43 + "="
+    kept.write_bytes(orjson.dumps(evidence) + b"\n")
+    with pytest.raises(SystemExit, match="rotations.jsonl: .*the file was edited"):
+        witness_for(log_app(store_url), tmp_path / "pinned.pub.pem", tmp_path / "witness")

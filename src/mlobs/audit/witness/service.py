@@ -13,9 +13,13 @@ rotation record. From then on the old key opens nothing, so a leaked one cannot 
 
     GET /checkpoint         the latest cosigned checkpoint (text/plain): what `verify --witness URL` reads
     GET /checkpoints?from=SIZE&limit=N
-                            {"notes": [...]}: at most N (up to 1,000) cosigned checkpoints of trees of SIZE
-                            records or more, oldest first (`prove --witness URL` reads the first covering
-                            its record); without either parameter, every one (the whole history)
+                            {"notes": [...], "next": SIZE2}: at most N (default and at most 1,000) cosigned
+                            checkpoints of trees of SIZE (default 0) records or more, oldest first, found by
+                            bisection of the store (`prove --witness URL` reads the first covering its record).
+                            "next" is there when more follow: ask again with from=SIZE2 for the next page.
+                            Without parameters, the first page: a client pages through the whole history
+                            oldest first by following "next" until an answer has none; every answer is
+                            bounded (a thousand checkpoints, about 0.5 MB), however long the history.
     GET /healthz            200, or 503 once no round has reached and verified the log for stale_after_s:
                             {"ok", "size", "refused", "last_error", "last_success_age_s", "stale_after_s"}
     GET /livez              200 while the process serves (restarting it would not bring a log back)
@@ -36,7 +40,15 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from mlobs.audit.checkpoint_note import NoteError, TreeHead, cosign, open_checkpoint, verify_cosignature
+from mlobs.audit.checkpoint_note import (
+    NoteError,
+    TreeHead,
+    cosign,
+    key_id,
+    open_checkpoint,
+    split,
+    verify_cosignature,
+)
 from mlobs.audit.keys.key_rotation import followed_key
 from mlobs.audit.keys.signing import load_public_key
 from mlobs.audit.merkle import ProofError, verify_consistency
@@ -47,7 +59,7 @@ from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
 MAX_ANSWER = 64 * 1024  # bytes: a checkpoint with 100 cosignatures, or a proof of 64 hashes, is far less
-MAX_PAGE = 1000  # cosigned checkpoints in one answer to /checkpoints?from=&limit=
+MAX_PAGE = 1000  # cosigned checkpoints in one answer to /checkpoints: about 0.5 MB of one log's checkpoints
 
 
 class Refused(ValueError):
@@ -87,37 +99,48 @@ class Witness:
         make(catalog.WITNESS_HEALTHY, self.registry).set_function(lambda: float(self.healthy()))
 
     def _checked_store(self) -> TreeHead | None:
-        """The last head this witness cosigned, once every kept line is checked: each signed by the log,
-        cosigned by this witness, larger than the one before. An older checkpoint appended to the file
-        would otherwise become the head after a restart, and the rollback to it would be cosigned."""
-        head = None
-        where = f"{self.store.dir / ROTATIONS}"
+        """The last head this witness cosigned, from a store checked at a cost that does not grow with its
+        history in signature checks (one line a poll: millions a year). At start:
+
+        - every kept key rotation is followed in order from the configured key (`followed_key`: the
+          trusted key signed the statement naming the next key, and a checkpoint including the rotation
+          record), giving the keys the log signed with: a handful, however long the history;
+        - one pass over cosigned.jsonl without cryptography (`read_head`): each line a {"size", "note"}
+          whose note states that size, the sizes strictly increasing. So the last line is the largest tree
+          the file records: an older checkpoint appended after it, which would otherwise become the head
+          after a restart and make the rollback to it look consistent, stops the start;
+        - the last line: signed by one of those keys (the last checkpoint may precede a rotation followed
+          after it, or be signed by a key rotated to), of the size it is kept under, and cosigned by this
+          witness. It is the head the witness resumes from: every later checkpoint must extend it.
+
+        That is enough because the witness's safety depends on that head alone: it never reads the other
+        lines again. A line edited in the middle changes no decision of the witness; whoever reads it
+        (`prove --witness`, `/checkpoints?from=`) checks its log signature and, with `check-proof
+        --witness-key`, its cosignature, and refuses it. What no check of the directory can catch is a
+        file cut back, or rewritten consistently, by someone who can write it: keep it off the log's host."""
         try:
             rotations = self.store.rotations()
-            for number, note in enumerate(self.store.notes(), 1):
-                where = f"{self.store.dir / COSIGNED} line {number}"
-                try:
-                    opened = open_checkpoint(note, self.log_key)
-                except NoteError:
-                    if not rotations:
-                        raise
-                    where = f"{self.store.dir / ROTATIONS}, followed before {COSIGNED} line {number}"
-                    self._trust(rotations.pop(0))  # a checkpoint of the key the next rotation named
-                    where = f"{self.store.dir / COSIGNED} line {number}"
-                    opened = open_checkpoint(note, self.log_key)
-                verify_cosignature(note, self.store.private.public_key())
-                if head is not None and opened.size <= head.size:
-                    raise ValueError(f"{where}: tree size {opened.size} after {head.size} (the file was edited)")
-                head = opened
+            kept = self.store.head()
+        except ValueError as exc:  # a line that is not what the witness writes, or out of order: named
+            raise SystemExit(f"audit-witness: {exc}") from None
+        keys = [self.log_key]
+        try:
+            for evidence in rotations:
+                self._trust(evidence)
+                keys.append(self.log_key)
+        except (ValueError, KeyError, TypeError) as exc:  # NoteError and ProofError among them
+            raise SystemExit(f"audit-witness: {self.store.dir / ROTATIONS}: {exc} (the file was edited)") from None
+        if kept is None:
+            return None
+        where = f"{self.store.dir / COSIGNED} line {kept.line}"
+        try:
+            head = _opened(kept.note, keys)
+            verify_cosignature(kept.note, self.store.private.public_key())
         except NoteError as exc:
             raise SystemExit(f"audit-witness: {where}: {exc} (the file was edited)") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SystemExit(f"audit-witness: {exc}") from None
-        try:
-            for evidence in rotations:  # followed after the last checkpoint cosigned
-                self._trust(evidence)
-        except (NoteError, ValueError, KeyError, TypeError) as exc:
-            raise SystemExit(f"audit-witness: {self.store.dir / ROTATIONS}: {exc} (the file was edited)") from None
+        if head.size != kept.size:
+            raise SystemExit(f"audit-witness: {where}: a checkpoint of tree size {head.size} kept as one of "
+                             f"{kept.size} (the file was edited)")
         return head
 
     def _trust(self, evidence: dict) -> None:
@@ -232,6 +255,17 @@ class Witness:
         return head
 
 
+def _opened(note: str, keys: list) -> TreeHead:
+    """The tree head of `note`, opened with whichever of `keys` (the configured one, then each rotated to)
+    signed it; raises NoteError as `open_checkpoint` does with the newest if none did."""
+    body, signatures = split(note)
+    origin = TreeHead.parse(body).origin
+    for key in reversed(keys):
+        if any(s.name == origin and s.key_id == key_id(origin, key) for s in signatures):
+            return open_checkpoint(note, key)
+    return open_checkpoint(note, keys[-1])
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, Refused):
         return exc.reason
@@ -263,9 +297,12 @@ def create_app(settings) -> FastAPI:
     @app.get("/checkpoints")
     def checkpoints(start: int | None = Query(None, alias="from", ge=0, lt=2**63),
                     limit: int | None = Query(None, ge=1, le=MAX_PAGE)) -> dict:
-        if start is None and limit is None:
-            return {"notes": witness.store.notes()}  # the whole history, as clients that page nothing expect
-        return {"notes": witness.store.notes_from(start or 0, limit or MAX_PAGE)}
+        want = limit or MAX_PAGE
+        page = witness.store.page(start or 0, want + 1)  # one more: whether a next page exists
+        answer: dict = {"notes": [entry["note"] for entry in page[:want]]}
+        if len(page) > want:
+            answer["next"] = page[want - 1]["size"] + 1
+        return answer
 
     @app.get("/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:

@@ -4,11 +4,18 @@
     <dir>/witness_key.pub.pem   its public key, for `--witness-key`
     <dir>/cosigned.jsonl        one {"size", "note"} object per cosigned checkpoint, in order
     <dir>/rotations.jsonl       the evidence of each key rotation of the log it followed, in order
+
+The file grows by one line (about half a kilobyte) a poll, millions of lines a year, so no read of it
+but `read_head` (a scan without cryptography, at start) depends on its length: the newest line is read
+from the end, a page from a size on is found by bisection over byte offsets (the sizes strictly
+increase, which `read_head` checks and the witness keeps by appending only larger trees).
 """
 
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -40,14 +47,14 @@ class WitnessStore:
         self.private = private
         (self.dir / PUBLIC_KEY).write_bytes(public_key_pem(private.public_key()))
 
-    def notes(self) -> list[str]:
-        return read_notes(self.dir)
-
     def latest(self) -> str | None:
         return read_latest(self.dir)
 
-    def notes_from(self, size: int, limit: int) -> list[str]:
-        return read_notes_from(self.dir, size, limit)
+    def page(self, size: int, limit: int) -> list[dict]:
+        return read_page(self.dir, size, limit)
+
+    def head(self) -> Head | None:
+        return read_head(self.dir)
 
     def keep(self, size: int, note: str) -> None:
         self._append(COSIGNED, {"size": size, "note": note})
@@ -77,22 +84,170 @@ class WitnessStore:
 # Far above one cosigned checkpoint (a note with a hundred cosignatures is about 12 KB).
 MAX_LINE = 64 * 1024
 _BLOCK = 4096
+_SCAN_BLOCK = 4 * 1024 * 1024
+# A line as the witness writes it (orjson, no spaces), up to its note's size line, which must state the
+# entry's size: the scan's fast path. A line written otherwise is parsed as JSON instead.
+_WRITTEN = re.compile(rb'\n\{"size":(0|[1-9][0-9]{0,18}),"note":"[^"\\\n]*\\n\1\\n')
+
+
+@dataclass(frozen=True)
+class Head:
+    """The last line of a witness's store: its number in the file, its tree size and its note."""
+
+    line: int
+    size: int
+    note: str
+
+
+def read_head(directory: Path) -> Head | None:
+    """The store's last cosigned checkpoint (None if it holds none), once one pass over the file, without
+    cryptography, found every non-blank line a {"size", "note"} object whose note states that size, and
+    the sizes strictly increasing: so the last line is the largest tree the file records, and an older
+    checkpoint appended (or lines swapped or repeated) is a ValueError naming the line. Nothing in it
+    checks a signature: the caller checks the last line's (what a witness resumes from), and every
+    reader of another line checks that one's."""
+    path = Path(directory) / COSIGNED
+    if not path.exists():
+        return None
+    scanned = (0, -1, b"", 0)  # lines numbered, the last size, the last non-blank line and its number
+    with open(path, "rb") as handle:
+        rest = b""
+        while True:
+            block = handle.read(_SCAN_BLOCK)
+            data = rest + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            lines, rest = data[:cut], data[cut:]
+            if len(rest) > MAX_LINE:
+                number = scanned[0] + lines.count(b"\n") + 1
+                raise ValueError(f"{path} line {number} is over {MAX_LINE} bytes, not a cosigned checkpoint "
+                                 "(the file was edited)")
+            if lines:
+                scanned = _scan(lines, *scanned, path)
+            if not block:
+                break
+    _, _, line, number = scanned
+    if not line:
+        return None
+    entry = _entry(line, f"{path} line {number}")
+    return Head(number, entry["size"], entry["note"])
+
+
+def _scan(lines: bytes, number: int, last: int, final: bytes, final_number: int,
+          path: Path) -> tuple[int, int, bytes, int]:
+    """The scan's state (lines numbered, the last size, the last non-blank line and its number) after
+    `lines`, whole lines; raises ValueError at the first line out of place."""
+    count = lines.count(b"\n") + (0 if lines.endswith(b"\n") else 1)
+    sizes = _WRITTEN.findall(b"\n" + lines)
+    if len(sizes) == count:  # every line as the witness writes it
+        sizes = [int(size) for size in sizes]
+        if sizes[0] > last and all(a < b for a, b in zip(sizes, sizes[1:])):
+            number += count
+            return number, sizes[-1], lines[lines.rfind(b"\n", 0, len(lines) - 1) + 1:], number
+    for line in (lines[:-1] if lines.endswith(b"\n") else lines).split(b"\n"):
+        number += 1
+        if not line.strip():
+            continue
+        entry = _entry(line, f"{path} line {number}")
+        stated = entry["note"].split("\n", 2)[1:2]
+        if stated != [str(entry["size"])]:
+            raise ValueError(f"{path} line {number}: its note is not of the tree size {entry['size']} it is kept "
+                             "under (the file was edited)")
+        if entry["size"] <= last:
+            raise ValueError(f"{path} line {number}: tree size {entry['size']} after {last} (the file was edited)")
+        last, final, final_number = entry["size"], line, number
+    return number, last, final, final_number
 
 
 def read_notes(directory: Path) -> list[str]:
-    """The cosigned checkpoints a witness directory holds, oldest first."""
+    """The cosigned checkpoints a witness directory holds, oldest first: the whole history (for tests
+    and small stores; the service and the commands read pages)."""
     return [entry["note"] for entry in _entries(directory)]
 
 
 def read_notes_from(directory: Path, size: int, limit: int) -> list[str]:
-    """At most `limit` cosigned checkpoints of trees of `size` records or more, oldest first."""
-    found = []
-    for entry in _entries(directory):
-        if entry["size"] >= size:
-            found.append(entry["note"])
-            if len(found) >= limit:
+    """At most `limit` cosigned checkpoints of trees of `size` records or more, oldest first: found by
+    bisection, reading about 2 * log2(file size) lines whatever the history's length."""
+    return [entry["note"] for entry in read_page(directory, size, limit)]
+
+
+def read_page(directory: Path, size: int, limit: int) -> list[dict]:
+    """At most `limit` entries ({"size", "note"}) of trees of `size` records or more, oldest first."""
+    path = Path(directory) / COSIGNED
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return []
+    with handle:
+        end = handle.seek(0, os.SEEK_END)
+        handle.seek(first_at_or_after(handle, size, end, path))
+        found: list[dict] = []
+        while len(found) < limit:
+            where = handle.tell()
+            line = _bounded_line(handle, path, where)
+            if not line:
                 break
+            if not line.strip():
+                continue
+            entry = _entry(line, f"{path} line at byte {where}")
+            if entry["size"] < size or (found and entry["size"] <= found[-1]["size"]):
+                raise ValueError(f"{path} line at byte {where}: tree size {entry['size']} is out of order "
+                                 "(the file was edited)")
+            found.append(entry)
     return found
+
+
+def first_at_or_after(handle, size: int, end: int, path: Path) -> int:
+    """The byte offset of the first line whose tree size is `size` or more (or of the blank lines before
+    it; `end` if none), by bisection over byte offsets: seek, skip to the next line, read it.
+
+    Invariants: every entry starting before `lo` is of a smaller tree; the first entry at or after `hi`
+    is of `size` or more (or there is none); probes fall in [lo, top), top <= hi."""
+    lo, hi, top = 0, end, end
+    while lo < hi:
+        mid = (lo + top) // 2
+        start = _line_start(handle, mid, lo, path)
+        if start >= hi:  # no line starts in [mid, hi): look left of mid
+            top = mid
+            continue
+        at, found, after = _entry_at(handle, start, hi, path)
+        if found is None:  # only blank lines in [start, hi)
+            hi = top = start
+        elif found < size:
+            lo, top = after, hi
+        else:
+            hi = top = at
+    return lo
+
+
+def _line_start(handle, offset: int, lo: int, path: Path) -> int:
+    """The first line start at or after `offset` (`lo` is one)."""
+    if offset <= lo:
+        return lo
+    handle.seek(offset - 1)
+    return offset - 1 + len(_bounded_line(handle, path, offset - 1))
+
+
+def _entry_at(handle, start: int, hi: int, path: Path) -> tuple[int, int | None, int]:
+    """(where the first non-blank line in [start, hi) starts, its tree size, where the line after it
+    starts); (hi, None, hi) if there is none."""
+    handle.seek(start)
+    where = start
+    while where < hi:
+        line = _bounded_line(handle, path, where)
+        if not line:
+            break
+        if line.strip():
+            return where, _entry(line, f"{path} line at byte {where}")["size"], where + len(line)
+        where += len(line)
+    return hi, None, hi
+
+
+def _bounded_line(handle, path: Path, where: int) -> bytes:
+    line = handle.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        raise ValueError(f"{path} line at byte {where} is over {MAX_LINE} bytes, not a cosigned checkpoint "
+                         "(the file was edited)")
+    return line
 
 
 def read_latest(directory: Path) -> str | None:
