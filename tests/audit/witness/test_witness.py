@@ -147,6 +147,8 @@ def test_the_witness_metrics_count_what_it_cosigned_and_each_refusal_by_its_reas
                 if name == "mlobs_audit_witness_refusals_total"}
     assert refusals == {reason: {"split_view": 1, "invalid": 1}.get(reason, 0) for reason in REASONS}
     assert scraped[("mlobs_audit_witness_healthy", ())] == 1  # refused twice, but within the bound
+    volume = (("service", "audit-witness"), ("store", "witness"))  # its history's filesystem, as the log's
+    assert 0 < scraped[("mlobs_audit_volume_free_bytes", volume)] < scraped[("mlobs_audit_volume_size_bytes", volume)]
 
 
 def test_a_witness_is_healthy_again_after_one_round_that_reaches_and_verifies_the_log(

@@ -52,12 +52,14 @@ from mlobs.audit.checkpoint_note import (
 from mlobs.audit.keys.key_rotation import followed_key
 from mlobs.audit.keys.signing import load_public_key
 from mlobs.audit.merkle import ProofError, verify_consistency
+from mlobs.audit import volumes
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.settings import WitnessSettings
 from mlobs.audit.witness.store import COSIGNED, ROTATIONS, WitnessStore
 from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
+SERVICE = "audit-witness"  # its name in `mlobs serve`, and the service label of its metrics
 MAX_ANSWER = 64 * 1024  # bytes: a checkpoint with 100 cosignatures, or a proof of 64 hashes, is far less
 MAX_PAGE = 1000  # cosigned checkpoints in one answer to /checkpoints: about 0.5 MB of one log's checkpoints
 
@@ -97,6 +99,9 @@ class Witness:
         self._success_time = make(catalog.WITNESS_LAST_SUCCESS, self.registry)
         self._success_time.set(time.time())
         make(catalog.WITNESS_HEALTHY, self.registry).set_function(lambda: float(self.healthy()))
+        # Its history grows by a line (about 0.5 KB) a poll while the log grows: the audit volume alerts
+        # watch its filesystem as they watch the log's.
+        volumes.export(self.registry, SERVICE, {"witness": self.store.dir})
 
     def _checked_store(self) -> TreeHead | None:
         """The last head this witness cosigned, from a store checked at a cost that does not grow with its
@@ -156,7 +161,7 @@ class Witness:
         """One round: returns the newly cosigned head, or None. Raises nothing."""
         try:
             head = self._poll()
-        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError, TypeError) as exc:
+        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError, TypeError, OSError) as exc:
             self.refused += 1
             self._refusals.labels(_reason(exc)).inc()
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -273,6 +278,8 @@ def _reason(exc: Exception) -> str:
         return catalog.UNREACHABLE
     if isinstance(exc, ProofError):
         return catalog.INCONSISTENT
+    if isinstance(exc, OSError):  # after httpx's: its transport errors are not OSErrors
+        return catalog.UNKEPT
     return catalog.INVALID  # NoteError, or a proof answer that is not the JSON of base64 hashes it should be
 
 
@@ -281,7 +288,10 @@ def create_app(settings) -> FastAPI:
 
     async def loop() -> None:
         while True:
-            await asyncio.to_thread(witness.poll)
+            try:
+                await asyncio.to_thread(witness.poll)
+            except Exception:  # poll raises nothing it expects; anything else must not end the polling
+                log.exception("witness: poll failed")
             await asyncio.sleep(witness.settings.interval_s)
 
     @asynccontextmanager

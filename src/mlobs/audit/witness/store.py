@@ -75,10 +75,18 @@ class WitnessStore:
         return found
 
     def _append(self, name: str, entry: dict) -> None:
-        with open(private_file(self.dir / name), "ab") as handle:
-            handle.write(orjson.dumps(entry) + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """One line, durable, or nothing: a line cut short by a full volume is cut off again, since a
+        partial last line would stop the next start (it is not what the witness writes)."""
+        with open(private_file(self.dir / name), "ab", buffering=0) as handle:
+            end = handle.seek(0, os.SEEK_END)
+            try:
+                left = memoryview(orjson.dumps(entry) + b"\n")
+                while left:  # an unbuffered write may take part of it, and the next one fail
+                    left = left[handle.write(left):]
+                os.fsync(handle.fileno())
+            except OSError:
+                handle.truncate(end)
+                raise
 
 
 # Far above one cosigned checkpoint (a note with a hundred cosignatures is about 12 KB).
