@@ -32,20 +32,19 @@ def store_dirs(resolved: AuditSettings) -> dict[str, Path]:
 
 def free_bytes(directory: Path) -> float:
     """Bytes an unprivileged writer may still use there (the root reserve left out); NaN if unreadable."""
-    try:
-        stat = os.statvfs(directory)
-    except OSError:
-        return math.nan
-    return float(stat.f_bavail * stat.f_frsize)
+    return _statvfs(directory, "f_bavail")
 
 
 def size_bytes(directory: Path) -> float:
+    return _statvfs(directory, "f_blocks")
+
+
+def _statvfs(directory: Path, blocks: str) -> float:
     try:
         stat = os.statvfs(directory)
     except OSError:
         return math.nan
-    return float(stat.f_blocks * stat.f_frsize)
-
+    return float(getattr(stat, blocks) * stat.f_frsize)
 
 def export(registry, service: str, dirs: dict[str, Path]) -> None:
     """Free and total bytes of each store's filesystem, read at each scrape (a statvfs call each)."""

@@ -4,10 +4,9 @@ of a few hundred kilobytes (tmpfs)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 
 import pytest
+from support.small_volume import fill, small_volume
 from audit.factories import decision
 from audit.witness_helpers import log_app, witness_for
 from prometheus_client import generate_latest
@@ -18,22 +17,8 @@ from mlobs.audit.witness.store import COSIGNED, read_notes
 
 @pytest.fixture
 def volume(tmp_path):
-    mount = tmp_path / "volume"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"a small filesystem cannot be mounted here: {done.stderr.strip()}")
-    try:
+    with small_volume(tmp_path / "volume", "256k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(directory, leave: int) -> None:
-    stat = os.statvfs(directory)
-    with open(directory / "filler", "wb") as handle:
-        handle.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
 
 
 def grow(log, n: int) -> None:

@@ -4,13 +4,12 @@ they resume by themselves once there is room. A real filesystem of a few megabyt
 from __future__ import annotations
 
 import math
-import os
-import subprocess
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from support.small_volume import fill, small_volume
 
 from mlobs import catalog
 from mlobs.audit import AuditLog
@@ -23,22 +22,8 @@ LEFT_FREE = 192 * 1024  # bytes left beside the filler: a few dozen decisions
 
 @pytest.fixture
 def volume(tmp_path):
-    mount = tmp_path / "volume"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={VOLUME},mode=0700", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"a small filesystem cannot be mounted here: {done.stderr.strip()}")
-    try:
+    with small_volume(tmp_path / "volume", VOLUME) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(volume, leave: int) -> None:
-    stat = os.statvfs(volume)
-    with open(volume / "filler", "wb") as handle:
-        handle.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
 
 
 def metric(client, name: str, **labels) -> float:
