@@ -87,10 +87,12 @@ INGEST_TOKEN = {"MLOBS_DRIFT__INGEST_TOKEN": SecretRef(INGEST_SECRET, "token", o
 ONCALL_TOKEN = {"MLOBS_ONCALL__TOKEN": SecretRef(ONCALL_SECRET, "token", optional=True)}
 
 COMPONENTS = (
+    # Every model service's volume holds its audit log, which keeps each prediction for good: about 1 KB a
+    # sentiment prediction and 0.7 KB a vision one, so 20Gi hold some 20 to 30 million (docs/kubernetes.md).
     Component("sentiment", _serve("sentiment", 8000), 8000, "250m", "512Mi", "1Gi", SHIPPER,
-              data_dir="/var/lib/mlobs", secret_env=INGEST_TOKEN),
+              data_dir="/var/lib/mlobs", data_size="20Gi", secret_env=INGEST_TOKEN),
     Component("vision", _serve("vision", 8000), 8000, "500m", "1Gi", "2Gi", SHIPPER, data_dir="/var/lib/mlobs",
-              secret_env=INGEST_TOKEN),
+              data_size="20Gi", secret_env=INGEST_TOKEN),
     # Its witness endpoints answer the witness's token; without the Secret they stay off (403). Its volume holds
     # the audit log: about 2.2 KB a decision for good and 0.7 KB for the raw store's week, so 20Gi hold about
     # 8 million decisions (docs/kubernetes.md, sizing). Its memory grows while SQLite's page caches and the
