@@ -166,8 +166,8 @@ AUDIT_VOLUME_SIZE = Metric(
 AUDIT_RAW_OLDEST_AGE = Metric(
     "mlobs_audit_raw_oldest_age_seconds",
     "gauge",
-    "Age of the oldest raw request payload the audit log still holds (0: none), as seen within the last "
-    "minute; it keeps growing when purges fail, are off or stall.",
+    "Age of the oldest raw request payload the audit log may still hold, as its purge thread saw it within the "
+    "last minute (none held: the time since that look); it keeps growing when purges fail, are off or stall.",
     (SERVICE,),
 )
 AUDIT_RAW_RETENTION = Metric(

@@ -72,3 +72,13 @@ def test_a_service_that_never_purges_still_exports_the_age(make_log, clock):
     log.start_purging()
     clock.advance(days=2)
     eventually(lambda: log.raw_oldest_age_s() == 2 * DAY)
+
+
+def test_a_watch_that_saw_nothing_held_and_stopped_looking_shows_an_age_that_grows(watched, clock):
+    log, watch = watched
+    w = watch(every_s=0)
+    eventually(lambda: w._looked_at is not None)
+    w.stop()  # stalled: it looks no more
+    log.append(decision(1, raw={"body": "x"}))
+    clock.advance(days=8)
+    assert w.oldest_age_s(clock.now) == 8 * DAY

@@ -112,13 +112,17 @@ class Purger:
         self._first = min(first_s, every_s)
         self._look = look_s
         self._oldest: datetime | None = None  # None: nothing held, or not looked yet
+        self._looked_at: datetime | None = None  # the log's time of the last look that read the store
         self._stop = threading.Event()
         self._thread = start_thread(self._run, "mlobs-audit-purge")
 
     def oldest_age_s(self, now: datetime) -> float:
-        """Seconds since the oldest raw payload held was recorded (0 when none is held)."""
-        oldest = self._oldest
-        return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+        """Seconds since the oldest raw payload that may be held was recorded: the oldest one the last look
+        saw, or, when it saw none, anything recorded since that look (so a watch that stopped looking, or
+        cannot read the store, still shows a growing age). 0 before the first look."""
+        oldest, looked_at = self._oldest, self._looked_at
+        since = oldest if oldest is not None else looked_at
+        return 0.0 if since is None else max(0.0, (now - since).total_seconds())
 
     def _run(self) -> None:
         due = time.monotonic() + self._first if self._every > 0 else None
@@ -142,7 +146,7 @@ class Purger:
         except Exception as exc:  # kept: the age keeps growing from the last one seen
             log.error("audit: reading the oldest raw payload failed: %s: %s", type(exc).__name__, exc)
             return
-        self._oldest = None if ts is None else parse_ts(ts)
+        self._oldest, self._looked_at = (None if ts is None else parse_ts(ts)), self._log._clock()
 
     def stop(self) -> None:
         self._stop.set()
