@@ -38,6 +38,8 @@ class State:
     rejected: tuple[tuple[str, float], ...] = (("wrong_type", 0.002),)  # reason, share of requests
     drift: tuple[tuple[str, str, bool], ...] = (("tabular_ks", "income", False), ("softmax_ks", "all", False))
     scraped: bool = True
+    audited: bool = False             # every answered decision is in the audit log
+    audit_refused: float = 0.0        # share of requests the audit log refused (503s, within error_5xx)
     # The drift exporter's class-prior verdict (None: the version has no held-out labels, nothing exported):
     # whether the input drift is what the class mix, estimated as `classes`, alone gives.
     prior_explains: bool | None = None
@@ -99,6 +101,10 @@ class History:
                      served * share)
             emit(catalog.INFERENCE_CPU.name, "counter", catalog.INFERENCE_CPU.total, base, t,
                  served * s.cpu_per_prediction)
+            if s.audited:
+                emit(catalog.AUDIT_RECORDS.name, "counter", catalog.AUDIT_RECORDS.total, base, t, served)
+                emit(catalog.AUDIT_UNAVAILABLE.name, "counter", catalog.AUDIT_UNAVAILABLE.total, base, t,
+                     requests * s.audit_refused)
             conf = catalog.PREDICTION_CONFIDENCE.name
             emit(conf, "histogram", f"{conf}_bucket", {**base, "le": "+Inf"}, t, served)
             emit(conf, "histogram", f"{conf}_count", base, t, served)
@@ -141,7 +147,7 @@ def _lognormal_cdf(x: float, median: float, sigma: float) -> float:
     return 0.5 * (1 + math.erf((math.log(x) - math.log(median)) / (sigma * math.sqrt(2))))
 
 
-CREDIT = State(prior_explains=False)
+CREDIT = State(prior_explains=False, audited=True)
 VISION = State(rate=8.0, latency_median=0.012, confidence=0.95, accuracy=0.97,
                classes=tuple((str(d), 0.1) for d in range(10)), rejected=(("not_an_image", 0.001),),
                drift=(("image_stats", "mean", False), ("embedding_mmd", "all", False), ("softmax_ks", "all", False)))
@@ -185,4 +191,6 @@ def scenarios(base: State) -> dict[str, tuple[State, str | None]]:
             "model_version"),
         "latency fault": (replace(base, latency_median=0.16, latency_sigma=0.5), "serving"),
         **explained,
+        **({"audit log volume full": (replace(base, error_5xx=0.3, audit_refused=0.3), "serving")}
+           if base.audited else {}),
     }

@@ -14,7 +14,8 @@ from mlobs.investigate.window import Window
 pytestmark = pytest.mark.integration
 CASES = [f"{base}: {scenario}" for base in ("credit", "vision") for scenario in (
     "clean", "upstream outage drops a field", "input drift", "class-prior shift", "bad model version",
-    "latency fault", "input drift after the service started")] + ["credit: class-prior shift the model is less sure of"]
+    "latency fault", "input drift after the service started")] + [
+    "credit: class-prior shift the model is less sure of", "credit: audit log volume full"]
 
 
 def _window(history):
@@ -33,6 +34,8 @@ def test_the_injected_cause_is_ranked_first_and_a_clean_history_has_none(backfil
     assert report.causes[0].key == expected, [(f.key, f.score) for f in report.findings]
     # The onset is found within a few minutes of the injection (rate() smears it over its range).
     assert abs(report.breach.onset - history.onset) <= 5 * 60
+    if case.endswith("audit log volume full"):  # the 503s named for what they are
+        assert any(e.text.startswith("the audit log refused 30.0% of decisions") for e in report.causes[0].evidence)
     if expected == "model_version":  # the new version's cost beside the old one's
         costs = next(e.text for e in report.causes[0].evidence if e.text.startswith("inference CPU per prediction"))
         assert "v1 0.50 ms" in costs and "v2 0.65 ms" in costs, costs

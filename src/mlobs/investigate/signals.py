@@ -131,3 +131,8 @@ class Signals:
 
     def telemetry_dropped_rate(self) -> str:
         return self._rate(catalog.TELEMETRY_DROPPED, catalog.TELEMETRY_DROPPED.total)
+
+    def audit_refused_share(self) -> str:
+        """Of the decisions the audit log was given, the share it could not make durable (each a 503)."""
+        refused = self._rate(catalog.AUDIT_UNAVAILABLE, catalog.AUDIT_UNAVAILABLE.total)
+        return f"{refused} / ({refused} + {self._rate(catalog.AUDIT_RECORDS, catalog.AUDIT_RECORDS.total)})"
