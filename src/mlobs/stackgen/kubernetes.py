@@ -96,7 +96,7 @@ COMPONENTS = (
     # Its witness endpoints answer the witness's token; without the Secret they stay off (403). Its volume holds
     # the audit log: about 2.2 KB a decision for good and 0.7 KB for the raw store's week, so 20Gi hold about
     # 8 million decisions (docs/kubernetes.md, sizing). Its memory grows while SQLite's page caches and the
-    # subject key cache fill: about 380 MB after 300,000 new applicants (docs/audit-log.md, disk and memory).
+    # subject key cache fill: about 440 MB after a million new applicants (docs/audit-log.md, disk and memory).
     Component("credit", _serve("credit", 8000), 8000, "250m", "768Mi", "1Gi", SHIPPER, data_dir="/var/lib/mlobs",
               data_size="20Gi",
               secret_env={"MLOBS_AUDIT__WITNESS_TOKEN": SecretRef(WITNESS_SECRET, "token", optional=True),
