@@ -1,4 +1,5 @@
-"""The filesystems that hold an audit log's files, and how much room is left on them.
+"""The filesystems that hold the audit stores (a log, its subject keys, a witness's history), and how much
+room is left on them.
 
 A full disk does not lose decisions (each is refused with a 503 until it is durable), but it stops
 the service. Free space is read when Prometheus scrapes, so `predict_linear` can tell on-call days
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
-
 from functools import partial
+from pathlib import Path
 
 from mlobs import catalog
 from mlobs.audit.settings import AuditSettings
