@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from mlobs.investigate.model import Report
 from mlobs.investigate.prometheus import Prometheus
 from mlobs.investigate.report import render
@@ -107,8 +109,7 @@ def run(plan: Plan) -> list[Outcome]:
     workdir = Path(plan.workdir)
     takeovers = [s for s, scenario in plan.scenarios.items() if scenario == BAD_VERSION]
     bad_dir = workdir / "bad-artifacts"
-    for service in takeovers:
-        bad_version.publish(service, plan.artifacts_dir, bad_dir)
+    bad = {service: bad_version.publish(service, plan.artifacts_dir, bad_dir).version for service in takeovers}
     fault_env = {"MLOBS_FAULT__PREDICT_DELAY_S": f"{FAULT_DELAY_S:g}", "MLOBS_FAULT__AFTER_S": f"{plan.baseline_s:g}"}
     options = Options(
         workdir=workdir, artifacts_dir=plan.artifacts_dir, ports_base=0, rate=plan.rate,
@@ -124,7 +125,7 @@ def run(plan: Plan) -> list[Outcome]:
         injected = {s: sending[s] + plan.baseline_s for s in plan.scenarios}
         for service in sorted(takeovers, key=injected.get):
             _sleep_until(injected[service])
-            injected[service] = _take_over(stack, service, bad_dir, options, plan, extra)
+            injected[service] = _take_over(stack, service, bad_dir, bad[service], options, plan, extra)
         _sleep_until(max(injected.values()) + plan.after_s)
         prom = Prometheus(stack.prometheus.url, deadline_s=30.0)
         window = Window(min(sending.values()), time.time(), min_step=MIN_STEP_S)
@@ -153,7 +154,7 @@ def _traffic_sending(stack: LocalStack, timeout: float = 180.0) -> dict[str, flo
     return {name.removeprefix("traffic-"): moment for name, moment in sending.items()}
 
 
-def _take_over(stack: LocalStack, service: str, bad_dir: Path, options: Options, plan: Plan,
+def _take_over(stack: LocalStack, service: str, bad_dir: Path, version: str, options: Options, plan: Plan,
                extra: list[Child]) -> float:
     """A second instance with the bad version comes up on the standby port, then gets all the traffic."""
     old = stack.services[service]
@@ -165,6 +166,10 @@ def _take_over(stack: LocalStack, service: str, bad_dir: Path, options: Options,
     extra.append(new)
     new.start()
     new.wait_ready()
+    answered = httpx.get(f"{new.url}/healthz", timeout=5.0).json().get("model_version")
+    if answered != version:  # another server holds its port: the traffic would not reach the bad version
+        raise RuntimeError(f"{new.url} answers as version {answered!r}, not the {service} takeover's {version}; "
+                           f"log {new.log_path}:\n{new.log_tail()}")
     remaining = plan.after_s + 60
     child = traffic(service, new.url, rate=plan.rate, duration=remaining, scenario="normal", scenario_delay=0,
                     seed=99, log_path=stack.workdir / f"traffic-{service}-takeover.log")
