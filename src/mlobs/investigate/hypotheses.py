@@ -266,10 +266,11 @@ def serving(ctx: Context) -> Finding:
         f.add(f"5xx answers rose from {(eb if math.isfinite(eb) else 0) * 100:.2f}% to {ea * 100:.2f}%",
               s.error_ratio_5xx(), (ea - (eb if math.isfinite(eb) else 0)) / ERRORS_5XX)
     rb, ra = ctx.means(s.audit_refused_share())
-    if math.isfinite(ra) and ra - (rb if math.isfinite(rb) else 0) >= 0.002:
+    rb = rb if math.isfinite(rb) else 0.0  # no refusal counted before the onset
+    if math.isfinite(ra) and ra - rb >= 0.002:
         f.add(f"the audit log refused {ra * 100:.1f}% of decisions with a 503, as not durable (before the onset "
-              f"{(rb if math.isfinite(rb) else 0) * 100:.1f}%): a full volume, a lock or an unreachable store",
-              s.audit_refused_share(), (ra - (rb if math.isfinite(rb) else 0)) / ERRORS_5XX)
+              f"{rb * 100:.1f}%): a full volume, a lock or an unreachable store", s.audit_refused_share(),
+              (ra - rb) / ERRORS_5XX)
     db, da = ctx.means(s.telemetry_dropped_rate())
     if math.isfinite(da) and da > 0.1 and not db > da / 2:
         f.add(f"telemetry dropped at {da:.1f} items/s after the onset", s.telemetry_dropped_rate(), 0.3)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import orjson
 
+from mlobs.whole_lines import append_whole
+
 # Notifications kept in memory whose journal write failed, remembered so that Alertmanager's retry of the same
 # notification is journaled without being listed twice. Bounded: past it, the oldest are forgotten.
 UNJOURNALED_BOUND = 1_000
@@ -56,7 +58,7 @@ class NotificationStore:
             if self._journal is not None:
                 try:
                     self._rotate_before(len(line))
-                    self._append(line)
+                    append_whole(self._journal, line)  # never half a line in the journal
                 except OSError as exc:
                     if key is not None:
                         self._unjournaled[key] = None
@@ -67,21 +69,6 @@ class NotificationStore:
             if retried:
                 del self._unjournaled[key]
             return not retried
-
-    def _append(self, line: bytes) -> None:
-        """Write the whole line, unbuffered (pages are rare, and one lost on a crash is one nobody saw), or
-        nothing: a failed write is cut back, so the journal never holds half a line."""
-        start = self._journal.tell()
-        try:
-            view = memoryview(line)
-            while view:
-                view = view[self._journal.write(view):]
-        except OSError:
-            try:
-                os.ftruncate(self._journal.fileno(), start)
-            except OSError:
-                pass
-            raise
 
     def _rotate_before(self, size: int) -> None:
         written = self._journal.tell()

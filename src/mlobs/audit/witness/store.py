@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mlobs.audit.files import private_dir, private_file, read_secret
 from mlobs.audit.keys.pseudonym import write_private
 from mlobs.audit.keys.signing import public_key_pem
+from mlobs.whole_lines import append_whole
 
 KEY = "witness_key.pem"
 PUBLIC_KEY = "witness_key.pub.pem"
@@ -75,18 +76,10 @@ class WitnessStore:
         return found
 
     def _append(self, name: str, entry: dict) -> None:
-        """One line, durable, or nothing: a line cut short by a full volume is cut off again, since a
-        partial last line would stop the next start (it is not what the witness writes)."""
+        """One line, durable, or nothing: a partial last line would stop the next start."""
         with open(private_file(self.dir / name), "ab", buffering=0) as handle:
-            end = handle.seek(0, os.SEEK_END)
-            try:
-                left = memoryview(orjson.dumps(entry) + b"\n")
-                while left:  # an unbuffered write may take part of it, and the next one fail
-                    left = left[handle.write(left):]
-                os.fsync(handle.fileno())
-            except OSError:
-                handle.truncate(end)
-                raise
+            append_whole(handle, orjson.dumps(entry) + b"\n")
+            os.fsync(handle.fileno())
 
 
 # Far above one cosigned checkpoint (a note with a hundred cosignatures is about 12 KB).
