@@ -60,3 +60,22 @@ def test_only_services_with_a_model_can_be_trained():
     done = run_cli("train", "oncall")
     assert done.returncode == 2
     assert "invalid choice: 'oncall' (choose from 'credit', 'sentiment', 'vision')" in done.stderr
+
+
+@pytest.mark.slow  # a fresh interpreter running the CLI
+def test_serve_refuses_an_audit_log_of_a_newer_format_with_a_message_and_touches_no_key(tmp_path, credit_model,
+                                                                                       artifacts_dir):
+    import sqlite3
+
+    log_path = tmp_path / "audit.db"
+    conn = sqlite3.connect(log_path, isolation_level=None)
+    conn.execute(f"PRAGMA application_id = {0x6D6C6F62}")  # "mlob"
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    done = run_cli("serve", "credit", "--port", "0", env={
+        "MLOBS_ARTIFACTS_DIR": str(artifacts_dir), "MLOBS_AUDIT__STORE_URL": f"sqlite:///{log_path}",
+        "MLOBS_AUDIT__KEYS_DIR": str(tmp_path / "keys")})
+    assert done.returncode == 2
+    assert "the audit log cannot be opened" in done.stderr and "format 2, written by a newer mlobs" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "keys").exists()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
 
 from mlobs import artifacts, logs, registry
+from mlobs.audit.errors import AuditError
 from mlobs.faults.middleware import install as install_faults
 from mlobs.protect.server import strict_protocol
 from mlobs.settings import get_settings
@@ -21,7 +23,11 @@ def serve(name: str, host: str, port: int) -> int:
     if model_name and artifacts.version_dir(settings.artifacts_dir, model_name) is None:
         print(f"no {model_name} model in {settings.artifacts_dir}: training it first")
         module.train(settings, progress=True)
-    app = module.create_app(settings)
+    try:
+        app = module.create_app(settings)
+    except AuditError as exc:  # a log it must not write to (a newer format, another program's database)
+        print(f"mlobs serve {name}: the audit log cannot be opened: {exc}", file=sys.stderr)
+        return 2
     install_faults(app, settings.fault)
     if not model_name:  # a model service's instrument() set up JSON logs; do the same for the others
         logs.install(logs.JsonLogWriter({"service": name}, max_queue=settings.log_queue_size,

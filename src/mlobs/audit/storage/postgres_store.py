@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 import psycopg
 
-from mlobs.audit.storage import tree_store
+from mlobs.audit.storage import store_format, tree_store
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.keys.signing import Checkpoint
@@ -82,12 +82,18 @@ class PostgresStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._conn = psycopg.connect(url, autocommit=True)  # transactions are explicit blocks
-        with self._conn.transaction():
-            self._conn.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")  # concurrent first opens
-            self._conn.execute(SCHEMA)
-            self._conn.execute(tree_store.POSTGRES_SCHEMA)
-            for statement in _triggers():
-                self._conn.execute(statement)
+        try:
+            with self._conn.transaction():
+                self._conn.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")  # concurrent first opens
+                store_format.check_postgres(self._conn, store_format.postgres_where(self._conn))
+                self._conn.execute(SCHEMA)
+                self._conn.execute(store_format.POSTGRES_SCHEMA)
+                self._conn.execute(tree_store.POSTGRES_SCHEMA)
+                for statement in _triggers():
+                    self._conn.execute(statement)
+        except BaseException:
+            self._conn.close()
+            raise
         self._reader = psycopg.connect(url, autocommit=True)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()

@@ -20,6 +20,7 @@ from mlobs.audit.storage.sqlite_lookup import (
     lookup_path,
 )
 from mlobs.audit.storage.sqlite_lookup import header_field as field
+from mlobs.audit.storage.store_format import check_sqlite, stamp_sqlite
 from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.storage.store import INSERT_COLUMNS, SELECT_COLUMNS, Batch, Query
@@ -92,12 +93,14 @@ class SqliteStore:
         lookup_most_behind: int = MOST_BEHIND,
     ) -> None:
         self.path = Path(path)
+        self._timeout = busy_timeout_s
+        self._check_format()
         private_sqlite(self.path)
         private_sqlite(lookup_path(self.path))
-        self._timeout = busy_timeout_s
         # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
         # lock the lookup too, and the lookup's catching up would hold up commits.
         self._conn = self._connect()
+        stamp_sqlite(self._conn)
         self._conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -105,6 +108,17 @@ class SqliteStore:
         self._readers_lock = threading.Lock()  # not the write lock: the committer reads while holding it
         self.lookup = self._open_lookup(lookup_delay_s, lookup_most_behind)
         self.commits = 0
+
+    def _check_format(self) -> None:
+        """Read only, before anything of ours touches the file (its mode, its journal): it may be
+        another program's database, or a log of a newer format."""
+        if not self.path.exists():
+            return
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self._timeout)
+        try:
+            check_sqlite(conn, str(self.path))
+        finally:
+            conn.close()
 
     def _open_lookup(self, delay_s: float, most_behind: int) -> Lookup:
         try:

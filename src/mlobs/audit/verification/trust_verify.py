@@ -37,6 +37,7 @@ from mlobs.audit.checkpoint_note import (
 from mlobs.audit.merkle import CompactRange
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.storage.row_checks import RowSource
+from mlobs.audit.storage.store_format import UnknownStoreFormat, check_postgres, check_sqlite
 from mlobs.audit.keys.signing import Checkpoint, key_id_of
 from mlobs.audit.storage.tree_store import (
     STRIDE,
@@ -99,11 +100,16 @@ def open_view(url: str) -> LogView:
         path = Path(url.removeprefix("sqlite:///"))
         if not path.is_file():
             raise LogMissing(f"no audit log at {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            check_sqlite(conn, str(path))
         except sqlite3.DatabaseError as exc:
+            conn.close()
             raise LogMissing(f"{path} is not a readable audit log: {exc}") from None
+        except UnknownStoreFormat:
+            conn.close()
+            raise
         if "audit_records" not in tables:
             conn.close()
             raise LogMissing(f"{path} holds no audit log (no audit_records table)")
@@ -119,6 +125,11 @@ def open_view(url: str) -> LogView:
         if conn.execute("SELECT to_regclass('audit_records')").fetchone()[0] is None:
             conn.close()
             raise LogMissing(f"{_redact(url)} holds no audit log (no audit_records table)")
+        try:
+            check_postgres(conn, _redact(url))
+        except UnknownStoreFormat:
+            conn.close()
+            raise
         query = postgres_query(conn)
         tables = {"audit_checkpoints", "audit_tree_heads"} if conn.execute(
             "SELECT to_regclass('audit_tree_heads')").fetchone()[0] else {"audit_checkpoints"}
