@@ -25,12 +25,13 @@ def test_training_publishes_a_versioned_artifact_as_latest(artifacts_dir, sentim
 
 @pytest.mark.slow
 def test_training_twice_in_fresh_processes_gives_the_same_version(tmp_path, sentiment_model):
-    versions = []
-    for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed, "MLOBS_ARTIFACTS_DIR": str(tmp_path / seed)}
-        subprocess.run([sys.executable, "-m", "mlobs.cli", "train", "sentiment", "--quiet"], env=env, check=True,
-                       capture_output=True)
-        versions.append((tmp_path / seed / "sentiment" / "LATEST").read_text().strip())
+    runs = [subprocess.Popen([sys.executable, "-m", "mlobs.cli", "train", "sentiment", "--quiet"],
+                             env={**os.environ, "PYTHONHASHSEED": seed, "MLOBS_ARTIFACTS_DIR": str(tmp_path / seed)},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for seed in ("1", "2")]
+    for run in runs:  # side by side: each is one process on one core
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err.decode()
+    versions = [(tmp_path / seed / "sentiment" / "LATEST").read_text().strip() for seed in ("1", "2")]
     assert versions == [sentiment_model.version] * 2
     metadata = json.loads((tmp_path / "1" / "sentiment" / versions[0] / "metadata.json").read_text())
     assert metadata["training_data_hash"] == sentiment_model.training_data_hash
