@@ -131,7 +131,9 @@ def test_an_erased_subjects_raw_rows_are_gone_and_the_log_still_verifies(three):
 
 def test_the_earlier_raw_table_is_dropped_with_its_editable_expiry(tmp_path, clock):
     path = tmp_path / "audit.db"
-    conn = sqlite3.connect(path)
+    conn = sqlite3.connect(path)  # a log of the earlier layout, with no record yet
+    conn.execute("CREATE TABLE audit_records (seq INTEGER PRIMARY KEY, header TEXT NOT NULL, payload BLOB NOT NULL, "
+                 "hash TEXT NOT NULL)")
     conn.execute("CREATE TABLE audit_raw (decision_id TEXT PRIMARY KEY, subject TEXT, expires_at TEXT NOT NULL, "
                  "encrypted INTEGER NOT NULL, payload BLOB NOT NULL)")
     conn.execute("INSERT INTO audit_raw VALUES ('d', NULL, '2099-01-01T00:00:00.000000Z', 0, x'7b7d')")

@@ -162,6 +162,21 @@ def test_another_programs_sqlite_database_is_refused_and_left_untouched_mode_and
         "sqlite_autoindex_gpkg_contents_1",)]
 
 
+def test_a_database_of_other_tables_without_an_application_id_is_not_made_into_a_log(settings, tmp_path):
+    path = tmp_path / "log" / "audit.db"
+    path.parent.mkdir()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE dashboard (id INTEGER PRIMARY KEY, title TEXT)")
+    conn.commit()
+    conn.close()
+    before = files_of(path.parent)
+
+    with pytest.raises(UnknownStoreFormat, match=r"holds other tables \(dashboard\) and no audit_records"):
+        AuditLog.open(settings)
+
+    assert files_of(path.parent) == before
+
+
 def test_a_table_named_audit_records_of_other_columns_fails_verify_with_a_message_naming_them(
         tmp_path, cli, capsys):
     path = tmp_path / "log" / "audit.db"

@@ -42,7 +42,13 @@ def check_sqlite(conn, where: str) -> None:
     if application_id == SQLITE_APPLICATION_ID:
         _check_version(conn.execute("PRAGMA user_version").fetchone()[0], where)
     else:  # a new database, a log made before logs carried their format, or another program's
-        _check_columns(tuple(row[1] for row in conn.execute("PRAGMA table_info(audit_records)")), where)
+        columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(audit_records)"))
+        _check_columns(columns, where)
+        others = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 5")]
+        if not columns and others:
+            raise UnknownStoreFormat(f"{where} is not an mlobs audit log: it holds other tables "
+                                     f"({', '.join(others)}) and no audit_records")
 
 
 def stamp_sqlite(conn) -> None:
