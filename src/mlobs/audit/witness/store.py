@@ -86,9 +86,15 @@ class WitnessStore:
 MAX_LINE = 64 * 1024
 _BLOCK = 4096
 _SCAN_BLOCK = 4 * 1024 * 1024
-# A line as the witness writes it (orjson, no spaces), up to its note's size line, which must state the
-# entry's size: the scan's fast path. A line written otherwise is parsed as JSON instead.
-_WRITTEN = re.compile(rb'\n\{"size":(0|[1-9][0-9]{0,18}),"note":"[^"\\\n]*\\n\1\\n')
+# A whole line as the witness writes it (orjson, no spaces), its note's size line stating the entry's size:
+# the scan's fast path. It must read exactly what a JSON parser reads, so it matches the line from its first
+# byte to its last: the two keys once each; a note of printable ASCII other than quote and backslash, "\n"
+# escapes, and the em dash that starts a signature line (nothing to decode differently, nothing that is not
+# UTF-8); at most 61 note lines of 1 KiB each, so no line it accepts is over MAX_LINE. Any other line,
+# however valid, is parsed as JSON instead.
+_TEXT = rb'[\x20\x21\x23-\x5b\x5d-\x7e]{0,1024}'
+_WRITTEN = re.compile(rb'^\{"size":(0|[1-9][0-9]{0,18}),"note":"' + _TEXT + rb'\\n\1\\n' + _TEXT
+                      + rb'(?:\\n(?:\xe2\x80\x94 )?' + _TEXT + rb'){0,60}"\}$', re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,7 @@ def _scan(lines: bytes, number: int, last: int, final: bytes, final_number: int,
     """The scan's state (lines numbered, the last size, the last non-blank line and its number) after
     `lines`, whole lines; raises ValueError at the first line out of place."""
     count = lines.count(b"\n") + (0 if lines.endswith(b"\n") else 1)
-    sizes = _WRITTEN.findall(b"\n" + lines)
+    sizes = _WRITTEN.findall(lines)
     if len(sizes) == count:  # every line as the witness writes it
         sizes = [int(size) for size in sizes]
         if sizes[0] > last and all(a < b for a, b in zip(sizes, sizes[1:])):
@@ -146,6 +152,9 @@ def _scan(lines: bytes, number: int, last: int, final: bytes, final_number: int,
             return number, sizes[-1], lines[lines.rfind(b"\n", 0, len(lines) - 1) + 1:], number
     for line in (lines[:-1] if lines.endswith(b"\n") else lines).split(b"\n"):
         number += 1
+        if len(line) >= MAX_LINE:  # as a reader of the line would find it, with its newline
+            raise ValueError(f"{path} line {number} is over {MAX_LINE} bytes, not a cosigned checkpoint "
+                             "(the file was edited)")
         if not line.strip():
             continue
         entry = _entry(line, f"{path} line {number}")
