@@ -9,11 +9,15 @@ The file grows by one line (about half a kilobyte) a poll, millions of lines a y
 but `read_head` (a scan without cryptography, at start) depends on its length: the newest line is read
 from the end, a page from a size on is found by bisection over byte offsets (the sizes strictly
 increase, which `read_head` checks and the witness keeps by appending only larger trees).
+
+Both files are appended with `mlobs.whole_lines.append_whole`: a line counts once its newline is written,
+so every reader reads up to the last newline, and bytes after it (an append a crash cut short) are cut
+back by the next append.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mlobs.audit.files import private_dir, private_file, read_secret
 from mlobs.audit.keys.pseudonym import write_private
 from mlobs.audit.keys.signing import public_key_pem
-from mlobs.whole_lines import append_whole
+from mlobs.whole_lines import append_whole, whole_end
+
+log = logging.getLogger("mlobs.audit.witness")
 
 KEY = "witness_key.pem"
 PUBLIC_KEY = "witness_key.pub.pem"
@@ -68,7 +74,8 @@ class WitnessStore:
         if not path.exists():
             return []
         found = []
-        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        data = path.read_bytes()
+        for number, line in enumerate(data[:data.rfind(b"\n") + 1].splitlines(), 1):
             try:
                 found.append(orjson.loads(line))
             except orjson.JSONDecodeError:
@@ -76,10 +83,12 @@ class WitnessStore:
         return found
 
     def _append(self, name: str, entry: dict) -> None:
-        """One line, durable, or nothing: a partial last line would stop the next start."""
-        with open(private_file(self.dir / name), "ab", buffering=0) as handle:
-            append_whole(handle, orjson.dumps(entry) + b"\n")
-            os.fsync(handle.fileno())
+        """One line, durable, or nothing: a line the caller is told failed is never found there later."""
+        path = private_file(self.dir / name)
+        with open(path, "a+b", buffering=0) as handle:
+            cut = append_whole(handle, orjson.dumps(entry) + b"\n", sync=True)
+        if cut:
+            log.warning("witness: cut %d bytes of an unfinished line from the end of %s", cut, path)
 
 
 # Far above one cosigned checkpoint (a note with a hundred cosignatures is about 12 KB).
@@ -108,8 +117,8 @@ class Head:
 
 def read_head(directory: Path) -> Head | None:
     """The store's last cosigned checkpoint (None if it holds none), once one pass over the file, without
-    cryptography, found every non-blank line a {"size", "note"} object whose note states that size, and
-    the sizes strictly increasing: so the last line is the largest tree the file records, and an older
+    cryptography, found every non-blank whole line a {"size", "note"} object whose note states that size,
+    and the sizes strictly increasing: so the last line is the largest tree the file records, and an older
     checkpoint appended (or lines swapped or repeated) is a ValueError naming the line. Nothing in it
     checks a signature: the caller checks the last line's (what a witness resumes from), and every
     reader of another line checks that one's."""
@@ -122,7 +131,7 @@ def read_head(directory: Path) -> Head | None:
         while True:
             block = handle.read(_SCAN_BLOCK)
             data = rest + block
-            cut = data.rfind(b"\n") + 1 if block else len(data)
+            cut = data.rfind(b"\n") + 1  # at the end, bytes after the last newline are no line yet
             lines, rest = data[:cut], data[cut:]
             if len(rest) > MAX_LINE:
                 number = scanned[0] + lines.count(b"\n") + 1
@@ -188,14 +197,14 @@ def read_page(directory: Path, size: int, limit: int) -> list[dict]:
     except FileNotFoundError:
         return []
     with handle:
-        end = handle.seek(0, os.SEEK_END)
+        end = _whole_end(handle, path)
         handle.seek(first_at_or_after(handle, size, end, path))
         found: list[dict] = []
         while len(found) < limit:
             where = handle.tell()
-            line = _bounded_line(handle, path, where)
-            if not line:
+            if where >= end:
                 break
+            line = _bounded_line(handle, path, where)
             if not line.strip():
                 continue
             entry = _entry(line, f"{path} line at byte {where}")
@@ -269,7 +278,7 @@ def read_latest(directory: Path) -> str | None:
     except FileNotFoundError:
         return None
     with handle:
-        end = pos = handle.seek(0, os.SEEK_END)
+        end = pos = _whole_end(handle, path)
         tail = b""
         while pos > 0 and not (tail.strip() and b"\n" in tail.rstrip()):
             if end - pos > MAX_LINE:
@@ -289,8 +298,16 @@ def _entries(directory: Path):
         return
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
-            if line.strip():
+            if line.strip() and line.endswith(b"\n"):
                 yield _entry(line, f"{path} line {number}")
+
+
+def _whole_end(handle, path: Path) -> int:
+    """Where the file's whole lines end (bytes after the last newline are an append not finished yet)."""
+    try:
+        return whole_end(handle, limit=MAX_LINE)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}, not a cosigned checkpoint (the file was edited)") from None
 
 
 def _entry(line: bytes, where: str) -> dict:
