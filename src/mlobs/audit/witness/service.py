@@ -55,7 +55,7 @@ from mlobs.audit.merkle import ProofError, verify_consistency
 from mlobs.audit import volumes
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.settings import WitnessSettings
-from mlobs.audit.witness.store import COSIGNED, ROTATIONS, WitnessStore
+from mlobs.audit.witness.store import COSIGNED, ROTATIONS, NotKept, WitnessStore
 from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
@@ -161,7 +161,7 @@ class Witness:
         """One round: returns the newly cosigned head, or None. Raises nothing."""
         try:
             head = self._poll()
-        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError, TypeError, OSError) as exc:
+        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError, TypeError, OSError, NotKept) as exc:
             self.refused += 1
             self._refusals.labels(_reason(exc)).inc()
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -278,7 +278,7 @@ def _reason(exc: Exception) -> str:
         return catalog.UNREACHABLE
     if isinstance(exc, ProofError):
         return catalog.INCONSISTENT
-    if isinstance(exc, OSError):  # after httpx's: its transport errors are not OSErrors
+    if isinstance(exc, (OSError, NotKept)):  # after httpx's: its transport errors are not OSErrors
         return catalog.UNKEPT
     return catalog.INVALID  # NoteError, or a proof answer that is not the JSON of base64 hashes it should be
 

@@ -39,6 +39,10 @@ COSIGNED = "cosigned.jsonl"
 ROTATIONS = "rotations.jsonl"
 
 
+class NotKept(Exception):
+    """A cosigned checkpoint the store refused to keep: its history already ends at a tree as large."""
+
+
 class WitnessStore:
     def __init__(self, directory: Path) -> None:
         self.dir = Path(directory)
@@ -64,7 +68,21 @@ class WitnessStore:
         return read_head(self.dir)
 
     def keep(self, size: int, note: str) -> None:
-        self._append(COSIGNED, {"size": size, "note": note})
+        """Append the checkpoint, only after a smaller tree: raises NotKept if the history already ends at a
+        tree as large (another witness writing this directory, or a line appended behind its back), which
+        would leave the sizes out of order and the store refused at the next start."""
+        path = self.dir / COSIGNED
+
+        def after_a_smaller_tree(handle, end: int) -> None:  # under the append's lock: no append in between
+            try:
+                last = _last_entry(handle, end, path)
+            except ValueError as exc:  # a last line edited while the witness runs
+                raise NotKept(str(exc)) from None
+            if last is not None and last["size"] >= size:
+                raise NotKept(f"{path} already ends at tree size {last['size']}, not below {size}: another "
+                              "witness writes this directory, or a line was appended to it")
+
+        self._append(COSIGNED, {"size": size, "note": note}, after_a_smaller_tree)
 
     def keep_rotation(self, evidence: dict) -> None:
         self._append(ROTATIONS, evidence)
@@ -82,11 +100,12 @@ class WitnessStore:
                 raise ValueError(f"{path} line {number} is not key rotation evidence (the file was edited)") from None
         return found
 
-    def _append(self, name: str, entry: dict) -> None:
+    def _append(self, name: str, entry: dict, check=None) -> None:
         """One line, durable, or nothing: a line the caller is told failed is never found there later."""
         path = private_file(self.dir / name)
         with open(path, "a+b", buffering=0) as handle:
-            cut = append_whole(handle, orjson.dumps(entry) + b"\n", sync=True)
+            cut = append_whole(handle, orjson.dumps(entry) + b"\n", sync=True,
+                               check=None if check is None else lambda end: check(handle, end))
         if cut:
             log.warning("witness: cut %d bytes of an unfinished line from the end of %s", cut, path)
 
@@ -278,18 +297,24 @@ def read_latest(directory: Path) -> str | None:
     except FileNotFoundError:
         return None
     with handle:
-        end = pos = _whole_end(handle, path)
-        tail = b""
-        while pos > 0 and not (tail.strip() and b"\n" in tail.rstrip()):
-            if end - pos > MAX_LINE:
-                raise ValueError(f"{path}: its last line is over {MAX_LINE} bytes, not a cosigned checkpoint "
-                                 "(the file was edited)")
-            step = min(_BLOCK, pos)
-            pos -= step
-            handle.seek(pos)
-            tail = handle.read(step) + tail
+        entry = _last_entry(handle, _whole_end(handle, path), path)
+    return entry["note"] if entry is not None else None
+
+
+def _last_entry(handle, end: int, path: Path) -> dict | None:
+    """The last non-blank line of the whole lines ending at `end`, as an entry; None if there is none."""
+    pos = end
+    tail = b""
+    while pos > 0 and not (tail.strip() and b"\n" in tail.rstrip()):
+        if end - pos > MAX_LINE:
+            raise ValueError(f"{path}: its last line is over {MAX_LINE} bytes, not a cosigned checkpoint "
+                             "(the file was edited)")
+        step = min(_BLOCK, pos)
+        pos -= step
+        handle.seek(pos)
+        tail = handle.read(step) + tail
     line = tail.rstrip().rsplit(b"\n", 1)[-1]
-    return _entry(line, f"{path}: its last line")["note"] if line.strip() else None
+    return _entry(line, f"{path}: its last line") if line.strip() else None
 
 
 def _entries(directory: Path):
