@@ -5,6 +5,7 @@ so it still starts and pages; a round that would break that is refused as unkept
 from __future__ import annotations
 
 import orjson
+import pytest
 from prometheus_client import generate_latest
 
 from audit.factories import decision
@@ -23,36 +24,41 @@ def _sizes(directory) -> list[int]:
     return [orjson.loads(line)["size"] for line in (directory / COSIGNED).read_bytes().splitlines()]
 
 
-def test_two_witnesses_on_one_directory_never_keep_a_tree_twice_or_out_of_order(
+def test_of_two_witnesses_on_one_directory_only_the_one_that_wrote_the_last_line_appends(
         log, store_url, audit_settings, tmp_path):
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
     first, second = (witness_for(log_app(store_url), key, tmp_path / "w") for _ in range(2))
     _grow(log, 0, 10)
     assert first.poll().size == 10
-    _grow(log, 10, 20)
-    assert second.poll().size == 20  # it knew of no tree: 20 follows 10 in the file all the same
-    assert first.poll() is None and "20" in first.last_error  # 20 is kept already
     unkept = f'{catalog.REASON}="{catalog.UNKEPT}"}} 1.0'
-    assert unkept in generate_latest(first.registry).decode()
-    _grow(log, 20, 30)
-    assert first.poll().size == 30, first.last_error
-    assert second.poll() is None
+    for size in (20, 30):
+        _grow(log, size - 10, size)
+        assert second.poll() is None and "another witness writes this directory" in second.last_error
+        assert first.poll().size == size, first.last_error
+    assert unkept.replace("1.0", "2.0") in generate_latest(second.registry).decode()
     assert _sizes(tmp_path / "w") == [10, 20, 30]
-    restarted = witness_for(log_app(store_url), key, tmp_path / "w")
-    assert restarted.head.size == 30
-    assert [n.split("\n")[1] for n in read_notes_from(tmp_path / "w", 11, 5)] == ["20", "30"]
+    third = witness_for(log_app(store_url), key, tmp_path / "w")  # started later: resumes from 30
+    _grow(log, 30, 40)
+    assert third.poll().size == 40 and first.poll() is None  # whoever appends first; the other is refused
+    assert _sizes(tmp_path / "w") == [10, 20, 30, 40]
+    assert witness_for(log_app(store_url), key, tmp_path / "w").head.size == 40
+    assert [n.split("\n")[1] for n in read_notes_from(tmp_path / "w", 11, 5)] == ["20", "30", "40"]
 
 
-def test_a_line_appended_behind_a_running_witness_that_is_no_checkpoint_refuses_its_rounds_as_unkept(
-        log, store_url, audit_settings, tmp_path):
+@pytest.mark.parametrize("line", ["an older checkpoint", "a line that is no checkpoint"])
+def test_a_line_appended_behind_a_running_witness_refuses_its_rounds_as_unkept_and_stays_last(
+        log, store_url, audit_settings, tmp_path, line):
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
     witness = witness_for(log_app(store_url), key, tmp_path / "w")
-    _grow(log, 0, 10)
-    assert witness.poll().size == 10
+    for size in (10, 20):
+        _grow(log, size - 10, size)
+        assert witness.poll().size == size
+    appended = (tmp_path / "w" / COSIGNED).read_bytes().splitlines()[0] if line == "an older checkpoint" \
+        else b"not a checkpoint"
     with open(tmp_path / "w" / COSIGNED, "ab") as handle:
-        handle.write(b"not a checkpoint\n")
-    _grow(log, 10, 20)
+        handle.write(appended + b"\n")
+    _grow(log, 20, 30)
     assert witness.poll() is None and COSIGNED in witness.last_error
     unkept = f'{catalog.REASON}="{catalog.UNKEPT}"}} 1.0'
     assert unkept in generate_latest(witness.registry).decode()
-    assert (tmp_path / "w" / COSIGNED).read_bytes().endswith(b"not a checkpoint\n")
+    assert (tmp_path / "w" / COSIGNED).read_bytes().endswith(appended + b"\n")

@@ -253,7 +253,7 @@ class Witness:
                 return None
             self._consistent(old, head)
         cosigned = cosign(note, self.settings.name, self.store.private, int(time.time()))
-        self.store.keep(head.size, cosigned)
+        self.store.keep(head.size, cosigned, old.size if old is not None else None)
         self.head = head
         self._cosigned.inc()
         self._size.set(head.size)

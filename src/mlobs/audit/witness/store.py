@@ -67,22 +67,24 @@ class WitnessStore:
     def head(self) -> Head | None:
         return read_head(self.dir)
 
-    def keep(self, size: int, note: str) -> None:
-        """Append the checkpoint, only after a smaller tree: raises NotKept if the history already ends at a
-        tree as large (another witness writing this directory, or a line appended behind its back), which
-        would leave the sizes out of order and the store refused at the next start."""
+    def keep(self, size: int, note: str, after: int | None) -> None:
+        """Append the checkpoint of `size` records right after the line of tree size `after` (None: into a
+        history holding none), the last this witness kept: raises NotKept if the history ends otherwise, as
+        when another witness writes this directory or a line was appended behind its back. Checked under the
+        append's lock, so no other append comes in between; the sizes stay in order, the store starts."""
         path = self.dir / COSIGNED
 
-        def after_a_smaller_tree(handle, end: int) -> None:  # under the append's lock: no append in between
+        def after_its_own_last(handle, end: int) -> None:
             try:
                 last = _last_entry(handle, end, path)
             except ValueError as exc:  # a last line edited while the witness runs
                 raise NotKept(str(exc)) from None
-            if last is not None and last["size"] >= size:
-                raise NotKept(f"{path} already ends at tree size {last['size']}, not below {size}: another "
-                              "witness writes this directory, or a line was appended to it")
+            found = None if last is None else last["size"]
+            if found != after:
+                raise NotKept(f"{path} ends at tree size {found}, not at {after} where this witness left it: "
+                              "another witness writes this directory, or a line was appended to it")
 
-        self._append(COSIGNED, {"size": size, "note": note}, after_a_smaller_tree)
+        self._append(COSIGNED, {"size": size, "note": note}, after_its_own_last)
 
     def keep_rotation(self, evidence: dict) -> None:
         self._append(ROTATIONS, evidence)
