@@ -45,43 +45,22 @@ def whole_end(handle: BinaryIO, end: int | None = None, limit: int | None = None
     return 0
 
 
-def last_line(handle: BinaryIO, end: int, limit: int | None = None) -> bytes:
-    """The whole line whose newline is the byte before `end` (a `whole_end`), without that newline; b"" if
-    the file has none. With `limit`, raises ValueError for a line longer than that."""
-    stop = pos = max(0, end - 1)
-    tail = b""
-    while pos > 0:
-        if limit is not None and stop - pos > limit:
-            raise ValueError(f"its last line is over {limit} bytes")
-        step = min(_BLOCK, pos)
-        pos -= step
-        handle.seek(pos)
-        tail = handle.read(step) + tail
-        cut = tail.rfind(b"\n")
-        if cut >= 0:
-            tail = tail[cut + 1:]
-            break
-    if limit is not None and len(tail) > limit:
-        raise ValueError(f"its last line is over {limit} bytes")
-    return tail
-
-
 def append_whole(handle: BinaryIO, line: bytes, *, sync: bool = False,
-                 check: Callable[[int], None] | None = None) -> int:
+                 check: Callable[[int], None] | None = None, after: Callable[[], None] | None = None) -> int:
     """Write all of `line` (ending in a newline) at the end of a file opened unbuffered for reading and
     appending (`open(path, "a+b", buffering=0)`), or nothing: raises OSError. Returns the bytes of an
-    unfinished line it cut back first (0 nearly always). `check(end)`, called under the lock with the
-    offset where the whole lines end, may raise to refuse the append (e.g. after reading the last line
-    with `last_line`)."""
+    unfinished line it cut back first (0 nearly always). Both called under the lock, so no other append
+    comes in between: `check(end)`, before anything is changed, with the offset where the whole lines end,
+    may raise to refuse the append; `after()` once the line is written (and synced)."""
     fd = handle.fileno()
     fcntl.flock(fd, fcntl.LOCK_EX)  # another appender of the same file waits: its line stays whole too
     try:
         end = handle.seek(0, os.SEEK_END)
         start = whole_end(handle, end)
-        if start < end:
-            os.ftruncate(fd, start)
         if check is not None:
             check(start)
+        if start < end:
+            os.ftruncate(fd, start)
         handle.seek(start)
         try:
             left = memoryview(line)
@@ -96,6 +75,8 @@ def append_whole(handle: BinaryIO, line: bytes, *, sync: bool = False,
             except OSError:
                 pass  # the original error is the one to report
             raise
+        if after is not None:
+            after()
         return end - start
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)

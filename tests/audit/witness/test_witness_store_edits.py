@@ -134,3 +134,59 @@ def test_a_store_edited_at_random_places_is_read_by_every_reader_as_a_json_parse
             at = rng.randrange(len(lines))
             lines[at] = rng.choice(edits).replace(b"%d" % SIZE, b"%d" % (5 * (at + 1)))
         _check_against_reference(tmp_path, b"".join(lines))
+
+
+def _edit_in_place(path, at: int, line: bytes) -> None:
+    """Overwrite line `at` with `line` of the same length, in place: same file, same size."""
+    data = path.read_bytes()
+    offset = sum(len(x) + 1 for x in data.split(b"\n")[:at])
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(line)
+
+
+def test_a_history_edited_in_place_while_the_witness_serves_it_is_refused_by_every_reader_until_it_checks_again(
+        tmp_path, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from audit.witness.test_witness_store_reads import _settings
+    from audit.witness_helpers import signed_store
+    from mlobs.audit.witness import store
+    from mlobs.audit.witness.service import create_app
+
+    directory = tmp_path / "w"
+    key = signed_store(directory, range(100, 200))  # sizes of three digits: lines of one length
+    client = TestClient(create_app(_settings(directory, key)), raise_server_exceptions=False)
+    scans = []
+    monkeypatch.setattr(store, "read_head", lambda d, real=store.read_head: scans.append(d) or real(d))
+    assert [n.split("\n")[1] for n in client.get("/checkpoints", params={"from": 150, "limit": 2}).json()["notes"]
+            ] == ["150", "151"]
+    assert scans == []  # an unchanged history is not scanned again
+
+    lines = (directory / COSIGNED).read_bytes().split(b"\n")
+    original = lines[10]
+    _edit_in_place(directory / COSIGNED, 10, lines[90])  # tree 190 where 110 was: the sizes out of order
+    for path, params in (("/checkpoints", {"from": 150, "limit": 2}), ("/checkpoints", {}), ("/checkpoint", {})):
+        answer = client.get(path, params=params)
+        assert answer.status_code == 500, (path, answer.text)
+        assert f"{COSIGNED} line 12: tree size 111 after 190" in answer.json()["detail"]
+    assert len(scans) == 1  # the refusal is remembered while the file stays as it is
+
+    _edit_in_place(directory / COSIGNED, 10, original)
+    assert client.get("/checkpoints", params={"from": 110, "limit": 1}).json()["notes"][0].split("\n")[1] == "110"
+    assert client.get("/checkpoint").status_code == 200
+
+
+def test_the_witness_reads_its_history_after_its_own_appends_without_scanning_it_again(
+        log, store_url, audit_settings, tmp_path, monkeypatch):
+    from audit.witness_helpers import witnessed_at
+    from mlobs.audit.witness import store
+
+    witness = witnessed_at(log, store_url, audit_settings, tmp_path / "w", sizes=(10, 20, 30))
+    scans = []
+    monkeypatch.setattr(store, "read_head", lambda d, real=store.read_head: scans.append(d) or real(d))
+    assert [entry["size"] for entry in witness.store.page(0, 10)] == [10, 20, 30]
+    assert witness.store.latest().split("\n")[1] == "30" and scans == []
+    with open(tmp_path / "w" / COSIGNED, "ab") as handle:  # a blank line: another writer, harmless
+        handle.write(b"\n")
+    assert [entry["size"] for entry in witness.store.page(15, 10)] == [20, 30] and len(scans) == 1

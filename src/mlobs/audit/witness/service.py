@@ -283,6 +283,15 @@ def _reason(exc: Exception) -> str:
     return catalog.INVALID  # NoteError, or a proof answer that is not the JSON of base64 hashes it should be
 
 
+def _read(reader, *args):
+    """A read of the witness's history, or a 500 naming what in it does not check (it was edited)."""
+    try:
+        return reader(*args)
+    except ValueError as exc:
+        log.error("witness: its history does not check: %s", exc)
+        raise HTTPException(500, f"the witness's history does not check: {exc}") from None
+
+
 def create_app(settings) -> FastAPI:
     witness = Witness(settings.audit_witness)
 
@@ -308,7 +317,7 @@ def create_app(settings) -> FastAPI:
     def checkpoints(start: int | None = Query(None, alias="from", ge=0, lt=2**63),
                     limit: int | None = Query(None, ge=1, le=MAX_PAGE)) -> dict:
         want = limit or MAX_PAGE
-        page = witness.store.page(start or 0, want + 1)  # one more: whether a next page exists
+        page = _read(witness.store.page, start or 0, want + 1)  # one more: whether a next page exists
         answer: dict = {"notes": [entry["note"] for entry in page[:want]]}
         if len(page) > want:
             answer["next"] = page[want - 1]["size"] + 1
@@ -316,7 +325,7 @@ def create_app(settings) -> FastAPI:
 
     @app.get("/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:
-        latest = witness.store.latest()
+        latest = _read(witness.store.latest)
         if latest is None:
             raise HTTPException(404, "nothing cosigned yet")
         return PlainTextResponse(latest, media_type="text/plain; charset=utf-8")

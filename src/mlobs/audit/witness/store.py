@@ -18,6 +18,7 @@ back by the next append.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,15 +58,46 @@ class WitnessStore:
             raise ValueError(f"{path} is not an Ed25519 private key")
         self.private = private
         (self.dir / PUBLIC_KEY).write_bytes(public_key_pem(private.public_key()))
+        # cosigned.jsonl as `head` last scanned it, kept in step by this store's own appends; and the state
+        # a scan refused, with its message.
+        self._scanned: tuple | None = _UNCHECKED
+        self._refused: tuple[tuple | None, str] | None = None
 
     def latest(self) -> str | None:
+        self._scan_if_changed()
         return read_latest(self.dir)
 
     def page(self, size: int, limit: int) -> list[dict]:
+        self._scan_if_changed()
         return read_page(self.dir, size, limit)
 
     def head(self) -> Head | None:
-        return read_head(self.dir)
+        """`read_head`, remembering the state of the file it passed."""
+        state = self._state()
+        try:
+            head = read_head(self.dir)
+        except ValueError as exc:
+            self._refused = (state, str(exc))
+            raise
+        self._scanned, self._refused = state, None
+        return head
+
+    def _scan_if_changed(self) -> None:
+        """Before a reader is answered: a history changed since the last scan by anything but this store's
+        appends (an edit, another writer) is scanned again, since the newest line and the bisection are right
+        only on a history the scan passes. ValueError names the line it refuses, until the file changes."""
+        state = self._state()
+        if state == self._scanned:
+            return
+        if self._refused is not None and self._refused[0] == state:
+            raise ValueError(self._refused[1])
+        self.head()
+
+    def _state(self) -> tuple | None:
+        try:
+            return _file_state(os.stat(self.dir / COSIGNED))
+        except FileNotFoundError:
+            return None
 
     def keep(self, size: int, note: str, after: int | None) -> None:
         """Append the checkpoint of `size` records right after the line of tree size `after` (None: into a
@@ -73,8 +105,11 @@ class WitnessStore:
         when another witness writes this directory or a line was appended behind its back. Checked under the
         append's lock, so no other append comes in between; the sizes stay in order, the store starts."""
         path = self.dir / COSIGNED
+        scanned = [False]  # the file before this append: the one the last scan passed
 
         def after_its_own_last(handle, end: int) -> None:
+            before = os.fstat(handle.fileno())
+            scanned[0] = _file_state(before) == self._scanned or (self._scanned is None and before.st_size == 0)
             try:
                 last = _last_entry(handle, end, path)
             except ValueError as exc:  # a last line edited while the witness runs
@@ -84,7 +119,10 @@ class WitnessStore:
                 raise NotKept(f"{path} ends at tree size {found}, not at {after} where this witness left it: "
                               "another witness writes this directory, or a line was appended to it")
 
-        self._append(COSIGNED, {"size": size, "note": note}, after_its_own_last)
+        def in_step(handle) -> None:
+            self._scanned = _file_state(os.fstat(handle.fileno())) if scanned[0] else _UNCHECKED
+
+        self._append(COSIGNED, {"size": size, "note": note}, after_its_own_last, in_step)
 
     def keep_rotation(self, evidence: dict) -> None:
         self._append(ROTATIONS, evidence)
@@ -102,14 +140,23 @@ class WitnessStore:
                 raise ValueError(f"{path} line {number} is not key rotation evidence (the file was edited)") from None
         return found
 
-    def _append(self, name: str, entry: dict, check=None) -> None:
+    def _append(self, name: str, entry: dict, check=None, after=None) -> None:
         """One line, durable, or nothing: a line the caller is told failed is never found there later."""
         path = private_file(self.dir / name)
         with open(path, "a+b", buffering=0) as handle:
             cut = append_whole(handle, orjson.dumps(entry) + b"\n", sync=True,
-                               check=None if check is None else lambda end: check(handle, end))
+                               check=None if check is None else lambda end: check(handle, end),
+                               after=None if after is None else lambda: after(handle))
         if cut:
             log.warning("witness: cut %d bytes of an unfinished line from the end of %s", cut, path)
+
+
+_UNCHECKED = ("unchecked",)
+
+
+def _file_state(stat: os.stat_result) -> tuple:
+    """What changes with any write to a file, its length or not: ctime cannot be set back by its writer."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_ctime_ns
 
 
 # Far above one cosigned checkpoint (a note with a hundred cosignatures is about 12 KB).
