@@ -220,15 +220,24 @@ def _witness_get(source: str, path: str, params: dict | None) -> bytes | None:
         with httpx.stream("GET", url, params=params, timeout=10) as response:
             if response.status_code == 404:
                 return None
-            response.raise_for_status()
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_LINE:
                     raise ValueError(f"the witness's answer at {url} is over {MAX_LINE} bytes: not a checkpoint")
+            if response.is_error:  # its reason, e.g. the line of its history that does not check
+                raise ValueError(f"the witness at {url} answered {response.status_code}: {_detail(bytes(body))}")
             return bytes(body)
     except httpx.HTTPError as exc:
         raise ValueError(f"cannot read the witness at {url}: {exc}") from None
+
+
+def _detail(body: bytes) -> str:
+    try:
+        detail = orjson.loads(body)["detail"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        detail = None
+    return detail if isinstance(detail, str) else body[:200].decode("utf-8", "replace") or "(no body)"
 
 
 def _prove(args: argparse.Namespace) -> int:
