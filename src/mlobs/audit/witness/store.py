@@ -169,9 +169,10 @@ _SCAN_BLOCK = 4 * 1024 * 1024
 # escapes, and the em dash that starts a signature line (nothing to decode differently, nothing that is not
 # UTF-8); at most 61 note lines of 1 KiB each, so no line it accepts is over MAX_LINE. Any other line,
 # however valid, is parsed as JSON instead.
-_TEXT = rb'[\x20\x21\x23-\x5b\x5d-\x7e]{0,1024}'
+# Possessive: no class it repeats holds the character that follows it, so nothing is given back.
+_TEXT = rb'[\x20\x21\x23-\x5b\x5d-\x7e]{0,1024}+'
 _WRITTEN = re.compile(rb'^\{"size":(0|[1-9][0-9]{0,18}),"note":"' + _TEXT + rb'\\n\1\\n' + _TEXT
-                      + rb'(?:\\n(?:\xe2\x80\x94 )?' + _TEXT + rb'){0,60}"\}$', re.MULTILINE)
+                      + rb'(?:\\n(?:\xe2\x80\x94 )?' + _TEXT + rb'){0,60}+"\}$', re.MULTILINE)
 
 
 @dataclass(frozen=True)
