@@ -88,3 +88,15 @@ def test_two_appenders_of_one_file_at_once_leave_every_line_of_both_whole(tmp_pa
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b"" and all(_whole(line) for line in lines[:-1])
     assert sorted(int(line.partition(b":")[0]) for line in lines[:-1]) == [*range(1000, 1040), *range(2000, 2040)]
+
+
+def test_a_journal_path_set_to_a_file_that_is_no_journal_leaves_that_file_as_it_was(tmp_path):
+    other = tmp_path / "model.bin"
+    data = os.urandom(20 * 1024 * 1024).replace(b"\n", b"\0")  # no line in it at all
+    other.write_bytes(data)
+    with _receiver(other) as client:
+        answer = client.post("/alerts", json=message(alert("Lost")))
+        assert answer.status_code == 500 and "not cut back" in answer.json()["detail"]
+        assert [n["alerts"][0]["labels"]["alertname"] for n in client.get("/pages").json()["notifications"]] == [
+            "Lost"]  # listed all the same
+    assert other.read_bytes() == data

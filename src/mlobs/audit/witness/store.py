@@ -144,7 +144,7 @@ class WitnessStore:
         """One line, durable, or nothing: a line the caller is told failed is never found there later."""
         path = private_file(self.dir / name)
         with open(path, "a+b", buffering=0) as handle:
-            cut = append_whole(handle, orjson.dumps(entry) + b"\n", sync=True,
+            cut = append_whole(handle, orjson.dumps(entry) + b"\n", sync=True, longest=MAX_LINE,
                                check=None if check is None else lambda end: check(handle, end),
                                after=None if after is None else lambda: after(handle))
         if cut:
