@@ -109,6 +109,8 @@ EDITS = {
     "a size key inside another field": GOOD[:-2] + b',"x":"{\\"size\\":1}"}\n',
     "a blank line": b"  \n",
     "an escaped slash in the note": _swap(GOOD, b"sss", b"s\\/s"),
+    "a note with a hundred cosignatures": orjson.dumps({"size": SIZE, "note": _note(SIZE) + "".join(
+        f"\u2014 witness-{i}.example {'w' * 96}\n" for i in range(100))}) + b"\n",
 }
 
 
@@ -190,3 +192,9 @@ def test_the_witness_reads_its_history_after_its_own_appends_without_scanning_it
     with open(tmp_path / "w" / COSIGNED, "ab") as handle:  # a blank line: another writer, harmless
         handle.write(b"\n")
     assert [entry["size"] for entry in witness.store.page(15, 10)] == [20, 30] and len(scans) == 1
+
+
+def test_a_byte_order_mark_before_the_first_line_is_named_as_a_json_parser_refuses_it(tmp_path):
+    _check_against_reference(tmp_path, b"\xef\xbb\xbf" + _edited(_line(5), 0))
+    with pytest.raises(ValueError, match=f"{COSIGNED} line 1 is not a cosigned checkpoint"):
+        read_head(tmp_path)
