@@ -181,13 +181,19 @@ class Witness:
 
     def _get(self, path: str, params: dict | None = None) -> tuple[int, bytes]:
         """(status, body) of a request to the log, reading at most MAX_ANSWER bytes: the log is what a
-        witness distrusts, and a checkpoint or proof of any real log is a few kilobytes."""
+        witness distrusts, and a checkpoint or proof of any real log is a few kilobytes. Its body is read
+        within timeout_s in all (httpx's timeout bounds each read: a log sending a byte at a time just
+        inside it would otherwise hold the round for as long as it goes on)."""
+        timeout = self.settings.timeout_s
         with self.client.stream("GET", path, params=params, headers=self._headers) as response:
+            deadline = time.monotonic() + timeout
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_ANSWER:
                     raise ValueError(f"the log's answer to {path} is over {MAX_ANSWER} bytes")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"the log's answer to {path} took over {timeout:g} s")
             if response.status_code != 404:
                 response.raise_for_status()
             return response.status_code, bytes(body)
