@@ -6,23 +6,16 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
 
-from audit.factories import decision
-from audit.witness_helpers import log_app, witness_for
+from audit.witness_helpers import grow, log_app, pinned_key, witness_for
 from mlobs.audit.keys.key_rotation import rotate
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.store import COSIGNED, ROTATIONS, read_notes
 
-
-def _grow(log, start: int, end: int) -> None:
-    for i in range(start, end):
-        log.append(decision(i))
-    log.checkpoint()
 
 
 @pytest.fixture
@@ -46,9 +39,9 @@ def test_a_cosigned_checkpoint_whose_fsync_failed_is_not_kept_and_the_next_round
         log, store_url, audit_settings, tmp_path, failing_fsync):
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
     witness = witness_for(log_app(store_url), key, tmp_path / "w")
-    _grow(log, 0, 10)
+    grow(log, 0, 10)
     assert witness.poll().size == 10
-    _grow(log, 10, 20)
+    grow(log, 10, 20)
     failing_fsync.add(COSIGNED)
     assert witness.poll() is None and "Input/output error" in witness.last_error
     assert f'{catalog.REASON}="{catalog.UNKEPT}"}} 1.0' in generate_latest(witness.registry).decode()
@@ -60,13 +53,12 @@ def test_a_cosigned_checkpoint_whose_fsync_failed_is_not_kept_and_the_next_round
 
 def test_rotation_evidence_whose_fsync_failed_is_not_kept_and_is_kept_once_when_followed_again(
         log, store_url, audit_settings, tmp_path, failing_fsync):
-    pinned = tmp_path / "pinned.pub.pem"
-    shutil.copyfile(audit_settings.keys_dir / "checkpoint_signing.pub.pem", pinned)
+    pinned = pinned_key(audit_settings, tmp_path)
     witness = witness_for(log_app(store_url), pinned, tmp_path / "w")
-    _grow(log, 0, 10)
+    grow(log, 0, 10)
     assert witness.poll().size == 10
     rotate(log, "ops")
-    _grow(log, 10, 20)
+    grow(log, 10, 20)
     failing_fsync.add(ROTATIONS)
     assert witness.poll() is None and "Input/output error" in witness.last_error
     assert witness.poll().size == 21, witness.last_error

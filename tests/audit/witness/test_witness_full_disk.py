@@ -57,13 +57,11 @@ def test_a_full_witness_volume_refuses_the_round_leaves_no_partial_line_and_the_
 
 def test_a_key_rotation_met_on_a_full_witness_volume_is_followed_and_kept_whole_once_there_is_room(
         log, store_url, audit_settings, volume, tmp_path):
-    import shutil
-
+    from audit.witness_helpers import pinned_key
     from mlobs.audit.keys.key_rotation import rotate
     from mlobs.audit.witness.store import ROTATIONS
 
-    pinned = tmp_path / "pinned.pub.pem"
-    shutil.copyfile(audit_settings.keys_dir / "checkpoint_signing.pub.pem", pinned)
+    pinned = pinned_key(audit_settings, tmp_path)
     witness = witness_for(log_app(store_url), pinned, volume / "w")
     grow(log, 5)
     assert witness.poll() is not None

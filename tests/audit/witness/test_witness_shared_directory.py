@@ -8,16 +8,10 @@ import orjson
 import pytest
 from prometheus_client import generate_latest
 
-from audit.factories import decision
-from audit.witness_helpers import log_app, witness_for
+from audit.witness_helpers import grow, log_app, witness_for
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.store import COSIGNED, read_notes_from
 
-
-def _grow(log, start: int, end: int) -> None:
-    for i in range(start, end):
-        log.append(decision(i))
-    log.checkpoint()
 
 
 def _sizes(directory) -> list[int]:
@@ -28,17 +22,17 @@ def test_of_two_witnesses_on_one_directory_only_the_one_that_wrote_the_last_line
         log, store_url, audit_settings, tmp_path):
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
     first, second = (witness_for(log_app(store_url), key, tmp_path / "w") for _ in range(2))
-    _grow(log, 0, 10)
+    grow(log, 0, 10)
     assert first.poll().size == 10
     unkept = f'{catalog.REASON}="{catalog.UNKEPT}"}} 1.0'
     for size in (20, 30):
-        _grow(log, size - 10, size)
+        grow(log, size - 10, size)
         assert second.poll() is None and "another witness writes this directory" in second.last_error
         assert first.poll().size == size, first.last_error
     assert unkept.replace("1.0", "2.0") in generate_latest(second.registry).decode()
     assert _sizes(tmp_path / "w") == [10, 20, 30]
     third = witness_for(log_app(store_url), key, tmp_path / "w")  # started later: resumes from 30
-    _grow(log, 30, 40)
+    grow(log, 30, 40)
     assert third.poll().size == 40 and first.poll() is None  # whoever appends first; the other is refused
     assert _sizes(tmp_path / "w") == [10, 20, 30, 40]
     assert witness_for(log_app(store_url), key, tmp_path / "w").head.size == 40
@@ -51,13 +45,13 @@ def test_a_line_appended_behind_a_running_witness_refuses_its_rounds_as_unkept_a
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
     witness = witness_for(log_app(store_url), key, tmp_path / "w")
     for size in (10, 20):
-        _grow(log, size - 10, size)
+        grow(log, size - 10, size)
         assert witness.poll().size == size
     appended = (tmp_path / "w" / COSIGNED).read_bytes().splitlines()[0] if line == "an older checkpoint" \
         else b"not a checkpoint"
     with open(tmp_path / "w" / COSIGNED, "ab") as handle:
         handle.write(appended + b"\n")
-    _grow(log, 20, 30)
+    grow(log, 20, 30)
     assert witness.poll() is None and COSIGNED in witness.last_error
     unkept = f'{catalog.REASON}="{catalog.UNKEPT}"}} 1.0'
     assert unkept in generate_latest(witness.registry).decode()

@@ -4,25 +4,18 @@ ever glued to the part left, and a reader of a store being written never reads h
 
 from __future__ import annotations
 
-import shutil
 
 import orjson
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from audit.factories import decision
-from audit.witness_helpers import log_app, signed_store, witness_for, witnessed_at
+from audit.witness_helpers import grow, log_app, pinned_key, signed_store, witness_for, witnessed_at
 from mlobs.audit.keys.key_rotation import rotate
 from mlobs.audit.proof_cli import load_witness
 from mlobs.audit.witness.service import create_app
 from mlobs.audit.witness.store import COSIGNED, ROTATIONS, read_head
 from audit.witness.test_witness_store_reads import _settings
 
-
-def _grow(log, start: int, end: int) -> None:
-    for i in range(start, end):
-        log.append(decision(i))
-    log.checkpoint()
 
 
 def _kept(directory) -> list[int]:
@@ -46,7 +39,7 @@ def test_a_witness_killed_in_the_middle_of_a_line_restarts_from_its_last_whole_l
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
     restarted = witness_for(log_app(store_url), key, directory)
     assert restarted.head.size == 20  # the half line was never kept
-    _grow(log, 30, 40)
+    grow(log, 30, 40)
     assert restarted.poll().size == 40, restarted.last_error
     assert _kept(directory) == [10, 20, 40]
     assert witness_for(log_app(store_url), key, directory).head.size == 40
@@ -59,7 +52,7 @@ def test_a_last_line_that_lost_its_newline_is_never_glued_to_the_next_line_the_w
     _cut(directory / COSIGNED, lambda length: length - 1)
     key = audit_settings.keys_dir / "checkpoint_signing.pub.pem"
     restarted = witness_for(log_app(store_url), key, directory)
-    _grow(log, 30, 40)
+    grow(log, 30, 40)
     assert restarted.poll().size == 40, restarted.last_error
     assert _kept(directory)[-1] == 40 and _kept(directory) == sorted(set(_kept(directory)))
     assert witness_for(log_app(store_url), key, directory).head.size == 40
@@ -67,20 +60,19 @@ def test_a_last_line_that_lost_its_newline_is_never_glued_to_the_next_line_the_w
 
 def test_a_rotation_whose_evidence_was_cut_short_by_a_crash_is_followed_again_and_kept_whole(
         log, store_url, audit_settings, tmp_path):
-    pinned = tmp_path / "pinned.pub.pem"
-    shutil.copyfile(audit_settings.keys_dir / "checkpoint_signing.pub.pem", pinned)
+    pinned = pinned_key(audit_settings, tmp_path)
     directory = tmp_path / "w"
     witness = witness_for(log_app(store_url), pinned, directory)
-    _grow(log, 0, 10)
+    grow(log, 0, 10)
     assert witness.poll().size == 10
     rotate(log, "ops")
-    _grow(log, 10, 20)
+    grow(log, 10, 20)
     assert witness.poll().size == 21, witness.last_error
     _cut(directory / ROTATIONS, lambda length: length // 3)  # as if killed while keeping the evidence
     _cut(directory / COSIGNED, lambda length: length // 2)  # before the checkpoint signed by the new key
     restarted = witness_for(log_app(store_url), pinned, directory)
     assert restarted.head.size == 10
-    _grow(log, 20, 30)
+    grow(log, 20, 30)
     assert restarted.poll().size == 31, restarted.last_error
     assert len((directory / ROTATIONS).read_bytes().splitlines()) == 1
     assert witness_for(log_app(store_url), pinned, directory).head.size == 31
