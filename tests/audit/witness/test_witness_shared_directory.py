@@ -8,7 +8,7 @@ import orjson
 import pytest
 from prometheus_client import generate_latest
 
-from audit.witness_helpers import grow, log_app, witness_for
+from audit.witness_helpers import grow, log_app, pinned_key, witness_for
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.store import COSIGNED, read_notes_from
 
@@ -56,3 +56,20 @@ def test_a_line_appended_behind_a_running_witness_refuses_its_rounds_as_unkept_a
     unkept = f'{catalog.REASON}="{catalog.UNKEPT}"}} 1.0'
     assert unkept in generate_latest(witness.registry).decode()
     assert (tmp_path / "w" / COSIGNED).read_bytes().endswith(appended + b"\n")
+
+
+def test_two_witnesses_on_one_directory_across_a_key_rotation_keep_its_evidence_once(
+        log, store_url, audit_settings, tmp_path):
+    from mlobs.audit.keys.key_rotation import rotate
+    from mlobs.audit.witness.store import ROTATIONS
+
+    key = pinned_key(audit_settings, tmp_path)
+    first, second = (witness_for(log_app(store_url), key, tmp_path / "w") for _ in range(2))
+    grow(log, 0, 10)
+    assert first.poll().size == 10
+    rotate(log, "ops")
+    grow(log, 10, 20)
+    assert first.poll().size == 21, first.last_error
+    assert second.poll() is None and "another witness writes this directory" in second.last_error
+    assert len((tmp_path / "w" / ROTATIONS).read_bytes().splitlines()) == 1
+    assert witness_for(log_app(store_url), key, tmp_path / "w").head.size == 21

@@ -220,7 +220,7 @@ class Witness:
         for evidence in orjson.loads(body)["rotations"]:
             head, new = followed_key(evidence, self.log_key)
             self._in_history(head)
-            self.store.keep_rotation(evidence)
+            self.store.keep_rotation(evidence, self._followed - 1 if self._followed else None)
             self._adopt(new, evidence)
             followed = True
         return followed

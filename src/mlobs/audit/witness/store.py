@@ -124,8 +124,23 @@ class WitnessStore:
 
         self._append(COSIGNED, {"size": size, "note": note}, after_its_own_last, in_step)
 
-    def keep_rotation(self, evidence: dict) -> None:
-        self._append(ROTATIONS, evidence)
+    def keep_rotation(self, evidence: dict, after: int | None) -> None:
+        """Append a key rotation's evidence right after that of the rotation at leaf `after` (None: into a
+        file holding none), the last this witness followed: raises NotKept otherwise, as when another
+        witness writes this directory (the same rotation kept twice would stop the next start)."""
+        path = self.dir / ROTATIONS
+
+        def after_its_own_last(handle, end: int) -> None:
+            try:
+                line = _last_line(handle, end, path)
+                found = orjson.loads(line)["leaf_index"] if line else None
+            except (ValueError, KeyError, TypeError) as exc:  # orjson's errors are ValueErrors
+                raise NotKept(f"{path}: its last line is not key rotation evidence ({exc})") from None
+            if found != after:
+                raise NotKept(f"{path} ends at the rotation at leaf {found}, not at {after} where this witness "
+                              "left it: another witness writes this directory, or a line was appended to it")
+
+        self._append(ROTATIONS, evidence, after_its_own_last)
 
     def rotations(self) -> list[dict]:
         path = self.dir / ROTATIONS
@@ -353,18 +368,22 @@ def read_latest(directory: Path) -> str | None:
 
 def _last_entry(handle, end: int, path: Path) -> dict | None:
     """The last non-blank line of the whole lines ending at `end`, as an entry; None if there is none."""
+    line = _last_line(handle, end, path)
+    return _entry(line, f"{path}: its last line") if line else None
+
+
+def _last_line(handle, end: int, path: Path) -> bytes:
+    """The last non-blank line of the whole lines ending at `end`, stripped; b"" if there is none."""
     pos = end
     tail = b""
     while pos > 0 and not (tail.strip() and b"\n" in tail.rstrip()):
         if end - pos > MAX_LINE:
-            raise ValueError(f"{path}: its last line is over {MAX_LINE} bytes, not a cosigned checkpoint "
-                             "(the file was edited)")
+            raise ValueError(f"{path}: its last line is over {MAX_LINE} bytes (the file was edited)")
         step = min(_BLOCK, pos)
         pos -= step
         handle.seek(pos)
         tail = handle.read(step) + tail
-    line = tail.rstrip().rsplit(b"\n", 1)[-1]
-    return _entry(line, f"{path}: its last line") if line.strip() else None
+    return tail.rstrip().rsplit(b"\n", 1)[-1].strip()
 
 
 def _entries(directory: Path):
