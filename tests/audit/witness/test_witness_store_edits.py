@@ -198,3 +198,34 @@ def test_a_byte_order_mark_before_the_first_line_is_named_as_a_json_parser_refus
     _check_against_reference(tmp_path, b"\xef\xbb\xbf" + _edited(_line(5), 0))
     with pytest.raises(ValueError, match=f"{COSIGNED} line 1 is not a cosigned checkpoint"):
         read_head(tmp_path)
+
+
+def test_following_next_through_a_history_of_lines_written_every_way_json_allows_reads_each_checkpoint_once(
+        tmp_path):
+    from starlette.testclient import TestClient
+
+    from audit.witness.test_witness_store_reads import _settings
+    from audit.witness_helpers import signed_store
+    from mlobs.audit.witness.service import create_app
+
+    directory = tmp_path / "w"
+    key = signed_store(directory, [10_000])  # the last line, whose signatures the start checks
+    signed = (directory / COSIGNED).read_bytes()
+    rng = random.Random(3)
+    lines = []
+    for size in sorted(rng.sample(range(1, 9_999), 300)):
+        line = rng.choice([_line(size), _line(size), _line(size, 3000), _line(size)[:-1] + b"\r\n",
+                           b'{"note":' + orjson.dumps(_note(size)) + b', "size": %d}\n' % size])
+        lines.append(line + rng.choice([b"", b"", b"", b"\n", b"  \n"]))
+    (directory / COSIGNED).write_bytes(b"".join(lines) + signed)
+    want = [note for _, _, note in _reference((directory / COSIGNED).read_bytes())]
+    client = TestClient(create_app(_settings(directory, key)))
+    for limit in (1, 7, 1000):
+        read, params = [], {"limit": limit}
+        while True:
+            answer = client.get("/checkpoints", params=params).json()
+            read += answer["notes"]
+            if "next" not in answer:
+                break
+            params = {"from": answer["next"], "limit": limit}
+        assert read == want, limit
