@@ -41,7 +41,8 @@ ROTATIONS = "rotations.jsonl"
 
 
 class NotKept(Exception):
-    """A cosigned checkpoint the store refused to keep: its history already ends at a tree as large."""
+    """A line the store refused to append: its file does not end where this witness left it (another
+    witness writes the directory, or a line was appended behind its back)."""
 
 
 class WitnessStore:
