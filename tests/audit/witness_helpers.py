@@ -61,3 +61,22 @@ def signed_store(directory, sizes, origin: str = "mlobs.test/audit"):
             out.write(orjson.dumps({"size": size, "note": cosign(note, "mlobs.local/witness", store.private,
                                                                  1_700_000_000 + size)}) + b"\n")
     return pem
+
+
+def grow(log, start: int, end: int) -> None:
+    """Decisions `start` to `end` - 1 appended, then a checkpoint signed over them."""
+    from audit.factories import decision
+
+    for i in range(start, end):
+        log.append(decision(i))
+    log.checkpoint()
+
+
+def pinned_key(audit_settings, directory):
+    """A copy of the log's public key as it is now, as a witness pins it (the log's own file changes when
+    its key rotates)."""
+    import shutil
+
+    pinned = directory / "pinned.pub.pem"
+    shutil.copyfile(audit_settings.keys_dir / "checkpoint_signing.pub.pem", pinned)
+    return pinned

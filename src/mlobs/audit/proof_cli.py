@@ -220,15 +220,37 @@ def _witness_get(source: str, path: str, params: dict | None) -> bytes | None:
         with httpx.stream("GET", url, params=params, timeout=10) as response:
             if response.status_code == 404:
                 return None
-            response.raise_for_status()
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_LINE:
                     raise ValueError(f"the witness's answer at {url} is over {MAX_LINE} bytes: not a checkpoint")
+            if response.is_error:  # its reason, e.g. the line of its history that does not check
+                raise ValueError(f"the witness at {url} answered {response.status_code}: {_detail(bytes(body))}")
             return bytes(body)
     except httpx.HTTPError as exc:
         raise ValueError(f"cannot read the witness at {url}: {exc}") from None
+
+
+def _signed_by(notes: list[str], public, key_path: Path, seq: int) -> None:
+    """The witness's checkpoint for a proof opens with the key given, or a message saying which it is."""
+    from mlobs.audit.checkpoint_note import NoteError, open_checkpoint
+
+    for note in notes:
+        try:
+            open_checkpoint(note, public)
+        except NoteError as exc:
+            raise ValueError(f"the witness's first checkpoint holding record {seq} is not signed by {key_path} "
+                             f"({exc}): the log's key was rotated since, or before; prove it with the key that "
+                             "signed it, or without --witness") from None
+
+
+def _detail(body: bytes) -> str:
+    try:
+        detail = orjson.loads(body)["detail"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        detail = None
+    return detail if isinstance(detail, str) else body[:200].decode("utf-8", "replace") or "(no body)"
 
 
 def _prove(args: argparse.Namespace) -> int:
@@ -248,6 +270,7 @@ def _prove(args: argparse.Namespace) -> int:
                 public = load_public_key(args.public_key)
                 seq = find_record(view.reader, args.decision_id, url.startswith("sqlite:///"))[0]
                 notes = load_witness(args.witness, covering=seq).notes
+                _signed_by(notes, public, args.public_key, seq)
             bundle = make_bundle(view.reader, args.decision_id, sqlite=url.startswith("sqlite:///"), notes=notes,
                                  public=public, record=not args.hash_only)
         finally:

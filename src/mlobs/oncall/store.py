@@ -97,7 +97,7 @@ class NotificationStore:
 
 
 def _open(path: Path):
-    return open(path, "ab", buffering=0)
+    return open(path, "a+b", buffering=0)  # readable: an append first cuts back half a line a crash left
 
 
 def _matches(alert: dict, alertname: str | None, status: str | None, severity: str | None) -> bool:

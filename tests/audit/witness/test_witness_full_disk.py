@@ -53,3 +53,26 @@ def test_a_full_witness_volume_refuses_the_round_leaves_no_partial_line_and_the_
     assert len(read_notes(volume / "w")) == kept + 1
     restarted = witness_for(log_app(store_url), key, volume / "w")  # the store still opens
     assert restarted.head.size == grown.size
+
+
+def test_a_key_rotation_met_on_a_full_witness_volume_is_followed_and_kept_whole_once_there_is_room(
+        log, store_url, audit_settings, volume, tmp_path):
+    from audit.witness_helpers import pinned_key
+    from mlobs.audit.keys.key_rotation import rotate
+    from mlobs.audit.witness.store import ROTATIONS
+
+    pinned = pinned_key(audit_settings, tmp_path)
+    witness = witness_for(log_app(store_url), pinned, volume / "w")
+    grow(log, 5)
+    assert witness.poll() is not None
+    rotate(log, "ops")
+    grow(log, 5)
+    fill(volume, 0)
+    assert witness.poll() is None and "No space left" in witness.last_error
+    evidence = volume / "w" / ROTATIONS
+    assert not evidence.exists() or evidence.read_bytes() == b""  # not a byte of it kept
+    (volume / "filler").unlink()
+    assert witness.poll() is not None, witness.last_error
+    assert len((volume / "w" / ROTATIONS).read_bytes().splitlines()) == 1
+    restarted = witness_for(log_app(store_url), pinned, volume / "w")
+    assert restarted.head.size == witness.head.size

@@ -3,7 +3,6 @@ retired key signs later, or a rotation to a key the trusted one never named, is 
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 
 import pytest
@@ -11,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit import attacker
 from audit.factories import decision
-from audit.witness_helpers import log_app, witness_for
+from audit.witness_helpers import log_app, pinned_key, witness_for
 from mlobs.audit.checkpoint_note import NoteSigner, open_checkpoint
 from mlobs.audit.keys.key_rotation import EVENT_KEY_ROTATION, rotate, statement
 from mlobs.audit.keys.signing import load_public_key
@@ -42,13 +41,6 @@ def latest_note(store_url) -> str:
         return reader.latest_note()[1]
     finally:
         close()
-
-
-def pinned_key(audit_settings, tmp_path):
-    """The log's public key as the witness's operator copied it before any rotation."""
-    pinned = tmp_path / "pinned.pub.pem"
-    shutil.copyfile(audit_settings.keys_dir / "checkpoint_signing.pub.pem", pinned)
-    return pinned
 
 
 def test_a_restarted_witness_follows_the_kept_rotation_and_goes_on_cosigning(log, store_url, audit_settings,
@@ -117,3 +109,29 @@ def test_a_witness_whose_kept_rotation_proof_was_edited_refuses_to_start_naming_
     kept.write_bytes(orjson.dumps(evidence) + b"\n")
     with pytest.raises(SystemExit, match="rotations.jsonl: .*the file was edited"):
         witness_for(log_app(store_url), tmp_path / "pinned.pub.pem", tmp_path / "witness")
+
+
+def test_prove_with_the_witness_and_a_key_that_did_not_sign_its_checkpoint_of_the_record_says_so(
+        log, store_url, audit_settings, tmp_path, capsys):
+    import argparse
+
+    import orjson
+
+    from mlobs.audit.cli import register
+    from mlobs.audit.keys.signing import public_key_pem
+
+    key = pinned_key(audit_settings, tmp_path)
+    _, new_key = followed(log, store_url, key, tmp_path / "witness")
+    new = tmp_path / "new.pub.pem"
+    new.write_bytes(public_key_pem(new_key))
+    ids = [orjson.loads(row[1])[3] for row in attacker.rows(store_url)]
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    for record, public, code in ((5, key, 0), (5, new, 1), (15, new, 0), (15, key, 1)):
+        args = parser.parse_args(["audit", "prove", ids[record], "--out", str(tmp_path / "proof.bin"), "--path",
+                                  store_url, "--witness", str(tmp_path / "witness"), "--public-key", str(public)])
+        assert args.func(args) == code, (record, public)
+        if code:
+            err = capsys.readouterr().err
+            assert f"the witness's first checkpoint holding record {record + 1} is not signed by {public}" in err
+            assert "rotated" in err

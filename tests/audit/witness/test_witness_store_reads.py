@@ -36,8 +36,10 @@ def test_a_store_with_one_line_or_none_reads_as_that_line_or_nothing(tmp_path):
     assert read_latest(tmp_path) is None
     _write(tmp_path, [])
     assert read_latest(tmp_path) is None
-    _write(tmp_path, [_line(7).rstrip(b"\n")])
+    _write(tmp_path, [_line(7)])
     assert read_latest(tmp_path) == "note\n7\n"
+    _write(tmp_path, [_line(7).rstrip(b"\n")])  # its newline not written yet: no line yet
+    assert read_latest(tmp_path) is None and read_head(tmp_path) is None and read_notes_from(tmp_path, 0, 5) == []
 
 
 @pytest.mark.parametrize("last", [b"garbage\n", b'{"note": "no size"}\n', b'{"size": 3, "note": 5}\n',

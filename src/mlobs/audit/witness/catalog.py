@@ -12,7 +12,9 @@ INVALID = "invalid"            # a checkpoint or proof that does not parse, or i
 ROLLBACK = "rollback"          # a smaller tree than one already cosigned (rollback, truncation)
 SPLIT_VIEW = "split_view"      # a second root at a size already cosigned
 INCONSISTENT = "inconsistent"  # a consistency proof that does not verify
-UNKEPT = "unkept"              # verified, but the witness's own store could not keep it (a full or read-only volume)
+# Verified, but the witness's own store could not keep it: a full, failing or read-only volume, or a history that
+# already ends at a tree as large (another witness writing the same directory, a line appended to it).
+UNKEPT = "unkept"
 REASONS = (UNREACHABLE, INVALID, ROLLBACK, SPLIT_VIEW, INCONSISTENT, UNKEPT)
 # The log contradicts what the witness cosigned: its history was rewritten, or it shows two histories.
 INTEGRITY_REASONS = (ROLLBACK, SPLIT_VIEW, INCONSISTENT)

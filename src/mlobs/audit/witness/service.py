@@ -55,7 +55,7 @@ from mlobs.audit.merkle import ProofError, verify_consistency
 from mlobs.audit import volumes
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.settings import WitnessSettings
-from mlobs.audit.witness.store import COSIGNED, ROTATIONS, WitnessStore
+from mlobs.audit.witness.store import COSIGNED, ROTATIONS, NotKept, WitnessStore
 from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
@@ -161,7 +161,7 @@ class Witness:
         """One round: returns the newly cosigned head, or None. Raises nothing."""
         try:
             head = self._poll()
-        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError, TypeError, OSError) as exc:
+        except (httpx.HTTPError, NoteError, ProofError, ValueError, KeyError, TypeError, OSError, NotKept) as exc:
             self.refused += 1
             self._refusals.labels(_reason(exc)).inc()
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -181,13 +181,19 @@ class Witness:
 
     def _get(self, path: str, params: dict | None = None) -> tuple[int, bytes]:
         """(status, body) of a request to the log, reading at most MAX_ANSWER bytes: the log is what a
-        witness distrusts, and a checkpoint or proof of any real log is a few kilobytes."""
+        witness distrusts, and a checkpoint or proof of any real log is a few kilobytes. Its body is read
+        within timeout_s in all (httpx's timeout bounds each read: a log sending a byte at a time just
+        inside it would otherwise hold the round for as long as it goes on)."""
+        timeout = self.settings.timeout_s
         with self.client.stream("GET", path, params=params, headers=self._headers) as response:
+            deadline = time.monotonic() + timeout
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_ANSWER:
                     raise ValueError(f"the log's answer to {path} is over {MAX_ANSWER} bytes")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"the log's answer to {path} took over {timeout:g} s")
             if response.status_code != 404:
                 response.raise_for_status()
             return response.status_code, bytes(body)
@@ -214,7 +220,7 @@ class Witness:
         for evidence in orjson.loads(body)["rotations"]:
             head, new = followed_key(evidence, self.log_key)
             self._in_history(head)
-            self.store.keep_rotation(evidence)
+            self.store.keep_rotation(evidence, self._followed - 1 if self._followed else None)
             self._adopt(new, evidence)
             followed = True
         return followed
@@ -253,7 +259,7 @@ class Witness:
                 return None
             self._consistent(old, head)
         cosigned = cosign(note, self.settings.name, self.store.private, int(time.time()))
-        self.store.keep(head.size, cosigned)
+        self.store.keep(head.size, cosigned, old.size if old is not None else None)
         self.head = head
         self._cosigned.inc()
         self._size.set(head.size)
@@ -278,9 +284,18 @@ def _reason(exc: Exception) -> str:
         return catalog.UNREACHABLE
     if isinstance(exc, ProofError):
         return catalog.INCONSISTENT
-    if isinstance(exc, OSError):  # after httpx's: its transport errors are not OSErrors
+    if isinstance(exc, (OSError, NotKept)):  # after httpx's: its transport errors are not OSErrors
         return catalog.UNKEPT
     return catalog.INVALID  # NoteError, or a proof answer that is not the JSON of base64 hashes it should be
+
+
+def _read(reader, *args):
+    """A read of the witness's history, or a 500 naming what in it does not check (it was edited)."""
+    try:
+        return reader(*args)
+    except ValueError as exc:
+        log.error("witness: its history does not check: %s", exc)
+        raise HTTPException(500, f"the witness's history does not check: {exc}") from None
 
 
 def create_app(settings) -> FastAPI:
@@ -308,7 +323,7 @@ def create_app(settings) -> FastAPI:
     def checkpoints(start: int | None = Query(None, alias="from", ge=0, lt=2**63),
                     limit: int | None = Query(None, ge=1, le=MAX_PAGE)) -> dict:
         want = limit or MAX_PAGE
-        page = witness.store.page(start or 0, want + 1)  # one more: whether a next page exists
+        page = _read(witness.store.page, start or 0, want + 1)  # one more: whether a next page exists
         answer: dict = {"notes": [entry["note"] for entry in page[:want]]}
         if len(page) > want:
             answer["next"] = page[want - 1]["size"] + 1
@@ -316,7 +331,7 @@ def create_app(settings) -> FastAPI:
 
     @app.get("/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:
-        latest = witness.store.latest()
+        latest = _read(witness.store.latest)
         if latest is None:
             raise HTTPException(404, "nothing cosigned yet")
         return PlainTextResponse(latest, media_type="text/plain; charset=utf-8")
