@@ -227,3 +227,66 @@ def test_a_postgres_log_made_before_logs_carried_their_format_is_marked_when_nex
     report = verify_log(pg_url, load_public_key(settings.keys_dir / "checkpoint_signing.pub.pem"))
     assert report.ok, report.text()
     assert report.head_seq == 12
+
+
+def test_another_programs_sqlite_database_that_never_set_an_application_id_is_refused_and_left_untouched(
+        settings, tmp_path, cli, capsys):
+    """Most programs leave the application id at 0: their tables, not the header, say the file is theirs."""
+    path = tmp_path / "log" / "audit.db"
+    path.parent.mkdir()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    conn.execute("INSERT INTO users VALUES (1, 'a@example.org')")
+    conn.close()
+    before = files_of(path.parent)
+
+    with pytest.raises(UnknownStoreFormat, match="not an mlobs audit log: it holds the tables users and no "
+                                                 "audit_records"):
+        AuditLog.open(settings)
+    assert cli("verify", "--public-key", some_public_key(tmp_path)) != 0
+
+    assert "not an mlobs audit log" in capsys.readouterr().err
+    assert unchanged(path.parent, before)
+    assert header_marks(path) == (0, 0)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert [row[0] for row in conn.execute("SELECT name FROM sqlite_master")] == ["users"]
+
+
+def fail_the_second_header_mark(monkeypatch) -> None:
+    """Every new SQLite connection fails the second of the two header marks it writes, as an I/O error
+    or a full disk would between two writes."""
+    connect = sqlite3.connect
+
+    def failing(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        marks = []
+
+        def authorize(action, name, value, *_):
+            if action == sqlite3.SQLITE_PRAGMA and name in ("application_id", "user_version") and value is not None:
+                marks.append(name)
+                if len(marks) == 2:
+                    return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+        conn.set_authorizer(authorize)
+        return conn
+    monkeypatch.setattr(sqlite3, "connect", failing)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["new log", "log made before logs carried their format"])
+def test_a_log_whose_marking_failed_halfway_opens_again_and_is_marked_then(settings, tmp_path, monkeypatch, legacy):
+    path = tmp_path / "log" / "audit.db"
+    if legacy:
+        write_log(settings)
+        set_marks(path, version=0, application_id=0)
+    path.parent.mkdir(exist_ok=True)
+    with monkeypatch.context() as patched:
+        fail_the_second_header_mark(patched)
+        with pytest.raises(sqlite3.DatabaseError):
+            AuditLog.open(settings)
+
+    write_log(settings)
+
+    assert header_marks(path) == (1, 0x6D6C6F62)
+    with AuditLog.open(settings) as log:
+        assert log.verify().ok

@@ -100,8 +100,12 @@ class SqliteStore:
         # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
         # lock the lookup too, and the lookup's catching up would hold up commits.
         self._conn = self._connect()
-        stamp_sqlite(self._conn)
-        self._conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
+        try:
+            stamp_sqlite(self._conn)
+            self._conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
+        except BaseException:
+            self._conn.close()  # a failed open holds nothing open
+            raise
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
