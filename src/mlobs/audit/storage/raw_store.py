@@ -112,17 +112,19 @@ class Purger:
         self._first = min(first_s, every_s)
         self._look = look_s
         self._oldest: datetime | None = None  # None: nothing held, or not looked yet
-        self._looked_at: datetime | None = None  # the log's time of the last look that read the store
+        # The log's time of the last look that read the store; until one does, the watch's start (a store
+        # it cannot read from the start shows a growing age, never the 0 of "nothing held").
+        self._looked_at: datetime = audit_log._clock()
         self._stop = threading.Event()
         self._thread = start_thread(self._run, "mlobs-audit-purge")
 
     def oldest_age_s(self, now: datetime) -> float:
         """Seconds since the oldest raw payload that may be held was recorded: the oldest one the last look
-        saw, or, when it saw none, anything recorded since that look (so a watch that stopped looking, or
-        cannot read the store, still shows a growing age). 0 before the first look."""
+        saw, or, when it saw none (or none read the store yet), anything recorded since that look or the
+        watch's start (so a watch that stopped looking, or cannot read the store, still shows a growing age)."""
         oldest, looked_at = self._oldest, self._looked_at
         since = oldest if oldest is not None else looked_at
-        return 0.0 if since is None else max(0.0, (now - since).total_seconds())
+        return max(0.0, (now - since).total_seconds())
 
     def _run(self) -> None:
         due = time.monotonic() + self._first if self._every > 0 else None
