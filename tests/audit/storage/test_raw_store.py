@@ -190,3 +190,25 @@ def test_rows_a_recorded_purge_deleted_under_a_shorter_retention_pass_an_auditor
     attacker.run(store_url, [("DELETE FROM audit_raw_rows WHERE seq = ?", (kept.seq,))])
     report = _auditor_verifies(store_url, audit_settings, now, 7.0)
     assert not report.ok and report.problem.seq == kept.seq and "missing" in report.problem.what
+
+
+def test_a_backlog_of_expired_raw_payloads_is_purged_in_bounded_commits_and_the_log_still_verifies(
+        log, clock, monkeypatch):
+    """One delete of a whole backlog (purges off or failing for days) would hold every decision up behind it."""
+    from mlobs.audit.storage import raw_store
+
+    monkeypatch.setattr(raw_store, "PURGE_CHUNK", 100)
+    pending = [log.submit(decision(i, subject=f"s{i % 7}", raw={"body": f"r{i}"})) for i in range(250)]
+    for p in pending:
+        p.result(30)
+    clock.advance(days=8)
+
+    assert log.purge() == 250
+
+    purges = log.query(event_type="raw_purge")
+    assert [p["output"]["purged"] for p in purges] == [100, 100, 50]
+    assert [(p["details"]["first_seq"], p["details"]["last_seq"]) for p in purges] == [(1, 100), (101, 200),
+                                                                                       (201, 250)]
+    assert log.store.raw_oldest_ts() is None
+    assert log.verify().ok
+    assert log.purge() == 0

@@ -55,7 +55,7 @@ def test_a_purge_that_keeps_failing_leaves_the_age_growing_past_retention(watche
     log, watch = watched
     log.append(decision(1, raw={"body": "x"}))
 
-    def full_disk(before_ts):
+    def full_disk(before_ts, limit):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(log.store, "raw_expired", full_disk)
     clock.advance(days=9)

@@ -31,6 +31,9 @@ from mlobs.audit.verify import Problem
 log = logging.getLogger(__name__)
 
 _CHUNK = 10_000  # raw rows checked at a time: memory stays bounded whatever the store holds
+# Raw payloads deleted per commit, at most: a backlog (purges off or failing for days) goes in many
+# short commits, never in one that holds every decision up behind it past its timeout.
+PURGE_CHUNK = 10_000
 GRACE = timedelta(days=1)  # how long past its expiry verify tolerates a row (purges run hourly)
 
 
@@ -81,22 +84,25 @@ def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
 
 
 def purge(audit_log) -> int:
-    """Delete every raw payload past its expiry, recording the purge in the same commit; returns
-    how many went. Nothing expired: nothing deleted, nothing recorded."""
+    """Delete every raw payload past its expiry, PURGE_CHUNK at a time, each deletion recorded (a
+    `raw_purge` record) in its own commit; returns how many went. Nothing expired: nothing deleted,
+    nothing recorded."""
     now = audit_log._clock()
     kept = retention(audit_log)
     before = format_ts(now - kept)
-    seqs = audit_log.store.raw_expired(before)
-    if not seqs:
-        return 0
-    record = Decision(
-        service=AUDIT_SERVICE, model="", model_version="", output={"purged": len(seqs)}, event_type=EVENT_RAW_PURGE,
-        details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
-                 "first_seq": seqs[0], "last_seq": seqs[-1]},
-    )
-    audit_log.record_purge(record, format_ts(now), tuple(seqs))
-    audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
-    return len(seqs)
+    done = 0
+    while seqs := audit_log.store.raw_expired(before, PURGE_CHUNK):
+        record = Decision(
+            service=AUDIT_SERVICE, model="", model_version="", output={"purged": len(seqs)},
+            event_type=EVENT_RAW_PURGE,
+            details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
+                     "first_seq": seqs[0], "last_seq": seqs[-1]},
+        )
+        audit_log.record_purge(record, format_ts(now), tuple(seqs))
+        done += len(seqs)
+    if done:
+        audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
+    return done
 
 
 class Purger:

@@ -243,10 +243,10 @@ class SqliteStore:
         row = self._reader().execute("SELECT payload FROM audit_raw_rows WHERE seq = ?", (seq,)).fetchone()
         return row[0] if row is not None else None
 
-    def raw_expired(self, before_ts: str) -> list[int]:
+    def raw_expired(self, before_ts: str, limit: int) -> list[int]:
         sql = ("SELECT r.seq FROM audit_raw_rows AS r JOIN audit_records AS a ON a.seq = r.seq "
-               "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq")
-        return [row[0] for row in self._reader().execute(sql, (before_ts,))]
+               "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq LIMIT ?")
+        return [row[0] for row in self._reader().execute(sql, (before_ts, limit))]
 
     def raw_oldest_ts(self) -> str | None:
         """The record time of the oldest raw payload held (the lowest seq: records are stamped in order)."""
