@@ -31,9 +31,11 @@ def alerts() -> list[Alert]:
             severity="ticket",
             summary="The volume of {{ $labels.service }}'s audit {{ $labels.store }} fills within 4 days",
             description="At the rate of the last 6 hours, the filesystem that holds the audit {{ $labels.store }} "
-                        "(log: records, raw payloads and lookup; keys: the subject keys; witness: the checkpoints a "
-                        "witness cosigned) is full within 4 days; then every decision is refused with a 503, or the "
-                        "witness cosigns nothing more. Grow the volume: what it holds cannot be deleted.",
+                        "(log: records, raw payloads and lookup; keys: the subject keys; signing: the signing key "
+                        "and its last signed head; mirror: the checkpoint mirror; witness: the checkpoints a "
+                        "witness cosigned) is full within 4 days; then every decision is refused with a 503, the "
+                        "mirror stops receiving checkpoints, or the witness cosigns nothing more. Grow the volume: "
+                        "what it holds cannot be deleted.",
             runbook="audit-log-disk.md",
         ),
         Alert(
@@ -45,8 +47,8 @@ def alerts() -> list[Alert]:
             summary="The volume of {{ $labels.service }}'s audit {{ $labels.store }} is almost full",
             description="Under 5% of the filesystem that holds the audit {{ $labels.store }} is free, or "
                         "under 15% and full within 4 hours at the last 6 hours' rate. When it is full, every decision "
-                        "is refused with a 503 (log, keys), or the witness cosigns nothing (witness), until there "
-                        "is room again.",
+                        "is refused with a 503 (log, keys, signing), the mirror misses checkpoints (mirror), or the "
+                        "witness cosigns nothing (witness), until there is room again.",
             runbook="audit-log-disk.md",
         ),
         Alert(
