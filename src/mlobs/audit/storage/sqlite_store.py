@@ -20,6 +20,7 @@ from mlobs.audit.storage.sqlite_lookup import (
     lookup_path,
 )
 from mlobs.audit.storage.sqlite_lookup import header_field as field
+from mlobs.audit.storage.sqlite_readonly import connect_readonly
 from mlobs.audit.storage.store_format import check_sqlite, stamp_sqlite
 from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.storage.row_checks import RowSource
@@ -118,7 +119,7 @@ class SqliteStore:
         another program's database, or a log of a newer format."""
         if not self.path.exists():
             return
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self._timeout)
+        conn = connect_readonly(self.path, timeout=self._timeout)
         try:
             check_sqlite(conn, str(self.path))
         finally:

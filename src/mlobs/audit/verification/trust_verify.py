@@ -37,6 +37,7 @@ from mlobs.audit.checkpoint_note import (
 from mlobs.audit.merkle import CompactRange
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.storage.row_checks import RowSource
+from mlobs.audit.storage.sqlite_readonly import connect_readonly
 from mlobs.audit.storage.store_format import UnknownStoreFormat, check_postgres, check_sqlite
 from mlobs.audit.keys.signing import Checkpoint, key_id_of
 from mlobs.audit.storage.tree_store import (
@@ -100,7 +101,7 @@ def open_view(url: str) -> LogView:
         path = Path(url.removeprefix("sqlite:///"))
         if not path.is_file():
             raise LogMissing(f"no audit log at {path}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_readonly(path)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             check_sqlite(conn, str(path))
@@ -179,9 +180,8 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
 def _row_problem(url: str, now: datetime, retention_days: float) -> Problem | None:
     """The row checks on a read-only connection of their own (the verify connection stays on its thread)."""
     if url.startswith("sqlite:///"):
-        import sqlite3
 
-        conn = sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
+        conn = connect_readonly(url.removeprefix("sqlite:///"))
         query, is_sqlite = sqlite_query(conn), True
     else:
         import psycopg
@@ -200,12 +200,11 @@ def _lookup_problem(url: str) -> Problem | None:
     its own, about 1 s for 300,000 records, beside the chain's)."""
     if not url.startswith("sqlite:///"):
         return None  # PostgreSQL indexes its records in their own table
-    import sqlite3
 
     from mlobs.audit.storage.sqlite_lookup import first_unlisted
 
     path = Path(url.removeprefix("sqlite:///"))
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_readonly(path)
     try:
         unlisted = first_unlisted(conn, path)
     finally:
