@@ -109,7 +109,7 @@ class SqliteStore:
             raise
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []  # one per thread that reads
         self._readers_lock = threading.Lock()  # not the write lock: the committer reads while holding it
         self.lookup = self._open_lookup(lookup_delay_s, lookup_most_behind)
         self.commits = 0
@@ -164,7 +164,13 @@ class SqliteStore:
         if conn is None:
             conn = self._local.conn = self._connect_with_lookup()
             with self._readers_lock:
-                self._readers.append(conn)
+                # Threads come and go (a verify's sweep, a server's pool): their connections, each with
+                # its files and page cache, go with them, so readers stay as many as live threads.
+                for thread, gone in self._readers:
+                    if not thread.is_alive():
+                        gone.close()
+                self._readers = [(t, c) for t, c in self._readers if t.is_alive()]
+                self._readers.append((threading.current_thread(), conn))
         return conn
 
     def write(self, build: Callable[[int, str], Batch]) -> Batch:
@@ -268,7 +274,7 @@ class SqliteStore:
         self.lookup.close()
         with self._write_lock, self._readers_lock:
             self._conn.close()
-            for conn in self._readers:
+            for _, conn in self._readers:
                 conn.close()
             self._readers.clear()
         self._local = threading.local()
