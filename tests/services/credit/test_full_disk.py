@@ -14,6 +14,7 @@ from support.small_volume import fill, small_volume
 
 from mlobs import catalog
 from mlobs.audit import AuditLog
+from mlobs.audit.errors import AuditError
 from mlobs_services.credit import data
 from mlobs_services.credit.service import create_app
 
@@ -114,3 +115,17 @@ def test_a_full_keys_volume_refuses_decisions_and_none_refused_is_in_the_log(set
             audit.close()
         assert len(recorded) == 5 + len(answered), f"{len(recorded) - 5 - len(answered)} refused decisions recorded"
         assert set(answered) <= set(recorded)
+
+
+def test_a_service_started_on_a_full_log_volume_is_refused_with_a_message_naming_the_log_and_its_free_space(
+        settings, sinks, credit_model, volume):
+    """The service cannot serve /metrics then, so its disk gauges are gone: the start's own error must say it."""
+    audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
+        "store_url": f"sqlite:///{volume / 'audit.db'}", "keys_dir": volume / "keys",
+        "subject_keys_path": volume / "keys" / "subject_keys.db"})})
+    with TestClient(create_app(audited, configure_logging=False, **sinks.kwargs())) as client:
+        assert client.post("/predict", json=application(0)).status_code == 200
+    fill(volume)
+
+    with pytest.raises(AuditError, match=rf"{volume / 'audit.db'} cannot be opened: .*; \d+ bytes free on its volume"):
+        create_app(audited, configure_logging=False, **sinks.kwargs())

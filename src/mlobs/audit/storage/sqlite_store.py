@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
+from mlobs.audit.errors import AuditError
 from mlobs.audit.storage import tree_store
 from mlobs.audit.files import private_sqlite
 from mlobs.audit.record import GENESIS_HASH
@@ -74,6 +76,14 @@ CREATE TABLE IF NOT EXISTS audit_raw_rows (
 APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints", *tree_store.TABLES)
 
 
+def _free_bytes(path: Path) -> str:
+    try:
+        stat = os.statvfs(path.parent)
+    except OSError:
+        return "unknown"
+    return str(stat.f_bavail * stat.f_frsize)
+
+
 def _triggers() -> str:
     out = []
     for table in APPEND_ONLY_TABLES:
@@ -95,24 +105,31 @@ class SqliteStore:
     ) -> None:
         self.path = Path(path)
         self._timeout = busy_timeout_s
-        self._check_format()
-        private_sqlite(self.path)
-        private_sqlite(lookup_path(self.path))
-        # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
-        # lock the lookup too, and the lookup's catching up would hold up commits.
-        self._conn = self._connect()
-        try:
-            stamp_sqlite(self._conn)
-            self._conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
-        except BaseException:
-            self._conn.close()  # a failed open holds nothing open
-            raise
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []  # one per thread that reads
         self._readers_lock = threading.Lock()  # not the write lock: the committer reads while holding it
-        self.lookup = self._open_lookup(lookup_delay_s, lookup_most_behind)
         self.commits = 0
+        conn = None
+        try:
+            self._check_format()
+            private_sqlite(self.path)
+            private_sqlite(lookup_path(self.path))
+            # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
+            # lock the lookup too, and the lookup's catching up would hold up commits.
+            self._conn = conn = self._connect()
+            stamp_sqlite(conn)
+            conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
+            self.lookup = self._open_lookup(lookup_delay_s, lookup_most_behind)
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()  # a failed open holds nothing open
+            if isinstance(exc, (sqlite3.OperationalError, OSError)):
+                # A full volume reads as "disk I/O error" or "unable to open": say how much room there is,
+                # since a service that cannot start serves no gauge of it.
+                raise AuditError(f"{self.path} cannot be opened: {exc}; {_free_bytes(self.path)} bytes free on "
+                                 "its volume") from exc
+            raise
 
     def _check_format(self) -> None:
         """Read only, before anything of ours touches the file (its mode, its journal): it may be
