@@ -290,3 +290,26 @@ def test_a_log_whose_marking_failed_halfway_opens_again_and_is_marked_then(setti
     assert header_marks(path) == (1, 0x6D6C6F62)
     with AuditLog.open(settings) as log:
         assert log.verify().ok
+
+
+@pytest.mark.integration
+def test_verify_of_a_postgres_schema_holding_no_log_never_reports_on_another_log_later_on_its_search_path(
+        pg_url, pg_server, tmp_path, capsys):
+    """A schema per log, with a shared schema after it on the search path (`search_path=credit,public`):
+    the writer creates its tables in the first schema, so that is the only place verify may read."""
+    import psycopg
+
+    settings = pg_settings(pg_url, tmp_path)
+    write_log(settings)
+    shared = pg_url.rsplit("%3D", 1)[1]
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {shared}_empty")
+    url = f"{pg_server}?options=-csearch_path%3D{shared}_empty,{shared}"
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "verify", url, "--public-key",
+                              str(settings.keys_dir / "checkpoint_signing.pub.pem")])
+
+    assert args.func(args) != 0
+
+    assert "holds no audit log" in capsys.readouterr().err

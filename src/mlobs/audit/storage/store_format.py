@@ -75,7 +75,7 @@ def stamp_sqlite(conn) -> None:
 
 def check_postgres(conn, where: str) -> None:
     """As check_sqlite, for a PostgreSQL log (the writer's schema then creates `audit_store`)."""
-    if conn.execute("SELECT to_regclass('audit_store')").fetchone()[0] is not None:
+    if conn.execute(f"SELECT {postgres_table('audit_store')}").fetchone()[0] is not None:
         row = conn.execute("SELECT format FROM audit_store").fetchone()
         if row is not None:
             _check_version(row[0], where)
@@ -84,6 +84,12 @@ def check_postgres(conn, where: str) -> None:
         "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
         "AND table_name = 'audit_records' ORDER BY ordinal_position"))
     _check_columns(columns, where)
+
+
+def postgres_table(name: str) -> str:
+    """SQL for the table `name` of the first schema on the search path (NULL if it has none): the schema
+    the writer creates its tables in. One further along belongs to another log, or another program."""
+    return f"to_regclass(quote_ident(current_schema()) || '.{name}')"
 
 
 def postgres_where(conn) -> str:

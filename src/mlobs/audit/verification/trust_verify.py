@@ -38,7 +38,7 @@ from mlobs.audit.merkle import CompactRange
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.storage.sqlite_readonly import connect_readonly
-from mlobs.audit.storage.store_format import UnknownStoreFormat, check_postgres, check_sqlite
+from mlobs.audit.storage.store_format import UnknownStoreFormat, check_postgres, check_sqlite, postgres_table
 from mlobs.audit.keys.signing import Checkpoint, key_id_of
 from mlobs.audit.storage.tree_store import (
     STRIDE,
@@ -123,9 +123,12 @@ def open_view(url: str) -> LogView:
         except psycopg.Error as exc:
             raise LogMissing(f"cannot reach the audit log at {_redact(url)}: {exc}") from None
         conn.execute("SET default_transaction_read_only = on")
-        if conn.execute("SELECT to_regclass('audit_records')").fetchone()[0] is None:
+        # Only the first schema on the search path: the one the writer creates its tables in. A log
+        # found further along is another log (a shared schema after this log's own).
+        if conn.execute(f"SELECT {postgres_table('audit_records')}").fetchone()[0] is None:
+            schema = conn.execute("SELECT current_schema()").fetchone()[0]
             conn.close()
-            raise LogMissing(f"{_redact(url)} holds no audit log (no audit_records table)")
+            raise LogMissing(f"{_redact(url)} holds no audit log (no audit_records table in the schema {schema})")
         try:
             check_postgres(conn, _redact(url))
         except UnknownStoreFormat:
@@ -133,7 +136,7 @@ def open_view(url: str) -> LogView:
             raise
         query = postgres_query(conn)
         tables = {"audit_checkpoints", "audit_tree_heads"} if conn.execute(
-            "SELECT to_regclass('audit_tree_heads')").fetchone()[0] else {"audit_checkpoints"}
+            f"SELECT {postgres_table('audit_tree_heads')}").fetchone()[0] else {"audit_checkpoints"}
     view = LogView(url, TreeReader(query), conn.close)
     if "audit_checkpoints" in tables:
         view.checkpoints = [Checkpoint(*row) for row in
