@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta
+from bisect import bisect_right
 from itertools import islice
 from typing import Any
 
@@ -188,29 +189,56 @@ def _row_problem(record: dict | None, stored, overdue: datetime, days: float) ->
 
 
 def _check(source, now: datetime, kept: timedelta, marked: list[int]) -> Problem | None:
+    """Raw rows and the window's marked records walked together by seq, a chunk at a time: the records
+    of one chunk of rows, and of the marked seqs up to its last, are all that is held."""
     window = format_ts(now - kept)
     overdue = now - kept - GRACE
     days = kept.total_seconds() / 86400
-    expected = _records(source, marked)
-    problems: list[Problem] = []
+    missing = _Missing(source, window)
     rows = source.raw_rows()
-    while not problems and (chunk := list(islice(rows, _CHUNK))):  # rows come by seq: the first bad is named
-        expected.update(_records(source, [seq for seq, _ in chunk if seq not in expected]))
+    at = 0  # marked[:at]: compared with the rows already
+    while chunk := list(islice(rows, _CHUNK)):
+        found = _records(source, [seq for seq, _ in chunk])
+        first_bad = None
         for seq, stored in chunk:
-            record = expected.pop(seq, None)
+            record = found.get(seq)
             what = _row_problem(record, stored, overdue, days)
             if what is not None:
-                problems.append(Problem(seq, record and record["decision_id"], what))
+                first_bad = Problem(seq, record and record["decision_id"], what)
                 break
-    unmatched = [expected[seq] for seq in sorted(expected) if expected[seq]["ts"] >= window]
-    # The decisions within their retention whose row was not found: fine if their subject was erased, or
-    # if a purge the log records deleted it (an operator's retention shorter than the verifier's).
-    erased = source.erased_pseudonyms() if unmatched else set()
-    unmatched = [record for record in unmatched if record["subject"] not in erased]
-    purged_before = source.purged_before() if unmatched else None
-    for record in unmatched:
-        if purged_before is None or record["ts"] >= purged_before:
-            problems.append(Problem(record["seq"], record["decision_id"],
-                                    "raw row missing from the raw store (deleted)"))
-            break
-    return min(problems, key=lambda p: p.seq) if problems else None
+        last = chunk[-1][0] if first_bad is None else first_bad.seq
+        end = bisect_right(marked, last, lo=at)
+        held = {seq for seq, _ in chunk}
+        gone = missing.first([seq for seq in marked[at:end] if seq not in held])
+        if first_bad is not None or gone is not None:
+            return min((p for p in (first_bad, gone) if p is not None), key=lambda p: p.seq)
+        at = end
+    return missing.first(marked[at:])
+
+
+class _Missing:
+    """The decisions within their retention whose raw row is not in the store: fine if their subject was
+    erased, or if a purge the log records deleted it (an operator's retention shorter than the verifier's).
+    What tells them apart is read once, when the first one is met."""
+
+    def __init__(self, source, window: str) -> None:
+        self._source, self._window = source, window
+        self._erased: set[str] | None = None
+        self._purged_before: str | None = None
+
+    def first(self, seqs: list[int]) -> Problem | None:
+        """The first of `seqs` (marked records with no raw row) that is a row deleted, a chunk at a time."""
+        for lo in range(0, len(seqs), _CHUNK):
+            records = _records(self._source, seqs[lo : lo + _CHUNK])
+            for seq in sorted(records):
+                record = records[seq]
+                if record["ts"] < self._window:
+                    continue
+                if self._erased is None:
+                    self._erased = self._source.erased_pseudonyms()
+                    self._purged_before = self._source.purged_before()
+                if record["subject"] in self._erased:
+                    continue
+                if self._purged_before is None or record["ts"] >= self._purged_before:
+                    return Problem(seq, record["decision_id"], "raw row missing from the raw store (deleted)")
+        return None
