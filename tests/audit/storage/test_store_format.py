@@ -313,3 +313,43 @@ def test_verify_of_a_postgres_schema_holding_no_log_never_reports_on_another_log
     assert args.func(args) != 0
 
     assert "holds no audit log" in capsys.readouterr().err
+
+
+OPENER = r"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from audit.factories import decision
+from mlobs.audit import AuditLog, AuditSettings
+base, me = Path(sys.argv[1]), int(sys.argv[2])
+while not (base / "go").exists():
+    time.sleep(0.001)
+settings = AuditSettings(store_url=f"sqlite:///{base / 'audit.db'}", keys_dir=base / "keys").resolved(base)
+with AuditLog.open(settings) as log:
+    for i in range(5):
+        log.append(decision(100 * me + i, subject=f"p{me}-{i}"))
+"""
+
+
+@pytest.mark.slow  # fresh interpreters
+def test_processes_opening_a_new_log_at_the_same_moment_all_write_to_one_marked_log(tmp_path):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    tests = str(Path(__file__).parents[2])
+    keys = AuditSettings(store_url=f"sqlite:///{tmp_path / 'keys-only.db'}", keys_dir=tmp_path / "keys")
+    AuditLog.open(keys.resolved(tmp_path)).close()  # the keys exist: what races here is the log's creation
+    openers = [subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), str(k), tests],
+                                stderr=subprocess.PIPE, text=True) for k in range(3)]
+    time.sleep(2)  # every interpreter started and waiting
+    (tmp_path / "go").touch()
+    errors = [p.communicate(timeout=60)[1] for p in openers]
+
+    assert [p.returncode for p in openers] == [0, 0, 0], errors
+    assert header_marks(tmp_path / "audit.db") == (1, 0x6D6C6F62)
+    settings = AuditSettings(store_url=f"sqlite:///{tmp_path / 'audit.db'}", keys_dir=tmp_path / "keys")
+    with AuditLog.open(settings.resolved(tmp_path)) as log:
+        assert log.verify().ok
+        assert len(log.query(event_type="decision")) == 15
