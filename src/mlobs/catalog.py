@@ -148,13 +148,15 @@ AUDIT_INTEGRITY_FAILURES = Metric(
     "(rolled back, truncated or rewritten): nothing is signed or recorded until it is investigated.",
     MODEL_LABELS,
 )
-STORE = "store"  # what a volume holds: "log" (the audit log on SQLite), "keys" (subject keys), "witness"
+# What a volume holds: "log" (the audit log on SQLite), "keys" (subject keys), "signing" (the signing key and
+# its last signed head, when apart from the subject keys), "mirror" (the checkpoint mirror), "witness"
+STORE = "store"
 AUDIT_VOLUME_FREE = Metric(
     "mlobs_audit_volume_free_bytes",
     "gauge",
     "Bytes this process may still write on the filesystem that holds an audit store (the log on SQLite, the "
-    "subject keys, a witness's cosigned checkpoints): when the log's or the keys' runs out, every decision is "
-    "refused with a 503.",
+    "subject keys, the signing key, the checkpoint mirror, a witness's cosigned checkpoints): when the log's, "
+    "the keys' or the signing key's runs out, every decision is refused with a 503.",
     (SERVICE, STORE),
 )
 AUDIT_VOLUME_SIZE = Metric(

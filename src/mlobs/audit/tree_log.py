@@ -61,6 +61,7 @@ class TreeLog:
         self._chain = GENESIS_HASH
         self.signed: TreeHead | None = None
         self._signing: TreeHead | None = None  # signed in the group being committed
+        self._unkept: TreeHead | None = None  # signed and committed, not yet kept beside the key
         self._last_signed_at = monotonic()
         self.failure: str | None = None
         # Time spent on the committer: hashing the tree (per group) and proving + signing heads.
@@ -76,6 +77,9 @@ class TreeLog:
             self.stats["integrity_failures"] += 1
             raise IntegrityFailure(self.failure)
         self._signing = None
+        if self._unkept is not None:  # OSError (a full keys volume): this group is refused, and not committed
+            self._save_head(self._unkept)
+            self._unkept = None
         started = time.perf_counter()
         try:
             rebuilt: list = []
@@ -115,14 +119,21 @@ class TreeLog:
         return True
 
     def committed(self) -> None:
-        """After the group's commit: the head signed in it becomes the last signed head."""
+        """After the group's commit: the head signed in it becomes the last signed head. Its records
+        are durable, so a head that cannot be kept beside the key (its volume full) fails no caller:
+        the next group keeps it before it commits, or is refused."""
         head, self._signing = self._signing, None
         if head is None:
             return
         self.signed = head
         self._last_signed_at = self._monotonic()
         self.stats["tree_heads"] += 1
-        self._save_head(head)
+        try:
+            self._save_head(head)
+        except OSError as exc:
+            self._unkept = head
+            log.error("audit: the signed tree head of size %d not kept beside the key (%s); nothing more is "
+                      "recorded until it is", head.size, exc)
 
     def aborted(self) -> None:
         """The group's transaction rolled back: forget what it would have added."""

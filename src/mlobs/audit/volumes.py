@@ -21,12 +21,17 @@ from mlobs.metrics import make
 def store_dirs(resolved: AuditSettings) -> dict[str, Path]:
     """{store: directory} of the files this process writes, from settings with every path set (an open
     AuditLog's): the log, its raw store and lookup (on SQLite only; a PostgreSQL server's disk is its
-    own), and the subject keys."""
+    own), the subject keys, the signing key's directory where it is not theirs (it takes the last signed
+    head at every checkpoint), and the checkpoint mirror if there is one."""
     dirs = {}
     if resolved.store_url and resolved.store_url.startswith("sqlite:///"):
         dirs["log"] = Path(resolved.store_url.removeprefix("sqlite:///")).parent
     if resolved.subject_keys_path is not None:
         dirs["keys"] = Path(resolved.subject_keys_path).parent
+    if resolved.keys_dir is not None and Path(resolved.keys_dir) != dirs.get("keys"):
+        dirs["signing"] = Path(resolved.keys_dir)
+    if resolved.checkpoint_mirror is not None:
+        dirs["mirror"] = Path(resolved.checkpoint_mirror).parent
     return dirs
 
 

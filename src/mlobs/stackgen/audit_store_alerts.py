@@ -14,6 +14,9 @@ from mlobs.stackgen.promql import by, sel
 from mlobs.stackgen.ruletest_spec import Case, Expect, ramp
 
 FREE, SIZE = AUDIT_VOLUME_FREE.name, AUDIT_VOLUME_SIZE.name
+# A restarting service misses scrapes and its gauges go stale at once: their last value stands this long,
+# so a page or ticket neither resolves nor starts its `for` again while the service restarts.
+BRIDGE = "10m"
 TICKET_FREE, TICKET_HORIZON = 0.40, "4 * 86400"  # under 40% free and full within 4 days at the last 6 hours' rate
 PAGE_FREE, PAGE_TREND_FREE, PAGE_HORIZON = 0.05, 0.15, "4 * 3600"
 REFUSED_IN_5M = 3  # one refused decision is a retry for its caller; several in a row are an outage
@@ -22,7 +25,7 @@ RAW_LATE = "3 * 3600"
 
 
 def alerts() -> list[Alert]:
-    ratio = f"{FREE} / {SIZE}"
+    ratio = f"last_over_time({FREE}[{BRIDGE}]) / last_over_time({SIZE}[{BRIDGE}])"
     return [
         Alert(
             name="AuditLogDiskFillingUp",
@@ -31,9 +34,11 @@ def alerts() -> list[Alert]:
             severity="ticket",
             summary="The volume of {{ $labels.service }}'s audit {{ $labels.store }} fills within 4 days",
             description="At the rate of the last 6 hours, the filesystem that holds the audit {{ $labels.store }} "
-                        "(log: records, raw payloads and lookup; keys: the subject keys; witness: the checkpoints a "
-                        "witness cosigned) is full within 4 days; then every decision is refused with a 503, or the "
-                        "witness cosigns nothing more. Grow the volume: what it holds cannot be deleted.",
+                        "(log: records, raw payloads and lookup; keys: the subject keys; signing: the signing key "
+                        "and its last signed head; mirror: the checkpoint mirror; witness: the checkpoints a "
+                        "witness cosigned) is full within 4 days; then every decision is refused with a 503, the "
+                        "mirror stops receiving checkpoints, or the witness cosigns nothing more. Grow the volume: "
+                        "what it holds cannot be deleted.",
             runbook="audit-log-disk.md",
         ),
         Alert(
@@ -45,8 +50,8 @@ def alerts() -> list[Alert]:
             summary="The volume of {{ $labels.service }}'s audit {{ $labels.store }} is almost full",
             description="Under 5% of the filesystem that holds the audit {{ $labels.store }} is free, or "
                         "under 15% and full within 4 hours at the last 6 hours' rate. When it is full, every decision "
-                        "is refused with a 503 (log, keys), or the witness cosigns nothing (witness), until there "
-                        "is room again.",
+                        "is refused with a 503 (log, keys, signing), the mirror misses checkpoints (mirror), or the "
+                        "witness cosigns nothing (witness), until there is room again.",
             runbook="audit-log-disk.md",
         ),
         Alert(
@@ -62,7 +67,8 @@ def alerts() -> list[Alert]:
         ),
         Alert(
             name="AuditRawPayloadsPastRetention",
-            expr=f"{AUDIT_RAW_OLDEST_AGE.name} > {AUDIT_RAW_RETENTION.name} + {RAW_LATE}",
+            expr=f"last_over_time({AUDIT_RAW_OLDEST_AGE.name}[{BRIDGE}]) > "
+                 f"last_over_time({AUDIT_RAW_RETENTION.name}[{BRIDGE}]) + {RAW_LATE}",
             for_="15m",
             severity="ticket",
             summary="{{ $labels.service }} holds raw request payloads past their retention",
@@ -104,9 +110,33 @@ def cases() -> tuple[Case, ...]:
              {age: f"{week}+60x300", retention: f"{week}x300"},
              expects=(Expect("AuditRawPayloadsPastRetention", "2h", ()),
                       Expect("AuditRawPayloadsPastRetention", "3h20m", ({SERVICE: "credit"},)))),
+        Case("AuditRawPayloadsPastRetention keeps firing while the service restarts and misses scrapes",
+             {age: f"{week + 4 * 3600}+60x60 stale _x2 {week + 4 * 3600 + 63 * 60}+60x60",
+              retention: f"{week}x60 stale _x2 {week}x60"},
+             expects=(Expect("AuditRawPayloadsPastRetention", "59m", ({SERVICE: "credit"},)),
+                      Expect("AuditRawPayloadsPastRetention", "64m", ({SERVICE: "credit"},)))),
         Case("AuditRawPayloadsPastRetention stays silent while hourly purges keep the oldest under an hour late",
              {age: " ".join([f"{week - 3600}+60x59"] * 5), retention: f"{week}x300"},
              expects=(Expect("AuditRawPayloadsPastRetention", "4h"),)),
+        Case("AuditLogDiskAlmostFull fires 5 minutes after a volume first appears already almost full",
+             {size: f"_x30 {100 * gib}x30", free: f"_x30 {3 * gib}x30"},
+             expects=(Expect("AuditLogDiskAlmostFull", "33m"), Expect("AuditLogDiskAlmostFull", "36m", on_volume))),
+        Case("AuditLogDiskAlmostFull resolves once the volume is grown online",
+             {size: f"{100 * gib}x20 {200 * gib}x20", free: f"{4 * gib}x20 {104 * gib}x20"},
+             expects=(Expect("AuditLogDiskAlmostFull", "15m", on_volume), Expect("AuditLogDiskAlmostFull", "25m"))),
+        Case("AuditLogDiskAlmostFull keeps firing while the service restarts and misses scrapes",
+             {size: f"{100 * gib}x20 stale _x2 {100 * gib}x20", free: f"{4 * gib}x20 stale _x2 {4 * gib}x20"},
+             expects=(Expect("AuditLogDiskAlmostFull", "19m", on_volume),
+                      Expect("AuditLogDiskAlmostFull", "24m", on_volume))),
+        Case("AuditLogDiskFillingUp keeps firing while the service restarts and misses scrapes",
+             {size: f"{100 * gib}x600 stale _x2 {100 * gib}x200",
+              free: f"{35 * gib}-{gib // 100}x600 stale _x2 {29 * gib}-{gib // 100}x200"},
+             expects=(Expect("AuditLogDiskFillingUp", "9h59m", on_volume),
+                      Expect("AuditLogDiskFillingUp", "10h5m", on_volume))),
+        Case("AuditLogUnavailable keeps firing when the service restarts during the outage, its counter from 0",
+             {refused: "0 0 " + ramp((2, 8)) + " stale _ " + ramp((2, 12))},
+             expects=(Expect("AuditLogUnavailable", "12m", ({SERVICE: "credit", MODEL: "credit-gbm"},)),
+                      Expect("AuditLogUnavailable", "20m", ({SERVICE: "credit", MODEL: "credit-gbm"},)))),
         Case("AuditLogUnavailable stays silent for a single refused decision",
              {refused: "0 0 1x20"},
              expects=(Expect("AuditLogUnavailable", "5m"), Expect("AuditLogUnavailable", "12m"))),

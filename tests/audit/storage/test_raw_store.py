@@ -192,3 +192,53 @@ def test_rows_a_recorded_purge_deleted_under_a_shorter_retention_pass_an_auditor
     attacker.run(store_url, [("DELETE FROM audit_raw_rows WHERE seq = ?", (kept.seq,))])
     report = _auditor_verifies(store_url, audit_settings, now, 7.0)
     assert not report.ok and report.problem.seq == kept.seq and "missing" in report.problem.what
+
+
+def test_a_backlog_of_expired_raw_payloads_is_purged_in_bounded_commits_and_the_log_still_verifies(
+        log, clock, monkeypatch):
+    """One delete of a whole backlog (purges off or failing for days) would hold every decision up behind it."""
+    from mlobs.audit.storage import raw_store
+
+    monkeypatch.setattr(raw_store, "PURGE_CHUNK", 100)
+    pending = [log.submit(decision(i, subject=f"s{i % 7}", raw={"body": f"r{i}"})) for i in range(250)]
+    for p in pending:
+        p.result(30)
+    clock.advance(days=8)
+
+    assert log.purge() == 250
+
+    purges = log.query(event_type="raw_purge")
+    assert [p["output"]["purged"] for p in purges] == [100, 100, 50]
+    assert [(p["details"]["first_seq"], p["details"]["last_seq"]) for p in purges] == [(1, 100), (101, 200),
+                                                                                       (201, 250)]
+    assert log.store.raw_oldest_ts() is None
+    assert log.verify().ok
+    assert log.purge() == 0
+
+
+def test_verify_checks_the_raw_store_a_chunk_of_records_at_a_time_whatever_the_window_holds(
+        log, clock, monkeypatch):
+    """Every decision of the retention window holds a raw payload: at a million a week, holding all their
+    records at once took verify's memory past 700 MiB."""
+    import tracemalloc
+
+    from mlobs.audit.storage import raw_store, row_checks
+
+    pending = [log.submit(decision(i, subject=f"s{i % 7}", raw={"body": f"r{i}"})) for i in range(3000)]
+    for p in pending:
+        p.result(30)
+    source = log.store.row_source()
+    _, marked = source.sweep("2000-01-01T00:00:00.000000Z")
+    monkeypatch.setattr(raw_store, "_CHUNK", 100)
+    monkeypatch.setattr(row_checks, "_PAGE", 100)  # raw rows read at a time
+
+    tracemalloc.start()
+    try:
+        assert raw_store.check(source, clock(), 7, marked) is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert len(marked) == 3000
+    assert peak < 300_000, f"{peak} bytes held checking 3,000 raw payloads 100 at a time"
+    assert row_checks.check(source, clock(), 7) is None

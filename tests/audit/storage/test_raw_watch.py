@@ -55,7 +55,7 @@ def test_a_purge_that_keeps_failing_leaves_the_age_growing_past_retention(watche
     log, watch = watched
     log.append(decision(1, raw={"body": "x"}))
 
-    def full_disk(before_ts):
+    def full_disk(before_ts, limit):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(log.store, "raw_expired", full_disk)
     clock.advance(days=9)
@@ -82,3 +82,35 @@ def test_a_watch_that_saw_nothing_held_and_stopped_looking_shows_an_age_that_gro
     log.append(decision(1, raw={"body": "x"}))
     clock.advance(days=8)
     assert w.oldest_age_s(clock.now) == 8 * DAY
+
+
+def test_a_store_that_cannot_be_read_from_the_start_shows_an_age_growing_from_then(watched, clock, monkeypatch):
+    """A watch that never read the store knows nothing held is young: 0 would read as "nothing held"."""
+    log, watch = watched
+    log.append(decision(1, raw={"body": "x"}))
+
+    def locked():
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(log.store, "raw_oldest_ts", locked)
+    w = watch(every_s=0)
+    time.sleep(0.1)  # several failed looks
+    clock.advance(days=8)
+    assert w.oldest_age_s(clock.now) == 8 * DAY
+
+
+def test_a_store_that_fails_now_and_then_keeps_the_age_of_the_oldest_payload_it_last_saw(watched, clock, monkeypatch):
+    log, watch = watched
+    log.append(decision(1, raw={"body": "x"}))
+    read = log.store.raw_oldest_ts
+    looks = []
+
+    def flaky():
+        looks.append(1)
+        if len(looks) % 2 == 0:
+            raise OSError(5, "Input/output error")
+        return read()
+    monkeypatch.setattr(log.store, "raw_oldest_ts", flaky)
+    w = watch(every_s=0)
+    clock.advance(days=1)
+    eventually(lambda: len(looks) >= 6)
+    assert w.oldest_age_s(clock.now) == DAY

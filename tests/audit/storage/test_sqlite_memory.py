@@ -49,3 +49,35 @@ def test_reading_the_whole_log_holds_at_most_a_readers_cache_of_it(large_log):
     assert rows == 10_000
     assert Path(large_log.store_url.removeprefix("sqlite:///")).stat().st_size > 32 * MIB
     assert grown < 12 * MIB, f"SQLite grew by {grown / MIB:.1f} MiB reading the log"
+
+
+def open_files_under(directory: Path) -> int:
+    """This process's open file descriptors on files in `directory`."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += str(fd.resolve()).startswith(str(directory))
+        except OSError:
+            continue  # closed while listed
+    return count
+
+
+def test_a_log_verified_again_and_again_or_read_from_short_lived_threads_holds_no_more_connections(tmp_path):
+    """Each reader connection keeps its own page cache of the log: one kept per thread that ever read,
+    after the thread is gone, would grow without bound in a service that verifies itself now and then."""
+    import threading
+
+    settings = AuditSettings(store_url=f"sqlite:///{tmp_path / 'audit.db'}").resolved(tmp_path)
+    with AuditLog.open(settings) as log:
+        for i in range(20):
+            log.append(decision(i, subject=f"s{i}", raw={"body": i}))
+        assert log.verify().ok
+        settled = open_files_under(tmp_path)
+
+        for _ in range(30):
+            assert log.verify().ok
+            reader = threading.Thread(target=lambda: log.query(event_type="decision", limit=1))
+            reader.start()
+            reader.join()
+
+        assert open_files_under(tmp_path) <= settled + 4  # one reader's files: the log, its WAL and lookup

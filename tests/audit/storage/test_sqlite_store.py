@@ -64,3 +64,39 @@ def test_verify_finds_the_erased_pseudonyms_through_the_erasure_index_without_a_
 def test_the_erasure_index_holds_erasure_records_only_so_a_decisions_insert_writes_nothing_to_it(store):
     (sql,) = store._reader().execute("SELECT sql FROM sqlite_master WHERE name = 'audit_records_erasures'").fetchone()
     assert sql.endswith("WHERE json_extract(header, '$[2]') = 'erasure'")
+
+
+def _deleted(directory):
+    import shutil
+
+    shutil.rmtree(directory)
+
+
+def _replaced(directory):
+    """Moved aside, and a copy put in its place: the path names another file than the one open."""
+    import shutil
+
+    shutil.move(directory, f"{directory}.moved")
+    shutil.copytree(f"{directory}.moved", directory)
+
+
+@pytest.mark.parametrize("change", [_deleted, _replaced], ids=["deleted", "replaced"])
+def test_a_log_deleted_or_replaced_under_a_running_writer_refuses_decisions_rather_than_lose_them(tmp_path, change):
+    """SQLite keeps writing to a file unlinked while open: every decision acknowledged after that would
+    be gone once the process ends."""
+    from audit.factories import decision
+    from mlobs.audit import AuditLog, AuditSettings
+    from mlobs.audit.errors import AuditUnavailable
+
+    (tmp_path / "log").mkdir()
+    settings = AuditSettings(store_url=f"sqlite:///{tmp_path / 'log' / 'audit.db'}",
+                             keys_dir=tmp_path / "keys").resolved(tmp_path)
+    log = AuditLog.open(settings)
+    try:
+        log.append(decision(0))
+        change(tmp_path / "log")
+
+        with pytest.raises(AuditUnavailable, match="no longer the file this process opened"):
+            log.append(decision(1))
+    finally:
+        log.close()

@@ -162,21 +162,6 @@ def test_another_programs_sqlite_database_is_refused_and_left_untouched_mode_and
         "sqlite_autoindex_gpkg_contents_1",)]
 
 
-def test_a_database_of_other_tables_without_an_application_id_is_not_made_into_a_log(settings, tmp_path):
-    path = tmp_path / "log" / "audit.db"
-    path.parent.mkdir()
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE dashboard (id INTEGER PRIMARY KEY, title TEXT)")
-    conn.commit()
-    conn.close()
-    before = files_of(path.parent)
-
-    with pytest.raises(UnknownStoreFormat, match=r"holds other tables \(dashboard\) and no audit_records"):
-        AuditLog.open(settings)
-
-    assert files_of(path.parent) == before
-
-
 def test_a_table_named_audit_records_of_other_columns_fails_verify_with_a_message_naming_them(
         tmp_path, cli, capsys):
     path = tmp_path / "log" / "audit.db"
@@ -242,3 +227,129 @@ def test_a_postgres_log_made_before_logs_carried_their_format_is_marked_when_nex
     report = verify_log(pg_url, load_public_key(settings.keys_dir / "checkpoint_signing.pub.pem"))
     assert report.ok, report.text()
     assert report.head_seq == 12
+
+
+def test_another_programs_sqlite_database_that_never_set_an_application_id_is_refused_and_left_untouched(
+        settings, tmp_path, cli, capsys):
+    """Most programs leave the application id at 0: their tables, not the header, say the file is theirs."""
+    path = tmp_path / "log" / "audit.db"
+    path.parent.mkdir()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    conn.execute("INSERT INTO users VALUES (1, 'a@example.org')")
+    conn.close()
+    before = files_of(path.parent)
+
+    with pytest.raises(UnknownStoreFormat, match="not an mlobs audit log: it holds the tables users and no "
+                                                 "audit_records"):
+        AuditLog.open(settings)
+    assert cli("verify", "--public-key", some_public_key(tmp_path)) != 0
+
+    assert "not an mlobs audit log" in capsys.readouterr().err
+    assert unchanged(path.parent, before)
+    assert header_marks(path) == (0, 0)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert [row[0] for row in conn.execute("SELECT name FROM sqlite_master")] == ["users"]
+
+
+def fail_the_second_header_mark(monkeypatch) -> None:
+    """Every new SQLite connection fails the second of the two header marks it writes, as an I/O error
+    or a full disk would between two writes."""
+    connect = sqlite3.connect
+
+    def failing(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        marks = []
+
+        def authorize(action, name, value, *_):
+            if action == sqlite3.SQLITE_PRAGMA and name in ("application_id", "user_version") and value is not None:
+                marks.append(name)
+                if len(marks) == 2:
+                    return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+        conn.set_authorizer(authorize)
+        return conn
+    monkeypatch.setattr(sqlite3, "connect", failing)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["new log", "log made before logs carried their format"])
+def test_a_log_whose_marking_failed_halfway_opens_again_and_is_marked_then(settings, tmp_path, monkeypatch, legacy):
+    path = tmp_path / "log" / "audit.db"
+    if legacy:
+        write_log(settings)
+        set_marks(path, version=0, application_id=0)
+    path.parent.mkdir(exist_ok=True)
+    with monkeypatch.context() as patched:
+        fail_the_second_header_mark(patched)
+        with pytest.raises(sqlite3.DatabaseError):
+            AuditLog.open(settings)
+
+    write_log(settings)
+
+    assert header_marks(path) == (1, 0x6D6C6F62)
+    with AuditLog.open(settings) as log:
+        assert log.verify().ok
+
+
+@pytest.mark.integration
+def test_verify_of_a_postgres_schema_holding_no_log_never_reports_on_another_log_later_on_its_search_path(
+        pg_url, pg_server, tmp_path, capsys):
+    """A schema per log, with a shared schema after it on the search path (`search_path=credit,public`):
+    the writer creates its tables in the first schema, so that is the only place verify may read."""
+    import psycopg
+
+    settings = pg_settings(pg_url, tmp_path)
+    write_log(settings)
+    shared = pg_url.rsplit("%3D", 1)[1]
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {shared}_empty")
+    url = f"{pg_server}?options=-csearch_path%3D{shared}_empty,{shared}"
+    parser = argparse.ArgumentParser(prog="mlobs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "verify", url, "--public-key",
+                              str(settings.keys_dir / "checkpoint_signing.pub.pem")])
+
+    assert args.func(args) != 0
+
+    assert "holds no audit log" in capsys.readouterr().err
+
+
+OPENER = r"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from audit.factories import decision
+from mlobs.audit import AuditLog, AuditSettings
+base, me = Path(sys.argv[1]), int(sys.argv[2])
+while not (base / "go").exists():
+    time.sleep(0.001)
+settings = AuditSettings(store_url=f"sqlite:///{base / 'audit.db'}", keys_dir=base / "keys").resolved(base)
+with AuditLog.open(settings) as log:
+    for i in range(5):
+        log.append(decision(100 * me + i, subject=f"p{me}-{i}"))
+"""
+
+
+@pytest.mark.slow  # fresh interpreters
+def test_processes_opening_a_new_log_at_the_same_moment_all_write_to_one_marked_log(tmp_path):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    tests = str(Path(__file__).parents[2])
+    keys = AuditSettings(store_url=f"sqlite:///{tmp_path / 'keys-only.db'}", keys_dir=tmp_path / "keys")
+    AuditLog.open(keys.resolved(tmp_path)).close()  # the keys exist: what races here is the log's creation
+    openers = [subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), str(k), tests],
+                                stderr=subprocess.PIPE, text=True) for k in range(3)]
+    time.sleep(2)  # every interpreter started and waiting
+    (tmp_path / "go").touch()
+    errors = [p.communicate(timeout=60)[1] for p in openers]
+
+    assert [p.returncode for p in openers] == [0, 0, 0], errors
+    assert header_marks(tmp_path / "audit.db") == (1, 0x6D6C6F62)
+    settings = AuditSettings(store_url=f"sqlite:///{tmp_path / 'audit.db'}", keys_dir=tmp_path / "keys")
+    with AuditLog.open(settings.resolved(tmp_path)) as log:
+        assert log.verify().ok
+        assert len(log.query(event_type="decision")) == 15

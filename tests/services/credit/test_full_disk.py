@@ -4,6 +4,7 @@ they resume by themselves once there is room. A real filesystem of a few megabyt
 from __future__ import annotations
 
 import math
+import time
 import uuid
 
 import pytest
@@ -13,6 +14,7 @@ from support.small_volume import fill, small_volume
 
 from mlobs import catalog
 from mlobs.audit import AuditLog
+from mlobs.audit.errors import AuditError
 from mlobs_services.credit import data
 from mlobs_services.credit.service import create_app
 
@@ -75,3 +77,55 @@ def test_a_full_volume_refuses_decisions_loses_none_acknowledged_and_they_resume
     finally:
         audit.close()
     assert set(answered) <= kept
+
+
+def test_a_full_keys_volume_refuses_decisions_and_none_refused_is_in_the_log(settings, sinks, credit_model, tmp_path):
+    """Returning applicants need no new key, so their decisions still commit while the keys volume is full;
+    a tree head signed in such a commit cannot be kept beside the signing key. Whatever is answered 503
+    must not be in the log, or a caller's retry records one application twice."""
+    with small_volume(tmp_path / "keys", "1m") as keys:
+        audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
+            "store_url": f"sqlite:///{tmp_path / 'audit.db'}", "keys_dir": keys,
+            "subject_keys_path": keys / "subject_keys.db", "checkpoint_interval_s": 0.05})})
+        app = create_app(audited, configure_logging=False, **sinks.kwargs())
+        applicants = [application(i) for i in range(5)]
+        answered = []
+        with TestClient(app) as client:
+            for body in applicants:
+                assert client.post("/predict", json=body).status_code == 200
+            fill(keys)
+            statuses = []
+            for i in range(60):
+                response = client.post("/predict", json=applicants[i % 5])
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    answered.append(response.json()["decision_id"])
+                time.sleep(0.01)  # checkpoints come due between decisions, and are signed in their commits
+            assert 503 in statuses, "the full keys volume refused nothing"
+            (keys / "filler").unlink()
+            resumed = client.post("/predict", json=applicants[0])
+            assert resumed.status_code == 200
+            answered.append(resumed.json()["decision_id"])
+
+        audit = AuditLog.open(audited)
+        try:
+            assert audit.verify().ok
+            recorded = [r["decision_id"] for r in audit.query(event_type="decision", limit=100_000)]
+        finally:
+            audit.close()
+        assert len(recorded) == 5 + len(answered), f"{len(recorded) - 5 - len(answered)} refused decisions recorded"
+        assert set(answered) <= set(recorded)
+
+
+def test_a_service_started_on_a_full_log_volume_is_refused_with_a_message_naming_the_log_and_its_free_space(
+        settings, sinks, credit_model, volume):
+    """The service cannot serve /metrics then, so its disk gauges are gone: the start's own error must say it."""
+    audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
+        "store_url": f"sqlite:///{volume / 'audit.db'}", "keys_dir": volume / "keys",
+        "subject_keys_path": volume / "keys" / "subject_keys.db"})})
+    with TestClient(create_app(audited, configure_logging=False, **sinks.kwargs())) as client:
+        assert client.post("/predict", json=application(0)).status_code == 200
+    fill(volume)
+
+    with pytest.raises(AuditError, match=rf"{volume / 'audit.db'} cannot be opened: .*; \d+ bytes free on its volume"):
+        create_app(audited, configure_logging=False, **sinks.kwargs())

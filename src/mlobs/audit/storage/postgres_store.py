@@ -165,9 +165,9 @@ class PostgresStore:
         rows = self._read("SELECT payload FROM audit_raw_rows WHERE seq = %s", (seq,))
         return bytes(rows[0][0]) if rows else None
 
-    def raw_expired(self, before_ts: str) -> list[int]:
+    def raw_expired(self, before_ts: str, limit: int) -> list[int]:
         rows = self._read("SELECT r.seq FROM audit_raw_rows AS r JOIN audit_records AS a ON a.seq = r.seq "
-                          "WHERE a.ts < %s ORDER BY r.seq", (before_ts,))
+                          "WHERE a.ts < %s ORDER BY r.seq LIMIT %s", (before_ts, limit))
         return [row[0] for row in rows]
 
     def raw_oldest_ts(self) -> str | None:

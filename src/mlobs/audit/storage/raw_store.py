@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta
+from bisect import bisect_right
 from itertools import islice
 from typing import Any
 
@@ -31,6 +32,9 @@ from mlobs.audit.verify import Problem
 log = logging.getLogger(__name__)
 
 _CHUNK = 10_000  # raw rows checked at a time: memory stays bounded whatever the store holds
+# Raw payloads deleted per commit, at most: a backlog (purges off or failing for days) goes in many
+# short commits, never in one that holds every decision up behind it past its timeout.
+PURGE_CHUNK = 10_000
 GRACE = timedelta(days=1)  # how long past its expiry verify tolerates a row (purges run hourly)
 
 
@@ -81,22 +85,25 @@ def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
 
 
 def purge(audit_log) -> int:
-    """Delete every raw payload past its expiry, recording the purge in the same commit; returns
-    how many went. Nothing expired: nothing deleted, nothing recorded."""
+    """Delete every raw payload past its expiry, PURGE_CHUNK at a time, each deletion recorded (a
+    `raw_purge` record) in its own commit; returns how many went. Nothing expired: nothing deleted,
+    nothing recorded."""
     now = audit_log._clock()
     kept = retention(audit_log)
     before = format_ts(now - kept)
-    seqs = audit_log.store.raw_expired(before)
-    if not seqs:
-        return 0
-    record = Decision(
-        service=AUDIT_SERVICE, model="", model_version="", output={"purged": len(seqs)}, event_type=EVENT_RAW_PURGE,
-        details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
-                 "first_seq": seqs[0], "last_seq": seqs[-1]},
-    )
-    audit_log.record_purge(record, format_ts(now), tuple(seqs))
-    audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
-    return len(seqs)
+    done = 0
+    while seqs := audit_log.store.raw_expired(before, PURGE_CHUNK):
+        record = Decision(
+            service=AUDIT_SERVICE, model="", model_version="", output={"purged": len(seqs)},
+            event_type=EVENT_RAW_PURGE,
+            details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
+                     "first_seq": seqs[0], "last_seq": seqs[-1]},
+        )
+        audit_log.record_purge(record, format_ts(now), tuple(seqs))
+        done += len(seqs)
+    if done:
+        audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
+    return done
 
 
 class Purger:
@@ -112,17 +119,19 @@ class Purger:
         self._first = min(first_s, every_s)
         self._look = look_s
         self._oldest: datetime | None = None  # None: nothing held, or not looked yet
-        self._looked_at: datetime | None = None  # the log's time of the last look that read the store
+        # The log's time of the last look that read the store; until one does, the watch's start (a store
+        # it cannot read from the start shows a growing age, never the 0 of "nothing held").
+        self._looked_at: datetime = audit_log._clock()
         self._stop = threading.Event()
         self._thread = start_thread(self._run, "mlobs-audit-purge")
 
     def oldest_age_s(self, now: datetime) -> float:
         """Seconds since the oldest raw payload that may be held was recorded: the oldest one the last look
-        saw, or, when it saw none, anything recorded since that look (so a watch that stopped looking, or
-        cannot read the store, still shows a growing age). 0 before the first look."""
+        saw, or, when it saw none (or none read the store yet), anything recorded since that look or the
+        watch's start (so a watch that stopped looking, or cannot read the store, still shows a growing age)."""
         oldest, looked_at = self._oldest, self._looked_at
         since = oldest if oldest is not None else looked_at
-        return 0.0 if since is None else max(0.0, (now - since).total_seconds())
+        return max(0.0, (now - since).total_seconds())
 
     def _run(self) -> None:
         due = time.monotonic() + self._first if self._every > 0 else None
@@ -180,29 +189,56 @@ def _row_problem(record: dict | None, stored, overdue: datetime, days: float) ->
 
 
 def _check(source, now: datetime, kept: timedelta, marked: list[int]) -> Problem | None:
+    """Raw rows and the window's marked records walked together by seq, a chunk at a time: the records
+    of one chunk of rows, and of the marked seqs up to its last, are all that is held."""
     window = format_ts(now - kept)
     overdue = now - kept - GRACE
     days = kept.total_seconds() / 86400
-    expected = _records(source, marked)
-    problems: list[Problem] = []
+    missing = _Missing(source, window)
     rows = source.raw_rows()
-    while not problems and (chunk := list(islice(rows, _CHUNK))):  # rows come by seq: the first bad is named
-        expected.update(_records(source, [seq for seq, _ in chunk if seq not in expected]))
+    at = 0  # marked[:at]: compared with the rows already
+    while chunk := list(islice(rows, _CHUNK)):
+        found = _records(source, [seq for seq, _ in chunk])
+        first_bad = None
         for seq, stored in chunk:
-            record = expected.pop(seq, None)
+            record = found.get(seq)
             what = _row_problem(record, stored, overdue, days)
             if what is not None:
-                problems.append(Problem(seq, record and record["decision_id"], what))
+                first_bad = Problem(seq, record and record["decision_id"], what)
                 break
-    unmatched = [expected[seq] for seq in sorted(expected) if expected[seq]["ts"] >= window]
-    # The decisions within their retention whose row was not found: fine if their subject was erased, or
-    # if a purge the log records deleted it (an operator's retention shorter than the verifier's).
-    erased = source.erased_pseudonyms() if unmatched else set()
-    unmatched = [record for record in unmatched if record["subject"] not in erased]
-    purged_before = source.purged_before() if unmatched else None
-    for record in unmatched:
-        if purged_before is None or record["ts"] >= purged_before:
-            problems.append(Problem(record["seq"], record["decision_id"],
-                                    "raw row missing from the raw store (deleted)"))
-            break
-    return min(problems, key=lambda p: p.seq) if problems else None
+        last = chunk[-1][0] if first_bad is None else first_bad.seq
+        end = bisect_right(marked, last, lo=at)
+        held = {seq for seq, _ in chunk}
+        gone = missing.first([seq for seq in marked[at:end] if seq not in held])
+        if first_bad is not None or gone is not None:
+            return min((p for p in (first_bad, gone) if p is not None), key=lambda p: p.seq)
+        at = end
+    return missing.first(marked[at:])
+
+
+class _Missing:
+    """The decisions within their retention whose raw row is not in the store: fine if their subject was
+    erased, or if a purge the log records deleted it (an operator's retention shorter than the verifier's).
+    What tells them apart is read once, when the first one is met."""
+
+    def __init__(self, source, window: str) -> None:
+        self._source, self._window = source, window
+        self._erased: set[str] | None = None
+        self._purged_before: str | None = None
+
+    def first(self, seqs: list[int]) -> Problem | None:
+        """The first of `seqs` (marked records with no raw row) that is a row deleted, a chunk at a time."""
+        for lo in range(0, len(seqs), _CHUNK):
+            records = _records(self._source, seqs[lo : lo + _CHUNK])
+            for seq in sorted(records):
+                record = records[seq]
+                if record["ts"] < self._window:
+                    continue
+                if self._erased is None:
+                    self._erased = self._source.erased_pseudonyms()
+                    self._purged_before = self._source.purged_before()
+                if record["subject"] in self._erased:
+                    continue
+                if self._purged_before is None or record["ts"] >= self._purged_before:
+                    return Problem(seq, record["decision_id"], "raw row missing from the raw store (deleted)")
+        return None

@@ -27,6 +27,7 @@ from typing import Callable
 
 from mlobs.audit.background import start_thread
 from mlobs.audit.record import GENESIS_HASH, QUERY_FIELDS
+from mlobs.audit.storage.sqlite_readonly import readonly_uri
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def first_unlisted(conn: sqlite3.Connection, log_path: Path) -> tuple[int, str] 
     if not path.is_file():
         return None
     try:
-        conn.execute("ATTACH DATABASE ? AS lookup", (f"file:{path}?mode=ro",))
+        conn.execute("ATTACH DATABASE ? AS lookup", (readonly_uri(path),))
     except sqlite3.DatabaseError:
         return None
     try:

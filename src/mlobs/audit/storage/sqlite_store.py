@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
+from mlobs.audit.errors import AuditError, AuditUnavailable
 from mlobs.audit.storage import tree_store
 from mlobs.audit.files import private_sqlite
 from mlobs.audit.record import GENESIS_HASH
@@ -20,6 +22,7 @@ from mlobs.audit.storage.sqlite_lookup import (
     lookup_path,
 )
 from mlobs.audit.storage.sqlite_lookup import header_field as field
+from mlobs.audit.storage.sqlite_readonly import connect_readonly
 from mlobs.audit.storage.store_format import check_sqlite, stamp_sqlite
 from mlobs.audit.sqlite_rows import insert_rows
 from mlobs.audit.storage.row_checks import RowSource
@@ -73,6 +76,22 @@ CREATE TABLE IF NOT EXISTS audit_raw_rows (
 APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints", *tree_store.TABLES)
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _free_bytes(path: Path) -> str:
+    try:
+        stat = os.statvfs(path.parent)
+    except OSError:
+        return "unknown"
+    return str(stat.f_bavail * stat.f_frsize)
+
+
 def _triggers() -> str:
     out = []
     for table in APPEND_ONLY_TABLES:
@@ -94,27 +113,39 @@ class SqliteStore:
     ) -> None:
         self.path = Path(path)
         self._timeout = busy_timeout_s
-        self._check_format()
-        private_sqlite(self.path)
-        private_sqlite(lookup_path(self.path))
-        # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
-        # lock the lookup too, and the lookup's catching up would hold up commits.
-        self._conn = self._connect()
-        stamp_sqlite(self._conn)
-        self._conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []  # one per thread that reads
         self._readers_lock = threading.Lock()  # not the write lock: the committer reads while holding it
-        self.lookup = self._open_lookup(lookup_delay_s, lookup_most_behind)
         self.commits = 0
+        conn = None
+        try:
+            self._check_format()
+            private_sqlite(self.path)
+            private_sqlite(lookup_path(self.path))
+            # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
+            # lock the lookup too, and the lookup's catching up would hold up commits.
+            self._conn = conn = self._connect()
+            self._file = _identity(self.path)  # the file the committer has open
+            stamp_sqlite(conn)
+            conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
+            self.lookup = self._open_lookup(lookup_delay_s, lookup_most_behind)
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()  # a failed open holds nothing open
+            if isinstance(exc, (sqlite3.OperationalError, OSError)):
+                # A full volume reads as "disk I/O error" or "unable to open": say how much room there is,
+                # since a service that cannot start serves no gauge of it.
+                raise AuditError(f"{self.path} cannot be opened: {exc}; {_free_bytes(self.path)} bytes free on "
+                                 "its volume") from exc
+            raise
 
     def _check_format(self) -> None:
         """Read only, before anything of ours touches the file (its mode, its journal): it may be
         another program's database, or a log of a newer format."""
         if not self.path.exists():
             return
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self._timeout)
+        conn = connect_readonly(self.path, timeout=self._timeout)
         try:
             check_sqlite(conn, str(self.path))
         finally:
@@ -159,7 +190,13 @@ class SqliteStore:
         if conn is None:
             conn = self._local.conn = self._connect_with_lookup()
             with self._readers_lock:
-                self._readers.append(conn)
+                # Threads come and go (a verify's sweep, a server's pool): their connections, each with
+                # its files and page cache, go with them, so readers stay as many as live threads.
+                for thread, gone in self._readers:
+                    if not thread.is_alive():
+                        gone.close()
+                self._readers = [(t, c) for t, c in self._readers if t.is_alive()]
+                self._readers.append((threading.current_thread(), conn))
         return conn
 
     def write(self, build: Callable[[int, str], Batch]) -> Batch:
@@ -188,6 +225,7 @@ class SqliteStore:
                         " VALUES (?, ?, ?, ?, ?)",
                         (c.seq, c.hash, c.ts, c.key_id, c.signature),
                     )
+                self._still_open_at_its_path()
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -196,6 +234,13 @@ class SqliteStore:
             self.commits += 1
         self.lookup.written(len(batch.records))
         return batch
+
+    def _still_open_at_its_path(self) -> None:
+        """SQLite goes on writing to a log (or WAL) deleted or moved while open: a commit there would be
+        acknowledged and lost when the process ends. One stat call per commit."""
+        if _identity(self.path) != self._file or not Path(f"{self.path}-wal").exists():
+            raise AuditUnavailable(f"{self.path} is no longer the file this process opened (deleted, moved or "
+                                   "replaced): nothing more is recorded until the service restarts")
 
     def _seqs(self, subjects: list[str]) -> list[int]:
         sql, params = self.query_sql(Query(subjects=subjects), "seq")
@@ -239,10 +284,10 @@ class SqliteStore:
         row = self._reader().execute("SELECT payload FROM audit_raw_rows WHERE seq = ?", (seq,)).fetchone()
         return row[0] if row is not None else None
 
-    def raw_expired(self, before_ts: str) -> list[int]:
+    def raw_expired(self, before_ts: str, limit: int) -> list[int]:
         sql = ("SELECT r.seq FROM audit_raw_rows AS r JOIN audit_records AS a ON a.seq = r.seq "
-               "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq")
-        return [row[0] for row in self._reader().execute(sql, (before_ts,))]
+               "WHERE json_extract(a.header, '$[4]') < ? ORDER BY r.seq LIMIT ?")
+        return [row[0] for row in self._reader().execute(sql, (before_ts, limit))]
 
     def raw_oldest_ts(self) -> str | None:
         """The record time of the oldest raw payload held (the lowest seq: records are stamped in order)."""
@@ -263,7 +308,7 @@ class SqliteStore:
         self.lookup.close()
         with self._write_lock, self._readers_lock:
             self._conn.close()
-            for conn in self._readers:
+            for _, conn in self._readers:
                 conn.close()
             self._readers.clear()
         self._local = threading.local()

@@ -82,8 +82,8 @@ class AuditStore(Protocol):
     def raw_get(self, seq: int) -> bytes | None:
         """The stored raw payload of the decision recorded at seq."""
 
-    def raw_expired(self, before_ts: str) -> list[int]:
-        """Seqs of raw payloads whose decision was recorded before before_ts."""
+    def raw_expired(self, before_ts: str, limit: int) -> list[int]:
+        """Seqs of raw payloads whose decision was recorded before before_ts, the lowest `limit` of them."""
 
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks (types, raw store) read them."""

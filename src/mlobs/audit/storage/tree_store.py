@@ -215,7 +215,9 @@ def open_reader(url: str, readonly: bool = True):
 
         path = url.removeprefix("sqlite:///")
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            from mlobs.audit.storage.sqlite_readonly import connect_readonly
+
+            conn = connect_readonly(path)
             conn.text_factory = str
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

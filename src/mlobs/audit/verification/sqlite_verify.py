@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+from mlobs.audit.storage import sqlite_readonly
 from mlobs.audit.storage.store import SELECT_COLUMNS
 from mlobs.audit.verify import Segment, check_segment
 
@@ -18,7 +19,7 @@ _ROWS = "SELECT header, payload, hash FROM audit_records WHERE seq BETWEEN ? AND
 
 
 def connect_readonly(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite_readonly.connect_readonly(path)
     conn.text_factory = bytes  # records are hashed as stored: never decode what may be tampered
     return conn
 

@@ -37,7 +37,8 @@ from mlobs.audit.checkpoint_note import (
 from mlobs.audit.merkle import CompactRange
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.storage.row_checks import RowSource
-from mlobs.audit.storage.store_format import UnknownStoreFormat, check_postgres, check_sqlite
+from mlobs.audit.storage.sqlite_readonly import connect_readonly
+from mlobs.audit.storage.store_format import UnknownStoreFormat, check_postgres, check_sqlite, postgres_table
 from mlobs.audit.keys.signing import Checkpoint, key_id_of
 from mlobs.audit.storage.tree_store import (
     STRIDE,
@@ -100,7 +101,7 @@ def open_view(url: str) -> LogView:
         path = Path(url.removeprefix("sqlite:///"))
         if not path.is_file():
             raise LogMissing(f"no audit log at {path}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_readonly(path)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             check_sqlite(conn, str(path))
@@ -122,9 +123,12 @@ def open_view(url: str) -> LogView:
         except psycopg.Error as exc:
             raise LogMissing(f"cannot reach the audit log at {_redact(url)}: {exc}") from None
         conn.execute("SET default_transaction_read_only = on")
-        if conn.execute("SELECT to_regclass('audit_records')").fetchone()[0] is None:
+        # Only the first schema on the search path: the one the writer creates its tables in. A log
+        # found further along is another log (a shared schema after this log's own).
+        if conn.execute(f"SELECT {postgres_table('audit_records')}").fetchone()[0] is None:
+            schema = conn.execute("SELECT current_schema()").fetchone()[0]
             conn.close()
-            raise LogMissing(f"{_redact(url)} holds no audit log (no audit_records table)")
+            raise LogMissing(f"{_redact(url)} holds no audit log (no audit_records table in the schema {schema})")
         try:
             check_postgres(conn, _redact(url))
         except UnknownStoreFormat:
@@ -132,7 +136,7 @@ def open_view(url: str) -> LogView:
             raise
         query = postgres_query(conn)
         tables = {"audit_checkpoints", "audit_tree_heads"} if conn.execute(
-            "SELECT to_regclass('audit_tree_heads')").fetchone()[0] else {"audit_checkpoints"}
+            f"SELECT {postgres_table('audit_tree_heads')}").fetchone()[0] else {"audit_checkpoints"}
     view = LogView(url, TreeReader(query), conn.close)
     if "audit_checkpoints" in tables:
         view.checkpoints = [Checkpoint(*row) for row in
@@ -179,9 +183,8 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
 def _row_problem(url: str, now: datetime, retention_days: float) -> Problem | None:
     """The row checks on a read-only connection of their own (the verify connection stays on its thread)."""
     if url.startswith("sqlite:///"):
-        import sqlite3
 
-        conn = sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
+        conn = connect_readonly(url.removeprefix("sqlite:///"))
         query, is_sqlite = sqlite_query(conn), True
     else:
         import psycopg
@@ -200,12 +203,11 @@ def _lookup_problem(url: str) -> Problem | None:
     its own, about 1 s for 300,000 records, beside the chain's)."""
     if not url.startswith("sqlite:///"):
         return None  # PostgreSQL indexes its records in their own table
-    import sqlite3
 
     from mlobs.audit.storage.sqlite_lookup import first_unlisted
 
     path = Path(url.removeprefix("sqlite:///"))
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_readonly(path)
     try:
         unlisted = first_unlisted(conn, path)
     finally:
