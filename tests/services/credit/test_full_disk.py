@@ -129,3 +129,17 @@ def test_a_service_started_on_a_full_log_volume_is_refused_with_a_message_naming
 
     with pytest.raises(AuditError, match=rf"{volume / 'audit.db'} cannot be opened: .*; \d+ bytes free on its volume"):
         create_app(audited, configure_logging=False, **sinks.kwargs())
+
+
+def test_a_service_started_with_its_subject_keys_on_a_full_volume_is_refused_with_a_message_naming_them(
+        settings, sinks, credit_model, volume, tmp_path):
+    audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
+        "store_url": f"sqlite:///{tmp_path / 'log' / 'audit.db'}", "keys_dir": volume / "keys",
+        "subject_keys_path": volume / "keys" / "subject_keys.db"})})
+    with TestClient(create_app(audited, configure_logging=False, **sinks.kwargs())) as client:
+        assert client.post("/predict", json=application(0)).status_code == 200
+    fill(volume)
+
+    with pytest.raises(AuditError, match=rf"{volume / 'keys'}/subject_keys[-a-z]*\.db cannot be opened: .*; "
+                                         r"\d+ bytes free on its volume"):
+        create_app(audited, configure_logging=False, **sinks.kwargs())

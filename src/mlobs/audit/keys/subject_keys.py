@@ -11,6 +11,7 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mlobs.audit.background import start_thread
+from mlobs.audit.errors import cannot_open
 from mlobs.audit.files import private_sqlite
 from mlobs.audit.sqlite_rows import chunks, insert_rows
 
@@ -37,10 +38,14 @@ def appended_path(path: Path) -> Path:
 def _connect(path: Path, schema: tuple[str, ...], timeout: float) -> sqlite3.Connection:
     private_sqlite(path)
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON"):
-        conn.execute(f"PRAGMA {pragma}")
-    for statement in schema:
-        conn.execute(statement)
+    try:
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+        for statement in schema:
+            conn.execute(statement)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -65,8 +70,12 @@ class SubjectKeyStore:
         self.path = Path(path)
         self.appended_path = appended_path(self.path)
         self._timeout = busy_timeout_s
-        self._sorted = _connect(self.path, _SORTED_SCHEMA, busy_timeout_s)
-        self._appended = _connect(self.appended_path, _APPENDED_SCHEMA, busy_timeout_s)
+        self._sorted = self._open(self.path, _SORTED_SCHEMA)
+        try:
+            self._appended = self._open(self.appended_path, _APPENDED_SCHEMA)
+        except BaseException:
+            self._sorted.close()  # a failed open holds nothing open
+            raise
         self._merge_at = merge_at
         self._lock = threading.Lock()  # the two connections above and everything held in memory
         self._cache: dict[str, bytes] = {}  # keys read from subject_keys
@@ -83,6 +92,12 @@ class SubjectKeyStore:
         self._closing = False
         with self._lock:
             self._refresh()
+
+    def _open(self, path: Path, schema: tuple[str, ...]) -> sqlite3.Connection:
+        try:
+            return _connect(path, schema, self._timeout)
+        except (sqlite3.OperationalError, OSError) as exc:
+            raise cannot_open(path, exc) from exc
 
     def _refresh(self) -> None:
         """Catch up with other connections' commits, if there were any (caller holds the lock)."""

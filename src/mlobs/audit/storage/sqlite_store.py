@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mlobs.audit.errors import AuditError, AuditUnavailable
+from mlobs.audit.errors import AuditUnavailable, cannot_open
 from mlobs.audit.storage import tree_store
 from mlobs.audit.files import private_sqlite
 from mlobs.audit.record import GENESIS_HASH
@@ -84,14 +84,6 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _free_bytes(path: Path) -> str:
-    try:
-        stat = os.statvfs(path.parent)
-    except OSError:
-        return "unknown"
-    return str(stat.f_bavail * stat.f_frsize)
-
-
 def _triggers() -> str:
     out = []
     for table in APPEND_ONLY_TABLES:
@@ -134,10 +126,7 @@ class SqliteStore:
             if conn is not None:
                 conn.close()  # a failed open holds nothing open
             if isinstance(exc, (sqlite3.OperationalError, OSError)):
-                # A full volume reads as "disk I/O error" or "unable to open": say how much room there is,
-                # since a service that cannot start serves no gauge of it.
-                raise AuditError(f"{self.path} cannot be opened: {exc}; {_free_bytes(self.path)} bytes free on "
-                                 "its volume") from exc
+                raise cannot_open(self.path, exc) from exc
             raise
 
     def _check_format(self) -> None:
