@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlobs.audit.errors import AuditUnavailable
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
@@ -78,3 +80,26 @@ def _narrow(path: Path) -> None:
             os.chmod(path, FILE_MODE)
     except PermissionError:  # not ours: its owner decides
         pass
+
+
+class OpenFile:
+    """A SQLite database a writer has open, as the file it opened: SQLite goes on writing to a database (or
+    its WAL) deleted or moved while open, so a commit there would be acknowledged and lost when the process
+    ends. `check()` before each commit: two stat calls."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._opened = _identity(self.path)
+
+    def check(self) -> None:
+        if _identity(self.path) != self._opened or not Path(f"{self.path}-wal").exists():
+            raise AuditUnavailable(f"{self.path} is no longer the file this process opened (deleted, moved or "
+                                   "replaced): nothing more is recorded until the service restarts")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino

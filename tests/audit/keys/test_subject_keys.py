@@ -254,3 +254,46 @@ def test_a_move_waiting_for_the_sorted_file_reads_the_appended_keys_only_once_it
     blocker.execute("COMMIT")
     moving.join(10)
     assert _rows(store.path, "subject_keys") == set()  # not brought back by the move
+
+
+def _keys_deleted(directory):
+    import shutil
+
+    shutil.rmtree(directory)
+
+
+def _keys_replaced(directory):
+    """Moved aside and a copy put in its place: the path names other files than the ones open."""
+    import shutil
+
+    shutil.move(directory, f"{directory}.moved")
+    shutil.copytree(f"{directory}.moved", directory)
+
+
+@pytest.mark.parametrize("change", [_keys_deleted, _keys_replaced], ids=["deleted", "replaced"])
+@pytest.mark.parametrize("subject", ["alice", "bob"], ids=["recurring subject", "new subject"])
+def test_subject_keys_deleted_or_replaced_under_a_running_writer_refuse_decisions_rather_than_lose_their_keys(
+        tmp_path, change, subject):
+    """SQLite keeps writing to files unlinked while open: a key made, or only used, after that would be gone
+    once the process ends, and with it the record's personal fields."""
+    import sqlite3
+
+    from audit.factories import decision
+    from mlobs.audit import AuditLog, AuditSettings
+    from mlobs.audit.errors import AuditUnavailable
+
+    settings = AuditSettings(store_url=f"sqlite:///{tmp_path / 'log' / 'audit.db'}",
+                             keys_dir=tmp_path / "keys").resolved(tmp_path)
+    log = AuditLog.open(settings)
+    try:
+        log.append(decision(0, subject="alice"))
+        change(tmp_path / "keys")
+
+        with pytest.raises(AuditUnavailable, match="subject_keys.* is no longer the file this process opened"):
+            log.append(decision(1, subject=subject))
+    finally:
+        log.close()
+    conn = sqlite3.connect(tmp_path / "log" / "audit.db")
+    kinds = [kind for (kind,) in conn.execute("SELECT json_extract(header, '$[2]') FROM audit_records")]
+    conn.close()
+    assert kinds.count("decision") == 1

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mlobs.audit.background import start_thread
 from mlobs.audit.errors import cannot_open
-from mlobs.audit.files import private_sqlite
+from mlobs.audit.files import OpenFile, private_sqlite
 from mlobs.audit.sqlite_rows import chunks, insert_rows
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,9 @@ class SubjectKeyStore:
         except BaseException:
             self._sorted.close()  # a failed open holds nothing open
             raise
+        # The files the keys of this process's records are in: a key committed into a file deleted or
+        # moved meanwhile is gone at the next start, and with it the record's personal fields.
+        self._files = (OpenFile(self.path), OpenFile(self.appended_path))
         self._merge_at = merge_at
         self._lock = threading.Lock()  # the two connections above and everything held in memory
         self._cache: dict[str, bytes] = {}  # keys read from subject_keys
@@ -380,6 +383,10 @@ class KeyBatch:
         self.destroyed.add(pseudonym)
 
     def commit(self) -> dict[bytes, bytes]:
+        """Make the batch's new keys and erasures durable. Checks first that the key store is still the
+        files it opened, whether the batch made keys or not: its records' keys are there."""
+        for file in self._store._files:
+            file.check()
         if not self.new and not self.destroyed:
             return {}
         return self._store._commit(self.new, self.destroyed, self._merged_through)

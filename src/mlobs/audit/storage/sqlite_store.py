@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mlobs.audit.errors import AuditUnavailable, cannot_open
+from mlobs.audit.errors import cannot_open
 from mlobs.audit.storage import tree_store
-from mlobs.audit.files import private_sqlite
+from mlobs.audit.files import OpenFile, private_sqlite
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.keys.signing import Checkpoint
 from mlobs.audit.storage.sqlite_lookup import (
@@ -76,14 +75,6 @@ CREATE TABLE IF NOT EXISTS audit_raw_rows (
 APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints", *tree_store.TABLES)
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
 def _triggers() -> str:
     out = []
     for table in APPEND_ONLY_TABLES:
@@ -118,7 +109,7 @@ class SqliteStore:
             # The committer's connection never has the lookup attached: its BEGIN IMMEDIATE would
             # lock the lookup too, and the lookup's catching up would hold up commits.
             self._conn = conn = self._connect()
-            self._file = _identity(self.path)  # the file the committer has open
+            self._file = OpenFile(self.path)  # the file the committer has open
             stamp_sqlite(conn)
             conn.executescript(SCHEMA + tree_store.SQLITE_SCHEMA + _triggers())
             self.lookup = self._open_lookup(lookup_delay_s, lookup_most_behind)
@@ -214,7 +205,7 @@ class SqliteStore:
                         " VALUES (?, ?, ?, ?, ?)",
                         (c.seq, c.hash, c.ts, c.key_id, c.signature),
                     )
-                self._still_open_at_its_path()
+                self._file.check()
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -223,13 +214,6 @@ class SqliteStore:
             self.commits += 1
         self.lookup.written(len(batch.records))
         return batch
-
-    def _still_open_at_its_path(self) -> None:
-        """SQLite goes on writing to a log (or WAL) deleted or moved while open: a commit there would be
-        acknowledged and lost when the process ends. One stat call per commit."""
-        if _identity(self.path) != self._file or not Path(f"{self.path}-wal").exists():
-            raise AuditUnavailable(f"{self.path} is no longer the file this process opened (deleted, moved or "
-                                   "replaced): nothing more is recorded until the service restarts")
 
     def _seqs(self, subjects: list[str]) -> list[int]:
         sql, params = self.query_sql(Query(subjects=subjects), "seq")
