@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
 import orjson
@@ -69,3 +70,14 @@ def forged_record(url: str, seq: int, prev_hash: str) -> tuple:
     )
     payload = b'{"output":"forged"}'
     return (seq, header, payload, record_hash(header, payload))
+
+
+def delete_directory(directory) -> None:
+    """The directory and every file in it removed, whatever has them open."""
+    shutil.rmtree(directory)
+
+
+def replace_with_a_copy(directory) -> None:
+    """Moved aside, and a copy put in its place: the path names other files than the ones open."""
+    shutil.move(directory, f"{directory}.moved")
+    shutil.copytree(f"{directory}.moved", directory)

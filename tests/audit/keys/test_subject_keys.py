@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from audit import attacker
+
 from mlobs.audit.keys import subject_keys
 from mlobs.audit.keys.subject_keys import SubjectKeyStore
 
@@ -256,21 +258,8 @@ def test_a_move_waiting_for_the_sorted_file_reads_the_appended_keys_only_once_it
     assert _rows(store.path, "subject_keys") == set()  # not brought back by the move
 
 
-def _keys_deleted(directory):
-    import shutil
-
-    shutil.rmtree(directory)
-
-
-def _keys_replaced(directory):
-    """Moved aside and a copy put in its place: the path names other files than the ones open."""
-    import shutil
-
-    shutil.move(directory, f"{directory}.moved")
-    shutil.copytree(f"{directory}.moved", directory)
-
-
-@pytest.mark.parametrize("change", [_keys_deleted, _keys_replaced], ids=["deleted", "replaced"])
+@pytest.mark.parametrize("change", [attacker.delete_directory, attacker.replace_with_a_copy],
+                         ids=["deleted", "replaced"])
 @pytest.mark.parametrize("subject", ["alice", "bob"], ids=["recurring subject", "new subject"])
 def test_subject_keys_deleted_or_replaced_under_a_running_writer_refuse_decisions_rather_than_lose_their_keys(
         tmp_path, change, subject):

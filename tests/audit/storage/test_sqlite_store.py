@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from audit import attacker
+
 from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.storage.sqlite_store import SqliteStore
 from mlobs.audit.storage.store import Query
@@ -66,21 +68,8 @@ def test_the_erasure_index_holds_erasure_records_only_so_a_decisions_insert_writ
     assert sql.endswith("WHERE json_extract(header, '$[2]') = 'erasure'")
 
 
-def _deleted(directory):
-    import shutil
-
-    shutil.rmtree(directory)
-
-
-def _replaced(directory):
-    """Moved aside, and a copy put in its place: the path names another file than the one open."""
-    import shutil
-
-    shutil.move(directory, f"{directory}.moved")
-    shutil.copytree(f"{directory}.moved", directory)
-
-
-@pytest.mark.parametrize("change", [_deleted, _replaced], ids=["deleted", "replaced"])
+@pytest.mark.parametrize("change", [attacker.delete_directory, attacker.replace_with_a_copy],
+                         ids=["deleted", "replaced"])
 def test_a_log_deleted_or_replaced_under_a_running_writer_refuses_decisions_rather_than_lose_them(tmp_path, change):
     """SQLite keeps writing to a file unlinked while open: every decision acknowledged after that would
     be gone once the process ends."""

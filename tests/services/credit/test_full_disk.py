@@ -40,12 +40,17 @@ def application(i: int) -> dict:
     row = data.generate(1, seed=i)[0]
     return {"applicant_id": f"applicant-{uuid.uuid4().hex}", "personal": row["personal"], "features": row["features"]}
 
+def audited_on(settings, log_dir, keys_dir, **audit):
+    """The settings with the audit log in `log_dir` and every key in `keys_dir`."""
+    return settings.model_copy(update={"audit": settings.audit.model_copy(update={
+        "store_url": f"sqlite:///{log_dir / 'audit.db'}", "keys_dir": keys_dir,
+        "subject_keys_path": keys_dir / "subject_keys.db", **audit})})
+
+
 
 def test_a_full_volume_refuses_decisions_loses_none_acknowledged_and_they_resume_once_there_is_room(
         settings, sinks, credit_model, volume):
-    audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
-        "store_url": f"sqlite:///{volume / 'audit.db'}", "keys_dir": volume / "keys",
-        "subject_keys_path": volume / "keys" / "subject_keys.db", "checkpoint_interval_s": 0.2})})
+    audited = audited_on(settings, volume, volume / "keys", checkpoint_interval_s=0.2)
     app = create_app(audited, configure_logging=False, **sinks.kwargs())
     answered, refused = [], 0
     with TestClient(app) as client:
@@ -84,9 +89,7 @@ def test_a_full_keys_volume_refuses_decisions_and_none_refused_is_in_the_log(set
     a tree head signed in such a commit cannot be kept beside the signing key. Whatever is answered 503
     must not be in the log, or a caller's retry records one application twice."""
     with small_volume(tmp_path / "keys", "1m") as keys:
-        audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
-            "store_url": f"sqlite:///{tmp_path / 'audit.db'}", "keys_dir": keys,
-            "subject_keys_path": keys / "subject_keys.db", "checkpoint_interval_s": 0.05})})
+        audited = audited_on(settings, tmp_path, keys, checkpoint_interval_s=0.05)
         app = create_app(audited, configure_logging=False, **sinks.kwargs())
         applicants = [application(i) for i in range(5)]
         answered = []
@@ -120,9 +123,7 @@ def test_a_full_keys_volume_refuses_decisions_and_none_refused_is_in_the_log(set
 def test_a_service_started_on_a_full_log_volume_is_refused_with_a_message_naming_the_log_and_its_free_space(
         settings, sinks, credit_model, volume):
     """The service cannot serve /metrics then, so its disk gauges are gone: the start's own error must say it."""
-    audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
-        "store_url": f"sqlite:///{volume / 'audit.db'}", "keys_dir": volume / "keys",
-        "subject_keys_path": volume / "keys" / "subject_keys.db"})})
+    audited = audited_on(settings, volume, volume / "keys")
     with TestClient(create_app(audited, configure_logging=False, **sinks.kwargs())) as client:
         assert client.post("/predict", json=application(0)).status_code == 200
     fill(volume)
@@ -133,9 +134,7 @@ def test_a_service_started_on_a_full_log_volume_is_refused_with_a_message_naming
 
 def test_a_service_started_with_its_subject_keys_on_a_full_volume_is_refused_with_a_message_naming_them(
         settings, sinks, credit_model, volume, tmp_path):
-    audited = settings.model_copy(update={"audit": settings.audit.model_copy(update={
-        "store_url": f"sqlite:///{tmp_path / 'log' / 'audit.db'}", "keys_dir": volume / "keys",
-        "subject_keys_path": volume / "keys" / "subject_keys.db"})})
+    audited = audited_on(settings, tmp_path / "log", volume / "keys")
     with TestClient(create_app(audited, configure_logging=False, **sinks.kwargs())) as client:
         assert client.post("/predict", json=application(0)).status_code == 200
     fill(volume)

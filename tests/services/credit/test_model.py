@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
+from support.training import train_in_fresh_processes
 
 from mlobs import artifacts
 from mlobs_services.credit import data, model
@@ -29,11 +26,5 @@ def test_reason_codes_name_the_features_that_raised_the_risk(artifacts_dir, cred
 
 @pytest.mark.slow
 def test_training_twice_in_fresh_processes_gives_the_same_version(tmp_path):
-    runs = [subprocess.Popen([sys.executable, "-m", "mlobs.cli", "train", "credit", "--quiet"],
-                             env={**os.environ, "PYTHONHASHSEED": seed, "MLOBS_ARTIFACTS_DIR": str(tmp_path / seed)},
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for seed in ("1", "2")]
-    for run in runs:  # side by side: each is one process on one core
-        _, err = run.communicate(timeout=300)
-        assert run.returncode == 0, err.decode()
-    versions = [(tmp_path / seed / "credit" / "LATEST").read_text().strip() for seed in ("1", "2")]
+    versions = train_in_fresh_processes("credit", tmp_path)
     assert versions[0] == versions[1]

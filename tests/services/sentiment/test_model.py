@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from support.training import train_in_fresh_processes
 
 from mlobs import artifacts
 from mlobs_services.sentiment import model
@@ -25,13 +23,7 @@ def test_training_publishes_a_versioned_artifact_as_latest(artifacts_dir, sentim
 
 @pytest.mark.slow
 def test_training_twice_in_fresh_processes_gives_the_same_version(tmp_path, sentiment_model):
-    runs = [subprocess.Popen([sys.executable, "-m", "mlobs.cli", "train", "sentiment", "--quiet"],
-                             env={**os.environ, "PYTHONHASHSEED": seed, "MLOBS_ARTIFACTS_DIR": str(tmp_path / seed)},
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for seed in ("1", "2")]
-    for run in runs:  # side by side: each is one process on one core
-        _, err = run.communicate(timeout=300)
-        assert run.returncode == 0, err.decode()
-    versions = [(tmp_path / seed / "sentiment" / "LATEST").read_text().strip() for seed in ("1", "2")]
+    versions = train_in_fresh_processes("sentiment", tmp_path)
     assert versions == [sentiment_model.version] * 2
     metadata = json.loads((tmp_path / "1" / "sentiment" / versions[0] / "metadata.json").read_text())
     assert metadata["training_data_hash"] == sentiment_model.training_data_hash
