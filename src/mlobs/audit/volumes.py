@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from mlobs import catalog
+from mlobs.audit.errors import AuditError
 from mlobs.audit.settings import AuditSettings
 from mlobs.metrics import make
 
@@ -38,6 +39,15 @@ def store_dirs(resolved: AuditSettings) -> dict[str, Path]:
 def free_bytes(directory: Path) -> float:
     """Bytes an unprivileged writer may still use there (the root reserve left out); NaN if unreadable."""
     return _statvfs(directory, "f_bavail")
+
+
+def cannot_open(path: Path, exc: BaseException) -> AuditError:
+    """A database of the audit log (the log, the subject keys) that cannot be opened. A full volume reads
+    as "disk I/O error" or "unable to open", so the message says how much room there is: a service that
+    cannot start serves no gauge of it."""
+    free = free_bytes(Path(path).parent)
+    return AuditError(f"{path} cannot be opened: {exc}; {'unknown' if math.isnan(free) else int(free)} bytes free "
+                      "on its volume")
 
 
 def size_bytes(directory: Path) -> float:

@@ -11,8 +11,8 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mlobs.audit.background import start_thread
-from mlobs.audit.errors import cannot_open
 from mlobs.audit.files import OpenFile, private_sqlite
+from mlobs.audit.volumes import cannot_open
 from mlobs.audit.sqlite_rows import chunks, insert_rows
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,11 @@ class SubjectKeyStore:
             return _connect(path, schema, self._timeout)
         except (sqlite3.OperationalError, OSError) as exc:
             raise cannot_open(path, exc) from exc
+
+    def check_open(self) -> None:
+        """AuditUnavailable unless both files are still the ones this store opened."""
+        for file in self._files:
+            file.check()
 
     def _refresh(self) -> None:
         """Catch up with other connections' commits, if there were any (caller holds the lock)."""
@@ -385,8 +390,7 @@ class KeyBatch:
     def commit(self) -> dict[bytes, bytes]:
         """Make the batch's new keys and erasures durable. Checks first that the key store is still the
         files it opened, whether the batch made keys or not: its records' keys are there."""
-        for file in self._store._files:
-            file.check()
+        self._store.check_open()
         if not self.new and not self.destroyed:
             return {}
         return self._store._commit(self.new, self.destroyed, self._merged_through)

@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mlobs.audit.errors import cannot_open
 from mlobs.audit.storage import tree_store
 from mlobs.audit.files import OpenFile, private_sqlite
+from mlobs.audit.volumes import cannot_open
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.keys.signing import Checkpoint
 from mlobs.audit.storage.sqlite_lookup import (

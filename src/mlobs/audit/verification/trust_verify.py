@@ -183,7 +183,6 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
 def _row_problem(url: str, now: datetime, retention_days: float) -> Problem | None:
     """The row checks on a read-only connection of their own (the verify connection stays on its thread)."""
     if url.startswith("sqlite:///"):
-
         conn = connect_readonly(url.removeprefix("sqlite:///"))
         query, is_sqlite = sqlite_query(conn), True
     else:
@@ -203,7 +202,6 @@ def _lookup_problem(url: str) -> Problem | None:
     its own, about 1 s for 300,000 records, beside the chain's)."""
     if not url.startswith("sqlite:///"):
         return None  # PostgreSQL indexes its records in their own table
-
     from mlobs.audit.storage.sqlite_lookup import first_unlisted
 
     path = Path(url.removeprefix("sqlite:///"))
