@@ -3,14 +3,17 @@ room is left on them.
 
 A full disk does not lose decisions (each is refused with a 503 until it is durable), but it stops
 the service. Free space is read when Prometheus scrapes, so `predict_linear` can tell on-call days
-ahead, and nothing is done on the request path.
+ahead, and nothing is done on the request path. The scrape runs on the service's event loop, and a
+volume whose server stopped answering (a hung NFS mount) blocks `statvfs` for as long as it is down,
+so each read runs on a thread of its own and the scrape waits for it a few milliseconds at most.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from functools import partial
+import threading
+import time
 from pathlib import Path
 
 from mlobs import catalog
@@ -38,7 +41,7 @@ def store_dirs(resolved: AuditSettings) -> dict[str, Path]:
 
 def free_bytes(directory: Path) -> float:
     """Bytes an unprivileged writer may still use there (the root reserve left out); NaN if unreadable."""
-    return _statvfs(directory, "f_bavail")
+    return _statvfs(directory, "f_bavail")[0]
 
 
 def cannot_open(path: Path, exc: BaseException) -> AuditError:
@@ -51,19 +54,60 @@ def cannot_open(path: Path, exc: BaseException) -> AuditError:
 
 
 def size_bytes(directory: Path) -> float:
-    return _statvfs(directory, "f_blocks")
+    return _statvfs(directory, "f_blocks")[0]
 
 
-def _statvfs(directory: Path, blocks: str) -> float:
+def _statvfs(directory: Path, *blocks: str) -> tuple[float, ...]:
     try:
         stat = os.statvfs(directory)
     except OSError:
-        return math.nan
-    return float(getattr(stat, blocks) * stat.f_frsize)
+        return (math.nan,) * len(blocks)
+    return tuple(float(getattr(stat, field) * stat.f_frsize) for field in blocks)
+
+
+READ_WAIT_S = 0.01  # how long a scrape waits for a volume's answer; a local disk gives it in microseconds
+FRESH_S = 0.05  # a read this recent serves both gauges of one scrape, never the next scrape
+
+
+class _Volume:
+    """(free, size) bytes of the filesystem of a directory, read on a thread of its own. A read that takes
+    longer than READ_WAIT_S reads as NaN (unknown), and while it hangs no other read of that volume starts:
+    a hung mount costs the scrape READ_WAIT_S once, then nothing, and at most one thread."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._lock = threading.Lock()
+        self._reading: threading.Thread | None = None
+        self._started = -math.inf  # when the last read began: one that hung for long is no answer for now
+        self._bytes = (math.nan, math.nan)
+
+    def free(self) -> float:
+        return self._read()[0]
+
+    def size(self) -> float:
+        return self._read()[1]
+
+    def _read(self) -> tuple[float, float]:
+        with self._lock:
+            reading = self._reading
+            if reading is None or not reading.is_alive():
+                if time.monotonic() - self._started < FRESH_S:
+                    return self._bytes
+                self._started = time.monotonic()
+                reading = self._reading = threading.Thread(target=self._stat, name="mlobs-audit-statvfs", daemon=True)
+                reading.start()
+        reading.join(READ_WAIT_S)
+        return (math.nan, math.nan) if reading.is_alive() else self._bytes
+
+    def _stat(self) -> None:
+        self._bytes = _statvfs(self._directory, "f_bavail", "f_blocks")
+
 
 def export(registry, service: str, dirs: dict[str, Path]) -> None:
-    """Free and total bytes of each store's filesystem, read at each scrape (a statvfs call each)."""
+    """Free and total bytes of each store's filesystem, read at each scrape (one statvfs call a volume, off
+    the scrape's thread: NaN while the volume does not answer)."""
     free, size = make(catalog.AUDIT_VOLUME_FREE, registry), make(catalog.AUDIT_VOLUME_SIZE, registry)
     for store, directory in dirs.items():
-        free.labels(service, store).set_function(partial(free_bytes, directory))
-        size.labels(service, store).set_function(partial(size_bytes, directory))
+        volume = _Volume(directory)
+        free.labels(service, store).set_function(volume.free)
+        size.labels(service, store).set_function(volume.size)
