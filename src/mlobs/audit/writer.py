@@ -22,7 +22,8 @@ from mlobs.audit.background import start_thread
 from mlobs.audit.keys.encryption import encrypt
 from mlobs.audit.errors import AuditUnavailable
 from mlobs.audit.record import SCHEMA_VERSION, Decision, Receipt, format_ts, header_text, record_hash
-from mlobs.audit.keys.signing import Signer, append_checkpoint_file
+from mlobs.audit.keys.signing import Signer
+from mlobs.audit.mirror import Mirror
 from mlobs.audit.storage.store import AuditStore, Batch
 from mlobs.audit.keys.subject_keys import KeyBatch, SubjectKeyStore
 from mlobs.audit.keys.subject_map import mapping_name, pseudonym_of
@@ -217,7 +218,7 @@ class Writer:
         self._max_batch = max_batch
         self._every = checkpoint_every
         self._clock = clock
-        self._mirror = checkpoint_mirror
+        self._mirror = Mirror(checkpoint_mirror) if checkpoint_mirror is not None else None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._groups: deque[_Group] = deque()
@@ -265,6 +266,8 @@ class Writer:
         deadline = time.monotonic() + timeout
         self._thread.join(timeout)
         self._committer.join(max(0.0, deadline - time.monotonic()))
+        if self._mirror is not None:
+            self._mirror.close(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while True:
@@ -353,10 +356,7 @@ class Writer:
         if batch.checkpoint is not None:
             self.stats["checkpoints"] += 1
             if self._mirror is not None:
-                try:
-                    append_checkpoint_file(self._mirror, batch.checkpoint)
-                except OSError as exc:
-                    log.error("audit: checkpoint mirror not written: %s", exc)
+                self._mirror.put(batch.checkpoint)
         rows = iter(batch.records)
         for p in prepared:
             if p.item.decision is None:

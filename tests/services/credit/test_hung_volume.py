@@ -64,3 +64,28 @@ def test_a_hung_audit_volume_leaves_probes_scrapes_and_refusals_prompt_and_decis
             time.sleep(0.2)
         assert volume_gauges(client)["log"] > 0
 
+
+def test_a_hung_checkpoint_mirror_volume_costs_no_decision_and_the_mirror_catches_up_once_it_answers(
+        tmp_path, credit_model, artifacts_dir):
+    audit, mirror = tmp_path / "audit", tmp_path / "mirror"
+    audit.mkdir()
+    mirror.mkdir()
+    env = {"MLOBS_ARTIFACTS_DIR": str(artifacts_dir), "MLOBS_AUDIT__STORE_URL": f"sqlite:///{audit / 'audit.db'}",
+           "MLOBS_AUDIT__KEYS_DIR": str(audit / "keys"),
+           "MLOBS_AUDIT__SUBJECT_KEYS_PATH": str(audit / "keys" / "subject_keys.db"),
+           "MLOBS_AUDIT__CHECKPOINT_MIRROR": str(mirror / "checkpoints.jsonl"),
+           "MLOBS_AUDIT__CHECKPOINT_INTERVAL_S": "0.2", "MLOBS_AUDIT__APPEND_TIMEOUT_S": str(APPEND_TIMEOUT_S)}
+    with ServiceProcess("credit", env, tmp_path / "credit.log") as service, \
+            httpx.Client(base_url=service.url) as client:
+        assert decide(client, 0) == 200
+        with hung_volume(mirror):
+            until = time.monotonic() + 3 * APPEND_TIMEOUT_S
+            answers = [decide(client, i) for i in range(1, 1000) if time.monotonic() < until]
+            assert set(answers) == {200}, service.log_tail()
+            assert math.isnan(volume_gauges(client)["mirror"])
+        lines = len((mirror / "checkpoints.jsonl").read_text().splitlines())
+        deadline = time.monotonic() + 10
+        while len((mirror / "checkpoints.jsonl").read_text().splitlines()) == lines:
+            assert decide(client, 2000) == 200
+            assert time.monotonic() < deadline, service.log_tail()
+            time.sleep(0.2)
