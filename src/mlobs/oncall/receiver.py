@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from mlobs.oncall import catalog
 from mlobs.oncall.heartbeat import HeartbeatWatch
 from mlobs.oncall.payload import WebhookMessage, kept
+from mlobs.oncall.journal_writer import JournalWriter
 from mlobs.oncall.store import JournalError, NotificationStore
 from mlobs.protect.body import body_within
 from mlobs.tokens import bearer_matches, expected_bearer
@@ -81,15 +82,13 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
     counters = _Counters(registry)
     oncall = settings.oncall
     store = NotificationStore(oncall.keep, oncall.journal_path, oncall.keep_bytes, oncall.journal_max_bytes)
+    journal = JournalWriter(store, on_failure=counters.journal_failures.inc, timeout_s=oncall.journal_timeout_s)
 
     def page_own(message: WebhookMessage, received_at: float) -> None:
-        """Keep a page the receiver raised itself; nobody would retry it, so a failed journal write only logs."""
+        """Keep a page the receiver raised itself; nobody would retry it, so a failed journal write only logs
+        (listed all the same: the journal is the copy, not the page)."""
         notification = kept(message, "page", received_at)
-        try:
-            store.add(notification)
-        except JournalError as exc:  # listed all the same: the journal is the copy, not the page
-            counters.journal_failures.inc()
-            log.error("on-call notification kept but not journaled", extra={"fields": {"error": str(exc)}})
+        journal.write_later(store.list(notification))
         counters.count(message, "page")
         level = logging.ERROR if message.status == "firing" else logging.WARNING
         log.log(level, "on-call notification", extra={"fields": {"notification": notification}})
@@ -104,7 +103,7 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        store.close()
+        journal.close()
 
     app = FastAPI(title="mlobs on-call receiver", lifespan=lifespan)
     app.state.store = store
@@ -137,8 +136,9 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
         if isinstance(message, JSONResponse):
             return message
         notification = kept(message, severity, time.time())
+        listed = store.list(notification, _identity(message, severity))
         try:
-            new = store.add(notification, _identity(message, severity))
+            await journal.write(listed)
         except JournalError as exc:
             # Listed already; a 5xx makes Alertmanager retry, and the retry is journaled, not listed again.
             counters.journal_failures.inc()
@@ -147,7 +147,7 @@ def create_app(settings, registry: CollectorRegistry | None = None) -> FastAPI:
             log.error("on-call notification kept but not journaled", extra={"fields": {
                 "error": str(exc), "notification": notification}})
             return JSONResponse({"error": "journal_failed", "detail": str(exc)}, status_code=500)
-        if new:
+        if listed.new:
             counters.count(message, severity)
             log.info("on-call notification", extra={"fields": {"notification": notification}})
         return {"kept": len(message.alerts)}

@@ -18,6 +18,9 @@ class OncallSettings(BaseModel):
     # Bytes the journal may grow to; past it the file is renamed to `<journal_path>.1` (replacing the one
     # before) and a new one started, so the journal takes at most about twice this on disk.
     journal_max_bytes: int = Field(256_000_000, gt=0)
+    # How long a webhook waits for its journal write: past it (a volume that does not answer) the page stays
+    # listed and the webhook is answered 500, so Alertmanager retries it.
+    journal_timeout_s: float = Field(5.0, gt=0)
     # Shared secret with Alertmanager: POST /alerts without `Authorization: Bearer <token>` is refused with 401
     # (Alertmanager's webhook_config sends it with http_config.authorization.credentials_file). Unset, anyone
     # who reaches the port can post pages.

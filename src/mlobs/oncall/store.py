@@ -7,6 +7,7 @@ import os
 import threading
 from collections import OrderedDict, deque
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -26,13 +27,20 @@ class JournalError(OSError):
         self.new = new
 
 
+class Listed(NamedTuple):
+    line: bytes  # the notification as its journal line
+    key: object
+    new: bool  # listed by this call, not by an earlier try
+
+
 class NotificationStore:
     def __init__(self, keep: int, journal_path: Path | None = None, keep_bytes: int | None = None,
                  journal_max_bytes: int | None = None):
         self._items: deque[tuple[dict, int]] = deque()
         self._keep, self._keep_bytes = keep, keep_bytes
         self._bytes = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the list; never held across I/O
+        self._journal_lock = threading.Lock()
         self._journal = None
         self._journal_max_bytes = journal_max_bytes
         self._unjournaled: OrderedDict[object, None] = OrderedDict()
@@ -45,38 +53,65 @@ class NotificationStore:
     def add(self, notification: dict, key: object = None) -> bool:
         """Keep `notification`; False if it was kept before under `key` and only its journal write is retried.
         Raises JournalError when the journal write fails (the notification stays listed)."""
+        listed = self.list(notification, key)
+        self.journal(listed)
+        return listed.new
+
+    def list(self, notification: dict, key: object = None) -> Listed:
+        """`add`'s first half, with no I/O: `notification` listed unless it was kept before under `key` (a
+        retry whose journal write failed). Returns what `journal` then writes."""
         line = orjson.dumps(notification) + b"\n"
         with self._lock:
-            retried = key is not None and key in self._unjournaled
-            if not retried:
+            new = key is None or key not in self._unjournaled
+            if new:
                 self._items.append((notification, len(line)))
                 self._bytes += len(line)
                 # The newest is kept even alone over the byte bound: it is the page someone must see.
                 while len(self._items) > 1 and (len(self._items) > self._keep
                                                 or (self._keep_bytes is not None and self._bytes > self._keep_bytes)):
                     self._bytes -= self._items.popleft()[1]
-            if self._journal is not None:
+        return Listed(line, key, new)
+
+    def journal(self, listed: Listed) -> None:
+        """`add`'s second half: the listed notification appended to the journal, if there is one. Raises
+        JournalError when the write fails; a retry under the same key is then journaled, not listed again."""
+        if self._journal is not None:
+            with self._journal_lock:
                 try:
-                    self._rotate_before(len(line))
-                    append_whole(self._journal, line)  # never half a line in the journal
+                    self._rotate_before(len(listed.line))
+                    append_whole(self._journal, listed.line)  # never half a line in the journal
                 except OSError as exc:
-                    if key is not None:
-                        self._unjournaled[key] = None
-                        while len(self._unjournaled) > UNJOURNALED_BOUND:
-                            self._unjournaled.popitem(last=False)
+                    self.unjournaled(listed.key)
                     raise JournalError(exc.errno, f"journal write failed: {exc.strerror or exc}",
-                                       new=not retried) from exc
-            if retried:
-                del self._unjournaled[key]
-            return not retried
+                                       new=listed.new) from exc
+        if not listed.new:
+            with self._lock:
+                self._unjournaled.pop(listed.key, None)
+
+    def unjournaled(self, key: object) -> None:
+        """Remember that the notification kept under `key` is not (or not yet) in the journal."""
+        if key is None:
+            return
+        with self._lock:
+            self._unjournaled[key] = None
+            while len(self._unjournaled) > UNJOURNALED_BOUND:
+                self._unjournaled.popitem(last=False)
 
     def _rotate_before(self, size: int) -> None:
         written = self._journal.tell()
         if self._journal_max_bytes is None or written == 0 or written + size <= self._journal_max_bytes:
             return
+        # Renamed while open (the handle follows the file), then the new one opened, then the old closed: a
+        # step that fails leaves a journal to write to, and the next rotation goes on from where this one was.
+        try:
+            renamed = not os.path.samestat(os.stat(self._journal_path), os.fstat(self._journal.fileno()))
+        except FileNotFoundError:
+            renamed = True
+        if not renamed:
+            os.replace(self._journal_path, self._journal_path.with_name(self._journal_path.name + ".1"))
+        journal = _open(self._journal_path)
         self._journal.close()
-        os.replace(self._journal_path, self._journal_path.with_name(self._journal_path.name + ".1"))
-        self._journal = _open(self._journal_path)
+        self._journal = journal
 
     def select(self, alertname: str | None = None, status: str | None = None, severity: str | None = None,
                since: float | None = None) -> list[dict]:
@@ -91,9 +126,14 @@ class NotificationStore:
                 out.append(n)
         return out
 
-    def close(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the journal, unless a write to it has not finished within `timeout` (a volume that does not
+        answer): that write's thread still holds it."""
+        if self._journal is not None and self._journal_lock.acquire(timeout=timeout):
+            try:
+                self._journal.close()
+            finally:
+                self._journal_lock.release()
 
 
 def _open(path: Path):
