@@ -287,7 +287,16 @@ def test_an_unmatched_path_is_a_span_named_by_its_method_alone(toy, sinks):
     telemetry.flush()
     span = server_span(sinks)
     assert span.name == "GET" and "http.route" not in span.attributes
-    assert span.attributes["url.path"] == "/nope/1"
+    assert "url.path" not in span.attributes  # what the caller typed: it may carry an id
+
+
+def test_a_path_the_app_serves_stays_on_the_span_of_a_method_it_refuses(toy, sinks):
+    client, telemetry = toy
+    client.delete("/predict/a")
+    telemetry.flush()
+    span = server_span(sinks)
+    assert span.attributes["http.response.status_code"] == 405
+    assert span.attributes["url.path"] == "/predict/a"
 
 
 def test_an_unknown_method_is_recorded_as_other_with_the_original_on_the_span_only(toy, sinks):

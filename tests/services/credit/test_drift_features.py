@@ -3,12 +3,9 @@ on the same grid as the reference the exporter tests them against."""
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,50 +15,15 @@ from mlobs_services.credit import data
 from mlobs_services.credit import model as credit
 from mlobs_services.credit.coarsen import coarse
 from mlobs_services.credit.service import create_app
+from support.drift_sink import DriftSink
 
 # Exact values no coarsened one can be mistaken for (each applicant's income and loan amount differ by 1).
 EXACT = {"income": 52_345.67, "loan_amount": 12_345.67, "debt_to_income": 0.3456}
 
 
-class FakeExporter:
-    """An HTTP server on loopback that accepts POST /ingest as the drift exporter does and keeps each raw body."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                bodies.append(self.rfile.read(int(self.headers["content-length"])))
-                self.send_response(202)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def samples(self) -> list[dict]:
-        return [s for body in list(self.bodies) for s in orjson.loads(body)["samples"]]
-
-    def __enter__(self) -> "FakeExporter":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def exporter():
-    with FakeExporter() as fake:
+    with DriftSink() as fake:
         yield fake
 
 
@@ -73,7 +35,7 @@ def applications(n: int) -> list[dict]:
     return out
 
 
-def shipped(client: TestClient, exporter: FakeExporter, bodies: list[dict]) -> list[dict]:
+def shipped(client: TestClient, exporter: DriftSink, bodies: list[dict]) -> list[dict]:
     for body in bodies:
         assert client.post("/predict", json=body).status_code == 200
     deadline = time.monotonic() + 10.0
