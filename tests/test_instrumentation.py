@@ -175,6 +175,17 @@ def test_an_untrusted_callers_traceparent_is_a_link_and_the_request_starts_its_o
     assert (format(link.context.trace_id, "032x"), format(link.context.span_id, "016x")) == (CALLER_TRACE, CALLER_SPAN)
 
 
+def test_an_untrusted_callers_tracestate_is_left_off_the_link(toy, sinks):
+    client, telemetry = toy
+    client.post("/predict/a", headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01",
+                                       "tracestate": "applicant=A0012345,vendor=x"})
+    telemetry.flush()
+    [link] = server_span(sinks).links
+    assert format(link.context.trace_id, "032x") == CALLER_TRACE
+    assert link.context.trace_flags.sampled
+    assert len(link.context.trace_state) == 0
+
+
 def test_a_trusted_callers_traceparent_continues_the_callers_trace(settings, sinks):
     app, telemetry = toy_app(settings, sinks, trust_incoming_trace=True)
     with TestClient(app) as client:

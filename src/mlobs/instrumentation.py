@@ -307,7 +307,7 @@ class TelemetryMiddleware:
 
     def _incoming(self, headers):
         """The caller's trace context: the parent with MLOBS_TRUST_INCOMING_TRACE=true; otherwise a
-        link only, so a client can neither join nor force sampling of the service's traces."""
+        link to its ids only, so a client can neither join nor force sampling of the service's traces."""
         fields = self.fields
         for name, _ in headers:
             if name in fields:
@@ -318,7 +318,10 @@ class TelemetryMiddleware:
         if self.trust:
             return extract(carrier), None
         caller = trace.get_current_span(_W3C.extract(carrier)).get_span_context()
-        return None, ([Link(caller)] if caller.is_valid else None)
+        if not caller.is_valid:
+            return None, None
+        # The ids only: the caller's tracestate is free text it chose, and would leave on the span.
+        return None, [Link(SpanContext(caller.trace_id, caller.span_id, True, caller.trace_flags))]
 
 
 def _unrecorded(parent) -> NonRecordingSpan:

@@ -181,12 +181,13 @@ def test_a_path_no_route_serves_is_left_off_the_span_since_a_caller_may_put_an_a
     assert [attributes(s).get("url.path") for s in refused] == ["/predict"]  # a path the service serves stays
 
 
-def test_an_untrusted_callers_tracestate_is_not_copied_onto_the_span_link(run):
+def test_an_untrusted_callers_trace_headers_leave_only_its_trace_and_span_ids_on_the_span_link(run):
     linked = [s for s in run.spans if s.links]
     assert len(linked) == 1
     link = linked[0].links[0]
     assert link.trace_id.hex() == TRACEPARENT.split("-")[1]
-    assert link.trace_state == ""
+    assert link.span_id.hex() == TRACEPARENT.split("-")[2]
+    assert link.trace_state == "" and not link.attributes
 
 
 def test_no_span_attribute_event_link_or_name_holds_an_applicants_personal_value(run):
