@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -81,6 +82,20 @@ class Run:
     query_after: subprocess.CompletedProcess | None = None
 
 
+def malformed_http(url: str, head: bytes) -> int:
+    """The status a raw request head that no HTTP parser accepts is answered with."""
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    with socket.create_connection((host, port), timeout=5) as conn:
+        conn.sendall(head)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
 def send(client: httpx.Client, run: Run) -> None:
     good = application()
     personal, features = good["personal"], good["features"]
@@ -103,6 +118,8 @@ def send(client: httpx.Client, run: Run) -> None:
     raw("not utf-8", json.dumps(good).encode().replace(CANARY["name"].encode(), CANARY["name"].encode() + b"\xff"))
     post("applicant id in a path", path=f"/applicants/{APPLICANT_ID}/decision", json=good)
     run.statuses["email in a path"] = client.get(f"/decisions/{CANARY['email']}").status_code
+    run.statuses["malformed http"] = malformed_http(str(client.base_url), (
+        f"POST /predict?id={APPLICANT_ID} HTTP/1.1\r\nhost: x\r\n{CANARY['email']} {CANARY['name']}\r\n\r\n").encode())
     post("trace headers", json=good, headers={"traceparent": TRACEPARENT, "tracestate": f"applicant={APPLICANT_ID}",
                                               "baggage": f"applicant={APPLICANT_ID}"})
 
@@ -160,12 +177,13 @@ def test_the_service_answered_the_canary_decisions_and_refused_every_malformed_o
     assert run.statuses == {
         "decision": 200, "decision again": 200, "wrong type": 422, "missing field": 422, "extra field": 422,
         "too long": 422, "bad email": 422, "bad json": 422, "oversized": 413, "not utf-8": 400,
-        "applicant id in a path": 404, "email in a path": 404, "trace headers": 200,
+        "applicant id in a path": 404, "email in a path": 404, "malformed http": 400, "trace headers": 200,
     }
 
 
 def test_no_log_line_on_stdout_or_sent_by_otlp_holds_an_applicants_personal_value(run):
-    assert run.stdout.count(b'"message":"request"') >= len(run.statuses) + 40  # every request was logged
+    assert run.stdout.count(b'"message":"request"') >= len(run.statuses) - 1 + 40  # every request HTTP could parse
+    assert b"Invalid HTTP request received." in run.stdout
     assert len(run.otlp_logs) >= len(run.statuses)
     assert leaks(run.stdout, run.needles) == []
     assert leaks(b"".join(r.SerializeToString() for r in run.otlp_logs), run.needles) == []
