@@ -343,7 +343,7 @@ def _finish(span, scope, method: str, route: str | None, status: int, error, req
         attributes[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = scope["method"][:semconv.ORIGINAL_METHOD_MAX]
     if route is not None:
         attributes[semconv.HTTP_ROUTE] = route
-    if route is not None or _served(scope):
+    if route is not None or semconv.served(scope):
         attributes[semconv.URL_PATH] = scope["path"]
     server = scope.get("server")
     host = None
@@ -376,15 +376,6 @@ def _finish(span, scope, method: str, route: str | None, status: int, error, req
     if status >= 500:
         span.set_status(Status(StatusCode.ERROR))
     span.end()
-
-
-def _served(scope) -> bool:
-    """Whether a route of the app has this path (a request refused before routing, a 405). A path no
-    route has is what the caller typed, and callers put ids in paths: it is left off the span, as the
-    query string is."""
-    routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
-    path = scope["path"]
-    return any(route.path_regex.match(path) for route in routes if hasattr(route, "path_regex"))
 
 
 def add_probes(app: FastAPI, model_info: ModelInfo) -> None:
