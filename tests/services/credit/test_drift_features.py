@@ -3,14 +3,17 @@ on the same grid as the reference the exporter tests them against."""
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from mlobs import artifacts
 from mlobs.drift.reference import load_reference
+from mlobs.settings import Settings
 from mlobs_services.credit import data
 from mlobs_services.credit import model as credit
 from mlobs_services.credit.coarsen import coarse
@@ -86,3 +89,31 @@ def test_coarse_keeps_three_significant_figures_at_every_magnitude():
     assert coarse(0.3456) == 0.346
     assert coarse(7) == 7 and coarse(0) == 0 and coarse(12.34) == 12.3
     assert coarse(-0.04567) == -0.0457
+
+
+def test_the_exporter_holds_shipped_samples_in_memory_only_until_their_window_is_tested(settings, sinks, credit_model,
+                                                                                       exporter, tmp_path):
+    from mlobs.drift.exporter import create_app as exporter_app
+    from mlobs.drift.settings import DriftSettings
+
+    drift = settings.drift.model_copy(update={"exporter_url": exporter.url, "flush_interval_seconds": 0.05})
+    service = create_app(settings.model_copy(update={"drift": drift}), configure_logging=False, **sinks.kwargs())
+    bodies = applications(50)
+    with TestClient(service) as client:
+        samples = shipped(client, exporter, bodies)
+    directory = tmp_path / "artifacts"
+    shutil.copytree(settings.artifacts_dir / "credit", directory / "credit")
+    before = {p: p.stat().st_mtime_ns for p in directory.rglob("*")}
+    window = DriftSettings(window_size=50, min_window_samples=50)
+    app = exporter_app(Settings(artifacts_dir=directory, drift=window, _env_file=None))
+    with TestClient(app) as client:
+        answer = client.post("/ingest", json={"service": "credit", "model": credit_model.name,
+                                              "model_version": credit_model.version, "samples": samples})
+        assert answer.json() == {"accepted": 50, "received": 50}
+        assert app.state.engine.wait_idle(60)
+        assert client.get("/healthz").json()["windows"] == {f"credit/credit/{credit_model.version}": 0}
+        exposed = client.get("/metrics").text
+    assert 'mlobs_drift_p_value{detector="tabular_ks",feature="income"' in exposed  # the window was tested
+    series = [sample for family in text_string_to_metric_families(exposed) for sample in family.samples]
+    assert not [s for s in series if s.value in (52_300, 12_300) or any("52300" in v for v in s.labels.values())]
+    assert {p: p.stat().st_mtime_ns for p in directory.rglob("*")} == before  # nothing written, nothing touched
