@@ -48,7 +48,9 @@ def served(scope) -> bool:
     refused before routing, a 405). A path no route has is only what the caller typed, and callers
     put ids in paths: telemetry and security events leave it out, as they leave out the query string."""
     routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
-    path = scope.get("path", "")
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    if root and path.startswith(root + "/"):  # behind a proxy's prefix: routes match what follows it
+        path = path[len(root):]
     return any(route.path_regex.match(path) for route in routes if hasattr(route, "path_regex"))
 
 
