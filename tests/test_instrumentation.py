@@ -175,6 +175,17 @@ def test_an_untrusted_callers_traceparent_is_a_link_and_the_request_starts_its_o
     assert (format(link.context.trace_id, "032x"), format(link.context.span_id, "016x")) == (CALLER_TRACE, CALLER_SPAN)
 
 
+def test_an_untrusted_callers_tracestate_is_left_off_the_link(toy, sinks):
+    client, telemetry = toy
+    client.post("/predict/a", headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01",
+                                       "tracestate": "applicant=A0012345,vendor=x"})
+    telemetry.flush()
+    [link] = server_span(sinks).links
+    assert format(link.context.trace_id, "032x") == CALLER_TRACE
+    assert link.context.trace_flags.sampled
+    assert len(link.context.trace_state) == 0
+
+
 def test_a_trusted_callers_traceparent_continues_the_callers_trace(settings, sinks):
     app, telemetry = toy_app(settings, sinks, trust_incoming_trace=True)
     with TestClient(app) as client:
@@ -287,7 +298,16 @@ def test_an_unmatched_path_is_a_span_named_by_its_method_alone(toy, sinks):
     telemetry.flush()
     span = server_span(sinks)
     assert span.name == "GET" and "http.route" not in span.attributes
-    assert span.attributes["url.path"] == "/nope/1"
+    assert "url.path" not in span.attributes  # what the caller typed: it may carry an id
+
+
+def test_a_path_the_app_serves_stays_on_the_span_of_a_method_it_refuses(toy, sinks):
+    client, telemetry = toy
+    client.delete("/predict/a")
+    telemetry.flush()
+    span = server_span(sinks)
+    assert span.attributes["http.response.status_code"] == 405
+    assert span.attributes["url.path"] == "/predict/a"
 
 
 def test_an_unknown_method_is_recorded_as_other_with_the_original_on_the_span_only(toy, sinks):

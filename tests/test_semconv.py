@@ -23,3 +23,15 @@ def test_host_headers_split_into_address_and_port():
     assert semconv.split_host("example.com", 80) == ("example.com", 80)
     assert semconv.split_host("[::1]:9000", 80) == ("::1", 9000)
     assert semconv.split_host("[::1]", None) == ("::1", None)
+
+
+def test_a_path_is_served_when_a_route_of_the_app_has_it_behind_any_proxy_prefix():
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.add_api_route("/predict/{kind}", lambda kind: {}, methods=["POST"])
+    assert semconv.served({"app": app, "path": "/predict/a"})
+    assert semconv.served({"app": app, "path": "/api/predict/a", "root_path": "/api"})
+    assert not semconv.served({"app": app, "path": "/applicants/A0012345"})
+    assert not semconv.served({"app": app, "path": "/api/applicants/A0012345", "root_path": "/api"})
+    assert not semconv.served({"path": "/predict/a"})  # no app to ask: nothing is known to be served

@@ -307,7 +307,7 @@ class TelemetryMiddleware:
 
     def _incoming(self, headers):
         """The caller's trace context: the parent with MLOBS_TRUST_INCOMING_TRACE=true; otherwise a
-        link only, so a client can neither join nor force sampling of the service's traces."""
+        link to its ids only, so a client can neither join nor force sampling of the service's traces."""
         fields = self.fields
         for name, _ in headers:
             if name in fields:
@@ -318,7 +318,10 @@ class TelemetryMiddleware:
         if self.trust:
             return extract(carrier), None
         caller = trace.get_current_span(_W3C.extract(carrier)).get_span_context()
-        return None, ([Link(caller)] if caller.is_valid else None)
+        if not caller.is_valid:
+            return None, None
+        # The ids only: the caller's tracestate is free text it chose, and would leave on the span.
+        return None, [Link(SpanContext(caller.trace_id, caller.span_id, True, caller.trace_flags))]
 
 
 def _unrecorded(parent) -> NonRecordingSpan:
@@ -331,7 +334,6 @@ def _unrecorded(parent) -> NonRecordingSpan:
 def _finish(span, scope, method: str, route: str | None, status: int, error, request_id: str) -> None:
     attributes = {
         semconv.HTTP_REQUEST_METHOD: method,
-        semconv.URL_PATH: scope["path"],
         semconv.URL_SCHEME: scope.get("scheme", "http"),
         semconv.HTTP_RESPONSE_STATUS_CODE: status,
         semconv.NETWORK_PROTOCOL_VERSION: scope.get("http_version", "1.1"),
@@ -341,6 +343,8 @@ def _finish(span, scope, method: str, route: str | None, status: int, error, req
         attributes[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = scope["method"][:semconv.ORIGINAL_METHOD_MAX]
     if route is not None:
         attributes[semconv.HTTP_ROUTE] = route
+    if route is not None or semconv.served(scope):
+        attributes[semconv.URL_PATH] = scope["path"]
     server = scope.get("server")
     host = None
     for name, value in scope["headers"]:

@@ -43,6 +43,17 @@ def known_methods(environ=os.environ) -> frozenset[str]:
     return frozenset(m.strip() for m in configured.split(",") if m.strip())
 
 
+def served(scope) -> bool:
+    """Whether a route of the ASGI scope's app has the request's path, matched or not yet (a request
+    refused before routing, a 405). A path no route has is only what the caller typed, and callers
+    put ids in paths: telemetry and security events leave it out, as they leave out the query string."""
+    routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    if root and path.startswith(root + "/"):  # behind a proxy's prefix: routes match what follows it
+        path = path[len(root):]
+    return any(route.path_regex.match(path) for route in routes if hasattr(route, "path_regex"))
+
+
 def span_name(method: str, route: str | None) -> str:
     """`{method} {route}`; the method alone without a route; `HTTP` for an unknown method."""
     method = "HTTP" if method == OTHER else method

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from mlobs import semconv
 from mlobs.protect.client import current_client
 from mlobs.protect.events import SecurityEvents
 from mlobs.protect.keys import ANONYMOUS, ApiKeys, presented_keys
@@ -61,7 +62,7 @@ class Protection:
         if retry_after:
             self.metrics.auth_failure("throttled").inc()
             self.events.emit("auth_throttled", address=_address(scope) or "", method=scope["method"],
-                             path=safe_path(scope))
+                             path=_event_path(scope))
         return retry_after
 
     def authenticate(self, headers, scope) -> str | None:
@@ -79,7 +80,7 @@ class Protection:
         reason = "conflicting" if clients else (reason or "invalid")
         self.metrics.auth_failure(reason).inc()
         self.throttle.failed(self._source(scope))
-        self.events.emit("auth_failure", reason=reason, method=scope["method"], path=safe_path(scope))
+        self.events.emit("auth_failure", reason=reason, method=scope["method"], path=_event_path(scope))
         return None
 
     def admit(self, client: str) -> tuple[str | None, int]:
@@ -131,3 +132,9 @@ class Protection:
 def _address(scope) -> str | None:
     client = scope.get("client")
     return client[0] if client else None
+
+
+def _event_path(scope) -> str:
+    """A path the app serves, as sent and made safe; `unmatched` for any other: an event is also an
+    audit record no one can erase, and a path the caller typed may name an applicant."""
+    return safe_path(scope) if semconv.served(scope) else semconv.UNMATCHED_ROUTE

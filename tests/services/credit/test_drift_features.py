@@ -3,65 +3,30 @@ on the same grid as the reference the exporter tests them against."""
 
 from __future__ import annotations
 
-import threading
+import shutil
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-import orjson
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from mlobs import artifacts
 from mlobs.drift.reference import load_reference
+from mlobs.settings import Settings
 from mlobs_services.credit import data
 from mlobs_services.credit import model as credit
 from mlobs_services.credit.coarsen import coarse
 from mlobs_services.credit.service import create_app
+from support.drift_sink import DriftSink
 
 # Exact values no coarsened one can be mistaken for (each applicant's income and loan amount differ by 1).
 EXACT = {"income": 52_345.67, "loan_amount": 12_345.67, "debt_to_income": 0.3456}
 
 
-class FakeExporter:
-    """An HTTP server on loopback that accepts POST /ingest as the drift exporter does and keeps each raw body."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                bodies.append(self.rfile.read(int(self.headers["content-length"])))
-                self.send_response(202)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def samples(self) -> list[dict]:
-        return [s for body in list(self.bodies) for s in orjson.loads(body)["samples"]]
-
-    def __enter__(self) -> "FakeExporter":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def exporter():
-    with FakeExporter() as fake:
+    with DriftSink() as fake:
         yield fake
 
 
@@ -73,7 +38,7 @@ def applications(n: int) -> list[dict]:
     return out
 
 
-def shipped(client: TestClient, exporter: FakeExporter, bodies: list[dict]) -> list[dict]:
+def shipped(client: TestClient, exporter: DriftSink, bodies: list[dict]) -> list[dict]:
     for body in bodies:
         assert client.post("/predict", json=body).status_code == 200
     deadline = time.monotonic() + 10.0
@@ -124,3 +89,31 @@ def test_coarse_keeps_three_significant_figures_at_every_magnitude():
     assert coarse(0.3456) == 0.346
     assert coarse(7) == 7 and coarse(0) == 0 and coarse(12.34) == 12.3
     assert coarse(-0.04567) == -0.0457
+
+
+def test_the_exporter_holds_shipped_samples_in_memory_only_until_their_window_is_tested(settings, sinks, credit_model,
+                                                                                       exporter, tmp_path):
+    from mlobs.drift.exporter import create_app as exporter_app
+    from mlobs.drift.settings import DriftSettings
+
+    drift = settings.drift.model_copy(update={"exporter_url": exporter.url, "flush_interval_seconds": 0.05})
+    service = create_app(settings.model_copy(update={"drift": drift}), configure_logging=False, **sinks.kwargs())
+    bodies = applications(50)
+    with TestClient(service) as client:
+        samples = shipped(client, exporter, bodies)
+    directory = tmp_path / "artifacts"
+    shutil.copytree(settings.artifacts_dir / "credit", directory / "credit")
+    before = {p: p.stat().st_mtime_ns for p in directory.rglob("*")}
+    window = DriftSettings(window_size=50, min_window_samples=50)
+    app = exporter_app(Settings(artifacts_dir=directory, drift=window, _env_file=None))
+    with TestClient(app) as client:
+        answer = client.post("/ingest", json={"service": "credit", "model": credit_model.name,
+                                              "model_version": credit_model.version, "samples": samples})
+        assert answer.json() == {"accepted": 50, "received": 50}
+        assert app.state.engine.wait_idle(60)
+        assert client.get("/healthz").json()["windows"] == {f"credit/credit/{credit_model.version}": 0}
+        exposed = client.get("/metrics").text
+    assert 'mlobs_drift_p_value{detector="tabular_ks",feature="income"' in exposed  # the window was tested
+    series = [sample for family in text_string_to_metric_families(exposed) for sample in family.samples]
+    assert not [s for s in series if s.value in (52_300, 12_300) or any("52300" in v for v in s.labels.values())]
+    assert {p: p.stat().st_mtime_ns for p in directory.rglob("*")} == before  # nothing written, nothing touched
