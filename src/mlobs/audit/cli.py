@@ -161,7 +161,9 @@ def _forget(args: argparse.Namespace) -> int:
 
 def _purge(args: argparse.Namespace) -> int:
     def action(log) -> int:
-        print(f"purged {log.purge()} expired raw payloads")
+        purged = log.purge()
+        print("another purge of this log is running: nothing purged" if purged is None
+              else f"purged {purged} expired raw payloads")
         return 0
 
     return _run(args, action)

@@ -252,9 +252,9 @@ class AuditLog:
         )
         self._wait(self._writer.submit(Pending(record, format_ts(self._clock()), None, pseudonym)))
 
-    def purge(self) -> int:
+    def purge(self) -> int | None:
         """Delete raw payloads past their retention (the record's time plus raw_retention_days),
-        recording the purge; returns how many went."""
+        recording the purge; returns how many went, or None while another purge of this log runs."""
         return raw_store.purge(self)
 
     def start_purging(self) -> None:

@@ -91,6 +91,30 @@ def test_a_purge_is_recorded_and_leaves_a_log_that_verifies(three, clock):
     assert log.verify().ok
 
 
+def test_two_purges_of_one_log_at_once_record_each_raw_payload_once(make_log, clock):
+    """The service's own purge and an operator's `mlobs audit purge` meeting on one log: the second,
+    coming between the first's look and its commit, would record a purge of rows already gone."""
+    service, operator = make_log(), make_log()
+    for i in range(3):
+        service.append(decision(i, raw={"body": f"r{i}"}))
+    clock.advance(days=8)
+    looked = service.store.raw_expired
+    meanwhile = []
+
+    def look_then_meet_the_other(before, limit):
+        seqs = looked(before, limit)
+        if not meanwhile:
+            meanwhile.append(operator.purge())
+        return seqs
+
+    service.store.raw_expired = look_then_meet_the_other
+    purged = service.purge()
+    assert meanwhile == [None] and purged == 3
+    assert [p["output"] for p in operator.query(event_type="raw_purge")] == [{"purged": 3}]
+    assert operator.purge() == 0
+    assert service.verify().ok
+
+
 def test_a_service_purges_on_a_schedule(make_log, clock):
     log = make_log(raw_purge_interval_s=0.05)
     receipt = log.append(decision(1, raw={"body": "x"}))
@@ -214,6 +238,28 @@ def test_a_backlog_of_expired_raw_payloads_is_purged_in_bounded_commits_and_the_
     assert log.store.raw_oldest_ts() is None
     assert log.verify().ok
     assert log.purge() == 0
+
+
+def test_a_purge_told_to_stop_ends_after_the_chunk_it_is_in_and_the_log_still_verifies(log, clock, monkeypatch):
+    """A service closing in the middle of a long backlog's purge is not held up by the rest of it."""
+    import threading
+
+    from mlobs.audit.storage import raw_store
+
+    monkeypatch.setattr(raw_store, "PURGE_CHUNK", 10)
+    for p in [log.submit(decision(i, raw={"body": f"r{i}"})) for i in range(50)]:
+        p.result(30)
+    clock.advance(days=8)
+    stop, recorded = threading.Event(), log.record_purge
+
+    def record_then_stop(*args):
+        stop.set()
+        return recorded(*args)
+
+    monkeypatch.setattr(log, "record_purge", record_then_stop)
+    assert raw_store.purge(log, stop) == 10
+    assert [p["output"] for p in log.query(event_type="raw_purge")] == [{"purged": 10}]
+    assert log.verify().ok
 
 
 def test_verify_checks_the_raw_store_a_chunk_of_records_at_a_time_whatever_the_window_holds(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Callable, Iterator
 
@@ -20,6 +21,7 @@ from mlobs.audit.storage.store import (
 )
 
 CHAIN_LOCK = 0x6D6C6F6273  # "mlobs": one writer at a time extends the chain, across processes
+PURGE_LOCK = 0x6D6C6F62  # "mlob", with the schema's hash: one purge at a time of each log, across processes
 
 SCHEMA = (
     """
@@ -179,6 +181,17 @@ class PostgresStore:
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks read them (on the reader connection)."""
         return RowSource(lambda sql, params: self._read(sql.replace("?", "%s"), params), sqlite=False)
+
+    @contextlib.contextmanager
+    def purging(self) -> Iterator[bool]:
+        """Whether no other purge of this log runs (in any process): held, as an advisory lock of the reader
+        connection (released with it, should the process die), until the block ends."""
+        alone = self._read("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (PURGE_LOCK,))[0][0]
+        try:
+            yield alone
+        finally:
+            if alone:
+                self._read("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", (PURGE_LOCK,))
 
     def wipe_wal(self) -> None:
         pass  # PostgreSQL reuses dead tuples' space; VACUUM is the operator's

@@ -84,15 +84,21 @@ def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
     return value
 
 
-def purge(audit_log) -> int:
+def purge(audit_log, stop: threading.Event | None = None) -> int | None:
     """Delete every raw payload past its expiry, PURGE_CHUNK at a time, each deletion recorded (a
-    `raw_purge` record) in its own commit; returns how many went. Nothing expired: nothing deleted,
-    nothing recorded."""
+    `raw_purge` record) in its own commit, until done or `stop` is set; returns how many went. Nothing
+    expired: nothing deleted, nothing recorded. None, doing nothing, while another purge of the log runs
+    (a service's own and an operator's): both would record the same rows."""
+    with audit_log.store.purging() as alone:
+        return _purge(audit_log, stop) if alone else None
+
+
+def _purge(audit_log, stop: threading.Event | None) -> int:
     now = audit_log._clock()
     kept = retention(audit_log)
     before = format_ts(now - kept)
     done = 0
-    while seqs := audit_log.store.raw_expired(before, PURGE_CHUNK):
+    while not (stop is not None and stop.is_set()) and (seqs := audit_log.store.raw_expired(before, PURGE_CHUNK)):
         record = Decision(
             service=AUDIT_SERVICE, model="", model_version="", output={"purged": len(seqs)},
             event_type=EVENT_RAW_PURGE,
@@ -143,8 +149,10 @@ class Purger:
             if due is not None and time.monotonic() >= due:
                 due = time.monotonic() + self._every
                 try:
-                    purged = purge(self._log)
-                    if purged:
+                    purged = purge(self._log, self._stop)
+                    if purged is None:
+                        log.info("audit: raw purge skipped: another purge of this log is running")
+                    elif purged:
                         log.info("audit: purged %d expired raw payloads", purged)
                 except Exception as exc:  # the next round tries again; reads refuse expired rows meanwhile
                     log.error("audit: raw purge failed: %s: %s", type(exc).__name__, exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import sqlite3
 import threading
@@ -9,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from mlobs.audit.storage import tree_store
-from mlobs.audit.files import OpenFile, private_sqlite
+from mlobs.audit.files import OpenFile, private_file, private_sqlite
 from mlobs.audit.volumes import cannot_open
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.keys.signing import Checkpoint
@@ -271,6 +273,18 @@ class SqliteStore:
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks read them (on this thread's reader)."""
         return RowSource(tree_store.sqlite_query(self._reader()), sqlite=True)
+
+    @contextlib.contextmanager
+    def purging(self) -> Iterator[bool]:
+        """Whether no other purge of this log runs (in any process): held, as a lock on a file beside the log
+        (`audit.db-purge`, never the log's own: SQLite's locks on it are its own), until the block ends."""
+        with open(private_file(self.path.with_name(self.path.name + "-purge")), "rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
 
     def wipe_wal(self) -> None:
         """Copy the WAL into the database and empty it: deleted payloads leave no copy in the WAL."""

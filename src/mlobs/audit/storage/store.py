@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Protocol
 
 from mlobs.audit.record import QUERY_FIELDS, STORED_COLUMNS
 from mlobs.audit.keys.signing import Checkpoint
@@ -87,6 +87,10 @@ class AuditStore(Protocol):
 
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks (types, raw store) read them."""
+
+    def purging(self) -> ContextManager[bool]:
+        """`with store.purging() as alone:` whether no other purge of this log runs, in any process; if
+        so, none starts until the block ends."""
 
     def close(self) -> None: ...
 
