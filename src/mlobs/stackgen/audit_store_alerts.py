@@ -19,6 +19,7 @@ FREE, SIZE = AUDIT_VOLUME_FREE.name, AUDIT_VOLUME_SIZE.name
 BRIDGE = "10m"
 TICKET_FREE, TICKET_HORIZON = 0.40, "4 * 86400"  # under 40% free and full within 4 days at the last 6 hours' rate
 PAGE_FREE, PAGE_TREND_FREE, PAGE_HORIZON = 0.05, 0.15, "4 * 3600"
+UNREADABLE_FOR = "10m"  # a volume's free space unknown this long: not one slow scrape
 REFUSED_IN_5M = 3  # one refused decision is a retry for its caller; several in a row are an outage
 # Hourly purges keep the oldest payload under retention + 1 hour; verify names one a day past its expiry.
 RAW_LATE = "3 * 3600"
@@ -52,6 +53,21 @@ def alerts() -> list[Alert]:
                         "under 15% and full within 4 hours at the last 6 hours' rate. When it is full, every decision "
                         "is refused with a 503 (log, keys, signing), the mirror misses checkpoints (mirror), or the "
                         "witness cosigns nothing (witness), until there is room again.",
+            runbook="audit-log-disk.md",
+        ),
+        Alert(
+            name="AuditVolumeUnreadable",
+            # NaN is the one value unequal to itself: the volume did not answer within the scrape, or is gone.
+            # Counted, so the alert's value is a number (Grafana's rules drop NaN as no data).
+            expr=f"count {by(SERVICE, STORE)} ({FREE} != {FREE})",
+            for_=UNREADABLE_FOR,
+            severity="ticket",
+            summary="The volume of {{ $labels.service }}'s audit {{ $labels.store }} does not answer or is gone",
+            description="Its free space has been unknown for 10 minutes: the filesystem does not answer (a hung NFS "
+                        "mount: every call under it blocks) or its directory is gone. The disk alerts cannot see "
+                        "it fill. On the log's, the keys' or the signing key's volume decisions are refused "
+                        "(AuditLogUnavailable pages); on the mirror's, checkpoints wait for it and decisions go on; "
+                        "on a witness's, it cosigns nothing (AuditWitnessStale).",
             runbook="audit-log-disk.md",
         ),
         Alert(
@@ -137,6 +153,12 @@ def cases() -> tuple[Case, ...]:
              {refused: "0 0 " + ramp((2, 8)) + " stale _ " + ramp((2, 12))},
              expects=(Expect("AuditLogUnavailable", "12m", ({SERVICE: "credit", MODEL: "credit-gbm"},)),
                       Expect("AuditLogUnavailable", "20m", ({SERVICE: "credit", MODEL: "credit-gbm"},)))),
+        Case("AuditVolumeUnreadable fires when a volume's free space stays unknown for 10 minutes",
+             {size: f"{100 * gib}x5 " + " ".join(["NaN"] * 30), free: f"{50 * gib}x5 " + " ".join(["NaN"] * 30)},
+             expects=(Expect("AuditVolumeUnreadable", "14m"), Expect("AuditVolumeUnreadable", "16m", on_volume))),
+        Case("AuditVolumeUnreadable stays silent for a volume that does not answer one scrape",
+             {size: f"{100 * gib}x30", free: f"{50 * gib}x5 NaN {50 * gib}x5 NaN {50 * gib}x20"},
+             expects=(Expect("AuditVolumeUnreadable", "30m"),)),
         Case("AuditLogUnavailable stays silent for a single refused decision",
              {refused: "0 0 1x20"},
              expects=(Expect("AuditLogUnavailable", "5m"), Expect("AuditLogUnavailable", "12m"))),
