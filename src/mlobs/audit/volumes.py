@@ -5,7 +5,7 @@ A full disk does not lose decisions (each is refused with a 503 until it is dura
 the service. Free space is read when Prometheus scrapes, so `predict_linear` can tell on-call days
 ahead, and nothing is done on the request path. The scrape runs on the service's event loop, and a
 volume whose server stopped answering (a hung NFS mount) blocks `statvfs` for as long as it is down,
-so each read runs on a thread of its own and the scrape waits for it a few milliseconds at most.
+so each read runs on a thread of its own and the scrape waits for it 0.1 s at most, once.
 """
 
 from __future__ import annotations
@@ -65,20 +65,24 @@ def _statvfs(directory: Path, *blocks: str) -> tuple[float, ...]:
     return tuple(float(getattr(stat, field) * stat.f_frsize) for field in blocks)
 
 
-READ_WAIT_S = 0.01  # how long a scrape waits for a volume's answer; a local disk gives it in microseconds
+READ_WAIT_S = 0.1  # how long a scrape may wait for a volume's answer; a local disk gives it in microseconds
 FRESH_S = 0.05  # a read this recent serves both gauges of one scrape, never the next scrape
 
 
 class _Volume:
-    """(free, size) bytes of the filesystem of a directory, read on a thread of its own. A read that takes
-    longer than READ_WAIT_S reads as NaN (unknown), and while it hangs no other read of that volume starts:
-    a hung mount costs the scrape READ_WAIT_S once, then nothing, and at most one thread."""
+    """(free, size) bytes of the filesystem of a directory, read on a thread of its own, at most one at a time.
+
+    A scrape waits for its read READ_WAIT_S at most, and only while the volume answers in time: a read still
+    going reads as NaN (unknown) without waiting, and after a slow one the next scrapes take the last answer
+    and do not wait until a read is quick again. So a hung mount costs one scrape READ_WAIT_S once, then
+    nothing, and holds one thread."""
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
         self._lock = threading.Lock()
         self._reading: threading.Thread | None = None
         self._started = -math.inf  # when the last read began: one that hung for long is no answer for now
+        self._slow = False  # the last read took longer than READ_WAIT_S
         self._bytes = (math.nan, math.nan)
 
     def free(self) -> float:
@@ -90,17 +94,23 @@ class _Volume:
     def _read(self) -> tuple[float, float]:
         with self._lock:
             reading = self._reading
-            if reading is None or not reading.is_alive():
-                if time.monotonic() - self._started < FRESH_S:
-                    return self._bytes
-                self._started = time.monotonic()
-                reading = self._reading = threading.Thread(target=self._stat, name="mlobs-audit-statvfs", daemon=True)
-                reading.start()
+            if reading is not None and reading.is_alive():
+                return math.nan, math.nan
+            if time.monotonic() - self._started < FRESH_S:
+                return self._bytes
+            self._started = time.monotonic()
+            reading = self._reading = threading.Thread(target=self._stat, name="mlobs-audit-statvfs", daemon=True)
+            reading.start()
+            if self._slow:
+                return self._bytes
         reading.join(READ_WAIT_S)
         return (math.nan, math.nan) if reading.is_alive() else self._bytes
 
     def _stat(self) -> None:
-        self._bytes = _statvfs(self._directory, "f_bavail", "f_blocks")
+        started = time.monotonic()
+        read = _statvfs(self._directory, "f_bavail", "f_blocks")
+        self._slow = time.monotonic() - started > READ_WAIT_S
+        self._bytes = read
 
 
 def export(registry, service: str, dirs: dict[str, Path]) -> None:
