@@ -109,7 +109,8 @@ class _Volume:
     def _stat(self) -> None:
         started = time.monotonic()
         read = _statvfs(self._directory, "f_bavail", "f_blocks")
-        self._slow = time.monotonic() - started > READ_WAIT_S
+        # A read that failed late (a hung mount given up) tells nothing of the next: that one is waited for.
+        self._slow = time.monotonic() - started > READ_WAIT_S and not math.isnan(read[0])
         self._bytes = read
 
 

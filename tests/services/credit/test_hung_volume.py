@@ -77,15 +77,24 @@ def test_a_hung_checkpoint_mirror_volume_costs_no_decision_and_the_mirror_catche
            "MLOBS_AUDIT__CHECKPOINT_INTERVAL_S": "0.2", "MLOBS_AUDIT__APPEND_TIMEOUT_S": str(APPEND_TIMEOUT_S)}
     with ServiceProcess("credit", env, tmp_path / "credit.log") as service, \
             httpx.Client(base_url=service.url) as client:
+        mirrored = mirror / "checkpoints.jsonl"
         assert decide(client, 0) == 200
-        with hung_volume(mirror):
+        wait_until(lambda: lines(mirrored) > 0, service)
+        before = lines(mirrored)
+        with hung_volume(mirror):  # nothing here may touch the mirror's path: it would hang the test too
             until = time.monotonic() + 3 * APPEND_TIMEOUT_S
             answers = [decide(client, i) for i in range(1, 1000) if time.monotonic() < until]
             assert set(answers) == {200}, service.log_tail()
             assert math.isnan(volume_gauges(client)["mirror"])
-        lines = len((mirror / "checkpoints.jsonl").read_text().splitlines())
-        deadline = time.monotonic() + 10
-        while len((mirror / "checkpoints.jsonl").read_text().splitlines()) == lines:
-            assert decide(client, 2000) == 200
-            assert time.monotonic() < deadline, service.log_tail()
-            time.sleep(0.2)
+        wait_until(lambda: lines(mirrored) > before and decide(client, 2000) == 200, service)
+
+
+def lines(path) -> int:
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+def wait_until(condition, service, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, service.log_tail()
+        time.sleep(0.2)
