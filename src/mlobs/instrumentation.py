@@ -15,8 +15,14 @@ import random
 import time
 
 from fastapi import FastAPI
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+    websocket_request_validation_exception_handler,
+)
 from opentelemetry import context, trace
 from opentelemetry.propagate import extract, get_global_textmap
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -24,6 +30,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount
 
 from mlobs import catalog, semconv
 from mlobs.errors import install_handlers, install_server_error_handler
@@ -39,6 +46,7 @@ from mlobs.tracing import (
     create_tracer_provider,
     has_span_processors,
     joined_tracer_provider,
+    made_by_mlobs,
     otlp_exporter,
     service_resource,
     traces_exporter_wanted,
@@ -239,8 +247,9 @@ class TelemetryMiddleware:
     """Pure ASGI: one server span (none when nothing would record it), one histogram observation and
     one log line per request. Attributes follow the stable OTel HTTP conventions (mlobs.semconv)."""
 
-    def __init__(self, app, telemetry: Telemetry):
+    def __init__(self, app, telemetry: Telemetry, router=None):
         self.app = app
+        self.router = router  # the application's, for the templates of mounted routes
         self.t = telemetry
         self.tracer = telemetry.tracer
         self.known = telemetry.known_methods
@@ -269,30 +278,39 @@ class TelemetryMiddleware:
         token = context.attach(trace.set_span_in_context(span, parent))
         request_id = os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
+        root_path = scope.get("root_path", "")
+        status = None
         error = None
+        answered = None  # (perf_counter, time_ns) of the response's last byte
 
         async def send_with_status(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, answered
+            kind = message["type"]
+            if kind == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
+            if kind == "http.response.body" and not message.get("more_body", False):
+                # Background tasks run after this, inside the app call: the client is not waiting.
+                answered = time.perf_counter(), time.time_ns()
 
         try:
             await self.app(scope, receive, send_with_status)
         except Exception as exc:
-            status, error = 500, exc
+            error = exc
             raise
         finally:
-            elapsed = time.perf_counter() - start
+            if answered is None:
+                answered = time.perf_counter(), time.time_ns()
+            elapsed = answered[0] - start
             context.detach(token)
-            route = scope.get("route")
-            route = getattr(route, "path", None) if route is not None else None
+            if status is None:
+                status = 500
+            route = _route_template(self.router, scope, root_path)
             ctx = span.get_span_context()
             sampled = span.is_recording()
             if sampled:
-                _finish(span, scope, method, route, status, error, request_id)
+                _finish(span, scope, method, route, status, error, request_id, answered[1])
             trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
             t.metrics.http(method, route or UNMATCHED_ROUTE, status).observe(
                 elapsed, {"trace_id": trace_id} if sampled and ctx.trace_flags.sampled else None
@@ -328,7 +346,35 @@ def _unrecorded(parent) -> NonRecordingSpan:
     return NonRecordingSpan(SpanContext(trace_id, random.getrandbits(64), False, _NOT_SAMPLED))
 
 
-def _finish(span, scope, method: str, route: str | None, status: int, error, request_id: str) -> None:
+def _route_template(router, scope, root_path: str) -> str | None:
+    """The template of the route that answered, mounts included: a sub-application mounted at
+    `/v1` answers `/v1/items/{id}`, not `/items/{id}` (which a second mount would share)."""
+    route = scope.get("route")
+    if route is None:
+        return None
+    if scope.get("root_path", "") == root_path:  # no mount crossed: the common case
+        return route.path
+    path = scope["path"]
+    path = path[len(root_path):] if root_path and path.startswith(root_path) else path
+    found = _mounted(router, path, route)
+    return found if found is not None else route.path
+
+
+def _mounted(router, path: str, target) -> str | None:
+    for candidate in getattr(router, "routes", ()):
+        if candidate is target:
+            return candidate.path
+        if isinstance(candidate, Mount):
+            match = candidate.path_regex.match(path)
+            if match:
+                inner = _mounted(candidate, "/" + match.group("path"), target)
+                if inner is not None:
+                    return candidate.path + inner
+    return None
+
+
+def _finish(span, scope, method: str, route: str | None, status: int, error, request_id: str,
+            end_time: int) -> None:
     attributes = {
         semconv.HTTP_REQUEST_METHOD: method,
         semconv.URL_PATH: scope["path"],
@@ -369,9 +415,9 @@ def _finish(span, scope, method: str, route: str | None, status: int, error, req
     else:
         span.set_attributes(attributes)
     span.update_name(semconv.span_name(method, route))
-    if status >= 500:
+    if status >= 500 or error is not None:
         span.set_status(Status(StatusCode.ERROR))
-    span.end()
+    span.end(end_time)
 
 
 def add_probes(app: FastAPI, model_info: ModelInfo) -> None:
@@ -432,20 +478,28 @@ def instrument(
     - `protect=True` also calls mlobs.protect.protect(app, settings, telemetry, body_limits=...).
     """
     settings = settings or get_settings()
+    earlier = getattr(app.state, "telemetry", None)
+    if earlier is not None:
+        raise RuntimeError(
+            f"this app is already instrumented (model {getattr(earlier, 'model', model_info).name}): a second "
+            "instrument() would count, trace and log every request once more. One app serves one model: "
+            "instrument one FastAPI app per model and mount each on the main app (app.mount('/churn', churn_app)).")
     add_probes(app, model_info)
+    users_handlers = _users_exception_handlers(app)
     if not settings.telemetry_enabled:
         install_handlers(app, None)
         install_server_error_handler(app)
+        app.exception_handlers.update(users_handlers)
         app.state.telemetry = NullTelemetry(settings)
         return app.state.telemetry
     explicit = {k: v for k, v in (("service.name", service_name), ("service.version", service_version)) if v}
     resource = service_resource(settings.service_name or model_info.name,
                                 settings.service_version or model_info.version, settings.environment,
                                 model_info, explicit)
-    service = resource.attributes["service.name"]
     registry = registry if registry is not None else REGISTRY
-    telemetry = _telemetry(service, model_info, settings, registry, resource, tracer_provider, span_exporter,
-                           log_stream)
+    telemetry, resource = _telemetry(model_info, settings, registry, resource, explicit, tracer_provider,
+                                     span_exporter, log_stream)
+    service = telemetry.service
     if configure_logging:
         install(telemetry.log, settings.log_level)
     if settings.access_log:
@@ -457,10 +511,11 @@ def instrument(
 
     otlp.start_exporters(telemetry, resource)
     app.state.telemetry = telemetry
-    app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
+    _outermost(app, TelemetryMiddleware, telemetry=telemetry, router=app.router)
     app.add_api_route("/metrics", _metrics_endpoint(registry), methods=["GET", "HEAD"], include_in_schema=False)
     install_handlers(app, telemetry.metrics)
     install_server_error_handler(app)
+    app.exception_handlers.update(users_handlers)
     app.router.on_shutdown.append(telemetry.shutdown)
     if protect:
         from mlobs.protect import protect as add_protection
@@ -469,6 +524,26 @@ def instrument(
         add_protection(app, settings, telemetry, body_limits=body_limits)
     logging.getLogger("mlobs").info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
     return telemetry
+
+
+def _users_exception_handlers(app: FastAPI) -> dict:
+    """Handlers the application registered before instrument(): they stay in charge of their
+    exceptions (FastAPI's own defaults give way to mlobs's JSON errors)."""
+    defaults = (http_exception_handler, request_validation_exception_handler,
+                websocket_request_validation_exception_handler)
+    return {key: handler for key, handler in app.exception_handlers.items() if handler not in defaults}
+
+
+def _outermost(app: FastAPI, middleware, **options) -> None:
+    """Wrap the whole middleware stack, outside Starlette's ServerErrorMiddleware: the response the
+    exception handler sends for an unhandled error is the one measured, and the handler's log line
+    is written inside the request's span, so it carries the trace id."""
+    build = app.build_middleware_stack
+
+    def build_middleware_stack():
+        return middleware(build(), **options)
+
+    app.build_middleware_stack = build_middleware_stack
 
 
 def _hand_over_fastapi_http_telemetry(app: FastAPI) -> None:
@@ -481,7 +556,7 @@ def _hand_over_fastapi_http_telemetry(app: FastAPI) -> None:
         config["metrics"] = False
 
 
-def _telemetry(service, model_info, settings, registry, resource, tracer_provider, span_exporter, log_stream):
+def _telemetry(model_info, settings, registry, resource, explicit, tracer_provider, span_exporter, log_stream):
     telemetry: Telemetry | None = None
 
     def on_dropped(signal: str, n: int) -> None:
@@ -498,6 +573,27 @@ def _telemetry(service, model_info, settings, registry, resource, tracer_provide
             return create_tracer_provider(resource, otlp_exporter() if wanted else None, on_dropped)
 
         tracer_provider, made = joined_tracer_provider(make)
-    telemetry = Telemetry(service, model_info, settings, registry, tracer_provider, owns_provider=owns,
-                          made_provider=made, log_stream=log_stream)
-    return telemetry
+    if not made_by_mlobs(tracer_provider):
+        resource = _joined_resource(resource, tracer_provider, explicit)
+    telemetry = Telemetry(resource.attributes["service.name"], model_info, settings, registry, tracer_provider,
+                          owns_provider=owns, made_provider=made, log_stream=log_stream)
+    return telemetry, resource
+
+
+def _joined_resource(resource: Resource, provider, explicit: dict) -> Resource:
+    """On the application's provider, spans carry its resource's service.name: metrics and log lines
+    take it too, so all three join (unless it is the SDK's `unknown_service` placeholder, or
+    service_name= was given in code)."""
+    theirs = getattr(getattr(provider, "resource", None), "attributes", {}).get("service.name")
+    ours = resource.attributes["service.name"]
+    if not isinstance(theirs, str) or theirs.startswith("unknown_service") or theirs == ours:
+        return resource
+    if "service.name" in explicit:
+        logging.getLogger("mlobs").warning(
+            "service_name %r names this service's metrics and logs, but the application's TracerProvider "
+            "names its spans %r: they will not join on service name", ours, theirs)
+        return resource
+    logging.getLogger("mlobs").info(
+        "service.name %r of the application's TracerProvider names this service's metrics and logs (not %r)",
+        theirs, ours)
+    return resource.merge(Resource({"service.name": theirs}))

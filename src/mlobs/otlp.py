@@ -42,8 +42,15 @@ def _env_ms(name: str, default: int) -> float:
         return default / 1000
 
 
+def sdk_disabled(environ=os.environ) -> bool:
+    """OTEL_SDK_DISABLED=true turns every signal's export off, as it does the SDK's own providers."""
+    return environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
 def start_exporters(telemetry, resource: Resource) -> None:
     settings = telemetry.settings
+    if sdk_disabled():
+        return
     if wanted(settings.metrics_exporter):
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 

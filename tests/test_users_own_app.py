@@ -1,0 +1,194 @@
+"""A platform engineer's own FastAPI service, written as docs/instrument.md shows and served by plain
+`uvicorn app:app`: its exception handlers, background tasks, mounted sub-applications and its own
+TracerProvider, checked from outside (HTTP, /metrics, an OTLP receiver, stdout)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from mlobs.local.ports import free_port, wait_for_http
+from support.otlp import OtlpSink, attributes
+from support.uvicorn_app import UvicornApp
+
+pytestmark = pytest.mark.integration
+
+USERS_APP = '''
+import time
+
+from fastapi import BackgroundTasks, FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mlobs import ModelInfo, instrument
+
+app = FastAPI()
+
+
+class OutOfStock(Exception):
+    pass
+
+
+@app.exception_handler(OutOfStock)
+async def out_of_stock(request, exc):
+    return JSONResponse({"sorry": "out of stock"}, status_code=409)
+
+
+@app.exception_handler(StarletteHTTPException)  # as FastAPI's documentation registers it
+async def their_http_errors(request, exc):
+    return JSONResponse({"their_detail": exc.detail}, status_code=exc.status_code)
+
+
+@app.exception_handler(RequestValidationError)
+async def their_validation_errors(request, exc):
+    return JSONResponse({"their_problems": len(exc.errors())}, status_code=400)
+
+
+telemetry = instrument(app, ModelInfo(name="churn", version="7", training_data_hash="d", code_revision="c"))
+
+
+@app.post("/score")
+async def score(tasks: BackgroundTasks):
+    tasks.add_task(time.sleep, 0.4)  # e.g. writing the prediction to a warehouse
+    return {"churn_probability": 0.1}
+
+
+@app.get("/explode")
+async def explode():
+    raise ValueError("the model file is corrupt")
+
+
+@app.get("/stock")
+async def stock():
+    raise OutOfStock()
+
+
+@app.get("/customers/{cid}")
+async def customer(cid: int):
+    raise HTTPException(404, detail="no such customer")
+
+
+items = FastAPI()
+
+
+@items.get("/items/{iid}")
+async def item(iid: int):
+    return {"iid": iid}
+
+
+app.mount("/v1", items)
+app.mount("/v2", items)
+app.mount("/tenants/{tenant}", items)
+'''
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("users-service")
+    (directory / "app.py").write_text(USERS_APP)
+    with OtlpSink() as sink:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
+        with UvicornApp("app:app", env, directory / "out.log", app_dir=directory) as service:
+            with httpx.Client(base_url=service.url) as client:
+                answers = {
+                    "score": client.post("/score"),
+                    # uvicorn closes a connection whose request raised: a connection of its own
+                    "explode": httpx.get(f"{service.url}/explode"),
+                    "stock": client.get("/stock"),
+                    "customer": client.get("/customers/3"),
+                    "invalid": client.get("/customers/three"),
+                }
+                for path in ("/v1/items/1", "/v2/items/2", *(f"/tenants/t{i}/items/{i}" for i in range(20))):
+                    assert client.get(path).status_code == 200
+                time.sleep(0.5)  # the background task ends
+                metrics = client.get("/metrics").text
+            deadline = time.monotonic() + 10
+            while not any(s.name == "POST /score" for s in sink.spans) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        lines = [orjson.loads(line) for line in service.output().splitlines() if line.startswith("{")]
+        yield answers, metrics, lines, sink
+
+
+def _samples(metrics: str, name: str) -> list:
+    return [s for family in text_string_to_metric_families(metrics) for s in family.samples if s.name == name]
+
+
+def test_a_background_task_does_not_count_towards_the_latency_the_client_saw(served):
+    answers, metrics, lines, sink = served
+    assert answers["score"].status_code == 200
+    [observed] = [s for s in _samples(metrics, "mlobs_http_request_duration_seconds_sum")
+                  if s.labels["route"] == "/score"]
+    assert observed.value < 0.3
+    [logged] = [line for line in lines if line.get("route") == "/score"]
+    assert logged["duration_ms"] < 300
+    [span] = [s for s in sink.spans if s.name == "POST /score"]
+    assert (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9 < 0.3
+
+
+def test_the_traceback_of_an_unhandled_error_is_logged_with_the_requests_trace_id(served):
+    answers, _, lines, sink = served
+    assert answers["explode"].status_code == 500
+    request_id = answers["explode"].headers["x-request-id"]
+    [access] = [line for line in lines if line.get("request_id") == request_id]
+    [error] = [line for line in lines if "the model file is corrupt" in line.get("exception", "")
+               and line.get("logger") == "mlobs.errors"]
+    assert error["trace_id"] == access["trace_id"] and error["span_id"] == access["span_id"]
+    [span] = [s for s in sink.spans if s.trace_id.hex() == access["trace_id"] and s.name == "GET /explode"]
+    assert attributes(span)["error.type"] == "ValueError"
+    assert span.status.code == 2  # ERROR
+
+
+def test_exception_handlers_registered_before_instrument_still_answer(served):
+    answers, metrics, _, _ = served
+    assert answers["stock"].status_code == 409 and answers["stock"].json() == {"sorry": "out of stock"}
+    assert answers["customer"].status_code == 404
+    assert answers["customer"].json() == {"their_detail": "no such customer"}
+    assert answers["invalid"].status_code == 400 and answers["invalid"].json() == {"their_problems": 1}
+    routes = {(s.labels["route"], s.labels["status"]) for s in
+              _samples(metrics, "mlobs_http_request_duration_seconds_count")}
+    assert {("/stock", "409"), ("/customers/{cid}", "404"), ("/customers/{cid}", "400")} <= routes
+
+
+def test_a_mounted_sub_application_is_labelled_by_its_full_route_template(served):
+    _, metrics, _, _ = served
+    counts = {s.labels["route"]: s.value for s in _samples(metrics, "mlobs_http_request_duration_seconds_count")
+              if "items" in s.labels["route"]}
+    assert counts == {"/v1/items/{iid}": 1, "/v2/items/{iid}": 1, "/tenants/{tenant}/items/{iid}": 20}
+
+
+def test_a_service_whose_stdout_nobody_reads_answers_counts_its_lost_lines_and_still_stops(tmp_path):
+    """`uvicorn app:app | a-reader-that-hangs`: the pipe fills; requests must not wait on it, the lines
+    dropped are counted, and SIGTERM still ends the process rather than leaving it for SIGKILL."""
+    (tmp_path / "app.py").write_text(USERS_APP)
+    port = free_port()
+    read_end, write_end = os.pipe()  # read by nobody
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(tmp_path), "--port", str(port)],
+        stdout=write_end, stderr=subprocess.DEVNULL, env={**os.environ, "MLOBS_LOG_QUEUE_SIZE": "50"})
+    os.close(write_end)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/healthz", 60, "app")
+        with httpx.Client(base_url=url, timeout=5) as client:
+            for _ in range(400):  # about 120 KB of access lines: past a 64 KiB pipe and the queue
+                assert client.get("/v1/items/1").status_code == 200
+            metrics = client.get("/metrics").text
+        [dropped] = [s.value for s in _samples(metrics, "mlobs_telemetry_dropped_total")
+                     if s.labels["signal"] == "logs_queue_full"]
+        assert dropped > 0
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(read_end)

@@ -1,0 +1,72 @@
+"""instrument() inside an application's own OpenTelemetry setup and environment: what reaches
+/metrics, the JSON log and an OTLP receiver, seen from outside the app."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+
+from mlobs import ModelInfo, instrument
+from support.otlp import OtlpSink
+
+CHURN = ModelInfo("churn", "7", "d", "c")
+
+
+def test_the_applications_tracer_provider_names_the_service_of_its_metrics_and_logs(settings):
+    spans = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "churn-api"}))
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    registry, stream = CollectorRegistry(), io.BytesIO()
+    app = FastAPI()
+    telemetry = instrument(app, CHURN, settings=settings, tracer_provider=provider, registry=registry,
+                           log_stream=stream, configure_logging=False)
+
+    @app.get("/score")
+    async def score():
+        return {}
+
+    with TestClient(app) as client:
+        client.get("/score")
+    telemetry.flush()
+    [span] = spans.get_finished_spans()
+    assert span.resource.attributes["service.name"] == "churn-api"
+    labels = {"service": "churn-api", "model": "churn", "model_version": "7", "method": "GET", "route": "/score",
+              "status": "200"}
+    assert registry.get_sample_value("mlobs_http_request_duration_seconds_count", labels) == 1
+    [line] = [orjson.loads(line) for line in stream.getvalue().splitlines() if b'"request"' in line]
+    assert line["service"] == "churn-api" and line["trace_id"] == format(span.context.trace_id, "032x")
+
+
+def test_instrumenting_an_app_twice_is_refused_before_every_request_counts_double(settings):
+    app = FastAPI()
+    instrument(app, CHURN, settings=settings, registry=CollectorRegistry(), configure_logging=False)
+    with pytest.raises(RuntimeError, match="already instrumented.*one FastAPI app per model"):
+        instrument(app, ModelInfo("upsell", "1", "d", "c"), settings=settings, registry=CollectorRegistry(),
+                   configure_logging=False)
+
+
+def test_with_the_sdk_disabled_no_metric_or_log_leaves_by_otlp(settings, monkeypatch):
+    with OtlpSink() as sink:
+        for name, value in {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
+                            "OTEL_METRICS_EXPORTER": "otlp", "OTEL_LOGS_EXPORTER": "otlp",
+                            "OTEL_METRIC_EXPORT_INTERVAL": "20", "OTEL_BLRP_SCHEDULE_DELAY": "20"}.items():
+            monkeypatch.setenv(name, value)
+        app = FastAPI()
+        telemetry = instrument(app, CHURN, settings=settings.model_copy(update={"metrics_exporter": "otlp",
+                                                                                "logs_exporter": "otlp"}),
+                               registry=CollectorRegistry(), log_stream=io.BytesIO(), configure_logging=False)
+        with TestClient(app) as client:
+            assert client.get("/nope").status_code == 404
+            time.sleep(0.2)
+        telemetry.flush()
+        assert (sink.metrics, sink.logs, sink.spans) == ([], [], [])
