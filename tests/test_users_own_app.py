@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -192,3 +194,26 @@ def test_a_service_whose_stdout_nobody_reads_answers_counts_its_lost_lines_and_s
             process.kill()
             process.wait()
         os.close(read_end)
+
+
+@pytest.mark.slow
+def test_a_collector_that_never_answers_holds_neither_requests_nor_the_shutdown(tmp_path):
+    """The OTLP endpoint accepts connections and never replies: requests are answered, and SIGTERM
+    ends the service within its telemetry's shutdown bound, well inside a 30 s grace period."""
+    (tmp_path / "app.py").write_text(USERS_APP)
+    hole = socket.create_server(("127.0.0.1", 0), backlog=64)
+    held = []
+    threading.Thread(target=lambda: [held.append(hole.accept()) for _ in iter(int, 1)], daemon=True).start()
+    endpoint = f"http://127.0.0.1:{hole.getsockname()[1]}"
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "20", "OTEL_METRICS_EXPORTER": "otlp",
+           "OTEL_METRIC_EXPORT_INTERVAL": "20", "OTEL_LOGS_EXPORTER": "otlp", "OTEL_BLRP_SCHEDULE_DELAY": "20"}
+    try:
+        with UvicornApp("app:app", env, tmp_path / "out.log", app_dir=tmp_path) as service:
+            with httpx.Client(base_url=service.url, timeout=5) as client:
+                for i in range(50):
+                    assert client.get(f"/v1/items/{i}").status_code == 200
+            assert held  # the exporters did connect, and are waiting
+            service.process.send_signal(signal.SIGTERM)
+            service.process.wait(15)
+    finally:
+        hole.close()

@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from mlobs import catalog, semconv
+from mlobs.deadline import Deadline, within
 from mlobs.errors import install_handlers, install_server_error_handler
 from mlobs.inference import InferenceRunner
 from mlobs.logs import JsonLogWriter, install, quiet_server_access_log
@@ -140,18 +141,22 @@ class Telemetry:
             exporter.flush()
 
     def shutdown(self) -> None:
+        """Stop within mlobs.deadline.SHUTDOWN_S in all, however slow the collector."""
+        deadline = Deadline()
         self.runner.shutdown()
         if self.drift is not None:
             self.drift.close()
         for exporter in self.exporters:
-            exporter.shutdown()
+            exporter.shutdown(deadline.left())
         # A provider mlobs made for this app alone ends with it; a global one (the application's,
         # or one mlobs set) serves other apps and the application's own code: flushed only.
+        provider = self.tracer_provider
         if self._owns_provider:
-            self.tracer_provider.shutdown()
+            within(deadline.left(), provider.shutdown)
         else:
-            self.tracer_provider.force_flush()
-        self.log.close()
+            left_ms = int(deadline.left() * 1000)
+            within(deadline.left(), lambda: provider.force_flush(left_ms))
+        self.log.close(max(deadline.left(), 0.5))
 
 
 class NullTelemetry:

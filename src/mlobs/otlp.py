@@ -20,6 +20,7 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.sdk.resources import Resource
 
 from mlobs import semconv
+from mlobs.deadline import SHUTDOWN_S
 from mlobs.line_queue import LineQueue
 from mlobs.catalog import HTTP_REQUEST_DURATION, SERVICE
 
@@ -93,6 +94,7 @@ class _Worker:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self.flush()
+        self.flush()  # the last one, on this thread: shutdown waits for it a bounded time
 
     def flush(self) -> None:
         with self._lock:
@@ -101,10 +103,11 @@ class _Worker:
             except Exception:
                 log.exception("OTLP export failed")
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float = SHUTDOWN_S) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
-        self.flush()
+        self._thread.join(timeout)
+        # Past the timeout (a collector that never answers) the exporter refuses what is left,
+        # counted as failed, and the export in flight ends at OTEL_EXPORTER_OTLP_TIMEOUT on its own.
         self.exporter.shutdown()
 
 

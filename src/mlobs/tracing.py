@@ -11,6 +11,7 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from mlobs.deadline import SHUTDOWN_S, within
 from mlobs.model_info import ModelInfo
 
 MODEL_NAME_ATTR = "ml.model.name"
@@ -25,9 +26,13 @@ class _CountingExporter(SpanExporter):
         self._exporter = exporter
         self._on_failed = on_failed
         self.handed_over = 0
+        self.stopped = False  # shutting down and out of time: what is left is dropped, counted
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.handed_over += len(spans)
+        if self.stopped:
+            self._on_failed(len(spans))
+            return SpanExportResult.FAILURE
         try:
             result = self._exporter.export(spans)
         except Exception:
@@ -66,10 +71,12 @@ class BoundedSpanProcessor(SpanProcessor):
         self._batch.on_end(span)
 
     def shutdown(self) -> None:
-        self._batch.shutdown()
+        if not within(SHUTDOWN_S, self._batch.shutdown):
+            self._exporter.stopped = True
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._batch.force_flush(timeout_millis)
+        # The SDK's batch processor does not bound a flush by its timeout; this does.
+        return within(timeout_millis / 1000, lambda: self._batch.force_flush(timeout_millis))
 
 
 def build_resource(defaults: dict) -> Resource:
