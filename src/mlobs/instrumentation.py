@@ -353,21 +353,21 @@ def _unrecorded(parent) -> NonRecordingSpan:
 
 def _route_template(router, scope, root_path: str) -> str | None:
     """The template of the route that answered, mounts included: a sub-application mounted at
-    `/v1` answers `/v1/items/{id}`, not `/items/{id}` (which a second mount would share)."""
+    `/v1` answers `/v1/items/{iid}`, not `/items/{iid}` (which a second mount would share); what a
+    mount answers without a route of its own (static files, its 404s) is `/v1/{path}`, as in
+    FastAPI's own telemetry."""
     route = scope.get("route")
-    if route is None:
-        return None
     if scope.get("root_path", "") == root_path:  # no mount crossed: the common case
-        return route.path
+        return route.path if route is not None else None
     path = scope["path"]
     path = path[len(root_path):] if root_path and path.startswith(root_path) else path
     found = _mounted(router, path, route)
-    return found if found is not None else route.path
+    return found if found is not None else getattr(route, "path", None)
 
 
 def _mounted(router, path: str, target) -> str | None:
     for candidate in getattr(router, "routes", ()):
-        if candidate is target:
+        if target is not None and candidate is target:
             return candidate.path
         if isinstance(candidate, Mount):
             match = candidate.path_regex.match(path)
@@ -375,6 +375,8 @@ def _mounted(router, path: str, target) -> str | None:
                 inner = _mounted(candidate, "/" + match.group("path"), target)
                 if inner is not None:
                     return candidate.path + inner
+                if target is None:
+                    return candidate.path + "/{path}"
     return None
 
 
