@@ -15,6 +15,7 @@ import time
 import httpx
 import orjson
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlobs.local.ports import free_port, wait_for_http
@@ -93,14 +94,23 @@ app.mount("/tenants/{tenant}", items)
 '''
 
 
+# What Prometheus 2.42 sends on every scrape (recorded from a real one).
+PROMETHEUS_2_42_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+                          "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     directory = tmp_path_factory.mktemp("users-service")
     (directory / "app.py").write_text(USERS_APP)
     with OtlpSink() as sink:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
-        with UvicornApp("app:app", env, directory / "out.log", app_dir=directory) as service:
+        # Behind a proxy that strips /churn: uvicorn puts it back in front of every path.
+        with UvicornApp("app:app", env, directory / "out.log", app_dir=directory,
+                        args=("--root-path", "/churn")) as service:
             with httpx.Client(base_url=service.url) as client:
+                for probe in ("/healthz", "/readyz", "/metrics"):
+                    assert client.get(probe).status_code == 200
                 answers = {
                     "score": client.post("/score"),
                     # uvicorn closes a connection whose request raised: a connection of its own
@@ -115,10 +125,12 @@ def served(tmp_path_factory):
                     assert client.get(f"/v1/scan/{i}").status_code == 404
                 time.sleep(0.5)  # the background task ends
                 metrics = client.get("/metrics").text
+                scraped = client.get("/metrics", headers={"accept": PROMETHEUS_2_42_ACCEPT})
             deadline = time.monotonic() + 10
             while not any(s.name == "POST /score" for s in sink.spans) and time.monotonic() < deadline:
                 time.sleep(0.05)
         lines = [orjson.loads(line) for line in service.output().splitlines() if line.startswith("{")]
+        answers["scraped"] = scraped
         yield answers, metrics, lines, sink
 
 
@@ -160,6 +172,15 @@ def test_exception_handlers_registered_before_instrument_still_answer(served):
     routes = {(s.labels["route"], s.labels["status"]) for s in
               _samples(metrics, "mlobs_http_request_duration_seconds_count")}
     assert {("/stock", "409"), ("/customers/{cid}", "404"), ("/customers/{cid}", "400")} <= routes
+
+
+def test_probes_and_scrapes_behind_a_root_path_make_no_access_lines_spans_or_series(served):
+    _, metrics, lines, sink = served
+    assert [line for line in lines if line.get("message") == "request" and line["route"].endswith(
+        ("/healthz", "/readyz", "/metrics"))] == []
+    assert [s.name for s in sink.spans if s.name.endswith(("/healthz", "/readyz", "/metrics"))] == []
+    assert {s.labels["route"] for s in _samples(metrics, "mlobs_http_request_duration_seconds_count")
+            if s.labels["route"] in ("/healthz", "/readyz", "/metrics")} == set()
 
 
 def test_a_mounted_sub_application_is_labelled_by_its_full_route_template(served):
@@ -220,3 +241,13 @@ def test_a_collector_that_never_answers_holds_neither_requests_nor_the_shutdown(
             service.process.wait(15)
     finally:
         hole.close()
+
+
+def test_prometheus_gets_openmetrics_whose_exemplars_name_exported_traces(served):
+    answers, _, _, sink = served
+    scraped = answers["scraped"]
+    assert scraped.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
+    exemplars = [s.exemplar for family in openmetrics_families(scraped.text) for s in family.samples
+                 if s.exemplar is not None and s.name == "mlobs_http_request_duration_seconds_bucket"]
+    assert exemplars
+    assert {e.labels["trace_id"] for e in exemplars} <= sink.trace_ids()

@@ -265,7 +265,7 @@ class TelemetryMiddleware:
         self.log = telemetry.log if telemetry.settings.access_log else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
+        if scope["type"] != "http" or _app_path(scope) in UNTRACED_PATHS:
             await self.app(scope, receive, send)
             return
         t = self.t
@@ -342,6 +342,12 @@ class TelemetryMiddleware:
             return extract(carrier), None
         caller = trace.get_current_span(_W3C.extract(carrier)).get_span_context()
         return None, ([Link(caller)] if caller.is_valid else None)
+
+
+def _app_path(scope) -> str:
+    """The path as the app routes it: behind `--root-path /churn` uvicorn sends /churn/metrics."""
+    path, root = scope["path"], scope.get("root_path")
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 def _unrecorded(parent) -> NonRecordingSpan:
