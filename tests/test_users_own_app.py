@@ -25,6 +25,7 @@ from support.uvicorn_app import UvicornApp
 pytestmark = pytest.mark.integration
 
 USERS_APP = '''
+import logging
 import time
 
 from fastapi import BackgroundTasks, FastAPI, HTTPException
@@ -59,10 +60,24 @@ async def their_validation_errors(request, exc):
 telemetry = instrument(app, ModelInfo(name="churn", version="7", training_data_hash="d", code_revision="c"))
 
 
+log = logging.getLogger("churn")
+
+
+def warehouse():
+    time.sleep(0.4)
+    log.info("prediction stored", extra={"fields": {"table": "predictions"}})
+
+
 @app.post("/score")
 async def score(tasks: BackgroundTasks):
-    tasks.add_task(time.sleep, 0.4)  # e.g. writing the prediction to a warehouse
+    tasks.add_task(warehouse)
     return {"churn_probability": 0.1}
+
+
+@app.get("/segment")
+def segment():  # a sync endpoint: FastAPI runs it on a worker thread
+    log.info("segment looked up")
+    return {"segment": "smb"}
 
 
 @app.get("/explode")
@@ -118,6 +133,7 @@ def served(tmp_path_factory):
                     "stock": client.get("/stock"),
                     "customer": client.get("/customers/3"),
                     "invalid": client.get("/customers/three"),
+                    "segment": client.get("/segment"),
                 }
                 for path in ("/v1/items/1", "/v2/items/2", *(f"/tenants/t{i}/items/{i}" for i in range(20))):
                     assert client.get(path).status_code == 200
@@ -148,6 +164,17 @@ def test_a_background_task_does_not_count_towards_the_latency_the_client_saw(ser
     assert logged["duration_ms"] < 300
     [span] = [s for s in sink.spans if s.name == "POST /score"]
     assert (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9 < 0.3
+
+
+def test_the_applications_own_log_lines_carry_the_trace_of_their_request(served):
+    answers, _, lines, _ = served
+    access = {line["request_id"]: line for line in lines if line.get("message") == "request"}
+    score, segment = (access[answers[name].headers["x-request-id"]] for name in ("score", "segment"))
+    [stored] = [line for line in lines if line["message"] == "prediction stored"]
+    [looked_up] = [line for line in lines if line["message"] == "segment looked up"]
+    assert (stored["trace_id"], stored["table"]) == (score["trace_id"], "predictions")  # a background task
+    assert looked_up["trace_id"] == segment["trace_id"]  # a sync endpoint
+    assert stored["service"] == "churn" and stored["logger"] == "churn"
 
 
 def test_the_traceback_of_an_unhandled_error_is_logged_with_the_requests_trace_id(served):
@@ -191,6 +218,7 @@ def test_a_mounted_sub_application_is_labelled_by_its_full_route_template(served
                       "/v1/{path}": 20}
 
 
+@pytest.mark.slow
 def test_a_service_whose_stdout_nobody_reads_answers_counts_its_lost_lines_and_still_stops(tmp_path):
     """`uvicorn app:app | a-reader-that-hangs`: the pipe fills; requests must not wait on it, the lines
     dropped are counted, and SIGTERM still ends the process rather than leaving it for SIGKILL."""
@@ -251,3 +279,15 @@ def test_prometheus_gets_openmetrics_whose_exemplars_name_exported_traces(served
                  if s.exemplar is not None and s.name == "mlobs_http_request_duration_seconds_bucket"]
     assert exemplars
     assert {e.labels["trace_id"] for e in exemplars} <= sink.trace_ids()
+
+
+def test_one_of_several_uvicorn_workers_says_at_start_that_its_metrics_are_its_own(tmp_path):
+    (tmp_path / "app.py").write_text(USERS_APP)
+    with UvicornApp("app:app", {}, tmp_path / "out.log", app_dir=tmp_path, args=("--workers", "2")) as service:
+        deadline = time.monotonic() + 20
+        while service.output().count("uvicorn workers on one port") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        warnings = [orjson.loads(line) for line in service.output().splitlines()
+                    if "uvicorn workers on one port" in line]
+    assert len(warnings) == 2  # one per worker
+    assert all(w["level"] == "WARNING" and "one of 2 uvicorn workers" in w["message"] for w in warnings)

@@ -52,6 +52,7 @@ from mlobs.tracing import (
     service_resource,
     traces_exporter_wanted,
 )
+from mlobs.workers import uvicorn_workers
 
 UNTRACED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 UNMATCHED_ROUTE = semconv.UNMATCHED_ROUTE
@@ -141,7 +142,7 @@ class Telemetry:
             exporter.flush()
 
     def shutdown(self) -> None:
-        """Stop within mlobs.deadline.SHUTDOWN_S in all, however slow the collector."""
+        """Stop within mlobs.deadline.SHUTDOWN_S however slow the collector, and 2 s more for stdout."""
         deadline = Deadline()
         self.runner.shutdown()
         if self.drift is not None:
@@ -156,7 +157,7 @@ class Telemetry:
         else:
             left_ms = int(deadline.left() * 1000)
             within(deadline.left(), lambda: provider.force_flush(left_ms))
-        self.log.close(max(deadline.left(), 0.5))
+        self.log.close()  # stdout: its own short bound, whatever the collector took
 
 
 class NullTelemetry:
@@ -535,7 +536,13 @@ def instrument(
 
         # Inside the telemetry middleware, so refusals (401, 413, 429) are measured, traced and logged.
         add_protection(app, settings, telemetry, body_limits=body_limits)
-    logging.getLogger("mlobs").info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
+    log = logging.getLogger("mlobs")
+    log.info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
+    workers = uvicorn_workers()
+    if workers > 1:
+        log.warning("this process is one of %d uvicorn workers on one port: each /metrics scrape reaches one of "
+                    "them and shows its requests only; run one worker per process and scrape each "
+                    "(docs/instrument.md, 'Several worker processes')", workers)
     return telemetry
 
 
