@@ -70,3 +70,26 @@ def test_with_the_sdk_disabled_no_metric_or_log_leaves_by_otlp(settings, monkeyp
             time.sleep(0.2)
         telemetry.flush()
         assert (sink.metrics, sink.logs, sink.spans) == ([], [], [])
+
+
+def test_two_models_in_one_process_are_two_mounted_apps_counted_apart_under_one_service(settings):
+    spans = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "scoring"}))
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    registry, main = CollectorRegistry(), FastAPI()
+    for model in (CHURN, ModelInfo("upsell", "3", "d", "c")):
+        sub = FastAPI()
+        instrument(sub, model, settings=settings, tracer_provider=provider, registry=registry,
+                   log_stream=io.BytesIO(), configure_logging=False)
+        sub.add_api_route("/score", lambda: {}, methods=["POST"])
+        main.mount(f"/{model.name}", sub)
+    with TestClient(main) as client:
+        for path in ("/churn/score", "/upsell/score", "/upsell/score"):
+            assert client.post(path).status_code == 200
+        assert client.get("/churn/metrics").status_code == 200
+    counts = {s.labels["model"]: s.value for family in registry.collect() for s in family.samples
+              if s.name == "mlobs_http_request_duration_seconds_count"}
+    services = {s.labels["service"] for family in registry.collect() for s in family.samples
+                if s.name == "mlobs_http_request_duration_seconds_count"}
+    assert counts == {"churn": 1, "upsell": 2} and services == {"scoring"}
+    assert [s.name for s in spans.get_finished_spans()] == ["POST /score"] * 3

@@ -47,7 +47,6 @@ from mlobs.tracing import (
     create_tracer_provider,
     has_span_processors,
     joined_tracer_provider,
-    made_by_mlobs,
     otlp_exporter,
     service_resource,
     traces_exporter_wanted,
@@ -497,7 +496,8 @@ def instrument(
         raise RuntimeError(
             f"this app is already instrumented (model {getattr(earlier, 'model', model_info).name}): a second "
             "instrument() would count, trace and log every request once more. One app serves one model: "
-            "instrument one FastAPI app per model and mount each on the main app (app.mount('/churn', churn_app)).")
+            "instrument one FastAPI app per model and mount each on the main app (app.mount('/churn', churn_app)); "
+            "they share the process's service name.")
     add_probes(app, model_info)
     users_handlers = _users_exception_handlers(app)
     if not settings.telemetry_enabled:
@@ -593,7 +593,7 @@ def _telemetry(model_info, settings, registry, resource, explicit, tracer_provid
             return create_tracer_provider(resource, otlp_exporter() if wanted else None, on_dropped)
 
         tracer_provider, made = joined_tracer_provider(make)
-    if not made_by_mlobs(tracer_provider):
+    if not made:  # the application's provider, or one mlobs set globally for another app
         resource = _joined_resource(resource, tracer_provider, explicit)
     telemetry = Telemetry(resource.attributes["service.name"], model_info, settings, registry, tracer_provider,
                           owns_provider=owns, made_provider=made, log_stream=log_stream)
@@ -601,9 +601,9 @@ def _telemetry(model_info, settings, registry, resource, explicit, tracer_provid
 
 
 def _joined_resource(resource: Resource, provider, explicit: dict) -> Resource:
-    """On the application's provider, spans carry its resource's service.name: metrics and log lines
-    take it too, so all three join (unless it is the SDK's `unknown_service` placeholder, or
-    service_name= was given in code)."""
+    """On a provider made before this app (the application's, or mlobs's for an app instrumented
+    earlier), spans carry its resource's service.name: metrics and log lines take it too, so all
+    three join (unless it is the SDK's `unknown_service` placeholder, or service_name= was given)."""
     theirs = getattr(getattr(provider, "resource", None), "attributes", {}).get("service.name")
     ours = resource.attributes["service.name"]
     if not isinstance(theirs, str) or theirs.startswith("unknown_service") or theirs == ours:

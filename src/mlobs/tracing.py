@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Callable, Sequence
 
 from opentelemetry import trace
@@ -15,7 +14,6 @@ from mlobs.deadline import SHUTDOWN_S, within
 from mlobs.model_info import ModelInfo
 
 MODEL_NAME_ATTR = "ml.model.name"
-_made: "weakref.WeakSet[TracerProvider]" = weakref.WeakSet()
 MODEL_VERSION_ATTR = "ml.model.version"
 
 
@@ -108,13 +106,7 @@ def create_tracer_provider(resource: Resource, exporter: SpanExporter | None,
     provider = TracerProvider(resource=resource)
     if exporter is not None:
         provider.add_span_processor(BoundedSpanProcessor(exporter, on_dropped))
-    _made.add(provider)
     return provider
-
-
-def made_by_mlobs(provider) -> bool:
-    """Whether `provider` is one create_tracer_provider made (for this app or another one)."""
-    return provider in _made
 
 
 def joined_tracer_provider(make: Callable[[], TracerProvider]) -> tuple[trace.TracerProvider, bool]:
