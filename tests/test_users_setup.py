@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 
 import orjson
@@ -20,6 +21,16 @@ from mlobs import ModelInfo, instrument
 from support.otlp import OtlpSink
 
 CHURN = ModelInfo("churn", "7", "d", "c")
+
+
+@pytest.fixture
+def root_logger():
+    """instrument() routes the root logger through its JSON writer: put the test process's back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_the_applications_tracer_provider_names_the_service_of_its_metrics_and_logs(settings):
@@ -93,3 +104,20 @@ def test_two_models_in_one_process_are_two_mounted_apps_counted_apart_under_one_
                 if s.name == "mlobs_http_request_duration_seconds_count"}
     assert counts == {"churn": 1, "upsell": 2} and services == {"scoring"}
     assert [s.name for s in spans.get_finished_spans()] == ["POST /score"] * 3
+
+
+@pytest.mark.parametrize("variable, value, said", [
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "not an http:// or https:// URL"),
+    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://collector:4317", "not an http:// or https:// URL"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "mlobs sends OTLP as http/protobuf"),
+])
+def test_an_otlp_setting_no_export_could_succeed_with_is_said_once_at_start(settings, monkeypatch, root_logger,
+                                                                            variable, value, said):
+    monkeypatch.setenv(variable, value)
+    stream = io.BytesIO()
+    app = FastAPI()
+    telemetry = instrument(app, CHURN, settings=settings, registry=CollectorRegistry(), log_stream=stream,
+                           span_exporter=InMemorySpanExporter())
+    telemetry.flush()
+    warnings = [orjson.loads(line) for line in stream.getvalue().splitlines() if b'"WARNING"' in line]
+    assert [w["message"] for w in warnings if said in w["message"] and variable in w["message"]]

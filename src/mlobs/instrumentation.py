@@ -47,6 +47,7 @@ from mlobs.tracing import (
     create_tracer_provider,
     has_span_processors,
     joined_tracer_provider,
+    otlp_config_problems,
     otlp_exporter,
     service_resource,
     traces_exporter_wanted,
@@ -538,6 +539,8 @@ def instrument(
         add_protection(app, settings, telemetry, body_limits=body_limits)
     log = logging.getLogger("mlobs")
     log.info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
+    for problem in otlp_config_problems():
+        log.warning(problem)
     workers = uvicorn_workers()
     if workers > 1:
         log.warning("this process is one of %d uvicorn workers on one port: each /metrics scrape reaches one of "

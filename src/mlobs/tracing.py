@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Callable, Sequence
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
@@ -136,6 +137,28 @@ def has_span_processors(provider) -> Callable[[], bool]:
 def traces_exporter_wanted(environ=os.environ) -> bool:
     """OTEL_TRACES_EXPORTER: "otlp" (the default, used once an endpoint is set) or "none"."""
     return "none" not in environ.get("OTEL_TRACES_EXPORTER", "otlp").lower().split(",")
+
+
+_SIGNALS = ("", "_TRACES", "_METRICS", "_LOGS")
+
+
+def otlp_config_problems(environ=os.environ) -> list[str]:
+    """What in the OTEL_EXPORTER_OTLP_* variables would make every export fail, each said once at start
+    rather than as an export error per batch: mlobs sends OTLP over HTTP (protobuf) to http(s) URLs."""
+    problems = []
+    for signal in _SIGNALS:
+        name = f"OTEL_EXPORTER_OTLP{signal}_ENDPOINT"
+        value = environ.get(name, "").strip()
+        if value:
+            url = urlsplit(value)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                problems.append(f"{name}={value!r} is not an http:// or https:// URL with a host: "
+                                f"nothing will reach it (e.g. http://collector:4318)")
+        name = f"OTEL_EXPORTER_OTLP{signal}_PROTOCOL"
+        value = environ.get(name, "").strip()
+        if value and value != "http/protobuf":
+            problems.append(f"{name}={value!r}: mlobs sends OTLP as http/protobuf (port 4318), not {value}")
+    return problems
 
 
 def otlp_exporter() -> SpanExporter:
