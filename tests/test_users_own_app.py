@@ -28,7 +28,7 @@ USERS_APP = '''
 import logging
 import time
 
-from fastapi import BackgroundTasks, FastAPI, HTTPException
+from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -72,6 +72,16 @@ def warehouse():
 async def score(tasks: BackgroundTasks):
     tasks.add_task(warehouse)
     return {"churn_probability": 0.1}
+
+
+@app.post("/upload")
+async def upload(request: Request):
+    return {"bytes": len(await request.body())}
+
+
+@app.post("/features")
+async def features(customer: dict):
+    return {"fields": len(customer)}
 
 
 @app.get("/segment")
@@ -139,6 +149,8 @@ def served(tmp_path_factory):
                     assert client.get(path).status_code == 200
                 for i in range(20):
                     assert client.get(f"/v1/scan/{i}").status_code == 404
+                for path in ("/upload", "/features"):
+                    _leave_halfway_through_the_body(service.port, path)
                 time.sleep(0.5)  # the background task ends
                 metrics = client.get("/metrics").text
                 scraped = client.get("/metrics", headers={"accept": PROMETHEUS_2_42_ACCEPT})
@@ -148,6 +160,13 @@ def served(tmp_path_factory):
         lines = [orjson.loads(line) for line in service.output().splitlines() if line.startswith("{")]
         answers["scraped"] = scraped
         yield answers, metrics, lines, sink
+
+
+def _leave_halfway_through_the_body(port: int, path: str) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 100000\r\n\r\n".encode() + b'{"tenure": 1')
+        time.sleep(0.1)
 
 
 def _samples(metrics: str, name: str) -> list:
@@ -175,6 +194,18 @@ def test_the_applications_own_log_lines_carry_the_trace_of_their_request(served)
     assert (stored["trace_id"], stored["table"]) == (score["trace_id"], "predictions")  # a background task
     assert looked_up["trace_id"] == segment["trace_id"]  # a sync endpoint
     assert stored["service"] == "churn" and stored["logger"] == "churn"
+
+
+def test_a_client_that_leaves_halfway_through_its_body_is_no_server_error(served):
+    """Anyone could otherwise mint 5xx at will, burn the availability SLO and page the on-call."""
+    _, metrics, lines, sink = served
+    statuses = {(s.labels["route"], s.labels["status"]) for s in
+                _samples(metrics, "mlobs_http_request_duration_seconds_count")
+                if s.labels["route"] in ("/upload", "/features")}
+    assert statuses == {("/upload", "499"), ("/features", "499")}
+    assert not [line for line in lines if line["level"] == "ERROR" and "ClientDisconnect" in line.get("exception", "")]
+    left = [s for s in sink.spans if s.name in ("POST /upload", "POST /features")]
+    assert len(left) == 2 and all(s.status.code != 2 for s in left)
 
 
 def test_the_traceback_of_an_unhandled_error_is_logged_with_the_requests_trace_id(served):

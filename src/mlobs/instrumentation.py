@@ -28,7 +28,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, S
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
@@ -288,6 +288,14 @@ class TelemetryMiddleware:
         status = None
         error = None
         answered = None  # (perf_counter, time_ns) of the response's last byte
+        left = False  # the client went away before its answer was complete
+
+        async def receive_watching():
+            nonlocal left
+            message = await receive()
+            if message["type"] == "http.disconnect" and answered is None:
+                left = True
+            return message
 
         async def send_with_status(message):
             nonlocal status, answered
@@ -301,7 +309,7 @@ class TelemetryMiddleware:
                 answered = time.perf_counter(), time.time_ns()
 
         try:
-            await self.app(scope, receive, send_with_status)
+            await self.app(scope, receive_watching, send_with_status)
         except Exception as exc:
             error = exc
             raise
@@ -310,7 +318,11 @@ class TelemetryMiddleware:
                 answered = time.perf_counter(), time.time_ns()
             elapsed = answered[0] - start
             context.detach(token)
-            if status is None:
+            if left:
+                # Whatever the app did next (a 400 for half a body, a ClientDisconnect), nobody got
+                # it: not a server error a client could mint at will to burn the service's SLO.
+                status, error = semconv.CLIENT_CLOSED, None
+            elif status is None:
                 status = 500
             route = _route_template(self.router, scope, root_path)
             ctx = span.get_span_context()
@@ -501,6 +513,8 @@ def instrument(
             "they share the process's service name.")
     add_probes(app, model_info)
     users_handlers = _users_exception_handlers(app)
+    # Reading the body of a client that left: no traceback, no 500 (see TelemetryMiddleware).
+    app.add_exception_handler(ClientDisconnect, _client_left)
     if not settings.telemetry_enabled:
         install_handlers(app, None)
         install_server_error_handler(app)
@@ -547,6 +561,10 @@ def instrument(
                     "them and shows its requests only; run one worker per process and scrape each "
                     "(docs/instrument.md, 'Several worker processes')", workers)
     return telemetry
+
+
+async def _client_left(request: Request, exc: ClientDisconnect) -> Response:
+    return Response(status_code=semconv.CLIENT_CLOSED)
 
 
 def _users_exception_handlers(app: FastAPI) -> dict:
