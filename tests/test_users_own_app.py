@@ -30,7 +30,7 @@ import time
 
 from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlobs import ModelInfo, instrument
@@ -82,6 +82,15 @@ async def upload(request: Request):
 @app.post("/features")
 async def features(customer: dict):
     return {"fields": len(customer)}
+
+
+@app.get("/scores")
+async def scores():
+    async def rows():
+        yield b"0.1,"
+        raise RuntimeError("the feature store went away")
+
+    return StreamingResponse(rows())
 
 
 @app.get("/segment")
@@ -149,6 +158,8 @@ def served(tmp_path_factory):
                     assert client.get(path).status_code == 200
                 for i in range(20):
                     assert client.get(f"/v1/scan/{i}").status_code == 404
+                with pytest.raises(httpx.HTTPError):  # the stream is cut
+                    httpx.get(f"{service.url}/scores")
                 for path in ("/upload", "/features"):
                     _leave_halfway_through_the_body(service.port, path)
                 time.sleep(0.5)  # the background task ends
@@ -213,12 +224,21 @@ def test_the_traceback_of_an_unhandled_error_is_logged_with_the_requests_trace_i
     assert answers["explode"].status_code == 500
     request_id = answers["explode"].headers["x-request-id"]
     [access] = [line for line in lines if line.get("request_id") == request_id]
+    assert access["error"] == "ValueError"
     [error] = [line for line in lines if "the model file is corrupt" in line.get("exception", "")
                and line.get("logger") == "mlobs.errors"]
     assert error["trace_id"] == access["trace_id"] and error["span_id"] == access["span_id"]
     [span] = [s for s in sink.spans if s.trace_id.hex() == access["trace_id"] and s.name == "GET /explode"]
     assert attributes(span)["error.type"] == "ValueError"
     assert span.status.code == 2  # ERROR
+
+
+def test_a_stream_cut_by_an_exception_is_logged_and_traced_as_an_error_after_its_200(served):
+    _, _, lines, sink = served
+    [access] = [line for line in lines if line.get("message") == "request" and line["route"] == "/scores"]
+    assert (access["status"], access["error"]) == (200, "RuntimeError")
+    [span] = [s for s in sink.spans if s.name == "GET /scores"]
+    assert span.status.code == 2 and attributes(span)["error.type"] == "RuntimeError"
 
 
 def test_exception_handlers_registered_before_instrument_still_answer(served):

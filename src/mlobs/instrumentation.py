@@ -334,12 +334,11 @@ class TelemetryMiddleware:
                 elapsed, {"trace_id": trace_id} if sampled and ctx.trace_flags.sampled else None
             )
             if self.log is not None:
-                self.log.write(
-                    "INFO", "request",
-                    {"method": method, "route": route or UNMATCHED_ROUTE, "status": status,
-                     "duration_ms": round(elapsed * 1000, 3), "request_id": request_id},
-                    trace_id, span_id,
-                )
+                fields = {"method": method, "route": route or UNMATCHED_ROUTE, "status": status,
+                          "duration_ms": round(elapsed * 1000, 3), "request_id": request_id}
+                if error is not None:  # also after a 200 was sent: a stream cut by an exception
+                    fields["error"] = type(error).__qualname__
+                self.log.write("INFO", "request", fields, trace_id, span_id)
 
     def _incoming(self, headers):
         """The caller's trace context: the parent with MLOBS_TRUST_INCOMING_TRACE=true; otherwise a
