@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 
 import orjson
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from mlobs import ModelInfo, instrument
 from support.otlp import OtlpSink
@@ -121,3 +123,35 @@ def test_an_otlp_setting_no_export_could_succeed_with_is_said_once_at_start(sett
     telemetry.flush()
     warnings = [orjson.loads(line) for line in stream.getvalue().splitlines() if b'"WARNING"' in line]
     assert [w["message"] for w in warnings if said in w["message"] and variable in w["message"]]
+
+
+class _StuckExporter(InMemorySpanExporter):
+    """A collector that takes the first batch and never returns."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+
+    def export(self, spans):
+        self.release.wait(10)
+        return super().export(spans)
+
+
+def test_the_sdks_span_queue_size_variable_bounds_the_queue_of_spans_waiting_for_a_collector(settings, monkeypatch):
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "10")
+    stuck, registry = _StuckExporter(), CollectorRegistry()
+    app = FastAPI()
+    telemetry = instrument(app, CHURN, settings=settings, span_exporter=stuck, registry=registry,
+                           log_stream=io.BytesIO(), configure_logging=False)
+    client = TestClient(app)  # no lifespan: the shutdown would wait on the stuck collector
+    try:
+        for _ in range(40):
+            assert client.get("/nope").status_code == 404
+        metrics = client.get("/metrics").text
+    finally:
+        stuck.release.set()
+        telemetry.flush()
+    dropped = sum(s.value for family in text_string_to_metric_families(metrics) for s in family.samples
+                  if s.name == "mlobs_telemetry_dropped_total" and s.labels["signal"] == "spans_queue_full")
+    assert dropped >= 40 - 4 - 4  # at most one queue and one batch in the collector's hands

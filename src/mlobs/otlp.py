@@ -21,6 +21,7 @@ from opentelemetry.sdk.resources import Resource
 
 from mlobs import semconv
 from mlobs.deadline import SHUTDOWN_S
+from mlobs.tracing import env_positive
 from mlobs.line_queue import LineQueue
 from mlobs.catalog import HTTP_REQUEST_DURATION, SERVICE
 
@@ -63,7 +64,9 @@ def start_exporters(telemetry, resource: Resource) -> None:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
         sink = LogExporter(resource, OTLPLogExporter(), telemetry.metrics.dropped,
-                           interval_s=_env_ms("OTEL_BLRP_SCHEDULE_DELAY", 1_000))
+                           interval_s=_env_ms("OTEL_BLRP_SCHEDULE_DELAY", 1_000),
+                           max_queue=env_positive("OTEL_BLRP_MAX_QUEUE_SIZE", 2048),
+                           batch=env_positive("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 512))
         telemetry.log.tee(sink.offer)
         telemetry.exporters.append(sink)
 

@@ -50,11 +50,14 @@ class _CountingExporter(SpanExporter):
 class BoundedSpanProcessor(SpanProcessor):
     """A BatchSpanProcessor that drops (and counts) instead of queueing past its bound."""
 
-    def __init__(self, exporter: SpanExporter, on_dropped: Callable[[str, int], None], max_queue_size: int = 2048):
+    def __init__(self, exporter: SpanExporter, on_dropped: Callable[[str, int], None],
+                 max_queue_size: int | None = None):
+        # The SDK's variables set the bounds, as they would the SDK's own batch processor.
+        if max_queue_size is None:
+            max_queue_size = env_positive("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
+        batch = min(env_positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512), max_queue_size)
         self._exporter = _CountingExporter(exporter, lambda n: on_dropped("spans_export_failed", n))
-        self._batch = BatchSpanProcessor(
-            self._exporter, max_queue_size=max_queue_size, max_export_batch_size=min(512, max_queue_size)
-        )
+        self._batch = BatchSpanProcessor(self._exporter, max_queue_size=max_queue_size, max_export_batch_size=batch)
         self._on_dropped = on_dropped
         self._max_queue_size = max_queue_size
         self._accepted = 0
@@ -76,6 +79,15 @@ class BoundedSpanProcessor(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         # The SDK's batch processor does not bound a flush by its timeout; this does.
         return within(timeout_millis / 1000, lambda: self._batch.force_flush(timeout_millis))
+
+
+def env_positive(name: str, default: int, environ=os.environ) -> int:
+    """A positive integer from the environment; the default when unset or not one (as the SDK does)."""
+    try:
+        value = int(environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def build_resource(defaults: dict) -> Resource:
