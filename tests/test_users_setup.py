@@ -155,3 +155,28 @@ def test_the_sdks_span_queue_size_variable_bounds_the_queue_of_spans_waiting_for
     dropped = sum(s.value for family in text_string_to_metric_families(metrics) for s in family.samples
                   if s.name == "mlobs_telemetry_dropped_total" and s.labels["signal"] == "spans_queue_full")
     assert dropped >= 40 - 4 - 4  # at most one queue and one batch in the collector's hands
+
+
+@pytest.mark.parametrize("classes, kept", [(("1", "churn"), {"1", "churn", "_other"}), ((), None)])
+def test_predictions_outside_the_models_classes_add_no_series_per_value(settings, classes, kept):
+    registry = CollectorRegistry()
+    app = FastAPI()
+    telemetry = instrument(app, ModelInfo("churn", "7", "d", "c", classes=classes), settings=settings,
+                           registry=registry, log_stream=io.BytesIO(), configure_logging=False)
+
+    @app.post("/label/{text}")
+    async def label(text: str):  # a model whose output echoes its input, e.g. an open-vocabulary tagger
+        telemetry.record_predictions(["churn", text, 1], [0.9, 0.5, 0.7])  # 1: a class named by the model's int
+        return {}
+
+    with TestClient(app) as client:
+        for i in range(300):
+            assert client.post(f"/label/word{i}").status_code == 200
+        metrics = client.get("/metrics").text
+    labels = {s.labels["class"]: s.value for family in text_string_to_metric_families(metrics)
+              for s in family.samples if s.name == "mlobs_predictions_total"}
+    assert sum(labels.values()) == 900
+    if kept is not None:
+        assert set(labels) == kept and labels["_other"] == 300 and labels["1"] == 300
+    else:
+        assert len(labels) == 101 and labels["_other"] == 300 - 98 and labels["1"] == 300
