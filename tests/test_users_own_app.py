@@ -158,6 +158,9 @@ def served(tmp_path_factory):
                     assert client.get(path).status_code == 200
                 for i in range(20):
                     assert client.get(f"/v1/scan/{i}").status_code == 404
+                for i, method in enumerate(["GET", "PROPFIND", "OPTIONS", "HEAD", "DELETE"] * 40):
+                    prefix = ("", "/v1", "/v2/items", f"/tenants/probe-{i}", "/customers")[i % 5]
+                    assert client.request(method, f"{prefix}/probe-{i}").status_code in (400, 404, 405)
                 with pytest.raises(httpx.HTTPError):  # the stream is cut
                     httpx.get(f"{service.url}/scores")
                 for path in ("/upload", "/features"):
@@ -252,6 +255,14 @@ def test_exception_handlers_registered_before_instrument_still_answer(served):
     assert {("/stock", "409"), ("/customers/{cid}", "404"), ("/customers/{cid}", "400")} <= routes
 
 
+def test_a_scan_of_made_up_paths_and_methods_adds_no_series_per_path_or_method(served):
+    _, metrics, _, _ = served
+    series = [s.labels for family in text_string_to_metric_families(metrics) for s in family.samples]
+    assert not [labels for labels in series if any("probe-" in value for value in labels.values())]
+    methods = {labels["method"] for labels in series if "method" in labels}
+    assert methods <= {"GET", "POST", "HEAD", "OPTIONS", "DELETE", "_OTHER"}
+
+
 def test_probes_and_scrapes_behind_a_root_path_make_no_access_lines_spans_or_series(served):
     _, metrics, lines, sink = served
     assert [line for line in lines if line.get("message") == "request" and line["route"].endswith(
@@ -263,10 +274,11 @@ def test_probes_and_scrapes_behind_a_root_path_make_no_access_lines_spans_or_ser
 
 def test_a_mounted_sub_application_is_labelled_by_its_full_route_template(served):
     _, metrics, _, _ = served
-    counts = {s.labels["route"]: s.value for s in _samples(metrics, "mlobs_http_request_duration_seconds_count")
-              if s.labels["route"].startswith(("/v", "/tenants"))}
-    assert counts == {"/v1/items/{iid}": 1, "/v2/items/{iid}": 1, "/tenants/{tenant}/items/{iid}": 20,
-                      "/v1/{path}": 20}
+    counts = {(s.labels["route"], s.labels["method"], s.labels["status"]): s.value
+              for s in _samples(metrics, "mlobs_http_request_duration_seconds_count")}
+    assert {route: n for (route, _, status), n in counts.items() if status == "200" and "items" in route} == {
+        "/v1/items/{iid}": 1, "/v2/items/{iid}": 1, "/tenants/{tenant}/items/{iid}": 20}
+    assert counts[("/v1/{path}", "GET", "404")] >= 20  # what the mount answers without a route of its own
 
 
 @pytest.mark.slow
