@@ -354,3 +354,46 @@ def test_one_of_several_uvicorn_workers_says_at_start_that_its_metrics_are_its_o
                     if "uvicorn workers on one port" in line]
     assert len(warnings) == 2  # one per worker
     assert all(w["level"] == "WARNING" and "one of 2 uvicorn workers" in w["message"] for w in warnings)
+
+
+LIFESPAN_APP = '''
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from mlobs import ModelInfo, instrument
+
+
+@asynccontextmanager
+async def lifespan(app):
+    logging.getLogger("churn").info("model loaded")
+    yield
+    logging.getLogger("churn").info("model unloaded")
+
+
+app = FastAPI(lifespan=lifespan)
+telemetry = instrument(app, ModelInfo(name="churn", version="7", training_data_hash="d", code_revision="c"))
+
+
+@app.post("/score")
+async def score():
+    return {"churn_probability": 0.1}
+'''
+
+
+def test_an_app_with_its_own_lifespan_still_sends_its_last_metrics_and_logs_at_shutdown(tmp_path):
+    """FastAPI runs no on_shutdown handler when the app has a lifespan (the documented way to load a
+    model): the final export of metrics and log lines must not depend on one."""
+    (tmp_path / "app.py").write_text(LIFESPAN_APP)
+    with OtlpSink() as sink:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_METRICS_EXPORTER": "otlp",
+               "OTEL_LOGS_EXPORTER": "otlp", "OTEL_METRIC_EXPORT_INTERVAL": "600000",
+               "OTEL_BLRP_SCHEDULE_DELAY": "600000"}  # nothing leaves before the shutdown
+        with UvicornApp("app:app", env, tmp_path / "out.log", app_dir=tmp_path) as service:
+            assert httpx.post(f"{service.url}/score").status_code == 200
+        lines = [orjson.loads(line) for line in service.output().splitlines() if line.startswith("{")]
+        assert [line for line in lines if line["message"] == "model unloaded"]  # its lifespan ran
+        durations = [m for m in sink.metrics if m.name == "http.server.request.duration"]
+        assert sum(p.count for m in durations for p in m.histogram.data_points) == 1
+        assert [r for r in sink.logs if r.body.string_value == "request"]

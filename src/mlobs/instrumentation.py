@@ -7,12 +7,14 @@ so spans and metrics of the application's own code sit beside mlobs's.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
 import os
 import random
 import time
+import weakref
 
 from fastapi import FastAPI
 from fastapi.exception_handlers import (
@@ -36,6 +38,7 @@ from mlobs import catalog, semconv
 from mlobs.deadline import Deadline, within
 from mlobs.errors import install_handlers, install_server_error_handler
 from mlobs.inference import InferenceRunner
+from mlobs.lifespan import around_lifespan
 from mlobs.logs import JsonLogWriter, install, quiet_server_access_log
 from mlobs.metrics import ServiceMetrics
 from mlobs.model_info import ModelInfo
@@ -106,6 +109,7 @@ class Telemetry:
                 settings.drift, service=service, model=model.name, model_version=model.version, registry=registry
             )
         self.exporters: list = []  # OTLP metric and log exporters started for this app (mlobs.otlp)
+        self._shut = False
 
     def inference(self, batch_size: int = 1, cpu: bool = True) -> "_Inference":
         """Time one model call: a child span of the request's span (or, with MLOBS_INFERENCE_SPAN=false,
@@ -142,7 +146,11 @@ class Telemetry:
             exporter.flush()
 
     def shutdown(self) -> None:
-        """Stop within mlobs.deadline.SHUTDOWN_S however slow the collector, and 2 s more for stdout."""
+        """Stop within mlobs.deadline.SHUTDOWN_S however slow the collector, and 2 s more for stdout.
+        Once: at the app's shutdown, else at the process's exit (a mounted app's lifespan never runs)."""
+        if self._shut:
+            return
+        self._shut = True
         deadline = Deadline()
         self.runner.shutdown()
         if self.drift is not None:
@@ -533,7 +541,6 @@ def instrument(
     if settings.access_log:
         # mlobs writes the access line; the server's own would be a second one per request.
         quiet_server_access_log()
-        app.router.on_startup.append(quiet_server_access_log)
     _hand_over_fastapi_http_telemetry(app)
     from mlobs import otlp
 
@@ -544,7 +551,9 @@ def instrument(
     install_handlers(app, telemetry.metrics)
     install_server_error_handler(app)
     app.exception_handlers.update(users_handlers)
-    app.router.on_shutdown.append(telemetry.shutdown)
+    around_lifespan(app, startup=quiet_server_access_log if settings.access_log else None,
+                    shutdown=telemetry.shutdown)
+    _shutdown_at_exit(telemetry)
     if protect:
         from mlobs.protect import protect as add_protection
 
@@ -564,6 +573,18 @@ def instrument(
 
 async def _client_left(request: Request, exc: ClientDisconnect) -> Response:
     return Response(status_code=semconv.CLIENT_CLOSED)
+
+
+def _shutdown_at_exit(telemetry: Telemetry) -> None:
+    """The last spans, metrics and log lines still leave if the app's shutdown never ran."""
+    ref = weakref.ref(telemetry)
+
+    def at_exit() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.shutdown()
+
+    atexit.register(at_exit)
 
 
 def _users_exception_handlers(app: FastAPI) -> dict:
