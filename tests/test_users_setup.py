@@ -11,6 +11,7 @@ import time
 import orjson
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -180,3 +181,22 @@ def test_predictions_outside_the_models_classes_add_no_series_per_value(settings
         assert set(labels) == kept and labels["_other"] == 300 and labels["1"] == 300
     else:
         assert len(labels) == 101 and labels["_other"] == 300 - 98 and labels["1"] == 300
+
+
+def test_an_error_handler_registered_for_status_500_before_instrument_answers_unhandled_errors(settings):
+    app = FastAPI()
+
+    @app.exception_handler(500)
+    async def their_500(request, exc):
+        return JSONResponse({"sorry": "try again"}, status_code=500)
+
+    instrument(app, CHURN, settings=settings, registry=CollectorRegistry(), log_stream=io.BytesIO(),
+               configure_logging=False)
+
+    @app.get("/explode")
+    async def explode():
+        raise ValueError("the model file is corrupt")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/explode")
+    assert answer.status_code == 500 and answer.json() == {"sorry": "try again"}

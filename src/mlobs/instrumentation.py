@@ -525,7 +525,7 @@ def instrument(
     if not settings.telemetry_enabled:
         install_handlers(app, None)
         install_server_error_handler(app)
-        app.exception_handlers.update(users_handlers)
+        _keep_users_handlers(app, users_handlers)
         app.state.telemetry = NullTelemetry(settings)
         return app.state.telemetry
     explicit = {k: v for k, v in (("service.name", service_name), ("service.version", service_version)) if v}
@@ -550,7 +550,7 @@ def instrument(
     app.add_api_route("/metrics", _metrics_endpoint(registry), methods=["GET", "HEAD"], include_in_schema=False)
     install_handlers(app, telemetry.metrics)
     install_server_error_handler(app)
-    app.exception_handlers.update(users_handlers)
+    _keep_users_handlers(app, users_handlers)
     around_lifespan(app, startup=quiet_server_access_log if settings.access_log else None,
                     shutdown=telemetry.shutdown)
     _shutdown_at_exit(telemetry)
@@ -593,6 +593,13 @@ def _users_exception_handlers(app: FastAPI) -> dict:
     defaults = (http_exception_handler, request_validation_exception_handler,
                 websocket_request_validation_exception_handler)
     return {key: handler for key, handler in app.exception_handlers.items() if handler not in defaults}
+
+
+def _keep_users_handlers(app: FastAPI, users: dict) -> None:
+    app.exception_handlers.update(users)
+    if 500 in users and Exception not in users:
+        # FastAPI gives unhandled errors to whichever of 500 and Exception comes last: the user's.
+        del app.exception_handlers[Exception]
 
 
 def _outermost(app: FastAPI, middleware, **options) -> None:
