@@ -384,7 +384,7 @@ def _route_template(router, scope, root_path: str) -> str | None:
     FastAPI's own telemetry."""
     route = scope.get("route")
     if scope.get("root_path", "") == root_path:  # no mount crossed: the common case
-        return route.path if route is not None else None
+        return getattr(route, "path", None)  # a Host route, or an application's own, may have none
     path = scope["path"]
     path = path[len(root_path):] if root_path and path.startswith(root_path) else path
     found = _mounted(router, path, route)
@@ -394,7 +394,7 @@ def _route_template(router, scope, root_path: str) -> str | None:
 def _mounted(router, path: str, target) -> str | None:
     for candidate in getattr(router, "routes", ()):
         if target is not None and candidate is target:
-            return candidate.path
+            return getattr(candidate, "path", None)
         if isinstance(candidate, Mount):
             match = candidate.path_regex.match(path)
             if match:
