@@ -200,3 +200,12 @@ def test_an_error_handler_registered_for_status_500_before_instrument_answers_un
     with TestClient(app, raise_server_exceptions=False) as client:
         answer = client.get("/explode")
     assert answer.status_code == 500 and answer.json() == {"sorry": "try again"}
+
+
+def test_instrumenting_an_app_that_already_serves_is_refused_rather_than_silently_measuring_nothing(settings):
+    app = FastAPI()
+    with TestClient(app) as client:
+        client.get("/")
+        with pytest.raises(RuntimeError, match="after an application has started"):
+            instrument(app, CHURN, settings=settings, registry=CollectorRegistry(), log_stream=io.BytesIO(),
+                       configure_logging=False)

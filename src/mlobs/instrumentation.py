@@ -518,6 +518,9 @@ def instrument(
             "instrument() would count, trace and log every request once more. One app serves one model: "
             "instrument one FastAPI app per model and mount each on the main app (app.mount('/churn', churn_app)); "
             "they share the process's service name.")
+    if app.middleware_stack is not None:  # as app.add_middleware says it
+        raise RuntimeError("Cannot add middleware after an application has started: call instrument() "
+                           "before the app serves (at import, not in its lifespan)")
     add_probes(app, model_info)
     users_handlers = _users_exception_handlers(app)
     # Reading the body of a client that left: no traceback, no 500 (see TelemetryMiddleware).
