@@ -1,6 +1,7 @@
 """A platform engineer's own FastAPI service, written as docs/instrument.md shows and served by plain
-`uvicorn app:app`: its exception handlers, background tasks, mounted sub-applications and its own
-TracerProvider, checked from outside (HTTP, /metrics, an OTLP receiver, stdout)."""
+`uvicorn app:app`: its exception handlers, background tasks, streams, mounted sub-applications,
+departing clients, lifespan, workers, a stdout nobody reads and a collector that never answers,
+checked from outside (HTTP, raw sockets, /metrics, an OTLP receiver, stdout)."""
 
 from __future__ import annotations
 
