@@ -580,11 +580,11 @@ async def _client_left(request: Request, exc: ClientDisconnect) -> Response:
 
 def _shutdown_at_exit(telemetry: Telemetry) -> None:
     """The last spans, metrics and log lines still leave if the app's shutdown never ran."""
-    ref = weakref.ref(telemetry)
+    ref, pid = weakref.ref(telemetry), os.getpid()
 
     def at_exit() -> None:
         alive = ref()
-        if alive is not None:
+        if alive is not None and os.getpid() == pid:  # a forked child holds a copy of the parent's queues
             alive.shutdown()
 
     atexit.register(at_exit)
