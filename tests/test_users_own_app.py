@@ -26,6 +26,7 @@ from support.uvicorn_app import UvicornApp
 pytestmark = pytest.mark.integration
 
 USERS_APP = '''
+import asyncio
 import logging
 import time
 
@@ -73,6 +74,25 @@ def warehouse():
 async def score(tasks: BackgroundTasks):
     tasks.add_task(warehouse)
     return {"churn_probability": 0.1}
+
+
+retrained = asyncio.Event()
+
+
+async def retrain_when_told():
+    await retrained.wait()
+
+
+@app.post("/feedback")
+async def feedback(tasks: BackgroundTasks):
+    tasks.add_task(retrain_when_told)  # runs until /release: for all the client knows, forever
+    return {"queued": True}
+
+
+@app.post("/release")
+async def release():
+    retrained.set()
+    return {}
 
 
 @app.post("/upload")
@@ -155,6 +175,10 @@ def served(tmp_path_factory):
                     "invalid": client.get("/customers/three"),
                     "segment": client.get("/segment"),
                 }
+                # a connection of its own: uvicorn serves no next request on it until the task ends
+                answers["feedback"] = httpx.post(f"{service.url}/feedback")
+                answers["while_its_task_runs"] = client.get("/metrics").text
+                assert client.post("/release").status_code == 200
                 for path in ("/v1/items/1", "/v2/items/2", *(f"/tenants/t{i}/items/{i}" for i in range(20))):
                     assert client.get(path).status_code == 200
                 for i in range(20):
@@ -198,6 +222,14 @@ def test_a_background_task_does_not_count_towards_the_latency_the_client_saw(ser
     assert logged["duration_ms"] < 300
     [span] = [s for s in sink.spans if s.name == "POST /score"]
     assert (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9 < 0.3
+
+
+def test_a_request_whose_background_task_is_still_running_is_already_counted(served):
+    answers, _, _, _ = served
+    assert answers["feedback"].status_code == 200
+    counted = [s for s in _samples(answers["while_its_task_runs"], "mlobs_http_request_duration_seconds_count")
+               if s.labels["route"] == "/feedback"]
+    assert [(s.labels["status"], s.value) for s in counted] == [("200", 1)]
 
 
 def test_the_applications_own_log_lines_carry_the_trace_of_their_request(served):

@@ -294,9 +294,36 @@ class TelemetryMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         root_path = scope.get("root_path", "")
         status = None
-        error = None
         answered = None  # (perf_counter, time_ns) of the response's last byte
         left = False  # the client went away before its answer was complete
+        recorded = False
+
+        def record(error) -> None:
+            nonlocal recorded, status
+            recorded = True
+            if left:
+                # Whatever the app did next (a 400 for half a body, a ClientDisconnect), nobody got
+                # it: not a server error a client could mint at will to burn the service's SLO.
+                status, error = semconv.CLIENT_CLOSED, None
+            elif status is None:
+                status = 500
+            end, end_ns = answered if answered is not None else (time.perf_counter(), time.time_ns())
+            elapsed = end - start
+            route = _route_template(self.router, scope, root_path)
+            ctx = span.get_span_context()
+            sampled = span.is_recording()
+            if sampled:
+                _finish(span, scope, method, route, status, error, request_id, end_ns)
+            trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+            t.metrics.http(method, route or UNMATCHED_ROUTE, status).observe(
+                elapsed, {"trace_id": trace_id} if sampled and ctx.trace_flags.sampled else None
+            )
+            if self.log is not None:
+                fields = {"method": method, "route": route or UNMATCHED_ROUTE, "status": status,
+                          "duration_ms": round(elapsed * 1000, 3), "request_id": request_id}
+                if error is not None:  # also after a 200 was sent: a stream cut by an exception
+                    fields["error"] = type(error).__qualname__
+                self.log.write("INFO", "request", fields, trace_id, span_id)
 
         async def receive_watching():
             nonlocal left
@@ -313,40 +340,23 @@ class TelemetryMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
             if kind == "http.response.body" and not message.get("more_body", False):
-                # Background tasks run after this, inside the app call: the client is not waiting.
                 answered = time.perf_counter(), time.time_ns()
+                if status < 500:
+                    # Answered: background tasks run next, inside the app call, and the client is not
+                    # waiting for them; a task that never ends must not keep the request unrecorded.
+                    # A 5xx waits for the exception the app raises right after it.
+                    record(None)
 
         try:
             await self.app(scope, receive_watching, send_with_status)
         except Exception as exc:
-            error = exc
+            if not recorded:
+                record(exc)
             raise
         finally:
-            if answered is None:
-                answered = time.perf_counter(), time.time_ns()
-            elapsed = answered[0] - start
             context.detach(token)
-            if left:
-                # Whatever the app did next (a 400 for half a body, a ClientDisconnect), nobody got
-                # it: not a server error a client could mint at will to burn the service's SLO.
-                status, error = semconv.CLIENT_CLOSED, None
-            elif status is None:
-                status = 500
-            route = _route_template(self.router, scope, root_path)
-            ctx = span.get_span_context()
-            sampled = span.is_recording()
-            if sampled:
-                _finish(span, scope, method, route, status, error, request_id, answered[1])
-            trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
-            t.metrics.http(method, route or UNMATCHED_ROUTE, status).observe(
-                elapsed, {"trace_id": trace_id} if sampled and ctx.trace_flags.sampled else None
-            )
-            if self.log is not None:
-                fields = {"method": method, "route": route or UNMATCHED_ROUTE, "status": status,
-                          "duration_ms": round(elapsed * 1000, 3), "request_id": request_id}
-                if error is not None:  # also after a 200 was sent: a stream cut by an exception
-                    fields["error"] = type(error).__qualname__
-                self.log.write("INFO", "request", fields, trace_id, span_id)
+            if not recorded:
+                record(None)
 
     def _incoming(self, headers):
         """The caller's trace context: the parent with MLOBS_TRUST_INCOMING_TRACE=true; otherwise a
