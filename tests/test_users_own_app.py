@@ -347,14 +347,15 @@ def test_a_service_whose_stdout_nobody_reads_answers_counts_its_lost_lines_and_s
 @pytest.mark.slow
 def test_a_collector_that_never_answers_holds_neither_requests_nor_the_shutdown(tmp_path):
     """The OTLP endpoint accepts connections and never replies: requests are answered, and SIGTERM
-    ends the service within its telemetry's shutdown bound, well inside a 30 s grace period."""
+    ends the service within its telemetry's shutdown bound (its export timeout is 10 s)."""
     (tmp_path / "app.py").write_text(USERS_APP)
     hole = socket.create_server(("127.0.0.1", 0), backlog=64)
     held = []
     threading.Thread(target=lambda: [held.append(hole.accept()) for _ in iter(int, 1)], daemon=True).start()
     endpoint = f"http://127.0.0.1:{hole.getsockname()[1]}"
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "20", "OTEL_METRICS_EXPORTER": "otlp",
-           "OTEL_METRIC_EXPORT_INTERVAL": "20", "OTEL_LOGS_EXPORTER": "otlp", "OTEL_BLRP_SCHEDULE_DELAY": "20"}
+           "OTEL_METRIC_EXPORT_INTERVAL": "20", "OTEL_LOGS_EXPORTER": "otlp", "OTEL_BLRP_SCHEDULE_DELAY": "20",
+           "MLOBS_TELEMETRY_SHUTDOWN_S": "1"}  # a 30 s grace period would allow the default 5
     try:
         with UvicornApp("app:app", env, tmp_path / "out.log", app_dir=tmp_path) as service:
             with httpx.Client(base_url=service.url, timeout=5) as client:
@@ -362,7 +363,7 @@ def test_a_collector_that_never_answers_holds_neither_requests_nor_the_shutdown(
                     assert client.get(f"/v1/items/{i}").status_code == 200
             assert held  # the exporters did connect, and are waiting
             service.process.send_signal(signal.SIGTERM)
-            service.process.wait(15)
+            service.process.wait(8)
     finally:
         hole.close()
 

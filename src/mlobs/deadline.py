@@ -8,8 +8,9 @@ import threading
 import time
 from typing import Callable
 
-# What a process's telemetry may take to stop, in all: spans, metrics and log lines still queued
-# after this are dropped (and counted), well inside Kubernetes's default 30 s grace period.
+# What a process's telemetry may take to stop, in all, unless MLOBS_TELEMETRY_SHUTDOWN_S says:
+# spans, metrics and log lines still queued after this are dropped (and counted), well inside
+# Kubernetes's default 30 s grace period.
 SHUTDOWN_S = 5.0
 
 log = logging.getLogger("mlobs.telemetry")

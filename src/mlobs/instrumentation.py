@@ -146,12 +146,12 @@ class Telemetry:
             exporter.flush()
 
     def shutdown(self) -> None:
-        """Stop within mlobs.deadline.SHUTDOWN_S however slow the collector, and 2 s more for stdout.
+        """Stop within MLOBS_TELEMETRY_SHUTDOWN_S however slow the collector, and 2 s more for stdout.
         Once: at the app's shutdown, else at the process's exit (a mounted app's lifespan never runs)."""
         if self._shut:
             return
         self._shut = True
-        deadline = Deadline()
+        deadline = Deadline(self.settings.telemetry_shutdown_s)
         self.runner.shutdown()
         if self.drift is not None:
             self.drift.close()
@@ -646,12 +646,13 @@ def _telemetry(model_info, settings, registry, resource, explicit, tracer_provid
 
     owns = made = False
     if tracer_provider is None and span_exporter is not None:
-        tracer_provider = create_tracer_provider(resource, span_exporter, on_dropped)
+        tracer_provider = create_tracer_provider(resource, span_exporter, on_dropped, settings.telemetry_shutdown_s)
         owns = made = True
     elif tracer_provider is None:
         def make():
             wanted = settings.otlp_endpoint and traces_exporter_wanted()
-            return create_tracer_provider(resource, otlp_exporter() if wanted else None, on_dropped)
+            return create_tracer_provider(resource, otlp_exporter() if wanted else None, on_dropped,
+                                          settings.telemetry_shutdown_s)
 
         tracer_provider, made = joined_tracer_provider(make)
     if not made:  # the application's provider, or one mlobs set globally for another app

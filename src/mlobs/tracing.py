@@ -51,7 +51,8 @@ class BoundedSpanProcessor(SpanProcessor):
     """A BatchSpanProcessor that drops (and counts) instead of queueing past its bound."""
 
     def __init__(self, exporter: SpanExporter, on_dropped: Callable[[str, int], None],
-                 max_queue_size: int | None = None):
+                 max_queue_size: int | None = None, shutdown_s: float = SHUTDOWN_S):
+        self._shutdown_s = shutdown_s
         # The SDK's variables set the bounds, as they would the SDK's own batch processor.
         if max_queue_size is None:
             max_queue_size = env_positive("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
@@ -73,7 +74,7 @@ class BoundedSpanProcessor(SpanProcessor):
         self._batch.on_end(span)
 
     def shutdown(self) -> None:
-        if not within(SHUTDOWN_S, self._batch.shutdown):
+        if not within(self._shutdown_s, self._batch.shutdown):
             self._exporter.stopped = True
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -111,14 +112,14 @@ def service_resource(service_name: str, service_version: str, environment: str, 
 
 
 def create_tracer_provider(resource: Resource, exporter: SpanExporter | None,
-                           on_dropped: Callable[[str, int], None]) -> TracerProvider:
+                           on_dropped: Callable[[str, int], None], shutdown_s: float = SHUTDOWN_S) -> TracerProvider:
     """A provider exporting through a bounded batch processor (drops counted) when given an exporter.
 
     The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default: parent-based, always on).
     """
     provider = TracerProvider(resource=resource)
     if exporter is not None:
-        provider.add_span_processor(BoundedSpanProcessor(exporter, on_dropped))
+        provider.add_span_processor(BoundedSpanProcessor(exporter, on_dropped, shutdown_s=shutdown_s))
     return provider
 
 
