@@ -10,8 +10,8 @@ from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlobs.audit.settings import AuditSettings
-from mlobs.deadline import SHUTDOWN_S
 from mlobs.audit.witness.settings import WitnessSettings
+from mlobs.deadline import SHUTDOWN_S
 from mlobs.drift.settings import DriftSettings
 from mlobs.faults.settings import FaultSettings
 from mlobs.oncall.settings import OncallSettings

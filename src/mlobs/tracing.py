@@ -165,8 +165,9 @@ def otlp_config_problems(environ=os.environ) -> list[str]:
         if value:
             url = urlsplit(value)
             if url.scheme not in ("http", "https") or not url.hostname:
-                problems.append(f"{name}={value!r} is not an http:// or https:// URL with a host: "
-                                f"nothing will reach it (e.g. http://collector:4318)")
+                # Not the value: an endpoint may carry credentials.
+                problems.append(f"{name} is not an http:// or https:// URL with a host: nothing will reach it "
+                                "(e.g. http://collector:4318)")
         name = f"OTEL_EXPORTER_OTLP{signal}_PROTOCOL"
         value = environ.get(name, "").strip()
         if value and value != "http/protobuf":
