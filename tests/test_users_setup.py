@@ -111,6 +111,7 @@ def test_two_models_in_one_process_are_two_mounted_apps_counted_apart_under_one_
 
 @pytest.mark.parametrize("variable, value, said", [
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "not an http:// or https:// URL"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "ingest:s3cret-token@collector:4318", "not an http:// or https:// URL"),
     ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://collector:4317", "not an http:// or https:// URL"),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "mlobs sends OTLP as http/protobuf"),
 ])
@@ -124,6 +125,7 @@ def test_an_otlp_setting_no_export_could_succeed_with_is_said_once_at_start(sett
     telemetry.flush()
     warnings = [orjson.loads(line) for line in stream.getvalue().splitlines() if b'"WARNING"' in line]
     assert [w["message"] for w in warnings if said in w["message"] and variable in w["message"]]
+    assert b"s3cret" not in stream.getvalue()  # an endpoint may carry credentials
 
 
 class _StuckExporter(InMemorySpanExporter):
