@@ -30,7 +30,7 @@ import asyncio
 import logging
 import time
 
-from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
+from fastapi import BackgroundTasks, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -114,6 +114,12 @@ async def scores():
     return StreamingResponse(rows())
 
 
+@app.get("/orders/{oid}")
+async def order(oid: int, response: Response):
+    response.headers["X-Request-ID"] = f"order-{oid}"  # the application's own request ids
+    return {}
+
+
 @app.get("/segment")
 def segment():  # a sync endpoint: FastAPI runs it on a worker thread
     log.info("segment looked up")
@@ -174,6 +180,7 @@ def served(tmp_path_factory):
                     "customer": client.get("/customers/3"),
                     "invalid": client.get("/customers/three"),
                     "segment": client.get("/segment"),
+                    "order": client.get("/orders/42"),
                 }
                 # a connection of its own: uvicorn serves no next request on it until the task ends
                 answers["feedback"] = httpx.post(f"{service.url}/feedback")
@@ -222,6 +229,12 @@ def test_a_background_task_does_not_count_towards_the_latency_the_client_saw(ser
     assert logged["duration_ms"] < 300
     [span] = [s for s in sink.spans if s.name == "POST /score"]
     assert (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9 < 0.3
+
+
+def test_a_request_id_the_application_sets_itself_is_the_one_answered_and_logged(served):
+    answers, _, lines, _ = served
+    assert answers["order"].headers.get_list("x-request-id") == ["order-42"]
+    assert [line["route"] for line in lines if line.get("request_id") == "order-42"] == ["/orders/{oid}"]
 
 
 def test_a_request_whose_background_task_is_still_running_is_already_counted(served):

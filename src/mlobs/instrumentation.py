@@ -60,6 +60,7 @@ from mlobs.workers import uvicorn_workers
 UNTRACED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 UNMATCHED_ROUTE = semconv.UNMATCHED_ROUTE
 INFERENCE_DURATION_ATTR = "ml.inference.duration"
+REQUEST_ID_MAX = 128  # bytes of an x-request-id the application set itself, as logged
 BATCH_SIZE_ATTR = "ml.batch_size"
 _W3C = TraceContextTextMapPropagator()
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
@@ -333,11 +334,17 @@ class TelemetryMiddleware:
             return message
 
         async def send_with_status(message):
-            nonlocal status, answered
+            nonlocal status, answered, request_id
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = message.setdefault("headers", [])
+                for name, value in headers:
+                    if name.lower() == b"x-request-id":  # the app's own: the one the client and the logs see
+                        request_id = value[:REQUEST_ID_MAX].decode("latin-1")
+                        break
+                else:
+                    headers.append((b"x-request-id", request_id.encode()))
             await send(message)
             if kind == "http.response.body" and not message.get("more_body", False):
                 answered = time.perf_counter(), time.time_ns()
