@@ -7,27 +7,38 @@ so spans and metrics of the application's own code sit beside mlobs's.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
 import os
 import random
 import time
+import weakref
 
 from fastapi import FastAPI
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+    websocket_request_validation_exception_handler,
+)
 from opentelemetry import context, trace
 from opentelemetry.propagate import extract, get_global_textmap
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Mount
 
 from mlobs import catalog, semconv
+from mlobs.deadline import Deadline, within
 from mlobs.errors import install_handlers, install_server_error_handler
 from mlobs.inference import InferenceRunner
+from mlobs.lifespan import around_lifespan
 from mlobs.logs import JsonLogWriter, install, quiet_server_access_log
 from mlobs.metrics import ServiceMetrics
 from mlobs.model_info import ModelInfo
@@ -39,14 +50,17 @@ from mlobs.tracing import (
     create_tracer_provider,
     has_span_processors,
     joined_tracer_provider,
+    otlp_config_problems,
     otlp_exporter,
     service_resource,
     traces_exporter_wanted,
 )
+from mlobs.workers import uvicorn_workers
 
 UNTRACED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 UNMATCHED_ROUTE = semconv.UNMATCHED_ROUTE
 INFERENCE_DURATION_ATTR = "ml.inference.duration"
+REQUEST_ID_MAX = 128  # bytes of an x-request-id the application set itself, as logged
 BATCH_SIZE_ATTR = "ml.batch_size"
 _W3C = TraceContextTextMapPropagator()
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
@@ -96,6 +110,7 @@ class Telemetry:
                 settings.drift, service=service, model=model.name, model_version=model.version, registry=registry
             )
         self.exporters: list = []  # OTLP metric and log exporters started for this app (mlobs.otlp)
+        self._shut = False
 
     def inference(self, batch_size: int = 1, cpu: bool = True) -> "_Inference":
         """Time one model call: a child span of the request's span (or, with MLOBS_INFERENCE_SPAN=false,
@@ -132,18 +147,26 @@ class Telemetry:
             exporter.flush()
 
     def shutdown(self) -> None:
+        """Stop within MLOBS_TELEMETRY_SHUTDOWN_S however slow the collector, and 2 s more for stdout.
+        Once: at the app's shutdown, else at the process's exit (a mounted app's lifespan never runs)."""
+        if self._shut:
+            return
+        self._shut = True
+        deadline = Deadline(self.settings.telemetry_shutdown_s)
         self.runner.shutdown()
         if self.drift is not None:
             self.drift.close()
         for exporter in self.exporters:
-            exporter.shutdown()
+            exporter.shutdown(deadline.left())
         # A provider mlobs made for this app alone ends with it; a global one (the application's,
         # or one mlobs set) serves other apps and the application's own code: flushed only.
+        provider = self.tracer_provider
         if self._owns_provider:
-            self.tracer_provider.shutdown()
+            within(deadline.left(), provider.shutdown)
         else:
-            self.tracer_provider.force_flush()
-        self.log.close()
+            left_ms = int(deadline.left() * 1000)
+            within(deadline.left(), lambda: provider.force_flush(left_ms))
+        self.log.close()  # stdout: its own short bound, whatever the collector took
 
 
 class NullTelemetry:
@@ -239,8 +262,9 @@ class TelemetryMiddleware:
     """Pure ASGI: one server span (none when nothing would record it), one histogram observation and
     one log line per request. Attributes follow the stable OTel HTTP conventions (mlobs.semconv)."""
 
-    def __init__(self, app, telemetry: Telemetry):
+    def __init__(self, app, telemetry: Telemetry, router=None):
         self.app = app
+        self.router = router  # the application's, for the templates of mounted routes
         self.t = telemetry
         self.tracer = telemetry.tracer
         self.known = telemetry.known_methods
@@ -251,7 +275,7 @@ class TelemetryMiddleware:
         self.log = telemetry.log if telemetry.settings.access_log else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
+        if scope["type"] != "http" or _app_path(scope) in UNTRACED_PATHS:
             await self.app(scope, receive, send)
             return
         t = self.t
@@ -269,41 +293,77 @@ class TelemetryMiddleware:
         token = context.attach(trace.set_span_in_context(span, parent))
         request_id = os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
-        error = None
+        root_path = scope.get("root_path", "")
+        status = None
+        answered = None  # (perf_counter, time_ns) of the response's last byte
+        left = False  # the client went away before its answer was complete
+        recorded = False
 
-        async def send_with_status(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        except Exception as exc:
-            status, error = 500, exc
-            raise
-        finally:
-            elapsed = time.perf_counter() - start
-            context.detach(token)
-            route = scope.get("route")
-            route = getattr(route, "path", None) if route is not None else None
+        def record(error) -> None:
+            nonlocal recorded, status
+            recorded = True
+            if left:
+                # Whatever the app did next (a 400 for half a body, a ClientDisconnect), nobody got
+                # it: not a server error a client could mint at will to burn the service's SLO.
+                status, error = semconv.CLIENT_CLOSED, None
+            elif status is None:
+                status = 500
+            end, end_ns = answered if answered is not None else (time.perf_counter(), time.time_ns())
+            elapsed = end - start
+            route = _route_template(self.router, scope, root_path)
             ctx = span.get_span_context()
             sampled = span.is_recording()
             if sampled:
-                _finish(span, scope, method, route, status, error, request_id)
+                _finish(span, scope, method, route, status, error, request_id, end_ns)
             trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
             t.metrics.http(method, route or UNMATCHED_ROUTE, status).observe(
                 elapsed, {"trace_id": trace_id} if sampled and ctx.trace_flags.sampled else None
             )
             if self.log is not None:
-                self.log.write(
-                    "INFO", "request",
-                    {"method": method, "route": route or UNMATCHED_ROUTE, "status": status,
-                     "duration_ms": round(elapsed * 1000, 3), "request_id": request_id},
-                    trace_id, span_id,
-                )
+                fields = {"method": method, "route": route or UNMATCHED_ROUTE, "status": status,
+                          "duration_ms": round(elapsed * 1000, 3), "request_id": request_id}
+                if error is not None:  # also after a 200 was sent: a stream cut by an exception
+                    fields["error"] = type(error).__qualname__
+                self.log.write("INFO", "request", fields, trace_id, span_id)
+
+        async def receive_watching():
+            nonlocal left
+            message = await receive()
+            if message["type"] == "http.disconnect" and answered is None:
+                left = True
+            return message
+
+        async def send_with_status(message):
+            nonlocal status, answered, request_id
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = message["status"]
+                headers = message.setdefault("headers", [])
+                for name, value in headers:
+                    if name.lower() == b"x-request-id":  # the app's own: the one the client and the logs see
+                        request_id = value[:REQUEST_ID_MAX].decode("latin-1")
+                        break
+                else:
+                    headers.append((b"x-request-id", request_id.encode()))
+            await send(message)
+            if kind == "http.response.body" and not message.get("more_body", False):
+                answered = time.perf_counter(), time.time_ns()
+                if status < 500:
+                    # Answered: background tasks run next, inside the app call, and the client is not
+                    # waiting for them; a task that never ends must not keep the request unrecorded.
+                    # A 5xx waits for the exception the app raises right after it.
+                    record(None)
+
+        try:
+            await self.app(scope, receive_watching, send_with_status)
+        except Exception as exc:
+            if not recorded:
+                record(exc)
+            raise
+        finally:
+            context.detach(token)
+            if not recorded:
+                record(None)
 
     def _incoming(self, headers):
         """The caller's trace context: the parent with MLOBS_TRUST_INCOMING_TRACE=true; otherwise a
@@ -324,6 +384,12 @@ class TelemetryMiddleware:
         return None, [Link(SpanContext(caller.trace_id, caller.span_id, True, caller.trace_flags))]
 
 
+def _app_path(scope) -> str:
+    """The path as the app routes it: behind `--root-path /churn` uvicorn sends /churn/metrics."""
+    path, root = scope["path"], scope.get("root_path")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 def _unrecorded(parent) -> NonRecordingSpan:
     """Ids for logs and response correlation without a span object the SDK would build and drop."""
     caller = trace.get_current_span(parent).get_span_context() if parent is not None else None
@@ -331,7 +397,37 @@ def _unrecorded(parent) -> NonRecordingSpan:
     return NonRecordingSpan(SpanContext(trace_id, random.getrandbits(64), False, _NOT_SAMPLED))
 
 
-def _finish(span, scope, method: str, route: str | None, status: int, error, request_id: str) -> None:
+def _route_template(router, scope, root_path: str) -> str | None:
+    """The template of the route that answered, mounts included: a sub-application mounted at
+    `/v1` answers `/v1/items/{iid}`, not `/items/{iid}` (which a second mount would share); what a
+    mount answers without a route of its own (static files, its 404s) is `/v1/{path}`, as in
+    FastAPI's own telemetry."""
+    route = scope.get("route")
+    if scope.get("root_path", "") == root_path:  # no mount crossed: the common case
+        return getattr(route, "path", None)  # a Host route, or an application's own, may have none
+    path = scope["path"]
+    path = path[len(root_path):] if root_path and path.startswith(root_path) else path
+    found = _mounted(router, path, route)
+    return found if found is not None else getattr(route, "path", None)
+
+
+def _mounted(router, path: str, target) -> str | None:
+    for candidate in getattr(router, "routes", ()):
+        if target is not None and candidate is target:
+            return getattr(candidate, "path", None)
+        if isinstance(candidate, Mount):
+            match = candidate.path_regex.match(path)
+            if match:
+                inner = _mounted(candidate, "/" + match.group("path"), target)
+                if inner is not None:
+                    return candidate.path + inner
+                if target is None:
+                    return candidate.path + "/{path}"
+    return None
+
+
+def _finish(span, scope, method: str, route: str | None, status: int, error, request_id: str,
+            end_time: int) -> None:
     attributes = {
         semconv.HTTP_REQUEST_METHOD: method,
         semconv.URL_SCHEME: scope.get("scheme", "http"),
@@ -373,9 +469,9 @@ def _finish(span, scope, method: str, route: str | None, status: int, error, req
     else:
         span.set_attributes(attributes)
     span.update_name(semconv.span_name(method, route))
-    if status >= 500:
+    if status >= 500 or error is not None:
         span.set_status(Status(StatusCode.ERROR))
-    span.end()
+    span.end(end_time)
 
 
 def add_probes(app: FastAPI, model_info: ModelInfo) -> None:
@@ -436,43 +532,110 @@ def instrument(
     - `protect=True` also calls mlobs.protect.protect(app, settings, telemetry, body_limits=...).
     """
     settings = settings or get_settings()
+    earlier = getattr(app.state, "telemetry", None)
+    if earlier is not None:
+        raise RuntimeError(
+            f"this app is already instrumented (model {getattr(earlier, 'model', model_info).name}): a second "
+            "instrument() would count, trace and log every request once more. One app serves one model: "
+            "instrument one FastAPI app per model and mount each on the main app (app.mount('/churn', churn_app)); "
+            "they share the process's service name.")
+    if app.middleware_stack is not None:  # as app.add_middleware says it
+        raise RuntimeError("Cannot add middleware after an application has started: call instrument() "
+                           "before the app serves (at import, not in its lifespan)")
     add_probes(app, model_info)
+    users_handlers = _users_exception_handlers(app)
+    # Reading the body of a client that left: no traceback, no 500 (see TelemetryMiddleware).
+    app.add_exception_handler(ClientDisconnect, _client_left)
     if not settings.telemetry_enabled:
         install_handlers(app, None)
         install_server_error_handler(app)
+        _keep_users_handlers(app, users_handlers)
         app.state.telemetry = NullTelemetry(settings)
         return app.state.telemetry
     explicit = {k: v for k, v in (("service.name", service_name), ("service.version", service_version)) if v}
     resource = service_resource(settings.service_name or model_info.name,
                                 settings.service_version or model_info.version, settings.environment,
                                 model_info, explicit)
-    service = resource.attributes["service.name"]
     registry = registry if registry is not None else REGISTRY
-    telemetry = _telemetry(service, model_info, settings, registry, resource, tracer_provider, span_exporter,
-                           log_stream)
+    telemetry, resource = _telemetry(model_info, settings, registry, resource, explicit, tracer_provider,
+                                     span_exporter, log_stream)
+    service = telemetry.service
     if configure_logging:
         install(telemetry.log, settings.log_level)
     if settings.access_log:
         # mlobs writes the access line; the server's own would be a second one per request.
         quiet_server_access_log()
-        app.router.on_startup.append(quiet_server_access_log)
     _hand_over_fastapi_http_telemetry(app)
     from mlobs import otlp
 
     otlp.start_exporters(telemetry, resource)
     app.state.telemetry = telemetry
-    app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
+    _outermost(app, TelemetryMiddleware, telemetry=telemetry, router=app.router)
     app.add_api_route("/metrics", _metrics_endpoint(registry), methods=["GET", "HEAD"], include_in_schema=False)
     install_handlers(app, telemetry.metrics)
     install_server_error_handler(app)
-    app.router.on_shutdown.append(telemetry.shutdown)
+    _keep_users_handlers(app, users_handlers)
+    around_lifespan(app, startup=quiet_server_access_log if settings.access_log else None,
+                    shutdown=telemetry.shutdown)
+    _shutdown_at_exit(telemetry)
     if protect:
         from mlobs.protect import protect as add_protection
 
         # Inside the telemetry middleware, so refusals (401, 413, 429) are measured, traced and logged.
         add_protection(app, settings, telemetry, body_limits=body_limits)
-    logging.getLogger("mlobs").info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
+    log = logging.getLogger("mlobs")
+    log.info("instrumented %s model %s version %s", service, model_info.name, model_info.version)
+    for problem in otlp_config_problems():
+        log.warning(problem)
+    workers = uvicorn_workers()
+    if workers > 1:
+        log.warning("this process is one of %d uvicorn workers on one port: each /metrics scrape reaches one of "
+                    "them and shows its requests only; run one worker per process and scrape each "
+                    "(docs/instrument.md, 'Several worker processes')", workers)
     return telemetry
+
+
+async def _client_left(request: Request, exc: ClientDisconnect) -> Response:
+    return Response(status_code=semconv.CLIENT_CLOSED)
+
+
+def _shutdown_at_exit(telemetry: Telemetry) -> None:
+    """The last spans, metrics and log lines still leave if the app's shutdown never ran."""
+    ref, pid = weakref.ref(telemetry), os.getpid()
+
+    def at_exit() -> None:
+        alive = ref()
+        if alive is not None and os.getpid() == pid:  # a forked child holds a copy of the parent's queues
+            alive.shutdown()
+
+    atexit.register(at_exit)
+
+
+def _users_exception_handlers(app: FastAPI) -> dict:
+    """Handlers the application registered before instrument(): they stay in charge of their
+    exceptions (FastAPI's own defaults give way to mlobs's JSON errors)."""
+    defaults = (http_exception_handler, request_validation_exception_handler,
+                websocket_request_validation_exception_handler)
+    return {key: handler for key, handler in app.exception_handlers.items() if handler not in defaults}
+
+
+def _keep_users_handlers(app: FastAPI, users: dict) -> None:
+    app.exception_handlers.update(users)
+    if 500 in users and Exception not in users:
+        # FastAPI gives unhandled errors to whichever of 500 and Exception comes last: the user's.
+        del app.exception_handlers[Exception]
+
+
+def _outermost(app: FastAPI, middleware, **options) -> None:
+    """Wrap the whole middleware stack, outside Starlette's ServerErrorMiddleware: the response the
+    exception handler sends for an unhandled error is the one measured, and the handler's log line
+    is written inside the request's span, so it carries the trace id."""
+    build = app.build_middleware_stack
+
+    def build_middleware_stack():
+        return middleware(build(), **options)
+
+    app.build_middleware_stack = build_middleware_stack
 
 
 def _hand_over_fastapi_http_telemetry(app: FastAPI) -> None:
@@ -485,7 +648,7 @@ def _hand_over_fastapi_http_telemetry(app: FastAPI) -> None:
         config["metrics"] = False
 
 
-def _telemetry(service, model_info, settings, registry, resource, tracer_provider, span_exporter, log_stream):
+def _telemetry(model_info, settings, registry, resource, explicit, tracer_provider, span_exporter, log_stream):
     telemetry: Telemetry | None = None
 
     def on_dropped(signal: str, n: int) -> None:
@@ -494,14 +657,36 @@ def _telemetry(service, model_info, settings, registry, resource, tracer_provide
 
     owns = made = False
     if tracer_provider is None and span_exporter is not None:
-        tracer_provider = create_tracer_provider(resource, span_exporter, on_dropped)
+        tracer_provider = create_tracer_provider(resource, span_exporter, on_dropped, settings.telemetry_shutdown_s)
         owns = made = True
     elif tracer_provider is None:
         def make():
             wanted = settings.otlp_endpoint and traces_exporter_wanted()
-            return create_tracer_provider(resource, otlp_exporter() if wanted else None, on_dropped)
+            return create_tracer_provider(resource, otlp_exporter() if wanted else None, on_dropped,
+                                          settings.telemetry_shutdown_s)
 
         tracer_provider, made = joined_tracer_provider(make)
-    telemetry = Telemetry(service, model_info, settings, registry, tracer_provider, owns_provider=owns,
-                          made_provider=made, log_stream=log_stream)
-    return telemetry
+    if not made:  # the application's provider, or one mlobs set globally for another app
+        resource = _joined_resource(resource, tracer_provider, explicit)
+    telemetry = Telemetry(resource.attributes["service.name"], model_info, settings, registry, tracer_provider,
+                          owns_provider=owns, made_provider=made, log_stream=log_stream)
+    return telemetry, resource
+
+
+def _joined_resource(resource: Resource, provider, explicit: dict) -> Resource:
+    """On a provider made before this app (the application's, or mlobs's for an app instrumented
+    earlier), spans carry its resource's service.name: metrics and log lines take it too, so all
+    three join (unless it is the SDK's `unknown_service` placeholder, or service_name= was given)."""
+    theirs = getattr(getattr(provider, "resource", None), "attributes", {}).get("service.name")
+    ours = resource.attributes["service.name"]
+    if not isinstance(theirs, str) or theirs.startswith("unknown_service") or theirs == ours:
+        return resource
+    if "service.name" in explicit:
+        logging.getLogger("mlobs").warning(
+            "service_name %r names this service's metrics and logs, but the application's TracerProvider "
+            "names its spans %r: they will not join on service name", ours, theirs)
+        return resource
+    logging.getLogger("mlobs").info(
+        "service.name %r of the application's TracerProvider names this service's metrics and logs (not %r)",
+        theirs, ours)
+    return resource.merge(Resource({"service.name": theirs}))

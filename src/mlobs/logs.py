@@ -80,10 +80,16 @@ class JsonLogWriter:
             except (OSError, ValueError):
                 self._on_dropped(len(lines))
 
-    def close(self) -> None:
+    def close(self, timeout: float = 2.0) -> None:
         self._closed = True
         self._wake.set()
-        self._thread.join(timeout=2)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            # Stuck in a write nobody reads (a full pipe): another write would hang the shutdown too.
+            dropped = len(self._queue.take())
+            if dropped:
+                self._on_dropped(dropped)
+            return
         self.flush()
 
     def _run(self) -> None:

@@ -14,6 +14,10 @@ from mlobs.client_cost import ClientCost
 from mlobs.model_info import ModelInfo
 
 _KINDS = {"counter": Counter, "histogram": Histogram, "gauge": Gauge}
+# The `class` label of a prediction outside the model's declared classes, or past the first
+# MAX_UNDECLARED_CLASSES when it declares none.
+OTHER_CLASS = "_other"
+MAX_UNDECLARED_CLASSES = 100
 
 
 # What make() registered, per registry: a second app (or a second instrument() of one app) in the
@@ -59,6 +63,9 @@ class ServiceMetrics:
         # Children are looked up once per label set: a .labels() call costs more than the observation.
         self._http_children: dict[tuple, object] = {}
         self._prediction_children = {c: self._predictions.labels(*self.model_labels, c) for c in model.classes}
+        # Declared classes bound the label; without them, the first MAX_UNDECLARED_CLASSES seen do.
+        self._classes_declared = bool(model.classes)
+        self._class_series = 0  # series made for classes seen (not declared)
         for outcome in (catalog.OUTCOME_CORRECT, catalog.OUTCOME_INCORRECT):
             self._feedback.labels(*self.model_labels, outcome)
 
@@ -75,9 +82,22 @@ class ServiceMetrics:
         return child
 
     def prediction(self, cls: str):
-        child = self._prediction_children.get(cls)
+        children = self._prediction_children
+        child = children.get(cls)
         if child is None:
-            child = self._prediction_children[cls] = self._predictions.labels(*self.model_labels, cls)
+            name = str(cls)  # a model may return 1 for its class "1"
+            child = children.get(name)
+            if child is not None:
+                children[cls] = child
+            elif self._classes_declared or self._class_series >= MAX_UNDECLARED_CLASSES:
+                # A value outside the model's classes (an open vocabulary, an echoed input) must
+                # not add a series per value.
+                child = children.get(OTHER_CLASS)
+                if child is None:
+                    child = children[OTHER_CLASS] = self._predictions.labels(*self.model_labels, OTHER_CLASS)
+            else:
+                child = children[name] = self._predictions.labels(*self.model_labels, name)
+                self._class_series += 1
         return child
 
     def feedback(self, outcome: str):

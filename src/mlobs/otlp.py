@@ -20,6 +20,8 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.sdk.resources import Resource
 
 from mlobs import semconv
+from mlobs.deadline import SHUTDOWN_S
+from mlobs.tracing import env_positive
 from mlobs.line_queue import LineQueue
 from mlobs.catalog import HTTP_REQUEST_DURATION, SERVICE
 
@@ -42,8 +44,15 @@ def _env_ms(name: str, default: int) -> float:
         return default / 1000
 
 
+def sdk_disabled(environ=os.environ) -> bool:
+    """OTEL_SDK_DISABLED=true turns every signal's export off, as it does the SDK's own providers."""
+    return environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
 def start_exporters(telemetry, resource: Resource) -> None:
     settings = telemetry.settings
+    if sdk_disabled():
+        return
     if wanted(settings.metrics_exporter):
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
@@ -55,7 +64,9 @@ def start_exporters(telemetry, resource: Resource) -> None:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
         sink = LogExporter(resource, OTLPLogExporter(), telemetry.metrics.dropped,
-                           interval_s=_env_ms("OTEL_BLRP_SCHEDULE_DELAY", 1_000))
+                           interval_s=_env_ms("OTEL_BLRP_SCHEDULE_DELAY", 1_000),
+                           max_queue=env_positive("OTEL_BLRP_MAX_QUEUE_SIZE", 2048),
+                           batch=env_positive("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 512))
         telemetry.log.tee(sink.offer)
         telemetry.exporters.append(sink)
 
@@ -86,6 +97,7 @@ class _Worker:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self.flush()
+        self.flush()  # the last one, on this thread: shutdown waits for it a bounded time
 
     def flush(self) -> None:
         with self._lock:
@@ -94,10 +106,11 @@ class _Worker:
             except Exception:
                 log.exception("OTLP export failed")
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float = SHUTDOWN_S) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
-        self.flush()
+        self._thread.join(timeout)
+        # Past the timeout (a collector that never answers) the exporter refuses what is left,
+        # counted as failed, and the export in flight ends at OTEL_EXPORTER_OTLP_TIMEOUT on its own.
         self.exporter.shutdown()
 
 

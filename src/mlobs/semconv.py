@@ -14,6 +14,9 @@ OTHER = "_OTHER"
 DEFAULT_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 # The route label of a request no route matched: one series for every unknown path.
 UNMATCHED_ROUTE = "unmatched"
+# The status of a request whose client left before its answer was complete (nginx's "client closed
+# request"): not a server error, and no response reached anyone.
+CLIENT_CLOSED = 499
 ORIGINAL_METHOD_MAX = 32
 
 # Span attributes (stable HTTP, URL, server, client, network and user-agent conventions).

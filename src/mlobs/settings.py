@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlobs.audit.settings import AuditSettings
 from mlobs.audit.witness.settings import WitnessSettings
+from mlobs.deadline import SHUTDOWN_S
 from mlobs.drift.settings import DriftSettings
 from mlobs.faults.settings import FaultSettings
 from mlobs.oncall.settings import OncallSettings
@@ -66,6 +67,10 @@ class Settings(BaseSettings):
     trust_incoming_trace: bool = False
     # A child span per inference call; false: its timing as attributes of the request's span (cheaper).
     inference_span: bool = True
+    # Seconds the telemetry may take to stop, in all: spans, metrics and log lines a collector has not
+    # taken by then are dropped (counted), so a collector that never answers cannot hold the shutdown
+    # past an orchestrator's grace period (Kubernetes: 30 s, then SIGKILL). stdout gets 2 s of its own.
+    telemetry_shutdown_s: float = Field(SHUTDOWN_S, gt=0)
     # Clients that get their own `client` label on mlobs_client_inference_cpu_seconds_total; the rest are "_other".
     client_cost_top_n: int = Field(10, ge=0)
 

@@ -13,8 +13,8 @@ TESTS = Path(__file__).resolve().parents[1]
 
 
 class UvicornApp:
-    def __init__(self, target: str, env: dict, log_path: Path, app_dir: Path = TESTS):
-        self.target, self.env, self.log_path, self.app_dir = target, env, log_path, app_dir
+    def __init__(self, target: str, env: dict, log_path: Path, app_dir: Path = TESTS, args: tuple = ()):
+        self.target, self.env, self.log_path, self.app_dir, self.args = target, env, log_path, app_dir, args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -23,7 +23,7 @@ class UvicornApp:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", self.target, "--app-dir", str(self.app_dir),
-             "--host", "127.0.0.1", "--port", str(self.port)],
+             "--host", "127.0.0.1", "--port", str(self.port), *self.args],
             env={**os.environ, **self.env}, stdout=self._log, stderr=subprocess.STDOUT,
         )
         try:
