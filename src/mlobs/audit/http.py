@@ -26,7 +26,7 @@ MAX_SIZE = 2**63 - 1  # the largest tree size a store's integer column holds; la
 MAX_ROTATIONS = 16  # per answer: a witness asks again from the last one it followed
 
 
-def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
+def audit_router(store_url: str, token: SecretStr | None, store_timeout_s: float = 10.0) -> APIRouter:
     def authorized(authorization: str | None = Header(None)) -> None:
         if token is None or not token.get_secret_value().strip():
             raise HTTPException(403, "witness endpoints are off: set MLOBS_AUDIT__WITNESS_TOKEN")
@@ -37,7 +37,7 @@ def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
 
     @router.get("/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:
-        reader, close = open_reader(store_url)
+        reader, close = open_reader(store_url, timeout_s=store_timeout_s)
         try:
             latest = reader.latest_note()
         finally:
@@ -49,7 +49,7 @@ def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
     @router.get("/consistency")
     def consistency(first: int = Query(..., alias="from", gt=0, le=MAX_SIZE),
                     to: int = Query(..., gt=0, le=MAX_SIZE)) -> dict:
-        reader, close = open_reader(store_url)
+        reader, close = open_reader(store_url, timeout_s=store_timeout_s)
         try:
             if reader.note_covering(to) is None or reader.head()[0] < to:
                 raise HTTPException(404, f"no signed tree of size {to}")
@@ -62,7 +62,7 @@ def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
 
     @router.get("/rotations")
     def rotations(after: int = Query(0, ge=0, le=MAX_SIZE)) -> dict:
-        reader, close = open_reader(store_url)
+        reader, close = open_reader(store_url, timeout_s=store_timeout_s)
         found = []
         try:
             for seq, header, payload in rotation_records(reader, store_url.startswith("sqlite:///"), after,

@@ -81,7 +81,8 @@ def _open(read_only: bool = False):
     from mlobs.audit.verification.trust_verify import open_view
 
     audit = resolve_settings()
-    open_view(audit.store_url).close()  # LogMissing if there is no audit log there; creates nothing
+    # LogMissing if there is no audit log there (or its server does not answer); creates nothing.
+    open_view(audit.store_url, audit.store_timeout_s).close()
     return AuditLog.open(audit, read_only=read_only)
 
 
@@ -153,7 +154,7 @@ def _verify(args: argparse.Namespace) -> int:
         report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
                             allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
                             workers=args.workers, raw_retention_days=audit.raw_retention_days,
-                            extra_checkpoints=kept, origin=args.origin)
+                            extra_checkpoints=kept, origin=args.origin, store_timeout_s=audit.store_timeout_s)
     except (LogMissing, ValueError, OSError) as exc:
         print(f"audit verify: FAILED: {exc}", file=sys.stderr)
         return 1
