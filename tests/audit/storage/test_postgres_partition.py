@@ -1,6 +1,6 @@
 """An audit log on a PostgreSQL server that stops answering (a network partition, a hung host): the
 connection stays up and nothing comes back. Appends fail within their timeout and resume once the server
-answers again, on fresh connections; the command line ends with a reason instead of waiting for ever.
+answers again, on fresh connections; verify ends with a reason instead of waiting for ever.
 A real server behind a proxy that black-holes it."""
 
 from __future__ import annotations
@@ -77,14 +77,11 @@ def cli(monkeypatch, tmp_path, pg_server):
     proxy.close()
 
 
-@pytest.mark.parametrize("command", [["query", "--subject", "alice"], ["verify"]])
-def test_the_audit_command_line_on_a_server_that_never_answers_ends_within_the_store_timeout_saying_so(
-        cli, command, tmp_path, capsys):
+def test_verify_on_a_server_that_never_answers_ends_within_the_store_timeout_saying_so(cli, tmp_path, capsys):
     key = tmp_path / "key.pub.pem"
     key.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    extra = ["--public-key", str(key)] if command == ["verify"] else []
     started = time.monotonic()
-    assert cli(*command, *extra) != 0
+    assert cli("verify", "--public-key", str(key)) != 0
     assert time.monotonic() - started < 5
     assert "did not answer a connection within 2 s" in capsys.readouterr().err
