@@ -16,6 +16,8 @@ from support.blackhole import SWALLOW, Blackhole
 from audit.factories import decision
 from mlobs.audit import AuditLog, AuditSettings, AuditUnavailable
 from mlobs.audit.cli import register
+from mlobs.audit.storage.pg_connect import connect
+from mlobs.audit.storage.postgres_store import CHAIN_LOCK
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +87,27 @@ def test_verify_on_a_server_that_never_answers_ends_within_the_store_timeout_say
     assert cli("verify", "--public-key", str(key)) != 0
     assert time.monotonic() - started < 5
     assert "did not answer a connection within 2 s" in capsys.readouterr().err
+
+
+def test_a_writer_partitioned_while_it_holds_the_chain_lock_keeps_other_writers_out_only_for_the_store_timeout(
+        pg_url, tmp_path):
+    """Another process of the deployment is cut off inside its transaction: the server never hears from it
+    again, yet the lock its transaction took must not outlive the bound."""
+    with Blackhole(upstream=("127.0.0.1", port_of(pg_url))) as proxy:
+        settings = AuditSettings(store_url=pg_url, append_timeout_s=1.0, store_timeout_s=STORE_TIMEOUT_S)
+        log = AuditLog.open(settings.resolved(tmp_path))
+        try:
+            log.append(decision(0))
+            other = connect(via(proxy, pg_url), STORE_TIMEOUT_S, autocommit=False)
+            other.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")  # inside its transaction
+            proxy.partition()
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    log.append(decision(1))
+                    break
+                except AuditUnavailable:
+                    assert time.monotonic() < deadline, "the partitioned writer's lock outlived the store timeout"
+            other.close()
+        finally:
+            log.close()
