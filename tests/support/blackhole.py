@@ -38,7 +38,21 @@ class _Link:
                     pass
 
 
+def port_of(url: str) -> int:
+    """The port of a URL that names one (http://host:port/..., postgresql://user@host:port/db?...)."""
+    return int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+
 class Blackhole:
+    @classmethod
+    def before(cls, url: str, **kwargs) -> Blackhole:
+        """A proxy to the loopback server `url` names; `proxy.via(url)` is the URL that goes through it."""
+        return cls(upstream=("127.0.0.1", port_of(url)), **kwargs)
+
+    def via(self, url: str) -> str:
+        """`url` with its port replaced by the proxy's."""
+        return url.replace(f":{port_of(url)}/", f":{self.port}/", 1)
+
     def __init__(self, upstream: tuple[str, int] | None = None, mode: str = FORWARD, interval: float = 0.2):
         self.upstream, self.mode, self.interval = upstream, mode, interval
         self.port = free_port()

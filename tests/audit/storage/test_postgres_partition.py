@@ -24,19 +24,11 @@ pytestmark = pytest.mark.integration
 STORE_TIMEOUT_S = 0.5
 
 
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1].split("/")[0])
-
-
-def via(proxy: Blackhole, url: str) -> str:
-    return url.replace(f":{port_of(url)}/", f":{proxy.port}/")
-
-
 def test_appends_to_a_partitioned_store_fail_within_their_timeout_and_resume_on_fresh_connections_once_it_heals(
         pg_url, tmp_path):
     url = pg_url
-    with Blackhole(upstream=("127.0.0.1", port_of(url))) as proxy:
-        settings = AuditSettings(store_url=via(proxy, url), append_timeout_s=1.0, store_timeout_s=STORE_TIMEOUT_S,
+    with Blackhole.before(url) as proxy:
+        settings = AuditSettings(store_url=proxy.via(url), append_timeout_s=1.0, store_timeout_s=STORE_TIMEOUT_S,
                                  checkpoint_every=1)
         log = AuditLog.open(settings.resolved(tmp_path))
         try:
@@ -71,7 +63,7 @@ def cli(monkeypatch, tmp_path, pg_server):
     """`mlobs audit ...` in this process, on a log whose server accepts connections and never answers."""
     proxy = Blackhole(mode=SWALLOW)
     monkeypatch.setenv("MLOBS_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("MLOBS_AUDIT__STORE_URL", via(proxy, pg_server))
+    monkeypatch.setenv("MLOBS_AUDIT__STORE_URL", proxy.via(pg_server))
     monkeypatch.setenv("MLOBS_AUDIT__STORE_TIMEOUT_S", "1")
     parser = argparse.ArgumentParser(prog="mlobs")
     register(parser.add_subparsers(dest="command", required=True))
@@ -93,12 +85,12 @@ def test_a_writer_partitioned_while_it_holds_the_chain_lock_keeps_other_writers_
         pg_url, tmp_path):
     """Another process of the deployment is cut off inside its transaction: the server never hears from it
     again, yet the lock its transaction took must not outlive the bound."""
-    with Blackhole(upstream=("127.0.0.1", port_of(pg_url))) as proxy:
+    with Blackhole.before(pg_url) as proxy:
         settings = AuditSettings(store_url=pg_url, append_timeout_s=1.0, store_timeout_s=STORE_TIMEOUT_S)
         log = AuditLog.open(settings.resolved(tmp_path))
         try:
             log.append(decision(0))
-            other = connect(via(proxy, pg_url), STORE_TIMEOUT_S, autocommit=False)
+            other = connect(proxy.via(pg_url), STORE_TIMEOUT_S, autocommit=False)
             other.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")  # inside its transaction
             proxy.partition()
             deadline = time.monotonic() + 10

@@ -28,11 +28,6 @@ def postgres():
         yield url
 
 
-def via(proxy: Blackhole, url: str) -> str:
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    return url.replace(f":{port}/", f":{proxy.port}/")
-
-
 def env_for(tmp_path, artifacts_dir, store_url: str) -> dict:
     return {"MLOBS_ARTIFACTS_DIR": str(artifacts_dir), "MLOBS_AUDIT__STORE_URL": store_url,
             "MLOBS_AUDIT__KEYS_DIR": str(tmp_path / "keys"),
@@ -49,8 +44,8 @@ def decide(client: httpx.Client, i: int) -> int:
 
 def test_a_partitioned_audit_database_costs_refusals_within_the_append_timeout_and_decisions_resume_once_it_heals(
         postgres, tmp_path, credit_model, artifacts_dir):
-    with Blackhole(upstream=("127.0.0.1", int(postgres.rsplit(":", 1)[1].split("/")[0]))) as proxy, \
-            ServiceProcess("credit", env_for(tmp_path, artifacts_dir, via(proxy, postgres)),
+    with Blackhole.before(postgres) as proxy, \
+            ServiceProcess("credit", env_for(tmp_path, artifacts_dir, proxy.via(postgres)),
                            tmp_path / "credit.log") as service, \
             httpx.Client(base_url=service.url) as client:
         assert decide(client, 0) == 200
@@ -74,7 +69,7 @@ def test_a_partitioned_audit_database_costs_refusals_within_the_append_timeout_a
 def test_a_credit_service_whose_audit_database_never_answers_fails_to_start_saying_so(
         postgres, tmp_path, credit_model, artifacts_dir):
     with Blackhole(mode=SWALLOW) as proxy:
-        service = ServiceProcess("credit", env_for(tmp_path, artifacts_dir, via(proxy, postgres)),
+        service = ServiceProcess("credit", env_for(tmp_path, artifacts_dir, proxy.via(postgres)),
                                  tmp_path / "credit.log")
         service.start()
         try:
