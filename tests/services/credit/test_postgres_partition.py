@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 APPEND_TIMEOUT_S = 0.5
 STORE_TIMEOUT_S = 0.5
+WITNESS_TOKEN = "w" * 32
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def env_for(tmp_path, artifacts_dir, store_url: str) -> dict:
             "MLOBS_AUDIT__KEYS_DIR": str(tmp_path / "keys"),
             "MLOBS_AUDIT__SUBJECT_KEYS_PATH": str(tmp_path / "keys" / "subject_keys.db"),
             "MLOBS_AUDIT__APPEND_TIMEOUT_S": str(APPEND_TIMEOUT_S),
-            "MLOBS_AUDIT__STORE_TIMEOUT_S": str(STORE_TIMEOUT_S)}
+            "MLOBS_AUDIT__STORE_TIMEOUT_S": str(STORE_TIMEOUT_S), "MLOBS_AUDIT__WITNESS_TOKEN": WITNESS_TOKEN}
 
 
 def decide(client: httpx.Client, i: int) -> int:
@@ -57,6 +58,10 @@ def test_a_partitioned_audit_database_costs_refusals_within_the_append_timeout_a
             assert client.get("/metrics", timeout=3).status_code == 200
             assert decide(client, 1 + i) == 503
             assert time.monotonic() - started < APPEND_TIMEOUT_S + 2, service.log_tail()
+        started = time.monotonic()  # a witness asking meanwhile is told to come back (connecting takes 2 s at least)
+        assert client.get("/audit/checkpoint", headers={"authorization": f"Bearer {WITNESS_TOKEN}"},
+                          timeout=5).status_code == 503
+        assert time.monotonic() - started < 2 + 1
 
         proxy.heal()
         deadline = time.monotonic() + 20
