@@ -288,7 +288,7 @@ def _prove(args: argparse.Namespace) -> int:
         url = resolve_url(args.path, audit.store_url)
         if args.witness and args.public_key is None:
             raise ValueError("--witness needs --public-key to open the witness's checkpoints")
-        view = open_view(url)
+        view = open_view(url, audit.store_timeout_s)
         notes, public = None, None
         try:
             if args.witness:
