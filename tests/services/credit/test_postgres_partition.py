@@ -16,7 +16,7 @@ from support.processes import ServiceProcess
 
 from mlobs_services.credit import data
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a service process each; libpq connects within 2 s at least
 
 APPEND_TIMEOUT_S = 0.5
 STORE_TIMEOUT_S = 0.5
