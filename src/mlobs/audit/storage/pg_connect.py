@@ -83,17 +83,18 @@ class Session:
     """One bounded connection to `url` at a time: one dropped (its server stopped answering) is replaced
     by a fresh one at its next use, so the owner recovers once the server answers again."""
 
-    def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S, *, readonly: bool = False) -> None:
+    def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S, *, readonly: bool = False,
+                 connect_timeout_s: float | None = None) -> None:
         self.url, self.timeout_s, self.readonly = url, timeout_s, readonly
+        self.connect_timeout_s = connect_timeout_s
         self._conn: BoundedConnection | None = None
-        self.connects = 0
 
     def conn(self) -> BoundedConnection:
         if self._conn is None or self._conn.closed:
-            conn = connect(self.url, self.timeout_s)
+            conn = connect(self.url, self.timeout_s, connect_timeout_s=self.connect_timeout_s)
             if self.readonly:
                 conn.execute("SET default_transaction_read_only = on")
-            self._conn, self.connects = conn, self.connects + 1
+            self._conn = conn
         return self._conn
 
     def close(self) -> None:

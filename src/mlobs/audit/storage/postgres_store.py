@@ -97,8 +97,12 @@ class PostgresStore:
             self._writer.close()
             raise
         self._reader = pg_connect.Session(url, timeout_s)
+        # Verify's row checks scan the whole log in one statement: a connection of their own, with the
+        # verifier's longer bound on each exchange (connecting within the store's).
+        self._checks = pg_connect.Session(url, pg_connect.VERIFY_TIMEOUT_S, connect_timeout_s=timeout_s)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._checks_lock = threading.Lock()
         self.commits = 0
 
     def write(self, build: Callable[[int, str], Batch]) -> Batch:
@@ -184,8 +188,12 @@ class PostgresStore:
         return rows[0][0] if rows else None
 
     def row_source(self) -> RowSource:
-        """The records and raw rows as verify's row checks read them (on the reader connection)."""
-        return RowSource(lambda sql, params: self._read(sql.replace("?", "%s"), params), sqlite=False)
+        """The records and raw rows as verify's row checks read them (on a connection of their own)."""
+        def query(sql: str, params) -> list[tuple]:
+            with self._checks_lock:
+                return self._checks.conn().execute(sql.replace("?", "%s"), params).fetchall()
+
+        return RowSource(query, sqlite=False)
 
     def wipe_wal(self) -> None:
         pass  # PostgreSQL reuses dead tuples' space; VACUUM is the operator's
@@ -195,4 +203,6 @@ class PostgresStore:
             self._writer.close()
         with self._read_lock:
             self._reader.close()
+        with self._checks_lock:
+            self._checks.close()
 
