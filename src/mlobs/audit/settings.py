@@ -60,7 +60,8 @@ class AuditSettings(BaseModel):
     # Seconds any one exchange with a PostgreSQL store may take: connecting (in whole seconds, at least
     # 2), a statement, a commit, a chunk of rows. Past it the connection is dropped and the operation
     # fails; the next one connects afresh. A server that stops answering (a partition, a hung host)
-    # then costs refused decisions while it lasts, never a writer stuck after it is back.
+    # then costs refused decisions while it lasts, never a writer stuck after it is back. A query's rows
+    # arrive within it too: raise it for a command that reads a large part of the log in one query.
     store_timeout_s: float = Field(10.0, gt=0)
     # New subject keys are appended (cheap), then move into the key store's table ordered by
     # pseudonym at least this many at a time (up to ten times as many when the store is large).
