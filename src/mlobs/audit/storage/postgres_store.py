@@ -154,9 +154,11 @@ class PostgresStore:
         return tuple(rows[0]) if rows else (0, GENESIS_HASH)
 
     def iter_rows(self, chunk: int = 10_000) -> Iterator[tuple]:
-        # A named (server-side) cursor streams the table without loading it whole.
-        with pg_connect.connect(self.url, self.timeout_s, autocommit=False) as conn:
-            with conn.cursor(name="audit_verify") as cur:  # each chunk fetched within the timeout
+        # A named (server-side) cursor streams the table without loading it whole. Its transaction waits
+        # idle while the caller works through a chunk (an export writing it out): the verifier's bound.
+        with pg_connect.connect(self.url, pg_connect.VERIFY_TIMEOUT_S, autocommit=False,
+                                connect_timeout_s=self.timeout_s) as conn:
+            with conn.cursor(name="audit_verify") as cur:
                 cur.itersize = chunk
                 cur.execute(f"SELECT {SELECT_COLUMNS} FROM audit_records ORDER BY seq")
                 yield from cur
