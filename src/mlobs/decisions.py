@@ -81,6 +81,7 @@ def open_decision_log(settings: Settings, telemetry, model: ModelInfo, app=None)
     decisions = DecisionLog(audit, service, model, registry)
     if app is not None:
         app.router.on_shutdown.append(decisions.close)
-        app.include_router(audit_router(audit.settings.store_url, audit.settings.witness_token))
+        app.include_router(audit_router(audit.settings.store_url, audit.settings.witness_token,
+                                        audit.settings.store_timeout_s))
         attach_audit(getattr(app.state, "protection", None), decisions)
     return decisions

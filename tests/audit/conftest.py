@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
+from support.postgres import postgres_cluster
 
 from mlobs.audit import AuditLog, AuditSettings
-
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
 
 
 class Clock:
@@ -36,33 +30,11 @@ def clock() -> Clock:
     return Clock()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def pg_server():
-    """A throwaway PostgreSQL cluster on a free loopback port, run as `postgres` when we are root."""
-    if PG_BIN is None or not (PG_BIN / "initdb").exists():
-        pytest.skip("PostgreSQL server binaries absent (apt-get install -y postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="mlobs-pg-"))
-    as_pg: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        as_pg = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
-    subprocess.run(as_pg + [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                            "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c shared_buffers=64MB"
-    subprocess.run(as_pg + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
-                            "-o", options, "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(as_pg + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    """A throwaway PostgreSQL cluster on a free loopback port."""
+    with postgres_cluster() as url:
+        yield url
 
 
 _schemas = itertools.count()

@@ -9,7 +9,7 @@ from typing import Callable
 
 import httpx
 
-from mlobs import catalog
+from mlobs import catalog, http_deadline
 from mlobs.acceptance import responses
 from mlobs.acceptance.responses import BackendError
 from mlobs.oncall import catalog as oncall_catalog
@@ -38,10 +38,13 @@ class Backends:
 
     def __post_init__(self):
         headers = {"authorization": f"Bearer {self.grafana_token}"} if self.grafana_token else {}
-        self.client = httpx.Client(timeout=self.timeout, headers=headers)
+        self.client = http_deadline.client(timeout=self.timeout, headers=headers)
 
     def get(self, url: str, **params) -> object:
-        response = self.client.get(url, params=params)
+        # The whole answer within the timeout: a backend that hangs or drips a byte at a time fails the
+        # attempt, and the check retries until its deadline, as for one that is down.
+        with http_deadline.within(self.timeout):
+            response = self.client.get(url, params=params)
         if response.status_code >= 400:
             raise BackendError(f"GET {response.request.url} answered {response.status_code}: {response.text[:300]}")
         return response.json()

@@ -13,12 +13,14 @@ refuse every request. They read the store on a read-only connection of their own
 from __future__ import annotations
 
 import base64
+import contextlib
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import SecretStr
 
 from mlobs.tokens import bearer_matches, expected_bearer
+from mlobs.audit.errors import AuditError
 from mlobs.audit.merkle import ProofError, consistency_proof, inclusion_proof
 from mlobs.audit.storage.tree_store import TreeMissing, _text, open_reader, rotation_records
 
@@ -26,7 +28,7 @@ MAX_SIZE = 2**63 - 1  # the largest tree size a store's integer column holds; la
 MAX_ROTATIONS = 16  # per answer: a witness asks again from the last one it followed
 
 
-def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
+def audit_router(store_url: str, token: SecretStr | None, store_timeout_s: float = 10.0) -> APIRouter:
     def authorized(authorization: str | None = Header(None)) -> None:
         if token is None or not token.get_secret_value().strip():
             raise HTTPException(403, "witness endpoints are off: set MLOBS_AUDIT__WITNESS_TOKEN")
@@ -35,13 +37,23 @@ def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
 
     router = APIRouter(prefix="/audit", dependencies=[Depends(authorized)])
 
+    @contextlib.contextmanager
+    def reading():
+        """A reader of the store for one answer; a store that does not answer in time is a 503 (the
+        witness asks again next round), never a 500 with a traceback per request."""
+        try:
+            reader, close = open_reader(store_url, timeout_s=store_timeout_s)
+            try:
+                yield reader
+            finally:
+                close()
+        except AuditError as exc:
+            raise HTTPException(503, f"the audit store did not answer: {exc}") from None
+
     @router.get("/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> PlainTextResponse:
-        reader, close = open_reader(store_url)
-        try:
+        with reading() as reader:
             latest = reader.latest_note()
-        finally:
-            close()
         if latest is None:
             raise HTTPException(404, "no signed checkpoint yet")
         return PlainTextResponse(latest[1], media_type="text/plain; charset=utf-8")
@@ -49,36 +61,32 @@ def audit_router(store_url: str, token: SecretStr | None) -> APIRouter:
     @router.get("/consistency")
     def consistency(first: int = Query(..., alias="from", gt=0, le=MAX_SIZE),
                     to: int = Query(..., gt=0, le=MAX_SIZE)) -> dict:
-        reader, close = open_reader(store_url)
-        try:
-            if reader.note_covering(to) is None or reader.head()[0] < to:
-                raise HTTPException(404, f"no signed tree of size {to}")
-            proof = consistency_proof(reader.subtree, first, to)
-        except (ProofError, TreeMissing) as exc:
-            raise HTTPException(400, str(exc)) from None
-        finally:
-            close()
+        with reading() as reader:
+            try:
+                if reader.note_covering(to) is None or reader.head()[0] < to:
+                    raise HTTPException(404, f"no signed tree of size {to}")
+                proof = consistency_proof(reader.subtree, first, to)
+            except (ProofError, TreeMissing) as exc:
+                raise HTTPException(400, str(exc)) from None
         return {"from": first, "to": to, "proof": [base64.b64encode(h).decode() for h in proof]}
 
     @router.get("/rotations")
     def rotations(after: int = Query(0, ge=0, le=MAX_SIZE)) -> dict:
-        reader, close = open_reader(store_url)
         found = []
-        try:
-            for seq, header, payload in rotation_records(reader, store_url.startswith("sqlite:///"), after,
-                                                         MAX_ROTATIONS):
-                covering = reader.note_covering(seq)
-                if covering is None:
-                    break  # not signed yet: the old key signs a head covering it before the new key signs any
-                size, note = covering
-                found.append({"leaf_index": seq - 1, "header": _text(header), "payload": _text(payload),
-                              "tree_size": size, "checkpoint": note,
-                              "inclusion": [base64.b64encode(h).decode()
-                                            for h in inclusion_proof(reader.subtree, seq - 1, size)]})
-        except (ProofError, TreeMissing) as exc:
-            raise HTTPException(400, str(exc)) from None
-        finally:
-            close()
+        with reading() as reader:
+            try:
+                for seq, header, payload in rotation_records(reader, store_url.startswith("sqlite:///"), after,
+                                                             MAX_ROTATIONS):
+                    covering = reader.note_covering(seq)
+                    if covering is None:
+                        break  # not signed yet: the old key signs a head covering it before the new key signs any
+                    size, note = covering
+                    found.append({"leaf_index": seq - 1, "header": _text(header), "payload": _text(payload),
+                                  "tree_size": size, "checkpoint": note,
+                                  "inclusion": [base64.b64encode(h).decode()
+                                                for h in inclusion_proof(reader.subtree, seq - 1, size)]})
+            except (ProofError, TreeMissing) as exc:
+                raise HTTPException(400, str(exc)) from None
         return {"rotations": found}
 
     return router

@@ -129,7 +129,7 @@ class AuditLog:
         read_only: for commands that only read; closing it signs nothing."""
         audit = resolve_settings(settings, base_dir)
         keys_dir = Path(audit.keys_dir)
-        store = store or open_store(audit.store_url, audit.busy_timeout_s)
+        store = store or open_store(audit.store_url, audit.busy_timeout_s, audit.store_timeout_s)
         try:
             _refuse_new_keys_beside_records(store, keys_dir)
         except BaseException:

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
 import orjson
+
+WITNESS_TIMEOUT_S = 10.0  # a witness's whole answer (a checkpoint, a page of them) within this
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds over 0, not {text}")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                         "from the log (or pin MLOBS_AUDIT__PUBLIC_KEY_FINGERPRINT)")
     verify.add_argument("--witness", help="a witness's directory or URL: its cosigned checkpoints")
     verify.add_argument("--witness-key", type=Path, help="the witness's public key (PEM): its cosignatures must verify")
+    verify.add_argument("--witness-timeout", type=_seconds, default=WITNESS_TIMEOUT_S, metavar="SECONDS",
+                        help="the longest a witness's whole answer may take (default %(default)g)")
     verify.add_argument("--allow-empty", action="store_true", help="an empty log is not a failure")
     verify.add_argument("--allow-unsigned-tail", action="store_true",
                         help="records after the last signed checkpoint are not a failure (a live log)")
@@ -36,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     prove.add_argument("--out", type=Path, required=True)
     prove.add_argument("--path", help="the log (as for verify; default: MLOBS_AUDIT__STORE_URL)")
     prove.add_argument("--witness", help="a witness's directory or URL: prefer its cosigned checkpoints")
+    prove.add_argument("--witness-timeout", type=_seconds, default=WITNESS_TIMEOUT_S, metavar="SECONDS",
+                       help="the longest a witness's whole answer may take (default %(default)g)")
     prove.add_argument("--public-key", type=Path, help="the log's public key, to open the witness's checkpoints")
     prove.add_argument("--hash-only", action="store_true", help="the record's leaf hash instead of the record")
     prove.add_argument("--json", action="store_true",
@@ -81,7 +98,8 @@ def _open(read_only: bool = False):
     from mlobs.audit.verification.trust_verify import open_view
 
     audit = resolve_settings()
-    open_view(audit.store_url).close()  # LogMissing if there is no audit log there; creates nothing
+    # LogMissing if there is no audit log there (or its server does not answer); creates nothing.
+    open_view(audit.store_url, audit.store_timeout_s).close()
     return AuditLog.open(audit, read_only=read_only)
 
 
@@ -148,12 +166,13 @@ def _verify(args: argparse.Namespace) -> int:
                              None if args.path else audit.keys_dir)
         witness = None
         if args.witness:
-            witness = load_witness(args.witness, load_public_key(args.witness_key) if args.witness_key else None)
+            witness = load_witness(args.witness, load_public_key(args.witness_key) if args.witness_key else None,
+                                   timeout_s=args.witness_timeout)
         kept = [cp for path in args.checkpoints for cp in read_checkpoint_file(path)]
         report = verify_log(resolve_url(args.path, audit.store_url), public, witness=witness,
                             allow_empty=args.allow_empty, allow_unsigned_tail=args.allow_unsigned_tail,
                             workers=args.workers, raw_retention_days=audit.raw_retention_days,
-                            extra_checkpoints=kept, origin=args.origin)
+                            extra_checkpoints=kept, origin=args.origin, store_timeout_s=audit.store_timeout_s)
     except (LogMissing, ValueError, OSError) as exc:
         print(f"audit verify: FAILED: {exc}", file=sys.stderr)
         return 1
@@ -165,22 +184,24 @@ def _report(report, as_json: bool) -> int:
     return 0 if report.ok else 1
 
 
-def load_witness(source: str, witness_key=None, covering: int | None = None):
+def load_witness(source: str, witness_key=None, covering: int | None = None,
+                 timeout_s: float = WITNESS_TIMEOUT_S):
     """The witness's newest cosigned checkpoint, from its directory or its HTTP endpoint; with
     `covering`, instead the first one whose tree holds record `covering` (what a proof needs).
 
     The newest is all verify needs: it shows a rollback, a truncation or deleted checkpoints, and
     the witness cosigned it only after checking it consistent with every one before, so records
     that give its root give theirs too, and a second root at any smaller size is a rewrite the
-    newest root then shows. Its history grows by one checkpoint a poll; no read of it does."""
+    newest root then shows. Its history grows by one checkpoint a poll; no read of it does.
+    A witness's URL answers each request within `timeout_s` in all, or the load fails."""
     from mlobs.audit.verification.trust_verify import Witnessed
 
     if source.startswith(("http://", "https://")):
-        body = _witness_get(source, "/checkpoint", None) if covering is None else None
+        body = _witness_get(source, "/checkpoint", None, timeout_s) if covering is None else None
         if body is not None:
             notes = [body.decode("utf-8", "replace")]
         else:  # a proof's checkpoint; or nothing cosigned yet, which a witness's list then confirms
-            notes = _witness_page(source, covering or 0)
+            notes = _witness_page(source, covering or 0, timeout_s)
             if covering is None and notes:
                 raise ValueError(f"{source} has no newest checkpoint but lists one: not a witness's answers")
     else:
@@ -196,9 +217,9 @@ def load_witness(source: str, witness_key=None, covering: int | None = None):
     return Witnessed(notes, source, witness_key)
 
 
-def _witness_page(source: str, start: int) -> list[str]:
+def _witness_page(source: str, start: int, timeout_s: float) -> list[str]:
     """The witness's first cosigned checkpoint of a tree of `start` records or more, in a list (empty if none)."""
-    body = _witness_get(source, "/checkpoints", {"from": start, "limit": 1})
+    body = _witness_get(source, "/checkpoints", {"from": start, "limit": 1}, timeout_s)
     try:
         notes = orjson.loads(body)["notes"] if body is not None else None
     except (orjson.JSONDecodeError, KeyError, TypeError):
@@ -208,16 +229,20 @@ def _witness_page(source: str, start: int) -> list[str]:
     return notes
 
 
-def _witness_get(source: str, path: str, params: dict | None) -> bytes | None:
+def _witness_get(source: str, path: str, params: dict | None, timeout_s: float) -> bytes | None:
     """The body of a witness's answer (None for 404), read up to the size of one checkpoint: the
-    witness is another host, and what verify needs from it is a few kilobytes."""
+    witness is another host, and what verify needs from it is a few kilobytes. Head and body within
+    `timeout_s` in all: a witness that hangs, or answers a byte at a time, fails the read."""
     import httpx
+
+    from mlobs import http_deadline
 
     from mlobs.audit.witness.store import MAX_LINE
 
     url = source.rstrip("/") + path
     try:
-        with httpx.stream("GET", url, params=params, timeout=10) as response:
+        with http_deadline.within(timeout_s), http_deadline.client(timeout=timeout_s) as client, \
+                client.stream("GET", url, params=params) as response:
             if response.status_code == 404:
                 return None
             body = bytearray()
@@ -263,13 +288,13 @@ def _prove(args: argparse.Namespace) -> int:
         url = resolve_url(args.path, audit.store_url)
         if args.witness and args.public_key is None:
             raise ValueError("--witness needs --public-key to open the witness's checkpoints")
-        view = open_view(url)
+        view = open_view(url, audit.store_timeout_s)
         notes, public = None, None
         try:
             if args.witness:
                 public = load_public_key(args.public_key)
                 seq = find_record(view.reader, args.decision_id, url.startswith("sqlite:///"))[0]
-                notes = load_witness(args.witness, covering=seq).notes
+                notes = load_witness(args.witness, covering=seq, timeout_s=args.witness_timeout).notes
                 _signed_by(notes, public, args.public_key, seq)
             bundle = make_bundle(view.reader, args.decision_id, sqlite=url.startswith("sqlite:///"), notes=notes,
                                  public=public, record=not args.hash_only)

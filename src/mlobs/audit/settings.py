@@ -57,6 +57,12 @@ class AuditSettings(BaseModel):
     # Seconds a SQLite connection (the log's, the subject keys') waits for a lock another writer
     # holds before failing; processes sharing one log take turns within it.
     busy_timeout_s: float = Field(10.0, gt=0)
+    # Seconds any one exchange with a PostgreSQL store may take: connecting (in whole seconds, at least
+    # 2), a statement, a commit, a chunk of rows. Past it the connection is dropped and the operation
+    # fails; the next one connects afresh. A server that stops answering (a partition, a hung host)
+    # then costs refused decisions while it lasts, never a writer stuck after it is back. A query's rows
+    # arrive within it too: raise it for a command that reads a large part of the log in one query.
+    store_timeout_s: float = Field(10.0, gt=0)
     # New subject keys are appended (cheap), then move into the key store's table ordered by
     # pseudonym at least this many at a time (up to ten times as many when the store is large).
     # Every process holds the appended ones in memory, about 250 bytes each.

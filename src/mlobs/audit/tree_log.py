@@ -48,8 +48,8 @@ class IntegrityFailure(AuditUnavailable):
 
 class TreeLog:
     def __init__(self, url: str, keys_dir: Path, signer: NoteSigner, *, checkpoint_every: int,
-                 interval_s: float, monotonic=time.monotonic) -> None:
-        self._reader, self._close = open_reader(url, readonly=False)
+                 interval_s: float, monotonic=time.monotonic, store_timeout_s: float = 10.0) -> None:
+        self._reader, self._close = open_reader(url, readonly=False, timeout_s=store_timeout_s)
         self.signer = signer
         self._head_path = Path(keys_dir) / HEAD_FILE
         self._every = checkpoint_every
@@ -247,7 +247,8 @@ def open_tree(settings, store, signer) -> TreeLog:
     """The tree of an AuditLog opened for writing: signed with the checkpoint key under settings.origin."""
     url = settings.store_url
     return TreeLog(url, Path(settings.keys_dir), NoteSigner(settings.origin, signer.private_key()),
-                   checkpoint_every=settings.checkpoint_every, interval_s=settings.checkpoint_interval_s)
+                   checkpoint_every=settings.checkpoint_every, interval_s=settings.checkpoint_interval_s,
+                   store_timeout_s=settings.store_timeout_s)
 
 
 class Checkpointer:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 
+from mlobs import http_deadline
+
 
 class PrometheusError(RuntimeError):
     """Prometheus could not answer (unreachable, bad query, or past the deadline)."""
@@ -25,7 +27,7 @@ class Prometheus:
     def __init__(self, url: str, deadline_s: float = 10.0, client: httpx.Client | None = None):
         self.url = url.rstrip("/")
         self.deadline = time.monotonic() + deadline_s
-        self.client = client or httpx.Client(timeout=5.0)
+        self.client = client or http_deadline.client(timeout=5.0)
         self.queries: list[str] = []
 
     def _get(self, path: str, params: dict) -> dict:
@@ -35,7 +37,10 @@ class Prometheus:
         # Prometheus stops evaluating at its own timeout too, so a heavy query cannot run on after we leave.
         params = {**params, "timeout": f"{max(int(left * 1000), 100)}ms"}
         try:
-            response = self.client.get(f"{self.url}{path}", params=params, timeout=left)
+            # The whole answer within what is left: a Prometheus that hangs or drips its answer a byte
+            # at a time ends the investigation at its deadline, as a slow one does.
+            with http_deadline.within(left):
+                response = self.client.get(f"{self.url}{path}", params=params, timeout=left)
         except httpx.HTTPError as exc:
             raise PrometheusError(f"cannot reach Prometheus at {self.url}: {exc}") from exc
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from mlobs import http_deadline
+
 
 class DetectionError(RuntimeError):
     pass
@@ -11,8 +13,9 @@ class DetectionError(RuntimeError):
 
 def detect_service(target: str, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None) -> str:
     url = target.rstrip("/") + "/healthz"
-    try:
-        with httpx.Client(timeout=timeout_s, transport=transport) as client:
+    try:  # the whole answer within timeout_s: a service that drips its answer fails detection, not hangs it
+        with http_deadline.within(timeout_s), (httpx.Client(timeout=timeout_s, transport=transport) if transport
+                                               else http_deadline.client(timeout=timeout_s)) as client:
             response = client.get(url)
     except httpx.HTTPError as exc:
         raise DetectionError(f"cannot reach {url}: {exc or type(exc).__name__}") from None

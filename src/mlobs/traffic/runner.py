@@ -60,7 +60,7 @@ class RunConfig:
 
 
 def error_kind(exc: BaseException) -> str:
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return "timeout"
     if isinstance(exc, httpx.ConnectError):
         return "connect_error"
@@ -98,10 +98,13 @@ async def _send(client: httpx.AsyncClient, request: Request) -> httpx.Response:
     )
 
 
-async def _exchange(client: httpx.AsyncClient, request: Request, stats: Stats, loop) -> httpx.Response | None:
+async def _exchange(client: httpx.AsyncClient, request: Request, stats: Stats, loop,
+                    timeout_s: float) -> httpx.Response | None:
     started = loop.time()
     try:
-        response = await _send(client, request)
+        # The whole exchange within the timeout (httpx's bounds each read): a service that answers a
+        # byte at a time is a timeout, and frees its slot, as one that never answers is.
+        response = await asyncio.wait_for(_send(client, request), timeout_s)
     except asyncio.CancelledError:
         stats.record_error(request.kind, "cancelled")
         raise
@@ -113,10 +116,11 @@ async def _exchange(client: httpx.AsyncClient, request: Request, stats: Stats, l
 
 
 async def _request_then_feedback(
-    client: httpx.AsyncClient, request: Request, workload: Workload, wants_feedback: bool, stats: Stats
+    client: httpx.AsyncClient, request: Request, workload: Workload, wants_feedback: bool, stats: Stats,
+    timeout_s: float,
 ) -> None:
     loop = asyncio.get_running_loop()
-    response = await _exchange(client, request, stats, loop)
+    response = await _exchange(client, request, stats, loop, timeout_s)
     if not (wants_feedback and response is not None and response.is_success and request.truth is not None):
         return
     try:
@@ -129,7 +133,7 @@ async def _request_then_feedback(
         stats.record_error("feedback", f"workload_{type(exc).__name__}")
         return
     if follow_up is not None:
-        await _exchange(client, follow_up, stats, loop)
+        await _exchange(client, follow_up, stats, loop, timeout_s)
 
 
 async def run_traffic(
@@ -178,7 +182,8 @@ async def run_traffic(
                 else:
                     stats.scenarios[phase.workload.scenario] += 1
                     task = asyncio.create_task(
-                        _request_then_feedback(client, request, phase.workload, wants_feedback, stats)
+                        _request_then_feedback(client, request, phase.workload, wants_feedback, stats,
+                                               config.timeout_s)
                     )
                     pending.add(task)
                     task.add_done_callback(pending.discard)

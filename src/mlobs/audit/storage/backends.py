@@ -9,7 +9,7 @@ from __future__ import annotations
 from mlobs.audit.storage.store import AuditStore
 
 
-def open_store(url: str, busy_timeout_s: float = 10.0) -> AuditStore:
+def open_store(url: str, busy_timeout_s: float = 10.0, store_timeout_s: float = 10.0) -> AuditStore:
     """sqlite:///relative.db, sqlite:////absolute/path.db (as SQLAlchemy), or a libpq postgresql:// URL."""
     if url.startswith("sqlite:///"):
         from mlobs.audit.storage.sqlite_store import SqliteStore
@@ -18,5 +18,5 @@ def open_store(url: str, busy_timeout_s: float = 10.0) -> AuditStore:
     if url.startswith(("postgresql://", "postgres://")):
         from mlobs.audit.storage.postgres_store import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, store_timeout_s)
     raise ValueError(f"unsupported audit store URL {url!r}: use sqlite:///PATH or postgresql://...")

@@ -6,9 +6,7 @@ import contextlib
 import threading
 from typing import Callable, Iterator
 
-import psycopg
-
-from mlobs.audit.storage import store_format, tree_store
+from mlobs.audit.storage import pg_connect, store_format, tree_store
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.keys.signing import Checkpoint
@@ -81,29 +79,37 @@ def _triggers() -> list[str]:
 
 
 class PostgresStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout_s: float = pg_connect.DEFAULT_TIMEOUT_S) -> None:
         self.url = url
-        self._conn = psycopg.connect(url, autocommit=True)  # transactions are explicit blocks
+        self.timeout_s = timeout_s
+        # Transactions are explicit blocks. A connection dropped because the server stopped answering
+        # is replaced at the next write or read: the store recovers once the server is back.
+        self._writer = pg_connect.Session(url, timeout_s)
+        conn = self._writer.conn()
         try:
-            with self._conn.transaction():
-                self._conn.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")  # concurrent first opens
-                store_format.check_postgres(self._conn, store_format.postgres_where(self._conn))
-                self._conn.execute(SCHEMA)
-                self._conn.execute(store_format.POSTGRES_SCHEMA)
-                self._conn.execute(tree_store.POSTGRES_SCHEMA)
+            with conn.transaction():
+                conn.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")  # concurrent first opens
+                store_format.check_postgres(conn, store_format.postgres_where(conn))
+                conn.execute(SCHEMA)
+                conn.execute(store_format.POSTGRES_SCHEMA)
+                conn.execute(tree_store.POSTGRES_SCHEMA)
                 for statement in _triggers():
-                    self._conn.execute(statement)
+                    conn.execute(statement)
         except BaseException:
-            self._conn.close()
+            self._writer.close()
             raise
-        self._reader = psycopg.connect(url, autocommit=True)
+        self._reader = pg_connect.Session(url, timeout_s)
+        # Verify's row checks scan the whole log in one statement: a connection of their own, with the
+        # verifier's longer bound on each exchange (connecting within the store's).
+        self._checks = pg_connect.Session(url, pg_connect.VERIFY_TIMEOUT_S, connect_timeout_s=timeout_s)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._checks_lock = threading.Lock()
         self.commits = 0
 
     def write(self, build: Callable[[int, str], Batch]) -> Batch:
         with self._write_lock:
-            conn = self._conn
+            conn = self._writer.conn()
             with conn.transaction():  # commits (durably, synchronous_commit on) or rolls back
                 conn.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
                 row = conn.execute("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1").fetchone()
@@ -138,15 +144,22 @@ class PostgresStore:
 
     def _read(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         with self._read_lock:
-            return self._reader.execute(sql, params).fetchall()
+            try:
+                return self._reader.conn().execute(sql, params).fetchall()
+            except pg_connect.StoreNotAnswering:
+                # Once more on a fresh connection: an idle one a partition caught is dead even once
+                # the server is back, and a read is safe to repeat.
+                return self._reader.conn().execute(sql, params).fetchall()
 
     def head(self) -> tuple[int, str]:
         rows = self._read("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
         return tuple(rows[0]) if rows else (0, GENESIS_HASH)
 
     def iter_rows(self, chunk: int = 10_000) -> Iterator[tuple]:
-        # A named (server-side) cursor streams the table without loading it whole.
-        with psycopg.connect(self.url) as conn:
+        # A named (server-side) cursor streams the table without loading it whole. Its transaction waits
+        # idle while the caller works through a chunk (an export writing it out): the verifier's bound.
+        with pg_connect.connect(self.url, pg_connect.VERIFY_TIMEOUT_S, autocommit=False,
+                                connect_timeout_s=self.timeout_s) as conn:
             with conn.cursor(name="audit_verify") as cur:
                 cur.itersize = chunk
                 cur.execute(f"SELECT {SELECT_COLUMNS} FROM audit_records ORDER BY seq")
@@ -179,8 +192,12 @@ class PostgresStore:
         return rows[0][0] if rows else None
 
     def row_source(self) -> RowSource:
-        """The records and raw rows as verify's row checks read them (on the reader connection)."""
-        return RowSource(lambda sql, params: self._read(sql.replace("?", "%s"), params), sqlite=False)
+        """The records and raw rows as verify's row checks read them (on a connection of their own)."""
+        def query(sql: str, params) -> list[tuple]:
+            with self._checks_lock:
+                return self._checks.conn().execute(sql.replace("?", "%s"), params).fetchall()
+
+        return RowSource(query, sqlite=False)
 
     @contextlib.contextmanager
     def purging(self) -> Iterator[bool]:
@@ -198,7 +215,9 @@ class PostgresStore:
 
     def close(self) -> None:
         with self._write_lock:
-            self._conn.close()
+            self._writer.close()
         with self._read_lock:
             self._reader.close()
+        with self._checks_lock:
+            self._checks.close()
 

@@ -208,8 +208,9 @@ def rotation_records(reader: TreeReader, sqlite: bool, after: int = 0, limit: in
                          (after, limit) if limit >= 0 else (after,))
 
 
-def open_reader(url: str, readonly: bool = True):
-    """(TreeReader, close) on a connection of its own to the store at `url`."""
+def open_reader(url: str, readonly: bool = True, timeout_s: float = 10.0):
+    """(TreeReader, close) on a connection of its own to the store at `url` (PostgreSQL: each exchange
+    within `timeout_s`, a connection dropped for want of an answer replaced at the next query)."""
     if url.startswith("sqlite:///"):
         import sqlite3
 
@@ -222,9 +223,8 @@ def open_reader(url: str, readonly: bool = True):
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         return TreeReader(sqlite_query(conn)), conn.close
-    import psycopg
+    from mlobs.audit.storage.pg_connect import Session
 
-    conn = psycopg.connect(url, autocommit=True)
-    if readonly:
-        conn.execute("SET default_transaction_read_only = on")
-    return TreeReader(postgres_query(conn)), conn.close
+    session = Session(url, timeout_s, readonly=readonly)
+    session.conn()  # connect now: a store that cannot be reached fails here, as SQLite's does
+    return TreeReader(lambda sql, params: postgres_query(session.conn())(sql, params)), session.close

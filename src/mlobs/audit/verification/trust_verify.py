@@ -93,8 +93,9 @@ def resolve_url(path: str | Path | None, default_url: str | None) -> str:
     return f"sqlite:///{p}"
 
 
-def open_view(url: str) -> LogView:
-    """Open the store read-only; LogMissing if there is no log there. Creates nothing."""
+def open_view(url: str, connect_timeout_s: float = 10.0) -> LogView:
+    """Open the store read-only; LogMissing if there is no log there. Creates nothing. PostgreSQL:
+    connected within `connect_timeout_s`, each exchange after within VERIFY_TIMEOUT_S."""
     if url.startswith("sqlite:///"):
         import sqlite3
 
@@ -118,8 +119,10 @@ def open_view(url: str) -> LogView:
     else:
         import psycopg
 
+        from mlobs.audit.storage.pg_connect import VERIFY_TIMEOUT_S, connect
+
         try:
-            conn = psycopg.connect(url, autocommit=True)
+            conn = connect(url, VERIFY_TIMEOUT_S, connect_timeout_s=connect_timeout_s)
         except psycopg.Error as exc:
             raise LogMissing(f"cannot reach the audit log at {_redact(url)}: {exc}") from None
         conn.execute("SET default_transaction_read_only = on")
@@ -149,18 +152,20 @@ def open_view(url: str) -> LogView:
 def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None = None, allow_empty: bool = False,
                allow_unsigned_tail: bool = False, workers: int | None = None, raw_retention_days: float = 7.0,
                now: datetime | None = None, extra_checkpoints: list[Checkpoint] | None = None,
-               origin: str | None = None) -> VerifyReport:
+               origin: str | None = None, store_timeout_s: float = 10.0) -> VerifyReport:
     """Everything verify checks (see the module's docstring), the first bad seq named.
     `extra_checkpoints`: signed chain checkpoints kept apart from the log (its mirror file), checked
     with the log's own: they show a truncation or rewrite whose checkpoints were deleted from the store.
-    `origin`: the log every signed tree head, the log's and the witness's, must name."""
+    `origin`: the log every signed tree head, the log's and the witness's, must name.
+    `store_timeout_s`: a PostgreSQL server that does not answer a connection within it fails the check."""
     started = time.perf_counter()
-    view = open_view(url)
+    view = open_view(url, store_timeout_s)
     view.checkpoints = sorted(view.checkpoints + list(extra_checkpoints or []), key=lambda cp: cp.seq)
     try:
         # The type and raw-store checks run in the database (without the GIL) while the chain is checked.
         with ThreadPoolExecutor(2, thread_name_prefix="mlobs-audit-rows") as pool:
-            rows = pool.submit(_row_problem, url, now or datetime.now(timezone.utc), raw_retention_days)
+            rows = pool.submit(_row_problem, url, now or datetime.now(timezone.utc), raw_retention_days,
+                               store_timeout_s)
             lookup = pool.submit(_lookup_problem, url)
             report = _verify(view, public, witness, allow_empty, allow_unsigned_tail, workers, started, origin)
             found = [p for p in (rows.result(), lookup.result()) if p is not None] if report.head_seq else []
@@ -180,15 +185,15 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
     return report
 
 
-def _row_problem(url: str, now: datetime, retention_days: float) -> Problem | None:
+def _row_problem(url: str, now: datetime, retention_days: float, store_timeout_s: float = 10.0) -> Problem | None:
     """The row checks on a read-only connection of their own (the verify connection stays on its thread)."""
     if url.startswith("sqlite:///"):
         conn = connect_readonly(url.removeprefix("sqlite:///"))
         query, is_sqlite = sqlite_query(conn), True
     else:
-        import psycopg
+        from mlobs.audit.storage.pg_connect import VERIFY_TIMEOUT_S, connect
 
-        conn = psycopg.connect(url, autocommit=True)
+        conn = connect(url, VERIFY_TIMEOUT_S, connect_timeout_s=store_timeout_s)
         conn.execute("SET default_transaction_read_only = on")
         query, is_sqlite = postgres_query(conn), False
     try:

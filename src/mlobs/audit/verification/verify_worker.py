@@ -34,12 +34,11 @@ def check_range(url: str, lo: int, hi: int, pinned: dict[int, str]) -> Segment:
 
 def postgres_rows(url: str, lo: int, hi: int, chunk: int = 10_000) -> Iterator[tuple]:
     """Records lo..hi (seq, header, payload, hash) of a PostgreSQL log, streamed by a server-side cursor."""
-    import psycopg
-
+    from mlobs.audit.storage.pg_connect import VERIFY_TIMEOUT_S, connect
     from mlobs.audit.storage.store import SELECT_COLUMNS
 
     sql = f"SELECT {SELECT_COLUMNS} FROM audit_records WHERE seq BETWEEN {int(lo)} AND {int(hi)} ORDER BY seq"
-    with psycopg.connect(url) as conn, conn.cursor(name="audit_verify_range") as cur:
+    with connect(url, VERIFY_TIMEOUT_S, autocommit=False) as conn, conn.cursor(name="audit_verify_range") as cur:
         cur.itersize = chunk
         cur.execute(sql)
         yield from cur

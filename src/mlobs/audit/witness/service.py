@@ -56,6 +56,7 @@ from mlobs.audit import volumes
 from mlobs.audit.witness import catalog
 from mlobs.audit.witness.settings import WitnessSettings
 from mlobs.audit.witness.store import COSIGNED, ROTATIONS, NotKept, WitnessStore
+from mlobs import http_deadline
 from mlobs.metrics import make
 
 log = logging.getLogger("mlobs.audit.witness")
@@ -82,7 +83,7 @@ class Witness:
         self.log_key = load_public_key(settings.log_public_key)
         self.store = WitnessStore(settings.dir)
         self._followed = 0  # leaves of the log up to the last key rotation followed
-        self.client = client or httpx.Client(base_url=settings.source_url, timeout=settings.timeout_s)
+        self.client = client or http_deadline.client(base_url=settings.source_url, timeout=settings.timeout_s)
         self._headers = {"Authorization": f"Bearer {settings.token.get_secret_value()}"}
         self.head: TreeHead | None = self._checked_store()
         self.refused = 0
@@ -181,22 +182,26 @@ class Witness:
 
     def _get(self, path: str, params: dict | None = None) -> tuple[int, bytes]:
         """(status, body) of a request to the log, reading at most MAX_ANSWER bytes: the log is what a
-        witness distrusts, and a checkpoint or proof of any real log is a few kilobytes. Its body is read
-        within timeout_s in all (httpx's timeout bounds each read: a log sending a byte at a time just
-        inside it would otherwise hold the round for as long as it goes on)."""
+        witness distrusts, and a checkpoint or proof of any real log is a few kilobytes. The answer, head
+        and body, comes within timeout_s in all (httpx's timeout bounds each read: a log sending a byte at
+        a time just inside it would otherwise hold the round for as long as it goes on)."""
         timeout = self.settings.timeout_s
-        with self.client.stream("GET", path, params=params, headers=self._headers) as response:
-            deadline = time.monotonic() + timeout
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_ANSWER:
-                    raise ValueError(f"the log's answer to {path} is over {MAX_ANSWER} bytes")
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout(f"the log's answer to {path} took over {timeout:g} s")
-            if response.status_code != 404:
-                response.raise_for_status()
-            return response.status_code, bytes(body)
+        try:
+            with http_deadline.within(timeout), \
+                    self.client.stream("GET", path, params=params, headers=self._headers) as response:
+                deadline = time.monotonic() + timeout
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER:
+                        raise ValueError(f"the log's answer to {path} is over {MAX_ANSWER} bytes")
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("")
+                if response.status_code != 404:
+                    response.raise_for_status()
+                return response.status_code, bytes(body)
+        except httpx.TimeoutException:
+            raise httpx.ReadTimeout(f"the log's answer to {path} took over {timeout:g} s") from None
 
     def _poll(self) -> TreeHead | None:
         status, body = self._get("/audit/checkpoint")
