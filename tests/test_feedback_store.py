@@ -131,36 +131,32 @@ def test_the_store_holds_no_input_only_ids_versions_classes_and_times(tmp_path):
     assert row[1:7] == ("sentiment", rid(1), 0, "alice", "v1", 2)
 
 
-@pytest.fixture
-def black_hole():
-    """A TCP port that accepts connections into its backlog and never answers: a hung database."""
+@pytest.fixture(scope="module")
+def hung_store():
+    """A store whose database accepts connections into its backlog and never answers; and what it dropped."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
-        yield f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/postgres"
-
-
-def test_a_store_that_never_answers_costs_remember_nothing_and_counts_what_it_drops(black_hole):
-    dropped = []
-    store = SqlPredictionStore(black_hole, "sentiment", "v1", CLASSES, max_rows=10, max_age_days=1, queue_size=100,
-                               batch=10, timeout_s=1.0, on_dropped=dropped.append)
-    try:
-        start = time.perf_counter()
-        for i in range(1000):
-            store.remember(rid(i), ["neutral", "positive"], "alice")
-        assert time.perf_counter() - start < 0.5  # a thousand requests' worth, never waiting on the database
-        assert sum(dropped) >= 2 * (1000 - 100 - 10)
-    finally:
+        dropped: list[int] = []
+        store = SqlPredictionStore(f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/postgres",
+                                   "sentiment", "v1", CLASSES, max_rows=10, max_age_days=1, queue_size=100,
+                                   batch=10, timeout_s=1.0, on_dropped=dropped.append)
+        yield store, dropped
         store.close()
 
 
-def test_a_claim_on_a_store_that_never_answers_fails_within_the_timeout(black_hole):
-    store = SqlPredictionStore(black_hole, "sentiment", "v1", CLASSES, max_rows=10, max_age_days=1, queue_size=10,
-                               batch=10, timeout_s=1.0)
-    try:
-        start = time.monotonic()
-        with pytest.raises(StoreUnavailable):
-            asyncio.run(store.aclaim(rid(1), 0, "alice"))
-        assert time.monotonic() - start < 1.5
-    finally:
-        store.close()
+def test_a_store_that_never_answers_costs_remember_nothing_and_counts_what_it_drops(hung_store):
+    store, dropped = hung_store
+    start = time.perf_counter()
+    for i in range(1000):
+        store.remember(rid(i), ["neutral", "positive"], "alice")
+    assert time.perf_counter() - start < 0.5  # a thousand requests' worth, never waiting on the database
+    assert sum(dropped) >= 2 * (1000 - 100 - 10)
+
+
+def test_a_claim_on_a_store_that_never_answers_fails_within_the_timeout(hung_store):
+    store, _ = hung_store
+    start = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(store.aclaim(rid(1), 0, "alice"))
+    assert time.monotonic() - start < 1.5

@@ -71,21 +71,25 @@ class _Backend:
         else:
             raise ValueError(f"feedback store URL must start with sqlite:/// or postgresql://, not {scheme!r}://")
 
-    def connect(self):
+    def connect(self, statement_timeout_s: float | None = None):
+        """A connection in autocommit; `statement_timeout_s` bounds each statement (default: the claim timeout)."""
+        statement_timeout_s = statement_timeout_s or self.timeout_s
         if not self.postgres:
-            conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=statement_timeout_s, isolation_level=None,
+                                   check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # predictions, not records: a power cut may lose the last
             return conn
         import psycopg
 
         timeout_ms = max(1, int(self.timeout_s * 1000))
+        statement_ms = max(1, int(statement_timeout_s * 1000))
         # tcp_user_timeout: a black-holed server fails a send after this long instead of the kernel's minutes.
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, round(self.timeout_s)),
                                tcp_user_timeout=timeout_ms, keepalives=1, keepalives_idle=5,
                                keepalives_interval=2, keepalives_count=2)
-        conn.execute(f"SET statement_timeout = {timeout_ms}")
-        conn.execute(f"SET lock_timeout = {timeout_ms}")
+        conn.execute(f"SET statement_timeout = {statement_ms}")
+        conn.execute(f"SET lock_timeout = {statement_ms}")
         return conn
 
     def sql(self, statement: str) -> str:
@@ -242,7 +246,7 @@ class SqlPredictionStore:
             taken = len(items)
             try:
                 if conn is None:
-                    conn = self.backend.connect()
+                    conn = self.backend.connect(WRITE_TIMEOUTS * self.timeout_s)
                     with self._watchdog.limit(conn, WRITE_TIMEOUTS * self.timeout_s):
                         self._prepare(conn)
                     backoff = 0.5

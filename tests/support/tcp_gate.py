@@ -1,5 +1,5 @@
 """A TCP forwarder on loopback that can be cut: past `cut()` it keeps every connection open and forwards
-nothing, as a database behind a failed network or a hung host looks to its clients."""
+nothing, as a database behind a failed network or a hung host looks to its clients, until `restore()`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ class TcpGate:
 
     def cut(self) -> None:
         self._open.clear()
+
+    def restore(self) -> None:
+        self._open.set()
 
     def _accept(self) -> None:
         while not self._closed:
