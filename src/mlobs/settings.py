@@ -29,7 +29,8 @@ class FeedbackSettings(BaseModel):
     # other replicas. sqlite:////path/feedback.db or postgresql://user@host/db: one table every replica
     # shares, so a label days later reaches the prediction whichever replica made it.
     store_url: str | None = None
-    # Rows (one per prediction, about 200 bytes each with the index on PostgreSQL) the store keeps; the oldest go first.
+    # Predictions (one row each) the store keeps, the oldest deleted first. A row takes about 250 bytes on
+    # PostgreSQL with its indexes and 150 on SQLite: 10,000,000 is about 2.5 GB.
     max_rows: int = Field(10_000_000, gt=0)
     # Days a prediction waits for its label before it is deleted.
     max_age_days: float = Field(90.0, gt=0)
