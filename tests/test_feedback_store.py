@@ -160,3 +160,26 @@ def test_a_claim_on_a_store_that_never_answers_fails_within_the_timeout(hung_sto
     with pytest.raises(StoreUnavailable):
         asyncio.run(store.aclaim(rid(1), 0, "alice"))
     assert time.monotonic() - start < 1.5
+
+
+def test_a_label_for_the_previous_versions_prediction_counts_toward_that_versions_accuracy(
+        settings, sinks, sentiment_model, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from mlobs.settings import FeedbackSettings
+    from mlobs_services.sentiment.service import create_app
+
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    previous = SqlPredictionStore(url, "sentiment", "previous", ("positive", "neutral", "negative"), max_rows=10,
+                                  max_age_days=1, queue_size=10, batch=10, timeout_s=2.0)
+    previous.remember(rid(1), ["positive"], "anonymous")
+    previous.flush()
+    previous.close()
+    app = create_app(settings.model_copy(update={"feedback": FeedbackSettings(store_url=url)}),
+                     configure_logging=False, **sinks.kwargs())
+    with TestClient(app) as client:
+        answer = client.post("/feedback", json={"request_id": rid(1), "label": "positive"})
+    assert answer.json() == {"outcome": "correct"}
+    labels = {"service": "sentiment", "model": "sentiment", "outcome": "correct"}
+    assert sinks.sample("mlobs_feedback_total", {**labels, "model_version": "previous"}) == 1
+    assert sinks.sample("mlobs_feedback_total", {**labels, "model_version": sentiment_model.version}) == 0
