@@ -183,3 +183,21 @@ def test_a_label_for_the_previous_versions_prediction_counts_toward_that_version
     labels = {"service": "sentiment", "model": "sentiment", "outcome": "correct"}
     assert sinks.sample("mlobs_feedback_total", {**labels, "model_version": "previous"}) == 1
     assert sinks.sample("mlobs_feedback_total", {**labels, "model_version": sentiment_model.version}) == 0
+
+
+def test_a_store_that_refuses_connections_fails_claims_at_once_and_drops_what_it_was_given():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        dropped: list[int] = []
+        store = SqlPredictionStore(f"postgresql://postgres@127.0.0.1:{port}/postgres", "sentiment", "v1", CLASSES,
+                                   max_rows=10, max_age_days=1, queue_size=10, batch=10, timeout_s=2.0,
+                                   on_dropped=dropped.append)
+        try:
+            store.remember(rid(1), ["neutral"], "alice")
+            store.flush()
+            assert dropped == [1]
+            with pytest.raises(StoreUnavailable):
+                asyncio.run(store.aclaim(rid(1), 0, "alice"))
+        finally:
+            store.close()
