@@ -12,6 +12,7 @@ import time
 import pytest
 
 from audit.conftest import pg_schema_url, pg_server  # noqa: F401  (the real PostgreSQL fixture)
+from mlobs import feedback_store
 from mlobs.feedback_store import ACCEPTED, DUPLICATE, FORBIDDEN, TABLE, UNKNOWN, SqlPredictionStore, StoreUnavailable
 
 CLASSES = ("negative", "neutral", "positive")
@@ -103,17 +104,20 @@ def test_the_store_keeps_at_most_max_rows_and_deletes_the_oldest_first(replicas)
     assert store.claim(rid(70), 0, "alice").status == ACCEPTED
 
 
-def test_a_prediction_older_than_max_age_is_deleted(replicas):
+def test_predictions_older_than_max_age_are_deleted_a_chunk_at_a_time(replicas, monkeypatch):
+    monkeypatch.setattr(feedback_store, "PRUNE_CHUNK", 3)
     now = [1_000_000.0]
     store = replicas(max_age_days=1, clock=lambda: now[0])
-    store.remember(rid(1), ["neutral"], "alice")
+    for i in range(10):
+        store.remember(rid(i), ["neutral"], "alice")
     now[0] += 3600
-    store.remember(rid(2), ["neutral"], "alice")
+    store.remember(rid(10), ["neutral"], "alice")
     store.flush()
     now[0] += 86_400 - 1800
     store.prune()
-    assert store.claim(rid(1), 0, "alice").status == UNKNOWN
-    assert store.claim(rid(2), 0, "alice").status == ACCEPTED
+    assert len(store) == 1
+    assert store.claim(rid(9), 0, "alice").status == UNKNOWN
+    assert store.claim(rid(10), 0, "alice").status == ACCEPTED
 
 
 def test_the_store_holds_no_input_only_ids_versions_classes_and_times(tmp_path):

@@ -4,7 +4,8 @@ Feedback counts once: each prediction (a request id and, in a batch, an index) i
 once, only by the client that made the request or by a client holding the `labeller` role, and only
 while the prediction is still held. A second submission answers 409, another client's 403, a
 forgotten or unknown prediction 404; each is a rejected input. The memory is bounded in bytes and
-forgets the oldest predictions first.
+forgets the oldest predictions first; it is this process's alone. With MLOBS_FEEDBACK__STORE_URL the
+predictions go to a database every replica shares instead (mlobs.feedback_store), with the same promises.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class PredictionMemory:
         return len(self._items)
 
 
-def memory_for(settings, classes, model=None, telemetry=None, app=None):
+def memory_for(settings, classes, model=None, telemetry=None, app=None) -> PredictionMemory | SqlPredictionStore:
     """Where a service holds its predictions for feedback: in memory, sized by MLOBS_FEEDBACK_MEMORY_BYTES
     (and _MEMORY entries), or, with MLOBS_FEEDBACK__STORE_URL, in a database every replica shares.
 
@@ -146,7 +147,8 @@ class FeedbackResult(BaseModel):
     outcome: str
 
 
-def feedback_router(memory: PredictionMemory, telemetry, classes, roles: dict | None = None) -> APIRouter:
+def feedback_router(memory: PredictionMemory | SqlPredictionStore, telemetry, classes,
+                    roles: dict | None = None) -> APIRouter:
     """POST /feedback: ground truth for a recent prediction, scored once into mlobs_feedback_total.
 
     `roles`: client id -> roles (MLOBS_PROTECT__ROLES); a `labeller` may score any client's prediction."""
