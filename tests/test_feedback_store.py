@@ -205,3 +205,12 @@ def test_a_store_that_refuses_connections_fails_claims_at_once_and_drops_what_it
                 asyncio.run(store.aclaim(rid(1), 0, "alice"))
         finally:
             store.close()
+
+
+def test_predictions_still_queued_when_a_replica_stops_are_written_before_it_ends(replicas, url):
+    stopping, other = replicas(), replicas()
+    for i in range(200):
+        stopping.remember(rid(i), ["positive"], "alice")
+    stopping.close()
+    assert other.claim(rid(199), 0, "alice").status == ACCEPTED
+    assert len(other) == 200
