@@ -34,6 +34,7 @@ CLASSES_TABLE = "mlobs_feedback_classes"
 PRUNE_CHUNK = 2_000  # rows per DELETE: each holds its locks only that long
 PRUNE_EVERY_S = 5.0
 CLAIM_THREADS = 4
+MAX_BACKOFF_S = 2.0  # between attempts to reach a store that is down: one connection attempt per replica
 LINGER_S = 0.05  # how long the writer waits for more requests before it inserts what it holds
 # A batch insert or a prune may take this many claim timeouts before the writer gives it up and reconnects.
 WRITE_TIMEOUTS = 5
@@ -268,7 +269,7 @@ class SqlPredictionStore:
                 _close(conn)
                 conn = None
                 self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
             for _ in range(taken):
                 self._queue.task_done()
         _close(conn)
