@@ -214,3 +214,10 @@ def test_predictions_still_queued_when_a_replica_stops_are_written_before_it_end
     stopping.close()
     assert other.claim(rid(199), 0, "alice").status == ACCEPTED
     assert len(other) == 200
+
+
+@pytest.mark.parametrize("url", ["mysql://db/mlobs", "sqlite://", "/var/lib/mlobs/feedback.db"])
+def test_a_store_url_of_no_known_database_is_refused_at_start(url):
+    with pytest.raises(ValueError, match="feedback store"):
+        SqlPredictionStore(url, "sentiment", "v1", CLASSES, max_rows=10, max_age_days=1, queue_size=10, batch=10,
+                           timeout_s=1.0)

@@ -69,7 +69,10 @@ class _Backend:
                 raise ValueError("a SQLite feedback store needs a path: sqlite:////var/lib/mlobs/feedback.db")
         elif scheme in ("postgresql", "postgres"):
             self.postgres = True
-            import psycopg  # noqa: F401  (the postgres extra; fail at start when it is missing)
+            try:
+                import psycopg  # noqa: F401
+            except ImportError:
+                raise ValueError("a PostgreSQL feedback store needs psycopg: pip install 'mlobs[postgres]'") from None
         else:
             raise ValueError(f"feedback store URL must start with sqlite:/// or postgresql://, not {scheme!r}://")
 
