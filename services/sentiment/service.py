@@ -29,7 +29,6 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     directory, info = artifacts.require(settings.artifacts_dir, NAME)
     pipeline = sentiment_model.load(directory)
     classes = np.array(info.classes)
-    memory = memory_for(settings, info.classes)
     PredictRequest = predict_request(settings.max_text_chars, settings.max_batch)
 
     app = FastAPI(title="mlobs sentiment", version=info.version)
@@ -38,6 +37,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     protect(app, settings, telemetry)
     tune_gc(app, settings)
     decisions = open_decision_log(settings, telemetry, info, app)
+    memory = memory_for(settings, info.classes, info, telemetry, app)
 
     @app.post("/predict", response_model=SinglePrediction | BatchPrediction)
     async def predict(body: PredictRequest, request: Request):

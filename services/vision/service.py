@@ -76,7 +76,6 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     directory, _ = artifacts.require(settings.artifacts_dir, NAME)
     net, info = vision_model.load(directory)
     torch.set_num_threads(1)  # one request at a time per core; intra-op threads only contend
-    memory = memory_for(settings, info.classes)
 
     app = FastAPI(title="mlobs vision", version=info.version)
     telemetry = instrument(app, info, settings=settings, **instrument_options)
@@ -84,6 +83,7 @@ def create_app(settings: Settings, **instrument_options) -> FastAPI:
     protect(app, settings, telemetry, body_limits=image_body_limits(settings))
     tune_gc(app, settings)
     decisions = open_decision_log(settings, telemetry, info, app)
+    memory = memory_for(settings, info.classes, info, telemetry, app)
 
     @app.post("/predict", response_model=VisionPrediction,
               openapi_extra={"requestBody": {"content": {t: {"schema": {"type": "string", "format": "binary"}}

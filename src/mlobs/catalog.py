@@ -121,6 +121,9 @@ TELEMETRY_DROPPED = Metric(
     "Telemetry items dropped so that inference never waits (full queue, failed export).",
     (SERVICE, "signal"),
 )
+# The `signal` of predictions a shared feedback store (MLOBS_FEEDBACK__STORE_URL) could not take in time:
+# feedback for them answers 404.
+SIGNAL_FEEDBACK = "feedback"
 
 AUDIT_RECORDS = Metric(
     "mlobs_audit_records",

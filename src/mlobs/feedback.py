@@ -4,7 +4,8 @@ Feedback counts once: each prediction (a request id and, in a batch, an index) i
 once, only by the client that made the request or by a client holding the `labeller` role, and only
 while the prediction is still held. A second submission answers 409, another client's 403, a
 forgotten or unknown prediction 404; each is a rejected input. The memory is bounded in bytes and
-forgets the oldest predictions first.
+forgets the oldest predictions first; it is this process's alone. With MLOBS_FEEDBACK__STORE_URL the
+predictions go to a database every replica shares instead (mlobs.feedback_store), with the same promises.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
 
 from mlobs import catalog
-from mlobs.errors import InputRejected
+from mlobs.errors import InputRejected, Unavailable
+from mlobs.feedback_store import (ACCEPTED, DUPLICATE, FORBIDDEN, UNKNOWN, Claim, SqlPredictionStore,
+                                  StoreUnavailable)
+from mlobs.metrics import make
 from mlobs.protect.keys import ANONYMOUS, LABELLER
 
 # What an OrderedDict costs per entry beyond its key and value objects (hash slot, linked-list node).
@@ -33,18 +37,6 @@ class _Held:
         self.client = client
         self.predicted = predicted  # class indices, 2 bytes each
         self.answered = answered  # one flag per prediction of the request
-
-
-class Claim:
-    """The outcome of claiming a prediction for feedback: `predicted` is set when accepted."""
-
-    __slots__ = ("status", "predicted")
-
-    def __init__(self, status: str, predicted: str | None = None):
-        self.status, self.predicted = status, predicted
-
-
-ACCEPTED, UNKNOWN, FORBIDDEN, DUPLICATE = "accepted", "unknown", "forbidden", "duplicate"
 
 
 class PredictionMemory:
@@ -96,6 +88,9 @@ class PredictionMemory:
             code = int.from_bytes(held.predicted[2 * index: 2 * index + 2], "little")
         return Claim(ACCEPTED, self.classes[code])
 
+    async def aclaim(self, request_id: str, index: int, client: str, labeller: bool = False) -> Claim:
+        return self.claim(request_id, index, client, labeller)
+
     def predicted(self, request_id: str, index: int = 0) -> str | None:
         with self._lock:
             held = self._items.get(request_id)
@@ -113,9 +108,27 @@ class PredictionMemory:
         return len(self._items)
 
 
-def memory_for(settings, classes) -> PredictionMemory:
-    """The prediction memory of a service, sized by MLOBS_FEEDBACK_MEMORY_BYTES (and _MEMORY entries)."""
-    return PredictionMemory(settings.feedback_memory_bytes, classes, max_entries=settings.feedback_memory)
+def memory_for(settings, classes, model=None, telemetry=None, app=None) -> PredictionMemory | SqlPredictionStore:
+    """Where a service holds its predictions for feedback: in memory, sized by MLOBS_FEEDBACK_MEMORY_BYTES
+    (and _MEMORY entries), or, with MLOBS_FEEDBACK__STORE_URL, in a database every replica shares.
+
+    `model` (its ModelInfo) names the predictions in a shared store; `telemetry` counts the predictions
+    the store drops in mlobs_telemetry_dropped_total{signal="feedback"}; with `app`, the store is closed
+    at shutdown."""
+    store = settings.feedback
+    if not store.store_url:
+        return PredictionMemory(settings.feedback_memory_bytes, classes, max_entries=settings.feedback_memory)
+    if model is None:
+        raise ValueError("a shared feedback store needs the model (its name and version) of the predictions")
+    metrics = getattr(telemetry, "metrics", None)
+    dropped = metrics.dropped(catalog.SIGNAL_FEEDBACK) if metrics is not None else None
+    memory = SqlPredictionStore(
+        store.store_url, model.name, model.version, classes, max_rows=store.max_rows,
+        max_age_days=store.max_age_days, queue_size=store.queue_size, batch=store.batch, timeout_s=store.timeout_s,
+        on_dropped=dropped.inc if dropped is not None else None)
+    if app is not None:
+        app.router.on_shutdown.append(memory.close)
+    return memory
 
 
 def client_of(request: Request) -> str:
@@ -134,7 +147,8 @@ class FeedbackResult(BaseModel):
     outcome: str
 
 
-def feedback_router(memory: PredictionMemory, telemetry, classes, roles: dict | None = None) -> APIRouter:
+def feedback_router(memory: PredictionMemory | SqlPredictionStore, telemetry, classes,
+                    roles: dict | None = None) -> APIRouter:
     """POST /feedback: ground truth for a recent prediction, scored once into mlobs_feedback_total.
 
     `roles`: client id -> roles (MLOBS_PROTECT__ROLES); a `labeller` may score any client's prediction."""
@@ -146,7 +160,10 @@ def feedback_router(memory: PredictionMemory, telemetry, classes, roles: dict | 
         if body.label not in classes:
             raise InputRejected("unknown_label", f"label must be one of {list(classes)}")
         client = client_of(request)
-        claim = memory.claim(body.request_id, body.index, client, labeller=client in labellers)
+        try:
+            claim = await memory.aclaim(body.request_id, body.index, client, labeller=client in labellers)
+        except StoreUnavailable as exc:
+            raise Unavailable("feedback_store_unavailable", f"{exc}; retry later") from None
         if claim.status == UNKNOWN:
             raise InputRejected("unknown_request", "no recent prediction has that request id and index", 404)
         if claim.status == FORBIDDEN:
@@ -155,7 +172,19 @@ def feedback_router(memory: PredictionMemory, telemetry, classes, roles: dict | 
         if claim.status == DUPLICATE:
             raise InputRejected("duplicate_feedback", "feedback for this prediction was already received", 409)
         correct = claim.predicted == body.label
-        telemetry.record_feedback(correct)
+        _count(telemetry, correct, claim.version)
         return {"outcome": catalog.OUTCOME_CORRECT if correct else catalog.OUTCOME_INCORRECT}
 
     return router
+
+
+def _count(telemetry, correct: bool, version: str | None) -> None:
+    """Online accuracy of the model version that made the prediction: after a deploy, a shared store
+    still holds the previous version's predictions, and their labels are its accuracy, not this one's."""
+    metrics = getattr(telemetry, "metrics", None)
+    if version is None or metrics is None or version == metrics.model_labels[2]:
+        telemetry.record_feedback(correct)
+        return
+    outcome = catalog.OUTCOME_CORRECT if correct else catalog.OUTCOME_INCORRECT
+    service, model, _ = metrics.model_labels
+    make(catalog.FEEDBACK, metrics.registry).labels(service, model, version, outcome).inc()

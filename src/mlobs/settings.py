@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlobs.audit.settings import AuditSettings
@@ -21,6 +21,28 @@ from mlobs.protect.settings import ProtectSettings
 def _default_artifacts_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "mlobs" / "artifacts"
+
+
+class FeedbackSettings(BaseModel):
+    """Where predictions wait for their ground truth (MLOBS_FEEDBACK__*)."""
+
+    # Unset: in this process's memory (MLOBS_FEEDBACK_MEMORY_BYTES), forgotten at restart and not seen by
+    # other replicas. sqlite:////path/feedback.db or postgresql://user@host/db: one table every replica
+    # shares, so a label days later reaches the prediction whichever replica made it.
+    store_url: str | None = None
+    # Predictions (one row each) the store keeps, the oldest deleted first. A row takes about 250 bytes on
+    # PostgreSQL with its indexes and 150 on SQLite: 10,000,000 is about 2.5 GB.
+    max_rows: int = Field(10_000_000, gt=0)
+    # Days a prediction waits for its label before it is deleted.
+    max_age_days: float = Field(90.0, gt=0)
+    # Requests' predictions waiting for the writer thread; past it they are dropped and counted in
+    # mlobs_telemetry_dropped_total{signal="feedback"}, so a slow store never slows a prediction.
+    queue_size: int = Field(10_000, gt=0)
+    # Requests written in one insert.
+    batch: int = Field(500, gt=0)
+    # Seconds a feedback waits for the store before it answers 503 (and the store's connect, statement
+    # and TCP timeouts).
+    timeout_s: float = Field(2.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -59,6 +81,7 @@ class Settings(BaseSettings):
     feedback_memory: int = Field(100_000, gt=0)
     # Bytes the predictions held for feedback may take; the oldest are forgotten first.
     feedback_memory_bytes: int = Field(32_000_000, gt=0)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     # None: inference runs inline. A number: on a worker with this deadline (504 past it).
     inference_timeout_s: float | None = Field(None, gt=0)
 
