@@ -12,6 +12,15 @@ from mlobs.settings import Settings
 
 
 @pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL cluster on a free loopback port, one for the whole run."""
+    from support.postgres import postgres_cluster
+
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir(tmp_path_factory):
     """One artifacts directory per test session; models are trained into it once."""
     return tmp_path_factory.mktemp("artifacts")

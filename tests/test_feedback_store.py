@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from audit.conftest import pg_schema_url, pg_server  # noqa: F401  (the real PostgreSQL fixture)
+from support.postgres import pg_schema_url
 from mlobs import feedback_store
 from mlobs.feedback_store import ACCEPTED, DUPLICATE, FORBIDDEN, TABLE, UNKNOWN, SqlPredictionStore, StoreUnavailable
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from audit.conftest import pg_schema_url, pg_server  # noqa: F401  (the real PostgreSQL fixture)
+from support.postgres import pg_schema_url
 from mlobs.feedback_store import TABLE
 from mlobs.protect import hash_key
 from protect.apps import ALICE_KEY, BOB_KEY, KEYS, auth

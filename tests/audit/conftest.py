@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from support.postgres import postgres_cluster
+from support.postgres import pg_schema_url
 
 from mlobs.audit import AuditLog, AuditSettings
 
@@ -28,26 +26,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    """A throwaway PostgreSQL cluster on a free loopback port."""
-    with postgres_cluster() as url:
-        yield url
-
-
-_schemas = itertools.count()
-
-
-def pg_schema_url(server_url: str) -> str:
-    """A fresh schema per test, selected through the connection's search_path."""
-    import psycopg
-
-    name = f"t{os.getpid()}_{next(_schemas)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    return f"{server_url}?options=-csearch_path%3D{name}"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ the audit writer's thread with it, long after the server is back. Here every exc
 statement, a commit, each chunk of rows a cursor fetches) fails after `timeout_s` with an
 OperationalError, and the connection is closed, so that its owner connects afresh.
 
-The server is told the same bound: a session idle inside a transaction longer than that (its client
+The server is told the same bound: a connection idle inside a transaction longer than that (its client
 cut off mid-transaction) is ended, so the chain lock the transaction holds is free again for the
 connection that replaces it; its keepalives notice a client gone from the network. Keepalives and
 TCP_USER_TIMEOUT let the kernel end a connection whose peer has vanished while it is idle. A parameter
