@@ -67,8 +67,9 @@ def service_alerts() -> list[Alert]:
             for_="10m",
             severity="ticket",
             summary="{{ $labels.service }} is dropping {{ $labels.signal }} telemetry",
-            description="Telemetry queues are full or exports fail, so spans or log lines are dropped (by design, "
-                        "inference never waits). Traces and logs for this service are incomplete.",
+            description="Telemetry queues are full or exports fail, so spans, log lines or (signal feedback) "
+                        "predictions held for feedback are dropped (by design, inference never waits). Traces and "
+                        "logs for this service are incomplete; labels for a dropped prediction answer 404.",
             runbook="telemetry-dropped.md",
         ),
     ]
