@@ -1,17 +1,15 @@
-"""`make local` with its defaults pages: the drift shift reaches the on-call receiver and the terminal says so."""
+"""`make local` with its defaults pages: the drift shift reaches the on-call receiver and the terminal says so
+(its run on a real native stack: `support.native_stack.pages_by_itself`, beside the acceptance check
+in `tests/acceptance/test_against_local.py`)."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
-import pytest
 
 from mlobs.local.__main__ import parse
 from mlobs.local.pages import PageWatch
 from mlobs.local.stack import ONCALL, Options, alertmanager_config
 from mlobs.stackgen import config
-from support.native_stack import NativeStack
 
 
 def test_alertmanager_in_the_native_run_sends_to_the_receivers_loopback_port_from_the_ports_base(tmp_path):
@@ -49,19 +47,3 @@ def test_the_watch_tells_each_firing_drift_page_once_with_seconds_since_the_shif
 
 def test_the_watch_stays_quiet_when_the_receiver_does_not_answer():
     assert PageWatch("http://127.0.0.1:9", shift_at=None, every=0).poll() == []
-
-
-@pytest.mark.integration
-@pytest.mark.slow
-def test_the_native_stack_reaches_a_drift_page_at_the_receiver_and_keeps_running(tmp_path, artifacts_dir):
-    """The same code path as `make local`, only with short timings: windows of 50 at 20 req/s, 1 s scrapes."""
-    with NativeStack(tmp_path, artifacts_dir, "--rate", "20", "--drift-window", "50", "--scenario-delay", "15",
-                     "--drift-page-window", "15s", "--alert-wait", "1s", duration=400) as local:
-        page = local.read_until(prefix="PAGE:")
-        assert page.startswith("PAGE: EstimatedAccuracyDrop"), local.output
-        assert "after the shift" in page, local.output
-        pages_url = page.rsplit(" ", 1)[1].strip()
-        time.sleep(2)
-        assert local.process.poll() is None, local.output  # still running after the page
-        kept = httpx.get(pages_url, params={"alertname": "EstimatedAccuracyDrop"}, timeout=5).json()["notifications"]
-        assert kept and kept[0]["alerts"][0]["labels"]["severity"] == "page"

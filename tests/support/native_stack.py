@@ -67,3 +67,22 @@ class NativeStack:
         # SIGTERM first even when a check failed: a SIGKILL would leave the children (each in its own
         # session) running.
         self.stop()
+
+
+def pages_by_itself(workdir: Path, artifacts_dir: Path) -> None:
+    """The same code path as `make local`, only with short timings (windows of 50 at 20 req/s, 1 s scrapes):
+    its own shift reaches the on-call receiver as a page, the terminal says so, and the stack keeps running."""
+    import time
+
+    import httpx
+
+    with NativeStack(workdir, artifacts_dir, "--rate", "20", "--drift-window", "50", "--scenario-delay", "15",
+                     "--drift-page-window", "15s", "--alert-wait", "1s", duration=400) as local:
+        page = local.read_until(prefix="PAGE:")
+        assert page.startswith("PAGE: EstimatedAccuracyDrop"), local.output
+        assert "after the shift" in page, local.output
+        pages_url = page.rsplit(" ", 1)[1].strip()
+        time.sleep(2)
+        assert local.process.poll() is None, local.output  # still running after the page
+        kept = httpx.get(pages_url, params={"alertname": "EstimatedAccuracyDrop"}, timeout=5).json()["notifications"]
+        assert kept and kept[0]["alerts"][0]["labels"]["severity"] == "page"
