@@ -86,3 +86,20 @@ def test_an_app_tuning_its_gc_sets_its_young_threshold_at_startup(tmp_path):
     assert gc.get_threshold()[0] != 12_345
     with TestClient(app):
         assert gc.get_threshold()[0] == 12_345
+
+
+def test_an_app_with_a_lifespan_of_its_own_freezes_its_heap_after_that_lifespan_loaded_its_model(tmp_path):
+    """FastAPI runs no on_startup handler for an app with `lifespan=`, the way its docs load a model."""
+    from contextlib import asynccontextmanager
+
+    seen = {}
+
+    @asynccontextmanager
+    async def lifespan(app):
+        seen["frozen while loading"] = gc.get_freeze_count()
+        yield
+
+    app = FastAPI(lifespan=lifespan)
+    tune_gc(app, Settings(gc_freeze=True, telemetry_enabled=False, artifacts_dir=tmp_path))
+    with TestClient(app):
+        assert seen["frozen while loading"] == 0 and gc.get_freeze_count() > 0

@@ -11,6 +11,7 @@ from mlobs.audit.http import audit_router
 from mlobs.audit.tree_log import IntegrityFailure
 from mlobs.audit.record import new_decision_id
 from mlobs.errors import Unavailable
+from mlobs.lifespan import around_lifespan
 from mlobs.logs import span_ids
 from mlobs.metrics import make
 from mlobs.model_info import ModelInfo
@@ -80,7 +81,8 @@ def open_decision_log(settings: Settings, telemetry, model: ModelInfo, app=None)
     registry = getattr(telemetry, "registry", None)
     decisions = DecisionLog(audit, service, model, registry)
     if app is not None:
-        app.router.on_shutdown.append(decisions.close)
+        app.state.decisions = decisions
+        around_lifespan(app, shutdown=decisions.close)
         app.include_router(audit_router(audit.settings.store_url, audit.settings.witness_token,
                                         audit.settings.store_timeout_s))
         attach_audit(getattr(app.state, "protection", None), decisions)

@@ -22,6 +22,7 @@ from mlobs import catalog
 from mlobs.errors import InputRejected, Unavailable
 from mlobs.feedback_store import (ACCEPTED, DUPLICATE, FORBIDDEN, UNKNOWN, Claim, SqlPredictionStore,
                                   StoreUnavailable)
+from mlobs.lifespan import around_lifespan
 from mlobs.metrics import make
 from mlobs.protect.keys import ANONYMOUS, LABELLER
 
@@ -127,7 +128,7 @@ def memory_for(settings, classes, model=None, telemetry=None, app=None) -> Predi
         max_age_days=store.max_age_days, queue_size=store.queue_size, batch=store.batch, timeout_s=store.timeout_s,
         on_dropped=dropped.inc if dropped is not None else None)
     if app is not None:
-        app.router.on_shutdown.append(memory.close)
+        around_lifespan(app, shutdown=memory.close)
     return memory
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 
+from mlobs.lifespan import around_lifespan
+
 
 def freeze_startup_heap() -> None:
     """Move everything alive once the service has started (libraries, the model, the app) out
@@ -32,7 +34,10 @@ def tune_gc(app, settings=None, *, freeze: bool = True, young_threshold: int | N
     if settings is not None:
         freeze = freeze if settings.gc_freeze is None else settings.gc_freeze
         young_threshold = young_threshold if settings.gc_young_threshold is None else settings.gc_young_threshold
-    if freeze:
-        app.router.on_startup.append(freeze_startup_heap)
-    if young_threshold is not None:
-        app.router.on_startup.append(lambda: set_young_threshold(young_threshold))
+    def started() -> None:  # after the app's own startup, whether handlers or a `lifespan=`, loaded its model
+        if freeze:
+            freeze_startup_heap()
+        if young_threshold is not None:
+            set_young_threshold(young_threshold)
+
+    around_lifespan(app, started=started)

@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Callable
 
 
-def around_lifespan(app, startup: Callable[[], None] | None = None, shutdown: Callable[[], None] | None = None):
-    """Call `startup()` before the app's own startup and `shutdown()` after its own shutdown."""
+def around_lifespan(app, startup: Callable[[], None] | None = None, shutdown: Callable[[], None] | None = None,
+                    started: Callable[[], None] | None = None):
+    """Call `startup()` before the app's own startup, `started()` right after it (its model loaded), and
+    `shutdown()` after its own shutdown."""
     router = app.router
     inner = router.lifespan_context
 
@@ -23,6 +25,8 @@ def around_lifespan(app, startup: Callable[[], None] | None = None, shutdown: Ca
             startup()
         try:
             async with inner(started_app) as state:
+                if started is not None:
+                    started()
                 yield state
         finally:
             if shutdown is not None:

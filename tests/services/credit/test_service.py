@@ -104,8 +104,7 @@ def test_a_canary_personal_value_never_reaches_logs_spans_metrics_or_the_long_te
 
 def test_when_the_audit_log_cannot_record_the_decision_is_refused_with_503(service, sinks):
     client, _ = service
-    decisions_closed = client.app.router.on_shutdown[-1]
-    decisions_closed()  # the audit log is gone: closed under the service
+    client.app.state.decisions.close()  # the audit log is gone: closed under the service
     response = client.post("/predict", json=application())
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "audit_unavailable"
