@@ -4,7 +4,8 @@ Both run on a thread of their own, off the request path, with a bound: metrics a
 the Prometheus registry per interval (nothing queues behind a slow collector); log lines wait in a
 bounded queue. What cannot leave is dropped and counted in mlobs_telemetry_dropped_total, as spans are.
 Endpoints, headers and timeouts come from the standard OTEL_EXPORTER_OTLP_* variables (read by the
-SDK's exporters); intervals from OTEL_METRIC_EXPORT_INTERVAL and OTEL_BLRP_SCHEDULE_DELAY.
+SDK's exporters; mlobs.otlp_deadline makes the timeout bound the whole answer); intervals from
+OTEL_METRIC_EXPORT_INTERVAL and OTEL_BLRP_SCHEDULE_DELAY.
 """
 
 from __future__ import annotations
@@ -56,14 +57,19 @@ def start_exporters(telemetry, resource: Resource) -> None:
     if wanted(settings.metrics_exporter):
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
+        from mlobs.otlp_deadline import session
+
         join_meter_provider(resource)
+        exporter = OTLPMetricExporter(session=session("METRICS"))
         telemetry.exporters.append(RegistryExporter(
-            telemetry.registry, resource, OTLPMetricExporter(), telemetry.metrics.dropped("metrics_export_failed").inc,
+            telemetry.registry, resource, exporter, telemetry.metrics.dropped("metrics_export_failed").inc,
             interval_s=_env_ms("OTEL_METRIC_EXPORT_INTERVAL", 60_000)))
     if wanted(settings.logs_exporter):
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-        sink = LogExporter(resource, OTLPLogExporter(), telemetry.metrics.dropped,
+        from mlobs.otlp_deadline import session
+
+        sink = LogExporter(resource, OTLPLogExporter(session=session("LOGS")), telemetry.metrics.dropped,
                            interval_s=_env_ms("OTEL_BLRP_SCHEDULE_DELAY", 1_000),
                            max_queue=env_positive("OTEL_BLRP_MAX_QUEUE_SIZE", 2048),
                            batch=env_positive("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 512))
@@ -78,10 +84,13 @@ def join_meter_provider(resource: Resource) -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
+    from mlobs.otlp_deadline import session
+
     if type(otel_metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider":
         return
     otel_metrics.set_meter_provider(MeterProvider(resource=resource,
-                                                  metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]))
+                                                  metric_readers=[PeriodicExportingMetricReader(
+                                                      OTLPMetricExporter(session=session("METRICS")))]))
 
 
 class _Worker:
@@ -110,7 +119,8 @@ class _Worker:
         self._stop.set()
         self._thread.join(timeout)
         # Past the timeout (a collector that never answers) the exporter refuses what is left,
-        # counted as failed, and the export in flight ends at OTEL_EXPORTER_OTLP_TIMEOUT on its own.
+        # counted as failed, and the export in flight ends at OTEL_EXPORTER_OTLP_TIMEOUT on its own
+        # (a whole-answer deadline: mlobs.otlp_deadline).
         self.exporter.shutdown()
 
 

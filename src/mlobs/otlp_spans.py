@@ -6,7 +6,8 @@ Here the wire format is written directly (the bytes the SDK's encoder produces, 
 checks it against the SDK's messages), repeated attribute pairs come from a bounded cache, and each
 resource and scope is encoded once. A span with events or links, or an attribute that is not a
 str/bool/int/float, is encoded by the SDK's own encoder. Sending (endpoint, headers, compression,
-retries, timeout from OTEL_EXPORTER_OTLP_*) is the SDK exporter's.
+retries, timeout from OTEL_EXPORTER_OTLP_*) is the SDK exporter's, through a session of
+mlobs.otlp_deadline that bounds each request by the whole answer.
 """
 
 from __future__ import annotations
@@ -161,7 +162,9 @@ class LeanOtlpSpanExporter(SpanExporter):
         if inner is None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            inner = OTLPSpanExporter()
+            from mlobs.otlp_deadline import session
+
+            inner = OTLPSpanExporter(session=session("TRACES"))
         self._inner = inner
         self._client = getattr(inner, "_client", None)
         self._encoder = SpanEncoder()
