@@ -4,7 +4,10 @@ dropped, and the next one goes ahead."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -66,10 +69,10 @@ class DrippingBody:
     """An HTTP server that sends its status and headers at once, then its body a byte every `interval`:
     what a proxy trickling a stalled upstream looks like."""
 
-    def __init__(self, version: str, length: int = 20, interval: float = 0.25):
-        self.version, self.length, self.interval = version, length, interval
+    def __init__(self, version: str, tls: ssl.SSLContext | None = None, length: int = 20, interval: float = 0.25):
+        self.version, self.tls, self.length, self.interval = version, tls, length, interval
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1/traces"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/v1/traces"
         self.server = socket.create_server(("127.0.0.1", self.port))
         self.stop = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
@@ -85,6 +88,8 @@ class DrippingBody:
     def _answer(self, client: socket.socket) -> None:
         with client:
             try:
+                if self.tls is not None:
+                    client = self.tls.wrap_socket(client, server_side=True)
                 client.recv(1 << 16)
                 client.sendall(f"{self.version} 200 OK\r\nContent-Length: {self.length}\r\n\r\n".encode())
                 for _ in range(self.length):
@@ -102,11 +107,30 @@ class DrippingBody:
         self.server.close()
 
 
-@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])  # kept alive; closed after the body
-def test_an_answer_whose_body_drips_ends_at_the_timeout(version):
-    with DrippingBody(version) as server:
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A server context with a self-signed certificate for 127.0.0.1, and that certificate's path."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a certificate with")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, str(cert)
+
+
+# HTTP/1.1 keeps the connection; HTTP/1.0 closes it after the body, which http.client then reads from a
+# socket its connection has let go of.
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_an_answer_whose_body_drips_ends_at_the_timeout(version, scheme, request):
+    context, verify = request.getfixturevalue("tls") if scheme == "https" else (None, True)
+    with DrippingBody(version, context) as server:
         exporting = session("TRACES")
         started = time.monotonic()
         with pytest.raises(requests.exceptions.ReadTimeout, match="no whole answer within 0.5 s"):
-            exporting.post(server.url, data=b"spans", timeout=0.5)
+            exporting.post(server.url, data=b"spans", timeout=0.5, verify=verify)
         assert time.monotonic() - started < 4  # the body alone takes 5 s

@@ -133,8 +133,10 @@ def _attach(sock) -> None:
 
 class _Watched:
     """Connections that hand their sockets to the exchange of the thread using them: the TCP socket as
-    soon as it is connected (a TLS handshake or proxy tunnel then reads it), the one the request and
-    answer go over (a TLS one) before each request and answer."""
+    soon as it is connected (a TLS handshake or proxy tunnel then reads it), and the one the request
+    and answer go over (a TLS one, or one kept alive from an earlier exchange). The exchange keeps them:
+    http.client lets go of the socket of an answer that closes the connection once its head is read,
+    and reads the body from it still."""
 
     def _new_conn(self):
         sock = super()._new_conn()
@@ -146,9 +148,7 @@ class _Watched:
         return super().request(*args, **kwargs)
 
     def getresponse(self, *args, **kwargs):
-        # http.client lets go of the socket of an answer that closes the connection once its head is
-        # read; the body is still read from it.
-        _attach(self.sock)
+        _attach(self.sock)  # in case request() connected it: a TLS socket made after request's hand-over
         return super().getresponse(*args, **kwargs)
 
 
