@@ -69,8 +69,11 @@ class DrippingBody:
     """An HTTP server that sends its status and headers at once, then its body a byte every `interval`:
     what a proxy trickling a stalled upstream looks like."""
 
-    def __init__(self, version: str, tls: ssl.SSLContext | None = None, length: int = 20, interval: float = 0.25):
+    def __init__(self, version: str = "HTTP/1.1", tls: ssl.SSLContext | None = None, length: int = 20,
+                 interval: float = 0.25, busy_first: bool = False):
         self.version, self.tls, self.length, self.interval = version, tls, length, interval
+        self.busy_first = busy_first  # the first answer: 503, try again at once
+        self.requests = 0
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/v1/traces"
         self.server = socket.create_server(("127.0.0.1", self.port))
@@ -91,6 +94,11 @@ class DrippingBody:
                 if self.tls is not None:
                     client = self.tls.wrap_socket(client, server_side=True)
                 client.recv(1 << 16)
+                self.requests += 1
+                if self.busy_first and self.requests == 1:
+                    client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n"
+                                   b"Connection: close\r\n\r\n")
+                    return
                 client.sendall(f"{self.version} 200 OK\r\nContent-Length: {self.length}\r\n\r\n".encode())
                 for _ in range(self.length):
                     if self.stop.wait(self.interval):
@@ -134,3 +142,22 @@ def test_an_answer_whose_body_drips_ends_at_the_timeout(version, scheme, request
         with pytest.raises(requests.exceptions.ReadTimeout, match="no whole answer within 0.5 s"):
             exporting.post(server.url, data=b"spans", timeout=0.5, verify=verify)
         assert time.monotonic() - started < 4  # the body alone takes 5 s
+
+
+def test_the_exporters_retries_and_their_dripping_answer_end_within_its_one_timeout(monkeypatch):
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from mlobs.tracing import otlp_exporter
+
+    with DrippingBody(busy_first=True) as server:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", server.url)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1")
+        exporter = otlp_exporter()
+        span = TracerProvider().get_tracer("t").start_span("s")
+        span.end()
+        started = time.monotonic()
+        assert exporter.export([span]).name == "FAILURE"
+        elapsed = time.monotonic() - started
+        exporter.shutdown()
+    assert server.requests == 2  # refused, then retried: that answer drips
+    assert elapsed < 4  # its body alone takes 5 s
