@@ -52,7 +52,7 @@ def test_a_dripping_collector_holds_each_export_only_until_its_timeout_and_expor
                 return all(f'signal="{signal}"' in text for signal in FAILED)
 
             # The drip would take about a minute to deliver one answer; each export gives up after 1 s.
-            assert wait_for(counted, 10), [line for line in text.splitlines() if "telemetry_dropped" in line]
+            assert wait_for(counted, 15), [line for line in text.splitlines() if "telemetry_dropped" in line]
             proxy.heal()
             assert httpx.post(f"{service.url}/predict/after", timeout=5).status_code == 200
 
@@ -62,7 +62,7 @@ def test_a_dripping_collector_holds_each_export_only_until_its_timeout_and_expor
                              for p in m.histogram.data_points if attributes(p).get("http.route") == "/predict/{kind}"]
                 return bool(after) and any(r.trace_id in after for r in sink.logs) and max(durations, default=0) == 2
 
-            assert wait_for(delivered, 10)
+            assert wait_for(delivered, 15)
 
 
 class DrippingBody:
