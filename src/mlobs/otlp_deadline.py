@@ -218,7 +218,7 @@ class DeadlineAdapter(HTTPAdapter):
 
 
 def _message(exchange: _Exchange) -> str:
-    return f"no whole answer within {exchange.seconds:g} s"
+    return f"no whole answer within {exchange.seconds:.3g} s"
 
 
 def _credential_session(signal: str) -> requests.Session | None:
