@@ -16,7 +16,7 @@ SHUTDOWN_S = 5.0
 log = logging.getLogger("mlobs.telemetry")
 
 
-def within(seconds: float, fn: Callable[[], object], name: str = "mlobs-telemetry-stop") -> bool:
+def finished_within(seconds: float, fn: Callable[[], object], name: str = "mlobs-telemetry-stop") -> bool:
     """Run fn() on a daemon thread and wait for it at most `seconds`; True if it finished."""
 
     def run() -> None:

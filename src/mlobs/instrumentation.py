@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from mlobs import catalog, semconv
-from mlobs.deadline import Deadline, within
+from mlobs.deadline import Deadline, finished_within
 from mlobs.errors import install_handlers, install_server_error_handler
 from mlobs.inference import InferenceRunner
 from mlobs.lifespan import around_lifespan
@@ -162,10 +162,10 @@ class Telemetry:
         # or one mlobs set) serves other apps and the application's own code: flushed only.
         provider = self.tracer_provider
         if self._owns_provider:
-            within(deadline.left(), provider.shutdown)
+            finished_within(deadline.left(), provider.shutdown)
         else:
             left_ms = int(deadline.left() * 1000)
-            within(deadline.left(), lambda: provider.force_flush(left_ms))
+            finished_within(deadline.left(), lambda: provider.force_flush(left_ms))
         self.log.close()  # stdout: its own short bound, whatever the collector took
 
 

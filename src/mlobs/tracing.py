@@ -11,7 +11,7 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from mlobs.deadline import SHUTDOWN_S, within
+from mlobs.deadline import SHUTDOWN_S, finished_within
 from mlobs.model_info import ModelInfo
 
 MODEL_NAME_ATTR = "ml.model.name"
@@ -74,12 +74,12 @@ class BoundedSpanProcessor(SpanProcessor):
         self._batch.on_end(span)
 
     def shutdown(self) -> None:
-        if not within(self._shutdown_s, self._batch.shutdown):
+        if not finished_within(self._shutdown_s, self._batch.shutdown):
             self._exporter.stopped = True
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         # The SDK's batch processor does not bound a flush by its timeout; this does.
-        return within(timeout_millis / 1000, lambda: self._batch.force_flush(timeout_millis))
+        return finished_within(timeout_millis / 1000, lambda: self._batch.force_flush(timeout_millis))
 
 
 def env_positive(name: str, default: int, environ=os.environ) -> int:
