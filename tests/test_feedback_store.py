@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
-import threading
 import time
 
 import pytest
 
 from support.postgres import pg_schema_url
+from support.races import at_once
 from mlobs import feedback_store
 from mlobs.feedback_store import ACCEPTED, DUPLICATE, FORBIDDEN, TABLE, UNKNOWN, SqlPredictionStore, StoreUnavailable
 
@@ -70,18 +70,7 @@ def test_concurrent_claims_from_two_replicas_accept_exactly_one(replicas):
 
 def race(request_id: str, stores) -> list[str]:
     """One claim of `request_id` from each store at once, each on a thread of its own."""
-    outcomes, start = [], threading.Barrier(len(stores))
-
-    def claim(store):
-        start.wait()
-        outcomes.append(store.claim(request_id, 0, "alice").status)
-
-    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
+    return at_once(lambda store: store.claim(request_id, 0, "alice").status, stores)
 
 
 def test_a_prediction_of_an_earlier_model_version_is_scored_with_that_versions_classes(replicas):
