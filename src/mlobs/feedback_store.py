@@ -81,7 +81,8 @@ class _Backend:
 
     def session(self, bound_s: float | None = None):
         """One connection at a time in autocommit, replaced at its next use once closed; `bound_s` bounds each
-        statement (default: the claim timeout). Connecting takes at most the claim timeout."""
+        statement (default: the claim timeout). Connecting takes at most the claim timeout (in whole seconds, at
+        least 2)."""
         bound_s = bound_s or self.timeout_s
         if not self.postgres:
             return _SqliteSession(self.path, bound_s)
