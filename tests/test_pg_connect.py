@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 BOUND_S = 0.5
 
 
-def test_a_session_whose_server_stops_answering_fails_within_its_bound_and_reconnects_with_its_settings(
+def test_a_connection_whose_server_stops_answering_fails_within_its_bound_and_is_replaced_with_its_settings(
         pg_server):
     url = pg_schema_url(pg_server)
     with Blackhole.before(url) as proxy:
