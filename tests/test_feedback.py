@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import threading
 import tracemalloc
 
 import pytest
+from support.races import at_once
 
 from mlobs.feedback import ACCEPTED, DUPLICATE, FORBIDDEN, UNKNOWN, PredictionMemory
 
@@ -49,17 +49,7 @@ def test_a_refused_claim_leaves_the_prediction_open_for_its_owner():
 def test_concurrent_claims_of_one_prediction_accept_exactly_one():
     memory = PredictionMemory(1_000_000, CLASSES)
     memory.remember(rid(1), ["positive"], "alice")
-    outcomes, start = [], threading.Barrier(16)
-
-    def claim():
-        start.wait()
-        outcomes.append(memory.claim(rid(1), 0, "alice").status)
-
-    threads = [threading.Thread(target=claim) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = at_once(lambda _: memory.claim(rid(1), 0, "alice").status, range(16))
     assert outcomes.count(ACCEPTED) == 1 and outcomes.count(DUPLICATE) == 15
 
 

@@ -3,8 +3,8 @@ labeller), reached by replays, spoofed identities, races from separate connectio
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
 
 import httpx
 import pytest
@@ -13,6 +13,7 @@ from mlobs.protect import hash_key
 from protect.apps import ALICE_KEY, BOB_KEY, KEYS, auth
 from protect.services import metric
 from support.processes import ServiceProcess
+from support.races import at_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -75,20 +76,10 @@ def test_another_client_cannot_claim_a_prediction_through_a_spoofed_identity_or_
 
 def race(service, request_id: str, keys: tuple[str, ...]) -> list[int]:
     """Feedback for one prediction from each key at once, each over a connection of its own."""
-    codes, start = [], threading.Barrier(len(keys))
-
-    def send(key):
-        with httpx.Client() as client:
-            start.wait()
-            codes.append(client.post(f"{service.url}/feedback", headers=auth(key),
-                                     json={"request_id": request_id, "label": "positive"}).status_code)
-
-    threads = [threading.Thread(target=send, args=(k,)) for k in keys]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return codes
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(httpx.Client(headers=auth(k))) for k in keys]
+        return at_once(lambda client: client.post(f"{service.url}/feedback", json={
+            "request_id": request_id, "label": "positive"}).status_code, clients)
 
 
 def test_two_feedbacks_for_one_prediction_at_once_from_two_connections_score_it_once(sentiment):

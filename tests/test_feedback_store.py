@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
-import threading
 import time
 
 import pytest
 
+from support.blackhole import Blackhole
 from support.postgres import pg_schema_url
+from support.races import at_once
 from mlobs import feedback_store
 from mlobs.feedback_store import ACCEPTED, DUPLICATE, FORBIDDEN, TABLE, UNKNOWN, SqlPredictionStore, StoreUnavailable
 
@@ -70,18 +71,7 @@ def test_concurrent_claims_from_two_replicas_accept_exactly_one(replicas):
 
 def race(request_id: str, stores) -> list[str]:
     """One claim of `request_id` from each store at once, each on a thread of its own."""
-    outcomes, start = [], threading.Barrier(len(stores))
-
-    def claim(store):
-        start.wait()
-        outcomes.append(store.claim(request_id, 0, "alice").status)
-
-    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
+    return at_once(lambda store: store.claim(request_id, 0, "alice").status, stores)
 
 
 def test_a_prediction_of_an_earlier_model_version_is_scored_with_that_versions_classes(replicas):
@@ -221,3 +211,52 @@ def test_a_store_url_of_no_known_database_is_refused_at_start(url):
     with pytest.raises(ValueError, match="feedback store"):
         SqlPredictionStore(url, "sentiment", "v1", CLASSES, max_rows=10, max_age_days=1, queue_size=10, batch=10,
                            timeout_s=1.0)
+
+
+@pytest.mark.integration
+def test_a_claim_waiting_on_a_row_another_transaction_holds_fails_in_time_and_is_not_made_behind_its_back(
+        pg_server):
+    """A lock wait is a server answering late: the server must end the UPDATE itself, or it would claim the
+    prediction once the row is free, after its client was answered 503, and the retry would meet a 409."""
+    import psycopg
+
+    url = pg_schema_url(pg_server)
+    store = SqlPredictionStore(url, "sentiment", "v1", CLASSES, max_rows=10, max_age_days=1, queue_size=10,
+                               batch=10, timeout_s=0.5)
+    try:
+        store.remember(rid(1), ["neutral"], "alice")
+        store.flush()
+        with psycopg.connect(url) as holder, psycopg.connect(pg_server, autocommit=True) as watcher:
+            holder.execute(f"SELECT 1 FROM {TABLE} WHERE request_id = %s FOR UPDATE", (rid(1),))
+            with pytest.raises(StoreUnavailable):
+                store.claim(rid(1), 0, "alice")
+            end = time.monotonic() + 5
+            while watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                  ).fetchone()[0] and time.monotonic() < end:
+                time.sleep(0.05)
+            holder.commit()  # the row is free again
+        assert store.claim(rid(1), 0, "alice").status == ACCEPTED
+    finally:
+        store.close()
+
+
+@pytest.mark.integration
+def test_a_claim_on_a_server_gone_silent_mid_run_fails_in_time_and_the_next_one_after_it_is_back_is_made(
+        pg_server):
+    url = pg_schema_url(pg_server)
+    with Blackhole.before(url) as proxy:
+        store = SqlPredictionStore(proxy.via(url), "sentiment", "v1", CLASSES, max_rows=10, max_age_days=1,
+                                   queue_size=10, batch=10, timeout_s=0.5)
+        try:
+            store.remember(rid(1), ["neutral"], "alice")
+            store.flush()
+            assert store.claim(rid(2), 0, "alice").status == UNKNOWN  # this thread's connection, open
+            proxy.partition()
+            with pytest.raises(StoreUnavailable):
+                asyncio.run(store.aclaim(rid(1), 0, "alice"))
+            with pytest.raises(StoreUnavailable):
+                store.claim(rid(1), 0, "alice")
+            proxy.heal()
+            assert store.claim(rid(1), 0, "alice").status == ACCEPTED
+        finally:
+            store.close()

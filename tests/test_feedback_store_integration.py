@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from mlobs.protect import hash_key
 from protect.apps import ALICE_KEY, BOB_KEY, KEYS, auth
 from protect.services import metric
 from support.processes import ServiceProcess
+from support.races import at_once
 from support.tcp_gate import TcpGate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -91,21 +91,11 @@ def started(*services):
 
 def race(services, request_id: str) -> list[int]:
     """Feedback for one prediction through each service at once, alice's and carol's."""
-    codes, calls = [], [(s, k) for s in services for k in (ALICE_KEY, CAROL_KEY)]
-    start = threading.Barrier(len(calls))
-
-    def send(service, key):
-        with httpx.Client() as client:
-            start.wait()
-            codes.append(client.post(f"{service.url}/feedback", headers=auth(key), timeout=10,
-                                     json={"request_id": request_id, "label": "positive"}).status_code)
-
-    threads = [threading.Thread(target=send, args=c) for c in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return codes
+    with contextlib.ExitStack() as stack:
+        calls = [(s, stack.enter_context(httpx.Client(headers=auth(k), timeout=10)))
+                 for s in services for k in (ALICE_KEY, CAROL_KEY)]
+        return at_once(lambda call: call[1].post(f"{call[0].url}/feedback", json={
+            "request_id": request_id, "label": "positive"}).status_code, calls)
 
 
 def test_a_label_reaches_its_prediction_on_another_replica_and_after_a_restart_and_counts_once(

@@ -17,14 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import queue
-import socket
 import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from urllib.parse import urlsplit
 
 log = logging.getLogger("mlobs.feedback")
@@ -57,7 +55,12 @@ def _schema(postgres: bool) -> list[str]:
 
 
 class _Backend:
-    """Connections and SQL of one database kind; `?` placeholders are rewritten for PostgreSQL."""
+    """Connections and SQL of one database kind; `?` placeholders are rewritten for PostgreSQL.
+
+    PostgreSQL connections are mlobs.pg_connect's: no wait on a server that stopped answering outlasts its
+    bound, and one dropped for it is replaced at its next use. The server ends what it answers late itself
+    (statement_timeout, lock_timeout): a claim its client gave up on must not be made behind its back. A
+    SQLite call blocked on a hung volume has no such bound: a watchdog thread interrupts it."""
 
     def __init__(self, url: str, timeout_s: float):
         self.url, self.timeout_s = url, timeout_s
@@ -76,50 +79,49 @@ class _Backend:
         else:
             raise ValueError(f"feedback store URL must start with sqlite:/// or postgresql://, not {scheme!r}://")
 
-    def connect(self, statement_timeout_s: float | None = None):
-        """A connection in autocommit; `statement_timeout_s` bounds each statement (default: the claim timeout)."""
-        statement_timeout_s = statement_timeout_s or self.timeout_s
+    def session(self, bound_s: float | None = None):
+        """One connection at a time in autocommit, replaced at its next use once closed; `bound_s` bounds each
+        statement (default: the claim timeout). Connecting takes at most the claim timeout (in whole seconds, at
+        least 2)."""
+        bound_s = bound_s or self.timeout_s
         if not self.postgres:
-            conn = sqlite3.connect(self.path, timeout=statement_timeout_s, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # predictions, not records: a power cut may lose the last
-            return conn
-        import psycopg
+            return _SqliteSession(self.path, bound_s)
+        from mlobs import pg_connect
 
-        timeout_ms = max(1, int(self.timeout_s * 1000))
-        statement_ms = max(1, int(statement_timeout_s * 1000))
-        # tcp_user_timeout: a black-holed server fails a send after this long instead of the kernel's minutes.
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, round(self.timeout_s)),
-                               tcp_user_timeout=timeout_ms, keepalives=1, keepalives_idle=5,
-                               keepalives_interval=2, keepalives_count=2)
-        conn.execute(f"SET statement_timeout = {statement_ms}")
-        conn.execute(f"SET lock_timeout = {statement_ms}")
-        return conn
+        ms = max(1, int(bound_s * 1000))
+        return pg_connect.Session(self.url, bound_s, connect_timeout_s=self.timeout_s,
+                                  settings={"statement_timeout": ms, "lock_timeout": ms})
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.postgres else statement
 
-    def abort(self, conn) -> None:
-        """Make a call blocked on `conn` fail now, from another thread. statement_timeout and tcp_user_timeout
-        cannot end a wait on a server that a proxy or a hung host keeps connected but silent."""
-        try:
-            if self.postgres:
-                fd = conn.pgconn.socket
-                with socket.socket(fileno=os.dup(fd)) as s:
-                    s.shutdown(socket.SHUT_RDWR)
-            else:
-                conn.interrupt()
-        except Exception:
-            pass
+
+class _SqliteSession:
+    """A SQLite connection held as pg_connect.Session holds a PostgreSQL one."""
+
+    def __init__(self, path: str, bound_s: float):
+        self.path, self.bound_s = path, bound_s
+        self._conn: sqlite3.Connection | None = None
+
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.bound_s, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # predictions, not records: a power cut may lose the last
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        _close(conn)
 
 
 class _Watchdog:
-    """Aborts any store call still running past its deadline."""
+    """Interrupts any SQLite call still running past its deadline (one blocked on a volume that hangs)."""
 
-    def __init__(self, backend: _Backend, stopping: threading.Event):
-        self._backend, self._stopping = backend, stopping
-        self._calls: dict[int, tuple[float, object]] = {}
+    def __init__(self, stopping: threading.Event):
+        self._stopping = stopping
+        self._calls: dict[int, tuple[float, sqlite3.Connection]] = {}
         self._lock = threading.Lock()
         threading.Thread(target=self._run, name="mlobs-feedback-watchdog", daemon=True).start()
 
@@ -141,7 +143,10 @@ class _Watchdog:
                 late = [k for k, (deadline, _) in self._calls.items() if deadline < now]
                 conns = [self._calls.pop(k)[1] for k in late]
             for conn in conns:
-                self._backend.abort(conn)
+                try:
+                    conn.interrupt()
+                except Exception:
+                    pass
 
 
 class Claim:
@@ -173,7 +178,7 @@ class SqlPredictionStore:
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stopping = threading.Event()
         self._ended = threading.Event()  # set once the writer is done: the watchdog outlives its last write
-        self._watchdog = _Watchdog(self.backend, self._ended)
+        self._watchdog = None if self.backend.postgres else _Watchdog(self._ended)
         self._claims = ThreadPoolExecutor(CLAIM_THREADS, thread_name_prefix="mlobs-feedback-claim")
         self._local = threading.local()
         self._writer = threading.Thread(target=self._write_loop, name="mlobs-feedback-writer", daemon=True)
@@ -209,7 +214,7 @@ class SqlPredictionStore:
         b = self.backend
         try:
             conn = self._connection()
-            with self._watchdog.limit(conn, self.timeout_s):
+            with self._limit(conn, self.timeout_s):
                 row = conn.execute(b.sql(
                     f"UPDATE {TABLE} SET answered_at = ? WHERE model = ? AND request_id = ? AND idx = ? "
                     f"AND answered_at IS NULL AND (client = ? OR ?) RETURNING model_version, predicted"),
@@ -219,8 +224,7 @@ class SqlPredictionStore:
                 row = conn.execute(b.sql(f"SELECT client FROM {TABLE} WHERE model = ? AND request_id = ? "
                                          f"AND idx = ?"), (self.model, request_id, index)).fetchone()
         except Exception as exc:
-            _close(getattr(self._local, "conn", None))
-            self._local.conn = None
+            self._session().close()  # the next claim on this thread connects afresh
             raise StoreUnavailable(f"the feedback store failed: {type(exc).__name__}") from None
         if row is None:
             return Claim(UNKNOWN)
@@ -228,11 +232,18 @@ class SqlPredictionStore:
             return Claim(FORBIDDEN)
         return Claim(DUPLICATE)
 
+    def _session(self):
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self.backend.session()
+        return session
+
     def _connection(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self.backend.connect()
-        return conn
+        return self._session().conn()
+
+    def _limit(self, conn, seconds: float):
+        """A SQLite call on `conn` bounded to `seconds` (a PostgreSQL connection bounds its own waits)."""
+        return nullcontext() if self._watchdog is None else self._watchdog.limit(conn, seconds)
 
     def _class_name(self, conn, version: str, code: int) -> str:
         classes = self._classes_of.get(version)
@@ -245,22 +256,23 @@ class SqlPredictionStore:
 
     # -- the writer thread --------------------------------------------------------------------
     def _write_loop(self) -> None:
-        conn, backoff, pruned = None, 0.5, 0.0
+        bound = WRITE_TIMEOUTS * self.timeout_s
+        session, prepared, backoff, pruned = self.backend.session(bound), None, 0.5, 0.0
         while not (self._stopping.is_set() and self._queue.empty()):
             items = self._take()
             taken = len(items)
             try:
-                if conn is None:
-                    conn = self.backend.connect(WRITE_TIMEOUTS * self.timeout_s)
-                    with self._watchdog.limit(conn, WRITE_TIMEOUTS * self.timeout_s):
+                conn = session.conn()
+                if conn is not prepared:  # a fresh connection: the first, or one replacing a dropped one
+                    with self._limit(conn, bound):
                         self._prepare(conn)
-                    backoff = 0.5
+                    prepared, backoff = conn, 0.5
                 if items:
-                    with self._watchdog.limit(conn, WRITE_TIMEOUTS * self.timeout_s):
+                    with self._limit(conn, bound):
                         self._insert(conn, items)
                     items = []  # written: a prune that fails next drops none of them
                 if time.monotonic() - pruned >= PRUNE_EVERY_S and not self._stopping.is_set():
-                    with self._watchdog.limit(conn, WRITE_TIMEOUTS * self.timeout_s):
+                    with self._limit(conn, bound):
                         self.prune(conn)
                     pruned = time.monotonic()
             except Exception as exc:
@@ -269,13 +281,12 @@ class SqlPredictionStore:
                     self._on_dropped(dropped)
                 log.warning("feedback store unavailable (%s: %s); %d predictions dropped, retrying",
                             type(exc).__name__, exc, dropped)
-                _close(conn)
-                conn = None
+                session.close()
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             for _ in range(taken):
                 self._queue.task_done()
-        _close(conn)
+        session.close()
 
     def _take(self) -> list:
         try:

@@ -16,7 +16,7 @@ from support.blackhole import SWALLOW, Blackhole
 from audit.factories import decision
 from mlobs.audit import AuditLog, AuditSettings, AuditUnavailable
 from mlobs.audit.cli import register
-from mlobs.audit.storage.pg_connect import connect
+from mlobs.pg_connect import connect
 from mlobs.audit.storage.postgres_store import CHAIN_LOCK
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import contextlib
 import threading
 from typing import Callable, Iterator
 
-from mlobs.audit.storage import pg_connect, store_format, tree_store
+from mlobs.audit.storage import pg_bounded, store_format, tree_store
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.keys.signing import Checkpoint
@@ -79,12 +79,12 @@ def _triggers() -> list[str]:
 
 
 class PostgresStore:
-    def __init__(self, url: str, timeout_s: float = pg_connect.DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, url: str, timeout_s: float = pg_bounded.DEFAULT_TIMEOUT_S) -> None:
         self.url = url
         self.timeout_s = timeout_s
         # Transactions are explicit blocks. A connection dropped because the server stopped answering
         # is replaced at the next write or read: the store recovers once the server is back.
-        self._writer = pg_connect.Session(url, timeout_s)
+        self._writer = pg_bounded.Session(url, timeout_s)
         conn = self._writer.conn()
         try:
             with conn.transaction():
@@ -98,10 +98,10 @@ class PostgresStore:
         except BaseException:
             self._writer.close()
             raise
-        self._reader = pg_connect.Session(url, timeout_s)
+        self._reader = pg_bounded.Session(url, timeout_s)
         # Verify's row checks scan the whole log in one statement: a connection of their own, with the
         # verifier's longer bound on each exchange (connecting within the store's).
-        self._checks = pg_connect.Session(url, pg_connect.VERIFY_TIMEOUT_S, connect_timeout_s=timeout_s)
+        self._checks = pg_bounded.Session(url, pg_bounded.VERIFY_TIMEOUT_S, connect_timeout_s=timeout_s)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._checks_lock = threading.Lock()
@@ -146,7 +146,7 @@ class PostgresStore:
         with self._read_lock:
             try:
                 return self._reader.conn().execute(sql, params).fetchall()
-            except pg_connect.StoreNotAnswering:
+            except pg_bounded.StoreNotAnswering:
                 # Once more on a fresh connection: an idle one a partition caught is dead even once
                 # the server is back, and a read is safe to repeat.
                 return self._reader.conn().execute(sql, params).fetchall()
@@ -158,7 +158,7 @@ class PostgresStore:
     def iter_rows(self, chunk: int = 10_000) -> Iterator[tuple]:
         # A named (server-side) cursor streams the table without loading it whole. Its transaction waits
         # idle while the caller works through a chunk (an export writing it out): the verifier's bound.
-        with pg_connect.connect(self.url, pg_connect.VERIFY_TIMEOUT_S, autocommit=False,
+        with pg_bounded.connect(self.url, pg_bounded.VERIFY_TIMEOUT_S, autocommit=False,
                                 connect_timeout_s=self.timeout_s) as conn:
             with conn.cursor(name="audit_verify") as cur:
                 cur.itersize = chunk

@@ -223,7 +223,7 @@ def open_reader(url: str, readonly: bool = True, timeout_s: float = 10.0):
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         return TreeReader(sqlite_query(conn)), conn.close
-    from mlobs.audit.storage.pg_connect import Session
+    from mlobs.audit.storage.pg_bounded import Session
 
     session = Session(url, timeout_s, readonly=readonly)
     session.conn()  # connect now: a store that cannot be reached fails here, as SQLite's does

@@ -119,7 +119,7 @@ def open_view(url: str, connect_timeout_s: float = 10.0) -> LogView:
     else:
         import psycopg
 
-        from mlobs.audit.storage.pg_connect import VERIFY_TIMEOUT_S, connect
+        from mlobs.audit.storage.pg_bounded import VERIFY_TIMEOUT_S, connect
 
         try:
             conn = connect(url, VERIFY_TIMEOUT_S, connect_timeout_s=connect_timeout_s)
@@ -191,7 +191,7 @@ def _row_problem(url: str, now: datetime, retention_days: float, store_timeout_s
         conn = connect_readonly(url.removeprefix("sqlite:///"))
         query, is_sqlite = sqlite_query(conn), True
     else:
-        from mlobs.audit.storage.pg_connect import VERIFY_TIMEOUT_S, connect
+        from mlobs.audit.storage.pg_bounded import VERIFY_TIMEOUT_S, connect
 
         conn = connect(url, VERIFY_TIMEOUT_S, connect_timeout_s=store_timeout_s)
         conn.execute("SET default_transaction_read_only = on")

@@ -34,7 +34,7 @@ def check_range(url: str, lo: int, hi: int, pinned: dict[int, str]) -> Segment:
 
 def postgres_rows(url: str, lo: int, hi: int, chunk: int = 10_000) -> Iterator[tuple]:
     """Records lo..hi (seq, header, payload, hash) of a PostgreSQL log, streamed by a server-side cursor."""
-    from mlobs.audit.storage.pg_connect import VERIFY_TIMEOUT_S, connect
+    from mlobs.audit.storage.pg_bounded import VERIFY_TIMEOUT_S, connect
     from mlobs.audit.storage.store import SELECT_COLUMNS
 
     sql = f"SELECT {SELECT_COLUMNS} FROM audit_records WHERE seq BETWEEN {int(lo)} AND {int(hi)} ORDER BY seq"
