@@ -6,7 +6,7 @@ set -euo pipefail
 
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
-command -v alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)  # Debian names the binary so
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v wrk >/dev/null || need+=(wrk)
 command -v docker-compose >/dev/null || need+=(docker-compose)
