@@ -1,0 +1,89 @@
+"""Incidents as production Prometheus holds them: replicas, restarts, scrape gaps, idle traffic, a breach
+already under way when the range starts. Each is one service's history of an hour, ending at `end`, that
+`mlobs investigate --since 15m` would read at its end.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from investigate.histories import CREDIT, STEP, State, Writer, emit_moment
+
+MINUTES = 60
+# What one process does at a minute of the history: None when it is down (not scraped, `up` 0).
+Replicas = Callable[[float], dict[str, State | None]]
+
+
+@dataclass(frozen=True)
+class Incident:
+    service: str
+    replicas: Replicas
+    restarts: tuple[tuple[float, str], ...] = ()  # (minute, instance): that process restarts, counters from 0
+    models: tuple[str, ...] = ()                   # several models behind the service: one process each
+
+
+def write(incidents: list[Incident], end: float, data_dir: Path) -> None:
+    """Every incident's history as one OpenMetrics file, turned into blocks under `data_dir`."""
+    import subprocess
+
+    out = Writer()
+    start = end - MINUTES * 60
+    for incident in incidents:
+        restarts = set(incident.restarts)
+        for i in range(int(MINUTES * 60 / STEP) + 1):
+            t, minute = start + i * STEP, i * STEP / 60
+            for instance, state in incident.replicas(minute).items():
+                if (minute, instance) in restarts:
+                    out.restart(job=incident.service, instance=instance)
+                if state is None:
+                    out.emit("up", "gauge", "up", {"job": incident.service, "instance": instance}, t, 0.0,
+                             counter=False)
+                    continue
+                model = instance if incident.models else ""
+                emit_moment(out, incident.service, state, t, instance=instance, model=model)
+    source = data_dir.parent / "incidents.om"
+    source.write_text(out.text())
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
+                   check=True, capture_output=True)
+
+
+SLOW = dict(latency_median=0.16, latency_sigma=0.5)
+
+
+def _from(minute: float, before: State, after: State) -> Callable[[float], State]:
+    return lambda m: after if m >= minute else before
+
+
+def _flapping(base: State, seed: int) -> Callable[[float], State]:
+    """An input detector that flags about half its evaluations, whatever the inputs do."""
+    rng = random.Random(seed)
+    return lambda m: replace(base, drift=(("tabular_ks", "income", rng.random() < 0.5), ("softmax_ks", "all", False)))
+
+
+def incidents() -> dict[str, Incident]:
+    c = CREDIT
+    slow = replace(c, **SLOW)
+    bad = replace(c, version="v2", accuracy=0.70)
+    noisy = _flapping(c, 7)
+    return {
+        "restart": Incident("restart", lambda m: {"a:8000": c, "b:8000": None if 49.75 <= m < 50.25 else c},
+                            restarts=((50.25, "b:8000"),)),
+        "rollout one replica bad": Incident("rollout", lambda m: {"a:8000": c, "b:8000": bad if m >= 50 else c}),
+        "one replica slow": Incident("slowreplica", lambda m: {"a:8000": c, "b:8000": slow if m >= 50 else c}),
+        "scrape gap inside the range": Incident("gap", lambda m: {"a:8000": None if 48 <= m < 52 else c}),
+        "down since the middle of the range": Incident("down", lambda m: {"a:8000": None if m >= 53 else c}),
+        "no traffic in the range": Incident("idle", lambda m: {"a:8000": replace(c, rate=0.0) if m >= 30 else c}),
+        "breach began before the range": Incident("early", lambda m: {"a:8000": _from(40, c, slow)(m)}),
+        "breach at the range's first minute": Incident("edge", lambda m: {"a:8000": _from(46, c, slow)(m)}),
+        "name with regex characters": Incident("fraud.v2-eu+beta",
+                                               lambda m: {"a:8000": _from(50, c, bad)(m)}),
+        'name with a quote': Incident('q"uote', lambda m: {"a:8000": _from(50, c, slow)(m)}),
+        "latency breach while a detector flaps": Incident(
+            "flappy", lambda m: {"a:8000": replace(noisy(m), **SLOW) if m >= 50 else noisy(m)}),
+        "several models, one bad version": Incident(
+            "multi", lambda m: {"scorer": c, "ranker": replace(c, rate=1.5, version="r2", accuracy=0.5)
+                                if m >= 50 else replace(c, rate=1.5, version="r1")}, models=("scorer", "ranker")),
+    }
