@@ -79,8 +79,12 @@ ALIASES = {s.name: "online-accuracy" for s in BUSINESS_SLOS}
 SLO_NAMES = tuple(c.name for c in CANDIDATES) + tuple(ALIASES)
 
 
-def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = None) -> Breach | None:
-    """The candidate whose change is furthest past its threshold, or None when nothing got worse."""
+def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = None,
+         holds_from: float | None = None) -> Breach | None:
+    """The candidate whose change is furthest past its threshold, or None when nothing got worse.
+
+    With `holds_from`, only a change still in force from that moment to the end counts: a breach that
+    recovered before it is not the one being investigated."""
     best = None
     slo = ALIASES.get(slo, slo)
     for candidate in CANDIDATES:
@@ -101,6 +105,8 @@ def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = N
             if change is None or change.t < MIN_T:
                 continue
             severity = _severity(candidate, change.before, change.after)
+            if holds_from is not None and not _holds(series[0].times, values, change, holds_from):
+                continue
             if severity >= 1.0 and candidate.counts is not None:
                 if _counted_z(prom, signals, candidate.counts, window, change.at) < MIN_T:
                     continue
@@ -109,6 +115,12 @@ def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = N
                 best = Breach(candidate.name, change.at, change.before, change.after, round(severity, 2),
                               f"{candidate.per_series} {label!r}: {text}" if label else text, query)
     return best
+
+
+def _holds(times: np.ndarray, values: np.ndarray, change, since: float) -> bool:
+    """The signal is still nearer its level after the change than before it, from `since` on."""
+    later = values[(times >= since) & np.isfinite(values)]
+    return len(later) > 0 and abs(later.mean() - change.after) < abs(later.mean() - change.before)
 
 
 def _counted_z(prom: Prometheus, signals: Signals, counts: Callable[[Signals, str], tuple[str, str]],

@@ -61,6 +61,12 @@ class Report:
     findings: list[Finding]
     queries: int
     seconds: float
+    # The start asked for, when the range had to reach further back to see what the breach broke from.
+    asked_start: float | None = None
+    # Why the data cannot answer, when it cannot (said in place of a cause).
+    unanswered: str = ""
+    # Spans (from, to) in which Prometheus scraped no target of the service's job.
+    unscraped: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def causes(self) -> list[Finding]:
