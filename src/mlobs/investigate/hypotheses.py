@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlobs.catalog import MODEL, MODEL_VERSION as VERSION
 from mlobs.investigate.model import Finding
 from mlobs.investigate.prometheus import Prometheus, Series
 from mlobs.investigate.signals import OUTPUT_DETECTORS, Signals
@@ -214,24 +215,35 @@ def model_version(ctx: Context) -> Finding:
     for item in series:
         present = np.nonzero(np.isfinite(item.values) & (np.nan_to_num(item.values) > 0))[0]
         if len(present):
-            first_seen[item.labels.get("model_version", "?")] = (float(item.times[present[0]]), present[0])
+            key = (item.labels.get("model", ""), item.labels.get("model_version", "?"))
+            first_seen[key] = (float(item.times[present[0]]), present[0])
             if present[-1] >= len(item.values) - 2:
-                still_in_service.add(item.labels.get("model_version", "?"))
-    for version, (moment, index) in sorted(first_seen.items(), key=lambda kv: kv[1][0]):
+                still_in_service.add(key)
+    several_models = len({model for model, _ in first_seen}) > 1
+    for (model, version), (moment, index) in sorted(first_seen.items(), key=lambda kv: kv[1][0]):
         if index == 0:
             continue  # in service from the start of the range
-        if not any(seen < moment for v, (seen, _) in first_seen.items() if v != version):
+        # Only the same model's versions came before this one or serve beside it; another model's do not.
+        others = {v: seen for (m, v), (seen, _) in first_seen.items() if m == model and v != version}
+        models_before = sorted({m for (m, _), (seen, _) in first_seen.items() if m != model and seen < moment})
+        if any(seen < moment for seen in others.values()):
+            beside = sorted(v for v in others if (model, v) in still_in_service)
+            replaced = sorted(v for v in others if (model, v) not in still_in_service)
+            which = f"model {model!r} version" if several_models else "model version"
+            text = (f"{which} {version} went into service at {ctx.when(moment)}"
+                    + (f", replacing {', '.join(replaced)}" if replaced else "")
+                    + (f", beside {', '.join(beside)}" if beside else ""))
+        elif models_before:  # a model added beside the ones the service already served
+            text = (f"model {model!r} (version {version}) went into service at {ctx.when(moment)}, beside "
+                    f"{', '.join(repr(m) for m in models_before)}")
+        else:
             continue  # the service itself started: no version was in service before this one
-        beside = sorted(v for v in first_seen if v != version and v in still_in_service)
-        replaced = sorted(v for v in first_seen if v != version and v not in still_in_service)
-        text = (f"model version {version} went into service at {ctx.when(moment)}"
-                + (f", replacing {', '.join(replaced)}" if replaced else "")
-                + (f", beside {', '.join(beside)}" if beside else ""))
         f.add(text, query, 1.0 if ctx.near_onset(moment) else 0.4)
+        by = f"{MODEL}, {VERSION}" if several_models else VERSION
         comparisons = (
-            _by_version(ctx, "online accuracy", ctx.signals.online_error_rate(by="model_version"),
+            _by_version(ctx, "online accuracy", ctx.signals.online_error_rate(by=by),
                         lambda error: f"{(1 - error) * 100:.1f}%"),
-            _by_version(ctx, "inference CPU per prediction", ctx.signals.cpu_per_prediction(),
+            _by_version(ctx, "inference CPU per prediction", ctx.signals.cpu_per_prediction(by=by),
                         lambda seconds: f"{seconds * 1e3:.2f} ms"),
         )
         for comparison in comparisons:
@@ -246,7 +258,8 @@ def _by_version(ctx: Context, what: str, query: str, show) -> tuple[str, str] | 
     for series in ctx.range(query):
         finite = series.values[np.isfinite(series.values) & (series.times >= ctx.onset - ctx.tolerance)]
         if len(finite):
-            rows.append(f"{series.labels.get('model_version', '?')} {show(finite.mean())}")
+            model = f"{series.labels[MODEL]} " if MODEL in series.labels else ""
+            rows.append(f"{model}{series.labels.get(VERSION, '?')} {show(finite.mean())}")
     if len(rows) < 2:
         return None
     return f"{what} by version around the onset: " + ", ".join(rows), query

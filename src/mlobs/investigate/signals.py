@@ -118,7 +118,8 @@ class Signals:
 
     # Versions.
     def versions_in_service(self) -> str:
-        return f"count by ({VERSION}) ({self._of(catalog.MODEL_INFO, catalog.MODEL_INFO.name)})"
+        """One series per model and version: a service may serve several models, each with its own versions."""
+        return f"count by ({catalog.MODEL}, {VERSION}) ({self._of(catalog.MODEL_INFO, catalog.MODEL_INFO.name)})"
 
     def cpu_per_prediction(self, by: str = VERSION) -> str:
         cpu, predictions = catalog.INFERENCE_CPU, catalog.PREDICTIONS
