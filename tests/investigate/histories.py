@@ -116,12 +116,11 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def emit_moment(out: Writer, service: str, s: State, t: float, instance: str = "svc:8000", model: str = "",
-                **extra: str) -> None:
+def emit_moment(out: Writer, service: str, s: State, t: float, instance: str = "svc:8000") -> None:
     """What one scrape of one process of `service` in state `s` adds at time `t`."""
     # Prometheus adds the target's job and instance to every series it scrapes.
-    base = {"service": service, "model": model or service, "model_version": s.version, "job": service,
-            "instance": instance, **extra}
+    base = {"service": service, "model": service, "model_version": s.version, "job": service,
+            "instance": instance}
     requests = s.rate * STEP
     for status, share in (("200", 1 - s.error_5xx), ("500", s.error_5xx)):
         labels = {**base, "method": "POST", "route": "/predict", "status": status}

@@ -5,7 +5,6 @@ already under way when the range starts. Each is one service's history of an hou
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +21,6 @@ class Incident:
     service: str
     replicas: Replicas
     restarts: tuple[tuple[float, str], ...] = ()  # (minute, instance): that process restarts, counters from 0
-    models: tuple[str, ...] = ()                   # several models behind the service: one process each
 
 
 def write(incidents: list[Incident], end: float, data_dir: Path) -> None:
@@ -42,8 +40,7 @@ def write(incidents: list[Incident], end: float, data_dir: Path) -> None:
                     out.emit("up", "gauge", "up", {"job": incident.service, "instance": instance}, t, 0.0,
                              counter=False)
                     continue
-                model = instance if incident.models else ""
-                emit_moment(out, incident.service, state, t, instance=instance, model=model)
+                emit_moment(out, incident.service, state, t, instance=instance)
     source = data_dir.parent / "incidents.om"
     source.write_text(out.text())
     subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
@@ -57,22 +54,12 @@ def _from(minute: float, before: State, after: State) -> Callable[[float], State
     return lambda m: after if m >= minute else before
 
 
-def _flapping(base: State, seed: int) -> Callable[[float], State]:
-    """An input detector that flags about half its evaluations, whatever the inputs do."""
-    rng = random.Random(seed)
-    return lambda m: replace(base, drift=(("tabular_ks", "income", rng.random() < 0.5), ("softmax_ks", "all", False)))
-
-
 def incidents() -> dict[str, Incident]:
     c = CREDIT
     slow = replace(c, **SLOW)
-    bad = replace(c, version="v2", accuracy=0.70)
-    noisy = _flapping(c, 7)
     return {
         "restart": Incident("restart", lambda m: {"a:8000": c, "b:8000": None if 49.75 <= m < 50.25 else c},
                             restarts=((50.25, "b:8000"),)),
-        "rollout one replica bad": Incident("rollout", lambda m: {"a:8000": c, "b:8000": bad if m >= 50 else c}),
-        "one replica slow": Incident("slowreplica", lambda m: {"a:8000": c, "b:8000": slow if m >= 50 else c}),
         "scrape gap inside the range": Incident("gap", lambda m: {"a:8000": None if 48 <= m < 52 else c}),
         "down since the middle of the range": Incident("down", lambda m: {"a:8000": None if m >= 53 else c}),
         "traffic stopped before the range": Incident("idle",
@@ -80,13 +67,9 @@ def incidents() -> dict[str, Incident]:
         "no traffic at all": Incident("silent", lambda m: {"a:8000": replace(c, rate=0.0)}),
         "breach recovered before the range": Incident("recovered", lambda m: {"a:8000": slow if 20 <= m < 35 else c}),
         "breach began before the range": Incident("early", lambda m: {"a:8000": _from(40, c, slow)(m)}),
+        "breach began before the hour looked back at": Incident("longago", lambda m: {"a:8000": slow}),
+        "slow from the first request": Incident("firstslow", lambda m: {"a:8000": slow if m >= 50 else replace(
+            c, rate=0.0)}),
         "breach at the range's first minute": Incident("edge", lambda m: {"a:8000": _from(46, c, slow)(m)}),
-        "name with regex characters": Incident("fraud.v2-eu+beta",
-                                               lambda m: {"a:8000": _from(50, c, bad)(m)}),
-        'name with a quote': Incident('q"uote', lambda m: {"a:8000": _from(50, c, slow)(m)}),
-        "latency breach while a detector flaps": Incident(
-            "flappy", lambda m: {"a:8000": replace(noisy(m), **SLOW) if m >= 50 else noisy(m)}),
-        "several models, one bad version": Incident(
-            "multi", lambda m: {"scorer": c, "ranker": replace(c, rate=1.5, version="r2", accuracy=0.5)
-                                if m >= 50 else replace(c, rate=1.5, version="r1")}, models=("scorer", "ranker")),
+        "name with a quote": Incident('q"uote', lambda m: {"a:8000": _from(50, c, slow)(m)}),
     }

@@ -92,7 +92,7 @@ def test_a_service_prometheus_never_saw_is_an_error_that_lists_the_services_it_h
     code = main(["investigate", "--prometheus", url, "--service", "credti", "--since", "15m", "--to", str(end)])
     err = capsys.readouterr().err
     assert code == EXIT_ERROR
-    assert "Prometheus holds no series of service 'credti'" in err and "rollout, silent" in err, err
+    assert "Prometheus holds no series of service 'credti'" in err and "restart, silent" in err, err
 
 
 def test_a_service_whose_name_has_a_quote_is_investigated_like_any_other(served, capsys):
@@ -102,3 +102,18 @@ def test_a_service_whose_name_has_a_quote_is_investigated_like_any_other(served,
     assert code == EXIT_CAUSE, out.err
     assert "most likely cause: serving" in out.out
 
+
+
+def test_an_slo_burning_through_the_whole_hour_is_a_breach_that_asks_for_an_earlier_start(served):
+    report, asked, text = _last_15_minutes(served, "breach began before the hour looked back at")
+    assert report.breach is not None and report.breach.signal == "predict-latency" and report.breach.throughout
+    assert report.breach.onset == asked.start and report.causes == []
+    assert "times the error budget, from" in text and "with no onset in the range" in text
+    assert "give --from a time before it began" in text
+
+
+def test_an_slo_burning_from_the_first_request_says_there_was_nothing_before_to_compare_with(served):
+    report, asked, text = _last_15_minutes(served, "slow from the first request")
+    assert report.breach is not None and report.breach.throughout
+    assert abs(report.breach.onset - (asked.end - 10 * 60)) <= 60
+    assert "the service answered no /predict request before" in text

@@ -50,6 +50,9 @@ class Breach:
     severity: float  # how far past its threshold the change is (1 = at the threshold)
     text: str
     promql: str
+    # Past its threshold from the first point with data, with no change to date it from: nothing before it
+    # to compare with, so no hypothesis can be tested.
+    throughout: bool = False
 
 
 @dataclass

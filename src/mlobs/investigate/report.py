@@ -27,7 +27,10 @@ def render(report: Report, grafana: str, show_queries: bool = True) -> str:
             out.append("no breach: no SLO, accuracy or traffic signal got worse in this range")
         out.append("no cause found")
         return "\n".join(out + [_footer(report)])
-    out.append(f"breach ({b.signal}): {b.text}; onset {clock(b.onset)} UTC")
+    if b.throughout:
+        out.append(f"breach ({b.signal}): {b.text}, from {clock(b.onset)} UTC on, with no onset in the range")
+    else:
+        out.append(f"breach ({b.signal}): {b.text}; onset {clock(b.onset)} UTC")
     if show_queries:
         out.append(f"    PromQL: {b.promql}")
     causes = report.causes

@@ -31,8 +31,8 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
     started = time.monotonic()
     asked = window
     found = breaches.find(prom, Signals(service, window.rate_window), window, slo)
+    wider = window.widened(LOOK_BACK)
     if not _has_baseline(found, window):
-        wider = window.widened(LOOK_BACK)
         # Only a breach still in force in the range asked for: an older one that recovered is not it.
         earlier = breaches.find(prom, Signals(service, wider.rate_window), wider, slo, holds_from=asked.start)
         if earlier is not None and _has_baseline(earlier, wider):
@@ -56,6 +56,11 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
     elif _has_baseline(found, window):
         ctx = Context(prom, signals, window, found.onset)
         findings = rank([test(ctx) for test in TESTS], ctx.notes)
+    elif found.throughout and found.onset - window.start < window.step:
+        unanswered = (f"it was already burning when the range starts, and the {(asked.end - wider.start) / 60:.0f} "
+                      "min before its end show no onset: give --from a time before it began")
+    elif found.throughout:
+        unanswered = f"the service answered no /predict request before {clock(found.onset)} UTC to compare with"
     else:
         unanswered = (f"the onset is within {(found.onset - window.start) / 60:.0f} min of the range's start, too "
                       "little before it to compare with: give --from a time well before the onset")
@@ -65,7 +70,8 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
 
 
 def _has_baseline(found: Breach | None, window: Window) -> bool:
-    return found is not None and found.onset - window.start >= BASELINE_STEPS * window.step
+    return (found is not None and not found.throughout
+            and found.onset - window.start >= BASELINE_STEPS * window.step)
 
 
 def _known(prom: Prometheus, service: str, window: Window) -> None:
