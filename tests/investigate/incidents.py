@@ -62,7 +62,9 @@ def incidents() -> dict[str, Incident]:
                             restarts=((50.25, "b:8000"),)),
         "scrape gap inside the range": Incident("gap", lambda m: {"a:8000": None if 48 <= m < 52 else c}),
         "down since the middle of the range": Incident("down", lambda m: {"a:8000": None if m >= 53 else c}),
-        "traffic stopped before the range": Incident("idle",
+        "slowed, then unscraped": Incident(
+            "slowdown", lambda m: {"a:8000": None if m >= 56 else _from(50, c, slow)(m)}),
+        "traffic fell to nothing before the range": Incident("idle",
                                                      lambda m: {"a:8000": replace(c, rate=0.0) if m >= 30 else c}),
         "no traffic at all": Incident("silent", lambda m: {"a:8000": replace(c, rate=0.0)}),
         "breach recovered before the range": Incident("recovered", lambda m: {"a:8000": slow if 20 <= m < 35 else c}),

@@ -1,6 +1,6 @@
 """`mlobs investigate --since 15m` at the end of incidents as production Prometheus holds them (a real
 Prometheus 2.42 serving backfilled histories): the breach under way before the range starts, a service no
-one can scrape, traffic that stopped, a name Prometheus never saw, a name with a quote in it."""
+one can scrape, traffic that fell to nothing, a name Prometheus never saw, a name with a quote in it."""
 
 from __future__ import annotations
 
@@ -50,8 +50,8 @@ def test_a_breach_under_way_when_the_range_starts_is_found_by_looking_back_and_i
     assert "starts inside the breach or too close to its onset to compare: looked back to" in text
 
 
-def test_traffic_that_stopped_before_the_range_is_a_breach_not_a_quiet_healthy_service(served):
-    report, _, text = _last_15_minutes(served, "traffic stopped before the range")
+def test_traffic_that_fell_to_nothing_before_the_range_is_a_breach_not_a_quiet_healthy_service(served):
+    report, _, text = _last_15_minutes(served, "traffic fell to nothing before the range")
     assert report.breach is not None and report.breach.signal == "request-volume", text
     assert report.causes[0].key == "pipeline"
 
@@ -85,6 +85,13 @@ def test_a_scrape_gap_inside_the_range_is_named_with_its_span(served):
     ((start, end),) = report.unscraped
     assert abs(start - (asked.end - 12 * 60)) <= 15 and abs(end - (asked.end - 8 * 60)) <= 15
     assert "not scraped: no target of the service's job was up from" in text and "(4 min)" in text
+
+
+def test_a_service_that_slowed_then_went_unscraped_is_slow_first_not_a_scrape_artifact(served):
+    report, _, text = _last_15_minutes(served, "slowed, then unscraped")
+    assert report.breach.signal == "predict-latency"
+    assert [f.key for f in report.causes] == ["serving"], text
+    assert "too late to explain it" in text
 
 
 def test_a_service_prometheus_never_saw_is_an_error_that_lists_the_services_it_has(served, capsys):

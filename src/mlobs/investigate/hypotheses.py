@@ -23,6 +23,7 @@ VOLUME_DROP = 0.5        # a fall of half the traffic scores 1
 VOLUME_SURGE = 2.0       # a tripling scores 1 (a doubling is evidence, not yet a cause)
 REJECTED_RISE = 0.10     # 10 more points of requests rejected score 1
 SCRAPE_GAP = 0.3         # 30% of points without a scrape score 1
+LATE_GAP = 0.2           # a scrape gap that began after the onset is evidence, not a cause
 LABEL_DROP = 0.5         # half as much feedback per prediction
 CLASS_SHIFT = 0.15       # total variation distance of the class mix
 CONFIDENCE_DROP = 0.08   # mean confidence of the predicted class
@@ -98,8 +99,14 @@ def pipeline(ctx: Context) -> Finding:
         missing = 1 - fraction_true(up[0].times, up[0].values, ctx.onset, ctx.window.end + 1)
         # One missed scrape (a busy moment past the scrape timeout) is not a broken pipeline.
         if after_mask.any() and missing >= 0.1 and missing * after_mask.sum() >= 2:
-            f.add(f"the service was not scraped in {missing * 100:.0f}% of the points after the onset",
-                  s.scrape_up(), missing / SCRAPE_GAP)
+            text = f"the service was not scraped in {missing * 100:.0f}% of the points after the onset"
+            down = after_mask & (np.nan_to_num(up[0].values) < 0.5)
+            began = float(up[0].times[down][0]) if down.any() else ctx.onset
+            if began > ctx.onset + ctx.guard:
+                # A service that broke, then no longer answered its scrapes: the gap follows the breach.
+                f.add(f"{text}, from {ctx.when(began)}: too late to explain it", s.scrape_up(), LATE_GAP)
+            else:
+                f.add(text, s.scrape_up(), missing / SCRAPE_GAP)
     fb_before, fb_after = ctx.means(s.feedback_rate())
     if before > 0 and after > 0 and fb_before > 0 and math.isfinite(fb_after):
         per_before, per_after = fb_before / before, fb_after / after

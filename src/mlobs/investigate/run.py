@@ -38,7 +38,8 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
         if earlier is not None and _has_baseline(earlier, wider):
             window, found = wider, earlier
     signals = Signals(service, window.rate_window)
-    gaps = coverage.unscraped(prom.range(signals.scrape_up(), window.start, window.end, window.step), window.end)
+    up = prom.range(signals.scrape_up(), window.start, window.end, window.step)
+    gaps = coverage.unscraped(up, window.end)
     findings, unanswered = [], ""
     if found is None and gaps and gaps[-1][1] >= window.end and slo is None:
         found = Breach(UNSCRAPED, gaps[-1][0], 1.0, 0.0, 1.0,
@@ -48,7 +49,7 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
                       "and the path from Prometheus to them")
     elif found is None:
         traffic = prom.range(signals.predict_rate(), asked.start, asked.end, asked.step)
-        if not traffic and not gaps:
+        if not traffic and not up:
             _known(prom, service, asked)
         if not coverage.has_traffic(traffic):
             unanswered = ("the service answered no /predict request in this range: without requests, latency, "
