@@ -62,6 +62,8 @@ def incidents() -> dict[str, Incident]:
                             restarts=((50.25, "b:8000"),)),
         "scrape gap inside the range": Incident("gap", lambda m: {"a:8000": None if 48 <= m < 52 else c}),
         "down since the middle of the range": Incident("down", lambda m: {"a:8000": None if m >= 53 else c}),
+        "one of two targets unscraped": Incident("halfunseen", lambda m: {
+            "a:8000": replace(c, rate=2.5) if m >= 50 else c, "b:8000": None if m >= 50 else c}),
         "slowed, then unscraped": Incident(
             "slowdown", lambda m: {"a:8000": None if m >= 56 else _from(50, c, slow)(m)}),
         "traffic fell to nothing before the range": Incident("idle",

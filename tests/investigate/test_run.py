@@ -75,15 +75,15 @@ def test_a_service_no_one_has_scraped_since_the_middle_of_the_range_says_so_inst
     down_since = asked.end - 7 * 60  # minute 53 of the hour
     assert report.breach is not None and report.breach.signal == "scrape", text
     assert abs(report.breach.onset - down_since) <= 15
-    assert report.unscraped == [(report.breach.onset, asked.end)]
+    assert [(g.start, g.end, g.target) for g in report.unscraped] == [(report.breach.onset, asked.end, "")]
     assert "whether the service still answers cannot be told from its own metrics" in text
     assert report.causes == []
 
 
 def test_a_scrape_gap_inside_the_range_is_named_with_its_span(served):
     report, asked, text = _last_15_minutes(served, "scrape gap inside the range")
-    ((start, end),) = report.unscraped
-    assert abs(start - (asked.end - 12 * 60)) <= 15 and abs(end - (asked.end - 8 * 60)) <= 15
+    ((start, end, target),) = [(g.start, g.end, g.target) for g in report.unscraped]
+    assert abs(start - (asked.end - 12 * 60)) <= 15 and abs(end - (asked.end - 8 * 60)) <= 15 and target == ""
     assert "not scraped: no target of the service's job was up from" in text and "(4 min)" in text
 
 
@@ -92,6 +92,16 @@ def test_a_service_that_slowed_then_went_unscraped_is_slow_first_not_a_scrape_ar
     assert report.breach.signal == "predict-latency"
     assert [f.key for f in report.causes] == ["serving"], text
     assert "too late to explain it" in text
+
+
+def test_one_replica_of_two_failing_its_scrapes_is_named_and_offered_as_the_reason_traffic_seems_to_fall(served):
+    report, asked, text = _last_15_minutes(served, "one of two targets unscraped")
+    (gap,) = report.unscraped
+    assert (gap.target, gap.targets, gap.end) == ("b:8000", 2, asked.end)
+    assert "not scraped: target b:8000 (one of the job's 2) failed its scrapes from" in text
+    assert report.breach.signal == "request-volume" and report.causes[0].key == "pipeline"
+    assert any(e.text.startswith("1 of the job's 2 targets (b:8000) failed their scrapes from")
+               for e in report.causes[0].evidence), text
 
 
 def test_a_service_prometheus_never_saw_is_an_error_that_lists_the_services_it_has(served, capsys):

@@ -6,6 +6,8 @@ request: the report says so rather than call such a range healthy.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from mlobs.investigate.prometheus import Series
@@ -14,18 +16,37 @@ from mlobs.investigate.prometheus import Series
 MIN_GAP_POINTS = 2
 
 
-def unscraped(up: list[Series], end: float) -> list[tuple[float, float]]:
-    """Spans (from, to) in which no target of the job was up, after its first scrape in the range; a span
-    still open at the range's end runs to `end`."""
+@dataclass(frozen=True)
+class Gap:
+    start: float
+    end: float
+    target: str = ""  # the one target not scraped while others were; "" when no target of the job was
+    targets: int = 0  # how many targets the job had
+
+
+def unscraped(up: list[Series], end: float) -> list[Gap]:
+    """Spans in which no target of the job was up, after its first scrape in the range, then spans in which
+    one target failed its scrapes while others were up. A span still open at the range's end runs to `end`."""
     if not up:
         return []
     times = up[0].times
-    values = np.nanmax(np.vstack([s.values for s in up]), axis=0) if len(up) > 1 else up[0].values
-    seen = np.isfinite(values)
+    values = np.vstack([s.values for s in up])
+    any_up = np.fmax.reduce(values, axis=0)
+    seen = np.isfinite(any_up)
     if not seen.any():
         return []
-    # A target that disappeared (no `up` at all) after the job was first scraped is not scraped either.
-    down = (~seen | (np.nan_to_num(values) < 0.5)) & (np.arange(len(values)) >= np.argmax(seen))
+    # No `up` at all after the job's first scrape (every target gone) is not scraped either.
+    all_down = (~seen | (np.nan_to_num(any_up) < 0.5)) & (np.arange(len(times)) >= np.argmax(seen))
+    gaps = [Gap(a, b) for a, b in _spans(times, all_down, end)]
+    if len(up) > 1:
+        for series in up:
+            # Only a failed scrape (`up` 0): a target that left service discovery (a replaced pod) has no gap.
+            down = (series.values < 0.5) & ~all_down
+            gaps += [Gap(a, b, series.labels.get("instance", "?"), len(up)) for a, b in _spans(times, down, end)]
+    return gaps
+
+
+def _spans(times: np.ndarray, down: np.ndarray, end: float) -> list[tuple[float, float]]:
     spans, i = [], 0
     while i < len(down):
         if not down[i]:

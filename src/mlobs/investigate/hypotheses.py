@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlobs.catalog import MODEL, MODEL_VERSION as VERSION
+from mlobs.investigate import coverage
 from mlobs.investigate.model import Finding
 from mlobs.investigate.prometheus import Prometheus, Series
 from mlobs.investigate.signals import OUTPUT_DETECTORS, Signals
@@ -81,6 +82,8 @@ def pipeline(ctx: Context) -> Finding:
             f.add(f"/predict traffic {'fell' if change < 0 else 'rose'} {abs(change) * 100:.0f}% "
                   f"({before:.2f} to {after:.2f} req/s)", s.predict_rate(), score)
     ctx.notes["request_rate"] = (before, after)
+    if before > 0 and math.isfinite(after) and after < before * 0.8:
+        _unseen_targets(ctx, f, (before - after) / before / VOLUME_DROP)
     total_before, total_after = before, after
     for series in ctx.range(s.rejected_rate_by_reason()):
         rb, ra = split_means(series.times, series.values, ctx.onset, ctx.guard)
@@ -119,6 +122,18 @@ def pipeline(ctx: Context) -> Finding:
         f.add(f"drift samples dropped at {dropped_after:.2f}/s after the onset: the drift exporter sees less",
               s.drift_samples_dropped_rate(), 0.4)
     return f
+
+
+def _unseen_targets(ctx: Context, f: Finding, score: float) -> None:
+    """Traffic that fell when some of the job's targets began failing their scrapes may be traffic they
+    still serve that nobody sees: the data cannot tell a lost request from an unseen one."""
+    gaps = [g for g in coverage.unscraped(ctx.range(ctx.signals.targets_up()), ctx.window.end)
+            if g.target and abs(g.start - ctx.onset) <= ctx.tolerance]
+    if gaps:
+        names = ", ".join(sorted({g.target for g in gaps}))
+        f.add(f"{len(gaps)} of the job's {gaps[0].targets} targets ({names}) failed their scrapes from "
+              f"{ctx.when(min(g.start for g in gaps))}: the fall may be requests they still answer that "
+              "Prometheus no longer sees", ctx.signals.targets_up(), score)
 
 
 def input_drift(ctx: Context) -> Finding:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from mlobs.investigate.coverage import Gap
+
 # Hypotheses in the order an investigation tests them; on a tie, the earlier one explains the later
 # (a pipeline artifact makes inputs drift, a new version or drifting inputs move the outputs).
 HYPOTHESES = ("pipeline", "model_version", "input_drift", "output_shift", "serving")
@@ -68,8 +70,8 @@ class Report:
     asked_start: float | None = None
     # Why the data cannot answer, when it cannot (said in place of a cause).
     unanswered: str = ""
-    # Spans (from, to) in which Prometheus scraped no target of the service's job.
-    unscraped: list[tuple[float, float]] = field(default_factory=list)
+    # Spans in which Prometheus scraped no target of the service's job, or one target of several.
+    unscraped: list[Gap] = field(default_factory=list)
 
     @property
     def causes(self) -> list[Finding]:

@@ -58,10 +58,15 @@ def render(report: Report, grafana: str, show_queries: bool = True) -> str:
 def _unscraped(report: Report) -> list[str]:
     """Every gap in the scrapes, said plainly: nothing in the service's metrics covers it."""
     lines = []
-    for start, end in report.unscraped:
-        until = "the range's end" if end >= report.end else f"{time.strftime('%H:%M', time.gmtime(end))}"
-        lines.append(f"not scraped: no target of the service's job was up from {clock(start)} UTC to {until} "
-                     f"({(end - start) / 60:.0f} min); its metrics cannot show what it did then")
+    for gap in report.unscraped:
+        until = "the range's end" if gap.end >= report.end else time.strftime("%H:%M", time.gmtime(gap.end))
+        span = f"from {clock(gap.start)} UTC to {until} ({(gap.end - gap.start) / 60:.0f} min)"
+        if gap.target:
+            lines.append(f"not scraped: target {gap.target} (one of the job's {gap.targets}) failed its scrapes "
+                         f"{span}; what it served then is not in these metrics")
+        else:
+            lines.append(f"not scraped: no target of the service's job was up {span}; its metrics cannot show "
+                         "what it did then")
     return lines
 
 

@@ -38,12 +38,13 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
         if earlier is not None and _has_baseline(earlier, wider):
             window, found = wider, earlier
     signals = Signals(service, window.rate_window)
-    up = prom.range(signals.scrape_up(), window.start, window.end, window.step)
+    up = prom.range(signals.targets_up(), window.start, window.end, window.step)
     gaps = coverage.unscraped(up, window.end)
+    whole = [g for g in gaps if not g.target]  # no target of the job scraped
     findings, unanswered = [], ""
-    if found is None and gaps and gaps[-1][1] >= window.end and slo is None:
-        found = Breach(UNSCRAPED, gaps[-1][0], 1.0, 0.0, 1.0,
-                       f"no target of job {service!r} has been scraped since {clock(gaps[-1][0])} UTC",
+    if found is None and whole and whole[-1].end >= window.end and slo is None:
+        found = Breach(UNSCRAPED, whole[-1].start, 1.0, 0.0, 1.0,
+                       f"no target of job {service!r} has been scraped since {clock(whole[-1].start)} UTC",
                        signals.scrape_up())
         unanswered = ("whether the service still answers cannot be told from its own metrics: check its processes "
                       "and the path from Prometheus to them")

@@ -83,6 +83,10 @@ class Signals:
     def scrape_up(self) -> str:
         return f"max(up{{job={quote(self.service)}}})"
 
+    def targets_up(self) -> str:
+        """`up` of each target of the service's scrape job."""
+        return f"up{{job={quote(self.service)}}}"
+
     # Drift.
     def drift_detected(self) -> str:
         detected = drift_catalog.DRIFT_DETECTED
