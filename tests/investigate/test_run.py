@@ -32,9 +32,9 @@ def served(tmp_path_factory):
         yield prom.url, end
 
 
-def _last_15_minutes(served, case: str):
+def _last_15_minutes(served, case: str, minutes: int = 15):
     url, end = served
-    window = Window(end - 900, end)
+    window = Window(end - minutes * 60, end)
     report = investigate(Prometheus(url), CASES[case].service, window)
     return report, window, render(report, "http://grafana", show_queries=False)
 
@@ -133,4 +133,12 @@ def test_an_slo_burning_from_the_first_request_says_there_was_nothing_before_to_
     report, asked, text = _last_15_minutes(served, "slow from the first request")
     assert report.breach is not None and report.breach.throughout
     assert abs(report.breach.onset - (asked.end - 10 * 60)) <= 60
+    assert "the service answered no /predict request before" in text
+
+
+def test_a_five_minute_range_looks_back_an_hour_for_the_onset_or_the_first_request(served):
+    report, asked, text = _last_15_minutes(served, "breach began before the range", minutes=5)
+    assert report.start == asked.end - 3600 and report.causes[0].key == "serving", text
+    report, asked, text = _last_15_minutes(served, "slow from the first request", minutes=5)
+    assert report.start == asked.end - 3600 and report.breach.throughout, text
     assert "the service answered no /predict request before" in text

@@ -18,8 +18,10 @@ from mlobs.investigate.window import Window
 # either side: an onset needs this many steps of the range before it to have anything to compare with.
 BASELINE_STEPS = 8
 # On-call asks for the last few minutes once an alert fires, by when the breach may have begun before
-# them: the range then reaches this many times as far back, once, to find what the breach broke from.
+# them: the range then reaches this many times as far back (an hour at least), once, to find what the
+# breach broke from.
 LOOK_BACK = 4
+LOOK_BACK_MIN_S = 3600.0
 UNSCRAPED = "scrape"
 
 
@@ -31,11 +33,11 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
     started = time.monotonic()
     asked = window
     found = breaches.find(prom, Signals(service, window.rate_window), window, slo)
-    wider = window.widened(LOOK_BACK)
-    if not _has_baseline(found, window):
+    wider = window.widened(max(LOOK_BACK, LOOK_BACK_MIN_S / (window.end - window.start)))
+    if not _has_baseline(found, window) and not (found is not None and _began_with_traffic(found, window)):
         # Only a breach still in force in the range asked for: an older one that recovered is not it.
         earlier = breaches.find(prom, Signals(service, wider.rate_window), wider, slo, holds_from=asked.start)
-        if earlier is not None and _has_baseline(earlier, wider):
+        if earlier is not None and (_has_baseline(earlier, wider) or _began_with_traffic(earlier, wider)):
             window, found = wider, earlier
     signals = Signals(service, window.rate_window)
     up = prom.range(signals.targets_up(), window.start, window.end, window.step)
@@ -58,7 +60,7 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
     elif _has_baseline(found, window):
         ctx = Context(prom, signals, window, found.onset)
         findings = rank([test(ctx) for test in TESTS], ctx.notes)
-    elif found.throughout and found.onset - window.start < window.step:
+    elif found.throughout and not _began_with_traffic(found, window):
         unanswered = (f"it was already burning when the range starts, and the {(asked.end - wider.start) / 60:.0f} "
                       "min before its end show no onset: give --from a time before it began")
     elif found.throughout:
@@ -69,6 +71,12 @@ def investigate(prom: Prometheus, service: str, window: Window, slo: str | None 
     return Report(service, window.start, window.end, found, findings, len(prom.queries),
                   round(time.monotonic() - started, 2), asked_start=asked.start if window is not asked else None,
                   unanswered=unanswered, unscraped=gaps)
+
+
+def _began_with_traffic(found: Breach, window: Window) -> bool:
+    """A burn through the range that began with its first requests, well inside the range (a range that
+    starts inside the burn has its first point or two empty too, while rate() fills its first range)."""
+    return found.throughout and found.onset - window.start >= BASELINE_STEPS * window.step
 
 
 def _has_baseline(found: Breach | None, window: Window) -> bool:
