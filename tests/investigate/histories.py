@@ -66,81 +66,104 @@ class History:
         return self.after if t >= self.onset else self.before
 
     def openmetrics(self) -> str:
-        totals: dict[tuple, float] = {}
-        families: dict[str, tuple[str, dict[tuple, list[str]]]] = {}
-
-        def emit(family, kind, name, labels, t, value, counter=True):
-            key = (name, tuple(sorted(labels.items())))
-            if counter:
-                totals[key] = totals.get(key, 0.0) + value
-                value = totals[key]
-            rows = families.setdefault(family, (kind, {}))[1].setdefault(key, [])
-            text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            rows.append(f"{name}{{{text}}} {value:.6f} {t:.3f}")
-
+        out = Writer()
         n = int(self.minutes * 60 / STEP)
         for i in range(n + 1):
             t = self.start + i * STEP
             s = self.state(t)
-            if not s.scraped:
-                continue
-            base = {"service": self.service, "model": self.service, "model_version": s.version}
-            requests = s.rate * STEP
-            for status, share in (("200", 1 - s.error_5xx), ("500", s.error_5xx)):
-                labels = {**base, "method": "POST", "route": "/predict", "status": status}
-                count = requests * share
-                for le in (*HTTP.buckets, math.inf):
-                    below = 1.0 if le == math.inf else _lognormal_cdf(le, s.latency_median, s.latency_sigma)
-                    emit(HTTP.name, "histogram", f"{HTTP.name}_bucket",
-                         {**labels, "le": "+Inf" if le == math.inf else repr(float(le))}, t, count * below)
-                emit(HTTP.name, "histogram", f"{HTTP.name}_count", labels, t, count)
-                emit(HTTP.name, "histogram", f"{HTTP.name}_sum", labels, t, count * s.latency_median)
-            served = requests * (1 - s.error_5xx)
-            for cls, share in s.classes:
-                emit(catalog.PREDICTIONS.name, "counter", catalog.PREDICTIONS.total, {**base, "class": cls}, t,
-                     served * share)
-            emit(catalog.INFERENCE_CPU.name, "counter", catalog.INFERENCE_CPU.total, base, t,
-                 served * s.cpu_per_prediction)
-            if s.audited:
-                emit(catalog.AUDIT_RECORDS.name, "counter", catalog.AUDIT_RECORDS.total, base, t, served)
-                emit(catalog.AUDIT_UNAVAILABLE.name, "counter", catalog.AUDIT_UNAVAILABLE.total, base, t,
-                     requests * s.audit_refused)
-            conf = catalog.PREDICTION_CONFIDENCE.name
-            emit(conf, "histogram", f"{conf}_bucket", {**base, "le": "+Inf"}, t, served)
-            emit(conf, "histogram", f"{conf}_count", base, t, served)
-            emit(conf, "histogram", f"{conf}_sum", base, t, served * s.confidence)
-            feedback = served * s.feedback_share
-            for outcome, share in (("correct", s.accuracy), ("incorrect", 1 - s.accuracy)):
-                emit(catalog.FEEDBACK.name, "counter", catalog.FEEDBACK.total, {**base, "outcome": outcome}, t,
-                     feedback * share)
-            for reason, share in s.rejected:
-                emit(catalog.REJECTED_INPUTS.name, "counter", catalog.REJECTED_INPUTS.total,
-                     {**base, "reason": reason}, t, requests * share)
-            emit(catalog.MODEL_INFO.name, "gauge", catalog.MODEL_INFO.name,
-                 {**base, "training_data_hash": "h", "code_revision": "r"}, t, 1.0, counter=False)
-            for detector, feature, flagged in s.drift:
-                emit(drift_catalog.DRIFT_DETECTED.name, "gauge", drift_catalog.DRIFT_DETECTED.name,
-                     {**base, "detector": detector, "feature": feature}, t, float(flagged), counter=False)
-            if s.prior_explains is not None:
-                explains = drift_catalog.PRIOR_SHIFT_EXPLAINS_INPUT.name
-                emit(explains, "gauge", explains, base, t, float(s.prior_explains), counter=False)
-                for cls, share in s.classes:
-                    estimated = drift_catalog.ESTIMATED_CLASS_SHARE.name
-                    emit(estimated, "gauge", estimated, {**base, "class": cls}, t, share, counter=False)
-            emit("up", "gauge", "up", {"job": self.service, "instance": "svc:8000"}, t, 1.0, counter=False)
-
-        out = []
-        for family, (kind, series) in families.items():
-            out.append(f"# TYPE {family} {kind}")
-            for rows in series.values():
-                out.extend(rows)
-        return "\n".join(out) + "\n# EOF\n"
+            if s.scraped:
+                emit_moment(out, self.service, s, t)
+        return out.text()
 
     def write_blocks(self, data_dir: Path) -> None:
         source = data_dir.parent / f"{self.service}.om"
         source.write_text(self.openmetrics())
         subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
                        check=True, capture_output=True)
+
+
+class Writer:
+    """OpenMetrics with timestamps: counters accumulate what each moment adds, until their process restarts."""
+
+    def __init__(self):
+        self.totals: dict[tuple, float] = {}
+        self.families: dict[str, tuple[str, dict[tuple, list[str]]]] = {}
+
+    def emit(self, family, kind, name, labels, t, value, counter=True):
+        key = (name, tuple(sorted(labels.items())))
+        if counter:
+            self.totals[key] = self.totals.get(key, 0.0) + value
+            value = self.totals[key]
+        rows = self.families.setdefault(family, (kind, {}))[1].setdefault(key, [])
+        text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+        rows.append(f"{name}{{{text}}} {value:.6f} {t:.3f}")
+
+    def restart(self, **labels) -> None:
+        """The process whose series carry these labels restarted: its counters start again from zero."""
+        for key in [k for k in self.totals if set(labels.items()) <= set(k[1])]:
+            del self.totals[key]
+
+    def text(self) -> str:
+        out = []
+        for family, (kind, series) in self.families.items():
+            out.append(f"# TYPE {family} {kind}")
+            for rows in series.values():
+                out.extend(rows)
+        return "\n".join(out) + "\n# EOF\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def emit_moment(out: Writer, service: str, s: State, t: float, instance: str = "svc:8000") -> None:
+    """What one scrape of one process of `service` in state `s` adds at time `t`."""
+    # Prometheus adds the target's job and instance to every series it scrapes.
+    base = {"service": service, "model": service, "model_version": s.version, "job": service,
+            "instance": instance}
+    requests = s.rate * STEP
+    for status, share in (("200", 1 - s.error_5xx), ("500", s.error_5xx)):
+        labels = {**base, "method": "POST", "route": "/predict", "status": status}
+        count = requests * share
+        for le in (*HTTP.buckets, math.inf):
+            below = 1.0 if le == math.inf else _lognormal_cdf(le, s.latency_median, s.latency_sigma)
+            out.emit(HTTP.name, "histogram", f"{HTTP.name}_bucket",
+                     {**labels, "le": "+Inf" if le == math.inf else repr(float(le))}, t, count * below)
+        out.emit(HTTP.name, "histogram", f"{HTTP.name}_count", labels, t, count)
+        out.emit(HTTP.name, "histogram", f"{HTTP.name}_sum", labels, t, count * s.latency_median)
+    served = requests * (1 - s.error_5xx)
+    for cls, share in s.classes:
+        out.emit(catalog.PREDICTIONS.name, "counter", catalog.PREDICTIONS.total, {**base, "class": cls}, t,
+                 served * share)
+    out.emit(catalog.INFERENCE_CPU.name, "counter", catalog.INFERENCE_CPU.total, base, t,
+             served * s.cpu_per_prediction)
+    if s.audited:
+        out.emit(catalog.AUDIT_RECORDS.name, "counter", catalog.AUDIT_RECORDS.total, base, t, served)
+        out.emit(catalog.AUDIT_UNAVAILABLE.name, "counter", catalog.AUDIT_UNAVAILABLE.total, base, t,
+                 requests * s.audit_refused)
+    conf = catalog.PREDICTION_CONFIDENCE.name
+    out.emit(conf, "histogram", f"{conf}_bucket", {**base, "le": "+Inf"}, t, served)
+    out.emit(conf, "histogram", f"{conf}_count", base, t, served)
+    out.emit(conf, "histogram", f"{conf}_sum", base, t, served * s.confidence)
+    feedback = served * s.feedback_share
+    for outcome, share in (("correct", s.accuracy), ("incorrect", 1 - s.accuracy)):
+        out.emit(catalog.FEEDBACK.name, "counter", catalog.FEEDBACK.total, {**base, "outcome": outcome}, t,
+                 feedback * share)
+    for reason, share in s.rejected:
+        out.emit(catalog.REJECTED_INPUTS.name, "counter", catalog.REJECTED_INPUTS.total,
+                 {**base, "reason": reason}, t, requests * share)
+    out.emit(catalog.MODEL_INFO.name, "gauge", catalog.MODEL_INFO.name,
+             {**base, "training_data_hash": "h", "code_revision": "r"}, t, 1.0, counter=False)
+    for detector, feature, flagged in s.drift:
+        out.emit(drift_catalog.DRIFT_DETECTED.name, "gauge", drift_catalog.DRIFT_DETECTED.name,
+                 {**base, "detector": detector, "feature": feature}, t, float(flagged), counter=False)
+    if s.prior_explains is not None:
+        explains = drift_catalog.PRIOR_SHIFT_EXPLAINS_INPUT.name
+        out.emit(explains, "gauge", explains, base, t, float(s.prior_explains), counter=False)
+        for cls, share in s.classes:
+            estimated = drift_catalog.ESTIMATED_CLASS_SHARE.name
+            out.emit(estimated, "gauge", estimated, {**base, "class": cls}, t, share, counter=False)
+    out.emit("up", "gauge", "up", {"job": service, "instance": instance}, t, 1.0, counter=False)
 
 
 def _lognormal_cdf(x: float, median: float, sigma: float) -> float:

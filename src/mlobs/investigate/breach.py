@@ -12,7 +12,7 @@ from mlobs import catalog
 from mlobs.investigate.model import Breach
 from mlobs.investigate.prometheus import Prometheus
 from mlobs.investigate.signals import Signals
-from mlobs.investigate.stats import change_point
+from mlobs.investigate.stats import MIN_POINTS, change_point
 from mlobs.investigate.window import Window
 from mlobs.stackgen.promql import match
 from mlobs.stackgen.slos import AVAILABILITY, BUSINESS_SLOS, KPIS, PREDICT_LATENCY
@@ -35,6 +35,8 @@ class Candidate:
     # on the counts themselves (the grid's points share their rate windows, so their spread understates
     # the noise of a handful of events).
     counts: Callable[[Signals, str], tuple[str, str]] | None = None
+    # For an SLO: what its bad events are, to say that it burns throughout a range with no change in it.
+    bad_events: str = ""
 
 
 def _pct(x: float) -> str:
@@ -44,10 +46,10 @@ def _pct(x: float) -> str:
 CANDIDATES = (
     Candidate(PREDICT_LATENCY.name, Signals.latency_error_ratio, 2.0,
               lambda b, a: f"/predict requests over 200 ms rose from {_pct(b)} to {_pct(a)}",
-              budget=PREDICT_LATENCY.budget),
+              budget=PREDICT_LATENCY.budget, bad_events="/predict requests over 200 ms"),
     Candidate(AVAILABILITY.name, Signals.error_ratio_5xx, 2.0,
               lambda b, a: f"requests answered 5xx rose from {_pct(b)} to {_pct(a)}",
-              budget=AVAILABILITY.budget),
+              budget=AVAILABILITY.budget, bad_events="requests answered 5xx"),
     Candidate("online-accuracy", Signals.online_error_rate, 0.03,
               lambda b, a: f"online accuracy fell from {_pct(1 - b)} to {_pct(1 - a)}",
               counts=Signals.feedback_counts),
@@ -79,9 +81,13 @@ ALIASES = {s.name: "online-accuracy" for s in BUSINESS_SLOS}
 SLO_NAMES = tuple(c.name for c in CANDIDATES) + tuple(ALIASES)
 
 
-def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = None) -> Breach | None:
-    """The candidate whose change is furthest past its threshold, or None when nothing got worse."""
-    best = None
+def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = None,
+         holds_from: float | None = None) -> Breach | None:
+    """The candidate whose change is furthest past its threshold, or None when nothing got worse.
+
+    With `holds_from`, only a change still in force from that moment to the end counts: a breach that
+    recovered before it is not the one being investigated."""
+    best, burning = None, None
     slo = ALIASES.get(slo, slo)
     for candidate in CANDIDATES:
         if slo is not None and candidate.name != slo:
@@ -96,11 +102,15 @@ def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = N
             tracks = [("", np.nanmax(np.vstack([s.values for s in series]), axis=0))]
         else:
             tracks = [("", series[0].values)]
+        if candidate.budget is not None:
+            burning = _burning(candidate, series[0].times, tracks[0][1], query, burning)
         for label, values in tracks:
             change = change_point(series[0].times, values)
             if change is None or change.t < MIN_T:
                 continue
             severity = _severity(candidate, change.before, change.after)
+            if holds_from is not None and not _holds(series[0].times, values, change, holds_from):
+                continue
             if severity >= 1.0 and candidate.counts is not None:
                 if _counted_z(prom, signals, candidate.counts, window, change.at) < MIN_T:
                     continue
@@ -108,7 +118,29 @@ def find(prom: Prometheus, signals: Signals, window: Window, slo: str | None = N
                 text = candidate.describe(change.before, change.after)
                 best = Breach(candidate.name, change.at, change.before, change.after, round(severity, 2),
                               f"{candidate.per_series} {label!r}: {text}" if label else text, query)
-    return best
+    return best or burning
+
+
+def _burning(c: Candidate, times: np.ndarray, values: np.ndarray, query: str, other: Breach | None) -> Breach | None:
+    """An SLO burning its budget at least `threshold` times over in every request of the range: a breach
+    with no change in it, since it began before the range, or with the range's first requests."""
+    ok = np.isfinite(values)
+    if ok.sum() < MIN_POINTS:
+        return other
+    # The median, so that a few slow requests in a quiet range (a handful of points) are no burn throughout.
+    level = float(np.median(values[ok]))
+    severity = (level / c.budget) / c.threshold
+    if severity < 1.0 or (other is not None and other.severity >= severity):
+        return other
+    return Breach(c.name, float(times[ok][0]), math.nan, level, round(severity, 2),
+                  f"{c.bad_events}: {_pct(level)} throughout, {level / c.budget:.0f} times the error budget",
+                  query, throughout=True)
+
+
+def _holds(times: np.ndarray, values: np.ndarray, change, since: float) -> bool:
+    """The signal is still nearer its level after the change than before it, from `since` on."""
+    later = values[(times >= since) & np.isfinite(values)]
+    return len(later) > 0 and abs(later.mean() - change.after) < abs(later.mean() - change.before)
 
 
 def _counted_z(prom: Prometheus, signals: Signals, counts: Callable[[Signals, str], tuple[str, str]],

@@ -11,7 +11,8 @@ from mlobs.investigate.breach import SLO_NAMES
 
 EXIT_CAUSE, EXIT_NO_CAUSE, EXIT_ERROR = 0, 1, 2
 EPILOG = (f"exit status: {EXIT_CAUSE} a cause was found, {EXIT_NO_CAUSE} no cause was found (or nothing got "
-          f"worse), {EXIT_ERROR} the investigation could not run (Prometheus unreachable, a bad argument)")
+          f"worse), {EXIT_ERROR} the investigation could not run (Prometheus unreachable, a bad argument, a service "
+          f"Prometheus has no series of)")
 
 
 def register(sub) -> None:

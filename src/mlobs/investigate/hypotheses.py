@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlobs.catalog import MODEL, MODEL_VERSION as VERSION
+from mlobs.investigate import coverage
 from mlobs.investigate.model import Finding
 from mlobs.investigate.prometheus import Prometheus, Series
 from mlobs.investigate.signals import OUTPUT_DETECTORS, Signals
@@ -22,6 +24,7 @@ VOLUME_DROP = 0.5        # a fall of half the traffic scores 1
 VOLUME_SURGE = 2.0       # a tripling scores 1 (a doubling is evidence, not yet a cause)
 REJECTED_RISE = 0.10     # 10 more points of requests rejected score 1
 SCRAPE_GAP = 0.3         # 30% of points without a scrape score 1
+LATE_GAP = 0.2           # a scrape gap that began after the onset is evidence, not a cause
 LABEL_DROP = 0.5         # half as much feedback per prediction
 CLASS_SHIFT = 0.15       # total variation distance of the class mix
 CONFIDENCE_DROP = 0.08   # mean confidence of the predicted class
@@ -79,6 +82,8 @@ def pipeline(ctx: Context) -> Finding:
             f.add(f"/predict traffic {'fell' if change < 0 else 'rose'} {abs(change) * 100:.0f}% "
                   f"({before:.2f} to {after:.2f} req/s)", s.predict_rate(), score)
     ctx.notes["request_rate"] = (before, after)
+    if before > 0 and math.isfinite(after) and after < before * 0.8:
+        _unseen_targets(ctx, f, (before - after) / before / VOLUME_DROP)
     total_before, total_after = before, after
     for series in ctx.range(s.rejected_rate_by_reason()):
         rb, ra = split_means(series.times, series.values, ctx.onset, ctx.guard)
@@ -97,8 +102,14 @@ def pipeline(ctx: Context) -> Finding:
         missing = 1 - fraction_true(up[0].times, up[0].values, ctx.onset, ctx.window.end + 1)
         # One missed scrape (a busy moment past the scrape timeout) is not a broken pipeline.
         if after_mask.any() and missing >= 0.1 and missing * after_mask.sum() >= 2:
-            f.add(f"the service was not scraped in {missing * 100:.0f}% of the points after the onset",
-                  s.scrape_up(), missing / SCRAPE_GAP)
+            text = f"the service was not scraped in {missing * 100:.0f}% of the points after the onset"
+            down = after_mask & (np.nan_to_num(up[0].values) < 0.5)
+            began = float(up[0].times[down][0]) if down.any() else ctx.onset
+            if began > ctx.onset + ctx.guard:
+                # A service that broke, then no longer answered its scrapes: the gap follows the breach.
+                f.add(f"{text}, from {ctx.when(began)}: too late to explain it", s.scrape_up(), LATE_GAP)
+            else:
+                f.add(text, s.scrape_up(), missing / SCRAPE_GAP)
     fb_before, fb_after = ctx.means(s.feedback_rate())
     if before > 0 and after > 0 and fb_before > 0 and math.isfinite(fb_after):
         per_before, per_after = fb_before / before, fb_after / after
@@ -111,6 +122,18 @@ def pipeline(ctx: Context) -> Finding:
         f.add(f"drift samples dropped at {dropped_after:.2f}/s after the onset: the drift exporter sees less",
               s.drift_samples_dropped_rate(), 0.4)
     return f
+
+
+def _unseen_targets(ctx: Context, f: Finding, score: float) -> None:
+    """Traffic that fell when some of the job's targets began failing their scrapes may be traffic they
+    still serve that nobody sees: the data cannot tell a lost request from an unseen one."""
+    gaps = [g for g in coverage.unscraped(ctx.range(ctx.signals.targets_up()), ctx.window.end)
+            if g.target and abs(g.start - ctx.onset) <= ctx.tolerance]
+    if gaps:
+        names = ", ".join(sorted({g.target for g in gaps}))
+        f.add(f"{len(gaps)} of the job's {gaps[0].targets} targets ({names}) failed their scrapes from "
+              f"{ctx.when(min(g.start for g in gaps))}: the fall may be requests they still answer that "
+              "Prometheus no longer sees", ctx.signals.targets_up(), score)
 
 
 def input_drift(ctx: Context) -> Finding:
@@ -214,24 +237,35 @@ def model_version(ctx: Context) -> Finding:
     for item in series:
         present = np.nonzero(np.isfinite(item.values) & (np.nan_to_num(item.values) > 0))[0]
         if len(present):
-            first_seen[item.labels.get("model_version", "?")] = (float(item.times[present[0]]), present[0])
+            key = (item.labels.get("model", ""), item.labels.get("model_version", "?"))
+            first_seen[key] = (float(item.times[present[0]]), present[0])
             if present[-1] >= len(item.values) - 2:
-                still_in_service.add(item.labels.get("model_version", "?"))
-    for version, (moment, index) in sorted(first_seen.items(), key=lambda kv: kv[1][0]):
+                still_in_service.add(key)
+    several_models = len({model for model, _ in first_seen}) > 1
+    for (model, version), (moment, index) in sorted(first_seen.items(), key=lambda kv: kv[1][0]):
         if index == 0:
             continue  # in service from the start of the range
-        if not any(seen < moment for v, (seen, _) in first_seen.items() if v != version):
+        # Only the same model's versions came before this one or serve beside it; another model's do not.
+        others = {v: seen for (m, v), (seen, _) in first_seen.items() if m == model and v != version}
+        models_before = sorted({m for (m, _), (seen, _) in first_seen.items() if m != model and seen < moment})
+        if any(seen < moment for seen in others.values()):
+            beside = sorted(v for v in others if (model, v) in still_in_service)
+            replaced = sorted(v for v in others if (model, v) not in still_in_service)
+            which = f"model {model!r} version" if several_models else "model version"
+            text = (f"{which} {version} went into service at {ctx.when(moment)}"
+                    + (f", replacing {', '.join(replaced)}" if replaced else "")
+                    + (f", beside {', '.join(beside)}" if beside else ""))
+        elif models_before:  # a model added beside the ones the service already served
+            text = (f"model {model!r} (version {version}) went into service at {ctx.when(moment)}, beside "
+                    f"{', '.join(repr(m) for m in models_before)}")
+        else:
             continue  # the service itself started: no version was in service before this one
-        beside = sorted(v for v in first_seen if v != version and v in still_in_service)
-        replaced = sorted(v for v in first_seen if v != version and v not in still_in_service)
-        text = (f"model version {version} went into service at {ctx.when(moment)}"
-                + (f", replacing {', '.join(replaced)}" if replaced else "")
-                + (f", beside {', '.join(beside)}" if beside else ""))
         f.add(text, query, 1.0 if ctx.near_onset(moment) else 0.4)
+        by = f"{MODEL}, {VERSION}" if several_models else VERSION
         comparisons = (
-            _by_version(ctx, "online accuracy", ctx.signals.online_error_rate(by="model_version"),
+            _by_version(ctx, "online accuracy", ctx.signals.online_error_rate(by=by),
                         lambda error: f"{(1 - error) * 100:.1f}%"),
-            _by_version(ctx, "inference CPU per prediction", ctx.signals.cpu_per_prediction(),
+            _by_version(ctx, "inference CPU per prediction", ctx.signals.cpu_per_prediction(by=by),
                         lambda seconds: f"{seconds * 1e3:.2f} ms"),
         )
         for comparison in comparisons:
@@ -246,7 +280,8 @@ def _by_version(ctx: Context, what: str, query: str, show) -> tuple[str, str] | 
     for series in ctx.range(query):
         finite = series.values[np.isfinite(series.values) & (series.times >= ctx.onset - ctx.tolerance)]
         if len(finite):
-            rows.append(f"{series.labels.get('model_version', '?')} {show(finite.mean())}")
+            model = f"{series.labels[MODEL]} " if MODEL in series.labels else ""
+            rows.append(f"{model}{series.labels.get(VERSION, '?')} {show(finite.mean())}")
     if len(rows) < 2:
         return None
     return f"{what} by version around the onset: " + ", ".join(rows), query

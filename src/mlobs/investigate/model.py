@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from mlobs.investigate.coverage import Gap
+
 # Hypotheses in the order an investigation tests them; on a tie, the earlier one explains the later
 # (a pipeline artifact makes inputs drift, a new version or drifting inputs move the outputs).
 HYPOTHESES = ("pipeline", "model_version", "input_drift", "output_shift", "serving")
@@ -50,6 +52,9 @@ class Breach:
     severity: float  # how far past its threshold the change is (1 = at the threshold)
     text: str
     promql: str
+    # Past its threshold from the first point with data, with no change to date it from: nothing before it
+    # to compare with, so no hypothesis can be tested.
+    throughout: bool = False
 
 
 @dataclass
@@ -61,6 +66,12 @@ class Report:
     findings: list[Finding]
     queries: int
     seconds: float
+    # The start asked for, when the range had to reach further back to see what the breach broke from.
+    asked_start: float | None = None
+    # Why the data cannot answer, when it cannot (said in place of a cause).
+    unanswered: str = ""
+    # Spans in which Prometheus scraped no target of the service's job, or one target of several.
+    unscraped: list[Gap] = field(default_factory=list)
 
     @property
     def causes(self) -> list[Finding]:

@@ -73,6 +73,11 @@ class Prometheus:
             return [({}, _float(data["result"][1]))]
         return [(item.get("metric", {}), _float(item["value"][1])) for item in data.get("result", [])]
 
+    def label_values(self, name: str, start: float, end: float) -> list[str]:
+        """Every value of the label `name` on series that have samples between `start` and `end`."""
+        self.queries.append(f"label values of {name}")
+        return list(self._get(f"/api/v1/label/{name}/values", {"start": start, "end": end}) or [])
+
 
 def _float(text: str) -> float:
     value = float(text)

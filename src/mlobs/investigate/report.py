@@ -14,17 +14,29 @@ def dashboard_url(grafana: str, name: str, report: Report) -> str:
 
 
 def render(report: Report, grafana: str, show_queries: bool = True) -> str:
-    out = [f"mlobs investigate: {report.service}, {_clock(report.start)} to {_clock(report.end)} UTC"]
+    out = [f"mlobs investigate: {report.service}, {clock(report.start)} to {clock(report.end)} UTC"]
+    if report.asked_start is not None:
+        out.append(f"the range asked for (from {clock(report.asked_start)}) starts inside the breach or too close "
+                   f"to its onset to compare: looked back to {clock(report.start)}")
+    out.extend(_unscraped(report))
     b = report.breach
     if b is None:
-        out.append("no breach: no SLO, accuracy or traffic signal got worse in this range")
+        if report.unanswered:
+            out.append(f"no breach can be seen: {report.unanswered}")
+        else:
+            out.append("no breach: no SLO, accuracy or traffic signal got worse in this range")
         out.append("no cause found")
         return "\n".join(out + [_footer(report)])
-    out.append(f"breach ({b.signal}): {b.text}; onset {_clock(b.onset)} UTC")
+    if b.throughout:
+        out.append(f"breach ({b.signal}): {b.text}, from {clock(b.onset)} UTC on, with no onset in the range")
+    else:
+        out.append(f"breach ({b.signal}): {b.text}; onset {clock(b.onset)} UTC")
     if show_queries:
         out.append(f"    PromQL: {b.promql}")
     causes = report.causes
-    if not causes:
+    if report.unanswered:
+        out.append(f"no cause found: {report.unanswered}")
+    elif not causes:
         out.append("no cause found: none of the hypotheses has evidence at the onset")
     for rank, finding in enumerate(causes, 1):
         head = "most likely cause:" if rank == 1 else f"{rank}."
@@ -43,9 +55,24 @@ def render(report: Report, grafana: str, show_queries: bool = True) -> str:
     return "\n".join(out + [_footer(report)])
 
 
+def _unscraped(report: Report) -> list[str]:
+    """Every gap in the scrapes, said plainly: nothing in the service's metrics covers it."""
+    lines = []
+    for gap in report.unscraped:
+        until = "the range's end" if gap.end >= report.end else time.strftime("%H:%M", time.gmtime(gap.end))
+        span = f"from {clock(gap.start)} UTC to {until} ({(gap.end - gap.start) / 60:.0f} min)"
+        if gap.target:
+            lines.append(f"not scraped: target {gap.target} (one of the job's {gap.targets}) failed its scrapes "
+                         f"{span}; what it served then is not in these metrics")
+        else:
+            lines.append(f"not scraped: no target of the service's job was up {span}; its metrics cannot show "
+                         "what it did then")
+    return lines
+
+
 def _footer(report: Report) -> str:
     return f"\n{report.queries} queries in {report.seconds:.1f} s"
 
 
-def _clock(moment: float) -> str:
+def clock(moment: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(moment))

@@ -12,7 +12,7 @@ from mlobs import catalog
 from mlobs.catalog import Metric
 from mlobs.drift import catalog as drift_catalog
 from mlobs.stackgen import config
-from mlobs.stackgen.promql import match, sel
+from mlobs.stackgen.promql import match, quote, sel
 from mlobs.stackgen.slo import SLO
 from mlobs.stackgen.slos import AVAILABILITY, PREDICT_LATENCY
 
@@ -64,7 +64,7 @@ class Signals:
                 f"sum(increase({self._of(FEEDBACK, FEEDBACK.total)}[{over}]))")
 
     def estimated_error_rate(self) -> str:
-        return f'1 - min({ESTIMATED_ACCURACY}{{{catalog.SERVICE}="{self.service}"}})'
+        return f"1 - min({ESTIMATED_ACCURACY}{{{catalog.SERVICE}={quote(self.service)}}})"
 
     def predict_rate(self, by: str = "") -> str:
         return self._rate(HTTP, HTTP.count, match(HTTP, "route", config.PREDICT_ROUTE), by=by)
@@ -81,7 +81,11 @@ class Signals:
         return self._rate(dropped, dropped.total)
 
     def scrape_up(self) -> str:
-        return f'max(up{{job="{self.service}"}})'
+        return f"max(up{{job={quote(self.service)}}})"
+
+    def targets_up(self) -> str:
+        """`up` of each target of the service's scrape job."""
+        return f"up{{job={quote(self.service)}}}"
 
     # Drift.
     def drift_detected(self) -> str:
@@ -118,7 +122,8 @@ class Signals:
 
     # Versions.
     def versions_in_service(self) -> str:
-        return f"count by ({VERSION}) ({self._of(catalog.MODEL_INFO, catalog.MODEL_INFO.name)})"
+        """One series per model and version: a service may serve several models, each with its own versions."""
+        return f"count by ({catalog.MODEL}, {VERSION}) ({self._of(catalog.MODEL_INFO, catalog.MODEL_INFO.name)})"
 
     def cpu_per_prediction(self, by: str = VERSION) -> str:
         cpu, predictions = catalog.INFERENCE_CPU, catalog.PREDICTIONS

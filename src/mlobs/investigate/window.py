@@ -28,6 +28,10 @@ class Window:
         """The rate() range for one grid point: four steps, so that a 15 s scrape gives several samples."""
         return f"{int(self.step * 4)}s"
 
+    def widened(self, factor: float) -> Window:
+        """The same end, `factor` times as long."""
+        return Window(self.end - factor * (self.end - self.start), self.end, self.min_step)
+
 
 def parse_duration(text: str) -> float:
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())

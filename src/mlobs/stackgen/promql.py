@@ -16,8 +16,13 @@ def label(metric: Metric, name: str) -> str:
 def match(metric: Metric, name: str, value: str, op: str = "=") -> str:
     if op not in ("=", "!=", "=~", "!~"):
         raise GenerationError(f"unknown matcher operator {op!r}")
+    return f"{label(metric, name)}{op}{quote(value)}"
+
+
+def quote(value: str) -> str:
+    """A label value as a PromQL string literal: a quote or backslash in it cannot end the string."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'{label(metric, name)}{op}"{escaped}"'
+    return f'"{escaped}"'
 
 
 def sel(series: str, *matchers: str) -> str:
