@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: all install run local generate check docs test test-fast bench clean
+.PHONY: all install run local generate check lint docs test test-fast bench clean
 
 all: test
 
@@ -30,9 +30,12 @@ local: $(STAMP)
 generate: $(STAMP)
 	$(PY) -m mlobs.stackgen generate
 
-## Fail if generated files are stale; then promtool, amtool, compose and Dockerfile checks, the docs site and ruff.
-check: $(STAMP) docs
+## Fail if generated files are stale; then promtool, amtool and the Kubernetes manifests; then `lint`.
+check: lint
 	$(PY) -m mlobs.stackgen check
+
+## What pytest does not run: ruff, the compose file, the Dockerfiles and the docs site.
+lint: $(STAMP) docs
 	$(VENV)/bin/ruff check
 	docker-compose -f docker-compose.yml config -q
 	$(VENV)/bin/hadolint --failure-threshold warning stack/*/Dockerfile
@@ -41,7 +44,8 @@ check: $(STAMP) docs
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
-test: $(STAMP) check
+## Everything: `lint`, then pytest, whose tests/stackgen make every check `make check` makes.
+test: lint
 	$(PY) -m pytest
 
 ## Unit tests only (no real servers, nothing slow).

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from mlobs.stackgen import GenerationError, config, tools
+from mlobs.stackgen import GenerationError, config, prometheus_config, tools
 from mlobs.stackgen.dashboards import queries_as_rule_file
 
 ROOT = config.ROOT
@@ -28,6 +28,10 @@ def test_promtool_test_fails_on_a_wrong_expectation(tmp_path):
                      .replace("eval_time: 6m", "eval_time: 3m", 1))
     with pytest.raises(GenerationError, match="failed"):
         tools.test_rules(wrong)
+
+
+def test_the_compose_prometheus_config_passes_promtool_check_config():
+    assert "SUCCESS" in tools.check_config(ROOT / prometheus_config.COMPOSE_PATH)
 
 
 def test_every_alertmanager_config_passes_amtool():
