@@ -48,6 +48,11 @@ def drift_cases() -> tuple[Case, ...]:
     estimate, baseline = _s(drift.ESTIMATED_ACCURACY.name), _s(drift.ESTIMATED_ACCURACY_BASELINE.name)
     missing = _s(drift.DRIFT_REFERENCE_MISSING.name)
     last = _s(drift.DRIFT_LAST_EVALUATION.name, **det)
+    # (series, labels, before on the old instance, after on the new one): the new pod's series start afresh.
+    rescheduled = ((drift.ESTIMATED_ACCURACY.name, {}, "0.85x22", "0.85x10"),
+                   (drift.ESTIMATED_ACCURACY_BASELINE.name, {}, "0.97x22", "0.97x10"),
+                   (drift.DRIFT_DETECTED.name, {**out, "feature": ""}, "0 0 1x20", "1x10"),
+                   (drift.DRIFT_EVALUATIONS.total, out, ramp((1, 22)), "1+1x10"))
     return (
         Case("InputDriftDetected keeps firing while the drift exporter restarts and its windows refill",
              {_s(drift.DRIFT_DETECTED.name, **det, feature="text"): flags,
@@ -66,6 +71,18 @@ def drift_cases() -> tuple[Case, ...]:
              {missing: _restarted("1x22", "1x10")},
              expects=(Expect("DriftReferenceMissing", "14m"),
                       *_firing_throughout("DriftReferenceMissing", dict(IDS), "16m", "24m", "26m", "28m", "33m"))),
+        Case("EstimatedAccuracyDrop keeps paging when the exporter is rescheduled and its series come back from "
+             "another instance",
+             {**{_s(name, **labels, instance="exporter-a"): f"{values} stale"
+                 for name, labels, values, _ in rescheduled},
+              **{_s(name, **labels, instance="exporter-b"): f"_x27 {values}"
+                 for name, labels, _, values in rescheduled}},
+             expects=_firing_throughout("EstimatedAccuracyDrop", dict(IDS), *during)),
+        Case("DriftSamplesDropped keeps its ticket while the model service restarts, its counters from zero",
+             {_s(drift.DRIFT_SAMPLES_DROPPED.total, reason=drift.REASON_QUEUE_FULL):
+                 _restarted(ramp((50, 30)), ramp((50, 20)), SERVICE_GAP),
+              _s(drift.DRIFT_SAMPLES_SHIPPED.total): _restarted(ramp((50, 30)), ramp((50, 20)), SERVICE_GAP)},
+             expects=_firing_throughout("DriftSamplesDropped", dict(IDS), "29m", "31m", "32m", "34m", "40m")),
         Case("DriftEvaluationStale keeps its ticket while a restarted exporter has not evaluated again",
              {last: f"0x22 {EXPORTER_GAP} 1620"},  # the first window after the restart is tested at 27m
              expects=(*_firing_throughout("DriftEvaluationStale", {**IDS, **det}, "21m", "24m", "26m"),
@@ -78,8 +95,8 @@ def _http(route: str, status: str, series: str | None = None, **extra: str) -> s
 
 
 def slo_cases() -> tuple[Case, ...]:
-    """Fast-burn pages at 1-minute scrapes: two hours of a 2% burn, the service restarting at 100m (counters
-    from zero). The page must fire before, and stay firing through the restart and after it."""
+    """Burn-rate alerts at 1-minute scrapes: 100 minutes of a 2% burn, then the service restarts (counters from
+    zero). The page and the ticket fire before, and stay firing through the restart and after it."""
     route = config.PREDICT_ROUTE
     total = _http(route, "200")
     fast = _http(route, "200", catalog.HTTP_REQUEST_DURATION.bucket, le=le(PREDICT_LATENCY.threshold))
@@ -88,19 +105,33 @@ def slo_cases() -> tuple[Case, ...]:
     during = ("95m", "101m", "102m", "104m", "110m")
     who = {SVC: "sentiment"}
     return (
-        Case("PredictLatencyErrorBudgetBurnFast keeps paging while the service restarts, its counters from zero",
+        Case("PredictLatencyErrorBudgetBurnFast and Slow keep firing while the service restarts, its counters from "
+             "zero",
              {total: _restarted(ramp((100, before)), ramp((100, after)), SERVICE_GAP),
               fast: _restarted(ramp((98, before)), ramp((98, after)), SERVICE_GAP)},
-             expects=tuple(Expect("PredictLatencyErrorBudgetBurnFast", t, (who,))
-                           for t in during)),
-        Case("AvailabilityErrorBudgetBurnFast keeps paging while the service restarts, its counters from zero",
+             expects=tuple(Expect(f"PredictLatencyErrorBudgetBurn{speed}", t, (who,))
+                           for t in during for speed in ("Fast", "Slow"))),
+        Case("AvailabilityErrorBudgetBurnFast and Slow keep firing while the service restarts, its counters from zero",
              {ok: _restarted(ramp((98, before)), ramp((98, after)), SERVICE_GAP),
               failed: _restarted(ramp((2, before)), ramp((2, after)), SERVICE_GAP)},
-             expects=tuple(Expect("AvailabilityErrorBudgetBurnFast", t, (who,))
-                           for t in during)),
+             expects=tuple(Expect(f"AvailabilityErrorBudgetBurn{speed}", t, (who,))
+                           for t in during for speed in ("Fast", "Slow"))),
+    )
+
+
+def model_cases() -> tuple[Case, ...]:
+    """Online accuracy at 1-minute scrapes: a new version answers 60% right, then restarts at 100m."""
+    fb = catalog.FEEDBACK.total
+    right, wrong = _s(fb, outcome=catalog.OUTCOME_CORRECT), _s(fb, outcome=catalog.OUTCOME_INCORRECT)
+    return (
+        Case("OnlineAccuracyDrop keeps paging while the service restarts, its feedback counters from zero",
+             {right: _restarted(ramp((3, 100)), ramp((3, 20)), SERVICE_GAP),
+              wrong: _restarted(ramp((2, 100)), ramp((2, 20)), SERVICE_GAP)},
+             expects=_firing_throughout("OnlineAccuracyDrop", dict(IDS), "95m", "101m", "102m", "104m", "110m")),
     )
 
 
 def suites() -> tuple[Suite, ...]:
     return (Suite("drift", drift_cases(), test_file="drift-restarts"),
-            Suite("slo", slo_cases(), test_file="slo-restarts"))
+            Suite("slo", slo_cases(), test_file="slo-restarts"),
+            Suite("model", model_cases(), test_file="model-restarts"))
