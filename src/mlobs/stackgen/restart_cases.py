@@ -15,7 +15,7 @@ from mlobs.drift import catalog as drift
 from mlobs.stackgen import config
 from mlobs.stackgen.promql import le, sel
 from mlobs.stackgen.ruletest_spec import Case, Expect, Suite, ramp
-from mlobs.stackgen.slos import PREDICT_LATENCY
+from mlobs.stackgen.slos import PREDICT_LATENCY, SENTIMENT_CORRECT_FEEDBACK
 
 SVC, MODEL, VERSION = catalog.SERVICE, catalog.MODEL, catalog.MODEL_VERSION
 IDS = {SVC: "sentiment", MODEL: "sentiment", VERSION: "v1"}
@@ -131,7 +131,21 @@ def model_cases() -> tuple[Case, ...]:
     )
 
 
+def business_cases() -> tuple[Case, ...]:
+    """The correct-feedback SLO at 1-minute scrapes: half the feedback says wrong, then the service restarts."""
+    fb = catalog.FEEDBACK.total
+    right, wrong = _s(fb, outcome=catalog.OUTCOME_CORRECT), _s(fb, outcome=catalog.OUTCOME_INCORRECT)
+    name = f"{SENTIMENT_CORRECT_FEEDBACK.alert_prefix}ErrorBudgetBurnFast"
+    return (
+        Case(f"{name} keeps paging while the service restarts, its feedback counters from zero",
+             {right: _restarted(ramp((5, 100)), ramp((5, 20)), SERVICE_GAP),
+              wrong: _restarted(ramp((5, 100)), ramp((5, 20)), SERVICE_GAP)},
+             expects=_firing_throughout(name, {SVC: "sentiment"}, "95m", "101m", "102m", "104m", "110m")),
+    )
+
+
 def suites() -> tuple[Suite, ...]:
     return (Suite("drift", drift_cases(), test_file="drift-restarts"),
             Suite("slo", slo_cases(), test_file="slo-restarts"),
-            Suite("model", model_cases(), test_file="model-restarts"))
+            Suite("model", model_cases(), test_file="model-restarts"),
+            Suite("business", business_cases(), test_file="business-restarts"))
