@@ -18,8 +18,8 @@ SVC, MODEL, VERSION = catalog.SERVICE, catalog.MODEL, catalog.MODEL_VERSION
 # A restarted drift exporter exports a version's series again only once a window has filled: its gauges read
 # their last value this long, so a page or ticket neither resolves nor starts its `for` again meanwhile.
 BRIDGE = "10m"
-# DriftEvaluationStale's: retire_after_seconds (600) + this stays under its 900 s, so a retired version's
-# last timestamp is gone before it would read as stale.
+# DriftEvaluationStale's, shorter: a version retired within 900 s of its last evaluation is gone before its
+# last timestamp would read as stale (retire_after_seconds, 600, is the least a stream waits to be retired).
 STALE_BRIDGE = "5m"
 
 
