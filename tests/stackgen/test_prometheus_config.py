@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
 from mlobs.stackgen import GenerationError, config, prometheus_config
+from mlobs.stackgen.alert_spec import Alert
+from mlobs.stackgen.alerts import rule_groups
 from mlobs.stackgen.generate import render
 
 PORTS = {"sentiment": 1, "vision": 2, "credit": 3, "drift-exporter": 4}
@@ -55,3 +59,17 @@ def test_the_compose_config_is_generated_with_a_do_not_edit_header_and_reads_the
 def test_exemplar_storage_and_the_remote_write_receiver_are_enabled_by_flag():
     assert "--enable-feature=exemplar-storage" in prometheus_config.FLAGS
     assert "--web.enable-remote-write-receiver" in prometheus_config.FLAGS
+
+
+def test_every_alert_that_waits_its_for_is_restored_after_a_prometheus_restart():
+    # Prometheus restores the `for` state only of alerts whose `for` is at least the grace period; the others
+    # would wait it again after a restart, and Alertmanager would resolve them meanwhile.
+    grace = next(f.split("=", 1)[1] for f in prometheus_config.FLAGS if f.startswith("--rules.alert.for-grace-period="))
+    waiting = [r for g in rule_groups() for r in g.rules if isinstance(r, Alert) and _seconds(r.for_) > 0]
+    assert {"EstimatedAccuracyDrop", "InputDriftDetected", "AvailabilityErrorBudgetBurnFast",
+            "DriftEvaluationStale"} <= {r.name for r in waiting}
+    assert [r.name for r in waiting if _seconds(r.for_) < _seconds(grace)] == []
+
+
+def _seconds(duration: str) -> int:
+    return sum(int(n) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in re.findall(r"(\d+)([smhd])", duration))

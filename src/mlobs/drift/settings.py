@@ -64,6 +64,7 @@ class DriftSettings(BaseModel):
     # model since: its window and every series it has on /metrics go (a dashboard or alert would otherwise read a
     # version nobody serves as drifting, or not), counted in mlobs_drift_streams_retired_total. A stream whose
     # service sent nothing newer stays, so a service that stops shipping keeps DriftEvaluationStale firing.
-    # Under DriftEvaluationStale's 900 s + 5 m, a retired version is gone before it would raise that ticket.
+    # DriftEvaluationStale reads a timestamp up to 5 m after its series goes: a version retired within 900 s of its
+    # last evaluation is gone before it would raise that ticket.
     # 0 keeps every stream until a restart.
     retire_after_seconds: float = Field(600.0, ge=0.0)

@@ -9,7 +9,8 @@
     GET  /healthz, /readyz
 
 Each notification is kept in memory (the last `keep`, within `keep_bytes`), written as one JSON log line,
-and appended to a JSON-lines journal when `journal_path` is set (rotated past `journal_max_bytes`).
+and appended to a JSON-lines journal when `journal_path` is set (rotated past `journal_max_bytes`); started
+again on its journal, the receiver lists what the journal holds (within the same bounds) before taking any.
 Alertmanager retries a 5xx, so only a payload that can never be accepted gets a 4xx; a journal write that fails
 gets a 500 with the page listed already, and the retry is journaled without being listed twice.
 """

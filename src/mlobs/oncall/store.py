@@ -1,9 +1,14 @@
 """The notifications the receiver keeps: a list for GET /pages bounded in count and bytes, and an optional
-JSON-lines journal bounded on disk (rotated once to `<path>.1`, so the oldest pages are the ones let go)."""
+JSON-lines journal bounded on disk (rotated once to `<path>.1`, so the oldest pages are the ones let go).
+
+A receiver that restarts lists again what its journal holds (the newest, within the same bounds): a page
+that arrived before the restart is not gone from GET /pages, and one repeated after it is listed beside it.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections import OrderedDict, deque
 from pathlib import Path
@@ -47,8 +52,9 @@ class NotificationStore:
         if journal_path is not None:
             journal_path = Path(journal_path)
             journal_path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = _open(journal_path)
             self._journal_path = journal_path
+            self._reload()
+            self._journal = _open(journal_path)
 
     def add(self, notification: dict, key: object = None) -> bool:
         """Keep `notification`; False if it was kept before under `key` and only its journal write is retried.
@@ -64,13 +70,33 @@ class NotificationStore:
         with self._lock:
             new = key is None or key not in self._unjournaled
             if new:
-                self._items.append((notification, len(line)))
-                self._bytes += len(line)
-                # The newest is kept even alone over the byte bound: it is the page someone must see.
-                while len(self._items) > 1 and (len(self._items) > self._keep
-                                                or (self._keep_bytes is not None and self._bytes > self._keep_bytes)):
-                    self._bytes -= self._items.popleft()[1]
+                self._append(notification, len(line))
         return Listed(line, key, new)
+
+    def _append(self, notification: dict, size: int) -> None:
+        self._items.append((notification, size))
+        self._bytes += size
+        # The newest is kept even alone over the byte bound: it is the page someone must see.
+        while len(self._items) > 1 and (len(self._items) > self._keep
+                                        or (self._keep_bytes is not None and self._bytes > self._keep_bytes)):
+            self._bytes -= self._items.popleft()[1]
+
+    def _reload(self) -> None:
+        """List the newest notifications of the journal (and of its rotated file when the journal holds fewer
+        than the bounds keep), oldest first. A line a crash cut short, or one that is not a notification, is
+        passed over."""
+        lines: list[bytes] = []
+        budget = self._keep_bytes
+        for path in (self._journal_path, self._journal_path.with_name(self._journal_path.name + ".1")):
+            lines[:0] = _tail_lines(path, budget)
+            if budget is not None:
+                budget = self._keep_bytes - sum(map(len, lines))
+            if len(lines) >= self._keep or (budget is not None and budget <= 0):
+                break
+        for line in lines[-self._keep:]:
+            notification = _notification(line)
+            if notification is not None:
+                self._append(notification, len(line))
 
     def journal(self, listed: Listed) -> None:
         """`add`'s second half: the listed notification appended to the journal, if there is one. Raises
@@ -134,6 +160,37 @@ class NotificationStore:
                 self._journal.close()
             finally:
                 self._journal_lock.release()
+
+
+def _tail_lines(path: Path, limit: int | None) -> list[bytes]:
+    """The whole lines in the last `limit` bytes of `path` (all of it when None; none if it is missing)."""
+    try:
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # a device (/dev/full) reads without end
+                return []
+            size = f.seek(0, os.SEEK_END)
+            start = 0 if limit is None else max(0, size - limit)
+            f.seek(max(0, start - 1))
+            data = f.read()
+    except (FileNotFoundError, IsADirectoryError):
+        return []
+    if start > 0:  # from the byte before the tail: whole lines begin after its first newline
+        cut = data.find(b"\n")
+        data = data[cut + 1:] if cut >= 0 else b""
+    return [line for line in data.splitlines(keepends=True) if line.endswith(b"\n")]
+
+
+def _notification(line: bytes) -> dict | None:
+    try:
+        n = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not (isinstance(n, dict) and isinstance(n.get("received_at"), (int, float))
+            and isinstance(n.get("alerts"), list)
+            and all(isinstance(a, dict) and isinstance(a.get("labels"), dict) and "status" in a
+                    for a in n["alerts"])):
+        return None
+    return n
 
 
 def _open(path: Path):

@@ -15,6 +15,12 @@ PREDICTIONS = catalog.PREDICTIONS
 REJECTED = catalog.REJECTED_INPUTS
 DROPPED = catalog.TELEMETRY_DROPPED
 SVC, MODEL, VERSION = catalog.SERVICE, catalog.MODEL, catalog.MODEL_VERSION
+# A restarted drift exporter exports a version's series again only once a window has filled: its gauges read
+# their last value this long, so a page or ticket neither resolves nor starts its `for` again meanwhile.
+BRIDGE = "10m"
+# DriftEvaluationStale's, shorter: a version retired within 900 s of its last evaluation is gone before its
+# last timestamp would read as stale (retire_after_seconds, 600, is the least a stream waits to be retired).
+STALE_BRIDGE = "5m"
 
 
 def _jobs_matcher() -> str:
@@ -150,7 +156,8 @@ def drift_alerts(window: str = "10m", min_windows: int = 3, for_: str = "1m") ->
         segment_drift_alert(window, min_windows, for_),
         Alert(
             name="DriftEvaluationStale",
-            expr=f"time() - max {detector_by} ({drift.DRIFT_LAST_EVALUATION.name}) > {config.DRIFT_STALE_SECONDS}",
+            expr=f"time() - max {detector_by} (last_over_time({drift.DRIFT_LAST_EVALUATION.name}[{STALE_BRIDGE}])) "
+                 f"> {config.DRIFT_STALE_SECONDS}",
             for_="5m",
             severity="ticket",
             summary="{{ $labels.detector }} has not evaluated {{ $labels.model }} {{ $labels.model_version }} lately",
@@ -160,7 +167,7 @@ def drift_alerts(window: str = "10m", min_windows: int = 3, for_: str = "1m") ->
         ),
         Alert(
             name="DriftReferenceMissing",
-            expr=f"max {version_by} ({drift.DRIFT_REFERENCE_MISSING.name}) == 1",
+            expr=f"max {version_by} (last_over_time({drift.DRIFT_REFERENCE_MISSING.name}[{BRIDGE}])) == 1",
             for_="15m",
             severity="ticket",
             summary="No drift reference for {{ $labels.model }} {{ $labels.model_version }}",
@@ -195,7 +202,7 @@ def estimated_accuracy_drop(window: str = "10m", min_windows: int = 3, for_: str
     return Alert(
         name="EstimatedAccuracyDrop",
         expr=f"(\n  max {version_by} (max_over_time({estimate}[{window}]))\n"
-             f"  < max {version_by} ({baseline}) - {num(config.ESTIMATED_ACCURACY_DROP)}\n)\n"
+             f"  < max {version_by} (last_over_time({baseline}[{BRIDGE}])) - {num(config.ESTIMATED_ACCURACY_DROP)}\n)\n"
              f"and on {tuple_labels(version)}\n"
              f"(max {by(*drift.DETECTOR_LABELS)} (min_over_time({detected}[{window}])) == 1)\n"
              f"and on {tuple_labels(version)}\n"

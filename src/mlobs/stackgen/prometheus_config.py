@@ -12,7 +12,13 @@ from mlobs.stackgen import GenerationError, config
 from mlobs.stackgen.yamlout import dump
 
 ENVIRONMENT = "environment"  # target label on every scraped series; dashboards filter on it
-FLAGS = ("--enable-feature=exemplar-storage", "--web.enable-remote-write-receiver")
+# A restarted Prometheus restores the `for` state of an alert (from ALERTS_FOR_STATE) only when its `for` is at least
+# this; the default, 10m, would leave the drift page, the fast burns and ServiceDown to wait their `for` again, long
+# enough for Alertmanager to resolve them and page anew. A firing alert restored fires again at once; a pending one
+# with less than this left waits this long after the restart.
+FOR_GRACE_PERIOD = "1m"
+FLAGS = ("--enable-feature=exemplar-storage", "--web.enable-remote-write-receiver",
+         f"--rules.alert.for-grace-period={FOR_GRACE_PERIOD}")
 MAX_EXEMPLARS = 100_000
 
 # Compose: where each job is reached, the rule files as mounted, and the stack's own components.
@@ -70,6 +76,5 @@ def local_config(ports: Mapping[str, int], *, alertmanager_port: int, rule_files
 
 
 def files() -> dict[str, str]:
-    return {COMPOSE_PATH: dump(compose_config(), source="src/mlobs/stackgen/prometheus_config.py "
-                                                        "(flags: --enable-feature=exemplar-storage "
-                                                        "--web.enable-remote-write-receiver)")}
+    return {COMPOSE_PATH: dump(compose_config(), source=f"src/mlobs/stackgen/prometheus_config.py "
+                                                        f"(flags: {' '.join(FLAGS)})")}

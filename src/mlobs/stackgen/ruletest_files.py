@@ -10,7 +10,7 @@ from mlobs.stackgen.yamlout import dump
 def test_files(suites: tuple[Suite, ...], groups: list[RuleGroup]) -> dict[str, str]:
     alerts = {r.name: r for g in groups for r in g.rules if isinstance(r, Alert)}
     return {
-        f"alerts/tests/{suite.file}.test.yml": dump(
+        f"alerts/tests/{suite.test_file or suite.file}.test.yml": dump(
             {"rule_files": [f"../{suite.file}.rules.yml"], "evaluation_interval": suite.evaluation_interval,
              "tests": [to_promtool(c, alerts) for c in suite.cases]},
             source="src/mlobs/stackgen/ruletests.py",

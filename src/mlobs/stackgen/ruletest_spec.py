@@ -69,6 +69,8 @@ class Suite:
     cases: tuple[Case, ...] = field(default_factory=tuple)
     # Coarse steps keep multi-day cases fast: promtool evaluates every rule at every step.
     evaluation_interval: str = "1m"
+    # alerts/tests/<test_file>.test.yml when a file's rules need a second suite (another evaluation interval).
+    test_file: str | None = None
 
 
 _TEMPLATE = re.compile(r"{{\s*\$labels\.(\w+)\s*}}")

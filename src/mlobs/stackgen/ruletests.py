@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from mlobs import catalog
 from mlobs.drift import catalog as drift
-from mlobs.stackgen import audit_alerts, config, kpi, paging_alerts, security, slo
+from mlobs.stackgen import audit_alerts, config, kpi, paging_alerts, restart_cases, security, slo
 from mlobs.stackgen.promql import le, sel
 from mlobs.stackgen.ruletest_spec import Case, Expect, Sample, Suite, ramp
 from mlobs.stackgen.slos import (
@@ -299,4 +299,5 @@ def suites() -> tuple[Suite, ...]:
         security.cases(),
         audit_alerts.cases(),
         paging_alerts.cases(),
+        *restart_cases.suites(),
     )
