@@ -266,7 +266,12 @@ class AuditLog:
     def raw_oldest_age_s(self) -> float:
         """Seconds since the oldest raw payload held was recorded, as last seen (within a minute) by the
         thread start_purging started; NaN without it."""
-        return math.nan if self._purger is None else self._purger.oldest_age_s(self._clock())
+        return math.nan if self._purger is None else self._purger.oldest_age_s(self._purger.clock.age_now())
+
+    def clock_step_s(self) -> float:
+        """Seconds the wall clock runs ahead of (or, negative, behind) the time elapsed since start_purging,
+        as its purges see it (mlobs.audit.storage.purge_clock); NaN without them."""
+        return math.nan if self._purger is None else self._purger.clock.step_s()
 
     # -- reading -------------------------------------------------------------------------------
 
