@@ -338,12 +338,14 @@ class AuditLog:
         # The type and raw-store checks run in the database (without the GIL) while the chain is checked.
         now, days = self._clock(), self.settings.raw_retention_days
         with ThreadPoolExecutor(1, thread_name_prefix="mlobs-audit-sweep") as pool:
-            rows = pool.submit(lambda: row_checks.check(self.store.row_source(), now, days))
+            rows = pool.submit(lambda: (row_checks.check(source := self.store.row_source(), now, days),
+                                        row_checks.time_notes(source, now)))
             if head_seq >= workers and (workers > 1 or sqlite_path is not None):
                 report = verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
             else:
                 report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
-            problem = rows.result()
+            problem, notes = rows.result()
+        report.notes += notes
         return fold(report, problem)
 
     def public_key_pem(self) -> bytes:

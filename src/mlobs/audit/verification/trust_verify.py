@@ -168,7 +168,10 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
                                store_timeout_s)
             lookup = pool.submit(_lookup_problem, url)
             report = _verify(view, public, witness, allow_empty, allow_unsigned_tail, workers, started, origin)
-            found = [p for p in (rows.result(), lookup.result()) if p is not None] if report.head_seq else []
+            row_problem, time_notes = rows.result()
+            if report.head_seq:
+                report.notes += time_notes
+            found = [p for p in (row_problem, lookup.result()) if p is not None] if report.head_seq else []
             problem = min(found, key=lambda p: (p.seq is None, p.seq or 0)) if found else None
     finally:
         view.close()
@@ -185,8 +188,10 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
     return report
 
 
-def _row_problem(url: str, now: datetime, retention_days: float, store_timeout_s: float = 10.0) -> Problem | None:
-    """The row checks on a read-only connection of their own (the verify connection stays on its thread)."""
+def _row_problem(url: str, now: datetime, retention_days: float,
+                 store_timeout_s: float = 10.0) -> tuple[Problem | None, list[str]]:
+    """The row checks, and the notes on record times, on a read-only connection of their own (the verify
+    connection stays on its thread)."""
     if url.startswith("sqlite:///"):
         conn = connect_readonly(url.removeprefix("sqlite:///"))
         query, is_sqlite = sqlite_query(conn), True
@@ -197,7 +202,8 @@ def _row_problem(url: str, now: datetime, retention_days: float, store_timeout_s
         conn.execute("SET default_transaction_read_only = on")
         query, is_sqlite = postgres_query(conn), False
     try:
-        return row_checks.check(RowSource(query, is_sqlite), now, retention_days)
+        source = RowSource(query, is_sqlite)
+        return row_checks.check(source, now, retention_days), row_checks.time_notes(source, now)
     finally:
         conn.close()
 
