@@ -266,7 +266,13 @@ class AuditLog:
     def raw_oldest_age_s(self) -> float:
         """Seconds since the oldest raw payload held was recorded, as last seen (within a minute) by the
         thread start_purging started; NaN without it."""
-        return math.nan if self._purger is None else self._purger.oldest_age_s(self._purger.clock.age_now())
+        return math.nan if self._purger is None else self._purger.oldest_age_s(self.retention_now())
+
+    def retention_now(self) -> datetime:
+        """The time a raw payload's expiry is judged by when read or watched: the log's clock, or, while it
+        purges, the later of that and the real time elapsed since start_purging (a wall clock stepped back
+        serves no payload past its retention)."""
+        return self._clock() if self._purger is None else self._purger.clock.age_now()
 
     def clock_step_s(self) -> float:
         """Seconds the wall clock runs ahead of (or, negative, behind) the time elapsed since start_purging,

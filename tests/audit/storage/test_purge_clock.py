@@ -89,3 +89,13 @@ def test_the_log_exports_the_step_only_while_it_purges(make_log, clock):
     log.start_purging()
     clock.advance(days=-1)
     assert log.clock_step_s() == pytest.approx(-DAY, abs=60)
+
+
+def test_a_wall_clock_stepped_back_a_year_serves_no_payload_past_its_retention(make_log, clock):
+    log = make_log(raw_purge_interval_s=0)
+    receipt = log.append(decision(1, raw={"body": "x"}))
+    clock.advance(days=8)  # past its retention when the service starts
+    log.start_purging()
+    clock.advance(days=-365)  # by the stepped-back clock it was recorded a year from now
+    assert log.read_raw(receipt.decision_id, reason="dispute", actor="analyst") is None
+    assert log.query(event_type="raw_access")[-1]["output"] == {"found": False, "why": "expired"}

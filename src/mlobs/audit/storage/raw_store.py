@@ -60,7 +60,7 @@ def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
         why = "no such decision"
     elif not record.get("raw_sha256"):
         why = "no raw payload was recorded"
-    elif expires_at(record, retention(audit_log)) <= audit_log._clock():
+    elif expires_at(record, retention(audit_log)) <= audit_log.retention_now():
         why = "expired"
     else:
         key = audit_log._keys.get(pseudonym) if pseudonym else None
