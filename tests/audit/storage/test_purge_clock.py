@@ -3,9 +3,12 @@ hides no payload kept late, and the gap is there for an alert."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from audit.factories import decision
+from mlobs.audit.record import format_ts
 from mlobs.audit.storage import raw_store
 
 DAY = 86400
@@ -59,7 +62,10 @@ def test_after_a_step_ahead_payloads_past_their_retention_in_real_time_are_still
     elapsed.now += 6 * DAY  # the first is 8 days old, the second 6
     assert p.purge() == 1
     assert log.store.raw_get(old.seq) is None and log.store.raw_get(young.seq) is not None
-    assert log.query(event_type="raw_purge")[0]["details"]["first_seq"] == old.seq
+    purged = log.query(event_type="raw_purge")[0]
+    assert purged["details"]["first_seq"] == old.seq
+    assert purged["ts"] == format_ts(clock.now)  # a record among its neighbours; the cutoff is in its details
+    assert purged["details"]["recorded_before"] == format_ts(clock.now - timedelta(days=365 + 1))
 
 
 def test_a_wall_clock_stepped_a_year_back_cannot_hide_a_payload_kept_past_its_retention(purger, clock):

@@ -105,7 +105,8 @@ def _purge(audit_log, stop: threading.Event | None, now: datetime) -> int:
             details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
                      "first_seq": seqs[0], "last_seq": seqs[-1]},
         )
-        audit_log.record_purge(record, format_ts(now), tuple(seqs))
+        # Stamped as every record is (the log's clock): the cutoff, which may go by another, is in its details.
+        audit_log.record_purge(record, format_ts(audit_log._clock()), tuple(seqs))
         done += len(seqs)
     if done:
         audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
