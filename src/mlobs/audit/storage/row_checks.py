@@ -117,15 +117,16 @@ class RowSource:
                            "ORDER BY seq LIMIT 1", (seconds,))
         return tuple(rows[0]) if rows else None
 
-    def times_after(self, ts: str) -> tuple | None:
-        """(seq, ts, how many such) of the first record stamped after `ts`, or None. By the ts index: the
-        newest time first (one row), the records after `ts` only if there are any."""
+    def times_after(self, ts: str, up_to: int | None = None) -> tuple | None:
+        """(seq, ts, how many such) of the first record (of seqs up to `up_to`) stamped after `ts`, or None.
+        By the ts index: the newest time first (one row), the records after `ts` only if there are any."""
         f = self._field("ts")
         newest = self._query(f"SELECT {f} FROM audit_records WHERE {f} IS NOT NULL ORDER BY {f} DESC LIMIT 1", ())
         if not newest or newest[0][0] <= ts:
             return None
-        rows = self._query(f"SELECT seq, {self._field('ts')}, count(*) OVER () FROM audit_records "
-                           f"WHERE {self._field('ts')} > ? ORDER BY seq LIMIT 1", (ts,))
+        within = "" if up_to is None else " AND seq <= ?"
+        rows = self._query(f"SELECT seq, {f}, count(*) OVER () FROM audit_records WHERE {f} > ?{within} "
+                           "ORDER BY seq LIMIT 1", (ts,) if up_to is None else (ts, up_to))
         return tuple(rows[0]) if rows else None
 
     def purged_before(self) -> str | None:
