@@ -126,3 +126,22 @@ def test_record_times_a_few_seconds_out_of_seq_order_are_not_a_step(log, store_u
     log.checkpoint()
     for report in both(log, store_url, clock.now):
         assert report.ok and not _time_notes(report), report.text()
+
+
+def test_a_deleted_raw_row_of_a_record_stamped_ahead_by_a_stepped_clock_is_named(log, store_url, clock, monkeypatch):
+    """Such a record lies in the retention window by its time but far before the window's first seq by time
+    order; more than a queue's worth of records between them is what a margin of 0 stands for here."""
+    from mlobs.audit.storage import row_checks
+
+    monkeypatch.setattr(row_checks, "SWEEP_MARGIN", 0, raising=False)
+    log.append(decision(1))
+    clock.advance(days=365)
+    ahead = log.append(decision(2, raw={"body": "ahead"}))
+    clock.advance(days=30 - 365)
+    for i in range(3, 6):
+        log.append(decision(i, raw={"body": f"r{i}"}))
+    log.checkpoint()
+    attacker.run(store_url, [("DELETE FROM audit_raw_rows WHERE seq = ?", (ahead.seq,))])
+    for report in both(log, store_url, clock.now):
+        assert not report.ok and report.problem.seq == ahead.seq, report.text()
+        assert "missing" in report.problem.what

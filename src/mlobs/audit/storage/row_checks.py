@@ -22,7 +22,6 @@ import orjson
 from mlobs.audit.record import EVENT_ERASURE, EVENT_RAW_PURGE, QUERY_FIELDS, format_ts
 from mlobs.audit.verify import Problem
 
-SWEEP_MARGIN = 10_000  # records: how far seq order may trail time order (a queue's worth)
 _PAGE = 10_000  # raw rows read at a time: memory stays bounded whatever the store holds
 STEPPED_S = 60.0  # seconds: record times that go back by more, or run ahead of the verifier's clock, are noted
 _IN = 900  # seqs per IN (...) list: within SQLite's smallest variable limit
@@ -44,17 +43,18 @@ class RowSource:
 
     def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
         """The first record whose columns are not of their canonical types, as (seq, header type,
-        payload type, hash type), or None; and the seqs of records from about since_ts on whose
-        payload names a raw payload. One scan of the records for both."""
+        payload type, hash type), or None; and the seqs of records from since_ts on whose
+        payload names a raw payload. One scan of the records for both (and one up to the window's start)."""
         if not self.sqlite:  # PostgreSQL columns are typed (BYTEA cannot hold TEXT): only the raw marker
             rows = self._query("SELECT seq FROM audit_records WHERE ts >= ? AND "
                                "position('\"raw_sha256\"'::bytea IN payload) > 0 ORDER BY seq", (since_ts,))
             return None, [row[0] for row in rows]
         ts = self._field("ts")
-        # Where the window starts, by the ts index. A record's time is taken before it queues, so
-        # seq order may trail time order by up to a queue's worth of records.
-        row = self._query(f"SELECT seq FROM audit_records WHERE {ts} >= ? ORDER BY {ts} LIMIT 1", (since_ts,))
-        first = max(1, row[0][0] - SWEEP_MARGIN) if row else None
+        # Where the window starts: its smallest seq. Not the seq of its earliest time: seq order trails time
+        # order by a queue's worth of records, and by any step of the writer's clock (a record stamped ahead
+        # by a clock that was later set back lies in the window, far before its earliest time by seq).
+        row = self._query(f"SELECT min(seq) FROM audit_records WHERE {ts} >= ?", (since_ts,))
+        first = row[0][0] if row else None
         typed = "typeof(header) = 'text' AND typeof(payload) = 'blob' AND typeof(hash) = 'text'"
         raw = "(seq >= ? AND instr(payload, CAST('\"raw_sha256\"' AS BLOB)) > 0)" if first is not None else "0"
         rows = self._query(f"SELECT seq, {typed} FROM audit_records WHERE NOT ({typed}) OR {raw} ORDER BY seq",
