@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from mlobs.audit.background import start_thread
 from mlobs.audit.keys.encryption import decrypt
 from mlobs.audit.errors import RawRefused
-from mlobs.audit.storage.purge_clock import PurgeClock
+from mlobs.audit.storage.purge_clock import STEP_S, PurgeClock
 from mlobs.audit.record import AUDIT_SERVICE, EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
 from mlobs.audit.verify import Problem
 
@@ -91,7 +91,20 @@ def purge(audit_log, stop: threading.Event | None = None, now: datetime | None =
     how many went. Nothing expired: nothing deleted, nothing recorded. None, doing nothing, while another
     purge of the log runs (a service's own and an operator's): both would record the same rows."""
     with audit_log.store.purging() as alone:
-        return _purge(audit_log, stop, audit_log._clock() if now is None else now) if alone else None
+        return _purge(audit_log, stop, _checked_now(audit_log, audit_log._clock() if now is None else now)) \
+            if alone else None
+
+
+def _checked_now(audit_log, now: datetime) -> datetime:
+    """`now`, or the database server's clock where that is earlier by a step: a host booted with its clock a
+    year ahead (before NTP corrects it) or set forward purges nothing the server's clock keeps. A server on
+    another host is the one second opinion a purge that just started has (SQLite has none)."""
+    server = audit_log.store.server_now()
+    if server is None or abs((now - server).total_seconds()) <= STEP_S:
+        return now
+    log.error("audit: this host's clock (%s) and the database server's (%s) disagree: purging only what expired "
+              "by the earlier", format_ts(now), format_ts(server))
+    return min(now, server)
 
 
 def _purge(audit_log, stop: threading.Event | None, now: datetime) -> int:
