@@ -181,8 +181,16 @@ AUDIT_RAW_RETENTION = Metric(
     "How long raw request payloads are kept before a purge deletes them (MLOBS_AUDIT__RAW_RETENTION_DAYS).",
     (SERVICE,),
 )
+AUDIT_CLOCK_STEP = Metric(
+    "mlobs_audit_clock_step_seconds",
+    "gauge",
+    "Seconds the wall clock runs ahead of (negative: behind) the real time elapsed since the audit log's purge "
+    "thread started: non-zero by more than a minute, the clock was stepped, and purges delete only what both "
+    "call expired.",
+    (SERVICE,),
+)
 AUDIT_METRICS = (AUDIT_RECORDS, AUDIT_UNAVAILABLE, AUDIT_APPEND_DURATION, AUDIT_INTEGRITY_FAILURES,
-                 AUDIT_VOLUME_FREE, AUDIT_VOLUME_SIZE, AUDIT_RAW_OLDEST_AGE, AUDIT_RAW_RETENTION)
+                 AUDIT_VOLUME_FREE, AUDIT_VOLUME_SIZE, AUDIT_RAW_OLDEST_AGE, AUDIT_RAW_RETENTION, AUDIT_CLOCK_STEP)
 
 SERVICE_METRICS = (
     HTTP_REQUEST_DURATION,

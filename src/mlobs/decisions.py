@@ -35,6 +35,7 @@ class DecisionLog:
             self._integrity = make(catalog.AUDIT_INTEGRITY_FAILURES, registry).labels(*labels)
             volumes.export(registry, service, volumes.store_dirs(audit.settings))
             make(catalog.AUDIT_RAW_OLDEST_AGE, registry).labels(service).set_function(audit.raw_oldest_age_s)
+            make(catalog.AUDIT_CLOCK_STEP, registry).labels(service).set_function(audit.clock_step_s)
             make(catalog.AUDIT_RAW_RETENTION, registry).labels(service).set(audit.settings.raw_retention_days * 86400)
 
     async def record(self, *, output, subject: str | None = None, inputs: dict | None = None,

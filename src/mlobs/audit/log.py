@@ -266,7 +266,18 @@ class AuditLog:
     def raw_oldest_age_s(self) -> float:
         """Seconds since the oldest raw payload held was recorded, as last seen (within a minute) by the
         thread start_purging started; NaN without it."""
-        return math.nan if self._purger is None else self._purger.oldest_age_s(self._clock())
+        return math.nan if self._purger is None else self._purger.oldest_age_s(self.retention_now())
+
+    def retention_now(self) -> datetime:
+        """The time a raw payload's expiry is judged by when read or watched: the log's clock, or, while it
+        purges, the later of that and the real time elapsed since start_purging (a wall clock stepped back
+        serves no payload past its retention)."""
+        return self._clock() if self._purger is None else self._purger.clock.age_now()
+
+    def clock_step_s(self) -> float:
+        """Seconds the wall clock runs ahead of (or, negative, behind) the time elapsed since start_purging,
+        as its purges see it (mlobs.audit.storage.purge_clock); NaN without them."""
+        return math.nan if self._purger is None else self._purger.clock.step_s()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -333,12 +344,14 @@ class AuditLog:
         # The type and raw-store checks run in the database (without the GIL) while the chain is checked.
         now, days = self._clock(), self.settings.raw_retention_days
         with ThreadPoolExecutor(1, thread_name_prefix="mlobs-audit-sweep") as pool:
-            rows = pool.submit(lambda: row_checks.check(self.store.row_source(), now, days))
+            rows = pool.submit(lambda: (row_checks.check(source := self.store.row_source(), now, days),
+                                        row_checks.time_notes(source, now)))
             if head_seq >= workers and (workers > 1 or sqlite_path is not None):
                 report = verify_parallel(url, head_seq, checkpoints, [self.signer.public], workers)
             else:
                 report = verify_rows(self.store.iter_rows(), checkpoints, [self.signer.public])
-            problem = rows.result()
+            problem, notes = rows.result()
+        report.notes += notes
         return fold(report, problem)
 
     def public_key_pem(self) -> bytes:

@@ -7,8 +7,9 @@ service, so the warning comes days ahead, from the trend of the free space, and 
 
 from __future__ import annotations
 
-from mlobs.catalog import (AUDIT_RAW_OLDEST_AGE, AUDIT_RAW_RETENTION, AUDIT_UNAVAILABLE, AUDIT_VOLUME_FREE,
-                           AUDIT_VOLUME_SIZE, MODEL, SERVICE, STORE)
+from mlobs.audit.storage.purge_clock import STEP_S
+from mlobs.catalog import (AUDIT_CLOCK_STEP, AUDIT_RAW_OLDEST_AGE, AUDIT_RAW_RETENTION, AUDIT_UNAVAILABLE,
+                           AUDIT_VOLUME_FREE, AUDIT_VOLUME_SIZE, MODEL, SERVICE, STORE)
 from mlobs.stackgen.alert_spec import Alert
 from mlobs.stackgen.promql import by, sel
 from mlobs.stackgen.ruletest_spec import Case, Expect, ramp
@@ -94,6 +95,19 @@ def alerts() -> list[Alert]:
                         "is a day late.",
             runbook="audit-raw-retention.md",
         ),
+        Alert(
+            name="AuditClockStepped",
+            expr=f"abs(last_over_time({AUDIT_CLOCK_STEP.name}[{BRIDGE}])) > {STEP_S:g}",
+            for_="15m",
+            severity="ticket",
+            summary="{{ $labels.service }}'s wall clock was stepped: purges hold back",
+            description="The wall clock of the host that writes the audit log runs more than a minute from the real "
+                        "time elapsed since the service started (an NTP correction, a VM resumed, a wrong RTC, "
+                        "someone set it). Until it is resolved, raw payloads are purged only when both clocks call "
+                        "them expired, and the records written since carry the stepped time. Find which clock is "
+                        "right; a restart trusts the wall clock again.",
+            runbook="audit-clock.md",
+        ),
     ]
 
 
@@ -105,6 +119,7 @@ def cases() -> tuple[Case, ...]:
     week = 7 * 86400
     age, retention = sel(AUDIT_RAW_OLDEST_AGE.name, f'{SERVICE}="credit"'), sel(AUDIT_RAW_RETENTION.name,
                                                                               f'{SERVICE}="credit"')
+    step = sel(AUDIT_CLOCK_STEP.name, f'{SERVICE}="credit"')
     refused = sel(AUDIT_UNAVAILABLE.total, f'{SERVICE}="credit"', f'{MODEL}="credit-gbm"', 'model_version="1"')
     return (
         Case("AuditLogDiskFillingUp fires when a volume under 40% free fills within 4 days",
@@ -134,6 +149,15 @@ def cases() -> tuple[Case, ...]:
         Case("AuditRawPayloadsPastRetention stays silent while hourly purges keep the oldest under an hour late",
              {age: " ".join([f"{week - 3600}+60x59"] * 5), retention: f"{week}x300"},
              expects=(Expect("AuditRawPayloadsPastRetention", "4h"),)),
+        Case("AuditClockStepped fires when the wall clock stays an hour behind the time elapsed",
+             {step: "0x10 -3600x60"},
+             expects=(Expect("AuditClockStepped", "20m"), Expect("AuditClockStepped", "30m", ({SERVICE: "credit"},)))),
+        Case("AuditClockStepped stays silent while the clock is only slewed by seconds",
+             {step: "0+0.5x60 30x60"},
+             expects=(Expect("AuditClockStepped", "1h"), Expect("AuditClockStepped", "2h"))),
+        Case("AuditClockStepped resolves once a restart trusts the corrected clock again",
+             {step: "31536000x30 stale _x2 0x30"},
+             expects=(Expect("AuditClockStepped", "25m", ({SERVICE: "credit"},)), Expect("AuditClockStepped", "50m"))),
         Case("AuditLogDiskAlmostFull fires 5 minutes after a volume first appears already almost full",
              {size: f"_x30 {100 * gib}x30", free: f"_x30 {3 * gib}x30"},
              expects=(Expect("AuditLogDiskAlmostFull", "33m"), Expect("AuditLogDiskAlmostFull", "36m", on_volume))),

@@ -288,3 +288,18 @@ def test_verify_checks_the_raw_store_a_chunk_of_records_at_a_time_whatever_the_w
     assert len(marked) == 3000
     assert peak < 300_000, f"{peak} bytes held checking 3,000 raw payloads 100 at a time"
     assert row_checks.check(source, clock(), 7) is None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_purge_on_a_host_whose_clock_is_a_year_ahead_of_the_database_server_deletes_nothing_early(
+        make_log, clock):
+    from datetime import datetime, timezone
+
+    clock.now = datetime.now(timezone.utc)
+    log = make_log(raw_purge_interval_s=0)
+    kept = log.append(decision(1, raw={"body": "evidence"}))
+    clock.advance(days=365)  # a host booted with a wrong RTC runs `mlobs audit purge` before NTP corrects it
+    assert log.purge() == 0
+    assert log.store.raw_get(kept.seq) is not None
+    assert not log.query(event_type="raw_purge")

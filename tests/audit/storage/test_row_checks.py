@@ -82,3 +82,66 @@ def test_a_header_that_is_not_json_is_named_and_crashes_no_check(signed, store_u
     report = verify_log(store_url, signed.signer.public, now=clock.now)
     assert not report.ok and report.problem.seq == 2, report.text()
     assert any("not checked" in note for note in report.notes)
+
+
+def _time_notes(report) -> list[str]:
+    return [n for n in report.notes if "record times" in n or "after this verifier's clock" in n]
+
+
+def test_a_wall_clock_stepped_back_an_hour_is_noted_at_its_seq_and_the_log_still_passes(log, store_url, clock):
+    log.append(decision(1))
+    log.append(decision(2))
+    clock.advance(hours=-1)  # an NTP correction: the decisions after it are stamped an hour earlier
+    stepped = log.append(decision(3))
+    log.append(decision(4))
+    log.checkpoint()
+    clock.advance(days=1)  # the auditor, a day later
+    for report in both(log, store_url, clock.now):
+        assert report.ok, report.text()
+        notes = _time_notes(report)
+        assert len(notes) == 1 and f"1 time(s), first at seq {stepped.seq} " in notes[0], report.text()
+
+
+def test_records_stamped_a_year_ahead_by_a_clock_set_forward_and_back_are_noted(log, store_url, clock):
+    log.append(decision(1))
+    clock.advance(days=365)
+    ahead = log.append(decision(2))
+    log.append(decision(3))
+    clock.advance(days=-365)
+    log.append(decision(4))
+    log.checkpoint()
+    for report in both(log, store_url, clock.now):
+        assert report.ok, report.text()
+        notes = " ".join(_time_notes(report))
+        assert f"2 record(s) are stamped more than a minute after this verifier's clock, first at seq {ahead.seq}" \
+            in notes, report.text()
+        assert "go back by more than a minute 1 time(s)" in notes
+
+
+def test_record_times_a_few_seconds_out_of_seq_order_are_not_a_step(log, store_url, clock):
+    """A record's time is taken before it queues: seq order trails time order by a queue's worth."""
+    log.append(decision(1))
+    clock.advance(seconds=-5)
+    log.append(decision(2))
+    log.checkpoint()
+    for report in both(log, store_url, clock.now):
+        assert report.ok and not _time_notes(report), report.text()
+
+
+def test_a_deleted_raw_row_of_a_record_stamped_ahead_by_a_stepped_clock_is_named(log, store_url, clock, monkeypatch):
+    """Such a record lies in the retention window by its time but far before the window's first seq by time
+    order; more than a queue's worth of records between them is what a margin of 0 stands for here."""
+    from mlobs.audit.storage import row_checks
+
+    monkeypatch.setattr(row_checks, "SWEEP_MARGIN", 0, raising=False)
+    log.append(decision(1))
+    clock.advance(days=365)
+    ahead = log.append(decision(2, raw={"body": "ahead"}))
+    clock.advance(days=30 - 365)
+    for i in range(3, 6):
+        log.append(decision(i, raw={"body": f"r{i}"}))
+    log.checkpoint()
+    attacker.run(store_url, [("DELETE FROM audit_raw_rows WHERE seq = ?", (ahead.seq,))])
+    for report in both(log, store_url, clock.now):
+        assert not report.ok and report.problem.seq == ahead.seq, report.text()
+        assert "missing" in report.problem.what

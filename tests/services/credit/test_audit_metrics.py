@@ -75,3 +75,9 @@ def test_the_credit_service_exports_its_raw_retention_and_the_age_of_the_oldest_
     time.sleep(0.1)
     age = exported(client.get("/metrics").text, catalog.AUDIT_RAW_OLDEST_AGE, catalog.SERVICE)["credit"]
     assert 0 <= age < 60  # seen by the purge thread at its start, or none held yet: never NaN
+
+
+def test_the_credit_service_exports_how_far_its_wall_clock_was_stepped(credit):
+    client, _ = credit
+    step = exported(client.get("/metrics").text, catalog.AUDIT_CLOCK_STEP, catalog.SERVICE)["credit"]
+    assert abs(step) < 60  # a clock nobody stepped: purges go by it

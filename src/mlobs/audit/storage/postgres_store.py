@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from datetime import datetime
 from typing import Callable, Iterator
 
 from mlobs.audit.storage import pg_bounded, store_format, tree_store
@@ -190,6 +191,10 @@ class PostgresStore:
         rows = self._read("SELECT a.ts FROM audit_raw_rows AS r JOIN audit_records AS a ON a.seq = r.seq "
                           "ORDER BY r.seq LIMIT 1")
         return rows[0][0] if rows else None
+
+    def server_now(self) -> datetime:
+        """The server's clock: on another host, a second opinion on this one's for purges."""
+        return self._read("SELECT now()")[0][0]
 
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks read them (on a connection of their own)."""

@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from mlobs.audit.background import start_thread
 from mlobs.audit.keys.encryption import decrypt
 from mlobs.audit.errors import RawRefused
+from mlobs.audit.storage.purge_clock import STEP_S, PurgeClock
 from mlobs.audit.record import AUDIT_SERVICE, EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
 from mlobs.audit.verify import Problem
 
@@ -59,7 +60,7 @@ def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
         why = "no such decision"
     elif not record.get("raw_sha256"):
         why = "no raw payload was recorded"
-    elif expires_at(record, retention(audit_log)) <= audit_log._clock():
+    elif expires_at(record, retention(audit_log)) <= audit_log.retention_now():
         why = "expired"
     else:
         key = audit_log._keys.get(pseudonym) if pseudonym else None
@@ -84,17 +85,29 @@ def read(audit_log, decision_id: str, *, reason: str, actor: str) -> Any | None:
     return value
 
 
-def purge(audit_log, stop: threading.Event | None = None) -> int | None:
-    """Delete every raw payload past its expiry, PURGE_CHUNK at a time, each deletion recorded (a
-    `raw_purge` record) in its own commit, until done or `stop` is set; returns how many went. Nothing
-    expired: nothing deleted, nothing recorded. None, doing nothing, while another purge of the log runs
-    (a service's own and an operator's): both would record the same rows."""
+def purge(audit_log, stop: threading.Event | None = None, now: datetime | None = None) -> int | None:
+    """Delete every raw payload past its expiry at `now` (default: the log's clock), PURGE_CHUNK at a time,
+    each deletion recorded (a `raw_purge` record) in its own commit, until done or `stop` is set; returns
+    how many went. Nothing expired: nothing deleted, nothing recorded. None, doing nothing, while another
+    purge of the log runs (a service's own and an operator's): both would record the same rows."""
     with audit_log.store.purging() as alone:
-        return _purge(audit_log, stop) if alone else None
+        return _purge(audit_log, stop, _checked_now(audit_log, audit_log._clock() if now is None else now)) \
+            if alone else None
 
 
-def _purge(audit_log, stop: threading.Event | None) -> int:
-    now = audit_log._clock()
+def _checked_now(audit_log, now: datetime) -> datetime:
+    """`now`, or the database server's clock where that is earlier by a step: a host booted with its clock a
+    year ahead (before NTP corrects it) or set forward purges nothing the server's clock keeps. A server on
+    another host is the one second opinion a purge that just started has (SQLite has none)."""
+    server = audit_log.store.server_now()
+    if server is None or abs((now - server).total_seconds()) <= STEP_S:
+        return now
+    log.error("audit: this host's clock (%s) and the database server's (%s) disagree: purging only what expired "
+              "by the earlier", format_ts(now), format_ts(server))
+    return min(now, server)
+
+
+def _purge(audit_log, stop: threading.Event | None, now: datetime) -> int:
     kept = retention(audit_log)
     before = format_ts(now - kept)
     done = 0
@@ -105,7 +118,8 @@ def _purge(audit_log, stop: threading.Event | None) -> int:
             details={"recorded_before": before, "retention_days": audit_log.settings.raw_retention_days,
                      "first_seq": seqs[0], "last_seq": seqs[-1]},
         )
-        audit_log.record_purge(record, format_ts(now), tuple(seqs))
+        # Stamped as every record is (the log's clock): the cutoff, which may go by another, is in its details.
+        audit_log.record_purge(record, format_ts(audit_log._clock()), tuple(seqs))
         done += len(seqs)
     if done:
         audit_log.store.wipe_wal()  # the purged payloads' pages leave no copy in the WAL
@@ -117,17 +131,20 @@ class Purger:
     purged by `mlobs audit purge` from elsewhere), and every `look_s` notes the record time of the
     oldest raw payload still held, which `oldest_age_s` turns into an age without touching the store.
     A purge that fails, is off, or a thread that stalls all leave that age growing, so the raw store's
-    retention is watched whatever stops it."""
+    retention is watched whatever stops it. Both go by a PurgeClock: a step of the wall clock neither
+    purges early nor hides a payload kept late."""
 
-    def __init__(self, audit_log, every_s: float, first_s: float = 60.0, look_s: float = 60.0) -> None:
+    def __init__(self, audit_log, every_s: float, first_s: float = 60.0, look_s: float = 60.0,
+                 monotonic=time.monotonic) -> None:
         self._log = audit_log
+        self.clock = PurgeClock(audit_log._clock, monotonic)
         self._every = every_s
         self._first = min(first_s, every_s)
         self._look = look_s
         self._oldest: datetime | None = None  # None: nothing held, or not looked yet
         # The log's time of the last look that read the store; until one does, the watch's start (a store
         # it cannot read from the start shows a growing age, never the 0 of "nothing held").
-        self._looked_at: datetime = audit_log._clock()
+        self._looked_at: datetime = self.clock.age_now()
         self._stop = threading.Event()
         self._thread = start_thread(self._run, "mlobs-audit-purge")
 
@@ -149,13 +166,23 @@ class Purger:
             if due is not None and time.monotonic() >= due:
                 due = time.monotonic() + self._every
                 try:
-                    purged = purge(self._log, self._stop)
-                    if purged is None:
-                        log.info("audit: raw purge skipped: another purge of this log is running")
-                    elif purged:
-                        log.info("audit: purged %d expired raw payloads", purged)
+                    self.purge()
                 except Exception as exc:  # the next round tries again; reads refuse expired rows meanwhile
                     log.error("audit: raw purge failed: %s: %s", type(exc).__name__, exc)
+
+    def purge(self) -> int | None:
+        """One scheduled round: the log's purge, by the purge clock's time."""
+        now, step = self.clock.purge_now(), self.clock.step_s()
+        if self.clock.stepped():
+            log.error("audit: the wall clock is %+.0f s from the time elapsed since the purge thread started "
+                      "(it was stepped): purging only what expired by %s, the earlier of the two",
+                      step, format_ts(now))
+        purged = purge(self._log, self._stop, now)
+        if purged is None:
+            log.info("audit: raw purge skipped: another purge of this log is running")
+        elif purged:
+            log.info("audit: purged %d expired raw payloads", purged)
+        return purged
 
     def _note_oldest(self) -> None:
         try:
@@ -163,7 +190,7 @@ class Purger:
         except Exception as exc:  # kept: the age keeps growing from the last one seen
             log.error("audit: reading the oldest raw payload failed: %s: %s", type(exc).__name__, exc)
             return
-        self._oldest, self._looked_at = (None if ts is None else parse_ts(ts)), self._log._clock()
+        self._oldest, self._looked_at = (None if ts is None else parse_ts(ts)), self.clock.age_now()
 
     def stop(self) -> None:
         self._stop.set()

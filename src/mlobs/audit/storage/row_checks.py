@@ -4,6 +4,8 @@
   written with; a payload turned TEXT with the same bytes hashes the same but is not the record).
 - The raw store against the chained records (`raw_store.check`): no raw row missing, planted,
   swapped, altered or kept past its expiry.
+- Record times against seq order and the verifier's clock (`time_notes`): where the writer's wall
+  clock was stepped. Notes, not failures: the chain is intact, only "decided at" is off near there.
 
 Both `AuditLog.verify()` (the service's own store) and `mlobs audit verify` (a read-only
 connection and the verifier's own key) run these through a RowSource, so one implementation
@@ -20,8 +22,8 @@ import orjson
 from mlobs.audit.record import EVENT_ERASURE, EVENT_RAW_PURGE, QUERY_FIELDS, format_ts
 from mlobs.audit.verify import Problem
 
-SWEEP_MARGIN = 10_000  # records: how far seq order may trail time order (a queue's worth)
 _PAGE = 10_000  # raw rows read at a time: memory stays bounded whatever the store holds
+STEPPED_S = 60.0  # seconds: record times that go back by more, or run ahead of the verifier's clock, are noted
 _IN = 900  # seqs per IN (...) list: within SQLite's smallest variable limit
 
 Query = Callable[[str, tuple], list]
@@ -41,17 +43,18 @@ class RowSource:
 
     def sweep(self, since_ts: str) -> tuple[tuple | None, list[int]]:
         """The first record whose columns are not of their canonical types, as (seq, header type,
-        payload type, hash type), or None; and the seqs of records from about since_ts on whose
-        payload names a raw payload. One scan of the records for both."""
+        payload type, hash type), or None; and the seqs of records from since_ts on whose
+        payload names a raw payload. One scan of the records for both (and one up to the window's start)."""
         if not self.sqlite:  # PostgreSQL columns are typed (BYTEA cannot hold TEXT): only the raw marker
             rows = self._query("SELECT seq FROM audit_records WHERE ts >= ? AND "
                                "position('\"raw_sha256\"'::bytea IN payload) > 0 ORDER BY seq", (since_ts,))
             return None, [row[0] for row in rows]
         ts = self._field("ts")
-        # Where the window starts, by the ts index. A record's time is taken before it queues, so
-        # seq order may trail time order by up to a queue's worth of records.
-        row = self._query(f"SELECT seq FROM audit_records WHERE {ts} >= ? ORDER BY {ts} LIMIT 1", (since_ts,))
-        first = max(1, row[0][0] - SWEEP_MARGIN) if row else None
+        # Where the window starts: its smallest seq. Not the seq of its earliest time: seq order trails time
+        # order by a queue's worth of records, and by any step of the writer's clock (a record stamped ahead
+        # by a clock that was later set back lies in the window, far before its earliest time by seq).
+        row = self._query(f"SELECT min(seq) FROM audit_records WHERE {ts} >= ?", (since_ts,))
+        first = row[0][0] if row else None
         typed = "typeof(header) = 'text' AND typeof(payload) = 'blob' AND typeof(hash) = 'text'"
         raw = "(seq >= ? AND instr(payload, CAST('\"raw_sha256\"' AS BLOB)) > 0)" if first is not None else "0"
         rows = self._query(f"SELECT seq, {typed} FROM audit_records WHERE NOT ({typed}) OR {raw} ORDER BY seq",
@@ -102,6 +105,29 @@ class RowSource:
                 continue  # an unreadable record is named by the type and chain checks
         return out
 
+    def times_back(self, seconds: float) -> tuple | None:
+        """(seq, ts, the previous record's ts, how many such) of the first record whose time is more than
+        `seconds` before the previous record's, or None. One scan of the records, in seq order."""
+        if self.sqlite:
+            ts, back = self._field("ts"), "prev > ts AND (julianday(prev) - julianday(ts)) * 86400.0 > ?"
+        else:
+            ts, back = "ts", "prev > ts AND EXTRACT(EPOCH FROM prev::timestamptz - ts::timestamptz) > ?"
+        rows = self._query(f"SELECT seq, ts, prev, count(*) OVER () FROM (SELECT seq, ts, LAG(ts) OVER (ORDER BY seq) "
+                           f"AS prev FROM (SELECT seq, {ts} AS ts FROM audit_records) t) r WHERE {back} "
+                           "ORDER BY seq LIMIT 1", (seconds,))
+        return tuple(rows[0]) if rows else None
+
+    def times_after(self, ts: str, up_to: int | None = None) -> tuple | None:
+        """(seq, ts, how many such) of the first record (of seqs up to `up_to`) stamped after `ts`, or None.
+        By the ts index: the newest time first (one row), the records after `ts` only if there are any."""
+        f = self._field("ts")
+        newest = self._query(f"SELECT {f} FROM audit_records WHERE {f} IS NOT NULL ORDER BY {f} DESC LIMIT 1", ())
+        if not newest or newest[0][0] <= ts:
+            return None
+        within = "" if up_to is None else " AND seq <= ?"
+        rows = self._query(f"SELECT seq, {f}, count(*) OVER () FROM audit_records WHERE {f} > ?{within} "
+                           "ORDER BY seq LIMIT 1", (ts,) if up_to is None else (ts, up_to))
+        return tuple(rows[0]) if rows else None
 
     def purged_before(self) -> str | None:
         """The time before which the log's latest recorded purge deleted raw payloads (its operator's
@@ -120,6 +146,29 @@ class RowSource:
 def window_start(now: datetime, retention_days: float) -> str:
     """The time from which decisions' raw payloads must still be kept."""
     return format_ts(now - timedelta(days=retention_days))
+
+
+def time_notes(source: RowSource, now: datetime) -> list[str]:
+    """Notes on record times that show the writer's wall clock stepped: going back by more than
+    STEPPED_S from one record to the next (seq order trails time order by a queue's worth of
+    milliseconds, never by a minute), and records stamped after `now` (the verifier's clock) by more.
+    A log whose clock was corrected is not a forged one, and failing it would fail every later
+    decision; an auditor reading "decided at" near those seqs is told where the times are off."""
+    notes = []
+    try:
+        back = source.times_back(STEPPED_S)
+        ahead = source.times_after(format_ts(now + timedelta(seconds=STEPPED_S)))
+    except Exception as exc:  # records too damaged for SQL to read them: the chain and type checks name them
+        return [f"record times not checked: {type(exc).__name__}: {exc}"]
+    if back is not None:
+        seq, ts, prev, n = back
+        notes.append(f"record times go back by more than a minute {n} time(s), first at seq {seq} ({ts}, after "
+                     f"{prev}): the writer's wall clock was stepped back; times near there are out of order")
+    if ahead is not None:
+        seq, ts, n = ahead
+        notes.append(f"{n} record(s) are stamped more than a minute after this verifier's clock, first at seq {seq} "
+                     f"({ts}): the writer's wall clock ran ahead (or this one is behind)")
+    return notes
 
 
 def check(source: RowSource, now: datetime, retention_days: float) -> Problem | None:

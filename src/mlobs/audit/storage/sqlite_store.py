@@ -270,6 +270,10 @@ class SqliteStore:
                                      "JOIN audit_records AS a ON a.seq = r.seq ORDER BY r.seq LIMIT 1").fetchone()
         return row[0] if row else None
 
+    def server_now(self) -> None:
+        """No server: the file is read on this host, by its clock."""
+        return None
+
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks read them (on this thread's reader)."""
         return RowSource(tree_store.sqlite_query(self._reader()), sqlite=True)

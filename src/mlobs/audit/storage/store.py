@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Protocol
 
 from mlobs.audit.record import QUERY_FIELDS, STORED_COLUMNS
@@ -87,6 +88,9 @@ class AuditStore(Protocol):
 
     def row_source(self) -> RowSource:
         """The records and raw rows as verify's row checks (types, raw store) read them."""
+
+    def server_now(self) -> datetime | None:
+        """The database server's clock, a second opinion on this host's for purges; None without a server."""
 
     def purging(self) -> ContextManager[bool]:
         """`with store.purging() as alone:` whether no other purge of this log runs, in any process; if

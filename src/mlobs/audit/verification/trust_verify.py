@@ -20,7 +20,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
@@ -35,7 +35,7 @@ from mlobs.audit.checkpoint_note import (
     verify_cosignature,
 )
 from mlobs.audit.merkle import CompactRange
-from mlobs.audit.record import GENESIS_HASH
+from mlobs.audit.record import GENESIS_HASH, format_ts
 from mlobs.audit.storage.row_checks import RowSource
 from mlobs.audit.storage.sqlite_readonly import connect_readonly
 from mlobs.audit.storage.store_format import UnknownStoreFormat, check_postgres, check_sqlite, postgres_table
@@ -168,7 +168,10 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
                                store_timeout_s)
             lookup = pool.submit(_lookup_problem, url)
             report = _verify(view, public, witness, allow_empty, allow_unsigned_tail, workers, started, origin)
-            found = [p for p in (rows.result(), lookup.result()) if p is not None] if report.head_seq else []
+            row_problem, time_notes = rows.result()
+            if report.head_seq:
+                report.notes += time_notes
+            found = [p for p in (row_problem, lookup.result()) if p is not None] if report.head_seq else []
             problem = min(found, key=lambda p: (p.seq is None, p.seq or 0)) if found else None
     finally:
         view.close()
@@ -185,8 +188,10 @@ def verify_log(url: str, public: Ed25519PublicKey, *, witness: Witnessed | None 
     return report
 
 
-def _row_problem(url: str, now: datetime, retention_days: float, store_timeout_s: float = 10.0) -> Problem | None:
-    """The row checks on a read-only connection of their own (the verify connection stays on its thread)."""
+def _row_problem(url: str, now: datetime, retention_days: float,
+                 store_timeout_s: float = 10.0) -> tuple[Problem | None, list[str]]:
+    """The row checks, and the notes on record times, on a read-only connection of their own (the verify
+    connection stays on its thread)."""
     if url.startswith("sqlite:///"):
         conn = connect_readonly(url.removeprefix("sqlite:///"))
         query, is_sqlite = sqlite_query(conn), True
@@ -197,7 +202,8 @@ def _row_problem(url: str, now: datetime, retention_days: float, store_timeout_s
         conn.execute("SET default_transaction_read_only = on")
         query, is_sqlite = postgres_query(conn), False
     try:
-        return row_checks.check(RowSource(query, is_sqlite), now, retention_days)
+        source = RowSource(query, is_sqlite)
+        return row_checks.check(source, now, retention_days), row_checks.time_notes(source, now)
     finally:
         conn.close()
 
@@ -268,7 +274,9 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
 
     # What a witness cosigned: checked against the log once the chain is known to be sound.
     witnessed: dict[int, TreeHead] = {}
-    largest, witness_problem = (_largest(witness, keys, origin, witnessed) if witness is not None else (0, None))
+    cosigned_at: dict[int, int] = {}
+    largest, witness_problem = (_largest(witness, keys, origin, witnessed, cosigned_at) if witness is not None
+                                else (0, None))
     wanted = {s: h.root for s, h in heads.items()}
     for size, seen in witnessed.items():
         wanted.setdefault(size, seen.root)
@@ -318,6 +326,9 @@ def _verify(view: LogView, public, witness, allow_empty, allow_tail, workers, st
             if largest > 0 and largest not in heads:
                 return fail(None, f"signed checkpoints were deleted: witness {witness.source} holds the log's "
                                   f"checkpoint at size {largest}, the log's latest is at size {latest_kept}", report)
+        ahead = _stamped_after_witness(view, largest, cosigned_at.get(largest), witness.source)
+        if ahead is not None:
+            report.notes.append(ahead)
 
     # Every signed root against the records.
     bad = first_mismatch(trees, wanted)
@@ -412,7 +423,25 @@ def retired_key_reused(signed_by: dict[int, str], checkpoints: list, retired: di
     return None
 
 
-def _largest(witness: Witnessed, keys: list, origin: str | None, into: dict | None = None) -> tuple[int, str | None]:
+def _stamped_after_witness(view: LogView, size: int, at: int | None, source: str) -> str | None:
+    """A note naming the records of the tree a witness cosigned that carry a time after its cosignature (by more
+    than a minute): the witness's clock, on another host, bounds when they were decided; the log's ran ahead."""
+    if at is None or size == 0:
+        return None
+    witnessed = datetime.fromtimestamp(at, timezone.utc)
+    found = RowSource(view.reader._query, view.url.startswith("sqlite:///")).times_after(
+        format_ts(witnessed + timedelta(seconds=row_checks.STEPPED_S)), up_to=size)
+    if found is None:
+        return None
+    seq, ts, n = found
+    return (f"{n} record(s) of the tree of {size} that witness {source} cosigned at {format_ts(witnessed)} are "
+            f"stamped after that, first at seq {seq} ({ts}): the log's wall clock ran ahead when they were written")
+
+
+def _largest(witness: Witnessed, keys: list, origin: str | None, into: dict | None = None,
+             cosigned_at: dict | None = None) -> tuple[int, str | None]:
+    """The largest tree the witness cosigned, or the first problem. `into`: {size: head} of each checkpoint it
+    kept; `cosigned_at`: {size: unix seconds} of each cosignature checked (the witness's own clock)."""
     largest = 0
     for note in witness.notes:
         try:
@@ -424,9 +453,11 @@ def _largest(witness: Witnessed, keys: list, origin: str | None, into: dict | No
                              "(it witnesses another log)")
         if witness.public_key is not None:
             try:
-                verify_cosignature(note, witness.public_key)
+                at = verify_cosignature(note, witness.public_key)
             except NoteError as exc:
                 return largest, f"a checkpoint kept by witness {witness.source} is not cosigned by its key: {exc}"
+            if cosigned_at is not None:
+                cosigned_at[head.size] = at
         if into is not None:
             if head.size in into and into[head.size].root != head.root:
                 return largest, (
