@@ -15,6 +15,9 @@ import orjson
 
 from mlobs.audit.record import GENESIS_HASH
 from mlobs.audit.keys.signing import Checkpoint, signature_ok
+from mlobs.audit.time_steps import TimeSteps
+
+_TIMES_EVERY = 10_000  # headers held at a time for the record-time scan
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Segment:
     last_hash: str = GENESIS_HASH
     last_good_checkpoint: int = 0
     problem: Problem | None = None
+    times: TimeSteps = field(default_factory=TimeSteps)
 
 
 def check_signatures(
@@ -93,7 +97,11 @@ def check_segment(rows: Iterable[tuple], pinned: dict[int, str], start_seq: int 
     sha256 = hashlib.sha256
     out = Segment(first_prev=start_prev)
     expected, prev = start_seq, start_prev
+    headers: list[str] = []
     for seq, header, payload, stored_hash in rows:
+        if len(headers) == _TIMES_EVERY:
+            out.times.scan(expected - len(headers), headers)
+            headers = []
         if seq != expected:
             if seq > expected:
                 what = f"missing: the log goes from seq {expected - 1} to seq {seq} (records deleted)"
@@ -126,8 +134,10 @@ def check_segment(rows: Iterable[tuple], pinned: dict[int, str], start_seq: int 
                 return out
             out.last_good_checkpoint = seq
         prev = digest
+        headers.append(header)
         expected += 1
         out.count += 1
+    out.times.scan(expected - len(headers), headers)
     out.last_hash = prev if prev is not None else GENESIS_HASH
     return out
 
@@ -146,9 +156,10 @@ def verify_rows(rows: Iterable[tuple], checkpoints: Iterable[Checkpoint], public
 def finish(segments: list[Segment], pinned: dict[int, str], n_checkpoints: int, started: float,
            bounds: list[tuple[int, int]] | None = None) -> VerifyReport:
     """Stitch consecutive segments, check truncation against the checkpoints, report."""
-    prev, count, last_good = GENESIS_HASH, 0, 0
+    prev, count, last_good, times = GENESIS_HASH, 0, 0, TimeSteps()
     for i, segment in enumerate(segments):
         lo = bounds[i][0] if bounds else 1
+        times = times.then(segment.times, lo)
         if segment.problem is not None and segment.problem.seq == lo:
             return _report(count, prev, n_checkpoints, started, segment.problem)
         if segment.count and segment.first_prev != prev:
@@ -168,6 +179,8 @@ def finish(segments: list[Segment], pinned: dict[int, str], n_checkpoints: int, 
                 f" (records {count + 1}..{top} removed)")
         return _report(count, prev, n_checkpoints, started, Problem(count + 1, None, what))
     report = _report(count, prev, n_checkpoints, started, None)
+    if times.note():
+        report.notes.append(times.note())
     if count > last_good:
         report.notes.append(
             f"records after seq {last_good} are covered by the chain only, not yet by a signed checkpoint"

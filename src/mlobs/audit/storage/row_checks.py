@@ -4,8 +4,8 @@
   written with; a payload turned TEXT with the same bytes hashes the same but is not the record).
 - The raw store against the chained records (`raw_store.check`): no raw row missing, planted,
   swapped, altered or kept past its expiry.
-- Record times against seq order and the verifier's clock (`time_notes`): where the writer's wall
-  clock was stepped. Notes, not failures: the chain is intact, only "decided at" is off near there.
+- Record times against the verifier's clock (`time_notes`): records stamped ahead of it, where the
+  writer's wall clock ran ahead. A note, not a failure (times that go back: mlobs.audit.time_steps).
 
 Both `AuditLog.verify()` (the service's own store) and `mlobs audit verify` (a read-only
 connection and the verifier's own key) run these through a RowSource, so one implementation
@@ -20,10 +20,10 @@ from typing import Callable, Iterator
 import orjson
 
 from mlobs.audit.record import EVENT_ERASURE, EVENT_RAW_PURGE, QUERY_FIELDS, format_ts
+from mlobs.audit.time_steps import STEPPED_S
 from mlobs.audit.verify import Problem
 
 _PAGE = 10_000  # raw rows read at a time: memory stays bounded whatever the store holds
-STEPPED_S = 60.0  # seconds: record times that go back by more, or run ahead of the verifier's clock, are noted
 _IN = 900  # seqs per IN (...) list: within SQLite's smallest variable limit
 
 Query = Callable[[str, tuple], list]
@@ -105,18 +105,6 @@ class RowSource:
                 continue  # an unreadable record is named by the type and chain checks
         return out
 
-    def times_back(self, seconds: float) -> tuple | None:
-        """(seq, ts, the previous record's ts, how many such) of the first record whose time is more than
-        `seconds` before the previous record's, or None. One scan of the records, in seq order."""
-        if self.sqlite:
-            ts, back = self._field("ts"), "prev > ts AND (julianday(prev) - julianday(ts)) * 86400.0 > ?"
-        else:
-            ts, back = "ts", "prev > ts AND EXTRACT(EPOCH FROM prev::timestamptz - ts::timestamptz) > ?"
-        rows = self._query(f"SELECT seq, ts, prev, count(*) OVER () FROM (SELECT seq, ts, LAG(ts) OVER (ORDER BY seq) "
-                           f"AS prev FROM (SELECT seq, {ts} AS ts FROM audit_records) t) r WHERE {back} "
-                           "ORDER BY seq LIMIT 1", (seconds,))
-        return tuple(rows[0]) if rows else None
-
     def times_after(self, ts: str, up_to: int | None = None) -> tuple | None:
         """(seq, ts, how many such) of the first record (of seqs up to `up_to`) stamped after `ts`, or None.
         By the ts index: the newest time first (one row), the records after `ts` only if there are any."""
@@ -149,26 +137,18 @@ def window_start(now: datetime, retention_days: float) -> str:
 
 
 def time_notes(source: RowSource, now: datetime) -> list[str]:
-    """Notes on record times that show the writer's wall clock stepped: going back by more than
-    STEPPED_S from one record to the next (seq order trails time order by a queue's worth of
-    milliseconds, never by a minute), and records stamped after `now` (the verifier's clock) by more.
-    A log whose clock was corrected is not a forged one, and failing it would fail every later
-    decision; an auditor reading "decided at" near those seqs is told where the times are off."""
-    notes = []
+    """A note on records stamped after `now` (the verifier's clock) by more than STEPPED_S: the writer's
+    wall clock ran ahead. (Times that go back are noted by the chain check, which reads every header
+    anyway: mlobs.audit.time_steps.)"""
     try:
-        back = source.times_back(STEPPED_S)
         ahead = source.times_after(format_ts(now + timedelta(seconds=STEPPED_S)))
     except Exception as exc:  # records too damaged for SQL to read them: the chain and type checks name them
         return [f"record times not checked: {type(exc).__name__}: {exc}"]
-    if back is not None:
-        seq, ts, prev, n = back
-        notes.append(f"record times go back by more than a minute {n} time(s), first at seq {seq} ({ts}, after "
-                     f"{prev}): the writer's wall clock was stepped back; times near there are out of order")
-    if ahead is not None:
-        seq, ts, n = ahead
-        notes.append(f"{n} record(s) are stamped more than a minute after this verifier's clock, first at seq {seq} "
-                     f"({ts}): the writer's wall clock ran ahead (or this one is behind)")
-    return notes
+    if ahead is None:
+        return []
+    seq, ts, n = ahead
+    return [f"{n} record(s) are stamped more than a minute after this verifier's clock, first at seq {seq} "
+            f"({ts}): the writer's wall clock ran ahead (or this one is behind)"]
 
 
 def check(source: RowSource, now: datetime, retention_days: float) -> Problem | None:

@@ -44,6 +44,7 @@ def check_range(conn: sqlite3.Connection, lo: int, hi: int, pinned: dict[int, st
             return _locate(conn, out, first, hi, pinned, prev)
         if on_rows is not None:
             on_rows(rows)
+        out.times.scan(first, [row[0] for row in rows])
         out.last_good_checkpoint = max([s for s in pinned if first <= s <= last], default=out.last_good_checkpoint)
         out.count += len(rows)
         prev = head
@@ -81,4 +82,5 @@ def _locate(conn: sqlite3.Connection, done: Segment, lo: int, hi: int, pinned: d
     rest.count += done.count
     rest.first_prev = done.first_prev
     rest.last_good_checkpoint = max(rest.last_good_checkpoint, done.last_good_checkpoint)
+    rest.times = done.times.then(rest.times, lo)
     return rest

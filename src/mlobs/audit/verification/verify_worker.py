@@ -15,6 +15,7 @@ from typing import Iterator
 import orjson
 
 from mlobs.audit.record import GENESIS_HASH
+from mlobs.audit.time_steps import TimeSteps
 from mlobs.audit.verify import Problem, Segment, check_segment
 
 
@@ -50,8 +51,8 @@ def job(url: str, lo: int, hi: int, pinned: dict[int, str]) -> bytes:
 
 def segment_from_json(data: bytes) -> Segment:
     fields = orjson.loads(data)
-    problem = fields.pop("problem")
-    return Segment(**fields, problem=Problem(**problem) if problem else None)
+    problem, times = fields.pop("problem"), fields.pop("times")
+    return Segment(**fields, problem=Problem(**problem) if problem else None, times=TimeSteps(**times))
 
 
 def main() -> None:
