@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from mlobs.audit.background import start_thread
 from mlobs.audit.keys.encryption import decrypt
 from mlobs.audit.errors import RawRefused
-from mlobs.audit.storage.purge_clock import STEP_S, PurgeClock
+from mlobs.audit.storage.purge_clock import STEP_S, PurgeClock, elapsed
 from mlobs.audit.record import AUDIT_SERVICE, EVENT_RAW_ACCESS, EVENT_RAW_PURGE, Decision, format_ts, parse_ts
 from mlobs.audit.verify import Problem
 
@@ -135,7 +135,7 @@ class Purger:
     purges early nor hides a payload kept late."""
 
     def __init__(self, audit_log, every_s: float, first_s: float = 60.0, look_s: float = 60.0,
-                 monotonic=time.monotonic) -> None:
+                 monotonic=elapsed) -> None:
         self._log = audit_log
         self.clock = PurgeClock(audit_log._clock, monotonic)
         self._every = every_s
