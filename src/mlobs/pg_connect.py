@@ -26,6 +26,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 DEFAULT_TIMEOUT_S = 10.0
+READ_ONLY = {"default_transaction_read_only": "on"}  # `settings` for a connection that never writes
 
 
 class ServerNotAnswering(psycopg.OperationalError):
@@ -102,7 +103,7 @@ class Session:
                  connect_timeout_s: float | None = None, settings: dict[str, str | int] | None = None) -> None:
         self.url, self.timeout_s, self.readonly = url, timeout_s, readonly
         self.connect_timeout_s = connect_timeout_s
-        self.settings = {**(settings or {}), **({"default_transaction_read_only": "on"} if readonly else {})}
+        self.settings = {**(settings or {}), **(READ_ONLY if readonly else {})}
         self._conn: BoundedConnection | None = None
 
     def conn(self) -> BoundedConnection:

@@ -120,12 +120,12 @@ def open_view(url: str, connect_timeout_s: float = 10.0) -> LogView:
         import psycopg
 
         from mlobs.audit.storage.pg_bounded import VERIFY_TIMEOUT_S, connect
+        from mlobs.pg_connect import READ_ONLY
 
         try:
-            conn = connect(url, VERIFY_TIMEOUT_S, connect_timeout_s=connect_timeout_s)
+            conn = connect(url, VERIFY_TIMEOUT_S, connect_timeout_s=connect_timeout_s, settings=READ_ONLY)
         except psycopg.Error as exc:
             raise LogMissing(f"cannot reach the audit log at {_redact(url)}: {exc}") from None
-        conn.execute("SET default_transaction_read_only = on")
         # Only the first schema on the search path: the one the writer creates its tables in. A log
         # found further along is another log (a shared schema after this log's own).
         if conn.execute(f"SELECT {postgres_table('audit_records')}").fetchone()[0] is None:
@@ -197,9 +197,9 @@ def _row_problem(url: str, now: datetime, retention_days: float,
         query, is_sqlite = sqlite_query(conn), True
     else:
         from mlobs.audit.storage.pg_bounded import VERIFY_TIMEOUT_S, connect
+        from mlobs.pg_connect import READ_ONLY
 
-        conn = connect(url, VERIFY_TIMEOUT_S, connect_timeout_s=store_timeout_s)
-        conn.execute("SET default_transaction_read_only = on")
+        conn = connect(url, VERIFY_TIMEOUT_S, connect_timeout_s=store_timeout_s, settings=READ_ONLY)
         query, is_sqlite = postgres_query(conn), False
     try:
         source = RowSource(query, is_sqlite)
